@@ -1,0 +1,23 @@
+"""The triedbefore graph: one store interface over FalkorDB (embedded) and Neo4j."""
+
+from __future__ import annotations
+
+
+class GraphError(Exception):
+    """Base of every error raised by ``triedbefore.graph``."""
+
+
+class StoreURIError(GraphError):
+    """A store URI that names no known engine or is malformed."""
+
+
+class StoreUnavailable(GraphError):
+    """The database cannot be reached or started."""
+
+
+class QueryError(GraphError):
+    """The engine rejected a statement."""
+
+
+class QueryRefused(GraphError):
+    """A statement was refused before it ran (for example a write in a read-only context)."""

@@ -1,0 +1,85 @@
+"""The few statements that differ between Neo4j 5 and FalkorDB.
+
+Everything else the project sends is portable Cypher in ``queries.py``.
+Here live schema DDL (constraints, indexes, full-text indexes) and the
+full-text query call. Labels and property names come from the ontology.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from triedbefore.ontology.vocab import Label
+
+#: Labels whose ``id`` is unique.
+KEYED_LABELS: tuple[Label, ...] = tuple(Label)
+
+#: Full-text indexed properties per label (strings only; lists are indexed via ``*_text``).
+FULLTEXT_FIELDS: dict[Label, tuple[str, ...]] = {
+    Label.SOLUTION: ("name", "aliases_text", "description", "problem", "tags_text"),
+    Label.INITIATIVE: ("title", "description"),
+    Label.EVALUATION: ("title", "evaluator"),
+    Label.SITE: ("name",),
+}
+
+
+def fulltext_index_name(label: Label) -> str:
+    return f"tb_text_{label.value.lower()}"
+
+
+class Dialect(ABC):
+    name: str
+
+    @abstractmethod
+    def schema_statements(self) -> list[str]:
+        """DDL creating the indexes this engine needs, in order."""
+
+    @abstractmethod
+    def fulltext_query(self, label: Label) -> str:
+        """A statement with parameters ``$q`` and ``$limit`` yielding ``node`` and ``score``
+        (higher is better)."""
+
+
+class Neo4jDialect(Dialect):
+    name = "neo4j"
+
+    def unique_constraint(self, label: Label) -> str:
+        return (f"CREATE CONSTRAINT tb_{label.value.lower()}_id IF NOT EXISTS "
+                f"FOR (n:{label.value}) REQUIRE n.id IS UNIQUE")
+
+    def fulltext_index(self, label: Label) -> str:
+        fields = ", ".join(f"n.{f}" for f in FULLTEXT_FIELDS[label])
+        return (f"CREATE FULLTEXT INDEX {fulltext_index_name(label)} IF NOT EXISTS "
+                f"FOR (n:{label.value}) ON EACH [{fields}]")
+
+    def schema_statements(self) -> list[str]:
+        out = [self.unique_constraint(label) for label in KEYED_LABELS]
+        out += [self.fulltext_index(label) for label in FULLTEXT_FIELDS]
+        return out
+
+    def fulltext_query(self, label: Label) -> str:
+        return (f"CALL db.index.fulltext.queryNodes('{fulltext_index_name(label)}', $q) "
+                "YIELD node, score RETURN node, score ORDER BY score DESC LIMIT $limit")
+
+
+class FalkorDialect(Dialect):
+    """FalkorDB 4.16: unnamed range indexes; unique constraints are a Redis command
+    (``GRAPH.CONSTRAINT``) issued by the store, not Cypher."""
+
+    name = "falkordb"
+
+    def range_index(self, label: Label) -> str:
+        return f"CREATE INDEX FOR (n:{label.value}) ON (n.id)"
+
+    def fulltext_index(self, label: Label) -> str:
+        fields = ", ".join(f"n.{f}" for f in FULLTEXT_FIELDS[label])
+        return f"CREATE FULLTEXT INDEX FOR (n:{label.value}) ON ({fields})"
+
+    def schema_statements(self) -> list[str]:
+        out = [self.range_index(label) for label in KEYED_LABELS]
+        out += [self.fulltext_index(label) for label in FULLTEXT_FIELDS]
+        return out
+
+    def fulltext_query(self, label: Label) -> str:
+        return (f"CALL db.idx.fulltext.queryNodes('{label.value}', $q) "
+                "YIELD node, score RETURN node, score ORDER BY score DESC LIMIT $limit")

@@ -1,0 +1,65 @@
+"""Every setting of triedbefore, declared once.
+
+Each setting has an environment variable, a default and a line of help. The
+README's configuration table documents them, and a test checks that every
+setting here appears there.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    env: str
+    default: str
+    help: str
+
+    def get(self) -> str:
+        value = os.environ.get(self.env, "")
+        return value if value != "" else self.default
+
+
+STORE = Setting(
+    "store", "TRIEDBEFORE_STORE", "embedded:",
+    "Store URI: embedded:[PATH], falkordb://HOST:PORT, falkordb+unix:///PATH.sock, "
+    "neo4j://…, neo4j+s://…, bolt://…",
+)
+DATA_DIR = Setting(
+    "data_dir", "TRIEDBEFORE_DATA_DIR", platformdirs.user_data_dir("triedbefore"),
+    "Folder of the embedded store when the URI is plain `embedded:`; also holds ingest reports",
+)
+GRAPH_NAME = Setting(
+    "graph", "TRIEDBEFORE_GRAPH", "triedbefore", "Graph (FalkorDB) or database name prefix",
+)
+FSYNC = Setting(
+    "fsync", "TRIEDBEFORE_FSYNC", "everysec",
+    "Embedded store AOF fsync policy: always, everysec or no",
+)
+START_TIMEOUT = Setting(
+    "start_timeout", "TRIEDBEFORE_START_TIMEOUT", "120",
+    "Seconds to wait for the embedded server to accept connections (it replays its AOF first)",
+)
+NEO4J_USER = Setting("neo4j_user", "NEO4J_USERNAME", "neo4j", "Neo4j user name")
+NEO4J_PASSWORD = Setting("neo4j_password", "NEO4J_PASSWORD", "", "Neo4j password")
+NEO4J_DATABASE = Setting(
+    "neo4j_database", "NEO4J_DATABASE", "neo4j", "Neo4j database name",
+)
+BATCH_SIZE = Setting(
+    "batch_size", "TRIEDBEFORE_BATCH_SIZE", "2000", "Rows per write transaction during ingest",
+)
+
+SETTINGS: tuple[Setting, ...] = (
+    STORE, DATA_DIR, GRAPH_NAME, FSYNC, START_TIMEOUT,
+    NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE, BATCH_SIZE,
+)
+
+
+def data_dir() -> Path:
+    return Path(DATA_DIR.get()).expanduser()

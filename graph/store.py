@@ -1,0 +1,165 @@
+"""The store interface and the URI that selects its engine.
+
+``open_store("embedded:/data")`` starts (or reuses) the embedded FalkorDB
+server in that folder; ``falkordb://`` and ``falkordb+unix://`` connect to a
+FalkorDB server someone already runs; ``neo4j://``, ``neo4j+s://`` and
+``bolt://`` connect to Neo4j with the official driver.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from triedbefore.graph import StoreURIError, settings
+from triedbefore.graph.dialect import Dialect
+
+Row = dict[str, Any]
+Params = Mapping[str, Any]
+
+NEO4J_SCHEMES = ("neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")
+
+
+@dataclass(frozen=True)
+class StoreURI:
+    """A parsed store URI."""
+
+    engine: str  # "embedded", "falkordb" or "neo4j"
+    raw: str
+    path: Path | None = None  # embedded data folder or unix socket
+    host: str | None = None
+    port: int | None = None
+    graph: str = "triedbefore"
+    options: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def display(self) -> str:
+        """The URI without any password, for messages and provenance."""
+        parts = urlsplit(self.raw)
+        if parts.password:
+            netloc = parts.netloc.split("@", 1)[1]
+            return parts._replace(netloc=netloc).geturl()
+        return self.raw
+
+
+def parse_store_uri(uri: str | None = None) -> StoreURI:
+    """Parse a store URI (default: ``TRIEDBEFORE_STORE`` or ``embedded:``)."""
+    raw = (uri if uri else settings.STORE.get()).strip()
+    graph = settings.GRAPH_NAME.get()
+    if raw == "embedded" or raw.startswith("embedded:"):
+        rest = raw[len("embedded:"):] if raw.startswith("embedded:") else ""
+        query = ""
+        if "?" in rest:
+            rest, query = rest.split("?", 1)
+        options = {k: v[-1] for k, v in parse_qs(query).items()}
+        path = Path(unquote(rest)).expanduser() if rest else settings.data_dir()
+        return StoreURI("embedded", raw, path=path.resolve(), graph=options.get("graph", graph),
+                        options=options)
+    parts = urlsplit(raw)
+    scheme = parts.scheme.lower()
+    options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    graph = options.get("graph", graph)
+    if scheme == "falkordb":
+        if not parts.hostname:
+            raise StoreURIError(f"store URI {raw!r}: falkordb:// needs a host, e.g. falkordb://127.0.0.1:6379")
+        try:
+            port = parts.port or 6379
+        except ValueError as exc:
+            raise StoreURIError(f"store URI {raw!r}: {exc}") from None
+        return StoreURI("falkordb", raw, host=parts.hostname, port=port, graph=graph, options=options)
+    if scheme == "falkordb+unix":
+        if not parts.path:
+            raise StoreURIError(f"store URI {raw!r}: falkordb+unix:// needs a socket path")
+        return StoreURI("falkordb", raw, path=Path(unquote(parts.path)), graph=graph, options=options)
+    if scheme in NEO4J_SCHEMES:
+        if not parts.hostname:
+            raise StoreURIError(f"store URI {raw!r}: a Neo4j URI needs a host")
+        return StoreURI("neo4j", raw, host=parts.hostname, port=parts.port, graph=graph, options=options)
+    raise StoreURIError(
+        f"store URI {raw!r} names no known engine; use embedded:[PATH], falkordb://HOST:PORT, "
+        "falkordb+unix:///PATH.sock, neo4j://HOST, neo4j+s://HOST or bolt://HOST"
+    )
+
+
+@dataclass
+class WriteSummary:
+    nodes_created: int = 0
+    nodes_deleted: int = 0
+    relationships_created: int = 0
+    relationships_deleted: int = 0
+    properties_set: int = 0
+
+    def __iadd__(self, other: WriteSummary) -> WriteSummary:
+        self.nodes_created += other.nodes_created
+        self.nodes_deleted += other.nodes_deleted
+        self.relationships_created += other.relationships_created
+        self.relationships_deleted += other.relationships_deleted
+        self.properties_set += other.properties_set
+        return self
+
+    @property
+    def changed(self) -> bool:
+        return any((self.nodes_created, self.nodes_deleted, self.relationships_created,
+                    self.relationships_deleted, self.properties_set))
+
+
+class Store(ABC):
+    """One graph database. Every statement is parameterised; each call is one transaction."""
+
+    engine: str
+    dialect: Dialect
+    uri: StoreURI
+
+    @abstractmethod
+    def read(self, query: str, params: Params | None = None, *,
+             timeout_ms: int | None = None) -> list[Row]:
+        """Run a read-only statement; rows are dicts keyed by the RETURN names."""
+
+    @abstractmethod
+    def write(self, query: str, params: Params | None = None) -> tuple[list[Row], WriteSummary]:
+        """Run one statement in its own write transaction (atomic: all of it or none)."""
+
+    @abstractmethod
+    def run_schema(self, statement: str) -> None:
+        """Run one schema statement, ignoring 'already exists' answers."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections (the embedded server keeps running)."""
+
+    def ensure_schema(self) -> None:
+        """Create constraints and indexes idempotently."""
+        for statement in self.dialect.schema_statements():
+            self.run_schema(statement)
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def open_store(uri: str | StoreURI | None = None) -> Store:
+    """Open the store a URI names, starting the embedded server when needed."""
+    parsed = uri if isinstance(uri, StoreURI) else parse_store_uri(uri)
+    if parsed.engine == "embedded":
+        from triedbefore.graph.embedded import EmbeddedServer
+        from triedbefore.graph.falkor import FalkorStore
+
+        fsync = parsed.options.get("fsync", settings.FSYNC.get())
+        server = EmbeddedServer(parsed.path or settings.data_dir(), fsync=fsync)
+        server.ensure_running()
+        return FalkorStore(parsed, socket_path=server.socket_path)
+    if parsed.engine == "falkordb":
+        from triedbefore.graph.falkor import FalkorStore
+
+        return FalkorStore(parsed, socket_path=parsed.path)
+    from triedbefore.graph.neo4j_store import Neo4jStore
+
+    return Neo4jStore(parsed)

@@ -1,0 +1,173 @@
+"""Closed vocabularies of the triedbefore ontology.
+
+These enumerations mirror the SKOS concept schemes and the graph names
+(`tb:graphLabel`, `tb:graphType`) declared in ``triedbefore.ttl``; the test
+suite proves the two identical, so a typo in code raises instead of writing a
+label or value the ontology does not know.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Label(StrEnum):
+    """Node labels in the property graph (one per OWL class)."""
+
+    SITE = "Site"
+    SOLUTION = "Solution"
+    INITIATIVE = "Initiative"
+    OUTCOME = "Outcome"
+    EVALUATION = "Evaluation"
+    INGEST_RUN = "IngestRun"
+
+
+class Rel(StrEnum):
+    """Relationship types in the property graph (one per OWL object property)."""
+
+    PART_OF = "PART_OF"
+    IMPLEMENTS = "IMPLEMENTS"
+    TRIED_AT = "TRIED_AT"
+    LEARNED_FROM = "LEARNED_FROM"
+    HAS_OUTCOME = "HAS_OUTCOME"
+    EVALUATED = "EVALUATED"
+    REPORTS = "REPORTS"
+
+
+class SiteKind(StrEnum):
+    TRUST = "trust"
+    ICB = "icb"
+    SUB_ICB = "sub_icb"
+    PCN = "pcn"
+    GP_PRACTICE = "gp_practice"
+    CARE_HOME = "care_home"
+    HOSPITAL = "hospital"
+    WARD = "ward"
+    COMMUNITY_SERVICE = "community_service"
+    AMBULANCE_SERVICE = "ambulance_service"
+    LOCAL_AUTHORITY = "local_authority"
+    OTHER = "other"
+
+
+class Status(StrEnum):
+    PLANNED = "planned"
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+
+
+class Design(StrEnum):
+    SYSTEMATIC_REVIEW = "systematic_review"
+    RCT = "rct"
+    CLUSTER_RCT = "cluster_rct"
+    STEPPED_WEDGE = "stepped_wedge"
+    REGRESSION_DISCONTINUITY = "regression_discontinuity"
+    MATCHED_COMPARISON = "matched_comparison"
+    NON_RANDOMISED_TRIAL = "non_randomised_trial"
+    DIFFERENCE_IN_DIFFERENCES = "difference_in_differences"
+    INTERRUPTED_TIME_SERIES = "interrupted_time_series"
+    CONTROLLED_BEFORE_AFTER = "controlled_before_after"
+    BEFORE_AFTER = "before_after"
+    CROSS_SECTIONAL = "cross_sectional"
+    ECONOMIC = "economic"
+    MIXED_METHODS = "mixed_methods"
+    QUALITATIVE = "qualitative"
+    CASE_STUDY = "case_study"
+
+
+#: Default Maryland SMS level of each design (semantics.md); ``None`` = no level.
+#: A systematic review's level depends on its AMSTAR 2 rating (see ``review_sms_level``).
+DESIGN_SMS_LEVEL: dict[Design, int | None] = {
+    Design.RCT: 5,
+    Design.CLUSTER_RCT: 5,
+    Design.STEPPED_WEDGE: 5,
+    Design.REGRESSION_DISCONTINUITY: 4,
+    Design.MATCHED_COMPARISON: 4,
+    Design.DIFFERENCE_IN_DIFFERENCES: 3,
+    Design.CONTROLLED_BEFORE_AFTER: 3,
+    Design.INTERRUPTED_TIME_SERIES: 3,
+    Design.NON_RANDOMISED_TRIAL: 3,
+    Design.BEFORE_AFTER: 1,
+    Design.CROSS_SECTIONAL: 1,
+    Design.ECONOMIC: 1,
+    Design.MIXED_METHODS: 1,
+    Design.QUALITATIVE: None,
+    Design.CASE_STUDY: None,
+    Design.SYSTEMATIC_REVIEW: None,
+}
+
+
+class Finding(StrEnum):
+    POSITIVE = "positive"
+    MIXED = "mixed"
+    NO_EFFECT = "no_effect"
+    NEGATIVE = "negative"
+    INCONCLUSIVE = "inconclusive"
+
+
+class QualityDomain(StrEnum):
+    SAFE = "safe"
+    EFFECTIVE = "effective"
+    PATIENT_CENTRED = "patient_centred"
+    TIMELY = "timely"
+    EFFICIENT = "efficient"
+    EQUITABLE = "equitable"
+
+
+class InterventionType(StrEnum):
+    DELIVERY_ARRANGEMENTS = "delivery_arrangements"
+    FINANCIAL_ARRANGEMENTS = "financial_arrangements"
+    GOVERNANCE_ARRANGEMENTS = "governance_arrangements"
+    IMPLEMENTATION_STRATEGIES = "implementation_strategies"
+
+
+class Direction(StrEnum):
+    IMPROVED = "improved"
+    NO_CHANGE = "no_change"
+    WORSENED = "worsened"
+
+
+class ReviewQuality(StrEnum):
+    HIGH = "high"
+    MODERATE = "moderate"
+    LOW = "low"
+    CRITICALLY_LOW = "critically_low"
+
+
+class Visibility(StrEnum):
+    PUBLIC = "public"
+    RESTRICTED = "restricted"
+
+
+#: Concept schemes by their local name in the ontology (``tb:SiteKind`` …).
+CONCEPT_SCHEMES: dict[str, type[StrEnum]] = {
+    "SiteKind": SiteKind,
+    "Status": Status,
+    "Design": Design,
+    "Finding": Finding,
+    "QualityDomain": QualityDomain,
+    "InterventionType": InterventionType,
+    "Direction": Direction,
+    "ReviewQuality": ReviewQuality,
+    "Visibility": Visibility,
+}
+
+
+def review_sms_level(quality: ReviewQuality | None) -> int | None:
+    """SMS level of a systematic review from its AMSTAR 2 rating (semantics.md)."""
+    if quality in (ReviewQuality.HIGH, ReviewQuality.MODERATE):
+        return 5
+    if quality is ReviewQuality.CRITICALLY_LOW:
+        return None
+    return 3
+
+
+def effective_sms_level(
+    design: Design, sms_level: int | None, review_quality: ReviewQuality | None
+) -> int | None:
+    """The level an evaluation counts at: a reviewer's ``sms_level`` overrides the design's."""
+    if sms_level is not None:
+        return sms_level
+    if design is Design.SYSTEMATIC_REVIEW:
+        return review_sms_level(review_quality)
+    return DESIGN_SMS_LEVEL[design]
