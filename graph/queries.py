@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
+from triedbefore.ontology.vocab import Label, Link
+
 F = TypeVar("F", bound=Callable[..., str])
 
 #: Builders registered by ``@cypher_builder``, by name.
@@ -23,3 +25,128 @@ def cypher_builder(func: F) -> F:
     """Register a statement builder whose arguments are all ontology enums."""
     BUILDERS[func.__name__] = func
     return func
+
+
+# --- ingest -----------------------------------------------------------------
+
+@cypher_builder
+def existing_hashes(label: Label) -> str:
+    """Row hashes of the nodes with the given ids (``$ids``)."""
+    return (f"UNWIND $ids AS id MATCH (n:{label.value} {{id: id}}) "
+            "RETURN n.id AS id, n.row_hash AS hash")
+
+
+@cypher_builder
+def upsert_nodes(label: Label) -> str:
+    """Create or update nodes from ``$rows`` = [{id, props}]; a null property is removed."""
+    return (f"UNWIND $rows AS r MERGE (n:{label.value} {{id: r.id}}) "
+            "SET n += r.props, n.run_id = $run_id")
+
+
+@cypher_builder
+def set_row_hashes(label: Label) -> str:
+    """Mark rows as fully written (their hash is set last, so a crash leaves them pending)."""
+    return (f"UNWIND $rows AS r MATCH (n:{label.value} {{id: r.id}}) "
+            "SET n.row_hash = r.hash")
+
+
+@cypher_builder
+def sync_links(link: Link) -> str:
+    """Make the owner's links of one kind exactly ``r.targets`` for each of ``$rows``.
+
+    Links that ingest does not own (``how`` other than ``declared``, e.g. inferred
+    solution links) are kept. New links record the run; ``$rel_props`` is set on all.
+    """
+    owner, other = link.owner.value, link.other.value
+    if link.owner is link.source:
+        old, new = (f"(a)-[old:{link.rel.value}]->(b:{other})",
+                    f"(a)-[e:{link.rel.value}]->(b)")
+    else:
+        old, new = (f"(a)<-[old:{link.rel.value}]-(b:{other})",
+                    f"(a)<-[e:{link.rel.value}]-(b)")
+    return (
+        f"UNWIND $rows AS r MATCH (a:{owner} {{id: r.id}}) "
+        f"OPTIONAL MATCH {old} "
+        "WHERE NOT b.id IN r.targets AND coalesce(old.how, 'declared') = 'declared' "
+        "DELETE old "
+        "WITH DISTINCT a, r "
+        "UNWIND r.targets AS tid "
+        f"MATCH (b:{other} {{id: tid}}) "
+        f"MERGE {new} "
+        "ON CREATE SET e.run_id = $run_id "
+        "SET e += $rel_props"
+    )
+
+
+@cypher_builder
+def existing_ids(label: Label) -> str:
+    """Which of ``$ids`` exist as nodes of a label."""
+    return f"UNWIND $ids AS id MATCH (n:{label.value} {{id: id}}) RETURN n.id AS id"
+
+
+UPSERT_RUN = "MERGE (r:IngestRun {id: $id}) SET r += $props"
+
+# --- export and stats --------------------------------------------------------
+
+#: Reference columns per label, from the interchange models (column, link).
+_EXPORT_COLUMNS: dict[Label, tuple[tuple[str, Link], ...]] = {}
+
+
+def _export_columns() -> None:
+    from triedbefore.ontology.models import ROW_TYPES
+
+    for row_type in ROW_TYPES:
+        _EXPORT_COLUMNS[row_type.LABEL] = tuple(
+            (ref.column, link) for ref in row_type.REFERENCES for link in ref.links
+        )
+
+
+_export_columns()
+
+
+@cypher_builder
+def export_page(label: Label) -> str:
+    """One page of nodes in id order after ``$after``, with the ids of every reference column."""
+    comprehensions = []
+    # Each comprehension gets its own variables: FalkorDB confuses reused ones.
+    for i, (_column, link) in enumerate(_EXPORT_COLUMNS.get(label, ())):
+        if link.owner is link.source:
+            pattern = f"(n)-[e{i}:{link.rel.value}]->(m{i}:{link.other.value})"
+        else:
+            pattern = f"(n)<-[e{i}:{link.rel.value}]-(m{i}:{link.other.value})"
+        comprehensions.append(
+            f", [{pattern} WHERE coalesce(e{i}.how, 'declared') = 'declared' | m{i}.id]"
+            f" AS {link.name.lower()}"
+        )
+    return (f"MATCH (n:{label.value}) WHERE n.id > $after "
+            "WITH n ORDER BY n.id LIMIT $limit "
+            "RETURN n {.*} AS props" + "".join(comprehensions))
+
+
+@cypher_builder
+def count_nodes(label: Label) -> str:
+    return f"MATCH (n:{label.value}) RETURN count(n) AS n"
+
+
+@cypher_builder
+def count_links(link: Link) -> str:
+    return (f"MATCH (:{link.source.value})-[e:{link.rel.value}]->(:{link.target.value}) "
+            "RETURN count(e) AS n")
+
+
+LATEST_RUNS = (
+    "MATCH (r:IngestRun) RETURN r {.*} AS run ORDER BY r.started_at DESC LIMIT $limit"
+)
+
+
+@cypher_builder
+def property_keys(label: Label) -> str:
+    """Every property name used on nodes of a label."""
+    return f"MATCH (n:{label.value}) UNWIND keys(n) AS k RETURN DISTINCT k AS key ORDER BY key"
+
+
+@cypher_builder
+def export_links(link: Link) -> str:
+    """Every link of one kind with its properties, in a stable order."""
+    return (f"MATCH (a:{link.source.value})-[e:{link.rel.value}]->(b:{link.target.value}) "
+            "RETURN a.id AS source, b.id AS target, e {.*} AS props ORDER BY source, target")

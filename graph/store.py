@@ -66,20 +66,24 @@ def parse_store_uri(uri: str | None = None) -> StoreURI:
     graph = options.get("graph", graph)
     if scheme == "falkordb":
         if not parts.hostname:
-            raise StoreURIError(f"store URI {raw!r}: falkordb:// needs a host, e.g. falkordb://127.0.0.1:6379")
+            raise StoreURIError(
+                f"store URI {raw!r}: falkordb:// needs a host, e.g. falkordb://127.0.0.1:6379")
         try:
             port = parts.port or 6379
         except ValueError as exc:
             raise StoreURIError(f"store URI {raw!r}: {exc}") from None
-        return StoreURI("falkordb", raw, host=parts.hostname, port=port, graph=graph, options=options)
+        return StoreURI("falkordb", raw, host=parts.hostname, port=port, graph=graph,
+                        options=options)
     if scheme == "falkordb+unix":
         if not parts.path:
             raise StoreURIError(f"store URI {raw!r}: falkordb+unix:// needs a socket path")
-        return StoreURI("falkordb", raw, path=Path(unquote(parts.path)), graph=graph, options=options)
+        return StoreURI("falkordb", raw, path=Path(unquote(parts.path)), graph=graph,
+                        options=options)
     if scheme in NEO4J_SCHEMES:
         if not parts.hostname:
             raise StoreURIError(f"store URI {raw!r}: a Neo4j URI needs a host")
-        return StoreURI("neo4j", raw, host=parts.hostname, port=parts.port, graph=graph, options=options)
+        return StoreURI("neo4j", raw, host=parts.hostname, port=parts.port, graph=graph,
+                        options=options)
     raise StoreURIError(
         f"store URI {raw!r} names no known engine; use embedded:[PATH], falkordb://HOST:PORT, "
         "falkordb+unix:///PATH.sock, neo4j://HOST, neo4j+s://HOST or bolt://HOST"

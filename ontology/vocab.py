@@ -171,3 +171,41 @@ def effective_sms_level(
     if design is Design.SYSTEMATIC_REVIEW:
         return review_sms_level(review_quality)
     return DESIGN_SMS_LEVEL[design]
+
+
+class Link(StrEnum):
+    """Each concrete relationship an interchange column produces: ``From-TYPE->To``.
+
+    ``LEARNED_FROM`` may point at an evaluation or at an initiative, so it has
+    two members. The owner is the node whose row holds the reference column.
+    """
+
+    SITE_PARENT = "Site-PART_OF->Site"
+    INITIATIVE_SOLUTION = "Initiative-IMPLEMENTS->Solution"
+    INITIATIVE_SITE = "Initiative-TRIED_AT->Site"
+    INITIATIVE_LEARNED_FROM_EVALUATION = "Initiative-LEARNED_FROM->Evaluation"
+    INITIATIVE_LEARNED_FROM_INITIATIVE = "Initiative-LEARNED_FROM->Initiative"
+    OUTCOME_INITIATIVE = "Initiative-HAS_OUTCOME->Outcome"
+    EVALUATION_INITIATIVE = "Evaluation-EVALUATED->Initiative"
+    EVALUATION_OUTCOME = "Evaluation-REPORTS->Outcome"
+
+    @property
+    def source(self) -> Label:
+        return Label(self.value.split("-", 1)[0])
+
+    @property
+    def rel(self) -> Rel:
+        return Rel(self.value.split("-", 2)[1])
+
+    @property
+    def target(self) -> Label:
+        return Label(self.value.rsplit(">", 1)[1])
+
+    @property
+    def owner(self) -> Label:
+        """The label whose row holds the reference (HAS_OUTCOME is held by the outcome)."""
+        return self.target if self is Link.OUTCOME_INITIATIVE else self.source
+
+    @property
+    def other(self) -> Label:
+        return self.source if self is Link.OUTCOME_INITIATIVE else self.target

@@ -1,0 +1,391 @@
+"""pydantic models of the five interchange v1 row types (``spec/interchange.md``).
+
+Cells arrive as strings; an empty cell is unknown (``None``), never zero.
+Enumerated columns use the ontology's enums (``vocab``), so the allowed values
+are the ontology's. Dates keep the precision given (``YYYY``, ``YYYY-MM`` or
+``YYYY-MM-DD``); :func:`date_bounds` gives the first and last day of the period.
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any, ClassVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+
+from triedbefore.ontology.vocab import (
+    Design,
+    Direction,
+    Finding,
+    InterventionType,
+    Label,
+    Link,
+    QualityDomain,
+    ReviewQuality,
+    SiteKind,
+    Status,
+    Visibility,
+)
+
+_DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+EPOCH = date(1970, 1, 1)
+
+
+def date_bounds(value: str) -> tuple[int, int]:
+    """First and last day of a partial ISO date, as days since 1970-01-01."""
+    m = _DATE_RE.match(value)
+    if not m:
+        raise ValueError(f"{value!r} is not an ISO 8601 date (YYYY, YYYY-MM or YYYY-MM-DD)")
+    year = int(m.group(1))
+    if m.group(3):
+        d = date(year, int(m.group(2)), int(m.group(3)))
+        return (d - EPOCH).days, (d - EPOCH).days
+    if m.group(2):
+        month = int(m.group(2))
+        last = calendar.monthrange(year, month)[1]
+        return (date(year, month, 1) - EPOCH).days, (date(year, month, last) - EPOCH).days
+    return (date(year, 1, 1) - EPOCH).days, (date(year, 12, 31) - EPOCH).days
+
+
+def day_to_iso(days: int) -> str:
+    return date.fromordinal(EPOCH.toordinal() + days).isoformat()
+
+
+def _check_date(value: str) -> str:
+    m = _DATE_RE.match(value)
+    if not m:
+        raise ValueError("not an ISO 8601 date; use YYYY, YYYY-MM or YYYY-MM-DD")
+    year = int(m.group(1))
+    if year < 1800 or year > 2200:
+        raise ValueError(f"year {year} is outside 1800–2200")
+    if m.group(2):
+        month = int(m.group(2))
+        if not 1 <= month <= 12:
+            raise ValueError(f"month {m.group(2)} does not exist")
+        if m.group(3):
+            day = int(m.group(3))
+            last = calendar.monthrange(year, month)[1]
+            if not 1 <= day <= last:
+                raise ValueError(f"{value} does not exist (that month has {last} days)")
+    return value
+
+
+def _split_multi(value: Any) -> Any:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split("|") if part.strip()]
+    return value
+
+
+def _parse_bool(value: Any) -> Any:
+    if isinstance(value, str):
+        low = value.strip().lower()
+        if low == "true":
+            return True
+        if low == "false":
+            return False
+        raise ValueError("not a boolean; allowed values: true, false")
+    return value
+
+
+def _finite(value: float | None) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise ValueError("not a finite number")
+    return value
+
+
+PartialDate = Annotated[str, AfterValidator(_check_date)]
+MultiValue = Annotated[list[str], BeforeValidator(_split_multi)]
+Bool = Annotated[bool | None, BeforeValidator(_parse_bool)]
+Number = Annotated[float, AfterValidator(_finite)] | None
+Text = Annotated[str, Field(min_length=1)]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A column holding ids of other records; each id becomes a relationship."""
+
+    column: str
+    links: tuple[Link, ...]  # the link an id makes, by the label it names, tried in order
+    many: bool = True
+
+    @property
+    def targets(self) -> tuple[Label, ...]:
+        return tuple(link.other for link in self.links)
+
+
+class InterchangeRow(BaseModel):
+    """Common behaviour of the five row types."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    FILE: ClassVar[str]
+    LABEL: ClassVar[Label]
+    ID_COLUMN: ClassVar[str]
+    REFERENCES: ClassVar[tuple[Reference, ...]] = ()
+    #: Date columns: read as start dates (first day) or publication dates (last day).
+    DATE_COLUMNS: ClassVar[tuple[str, ...]] = ()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_is_unknown(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip() == "":
+            return None
+        return value
+
+    @property
+    def row_id(self) -> str:
+        return str(getattr(self, self.ID_COLUMN))
+
+    @classmethod
+    def columns(cls) -> list[str]:
+        return list(cls.model_fields)
+
+    @classmethod
+    def required_columns(cls) -> list[str]:
+        return [name for name, f in cls.model_fields.items() if f.is_required()]
+
+    @classmethod
+    def reference_columns(cls) -> set[str]:
+        return {r.column for r in cls.REFERENCES}
+
+    def node_properties(self) -> dict[str, Any]:
+        """Properties of this row's node: every non-reference column (None removes)."""
+        refs = self.reference_columns()
+        props: dict[str, Any] = {}
+        for name in self.model_fields:
+            if name == self.ID_COLUMN or name in refs:
+                continue
+            value = getattr(self, name)
+            if isinstance(value, Visibility | SiteKind | Status | Design | Finding | Direction
+                          | QualityDomain | InterventionType | ReviewQuality):
+                value = value.value
+            if isinstance(value, list) and not value:
+                value = None
+            props[name] = value
+        for column in self.DATE_COLUMNS:
+            value = getattr(self, column)
+            if value is None:
+                props[f"{column}_lo"] = props[f"{column}_hi"] = None
+            else:
+                props[f"{column}_lo"], props[f"{column}_hi"] = date_bounds(value)
+        return props
+
+    def references(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for ref in self.REFERENCES:
+            value = getattr(self, ref.column)
+            if value is None:
+                out[ref.column] = []
+            elif isinstance(value, list):
+                out[ref.column] = list(value)
+            else:
+                out[ref.column] = [str(value)]
+        return out
+
+
+class SiteRow(InterchangeRow):
+    FILE = "sites.csv"
+    LABEL = Label.SITE
+    ID_COLUMN = "site_id"
+    REFERENCES = (Reference("parent_id", (Link.SITE_PARENT,), many=False),)
+
+    site_id: Text
+    name: Text
+    kind: SiteKind
+    parent_id: str | None = None
+    postcode: str | None = None
+    region: str | None = None
+    lat: Annotated[float, Field(ge=-90, le=90), AfterValidator(_finite)] | None = None
+    lon: Annotated[float, Field(ge=-180, le=180), AfterValidator(_finite)] | None = None
+
+
+class SolutionRow(InterchangeRow):
+    FILE = "solutions.csv"
+    LABEL = Label.SOLUTION
+    ID_COLUMN = "solution_id"
+
+    solution_id: Text
+    name: Text
+    aliases: MultiValue = []
+    description: str | None = None
+    intervention_type: InterventionType | None = None
+    technology: Bool = None
+    problem: str | None = None
+    tags: MultiValue = []
+
+    def node_properties(self) -> dict[str, Any]:
+        props = super().node_properties()
+        # Lists are not full-text indexed; their text twins are.
+        props["aliases_text"] = " | ".join(self.aliases) or None
+        props["tags_text"] = " | ".join(self.tags) or None
+        return props
+
+
+class InitiativeRow(InterchangeRow):
+    FILE = "initiatives.csv"
+    LABEL = Label.INITIATIVE
+    ID_COLUMN = "initiative_id"
+    REFERENCES = (
+        Reference("solution_id", (Link.INITIATIVE_SOLUTION,), many=False),
+        Reference("site_ids", (Link.INITIATIVE_SITE,)),
+        Reference("learned_from", (Link.INITIATIVE_LEARNED_FROM_EVALUATION,
+                                   Link.INITIATIVE_LEARNED_FROM_INITIATIVE)),
+    )
+    DATE_COLUMNS = ("start_date", "end_date")
+
+    initiative_id: Text
+    title: Text
+    description: str | None = None
+    solution_id: str | None = None
+    site_ids: Annotated[MultiValue, Field(min_length=1)]
+    start_date: PartialDate
+    end_date: PartialDate | None = None
+    status: Status | None = None
+    funder: str | None = None
+    cost_gbp: Annotated[float, Field(ge=0), AfterValidator(_finite)] | None = None
+    learned_from: MultiValue = []
+    source_url: str | None = None
+    visibility: Visibility = Visibility.PUBLIC
+
+    @field_validator("visibility", mode="before")
+    @classmethod
+    def _default_visibility(cls, value: Any) -> Any:
+        return Visibility.PUBLIC if value is None else value
+
+
+class OutcomeRow(InterchangeRow):
+    FILE = "outcomes.csv"
+    LABEL = Label.OUTCOME
+    ID_COLUMN = "outcome_id"
+    REFERENCES = (
+        Reference("initiative_id", (Link.OUTCOME_INITIATIVE,), many=False),
+    )
+    DATE_COLUMNS = ("period_start", "period_end")
+
+    outcome_id: Text
+    initiative_id: Text
+    measure: Text
+    domain: QualityDomain | None = None
+    baseline: Number = None
+    value: Number = None
+    unit: str | None = None
+    direction: Direction
+    period_start: PartialDate | None = None
+    period_end: PartialDate | None = None
+    visibility: Visibility = Visibility.PUBLIC
+
+    @field_validator("visibility", mode="before")
+    @classmethod
+    def _default_visibility(cls, value: Any) -> Any:
+        return Visibility.PUBLIC if value is None else value
+
+
+class EvaluationRow(InterchangeRow):
+    FILE = "evaluations.csv"
+    LABEL = Label.EVALUATION
+    ID_COLUMN = "evaluation_id"
+    REFERENCES = (
+        Reference("initiative_ids", (Link.EVALUATION_INITIATIVE,)),
+        Reference("outcome_ids", (Link.EVALUATION_OUTCOME,)),
+    )
+    DATE_COLUMNS = ("published_date",)
+
+    evaluation_id: Text
+    initiative_ids: Annotated[MultiValue, Field(min_length=1)]
+    title: Text
+    design: Design
+    sms_level: Annotated[int, Field(ge=1, le=5)] | None = None
+    review_quality: ReviewQuality | None = None
+    finding: Finding
+    published_date: PartialDate
+    independent: Bool = None
+    sample_size: Annotated[int, Field(ge=0)] | None = None
+    evaluator: str | None = None
+    doi: str | None = None
+    url: str | None = None
+    outcome_ids: MultiValue = []
+    visibility: Visibility = Visibility.PUBLIC
+
+    @field_validator("visibility", mode="before")
+    @classmethod
+    def _default_visibility(cls, value: Any) -> Any:
+        return Visibility.PUBLIC if value is None else value
+
+    @field_validator("doi", mode="after")
+    @classmethod
+    def _strip_resolver(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        for prefix in ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "doi:"):
+            if value.lower().startswith(prefix):
+                return value[len(prefix):]
+        return value
+
+    def node_properties(self) -> dict[str, Any]:
+        from triedbefore.ontology.vocab import effective_sms_level
+
+        props = super().node_properties()
+        props["sms_effective"] = effective_sms_level(self.design, self.sms_level,
+                                                     self.review_quality)
+        return props
+
+
+#: Row types in load order: a file's references point only to earlier files,
+#: except ``learned_from`` and ``parent_id``, which are linked after all nodes exist.
+ROW_TYPES: tuple[type[InterchangeRow], ...] = (
+    SiteRow, SolutionRow, InitiativeRow, OutcomeRow, EvaluationRow,
+)
+ROW_TYPE_BY_FILE: dict[str, type[InterchangeRow]] = {t.FILE: t for t in ROW_TYPES}
+ROW_TYPE_BY_LABEL: dict[Label, type[InterchangeRow]] = {t.LABEL: t for t in ROW_TYPES}
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    column: str | None
+    reason: str
+    allowed: tuple[str, ...] = ()
+
+
+def explain(error: ValidationError) -> list[FieldProblem]:
+    """Turn a pydantic error into one problem per column, with allowed values."""
+    problems: list[FieldProblem] = []
+    for item in error.errors(include_url=False):
+        loc = item.get("loc") or ()
+        column = str(loc[0]) if loc else None
+        kind = item.get("type", "")
+        value = item.get("input")
+        allowed: tuple[str, ...] = ()
+        if kind == "missing" or value is None or (kind == "string_too_short" and value == ""):
+            reason = "required value is empty"
+        elif kind == "enum":
+            expected = str(item.get("ctx", {}).get("expected", ""))
+            allowed = tuple(v.strip(" '") for v in re.split(r",\s*|\s+or\s+", expected) if v)
+            reason = f"{value!r} is not an allowed value"
+        elif kind == "too_short" and column in ("site_ids", "initiative_ids"):
+            reason = "required value is empty"
+        elif kind == "extra_forbidden":
+            reason = "unknown column"
+        elif kind in ("float_parsing", "int_parsing", "int_from_float"):
+            reason = f"{value!r} is not a {'whole ' if 'int' in kind else ''}number"
+        elif kind.startswith(("greater_than", "less_than")):
+            reason = f"{value!r} is out of range ({item['msg'].removeprefix('Input should be ')})"
+        elif kind == "value_error":
+            reason = str(item.get("ctx", {}).get("error", item["msg"]))
+        else:
+            reason = item["msg"]
+        problems.append(FieldProblem(column, reason, allowed))
+    return problems

@@ -1,0 +1,1 @@
+"""The triedbefore explorer (Flask) and command line."""
