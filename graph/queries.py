@@ -150,3 +150,26 @@ def export_links(link: Link) -> str:
     """Every link of one kind with its properties, in a stable order."""
     return (f"MATCH (a:{link.source.value})-[e:{link.rel.value}]->(b:{link.target.value}) "
             "RETURN a.id AS source, b.id AS target, e {.*} AS props ORDER BY source, target")
+
+DELETE_SOME = (
+    "MATCH (n) WITH n LIMIT $limit DETACH DELETE n RETURN count(*) AS deleted"
+)
+
+# --- explorer ----------------------------------------------------------------
+
+SOLUTIONS_PAGE = (
+    "MATCH (s:Solution) "
+    "OPTIONAL MATCH (s)<-[:IMPLEMENTS]-(i:Initiative) "
+    "WITH s, count(DISTINCT i) AS initiatives "
+    "RETURN s.id AS id, s.name AS name, s.intervention_type AS intervention_type, "
+    "initiatives ORDER BY s.name, s.id SKIP $offset LIMIT $limit"
+)
+
+SOLUTION_DETAIL = (
+    "MATCH (s:Solution {id: $id}) "
+    "RETURN s {.*} AS solution, "
+    "[(s)<-[l:IMPLEMENTS]-(i:Initiative) | i {.id, .title, .start_date, .end_date, .status, "
+    ".visibility, how: l.how, sites: [(i)-[:TRIED_AT]->(t:Site) | t.name]}] AS initiatives, "
+    "[(s)<-[:IMPLEMENTS]-(:Initiative)<-[:EVALUATED]-(e:Evaluation) | e {.id, .title, .design, "
+    ".finding, .published_date, .independent, .sms_effective, .url, .doi}] AS evaluations"
+)

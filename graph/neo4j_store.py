@@ -1,0 +1,85 @@
+"""Neo4j backend: the official driver over Bolt, managed transactions with retries."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import neo4j
+from neo4j import GraphDatabase, Query, RoutingControl
+from neo4j import exceptions as nex
+
+from triedbefore.graph import QueryError, StoreUnavailable, settings
+from triedbefore.graph.dialect import Neo4jDialect
+from triedbefore.graph.store import Params, Row, Store, StoreURI, WriteSummary
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, neo4j.graph.Node | neo4j.graph.Relationship):
+        return dict(value.items())
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+class Neo4jStore(Store):
+    """Neo4j 5. URI, user, password and database come from the URI or the environment
+    (``NEO4J_USERNAME``, ``NEO4J_PASSWORD``, ``NEO4J_DATABASE``)."""
+
+    engine = "neo4j"
+
+    def __init__(self, uri: StoreURI) -> None:
+        self.uri = uri
+        self.dialect = Neo4jDialect()
+        parts = urlsplit(uri.raw)
+        user = unquote(parts.username) if parts.username else settings.NEO4J_USER.get()
+        password = unquote(parts.password) if parts.password else settings.NEO4J_PASSWORD.get()
+        host = parts.hostname or "localhost"
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        self.database = uri.options.get("database", settings.NEO4J_DATABASE.get())
+        self._driver = GraphDatabase.driver(f"{parts.scheme}://{netloc}", auth=(user, password))
+        try:
+            self._driver.verify_connectivity()
+        except (nex.ServiceUnavailable, nex.AuthError, OSError) as exc:
+            self._driver.close()
+            raise StoreUnavailable(f"cannot reach Neo4j at {uri.display}: {exc}") from None
+
+    def _execute(self, query: str, params: Params | None, routing: RoutingControl,
+                 timeout_ms: int | None = None) -> Any:
+        q: Any = Query(query, timeout=timeout_ms / 1000) if timeout_ms else query  # type: ignore[arg-type]
+        try:
+            return self._driver.execute_query(q, dict(params or {}), database_=self.database,
+                                              routing_=routing)
+        except (nex.ServiceUnavailable, nex.SessionExpired) as exc:
+            raise StoreUnavailable(f"Neo4j at {self.uri.display} is unavailable: {exc}") from None
+        except nex.Neo4jError as exc:
+            raise QueryError(exc.message or str(exc)) from None
+
+    def read(self, query: str, params: Params | None = None, *,
+             timeout_ms: int | None = None) -> list[Row]:
+        records, _summary, _keys = self._execute(query, params, RoutingControl.READ, timeout_ms)
+        return [{k: _plain(v) for k, v in r.items()} for r in records]
+
+    def write(self, query: str, params: Params | None = None) -> tuple[list[Row], WriteSummary]:
+        records, summary, _keys = self._execute(query, params, RoutingControl.WRITE)
+        c = summary.counters
+        return ([{k: _plain(v) for k, v in r.items()} for r in records],
+                WriteSummary(c.nodes_created, c.nodes_deleted, c.relationships_created,
+                             c.relationships_deleted, c.properties_set))
+
+    def run_schema(self, statement: str) -> None:
+        self._execute(statement, None, RoutingControl.WRITE)
+
+    def drop_all(self) -> None:
+        """Delete every node of this database in batches (tests and `db reset`)."""
+        from triedbefore.graph.queries import DELETE_SOME
+
+        while True:
+            rows, _ = self.write(DELETE_SOME, {"limit": 10_000})
+            if not rows or not rows[0].get("deleted"):
+                return
+
+    def close(self) -> None:
+        self._driver.close()

@@ -1,0 +1,309 @@
+"""The ``triedbefore`` command line: a thin layer over the library.
+
+Domain errors become a one-line message on stderr and a non-zero exit code;
+every reporting command takes ``--format json`` (stable, documented in the
+README) besides the readable table.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from triedbefore.graph import GraphError, settings
+from triedbefore.graph.store import Store, open_store, parse_store_uri
+from triedbefore.ingest import BundleUnreadable, IngestError
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_UNREADABLE = 2
+EXIT_REJECTED = 3
+
+FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+                      show_default=True, help="Output format.")
+
+
+def _fail(message: str, code: int = EXIT_ERROR) -> None:
+    click.echo(f"triedbefore: error: {message}", err=True)
+    sys.exit(code)
+
+
+@contextmanager
+def _domain_errors() -> Iterator[None]:
+    try:
+        yield
+    except BundleUnreadable as exc:
+        _fail(str(exc), EXIT_UNREADABLE)
+    except (GraphError, IngestError) as exc:
+        _fail(str(exc))
+
+
+def _emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _table(rows: list[list[Any]], header: list[str]) -> None:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
+    click.echo("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    click.echo("  ".join("-" * w for w in widths))
+    for row in rows:
+        click.echo("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)))
+
+
+class Context:
+    def __init__(self, store_uri: str | None) -> None:
+        self.store_uri = store_uri
+        self._store: Store | None = None
+
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.store_uri)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--store", "store_uri", envvar=settings.STORE.env, default=None,
+              help="Store URI (default: embedded: in the user data folder). "
+                   "embedded:[PATH], falkordb://HOST:PORT, falkordb+unix:///PATH.sock, "
+                   "neo4j://HOST, neo4j+s://HOST, bolt://HOST.")
+@click.version_option(package_name="triedbefore")
+@click.pass_context
+def cli(ctx: click.Context, store_uri: str | None) -> None:
+    """triedbefore: has this been tried before, where, and what happened?"""
+    state = Context(store_uri)
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+
+
+def _progress() -> Callable[[str, str, int], None] | None:
+    if not sys.stderr.isatty():
+        return None
+
+    def show(phase: str, file: str, done: int) -> None:
+        click.echo(f"\r{phase:>9} {file:<18} {done:>10,} rows", err=True, nl=False)
+
+    return show
+
+
+def run_ingest(state: Context, path: str, *, fmt: str, batch_size: int | None,
+               report_dir: str | None) -> int:
+    from triedbefore.ingest.loader import ingest
+
+    with _domain_errors():
+        store = state.store()
+        reports = Path(report_dir) if report_dir else settings.data_dir() / "reports"
+        result = ingest(store, path, batch_size=batch_size, progress=_progress(),
+                        report_dir=reports)
+    if sys.stderr.isatty():
+        click.echo("", err=True)
+    if fmt == "json":
+        _emit_json(result.to_dict())
+        return result.exit_code
+    rows = [[k, result.loaded.get(k, 0), result.written.get(k, 0), result.unchanged.get(k, 0),
+             result.rejected.get(k, 0)] for k in result.loaded.keys() | result.rejected.keys()]
+    rows.sort(key=lambda r: ["sites", "solutions", "initiatives", "outcomes",
+                             "evaluations"].index(r[0]))
+    click.echo(f"run {result.run_id} from {result.source}")
+    _table(rows, ["file", "loaded", "written", "unchanged", "rejected"])
+    shown = result.problems[:50]
+    if shown:
+        click.echo("")
+        for problem in shown:
+            prefix = "warning" if problem.severity != "error" else "error"
+            click.echo(f"{prefix}: {problem}")
+        if len(result.problems) > len(shown):
+            click.echo(f"… and {len(result.problems) - len(shown)} more")
+    for path_ in result.report_paths:
+        click.echo(f"report: {path_}")
+    return result.exit_code
+
+
+@cli.command()
+@click.argument("path", type=click.Path())
+@FORMAT
+@click.option("--batch-size", type=click.IntRange(1, 100_000), default=None,
+              help="Rows per write transaction.")
+@click.option("--report-dir", type=click.Path(file_okay=False), default=None,
+              help="Where the problem report is written (default: DATA_DIR/reports).")
+@click.pass_obj
+def ingest(state: Context, path: str, fmt: str, batch_size: int | None,
+           report_dir: str | None) -> None:
+    """Load an interchange bundle (folder or .zip). Exit 0: all loaded; 3: some rows
+    rejected, the rest loaded; 2: nothing could be read."""
+    sys.exit(run_ingest(state, path, fmt=fmt, batch_size=batch_size, report_dir=report_dir))
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--rdf", type=click.Choice(["turtle", "jsonld"]), default=None,
+              help="Write RDF with the ontology's IRIs instead of the CSV bundle.")
+@FORMAT
+@click.pass_obj
+def export(state: Context, directory: str, rdf: str | None, fmt: str) -> None:
+    """Write the graph out as an interchange bundle (or as RDF)."""
+    from triedbefore.ingest.export import export_bundle, export_rdf
+
+    with _domain_errors():
+        store = state.store()
+        if rdf:
+            path = export_rdf(store, Path(directory), rdf)
+            data: dict[str, Any] = {"rdf": str(path), "format": rdf}
+        else:
+            data = {"files": export_bundle(store, Path(directory)), "directory": directory}
+    if fmt == "json":
+        _emit_json(data)
+    elif rdf:
+        click.echo(f"wrote {data['rdf']}")
+    else:
+        _table([[k, v] for k, v in data["files"].items()], ["file", "rows"])
+
+
+def graph_stats(store: Store) -> dict[str, Any]:
+    from triedbefore.graph import queries
+    from triedbefore.ontology.vocab import Label, Link
+
+    nodes = {label.value: int(store.read(queries.count_nodes(label))[0]["n"]) for label in Label}
+    links = {link.value: int(store.read(queries.count_links(link))[0]["n"]) for link in Link}
+    runs = [r["run"] for r in store.read(queries.LATEST_RUNS, {"limit": 5})]
+    return {"store": store.uri.display, "engine": store.engine, "nodes": nodes,
+            "relationships": links, "latest_runs": runs}
+
+
+@cli.command()
+@FORMAT
+@click.pass_obj
+def stats(state: Context, fmt: str) -> None:
+    """Counts of nodes and relationships, and the latest ingest runs."""
+    with _domain_errors():
+        data = graph_stats(state.store())
+    if fmt == "json":
+        _emit_json(data)
+        return
+    click.echo(f"{data['store']} ({data['engine']})")
+    _table([[k, v] for k, v in data["nodes"].items()], ["label", "nodes"])
+    click.echo("")
+    _table([[k, v] for k, v in data["relationships"].items()], ["relationship", "count"])
+    if data["latest_runs"]:
+        click.echo("")
+        _table([[r.get("id"), r.get("status"), r.get("started_at"), r.get("source")]
+                for r in data["latest_runs"]], ["run", "status", "started", "source"])
+
+
+@cli.group()
+def db() -> None:
+    """Manage the embedded FalkorDB server."""
+
+
+def _server(state: Context) -> Any:
+    from triedbefore.graph.embedded import EmbeddedServer
+
+    with _domain_errors():
+        uri = parse_store_uri(state.store_uri)
+    if uri.engine != "embedded":
+        _fail(f"`db` manages the embedded store only; the store is {uri.display}")
+    return EmbeddedServer(uri.path or settings.data_dir(),
+                          fsync=uri.options.get("fsync", settings.FSYNC.get()))
+
+
+@db.command("start")
+@FORMAT
+@click.pass_obj
+def db_start(state: Context, fmt: str) -> None:
+    """Start the embedded server (or report the running one)."""
+    server = _server(state)
+    with _domain_errors():
+        server.ensure_running()
+        status = server.status()
+    _print_status(status, fmt)
+
+
+@db.command("stop")
+@FORMAT
+@click.pass_obj
+def db_stop(state: Context, fmt: str) -> None:
+    """Stop the embedded server, flushing its append-only file."""
+    server = _server(state)
+    with _domain_errors():
+        was_running = server.stop()
+        status = server.status()
+    if fmt == "json":
+        _emit_json({"stopped": was_running, **status.to_dict()})
+    else:
+        click.echo("stopped" if was_running else "not running")
+
+
+@db.command("status")
+@FORMAT
+@click.pass_obj
+def db_status(state: Context, fmt: str) -> None:
+    """Whether the embedded server runs, its pid, socket and data folder."""
+    server = _server(state)
+    with _domain_errors():
+        status = server.status()
+    _print_status(status, fmt)
+
+
+def _print_status(status: Any, fmt: str) -> None:
+    data = status.to_dict()
+    if fmt == "json":
+        _emit_json(data)
+    else:
+        for key, value in data.items():
+            click.echo(f"{key:>12}: {value}")
+
+
+def sample_bundle() -> Path:
+    from importlib.resources import files
+
+    return Path(str(files("triedbefore.ingest.sample")))
+
+
+@cli.command()
+@click.option("--serve/--no-serve", default=True, show_default=True,
+              help="Serve the explorer once the sample is loaded.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.pass_obj
+def demo(state: Context, serve: bool, host: str, port: int) -> None:
+    """Load the bundled sample graph and open the explorer on it."""
+    code = run_ingest(state, str(sample_bundle()), fmt="table", batch_size=None, report_dir=None)
+    if code not in (EXIT_OK, EXIT_REJECTED):
+        sys.exit(code)
+    if serve:
+        _serve(state, host, port)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.pass_obj
+def serve(state: Context, host: str, port: int) -> None:
+    """Serve the explorer."""
+    _serve(state, host, port)
+
+
+def _serve(state: Context, host: str, port: int) -> None:
+    from triedbefore.web.app import create_app
+
+    with _domain_errors():
+        app = create_app({"STORE_URI": state.store_uri})
+    click.echo(f"explorer on http://{host}:{port}/ (Ctrl-C stops it)")
+    app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+def main() -> None:
+    cli(prog_name="triedbefore")
+
+
+if __name__ == "__main__":
+    main()
