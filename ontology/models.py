@@ -166,7 +166,7 @@ class InterchangeRow(BaseModel):
         """Properties of this row's node: every non-reference column (None removes)."""
         refs = self.reference_columns()
         props: dict[str, Any] = {}
-        for name in self.model_fields:
+        for name in type(self).model_fields:
             if name == self.ID_COLUMN or name in refs:
                 continue
             value = getattr(self, name)

@@ -1,0 +1,55 @@
+"""Shared fixtures: one embedded FalkorDB server per test session (started and stopped
+here), and a fresh empty graph on it for every test."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from triedbefore.graph.embedded import EmbeddedServer
+from triedbefore.graph.falkor import FalkorStore
+from triedbefore.graph.store import StoreURI
+
+SAMPLE = Path(__file__).resolve().parents[1] / "ingest" / "sample"
+
+
+@pytest.fixture(scope="session")
+def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
+    server = EmbeddedServer(tmp_path_factory.mktemp("store"))
+    server.ensure_running()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def store(embedded_server: EmbeddedServer) -> Iterator[FalkorStore]:
+    """An empty graph of its own on the session's server."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    uri = StoreURI("falkordb", f"falkordb+unix://{embedded_server.socket_path}?graph={name}",
+                   path=embedded_server.socket_path, graph=name)
+    s = FalkorStore(uri, socket_path=embedded_server.socket_path)
+    try:
+        yield s
+    finally:
+        s.drop_all()
+        s.close()
+
+
+@pytest.fixture
+def store_uri(store: FalkorStore) -> str:
+    """The URI of ``store``, for the CLI."""
+    return store.uri.raw
+
+
+@pytest.fixture
+def sample_copy(tmp_path: Path) -> Path:
+    """A writable copy of the bundled sample."""
+    dest = tmp_path / "sample"
+    shutil.copytree(SAMPLE, dest, ignore=shutil.ignore_patterns("__init__.py", "__pycache__"))
+    return dest
