@@ -48,7 +48,7 @@ class FalkorStore(Store):
 
     @property
     def graph_name(self) -> str:
-        return self._graph.name
+        return str(self._graph.name)
 
     def _run(self, query: str, params: Params | None, *, read_only: bool,
              timeout_ms: int | None = None) -> Any:

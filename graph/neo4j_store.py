@@ -48,7 +48,7 @@ class Neo4jStore(Store):
 
     def _execute(self, query: str, params: Params | None, routing: RoutingControl,
                  timeout_ms: int | None = None) -> Any:
-        q: Any = Query(query, timeout=timeout_ms / 1000) if timeout_ms else query  # type: ignore[arg-type]
+        q: Any = Query(query, timeout=timeout_ms / 1000) if timeout_ms else query
         try:
             return self._driver.execute_query(q, dict(params or {}), database_=self.database,
                                               routing_=routing)

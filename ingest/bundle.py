@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import re
 import zipfile
 from collections.abc import Iterator
@@ -154,8 +153,7 @@ class Bundle:
         if name not in self.members:
             return
         with self.open_binary(name) as raw:
-            stream = raw if hasattr(raw, "readline") else io.BufferedReader(raw)
-            lines = _Lines(stream)
+            lines = _Lines(raw)
             reader = csv.reader(iter(lines), strict=True)
             try:
                 header = next(reader)

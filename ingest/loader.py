@@ -143,6 +143,13 @@ class _BatchRow:
     hash: str
 
 
+def _targets(link: Link) -> Callable[[_BatchRow], dict[str, Any]]:
+    def param(row: _BatchRow) -> dict[str, Any]:
+        return {"id": row.id, "targets": row.links.get(link, [])}
+
+    return param
+
+
 class Loader:
     """One ingest run of one bundle into one store."""
 
@@ -381,10 +388,8 @@ class Loader:
             else:
                 now.append(b)
         for link in {lk for b in changed for lk in b.links if lk not in DEFERRED_LINKS}:
-            changed = self._apply(
-                row_type, queries.sync_links(link), changed,
-                lambda b, lk=link: {"id": b.id, "targets": b.links.get(lk, [])},
-                rel_props=LINK_PROPERTIES.get(link, {}))
+            changed = self._apply(row_type, queries.sync_links(link), changed,
+                                  _targets(link), rel_props=LINK_PROPERTIES.get(link, {}))
         ok_ids = {b.id for b in changed}
         now = [b for b in now if b.id in ok_ids]
         self.deferred = [(lb, b) for lb, b in self.deferred if lb is not label or b.id in ok_ids]
@@ -402,10 +407,8 @@ class Loader:
             for start in range(0, len(rows), self.batch_size):
                 chunk = rows[start:start + self.batch_size]
                 for link in sorted(links):
-                    chunk = self._apply(
-                        row_type, queries.sync_links(link), chunk,
-                        lambda b, lk=link: {"id": b.id, "targets": b.links.get(lk, [])},
-                        rel_props=LINK_PROPERTIES.get(link, {}))
+                    chunk = self._apply(row_type, queries.sync_links(link), chunk,
+                                        _targets(link), rel_props=LINK_PROPERTIES.get(link, {}))
                 self._apply(row_type, queries.set_row_hashes(label), chunk,
                             lambda b: {"id": b.id, "hash": b.hash})
         self.deferred = []

@@ -22,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
@@ -141,9 +142,11 @@ class InterchangeRow(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _empty_is_unknown(cls, value: Any) -> Any:
-        if isinstance(value, str) and value.strip() == "":
-            return None
+    def _empty_is_unknown(cls, value: Any, info: ValidationInfo) -> Any:
+        """An empty cell is unknown: None, or the column's documented default."""
+        if value is None or (isinstance(value, str) and value.strip() == ""):
+            default = cls.model_fields[info.field_name or ""].default
+            return default if isinstance(default, Visibility) else None
         return value
 
     @property
@@ -261,11 +264,6 @@ class InitiativeRow(InterchangeRow):
     source_url: str | None = None
     visibility: Visibility = Visibility.PUBLIC
 
-    @field_validator("visibility", mode="before")
-    @classmethod
-    def _default_visibility(cls, value: Any) -> Any:
-        return Visibility.PUBLIC if value is None else value
-
 
 class OutcomeRow(InterchangeRow):
     FILE = "outcomes.csv"
@@ -287,11 +285,6 @@ class OutcomeRow(InterchangeRow):
     period_start: PartialDate | None = None
     period_end: PartialDate | None = None
     visibility: Visibility = Visibility.PUBLIC
-
-    @field_validator("visibility", mode="before")
-    @classmethod
-    def _default_visibility(cls, value: Any) -> Any:
-        return Visibility.PUBLIC if value is None else value
 
 
 class EvaluationRow(InterchangeRow):
@@ -319,11 +312,6 @@ class EvaluationRow(InterchangeRow):
     url: str | None = None
     outcome_ids: MultiValue = []
     visibility: Visibility = Visibility.PUBLIC
-
-    @field_validator("visibility", mode="before")
-    @classmethod
-    def _default_visibility(cls, value: Any) -> Any:
-        return Visibility.PUBLIC if value is None else value
 
     @field_validator("doi", mode="after")
     @classmethod

@@ -261,7 +261,7 @@ def test_repeated_id_keeps_the_first_row(store: FalkorStore, tmp_path: Path) -> 
 
 def test_bytes_that_are_not_utf8_reject_only_their_row(store: FalkorStore, tmp_path: Path
                                                        ) -> None:
-    data = "site_id,name,kind\nA1,Alpha,trust\n".encode() + b"A2,Caf\xe9 Royal,ward\n" + \
+    data = b"site_id,name,kind\nA1,Alpha,trust\n" + b"A2,Caf\xe9 Royal,ward\n" + \
         b"A3,Gamma,ward\n"
     result = ingest(store, write_bundle(tmp_path / "b", {"sites.csv": data}))
     assert errors(result) == [("sites.csv", 3, None)]
