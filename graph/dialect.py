@@ -58,6 +58,7 @@ class Neo4jDialect(Dialect):
         return out
 
     def fulltext_query(self, label: Label) -> str:
+        FULLTEXT_FIELDS[label]  # only labels with a full-text index can be searched
         return (f"CALL db.index.fulltext.queryNodes('{fulltext_index_name(label)}', $q) "
                 "YIELD node, score RETURN node, score ORDER BY score DESC LIMIT $limit")
 
@@ -81,5 +82,6 @@ class FalkorDialect(Dialect):
         return out
 
     def fulltext_query(self, label: Label) -> str:
+        FULLTEXT_FIELDS[label]  # only labels with a full-text index can be searched
         return (f"CALL db.idx.fulltext.queryNodes('{label.value}', $q) "
                 "YIELD node, score RETURN node, score ORDER BY score DESC LIMIT $limit")

@@ -114,9 +114,10 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def row_hash(model: InterchangeRow, extras: dict[str, str]) -> str:
-    payload = {"row": model.model_dump(mode="json"), "x": extras}
-    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+def row_hash(raw: RawRow) -> str:
+    """Digest of a row as read (cells and unknown columns); equal digests skip the row."""
+    payload = [sorted(raw.cells.items()), sorted(raw.extras.items())]
+    blob = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha1(blob.encode("utf-8")).hexdigest()
 
 
@@ -132,6 +133,7 @@ class _Accepted:
 
     valid: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
+    unchanged: set[str] = field(default_factory=set)  # valid rows the graph already holds
 
 
 @dataclass
@@ -213,33 +215,56 @@ class Loader:
         for row_type in ROW_TYPES:
             if row_type.FILE not in self.bundle.members:
                 continue
-            accepted = self.ids[row_type.LABEL]
+            known = int(self.store.read(queries.count_nodes(row_type.LABEL))[0]["n"]) > 0
+            chunk: list[RawRow] = []
             done = 0
             for raw in self.bundle.rows(row_type, self.result.problems):
-                done += 1
-                if self.progress and done % 10_000 == 0:
-                    self.progress("validate", row_type.FILE, done)
-                row_id = raw.cells.get(row_type.ID_COLUMN, "").strip()
-                try:
-                    row_type.model_validate(raw.cells)
-                except ValidationError as exc:
-                    for fp in explain(exc):
-                        self._problem(Problem(row_type.FILE, raw.line, fp.column, fp.reason,
-                                              fp.allowed))
-                    if row_id and row_id not in accepted.valid:
-                        accepted.rejected.setdefault(row_id, raw.line)
-                    key = file_key(row_type)
-                    self.result.rejected[key] = self.result.rejected.get(key, 0) + 1
-                    continue
-                if row_id in accepted.valid:
-                    self._problem(Problem(
-                        row_type.FILE, raw.line, row_type.ID_COLUMN,
-                        f"id {row_id!r} repeats the row on line {accepted.valid[row_id]}; "
-                        "the first occurrence is kept"))
-                    key = file_key(row_type)
-                    self.result.rejected[key] = self.result.rejected.get(key, 0) + 1
-                    continue
+                chunk.append(raw)
+                if len(chunk) >= self.batch_size:
+                    self._validate_chunk(row_type, chunk, known)
+                    done += len(chunk)
+                    chunk = []
+                    if self.progress:
+                        self.progress("validate", row_type.FILE, done)
+            self._validate_chunk(row_type, chunk, known)
+
+    def _validate_chunk(self, row_type: type[InterchangeRow], chunk: list[RawRow],
+                        known: bool) -> None:
+        """Validate rows; a row whose digest the graph already holds was valid when loaded
+        and is accepted as unchanged without validating it again."""
+        if not chunk:
+            return
+        accepted = self.ids[row_type.LABEL]
+        key = file_key(row_type)
+        stored: dict[str, Any] = {}
+        if known:
+            ids = [raw.cells.get(row_type.ID_COLUMN, "").strip() for raw in chunk]
+            stored = {str(r["id"]): r["hash"] for r in self.store.read(
+                queries.existing_hashes(row_type.LABEL), {"ids": [i for i in ids if i]})}
+        for raw in chunk:
+            row_id = raw.cells.get(row_type.ID_COLUMN, "").strip()
+            if row_id in accepted.valid:
+                self._problem(Problem(
+                    row_type.FILE, raw.line, row_type.ID_COLUMN,
+                    f"id {row_id!r} repeats the row on line {accepted.valid[row_id]}; "
+                    "the first occurrence is kept"))
+                self.result.rejected[key] = self.result.rejected.get(key, 0) + 1
+                continue
+            if row_id and stored.get(row_id) is not None and stored[row_id] == row_hash(raw):
                 accepted.valid[row_id] = raw.line
+                accepted.unchanged.add(row_id)
+                continue
+            try:
+                row_type.model_validate(raw.cells)
+            except ValidationError as exc:
+                for fp in explain(exc):
+                    self._problem(Problem(row_type.FILE, raw.line, fp.column, fp.reason,
+                                          fp.allowed))
+                if row_id:
+                    accepted.rejected.setdefault(row_id, raw.line)
+                self.result.rejected[key] = self.result.rejected.get(key, 0) + 1
+                continue
+            accepted.valid[row_id] = raw.line
 
     # -- pass 2: references ---------------------------------------------------
 
@@ -346,13 +371,17 @@ class Loader:
             done = 0
             for raw in self.bundle.rows(row_type, [], warn=False):
                 row_id = raw.cells.get(row_type.ID_COLUMN, "").strip()
-                if self.ids[row_type.LABEL].valid.get(row_id) != raw.line:
+                accepted = self.ids[row_type.LABEL]
+                if accepted.valid.get(row_id) != raw.line:
+                    continue
+                if row_id in accepted.unchanged:
+                    self.result.unchanged[key] += 1
                     continue
                 model = row_type.model_validate(raw.cells)
                 props = model.node_properties()
                 props.update(raw.extras)
                 batch.append(_BatchRow(row_id, raw.line, props, self._links_of(row_type, model),
-                                       row_hash(model, raw.extras)))
+                                       row_hash(raw)))
                 if len(batch) >= self.batch_size:
                     self._write_batch(row_type, batch)
                     done += len(batch)
@@ -380,11 +409,11 @@ class Loader:
         changed = self._apply(row_type, queries.upsert_nodes(label), changed,
                               lambda b: {"id": b.id, "props": b.props})
         now: list[_BatchRow] = []
+        later: list[_BatchRow] = []
         for b in changed:
-            deferred = [lk for lk, targets in b.links.items() if lk in DEFERRED_LINKS
-                        and (targets or b.id in existing)]
-            if deferred:
-                self.deferred.append((label, _BatchRow(b.id, b.line, {}, b.links, b.hash)))
+            if any(lk in DEFERRED_LINKS and (targets or b.id in existing)
+                   for lk, targets in b.links.items()):
+                later.append(_BatchRow(b.id, b.line, {}, b.links, b.hash))
             else:
                 now.append(b)
         for link in {lk for b in changed for lk in b.links if lk not in DEFERRED_LINKS}:
@@ -392,7 +421,7 @@ class Loader:
                                   _targets(link), rel_props=LINK_PROPERTIES.get(link, {}))
         ok_ids = {b.id for b in changed}
         now = [b for b in now if b.id in ok_ids]
-        self.deferred = [(lb, b) for lb, b in self.deferred if lb is not label or b.id in ok_ids]
+        self.deferred.extend((label, b) for b in later if b.id in ok_ids)
         self._apply(row_type, queries.set_row_hashes(label), now,
                     lambda b: {"id": b.id, "hash": b.hash})
         self.result.written[key] += len(changed)

@@ -122,10 +122,10 @@ class Reference:
     column: str
     links: tuple[Link, ...]  # the link an id makes, by the label it names, tried in order
     many: bool = True
+    targets: tuple[Label, ...] = ()  # the labels an id may name, derived from ``links``
 
-    @property
-    def targets(self) -> tuple[Label, ...]:
-        return tuple(link.other for link in self.links)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "targets", tuple(link.other for link in self.links))
 
 
 class InterchangeRow(BaseModel):

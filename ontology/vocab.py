@@ -191,15 +191,15 @@ class Link(StrEnum):
 
     @property
     def source(self) -> Label:
-        return Label(self.value.split("-", 1)[0])
+        return _LINK_PARTS[self][0]
 
     @property
     def rel(self) -> Rel:
-        return Rel(self.value.split("-", 2)[1])
+        return _LINK_PARTS[self][1]
 
     @property
     def target(self) -> Label:
-        return Label(self.value.rsplit(">", 1)[1])
+        return _LINK_PARTS[self][2]
 
     @property
     def owner(self) -> Label:
@@ -209,3 +209,10 @@ class Link(StrEnum):
     @property
     def other(self) -> Label:
         return self.source if self is Link.OUTCOME_INITIATIVE else self.target
+
+
+_LINK_PARTS: dict[Link, tuple[Label, Rel, Label]] = {
+    link: (Label(link.value.split("-", 1)[0]), Rel(link.value.split("-", 2)[1]),
+           Label(link.value.rsplit(">", 1)[1]))
+    for link in Link
+}

@@ -362,3 +362,21 @@ def test_one_refused_row_never_drops_the_rest_of_its_batch(store: FalkorStore, t
     assert errors(result) == [("sites.csv", 19, None)]
     assert "refused" in result.errors[0].reason
     assert store.read("MATCH (s:Site) RETURN count(s) AS n")[0]["n"] == 49
+
+
+def test_deferred_links_across_batches_are_completed(store: FalkorStore, tmp_path: Path) -> None:
+    """Rows citing later rows (learned_from, parent_id) in many batches all finish."""
+    sites = "site_id,name,kind,parent_id\n" + "".join(
+        f"S{i:03d},Site {i},ward,S{i + 1:03d}\n" for i in range(30)) + "S030,Top,icb,\n"
+    initiatives = "initiative_id,title,site_ids,start_date,learned_from\n" + "".join(
+        f"I{i:03d},Attempt {i},S000,2020,I{i + 1:03d}\n" for i in range(30)) + \
+        "I030,First,S000,2019,\n"
+    bundle = write_bundle(tmp_path / "b", {"sites.csv": sites, "initiatives.csv": initiatives})
+    first = ingest(store, bundle, batch_size=7)
+    assert first.exit_code == 0
+    assert len(links(store, "PART_OF")) == 30 and len(links(store, "LEARNED_FROM")) == 30
+    pending = store.read("MATCH (n) WHERE NOT n:IngestRun AND n.row_hash IS NULL "
+                         "RETURN count(n) AS n")
+    assert pending[0]["n"] == 0
+    again = ingest(store, bundle, batch_size=7)
+    assert sum(again.written.values()) == 0
