@@ -165,11 +165,15 @@ SOLUTIONS_PAGE = (
     "initiatives ORDER BY s.name, s.id SKIP $offset LIMIT $limit"
 )
 
+# Nested pattern comprehensions return null on FalkorDB 4.16: collect instead.
 SOLUTION_DETAIL = (
     "MATCH (s:Solution {id: $id}) "
-    "RETURN s {.*} AS solution, "
-    "[(s)<-[l:IMPLEMENTS]-(i:Initiative) | i {.id, .title, .start_date, .end_date, .status, "
-    ".visibility, how: l.how, sites: [(i)-[:TRIED_AT]->(t:Site) | t.name]}] AS initiatives, "
+    "OPTIONAL MATCH (s)<-[l:IMPLEMENTS]-(i:Initiative) "
+    "OPTIONAL MATCH (i)-[:TRIED_AT]->(t:Site) "
+    "WITH s, l, i, collect(t.name) AS sites "
+    "WITH s, collect(CASE WHEN i IS NULL THEN null ELSE i {.id, .title, .start_date, "
+    ".end_date, .status, .visibility, how: l.how, sites: sites} END) AS initiatives "
+    "RETURN s {.*} AS solution, initiatives, "
     "[(s)<-[:IMPLEMENTS]-(:Initiative)<-[:EVALUATED]-(e:Evaluation) | e {.id, .title, .design, "
     ".finding, .published_date, .independent, .sms_effective, .url, .doi}] AS evaluations"
 )

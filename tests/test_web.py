@@ -33,6 +33,7 @@ def test_solution_page_lists_evidence_and_attempts(client: FlaskClient) -> None:
     assert data["solution"]["id"] == "SOL-TELE"
     assert any(e["id"] == "EVAL-0004" for e in data["evaluations"])
     assert len(data["initiatives"]) >= 3
+    assert all(i["sites"] for i in data["initiatives"])  # every attempt names its sites
     page = client.get("/solutions/SOL-TELE")
     assert page.status_code == 200 and data["solution"]["name"].encode() in page.data
 

@@ -55,8 +55,11 @@ def solution_data(solution_id: str) -> dict[str, Any]:
     row = rows[0]
     solution = {k: v for k, v in row["solution"].items()
                 if k not in ("row_hash", "aliases_text", "tags_text")}
-    initiatives = sorted(row["initiatives"], key=lambda i: (i.get("start_date") or "", i["id"]))
-    evaluations = sorted({e["id"]: e for e in row["evaluations"]}.values(),
+    initiatives = sorted(row["initiatives"] or [],
+                         key=lambda i: (i.get("start_date") or "", i["id"]))
+    for initiative in initiatives:
+        initiative["sites"] = sorted(initiative.get("sites") or [])
+    evaluations = sorted({e["id"]: e for e in row["evaluations"] or []}.values(),
                          key=lambda e: (e.get("published_date") or "", e["id"]))
     return {"solution": solution, "initiatives": initiatives, "evaluations": evaluations}
 
