@@ -1,0 +1,203 @@
+"""The rules of ``docs/semantics.md`` as pure functions: no database here.
+
+The analytics module reads the graph and hands these functions plain records,
+so one implementation serves the CLI, the explorer and the benchmarks.
+
+Dates are whole days since 1970-01-01. A publication date counts from the last
+day of its period (``published_hi``), a start date from the first day
+(``start_lo``), so nobody is accused on a guess.
+
+Choices the definitions leave open (documented in ``docs/analytics.md``):
+
+- Independence never changes P or N. It decides ``works`` at level 3 (two
+  independent positive evaluations, as the table says) and breaks ties when
+  evaluations are ordered by strength: level, then independent before
+  self-evaluation, then the most recent.
+- "Evaluations published before I's start" means ``published_hi < start_lo``.
+- "As of D" includes an evaluation when ``published_hi <= D``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from triedbefore.ontology.models import EPOCH
+
+WORKS = "works"
+PROMISING = "promising"
+MIXED = "mixed"
+INCONCLUSIVE = "inconclusive"
+WEAK_NEGATIVE = "weak_negative"
+DOES_NOT_WORK = "does_not_work"
+UNEVALUATED = "unevaluated"
+VERDICTS = (WORKS, PROMISING, MIXED, INCONCLUSIVE, WEAK_NEGATIVE, DOES_NOT_WORK, UNEVALUATED)
+
+POSITIVE = frozenset({"positive"})
+NEGATIVE = frozenset({"no_effect", "negative"})
+
+
+def day(value: date) -> int:
+    return (value - EPOCH).days
+
+
+def iso(days: int) -> str:
+    return date.fromordinal(EPOCH.toordinal() + days).isoformat()
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One evaluation as the rules see it."""
+
+    id: str
+    finding: str
+    level: int | None  # effective SMS level; None: shown but not counted
+    published_hi: int
+    independent: bool | None = None
+    initiatives: frozenset[str] = frozenset()  # the initiatives it evaluated
+
+    @property
+    def counted(self) -> bool:
+        return self.level is not None
+
+
+def strength_order(evidence: Iterable[Evidence]) -> list[Evidence]:
+    """Strongest first: SMS level, independent before not, most recent, then id."""
+    return sorted(evidence, key=lambda e: (-(e.level or 0), e.independent is not True,
+                                           -e.published_hi, e.id))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    verdict: str
+    strength: int  # the highest SMS level behind the verdict, 0 when none
+    evaluations: tuple[str, ...]  # strongest first: the ones that drove it
+    shown: tuple[str, ...]  # every evaluation considered, strongest first
+    explanation: str
+    positive_level: int = 0  # P
+    negative_level: int = 0  # N
+
+
+def _names(evidence: Sequence[Evidence]) -> str:
+    return ", ".join(e.id for e in evidence)
+
+
+def verdict_of(evidence: Iterable[Evidence], as_of: int | None = None) -> Verdict:
+    """The verdict from the evaluations published on or before ``as_of`` (all if None)."""
+    pool = [e for e in evidence if as_of is None or e.published_hi <= as_of]
+    shown = tuple(e.id for e in strength_order(pool))
+    counted = [e for e in pool if e.counted]
+    if not counted:
+        why = ("No evaluation with a strength level has been published"
+               if not pool else
+               f"The {len(pool)} evaluation(s) published ({_names(strength_order(pool))}) are "
+               "qualitative, case studies or critically low-quality reviews, which explain how "
+               "and why but cannot show whether it worked")
+        return Verdict(UNEVALUATED, 0, (), shown,
+                       f"Unevaluated. {why}, so there is no verdict on effect.")
+    positives = strength_order(e for e in counted if e.finding in POSITIVE)
+    negatives = strength_order(e for e in counted if e.finding in NEGATIVE)
+    p = positives[0].level or 0 if positives else 0
+    n = negatives[0].level or 0 if negatives else 0
+    if p == 0 and n == 0:
+        drivers = strength_order(counted)
+        return Verdict(
+            INCONCLUSIVE, max(e.level or 0 for e in counted), tuple(e.id for e in drivers), shown,
+            f"Inconclusive. {len(counted)} evaluation(s) with a strength level "
+            f"({_names(drivers)}) found only mixed or inconclusive results, so neither a "
+            "positive nor a negative finding moves the verdict.", 0, 0)
+    if p > n:
+        strong_independent = [e for e in positives if (e.level or 0) >= 3 and e.independent]
+        drivers = [e for e in positives if (e.level or 0) == p] or positives[:1]
+        if p >= 4:
+            rule = (f"the strongest positive evaluation is at SMS level {p} "
+                    f"({_names(drivers)}), above the strongest negative one (level {n}), and "
+                    "level 4 or 5 designs can attribute the effect")
+            return Verdict(WORKS, p, tuple(e.id for e in positives), shown,
+                           f"Works. {rule[0].upper()}{rule[1:]}.", p, n)
+        if len(strong_independent) >= 2:
+            return Verdict(
+                WORKS, p, tuple(e.id for e in strength_order(strong_independent)), shown,
+                f"Works. Positive findings (highest SMS level {p}) outweigh negative ones "
+                f"(level {n}), and {len(strong_independent)} independent evaluations at level 3 "
+                f"or above agree ({_names(strength_order(strong_independent))}).", p, n)
+        return Verdict(
+            PROMISING, p, tuple(e.id for e in positives), shown,
+            f"Promising. The strongest positive evaluation is at SMS level {p} "
+            f"({_names(drivers)}), above the strongest negative one (level {n}), but a works "
+            "verdict needs a level 4–5 design or two independent positive evaluations at level "
+            f"3 or above (there are {len(strong_independent)}).", p, n)
+    if n > p:
+        drivers = [e for e in negatives if (e.level or 0) == n] or negatives[:1]
+        if n >= 3:
+            return Verdict(
+                DOES_NOT_WORK, n, tuple(e.id for e in negatives), shown,
+                f"Does not work. The strongest evaluation finding no effect or harm is at SMS "
+                f"level {n} ({_names(drivers)}), above the strongest positive one (level {p}); a "
+                "level 3 or higher design can attribute the absence of effect.", p, n)
+        return Verdict(
+            WEAK_NEGATIVE, n, tuple(e.id for e in negatives), shown,
+            f"Weak negative. Evaluations finding no effect or harm outweigh positive ones "
+            f"(levels {n} against {p}), but the strongest is only SMS level {n} "
+            f"({_names(drivers)}), too weak to attribute the absence of effect.", p, n)
+    drivers = strength_order([e for e in counted if e.finding in POSITIVE | NEGATIVE
+                              and (e.level or 0) == p])
+    return Verdict(
+        MIXED, p, tuple(e.id for e in drivers), shown,
+        f"Mixed. Positive and negative findings are equally strong (SMS level {p}): "
+        f"{_names(drivers)}.", p, n)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One initiative as the zombie rule sees it."""
+
+    id: str
+    solution_id: str
+    start_lo: int
+    learned_from: frozenset[str] = frozenset()
+    how: str = "declared"  # how it is linked to its solution
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """A zombie repeat, or an informed re-try when ``cited`` is not empty."""
+
+    initiative_id: str
+    solution_id: str
+    ignored_evaluations: tuple[str, ...]  # the failed evidence, strongest first
+    lag_days: int  # start − publication of the earliest failed evidence
+    cited: tuple[str, ...] = ()
+    inferred_link: bool = False
+    verdict_then: Verdict | None = field(default=None, compare=False)
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "initiative_id": self.initiative_id,
+            "solution_id": self.solution_id,
+            "ignored_evaluations": list(self.ignored_evaluations),
+            "lag_days": self.lag_days,
+        }
+        if self.cited:
+            out["cited"] = list(self.cited)
+        if self.inferred_link:
+            out["inferred_link"] = True
+        return out
+
+
+def classify(attempt: Attempt, evidence: Sequence[Evidence]) -> Repeat | None:
+    """Zombie repeat, informed re-try (``cited`` set), or None, per semantics.md."""
+    before = [e for e in evidence if e.published_hi < attempt.start_lo]
+    failed = [e for e in before if e.finding in NEGATIVE and e.initiatives - {attempt.id}]
+    if not failed:
+        return None
+    then = verdict_of(before)
+    if then.verdict != DOES_NOT_WORK:
+        return None
+    prior_initiatives = set().union(*(e.initiatives for e in before))
+    cited = sorted(attempt.learned_from & ({e.id for e in before} | prior_initiatives))
+    ordered = strength_order(failed)
+    lag = attempt.start_lo - min(e.published_hi for e in failed)
+    return Repeat(attempt.id, attempt.solution_id, tuple(e.id for e in ordered), lag,
+                  tuple(cited), attempt.how == "inferred", then)

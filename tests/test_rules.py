@@ -1,0 +1,98 @@
+"""The rules of docs/semantics.md, case by case, on plain records."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from triedbefore.graph.rules import (
+    Attempt,
+    Evidence,
+    classify,
+    day,
+    strength_order,
+    verdict_of,
+)
+from triedbefore.ontology.models import date_bounds
+
+D2020 = day(date(2020, 6, 1))
+
+
+def ev(eid: str, finding: str, level: int | None, *, independent: bool | None = None,
+       published: str = "2019-01-01", initiatives: tuple[str, ...] = ("X",)) -> Evidence:
+    return Evidence(eid, finding, level, date_bounds(published)[1], independent,
+                    frozenset(initiatives))
+
+
+@pytest.mark.parametrize("evidence, expected, strength", [
+    ([], "unevaluated", 0),
+    ([ev("q", "positive", None)], "unevaluated", 0),                 # qualitative only
+    ([ev("a", "mixed", 3), ev("b", "inconclusive", 5)], "inconclusive", 5),
+    ([ev("a", "positive", 4)], "works", 4),
+    ([ev("a", "positive", 3, independent=True),
+      ev("b", "positive", 3, independent=True)], "works", 3),
+    ([ev("a", "positive", 3, independent=True),
+      ev("b", "positive", 3, independent=False)], "promising", 3),
+    ([ev("a", "positive", 2)], "promising", 2),
+    ([ev("a", "positive", 5), ev("b", "no_effect", 3)], "works", 5),
+    ([ev("a", "no_effect", 3)], "does_not_work", 3),
+    ([ev("a", "negative", 5), ev("b", "positive", 4)], "does_not_work", 5),
+    ([ev("a", "negative", 2), ev("b", "positive", 1)], "weak_negative", 2),
+    ([ev("a", "positive", 3), ev("b", "negative", 3)], "mixed", 3),
+    ([ev("a", "mixed", 5), ev("b", "positive", 1)], "promising", 1),  # mixed does not move P
+])
+def test_verdict_table(evidence: list[Evidence], expected: str, strength: int) -> None:
+    v = verdict_of(evidence)
+    assert (v.verdict, v.strength) == (expected, strength)
+    assert v.explanation.lower().startswith(expected.replace("_", " ")[:5])
+
+
+def test_as_of_uses_the_last_day_of_a_partial_publication_date() -> None:
+    e = ev("a", "no_effect", 5, published="2019")
+    assert verdict_of([e], day(date(2019, 12, 30))).verdict == "unevaluated"
+    assert verdict_of([e], day(date(2019, 12, 31))).verdict == "does_not_work"
+
+
+def test_strength_order_prefers_level_then_independence() -> None:
+    items = [ev("self", "positive", 3, independent=False), ev("ind", "positive", 3,
+             independent=True), ev("rct", "no_effect", 5)]
+    assert [e.id for e in strength_order(items)] == ["rct", "ind", "self"]
+
+
+FAILED = ev("E1", "no_effect", 5, published="2019", initiatives=("I0",))
+
+
+def attempt(start: str, cites: tuple[str, ...] = (), iid: str = "I1") -> Attempt:
+    return Attempt(iid, "S", date_bounds(start)[0], frozenset(cites))
+
+
+def test_zombie_repeat_and_its_lag() -> None:
+    r = classify(attempt("2020-01"), [FAILED])
+    assert r is not None and not r.cited
+    assert r.ignored_evaluations == ("E1",)
+    assert r.lag_days == 1  # published 2019 (read as 2019-12-31), started 2020-01-01
+
+
+def test_started_before_the_evidence_was_published_is_not_a_zombie() -> None:
+    assert classify(attempt("2019-06-01"), [FAILED]) is None
+
+
+def test_citing_the_evidence_or_its_initiative_is_an_informed_retry() -> None:
+    for cites in (("E1",), ("I0",)):
+        r = classify(attempt("2021", cites), [FAILED])
+        assert r is not None and r.cited == cites
+
+
+def test_the_evaluated_initiative_itself_is_not_a_zombie() -> None:
+    own = ev("E1", "no_effect", 5, published="2019", initiatives=("I1",))
+    assert classify(attempt("2020"), [own]) is None
+
+
+def test_no_zombie_when_the_verdict_then_was_not_does_not_work() -> None:
+    weak = ev("E1", "no_effect", 2, published="2019", initiatives=("I0",))
+    assert classify(attempt("2020"), [weak]) is None   # weak_negative, not does_not_work
+    later_positive = ev("E2", "positive", 5, published="2019-06", initiatives=("I0",))
+    assert classify(attempt("2020"), [FAILED, later_positive]) is None  # mixed by then
+    after_start = ev("E2", "positive", 5, published="2021", initiatives=("I0",))
+    assert classify(attempt("2020"), [FAILED, after_start]) is not None
