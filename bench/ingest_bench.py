@@ -60,6 +60,7 @@ def run_cli(store: str, *args: str) -> tuple[float, int, dict[str, Any]]:
 def raw_merge(store_uri: str, bundle: Path, batch: int = 2000) -> float:
     """The baseline: nodes only, straight from CSV, no validation."""
     store = open_store(store_uri)
+    store.ensure_schema()  # the same indexes triedbefore has: MERGE needs the id index
     start = time.perf_counter()
     for row_type in ROW_TYPES:
         statement = (f"UNWIND $rows AS r MERGE (n:{row_type.LABEL.value} {{id: r.id}}) "

@@ -177,3 +177,71 @@ SOLUTION_DETAIL = (
     "[(s)<-[:IMPLEMENTS]-(:Initiative)<-[:EVALUATED]-(e:Evaluation) | e {.id, .title, .design, "
     ".finding, .published_date, .independent, .sms_effective, .url, .doi}] AS evaluations"
 )
+
+# --- analytics -----------------------------------------------------------------
+# ``$counted``: the IMPLEMENTS kinds that make an initiative part of a solution
+# (declared, inferred, accepted); suggestions and rejections do not.
+
+SOLUTION_EVIDENCE = (
+    "MATCH (s:Solution {id: $id})<-[l:IMPLEMENTS]-(:Initiative)<-[:EVALUATED]-(e:Evaluation) "
+    "WHERE l.how IN $counted "
+    "WITH DISTINCT e "
+    "MATCH (e)-[:EVALUATED]->(j:Initiative) "
+    "RETURN e.id AS id, e.finding AS finding, e.sms_effective AS level, "
+    "e.published_date_hi AS published_hi, e.independent AS independent, "
+    "collect(j.id) AS initiatives"
+)
+
+EVIDENCE_PAGE = (
+    "MATCH (s:Solution) WHERE s.id > $after "
+    "WITH s ORDER BY s.id LIMIT $limit "
+    "OPTIONAL MATCH (s)<-[l:IMPLEMENTS]-(:Initiative)<-[:EVALUATED]-(e:Evaluation) "
+    "WHERE l.how IN $counted "
+    "RETURN s.id AS solution_id, collect(DISTINCT e.id) AS evaluations"
+)
+
+EVALUATIONS_PAGE = (
+    "MATCH (e:Evaluation) WHERE e.id > $after "
+    "WITH e ORDER BY e.id LIMIT $limit "
+    "OPTIONAL MATCH (e)-[:EVALUATED]->(j:Initiative) "
+    "RETURN e.id AS id, e.finding AS finding, e.sms_effective AS level, "
+    "e.published_date_hi AS published_hi, e.independent AS independent, "
+    "collect(j.id) AS initiatives"
+)
+
+ATTEMPTS_PAGE = (
+    "MATCH (i:Initiative) WHERE i.id > $after "
+    "WITH i ORDER BY i.id LIMIT $limit "
+    "MATCH (i)-[l:IMPLEMENTS]->(s:Solution) WHERE l.how IN $counted "
+    "OPTIONAL MATCH (i)-[:LEARNED_FROM]->(x) "
+    "RETURN i.id AS id, s.id AS solution_id, i.start_date_lo AS start_lo, l.how AS how, "
+    "collect(x.id) AS learned_from"
+)
+
+INITIATIVE_IDS_PAGE = (
+    "MATCH (i:Initiative) WHERE i.id > $after "
+    "RETURN i.id AS id ORDER BY i.id LIMIT $limit"
+)
+
+SOLUTION_SITES = (
+    "MATCH (s:Solution)<-[l:IMPLEMENTS]-(:Initiative)-[:TRIED_AT]->(t:Site) "
+    "WHERE l.how IN $counted "
+    "WITH s, collect(DISTINCT t.id) AS sites "
+    "WHERE size(sites) >= $min_sites "
+    "RETURN s.id AS solution_id, sites ORDER BY solution_id"
+)
+
+SOLUTION_EXISTS = "MATCH (s:Solution {id: $id}) RETURN s.id AS id, s.name AS name"
+
+MEASURE_OUTCOMES = (
+    "MATCH (i:Initiative)-[:HAS_OUTCOME]->(o:Outcome {measure_key: $key}) "
+    "OPTIONAL MATCH (i)-[:TRIED_AT]->(t:Site) "
+    "RETURN o.id AS outcome_id, i.id AS initiative_id, o.baseline AS baseline, "
+    "o.value AS value, o.direction AS direction, o.unit AS unit, "
+    "collect(t.id) AS sites ORDER BY outcome_id"
+)
+
+MEASURES = (
+    "MATCH (o:Outcome) RETURN o.measure_key AS key, min(o.measure) AS measure, "
+    "count(o) AS outcomes ORDER BY outcomes DESC, key"
+)

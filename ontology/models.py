@@ -286,6 +286,17 @@ class OutcomeRow(InterchangeRow):
     period_end: PartialDate | None = None
     visibility: Visibility = Visibility.PUBLIC
 
+    def node_properties(self) -> dict[str, Any]:
+        props = super().node_properties()
+        props["measure_key"] = measure_key(self.measure)
+        return props
+
+
+def measure_key(measure: str) -> str:
+    """Outcomes measure the same thing when their text is equal after trimming and case
+    folding (semantics.md); inner runs of spaces count as one."""
+    return " ".join(measure.split()).casefold()
+
 
 class EvaluationRow(InterchangeRow):
     FILE = "evaluations.csv"

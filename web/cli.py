@@ -199,6 +199,106 @@ def stats(state: Context, fmt: str) -> None:
                 for r in data["latest_runs"]], ["run", "status", "started", "source"])
 
 
+AS_OF = click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD",
+                     help="Judge with the evidence published by this date (default: today).")
+
+
+@cli.command()
+@click.argument("solution_id")
+@AS_OF
+@FORMAT
+@click.pass_obj
+def verdict(state: Context, solution_id: str, as_of: str | None, fmt: str) -> None:
+    """The evidence verdict for a solution, its strength and the rule applied."""
+    from triedbefore.graph import analytics
+
+    with _domain_errors():
+        data = analytics.verdict(state.store(), solution_id, as_of)
+    if fmt == "json":
+        _emit_json({k: v for k, v in data.items() if k != "considered"})
+        return
+    click.echo(f"{data['solution_id']}: {data['verdict']} (strength: SMS level "
+               f"{data['strength']}) as of {data['as_of']}")
+    click.echo(data["explanation"])
+    if data["evaluations"]:
+        click.echo("evaluations, strongest first: " + ", ".join(data["evaluations"]))
+
+
+def _repeats(state: Context, as_of: str | None, fmt: str, retries: bool) -> None:
+    from triedbefore.graph import analytics
+
+    with _domain_errors():
+        zombies, informed = analytics.repeats(state.store(), as_of)
+    found = informed if retries else zombies
+    if fmt == "json":
+        _emit_json([r.to_dict() for r in found])
+        return
+    header = ["initiative", "solution", "ignored evaluations", "lag (days)"]
+    rows = [[r.initiative_id, r.solution_id + (" (inferred link)" if r.inferred_link else ""),
+             ", ".join(r.ignored_evaluations), r.lag_days] for r in found]
+    if retries:
+        header.append("cited")
+        for row, r in zip(rows, found, strict=True):
+            row.append(", ".join(r.cited))
+    _table(rows, header)
+
+
+@cli.command()
+@AS_OF
+@FORMAT
+@click.pass_obj
+def zombies(state: Context, as_of: str | None, fmt: str) -> None:
+    """Initiatives that repeated a solution already shown not to work, ignoring the evidence."""
+    _repeats(state, as_of, fmt, retries=False)
+
+
+@cli.command()
+@AS_OF
+@FORMAT
+@click.pass_obj
+def retries(state: Context, as_of: str | None, fmt: str) -> None:
+    """Informed re-tries: repeats of a failed solution that cite the failed evidence."""
+    _repeats(state, as_of, fmt, retries=True)
+
+
+@cli.command()
+@AS_OF
+@FORMAT
+@click.pass_obj
+def spread(state: Context, as_of: str | None, fmt: str) -> None:
+    """Solutions tried at three or more sites that nobody has evaluated."""
+    from triedbefore.graph import analytics
+
+    with _domain_errors():
+        data = analytics.spread(state.store(), as_of)
+    if fmt == "json":
+        _emit_json(data)
+        return
+    _table([[d["solution_id"], len(d["sites"]), ", ".join(d["sites"])] for d in data],
+           ["solution", "sites", "site ids"])
+
+
+@cli.command()
+@click.option("--measure", required=True, help="The outcome measure, as written in outcomes.")
+@FORMAT
+@click.pass_obj
+def deviance(state: Context, measure: str, fmt: str) -> None:
+    """Positive deviance: sites that improved far more than their peers on one measure."""
+    from triedbefore.graph import analytics
+
+    with _domain_errors():
+        result = analytics.deviance(state.store(), measure)
+    if fmt == "json":
+        _emit_json([{k: d[k] for k in ("site_id", "baseline", "value", "relative_change",
+                                       "score")} for d in result.deviants])
+        return
+    click.echo(f"{result.measure}: {result.note}")
+    if result.deviants:
+        _table([[d["site_id"], d["baseline"], d["value"], d["relative_change"], d["score"]]
+                for d in result.deviants],
+               ["site", "baseline", "value", "relative change", "robust z"])
+
+
 @cli.group()
 def db() -> None:
     """Manage the embedded FalkorDB server."""

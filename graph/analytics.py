@@ -1,0 +1,268 @@
+"""What the graph answers: verdicts, zombie repeats, informed re-tries, unevaluated
+spread and positive deviance (``docs/semantics.md``, choices in ``docs/analytics.md``).
+
+Reads go through the portable statements of ``queries.py``; the rules themselves
+live in ``rules.py`` so that the CLI, the explorer and the benchmarks share them.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from triedbefore.graph import GraphError, queries
+from triedbefore.graph.rules import (
+    DOES_NOT_WORK,
+    UNEVALUATED,
+    Attempt,
+    Evidence,
+    Repeat,
+    Verdict,
+    classify,
+    day,
+    iso,
+    verdict_of,
+)
+from triedbefore.graph.store import Store
+from triedbefore.ontology.models import measure_key
+
+#: IMPLEMENTS kinds that make an initiative part of a solution.
+COUNTED_LINKS = ["declared", "inferred", "accepted"]
+PAGE = 5000
+
+#: Positive deviance defaults (semantics.md): robust z of the relative change.
+MIN_PEERS = 5
+Z_THRESHOLD = 2.0
+MAD_SCALE = 1.4826
+
+
+class NotFound(GraphError):
+    """No record with that id."""
+
+
+class BadArgument(GraphError):
+    """An argument outside what the question allows (e.g. a malformed date)."""
+
+
+def as_of_day(as_of: str | date | None) -> int:
+    """Days since 1970-01-01 of an "as of" date (ISO ``YYYY-MM-DD``; default today)."""
+    if as_of is None or as_of == "":
+        return day(date.today())
+    if isinstance(as_of, date):
+        return day(as_of)
+    try:
+        return day(date.fromisoformat(as_of))
+    except ValueError:
+        raise BadArgument(f"as-of date {as_of!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _evidence(row: dict[str, Any]) -> Evidence:
+    level = row.get("level")
+    return Evidence(
+        id=str(row["id"]), finding=str(row["finding"]),
+        level=int(level) if level is not None else None,
+        published_hi=int(row["published_hi"]), independent=row.get("independent"),
+        initiatives=frozenset(str(i) for i in row.get("initiatives") or ()))
+
+
+def _pages(store: Store, statement: str, **params: Any) -> Iterator[dict[str, Any]]:
+    after = ""
+    while True:
+        rows = store.read(statement, {**params, "after": after, "limit": PAGE})
+        yield from rows
+        if len(rows) < PAGE:
+            return
+        after = str(rows[-1]["id"] if "id" in rows[-1] else rows[-1]["solution_id"])
+
+
+# --- verdict --------------------------------------------------------------------
+
+
+def solution_evidence(store: Store, solution_id: str) -> list[Evidence]:
+    if not store.read(queries.SOLUTION_EXISTS, {"id": solution_id}):
+        raise NotFound(f"no solution with id {solution_id!r}")
+    rows = store.read(queries.SOLUTION_EVIDENCE, {"id": solution_id, "counted": COUNTED_LINKS})
+    return [_evidence(r) for r in rows]
+
+
+def verdict(store: Store, solution_id: str, as_of: str | date | None = None) -> dict[str, Any]:
+    """The verdict for one solution as of a date: category, strength, the evaluations that
+    drove it (strongest first) and the rule applied, in plain English."""
+    when = as_of_day(as_of)
+    v = verdict_of(solution_evidence(store, solution_id), when)
+    return verdict_dict(solution_id, v, when)
+
+
+def verdict_dict(solution_id: str, v: Verdict, when: int) -> dict[str, Any]:
+    return {"solution_id": solution_id, "verdict": v.verdict, "strength": v.strength,
+            "as_of": iso(when), "evaluations": list(v.evaluations),
+            "explanation": v.explanation, "considered": list(v.shown)}
+
+
+# --- bulk reads for the whole-graph questions -------------------------------------
+
+
+@dataclass
+class EvidenceIndex:
+    """Every solution's evaluations, read once."""
+
+    by_solution: dict[str, list[Evidence]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, store: Store) -> EvidenceIndex:
+        evaluations = {str(r["id"]): _evidence(r)
+                       for r in _pages(store, queries.EVALUATIONS_PAGE)}
+        index = cls()
+        for row in _pages(store, queries.EVIDENCE_PAGE, counted=COUNTED_LINKS):
+            index.by_solution[str(row["solution_id"])] = [
+                evaluations[str(e)] for e in row["evaluations"] or [] if str(e) in evaluations]
+        return index
+
+    def of(self, solution_id: str) -> list[Evidence]:
+        return self.by_solution.get(solution_id, [])
+
+
+def iter_attempts(store: Store) -> Iterator[Attempt]:
+    """Initiatives linked to a solution (declared, inferred or accepted)."""
+    after = ""
+    while True:
+        ids = [str(r["id"]) for r in store.read(queries.INITIATIVE_IDS_PAGE,
+                                                 {"after": after, "limit": PAGE})]
+        if not ids:
+            return
+        for row in store.read(queries.ATTEMPTS_PAGE, {"after": after, "limit": PAGE,
+                                                      "counted": COUNTED_LINKS}):
+            if row.get("start_lo") is None:
+                continue
+            yield Attempt(str(row["id"]), str(row["solution_id"]), int(row["start_lo"]),
+                          frozenset(str(x) for x in row["learned_from"] or ()),
+                          str(row.get("how") or "declared"))
+        if len(ids) < PAGE:
+            return
+        after = ids[-1]
+
+
+# --- zombie repeats and informed re-tries ----------------------------------------
+
+
+def repeats(store: Store, as_of: str | date | None = None,
+            index: EvidenceIndex | None = None) -> tuple[list[Repeat], list[Repeat]]:
+    """(zombie repeats, informed re-tries) among initiatives started by ``as_of``."""
+    when = as_of_day(as_of)
+    index = index or EvidenceIndex.load(store)
+    zombies: list[Repeat] = []
+    retries: list[Repeat] = []
+    for attempt in iter_attempts(store):
+        if attempt.start_lo > when:
+            continue
+        evidence = index.of(attempt.solution_id)
+        if not any(e.finding in ("no_effect", "negative") for e in evidence):
+            continue
+        found = classify(attempt, [e for e in evidence if e.published_hi <= when])
+        if found is None:
+            continue
+        (retries if found.cited else zombies).append(found)
+    key = lambda r: (r.solution_id, r.initiative_id)  # noqa: E731
+    return sorted(zombies, key=key), sorted(retries, key=key)
+
+
+# --- unevaluated spread ----------------------------------------------------------
+
+
+def spread(store: Store, as_of: str | date | None = None, min_sites: int = 3,
+           index: EvidenceIndex | None = None) -> list[dict[str, Any]]:
+    """Solutions tried at ``min_sites`` or more distinct sites whose verdict is unevaluated."""
+    when = as_of_day(as_of)
+    out = []
+    rows = store.read(queries.SOLUTION_SITES, {"counted": COUNTED_LINKS,
+                                                "min_sites": min_sites})
+    if not rows:
+        return []
+    index = index or EvidenceIndex.load(store)
+    for row in rows:
+        if verdict_of(index.of(str(row["solution_id"])), when).verdict == UNEVALUATED:
+            out.append({"solution_id": str(row["solution_id"]),
+                        "sites": sorted(str(s) for s in row["sites"])})
+    return out
+
+
+# --- positive deviance -----------------------------------------------------------
+
+
+@dataclass
+class Deviance:
+    measure: str
+    outcomes: int  # outcomes of this measure with a baseline and a value
+    median: float | None = None
+    mad: float | None = None
+    deviants: list[dict[str, Any]] = field(default_factory=list)
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"measure": self.measure, "outcomes": self.outcomes, "median": self.median,
+                "mad": self.mad, "note": self.note, "deviants": self.deviants}
+
+
+def relative_change(baseline: float, value: float, direction: str) -> float | None:
+    """|value − baseline| / |baseline|, signed by the outcome's direction; None when the
+    baseline is 0 (no relative change can be computed)."""
+    if baseline == 0:
+        return None
+    size = abs(value - baseline) / abs(baseline)
+    return {"improved": size, "worsened": -size}.get(direction, 0.0)
+
+
+def deviance(store: Store, measure: str, *, min_peers: int = MIN_PEERS,
+             threshold: float = Z_THRESHOLD) -> Deviance:
+    """Sites whose outcome on ``measure`` improved far more than their peers'."""
+    rows = store.read(queries.MEASURE_OUTCOMES, {"key": measure_key(measure)})
+    if not rows:
+        raise NotFound(f"no outcome measures {measure!r}")
+    scored = []
+    for row in rows:
+        if row["baseline"] is None or row["value"] is None:
+            continue
+        x = relative_change(float(row["baseline"]), float(row["value"]), str(row["direction"]))
+        if x is not None:
+            scored.append((x, row))
+    result = Deviance(measure, len(scored))
+    if len(scored) < min_peers:
+        result.note = (f"only {len(scored)} outcome(s) with a baseline and a value; at least "
+                       f"{min_peers} are needed to compare peers")
+        return result
+    xs = [x for x, _ in scored]
+    med = statistics.median(xs)
+    mad = statistics.median(abs(x - med) for x in xs)
+    result.median, result.mad = round(med, 6), round(mad, 6)
+    if mad == 0:
+        result.note = ("the median absolute deviation is 0 (most outcomes changed by the same "
+                       "amount), so no outcome stands out as a deviant")
+        return result
+    for x, row in scored:
+        z = (x - med) / (MAD_SCALE * mad)
+        if z < threshold:
+            continue
+        for site in sorted(str(s) for s in row["sites"] or []):
+            result.deviants.append({
+                "site_id": site, "baseline": row["baseline"], "value": row["value"],
+                "relative_change": round(x, 6), "score": round(z, 3),
+                "outcome_id": row["outcome_id"], "initiative_id": row["initiative_id"],
+                "unit": row.get("unit")})
+    result.deviants.sort(key=lambda d: (-d["score"], d["site_id"]))
+    result.note = (f"{len(result.deviants)} site(s) with robust z ≥ {threshold} among "
+                   f"{len(scored)} outcomes" if result.deviants else
+                   f"no outcome reaches robust z ≥ {threshold}")
+    return result
+
+
+def measures(store: Store) -> list[dict[str, Any]]:
+    return store.read(queries.MEASURES)
+
+
+def zombie_risk(verdict_now: str) -> bool:
+    """Funding a solution whose verdict is does_not_work now would be a zombie repeat
+    (unless the proposal cites and adapts to the failed evidence)."""
+    return verdict_now == DOES_NOT_WORK
