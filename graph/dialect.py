@@ -39,6 +39,10 @@ class Dialect(ABC):
         """A statement with parameters ``$q`` and ``$limit`` yielding ``node`` and ``score``
         (higher is better)."""
 
+    @abstractmethod
+    def _terms(self, words: list[str]) -> str:
+        """The engine's full-text query text for cleaned words."""
+
 
 class Neo4jDialect(Dialect):
     name = "neo4j"
@@ -61,6 +65,15 @@ class Neo4jDialect(Dialect):
         FULLTEXT_FIELDS[label]  # only labels with a full-text index can be searched
         return (f"CALL db.index.fulltext.queryNodes('{fulltext_index_name(label)}', $q) "
                 "YIELD node, score RETURN node, score ORDER BY score DESC LIMIT $limit")
+
+    def _terms(self, words: list[str]) -> str:
+        # Lucene: terms are OR-ed by default, `word~1` allows one edit.
+        return " ".join(f"{w}~1" if len(w) >= 5 else w for w in _clean(words))
+
+
+def _clean(words: list[str]) -> list[str]:
+    return [w for w in (("".join(ch for ch in word.lower() if ch.isalnum())) for word in words)
+            if w]
 
 
 class FalkorDialect(Dialect):
@@ -85,3 +98,15 @@ class FalkorDialect(Dialect):
         FULLTEXT_FIELDS[label]  # only labels with a full-text index can be searched
         return (f"CALL db.idx.fulltext.queryNodes('{label.value}', $q) "
                 "YIELD node, score RETURN node, score ORDER BY score DESC LIMIT $limit")
+
+    def _terms(self, words: list[str]) -> str:
+        # RediSearch: `|` is OR, `%word%` allows one edit.
+        return "|".join(f"%{w}%" if len(w) >= 5 else w for w in _clean(words))
+
+
+def fulltext_terms(dialect: Dialect, words: list[str]) -> str:
+    """The ``$q`` value for a full-text query: any word matches, words of five letters or
+    more also with one typo. Only lower-case alphanumerics reach the engine's query
+    parser, so user text cannot change the query's structure. A parameter, never part of
+    a statement."""
+    return dialect._terms(words)

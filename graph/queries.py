@@ -245,3 +245,72 @@ MEASURES = (
     "MATCH (o:Outcome) RETURN o.measure_key AS key, min(o.measure) AS measure, "
     "count(o) AS outcomes ORDER BY outcomes DESC, key"
 )
+
+# --- solution resolution -----------------------------------------------------------
+
+SOLUTION_TEXTS = (
+    "MATCH (s:Solution) RETURN s.id AS id, s.name AS name, s.aliases AS aliases, "
+    "s.description AS description, s.problem AS problem, s.tags AS tags ORDER BY id"
+)
+
+SOLUTIONS_VERSION = (
+    "MATCH (s:Solution) RETURN count(s) AS n, max(s.run_id) AS run, "
+    "max(s.row_hash) AS digest"
+)
+
+UNRESOLVED_PAGE = (
+    "MATCH (i:Initiative) WHERE i.id > $after "
+    "WITH i ORDER BY i.id LIMIT $limit "
+    "OPTIONAL MATCH (i)-[d:IMPLEMENTS]->(:Solution) WHERE d.how = 'declared' "
+    "WITH i, count(d) AS declared WHERE declared = 0 "
+    "RETURN i.id AS id, i.title AS title, i.description AS description, "
+    "[(i)-[l:IMPLEMENTS]->(s:Solution) | {solution_id: s.id, how: l.how, score: l.score}] "
+    "AS links"
+)
+
+SET_RESOLUTION = (
+    "UNWIND $rows AS r MATCH (i:Initiative {id: r.id}) "
+    "OPTIONAL MATCH (i)-[old:IMPLEMENTS]->(:Solution) "
+    "WHERE old.how IN ['inferred', 'suggested'] "
+    "DELETE old "
+    "WITH DISTINCT i, r "
+    "UNWIND r.solutions AS sid "
+    "MATCH (s:Solution {id: sid}) "
+    "MERGE (i)-[e:IMPLEMENTS]->(s) "
+    "SET e.how = r.how, e.score = r.score, e.run_id = $run_id"
+)
+
+DROP_SHADOWED_LINKS = (
+    "MATCH (i:Initiative)-[:IMPLEMENTS {how: 'declared'}]->(:Solution) "
+    "MATCH (i)-[old:IMPLEMENTS]->(:Solution) WHERE old.how IN ['inferred', 'suggested'] "
+    "DELETE old RETURN count(old) AS dropped"
+)
+
+DECIDE_LINK = (
+    "MATCH (i:Initiative {id: $initiative_id}), (s:Solution {id: $solution_id}) "
+    "MERGE (i)-[e:IMPLEMENTS]->(s) "
+    "SET e.how = $how, e.decided_by = $who, e.decided_at = $at, e.run_id = $run_id "
+    "RETURN e.how AS how"
+)
+
+DROP_OTHER_PROPOSALS = (
+    "MATCH (i:Initiative {id: $initiative_id})-[old:IMPLEMENTS]->(s:Solution) "
+    "WHERE old.how IN ['inferred', 'suggested'] AND s.id <> $solution_id "
+    "DELETE old"
+)
+
+INITIATIVE_EXISTS = "MATCH (i:Initiative {id: $id}) RETURN i.id AS id, i.title AS title"
+
+UNRESOLVED_BY_IDS = (
+    "UNWIND $ids AS id MATCH (i:Initiative {id: id}) "
+    "OPTIONAL MATCH (i)-[d:IMPLEMENTS]->(:Solution) WHERE d.how = 'declared' "
+    "WITH i, count(d) AS declared WHERE declared = 0 "
+    "RETURN i.id AS id, i.title AS title, i.description AS description, "
+    "[(i)-[l:IMPLEMENTS]->(s:Solution) | {solution_id: s.id, how: l.how, score: l.score}] "
+    "AS links"
+)
+
+DROP_SHADOWED_BY_IDS = (
+    "UNWIND $ids AS id MATCH (i:Initiative {id: id})-[old:IMPLEMENTS]->(:Solution) "
+    "WHERE old.how IN ['inferred', 'suggested'] DELETE old"
+)

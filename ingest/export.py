@@ -116,6 +116,8 @@ def export_rdf(store: Store, dest: Path, fmt: str) -> Path:
         for link in Link:
             for row in store.read(queries.export_links(link)):
                 props = dict(row["props"] or {})
+                if props.get("how") in ("suggested", "rejected"):
+                    continue  # proposals and refusals are not facts
                 if link.rel.value == "LEARNED_FROM":
                     props["to_label"] = link.target.value
                 yield link.rel, str(row["source"]), str(row["target"]), props

@@ -76,6 +76,7 @@ class IngestResult:
     rejected: dict[str, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     report_paths: list[Path] = field(default_factory=list)
+    resolution: dict[str, int] = field(default_factory=dict)
     started_at: str = ""
     ended_at: str = ""
 
@@ -102,6 +103,7 @@ class IngestResult:
             "rejected": self.rejected,
             "errors": [p.to_dict() for p in self.errors],
             "warnings": [p.to_dict() for p in self.warnings],
+            "resolution": self.resolution,
             "report": [str(p) for p in self.report_paths],
         }
 
@@ -165,6 +167,10 @@ class Loader:
         self.ids: dict[Label, _Accepted] = {t.LABEL: _Accepted() for t in ROW_TYPES}
         self.in_graph: dict[Label, set[str]] = {t.LABEL: set() for t in ROW_TYPES}
         self.deferred: list[tuple[Label, _BatchRow]] = []
+        #: Initiatives written by this run without a declared solution: resolution's work.
+        self.unresolved: set[str] = set()
+        #: Initiatives that existed and now declare a solution: their proposals go.
+        self.redeclared: set[str] = set()
 
     # -- problems -------------------------------------------------------------
 
@@ -420,6 +426,11 @@ class Loader:
             changed = self._apply(row_type, queries.sync_links(link), changed,
                                   _targets(link), rel_props=LINK_PROPERTIES.get(link, {}))
         ok_ids = {b.id for b in changed}
+        if label is Label.INITIATIVE:
+            self.unresolved.update(b.id for b in changed
+                                   if not b.links.get(Link.INITIATIVE_SOLUTION))
+            self.redeclared.update(b.id for b in changed
+                                   if b.links.get(Link.INITIATIVE_SOLUTION) and b.id in existing)
         now = [b for b in now if b.id in ok_ids]
         self.deferred.extend((label, b) for b in later if b.id in ok_ids)
         self._apply(row_type, queries.set_row_hashes(label), now,
@@ -470,14 +481,27 @@ class Loader:
 
 def ingest(store: Store, path: str | Path, *, batch_size: int | None = None,
            progress: Progress | None = None, report_dir: Path | None = None,
-           source: str | None = None) -> IngestResult:
+           source: str | None = None, resolve: bool = True) -> IngestResult:
     """Load a bundle (folder or .zip) into ``store``; the report goes to ``report_dir``.
 
     Raises :class:`~triedbefore.ingest.BundleUnreadable` when nothing could be read.
     """
     with open_bundle(path) as bundle:
-        result = Loader(store, bundle, batch_size=batch_size, progress=progress,
-                        source=source).run()
+        loader = Loader(store, bundle, batch_size=batch_size, progress=progress, source=source)
+        result = loader.run()
+    redeclared = sorted(loader.redeclared)
+    for start in range(0, len(redeclared), loader.batch_size):
+        store.write(queries.DROP_SHADOWED_BY_IDS,
+                    {"ids": redeclared[start:start + loader.batch_size]})
+    if resolve:
+        from triedbefore.graph.resolution import resolve as resolve_solutions
+
+        # New or changed solutions may match any unresolved initiative; otherwise only the
+        # initiatives this run wrote need a look.
+        only = None if result.written.get("solutions") else loader.unresolved
+        if only is None or only:
+            for r in resolve_solutions(store, run_id=result.run_id, only=only):
+                result.resolution[r.status] = result.resolution.get(r.status, 0) + 1
     if report_dir is not None and result.problems:
         result.report_paths = write_report(result, report_dir)
     return result

@@ -299,6 +299,81 @@ def deviance(state: Context, measure: str, fmt: str) -> None:
                ["site", "baseline", "value", "relative change", "robust z"])
 
 
+@cli.command()
+@click.option("--accept", nargs=2, metavar="INITIATIVE_ID SOLUTION_ID", default=None,
+              help="Record a curator's acceptance of a link.")
+@click.option("--reject", nargs=2, metavar="INITIATIVE_ID SOLUTION_ID", default=None,
+              help="Record a curator's rejection (never proposed again).")
+@FORMAT
+@click.pass_obj
+def resolve(state: Context, accept: tuple[str, str] | None, reject: tuple[str, str] | None,
+            fmt: str) -> None:
+    """Propose solutions for initiatives loaded without one; or record a curator's decision."""
+    from triedbefore.graph import resolution
+
+    with _domain_errors():
+        store = state.store()
+        if accept and reject:
+            _fail("give --accept or --reject, not both")
+        if accept or reject:
+            iid, sid = accept or reject  # type: ignore[misc]
+            done = resolution.decide(store, iid, sid, "accepted" if accept else "rejected")
+            results = [done]
+        else:
+            results = resolution.resolve(store)
+    if fmt == "json":
+        _emit_json([r.to_dict() for r in results])
+        return
+    _table([[r.initiative_id, r.solution_id or "", "" if r.score is None else r.score, r.status]
+            for r in results], ["initiative", "solution", "score", "status"])
+
+
+@cli.command()
+@click.argument("text", nargs=-1, required=True)
+@click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True)
+@FORMAT
+@click.pass_obj
+def search(state: Context, text: tuple[str, ...], limit: int, fmt: str) -> None:
+    """Search solutions, initiatives, evaluations and sites."""
+    from triedbefore.graph import search as searching
+
+    with _domain_errors():
+        hits = searching.search(state.store(), " ".join(text), limit)
+    if fmt == "json":
+        _emit_json(hits)
+        return
+    _table([[h["kind"], h["id"], h["name"], h["score"]] for h in hits],
+           ["kind", "id", "name", "score"])
+
+
+@cli.command()
+@click.argument("text", nargs=-1, required=True)
+@AS_OF
+@FORMAT
+@click.pass_obj
+def check(state: Context, text: tuple[str, ...], as_of: str | None, fmt: str) -> None:
+    """Check a proposal: closest solutions, their verdicts, zombie risk, what to read first."""
+    from triedbefore.graph import search as searching
+
+    with _domain_errors():
+        report = searching.check(state.store(), " ".join(text), as_of)
+    if fmt == "json":
+        _emit_json({k: report[k] for k in ("matches", "zombie_risk", "read_first")}
+                   | {"matches": [{k: m[k] for k in ("solution_id", "score", "verdict")}
+                                  for m in report["matches"]]})
+        return
+    if not report["matches"]:
+        click.echo("No known solution matches this proposal closely.")
+    for m in report["matches"]:
+        click.echo(f"{m['solution_id']} (match {m['score']}): {m['verdict']}, strength "
+                   f"{m['strength']}. {m['explanation']}")
+    click.echo("Zombie risk: " + ("YES: the evidence says this does not work and the "
+                                  "proposal does not cite it" if report["zombie_risk"]
+                                  else "no"))
+    if report["read_first"]:
+        click.echo("Read first: " + ", ".join(report["read_first"]))
+
+
 @cli.group()
 def db() -> None:
     """Manage the embedded FalkorDB server."""
