@@ -1,78 +1,102 @@
 """Match free text to solutions: resolution of initiatives, search, proposal checks.
 
-Pure Python (standard library only). One :class:`SolutionMatcher` is built from
-the solutions' texts; :meth:`SolutionMatcher.match` returns the best solutions
-for a piece of text with a confidence in [0, 1]; :func:`resolve_decision` turns
-that list into the decision for an initiative loaded without ``solution_id``
-(pass ``f"{title}. {description}"``).
+Pure Python (standard library only, no model, no network). A
+:class:`SolutionMatcher` is built once from the solutions' texts;
+:meth:`SolutionMatcher.match` returns the best solutions for a piece of text,
+each with a confidence in [0, 1]; :func:`resolve_decision` turns that list into
+the decision for an initiative loaded without ``solution_id``. For an
+initiative, match ``f"{title}. {description}"`` (just the title when there is no
+description) and ask for at least two candidates, so the margin can be checked.
+:meth:`SolutionMatcher.explain` says why each candidate matched.
 
-How text becomes terms
-----------------------
-1. Lower case, accents removed, split into words. ``&`` and ``@`` stay inside a
-   word (``A&E``, ``H@H``, ``BP@home``); a hyphenated word is split into its parts
-   (``hospital-at-home``) unless its first part is a prefix such as ``e-``,
-   ``pre-``, ``non-`` or ``co-``, which is joined on (``e-consultation`` →
-   ``econsultation``, ``pre-diabetes`` → ``prediabetes``).
-2. Negation: the words after ``not``, ``instead of`` and ``rather than`` (up to
-   four content words, never past a comma or full stop) are dropped, so "a VR
-   project, not a virtual ward" does not speak for virtual wards, and "care at
-   home instead of a hospital bed" does not speak for hospital beds.
+How text becomes terms (the same for solutions and for queries)
+---------------------------------------------------------------
+1. Accents removed, lower case, split into words. ``&`` and ``@`` stay inside a
+   word (``A&E``, ``H@H``, ``BP@home``) and "A and E" is read as ``a&e``. A
+   hyphenated word is split into its parts (``hospital-at-home``) unless its
+   first part is a prefix such as ``e``, ``pre``, ``non`` or ``co``, which is
+   joined on (``e-consultation`` → ``econsultation``).
+2. Negation: the words after ``not`` (up to four content words, never past a
+   comma or full stop) are dropped, so "VR headsets, not a virtual ward" does not
+   speak for virtual wards.
 3. A small stemmer folds plurals and common endings (``homes``/``home``,
    ``assessment``/``assessing``/``assess``, ``referral``/``referred``/``refer``).
-4. Synonyms: the phrases of each group in :data:`SYNONYMS` are rewritten to the
-   group's first phrase, on both sides (solutions and queries), so "hospital at
-   home", "H@H" and "virtual ward" become the same terms, as do "A&E" and
-   "emergency department", "GP" and "general practice", "nursing home" and "care
-   home". The table is short, general health-service vocabulary; extend it there.
-5. Stop words (``the``, ``for``, …) and one-letter words are dropped. Generic
-   project words (``service``, ``programme``, ``pilot``, ``project``, …) are kept
-   at 0.3 of their weight: every initiative title has some.
-6. Each name and alias of two or more words is also a *phrase term*, present
-   when the text contains those words together in that order (stop words
-   ignored), so "discharge to assess" in a title is more than its three words.
-   Acronyms are generated from names and aliases of three or more words
-   ("Same-day emergency care" → ``sdec``) and added to the aliases.
+4. Synonyms: a phrase of a group in :data:`SYNONYMS` also counts as the group's
+   first phrase, so "hospital at home", "H@H" and "virtual ward" share terms, as
+   do "A&E" and "emergency department", "GP" and "general practice", "nursing
+   home" and "care home". The words as written are kept too. The table is short,
+   general health-service vocabulary (not tuned to one solution); extend it there.
+5. Stop words (``the``, ``for``, …, and question words such as ``anyone``,
+   ``tried``, ``evidence``) and one-letter words are dropped. Generic project
+   words (``service``, ``programme``, ``pilot``, ``project``, ``team``,
+   ``hospital``, ``patient``, …) count 0.3 of their weight: every title has some.
+6. Each name and alias is also a *phrase term*, present when the text contains
+   its words together and in order (stop words skipped, but never across ``and``
+   / ``or`` or punctuation), so "discharge to assess" in a title counts for more
+   than its three words. A one-word name or alias counts half a phrase.
+7. Acronyms are generated from every name and alias of three or more words
+   ("Same-day emergency care" → ``sdec``, with and without stop words) and
+   indexed with weight 2 (tags' weight: generated, so less sure than an alias).
 
-A query word that is not in the solutions' vocabulary is looked up as a typo
-(edit distance 1 for words of 5–7 letters, 2 for 8 or more, adjacent swap for
-4 letters; counted at 0.8) and as a truncation (a word of 5 or more letters that
-begins vocabulary words: ``psych``, ``physio``; counted at 0.7).
+A query word found in no solution is tried as a typo of a vocabulary word and
+counted at 0.8: one edit (a letter changed, added or dropped, or two adjacent
+letters swapped) for words of 5 or more letters; for 8 or more letters also the
+double edits that include an extra letter in the query; for 4 letters only a
+swap. The first letter must agree (or be swapped with the second), so
+"deprescribing" is not read as "prescribing". It is also tried as a truncation
+(a word of 5 or more letters that begins vocabulary words: ``physio``; 0.7).
 
 Scoring
 -------
-For a solution S and a query q, every query term t found in S adds
+For a solution S, each query term t that S holds adds
 ``weight(t) × idf(t) × field(t, S) / 3``, where ``idf(t) = ln(1 + N / df(t))``
-over the N solutions, and ``field`` is the heaviest field of S holding t:
-name or alias 3, tags 2, problem 1.5, description 1. That sum is the
-*evidence* E. The query's *mass* M is what E would be if every query term were
-in S's name, plus, for each word that is in no solution at all, half the idf of
-a term found in one solution (a quarter of that when the word is capitalised or
-an acronym: likely a place or organisation name, which says nothing about the
-solution). *Coverage* C = E / M is the share of the query that S explains.
+over the N solutions, ``weight`` is the term's weight from above (1 normally)
+and ``field`` the heaviest field of S holding t: name and aliases 3, tags 2,
+problem 1.5, description 1. The sum is S's *evidence* E; candidates are ranked
+by E (ties by solution id, so the order is stable). The query's *mass* M is the
+evidence a solution holding every query term in its name would get, plus, for
+each word found in no solution at all, half the idf of a term found in one
+solution (a quarter when the word is capitalised: likely a place or
+organisation name, which says nothing about the solution; a lower-case unknown
+word says the text is about something the catalogue does not describe).
 
-The confidence is a logistic function of coverage and evidence::
+The score combines three features through a logistic function::
 
-    score = 1 / (1 + exp(-(A·C + B·ln(1 + E / ln(1 + N)) + C0)))
+    coverage  C = E / M                  share of the query the solution explains
+    strength  G = ln(1 + E / ln(1 + N))  how much matched, in units of a term
+                                         found in one solution (size-independent)
+    relative  R = E / E of the best      1 for the best candidate
+    score = 1 / (1 + exp(-(a·C + b·G + r·R + c)))
 
-E is divided by ``ln(1 + N)``, the idf of a term found in one solution, so that
-the scale does not move with the size of the catalogue. A, B and C0 were fitted
-by logistic regression to "is the best candidate correct?" on the development
-split of the labelled set in ``bench/quality`` (test split held out); so a score
-of 0.8 means that, on that set, about four in five such best candidates were
-right. Only solutions sharing at least one term with the query are scored
-(inverted index); terms found in more than a tenth of a large catalogue only
-add to solutions already found through rarer terms.
+``a``, ``b``, ``r`` and ``c`` were fitted by logistic regression on the five best
+candidates of every development-split row of the labelled set in
+``bench/quality`` (``python bench/quality_matching.py --fit``; the test split
+was held out), with "is this candidate the expected solution?" as the outcome.
+So a score estimates the chance that the candidate is the right solution, and
+a close runner-up (R near 1) scores nearly as high as the best.
+
+Speed: an inverted index; only solutions that share a term with the query are
+scored, and a term found in more than a tenth of a large catalogue (over 50
+solutions) only adds to solutions already found through rarer terms.
 
 Decisions (:func:`resolve_decision`)
 ------------------------------------
-* linked automatically (``"inferred"``) when the best score is at least
-  :data:`AUTO_LINK_THRESHOLD` **and** beats the runner-up by at least
-  :data:`AUTO_LINK_MARGIN`;
+* ``"inferred"`` (linked automatically) when the best score is at least
+  :data:`AUTO_LINK_THRESHOLD` (0.85) **and** at least :data:`AUTO_LINK_MARGIN`
+  (0.15) above the runner-up's score: two plausible solutions are never
+  chosen between automatically;
 * otherwise ``"suggested"`` to a curator when the best score is at least
-  :data:`SUGGEST_THRESHOLD` (including a close race above the auto threshold);
+  :data:`SUGGEST_THRESHOLD` (0.35), a close race above 0.85 included;
 * otherwise nothing.
-The thresholds were chosen on the development split so that automatic links
-are at least 98% precise, decoys included.
+
+Why these values: on the development split every automatic link at 0.85 or
+more was right, no decoy (an initiative with no solution in the catalogue)
+reached 0.7, and correct best candidates below 0.85 were rare, so 0.85 keeps a
+safety gap above the decoys while linking about nine in ten initiatives that
+have a solution. Below 0.35 the best candidate was right in none of the
+development rows, and between 0.35 and 0.85 in about half: worth a curator's
+look, not a link. The test-split figures are in
+``bench/results/quality_matching.md``.
 """
 
 from __future__ import annotations
@@ -105,10 +129,10 @@ SUGGEST_THRESHOLD: float = 0.35
 AUTO_LINK_MARGIN: float = 0.15
 
 # Logistic calibration of the confidence (see the module docstring).
-_COEF_COVERAGE = 6.86
-_COEF_EVIDENCE = 2.93
-_COEF_RELATIVE = 11.81
-_INTERCEPT = -17.03
+_COEF_COVERAGE = 6.57
+_COEF_EVIDENCE = 3.22
+_COEF_RELATIVE = 11.51
+_INTERCEPT = -16.88
 
 _PHRASE_MARK = "\u00a7"  # starts the term of a whole name or alias
 _FIELD_WEIGHTS = {"name": 3.0, "aliases": 3.0, "tags": 2.0, "problem": 1.5, "description": 1.0}
@@ -493,7 +517,12 @@ def _osa_distance(a: str, b: str, limit: int) -> int:
 # --------------------------------------------------------------------------- matcher
 
 
-_Slot = tuple[tuple[tuple[str, float], ...], float]  # alternatives (term, weight), mass
+class _Slot(NamedTuple):
+    """One query term: the index terms it may stand for, and its weight in the query mass."""
+
+    alternatives: tuple[tuple[str, float], ...]  # (index term, weight)
+    mass: float
+    fuzzy: bool = False  # a typo or truncation of the query word
 
 
 class SolutionMatcher:
@@ -618,14 +647,14 @@ class SolutionMatcher:
                 continue
             generic = _GENERIC_WEIGHT if stem in _GENERIC_STEMS else 1.0
             if stem in self._postings:
-                slots[stem] = (((stem, generic),), self._idf[stem] * generic)
+                slots[stem] = _Slot(((stem, generic),), self._idf[stem] * generic)
                 continue
             if stem.isdigit() or word.synonym or stem.startswith(_PHRASE_MARK):
                 continue
             alternatives = self._fuzzy(word.surface) if word.surface.isalpha() else ()
             if alternatives:
                 mass = max(self._idf[t] * w for t, w in alternatives) * generic
-                slots[stem] = (tuple((t, w * generic) for t, w in alternatives), mass)
+                slots[stem] = _Slot(tuple((t, w * generic) for t, w in alternatives), mass, True)
             else:
                 share = _UNKNOWN_PROPER_WEIGHT if word.proper else _UNKNOWN_WEIGHT
                 unknown[stem] = max(unknown.get(stem, 0.0), share * self._unit * generic)
@@ -645,11 +674,11 @@ class SolutionMatcher:
     def _evidence(self, slots: list[_Slot]) -> dict[int, float]:
         weighted: list[tuple[int, _Slot]] = []
         for slot in slots:
-            df = max(len(self._postings[t]) for t, _w in slot[0])
+            df = max(len(self._postings[t]) for t, _w in slot.alternatives)
             weighted.append((df, slot))
         weighted.sort(key=lambda item: item[0])
         scores: dict[int, float] = {}
-        for df, (alternatives, _mass) in weighted:
+        for df, (alternatives, _mass, _fuzzy) in weighted:
             restrict = df > self._common_df and bool(scores)
             best: dict[int, float] = {}
             for term, weight in alternatives:
@@ -685,7 +714,7 @@ class SolutionMatcher:
         slots, unknown = self._slots(text)
         if not slots:
             return [], [], unknown
-        mass = sum(m for _a, m in slots) + unknown
+        mass = sum(slot.mass for slot in slots) + unknown
         scores = self._evidence(slots)
         ranked = sorted(scores.items(), key=lambda item: (-item[1], self._ids[item[0]]))[:k]
         return ranked, slots, mass
@@ -709,11 +738,10 @@ class SolutionMatcher:
         for doc, evidence in ranked:
             coverage, strength, relative = self._features(evidence, mass, best)
             shared: list[str] = []
-            for alternatives, _mass in slots:
-                for term, weight in alternatives:
+            for slot in slots:
+                for term, _weight in slot.alternatives:
                     if any(d == doc for d, _f in self._postings[term]):
-                        shared.append(term if weight >= _GENERIC_WEIGHT and len(alternatives) == 1
-                                      else "~" + term)
+                        shared.append("~" + term if slot.fuzzy else term)
                         break
             out.append({"solution_id": self._ids[doc],
                         "score": round(self._confidence(evidence, mass, best), 4),

@@ -97,7 +97,8 @@ def resolve(store: Store, *, run_id: str | None = None,
             continue
         rejected = {str(link["solution_id"]) for link in decided}
         out.extend(Resolution(iid, s, None, "rejected") for s in sorted(rejected))
-        text = " ".join(str(t) for t in (row.get("title"), row.get("description")) if t)
+        # A full stop keeps the title's last word and the description's first apart.
+        text = ". ".join(str(t) for t in (row.get("title"), row.get("description")) if t)
         candidates = [(sid, score) for sid, score in matcher.match(text, k=5 + len(rejected))
                       if sid not in rejected]
         decision = resolve_decision(candidates)
