@@ -314,3 +314,212 @@ DROP_SHADOWED_BY_IDS = (
     "UNWIND $ids AS id MATCH (i:Initiative {id: id})-[old:IMPLEMENTS]->(:Solution) "
     "WHERE old.how IN ['inferred', 'suggested'] DELETE old"
 )
+
+# --- explorer pages ------------------------------------------------------------------
+# Each pattern comprehension has its own variable names: FalkorDB confuses reused ones.
+
+SOLUTIONS_LIST = (
+    "MATCH (s:Solution) "
+    "OPTIONAL MATCH (s)<-[l:IMPLEMENTS]-(i:Initiative) WHERE l.how IN $counted "
+    "RETURN s.id AS id, s.name AS name, s.intervention_type AS intervention_type, "
+    "s.technology AS technology, count(DISTINCT i) AS initiatives ORDER BY name, id"
+)
+
+SOLUTION_NODE = "MATCH (s:Solution {id: $id}) RETURN s {.*} AS solution"
+
+SOLUTION_ATTEMPTS = (
+    "MATCH (s:Solution {id: $id})<-[l:IMPLEMENTS]-(i:Initiative) WHERE l.how IN $counted "
+    "OPTIONAL MATCH (i)-[:TRIED_AT]->(t:Site) "
+    "RETURN i.id AS id, i.title AS title, i.start_date AS start_date, "
+    "i.start_date_lo AS start_lo, i.end_date AS end_date, i.status AS status, "
+    "i.visibility AS visibility, l.how AS how, l.score AS score, "
+    "collect(t {.id, .name, .kind, .region, .lat, .lon}) AS sites ORDER BY start_lo, id"
+)
+
+SOLUTION_EVALUATIONS = (
+    "MATCH (s:Solution {id: $id})<-[l:IMPLEMENTS]-(:Initiative)<-[:EVALUATED]-(e:Evaluation) "
+    "WHERE l.how IN $counted "
+    "RETURN DISTINCT e.id AS id, e.title AS title, e.design AS design, "
+    "e.sms_effective AS level, e.independent AS independent, e.finding AS finding, "
+    "e.published_date AS published_date, e.published_date_hi AS published_hi, "
+    "e.url AS url, e.doi AS doi, e.evaluator AS evaluator ORDER BY published_hi, id"
+)
+
+SOLUTION_OUTCOMES = (
+    "MATCH (s:Solution {id: $id})<-[l:IMPLEMENTS]-(i:Initiative)-[:HAS_OUTCOME]->(o:Outcome) "
+    "WHERE l.how IN $counted "
+    "RETURN o.id AS id, i.id AS initiative_id, o.measure AS measure, o.domain AS domain, "
+    "o.baseline AS baseline, o.value AS value, o.unit AS unit, o.direction AS direction "
+    "ORDER BY measure, id"
+)
+
+INITIATIVE_DETAIL = (
+    "MATCH (i:Initiative {id: $id}) "
+    "RETURN i {.*} AS initiative, "
+    "[(i)-[l1:IMPLEMENTS]->(s1:Solution) | {id: s1.id, name: s1.name, how: l1.how, "
+    "score: l1.score}] AS solutions, "
+    "[(i)-[:TRIED_AT]->(t2:Site) | t2 {.id, .name, .kind, .region, .lat, .lon}] AS sites, "
+    "[(i)-[:HAS_OUTCOME]->(o3:Outcome) | o3 {.id, .measure, .domain, .baseline, .value, "
+    ".unit, .direction}] AS outcomes, "
+    "[(e4:Evaluation)-[:EVALUATED]->(i) | e4 {.id, .title, .design, .finding, "
+    ".published_date, .sms_effective}] AS evaluations, "
+    "[(i)-[:LEARNED_FROM]->(x5) | {id: x5.id, title: coalesce(x5.title, x5.id), "
+    "kind: labels(x5)[0]}] AS learned_from"
+)
+
+EVALUATION_DETAIL = (
+    "MATCH (e:Evaluation {id: $id}) "
+    "RETURN e {.*} AS evaluation, "
+    "[(e)-[:EVALUATED]->(i1:Initiative) | i1 {.id, .title, .start_date}] AS initiatives, "
+    "[(e)-[:EVALUATED]->(:Initiative)-[l2:IMPLEMENTS]->(s2:Solution) "
+    "WHERE l2.how IN $counted | {id: s2.id, name: s2.name}] AS solutions, "
+    "[(e)-[:REPORTS]->(o3:Outcome) | o3 {.id, .measure, .domain, .baseline, .value, .unit, "
+    ".direction}] AS outcomes"
+)
+
+SITE_DETAIL = (
+    "MATCH (t:Site {id: $id}) "
+    "RETURN t {.*} AS site, "
+    "[(t)-[:PART_OF]->(p1:Site) | p1 {.id, .name, .kind}] AS parents, "
+    "[(c2:Site)-[:PART_OF]->(t) | c2 {.id, .name, .kind}] AS children"
+)
+
+SITE_INITIATIVES = (
+    "MATCH (t:Site {id: $id})<-[:TRIED_AT]-(i:Initiative) "
+    "OPTIONAL MATCH (i)-[l:IMPLEMENTS]->(s:Solution) WHERE l.how IN $counted "
+    "RETURN i.id AS id, i.title AS title, i.start_date AS start_date, i.status AS status, "
+    "s.id AS solution_id, s.name AS solution ORDER BY start_date, id"
+)
+
+SITE_OUTCOMES = (
+    "MATCH (t:Site {id: $id})<-[:TRIED_AT]-(i:Initiative)-[:HAS_OUTCOME]->(o:Outcome) "
+    "RETURN o.id AS id, i.id AS initiative_id, o.measure AS measure, "
+    "o.measure_key AS measure_key, o.baseline AS baseline, o.value AS value, "
+    "o.unit AS unit, o.direction AS direction ORDER BY measure, id"
+)
+
+GAP_MAP = (
+    "MATCH (s:Solution)<-[l:IMPLEMENTS]-(:Initiative)<-[:EVALUATED]-(e:Evaluation) "
+    "WHERE l.how IN $counted "
+    "OPTIONAL MATCH (e)-[:REPORTS]->(o:Outcome) "
+    "RETURN s.id AS solution_id, s.name AS name, s.intervention_type AS intervention_type, "
+    "e.id AS evaluation_id, e.title AS title, e.design AS design, e.finding AS finding, "
+    "e.published_date AS published_date, collect(DISTINCT o.domain) AS domains"
+)
+
+SOLUTION_FACETS = (
+    "UNWIND $ids AS id MATCH (s:Solution {id: id}) "
+    "RETURN s.id AS id, s.name AS name, s.intervention_type AS intervention_type, "
+    "s.technology AS technology, s.description AS description"
+)
+
+INITIATIVE_FACETS = (
+    "UNWIND $ids AS id MATCH (i:Initiative {id: id}) "
+    "RETURN i.id AS id, i.title AS title, i.start_date AS start_date, "
+    "[(i)-[:TRIED_AT]->(t1:Site) | t1.region] AS regions, "
+    "[(i)-[:TRIED_AT]->(t2:Site) | t2.kind] AS kinds, "
+    "[(i)-[l3:IMPLEMENTS]->(s3:Solution) WHERE l3.how IN $counted | s3.id] AS solutions"
+)
+
+GRAPH_VERSION = (
+    "MATCH (r:IngestRun) RETURN max(r.ended_at) AS ended, count(r) AS runs"
+)
+
+# --- graph view ----------------------------------------------------------------------
+# ``$hidden``: the visibility values the reader may not see (e.g. ['restricted']); a
+# node without ``visibility`` is public.
+
+
+@cypher_builder
+def neighbourhood(label: Label) -> str:
+    """The node of ``label`` with id ``$id`` and up to ``$limit`` of its neighbours (one
+    hop, any relationship, either direction), ordered by relationship type, neighbour label
+    and id. One row per relationship; a node without visible neighbours gives one row whose
+    neighbour columns are null, an unknown or hidden node gives none. ``direction`` is
+    ``out`` when the node is the relationship's start."""
+    if label is Label.INGEST_RUN:
+        raise ValueError("ingest runs are not part of the explorable graph")
+    return (
+        f"MATCH (n:{label.value} {{id: $id}}) "
+        "WHERE NOT coalesce(n.visibility, 'public') IN $hidden "
+        "OPTIONAL MATCH (n)-[r]-(m) "
+        "WHERE NOT coalesce(m.visibility, 'public') IN $hidden "
+        "RETURN coalesce(n.name, n.title, n.measure, n.id) AS center_name, "
+        "labels(m)[0] AS neighbour_label, m.id AS neighbour_id, "
+        "coalesce(m.name, m.title, m.measure, m.id) AS neighbour_name, "
+        "type(r) AS rel_type, r.how AS rel_how, "
+        "CASE WHEN startNode(r) = n THEN 'out' ELSE 'in' END AS direction "
+        "ORDER BY rel_type, neighbour_label, neighbour_id LIMIT $limit"
+    )
+
+
+@cypher_builder
+def neighbourhood_size(label: Label) -> str:
+    """How many relationships join the node of ``label`` with id ``$id`` to visible
+    neighbours (see ``neighbourhood``)."""
+    if label is Label.INGEST_RUN:
+        raise ValueError("ingest runs are not part of the explorable graph")
+    return (
+        f"MATCH (n:{label.value} {{id: $id}})-[r]-(m) "
+        "WHERE NOT coalesce(m.visibility, 'public') IN $hidden "
+        "RETURN count(r) AS n"
+    )
+
+# --- query console (web/console.py) ---------------------------------------------------
+# The schema sidebar; run read-only like the researchers' own statements.
+
+CONSOLE_LABELS = "CALL db.labels() YIELD label RETURN label ORDER BY label"
+
+CONSOLE_RELATIONSHIP_TYPES = (
+    "CALL db.relationshipTypes() YIELD relationshipType "
+    "RETURN relationshipType AS type ORDER BY type"
+)
+
+
+@cypher_builder
+def console_label_keys(label: Label) -> str:
+    """Property names found on a sample of ``$sample`` nodes of a label (a full scan per
+    page view would cost too much on a large graph)."""
+    return (f"MATCH (n:{label.value}) WITH n LIMIT $sample UNWIND keys(n) AS key "
+            "RETURN DISTINCT key ORDER BY key")
+
+
+# Example statements offered by the console (portable: Neo4j 5 and FalkorDB).
+
+CONSOLE_EXAMPLE_SOLUTIONS = (
+    "MATCH (s:Solution) "
+    "OPTIONAL MATCH (s)<-[l:IMPLEMENTS]-(i:Initiative) "
+    "WHERE l.how IN ['declared', 'inferred', 'accepted'] "
+    "RETURN s.id AS solution, s.name AS name, count(DISTINCT i) AS initiatives "
+    "ORDER BY initiatives DESC, solution"
+)
+
+CONSOLE_EXAMPLE_EVALUATIONS = (
+    "MATCH (e:Evaluation)-[:EVALUATED]->(:Initiative)-[:IMPLEMENTS]->(s:Solution) "
+    "RETURN DISTINCT s.name AS solution, e.id AS evaluation, e.design AS design, "
+    "e.finding AS finding, e.published_date AS published ORDER BY solution, published"
+)
+
+CONSOLE_EXAMPLE_SITES = (
+    "MATCH (i:Initiative)-[:TRIED_AT]->(t:Site) "
+    "RETURN t.id AS site_id, t.name AS site, t.kind AS kind, count(DISTINCT i) AS initiatives "
+    "ORDER BY initiatives DESC, site LIMIT 20"
+)
+
+CONSOLE_EXAMPLE_LINKS = (
+    "MATCH (a)-[r]->(b) "
+    "RETURN labels(a)[0] AS source, type(r) AS relationship, labels(b)[0] AS target, "
+    "count(r) AS n ORDER BY n DESC, relationship"
+)
+
+CONSOLE_EXAMPLE_MEASURES = (
+    "MATCH (i:Initiative)-[:HAS_OUTCOME]->(o:Outcome) "
+    "RETURN o.measure AS measure, o.domain AS domain, count(DISTINCT i) AS initiatives "
+    "ORDER BY initiatives DESC, measure"
+)
+
+CONSOLE_EXAMPLE_LEARNED_FROM = (
+    "MATCH (i:Initiative)-[:LEARNED_FROM]->(x) "
+    "RETURN i.id AS initiative, i.title AS title, labels(x)[0] AS cites, x.id AS cited_id "
+    "ORDER BY initiative, cited_id"
+)

@@ -14,7 +14,7 @@ never proposed again for that initiative.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +25,10 @@ from triedbefore.graph.store import Store
 
 PAGE = 5000
 DECISIONS = ("accepted", "rejected")
+
+#: Bumped whenever this process changes solution links, so caches of whole-graph answers
+#: (the explorer's) know to recompute.
+EPOCH = [0]
 
 _MATCHERS: dict[tuple[str, str], tuple[tuple[Any, ...], SolutionMatcher]] = {}
 
@@ -97,8 +101,7 @@ def resolve(store: Store, *, run_id: str | None = None,
             continue
         rejected = {str(link["solution_id"]) for link in decided}
         out.extend(Resolution(iid, s, None, "rejected") for s in sorted(rejected))
-        # A full stop keeps the title's last word and the description's first apart.
-        text = ". ".join(str(t) for t in (row.get("title"), row.get("description")) if t)
+        text = _initiative_text(row)
         candidates = [(sid, score) for sid, score in matcher.match(text, k=5 + len(rejected))
                       if sid not in rejected]
         decision = resolve_decision(candidates)
@@ -119,7 +122,83 @@ def resolve(store: Store, *, run_id: str | None = None,
     for start in range(0, len(changes), PAGE):
         store.write(queries.SET_RESOLUTION, {"rows": changes[start:start + PAGE],
                                              "run_id": run_id})
+    if changes:
+        EPOCH[0] += 1
     return out
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """The current resolution state of one initiative's link, as last written: what
+    :func:`resolve` reports, read without writing anything."""
+
+    initiative_id: str
+    title: str
+    solution_id: str | None
+    solution_name: str | None
+    score: float | None
+    status: str  # inferred | suggested | accepted | rejected | unresolved
+    #: The initiative's title and description, as the matcher reads them.
+    text: str = field(default="", repr=False, compare=False)
+    #: Solutions a curator rejected for this initiative (never proposed again).
+    rejected: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"initiative_id": self.initiative_id, "title": self.title,
+                "solution_id": self.solution_id, "solution_name": self.solution_name,
+                "score": self.score, "status": self.status}
+
+
+def solution_names(store: Store) -> dict[str, str]:
+    """Solution id → name."""
+    return {str(r["id"]): str(r["name"]) for r in store.read(queries.SOLUTION_TEXTS)}
+
+
+def _initiative_text(row: dict[str, Any]) -> str:
+    # A full stop keeps the title's last word and the description's first apart.
+    return ". ".join(str(t) for t in (row.get("title"), row.get("description")) if t)
+
+
+def proposals(store: Store, *, only: set[str] | None = None) -> list[Proposal]:
+    """The resolution state of every initiative without a declared solution (or only of
+    those in ``only``) as the links in the store record it: the rows :func:`resolve`
+    returns (ordered by initiative id), but nothing is written and nothing is matched
+    again. An initiative whose only links are rejections is ``unresolved`` (besides its
+    ``rejected`` rows)."""
+    names = solution_names(store)
+    out: list[Proposal] = []
+    for row in _pages(store, only):
+        iid, title, text = str(row["id"]), str(row.get("title") or ""), _initiative_text(row)
+        links = sorted((link for link in row["links"] or [] if link),
+                       key=lambda link: str(link["solution_id"]))
+        accepted = [link for link in links if link.get("how") == "accepted"]
+        rejected = [link for link in links if link.get("how") == "rejected"]
+        current = [link for link in links if link.get("how") in ("inferred", "suggested")]
+        rejected_ids = tuple(str(link["solution_id"]) for link in rejected)
+        shown: list[tuple[dict[str, Any] | None, str]]
+        if accepted:
+            shown = [(link, "accepted") for link in accepted]
+        else:
+            shown = [(link, "rejected") for link in rejected]
+            shown += [(link, str(link["how"])) for link in current] or [(None, "unresolved")]
+        for link, status in shown:
+            sid = None if link is None else str(link["solution_id"])
+            score = None if link is None or status == "rejected" else link.get("score")
+            out.append(Proposal(iid, title, sid, names.get(sid) if sid else None,
+                                None if score is None else float(score), status, text,
+                                () if accepted else rejected_ids))
+    out.sort(key=lambda p: p.initiative_id)  # stable: each initiative's rows keep order
+    return out
+
+
+def candidates(store: Store, text: str, *, exclude: Iterable[str] = (),
+               k: int = 5) -> list[tuple[str, float]]:
+    """The ``k`` solutions that best match ``text``, leaving out ``exclude`` (rejected
+    ones), as (solution id, score), best first. Reads only."""
+    skip = set(exclude)
+    matcher = solution_matcher(store)
+    return [(sid, score) for sid, score in matcher.match(text, k=k + len(skip))
+            if sid not in skip][:k]
 
 
 def decide(store: Store, initiative_id: str, solution_id: str, decision: str, *,
@@ -135,6 +214,7 @@ def decide(store: Store, initiative_id: str, solution_id: str, decision: str, *,
     store.write(queries.DECIDE_LINK, {"initiative_id": initiative_id,
                                       "solution_id": solution_id, "how": decision,
                                       "who": who, "at": at, "run_id": f"curation-{at}"})
+    EPOCH[0] += 1
     if decision == "accepted":
         store.write(queries.DROP_OTHER_PROPOSALS, {"initiative_id": initiative_id,
                                                    "solution_id": solution_id})

@@ -55,9 +55,23 @@ BATCH_SIZE = Setting(
     "batch_size", "TRIEDBEFORE_BATCH_SIZE", "2000", "Rows per write transaction during ingest",
 )
 
+SECRET_KEY = Setting(
+    "secret_key", "TRIEDBEFORE_SECRET_KEY", "",
+    "Key signing the explorer's session cookies; empty: a random key kept in DATA_DIR",
+)
+CONSOLE_ROW_LIMIT = Setting(
+    "console_row_limit", "TRIEDBEFORE_CONSOLE_ROW_LIMIT", "1000",
+    "Most rows the query console returns",
+)
+CONSOLE_TIMEOUT_MS = Setting(
+    "console_timeout_ms", "TRIEDBEFORE_CONSOLE_TIMEOUT_MS", "5000",
+    "Time limit of one console query, in milliseconds",
+)
+
 SETTINGS: tuple[Setting, ...] = (
     STORE, DATA_DIR, GRAPH_NAME, FSYNC, START_TIMEOUT,
     NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE, BATCH_SIZE,
+    SECRET_KEY, CONSOLE_ROW_LIMIT, CONSOLE_TIMEOUT_MS,
 )
 
 

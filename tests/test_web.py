@@ -1,7 +1,9 @@
-"""The explorer's pages and their JSON twins, on a temporary store per test."""
+"""The explorer's pages, their JSON twins and CSV downloads, on a temporary store per test."""
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import pytest
@@ -10,48 +12,111 @@ from flask.testing import FlaskClient
 from triedbefore.graph.falkor import FalkorStore
 from triedbefore.ingest.loader import ingest
 from triedbefore.web.app import create_app
+from triedbefore.web.pages import PAGES
 
 SAMPLE = Path(__file__).resolve().parents[1] / "ingest" / "sample"
+
+PAGES_WITH_IDS = [
+    "/", "/search?q=hospital+at+home", "/solutions", "/solutions/SOL-TELE",
+    "/initiatives/INI-0021", "/evaluations/EVAL-0004", "/evaluations?solution=SOL-TELE",
+    "/sites/RBL", "/zombies", "/gap-map", "/gap-map?by=intervention_type",
+    "/deviance", "/deviance?measure=Emergency+admissions+from+care+homes+per+1%2C000+residents",
+    "/check?q=telehealth+for+COPD", "/method",
+]
 
 
 @pytest.fixture
 def client(store: FalkorStore) -> FlaskClient:
     ingest(store, SAMPLE)
-    app = create_app({"TESTING": True, "STORE": store})
+    app = create_app({"TESTING": True, "STORE": store, "SECRET_KEY": "test"})
     return app.test_client()
 
 
-def test_home_and_its_json_twin(client: FlaskClient) -> None:
-    page = client.get("/")
-    assert page.status_code == 200 and b"Has this been tried before?" in page.data
-    data = client.get("/index.json").get_json()
-    assert data["ok"] is True and data["counts"]["Initiative"] == 70
+def _json_url(url: str) -> str:
+    path, _, query = url.partition("?")
+    path = "/index" if path == "/" else path
+    return path + ".json" + ("?" + query if query else "")
 
 
-def test_solution_page_lists_evidence_and_attempts(client: FlaskClient) -> None:
+@pytest.mark.parametrize("url", PAGES_WITH_IDS)
+def test_every_page_and_its_json_twin(client: FlaskClient, url: str) -> None:
+    page = client.get(url)
+    assert page.status_code == 200, page.data[:500]
+    assert b"<h1>" in page.data and b'lang="en"' in page.data
+    twin = client.get(_json_url(url))
+    assert twin.status_code == 200 and twin.get_json()["ok"] is True
+
+
+def test_every_registered_page_is_covered() -> None:
+    covered = {u.partition("?")[0] for u in PAGES_WITH_IDS}
+    patterns = {p["rule"].split("<")[0] for p in PAGES if p["endpoint"].startswith("explore.")}
+    assert all(any(c.startswith(pat) if pat != "/" else c == "/" for c in covered)
+               for pat in patterns), patterns - covered
+
+
+def test_solution_page_shows_verdict_timeline_zombies_and_map(client: FlaskClient) -> None:
     data = client.get("/solutions/SOL-TELE.json").get_json()
-    assert data["solution"]["id"] == "SOL-TELE"
-    assert any(e["id"] == "EVAL-0004" for e in data["evaluations"])
-    assert len(data["initiatives"]) >= 3
-    assert all(i["sites"] for i in data["initiatives"])  # every attempt names its sites
-    page = client.get("/solutions/SOL-TELE")
-    assert page.status_code == 200 and data["solution"]["name"].encode() in page.data
+    assert data["verdict"]["verdict"] == "does_not_work"
+    assert {z["initiative_id"] for z in data["zombies"]} == {"INI-0021", "INI-0022", "INI-0023"}
+    assert all(a["sites"] for a in data["attempts"])
+    page = client.get("/solutions/SOL-TELE").data.decode()
+    assert "does not work" in page and 'class="timeline"' in page
+    assert page.count("zombie repeat") >= 3 and 'id="site-map"' in page
+    then = client.get("/solutions/SOL-TELE.json?as_of=2013-01-01").get_json()
+    assert then["verdict"]["verdict"] != "does_not_work" and then["as_of"] == "2013-01-01"
 
 
-def test_unknown_id_is_404_and_bad_parameter_400_as_json(client: FlaskClient) -> None:
-    missing = client.get("/solutions/NOPE.json")
-    assert missing.status_code == 404
-    assert missing.get_json() == {"ok": False, "error": "no solution with id 'NOPE'",
-                                  "status": 404}
-    bad = client.get("/solutions.json?page=zero")
-    assert bad.status_code == 400 and bad.get_json()["ok"] is False
+def test_csv_downloads(client: FlaskClient) -> None:
+    for url in ("/zombies.csv", "/solutions.csv", "/gap-map.csv", "/solutions/SOL-TELE.csv",
+                "/search.csv?q=telehealth"):
+        res = client.get(url)
+        assert res.status_code == 200 and res.mimetype == "text/csv", url
+        rows = list(csv.DictReader(io.StringIO(res.data.decode())))
+        assert rows, url
+    zombies = list(csv.DictReader(io.StringIO(client.get("/zombies.csv").data.decode())))
+    assert {"initiative_id", "solution_id", "ignored_evaluations", "lag_days"} <= set(zombies[0])
+
+
+def test_pagination_is_stable(client: FlaskClient) -> None:
+    first = client.get("/solutions.json?size=5").get_json()["solutions"]
+    second = client.get("/solutions.json?size=5&page=2").get_json()["solutions"]
+    assert first["next_page"] == 2 and second["prev_page"] == 1
+    ids = [s["id"] for s in first["items"]] + [s["id"] for s in second["items"]]
+    everything = [s["id"] for s in client.get("/solutions.json?size=500").get_json()
+                  ["solutions"]["items"]]
+    assert ids == everything[:10]
+
+
+def test_search_facets_filter_and_count(client: FlaskClient) -> None:
+    data = client.get("/search.json?q=care+homes").get_json()
+    assert data["facets"] and data["results"]["total"] > 0
+    verdicts = dict(data["facets"].get("verdict", []))
+    if verdicts:
+        value, n = next(iter(verdicts.items()))
+        filtered = client.get(f"/search.json?q=care+homes&verdict={value}").get_json()
+        assert filtered["results"]["total"] == n
+
+
+def test_errors_are_json_with_the_right_status(client: FlaskClient) -> None:
+    for url in ("/solutions/NOPE.json", "/initiatives/NOPE.json", "/evaluations/NOPE.json",
+                "/sites/NOPE.json"):
+        res = client.get(url)
+        assert res.status_code == 404 and res.get_json()["ok"] is False, url
+    for url in ("/solutions.json?page=zero", "/solutions.json?verdict=great",
+                "/zombies.json?min_lag=-1", "/solutions/SOL-TELE.json?as_of=2020-13-45",
+                "/gap-map.json?by=colour", "/search.json?q=x&site_kind=castle"):
+        res = client.get(url)
+        assert res.status_code == 400 and "error" in res.get_json(), url
+    assert client.get("/solutions/NOPE").status_code == 404
+    assert b"Traceback" not in client.get("/solutions/NOPE").data
 
 
 def test_markup_in_titles_is_escaped(store: FalkorStore, tmp_path: Path) -> None:
     (tmp_path / "solutions.csv").write_text(
         "solution_id,name\nS1,<script>alert(1)</script>\n")
     ingest(store, tmp_path)
-    client = create_app({"TESTING": True, "STORE": store}).test_client()
-    body = client.get("/solutions/S1").data
-    assert b"<script>alert(1)</script>" not in body
-    assert b"&lt;script&gt;alert(1)&lt;/script&gt;" in body
+    client = create_app({"TESTING": True, "STORE": store, "SECRET_KEY": "t"}).test_client()
+    for url in ("/solutions/S1", "/solutions", "/search?q=script+alert"):
+        body = client.get(url).data
+        assert b"<script>alert(1)</script>" not in body, url
+    assert b"&lt;script&gt;alert(1)&lt;/script&gt;" in client.get("/solutions/S1").data

@@ -2,30 +2,60 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from triedbefore.graph import GraphError
+from triedbefore.graph import GraphError, settings
 from triedbefore.graph.store import Store, open_store
+
+
+def _secret_key() -> str:
+    configured = settings.SECRET_KEY.get()
+    if configured:
+        return configured
+    path = settings.data_dir() / "secret_key"
+    try:
+        return path.read_text().strip()
+    except OSError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+        return key
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the explorer. ``STORE_URI`` selects the store (None: the default store);
     ``STORE`` may give an open :class:`Store` directly (tests)."""
     app = Flask(__name__)
-    app.config.from_mapping(STORE_URI=None, STORE=None, PAGE_SIZE=50)
+    app.config.from_mapping(
+        STORE_URI=None, STORE=None, PAGE_SIZE=50,
+        CONSOLE_ROW_LIMIT=int(settings.CONSOLE_ROW_LIMIT.get()),
+        CONSOLE_TIMEOUT_MS=int(settings.CONSOLE_TIMEOUT_MS.get()),
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+        USERS_FILE=str(settings.data_dir() / "users.json"),
+        NODE_MODULES=str(Path(__file__).resolve().parents[1] / "node_modules"),
+    )
     if test_config:
         app.config.update(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key()
 
-    from triedbefore.web import explore
+    from triedbefore.web import apidocs, auth, console, curation, explore, graphview
 
-    app.register_blueprint(explore.bp)
+    auth.init_app(app)
+    for module in (explore, console, curation, graphview, apidocs, auth):
+        app.register_blueprint(module.bp)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
-        if _wants_json():
+        if wants_json():
             return jsonify({"ok": False, "error": exc.description, "status": exc.code}), exc.code
         return exc
 
@@ -34,7 +64,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.logger.warning("store error: %s", exc)
         body = {"ok": False, "error": "the graph store is unavailable or refused the query",
                 "status": 503}
-        if _wants_json():
+        if wants_json():
             return jsonify(body), 503
         return f"<h1>Service unavailable</h1><p>{body['error']}</p>", 503
 
@@ -47,8 +77,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
-def _wants_json() -> bool:
-    return request.path.endswith(".json") or request.accept_mimetypes.best == "application/json"
+def wants_json() -> bool:
+    return request.path.endswith(".json") or request.path.startswith("/api/") or \
+        request.accept_mimetypes.best == "application/json"
 
 
 def get_store() -> Store:

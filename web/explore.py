@@ -1,82 +1,440 @@
-"""Explorer pages. One function builds each page's data; the HTML template and the
-``.json`` twin both render it."""
+"""Explorer pages. One function builds each page's data; the HTML template, the
+``.json`` twin and the ``.csv`` download (pages with a table) all render it."""
 
 from __future__ import annotations
 
+import statistics
+from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, abort, request
 
-from triedbefore.graph import queries
+from triedbefore.graph import analytics, queries, resolution
+from triedbefore.graph import search as searching
+from triedbefore.graph.analytics import COUNTED_LINKS, NotFound
+from triedbefore.graph.rules import VERDICTS, iso, verdict_of
+from triedbefore.ontology.models import measure_key
+from triedbefore.ontology.vocab import InterventionType, QualityDomain, SiteKind
+from triedbefore.web import charts
 from triedbefore.web.app import get_store
 from triedbefore.web.cli import graph_stats
+from triedbefore.web.pages import (
+    choice_arg,
+    date_arg,
+    int_arg,
+    paginate,
+    register_page,
+)
 
 bp = Blueprint("explore", __name__)
+T = TypeVar("T")
+
+_CACHE: dict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = {}
 
 
-def _render(template: str, data: dict[str, Any], as_json: bool) -> Any:
-    if as_json:
-        return jsonify({"ok": True, **data})
-    return render_template(template, **data)
-
-
-def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        abort(400, f"parameter {name!r} must be a whole number")
-    if not lo <= value <= hi:
-        abort(400, f"parameter {name!r} must be between {lo} and {hi}")
+def cached(name: str, compute: Callable[[], T]) -> T:
+    """Whole-graph answers, recomputed only when an ingest run or a curation changed
+    the graph (``GRAPH_VERSION`` plus the resolution epoch of this process)."""
+    store = get_store()
+    row = store.read(queries.GRAPH_VERSION)
+    version = (tuple(row[0].values()) if row else ()) + (resolution.EPOCH[0],)
+    key = (store.uri.raw, store.uri.graph, name)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] == version:
+        return hit[1]  # type: ignore[no-any-return]
+    value = compute()
+    _CACHE[key] = (version, value)
     return value
+
+
+def repeats() -> tuple[list[Any], list[Any]]:
+    return cached("repeats", lambda: analytics.repeats(get_store()))
+
+
+def evidence_index() -> analytics.EvidenceIndex:
+    return cached("evidence", lambda: analytics.EvidenceIndex.load(get_store()))
+
+
+def _as_of() -> str | None:
+    return date_arg("as_of")
+
+
+# --- home ------------------------------------------------------------------------
 
 
 def home_data() -> dict[str, Any]:
     stats = graph_stats(get_store())
-    return {"counts": stats["nodes"], "latest_runs": stats["latest_runs"]}
+    zombies, _ = repeats()
+    latest = sorted(zombies, key=lambda z: -z.lag_days)[:5]
+    return {"counts": stats["nodes"], "latest_runs": stats["latest_runs"],
+            "zombies": [z.to_dict() for z in latest], "zombie_total": len(zombies),
+            "gap": gap_data("intervention_type")}
+
+
+# --- solutions -------------------------------------------------------------------
 
 
 def solutions_data() -> dict[str, Any]:
-    limit = current_app.config["PAGE_SIZE"]
-    page = _int_arg("page", 1, 1, 1_000_000)
-    rows = get_store().read(queries.SOLUTIONS_PAGE, {"offset": (page - 1) * limit,
-                                                     "limit": limit + 1})
-    return {"solutions": rows[:limit], "page": page, "next_page": page + 1 if len(rows) > limit
-            else None}
+    rows = get_store().read(queries.SOLUTIONS_LIST, {"counted": COUNTED_LINKS})
+    index = evidence_index()
+    for row in rows:
+        row["verdict"] = verdict_of(index.of(row["id"])).verdict
+    verdict = choice_arg("verdict", VERDICTS)
+    if verdict:
+        rows = [r for r in rows if r["verdict"] == verdict]
+    return {"solutions": paginate(rows), "verdict_filter": verdict}
 
 
 def solution_data(solution_id: str) -> dict[str, Any]:
-    rows = get_store().read(queries.SOLUTION_DETAIL, {"id": solution_id})
-    if not rows:
-        abort(404, f"no solution with id {solution_id!r}")
-    row = rows[0]
-    solution = {k: v for k, v in row["solution"].items()
+    store = get_store()
+    found = store.read(queries.SOLUTION_NODE, {"id": solution_id})
+    if not found:
+        raise NotFound(f"no solution with id {solution_id!r}")
+    as_of = _as_of()
+    when = analytics.as_of_day(as_of)
+    solution = {k: v for k, v in found[0]["solution"].items()
                 if k not in ("row_hash", "aliases_text", "tags_text")}
-    initiatives = sorted(row["initiatives"] or [],
-                         key=lambda i: (i.get("start_date") or "", i["id"]))
-    for initiative in initiatives:
-        initiative["sites"] = sorted(initiative.get("sites") or [])
-    evaluations = sorted({e["id"]: e for e in row["evaluations"] or []}.values(),
-                         key=lambda e: (e.get("published_date") or "", e["id"]))
-    return {"solution": solution, "initiatives": initiatives, "evaluations": evaluations}
+    evidence = analytics.solution_evidence(store, solution_id)
+    verdict = analytics.verdict_dict(solution_id, verdict_of(evidence, when), when)
+    evaluations = [e for e in store.read(queries.SOLUTION_EVALUATIONS,
+                                         {"id": solution_id, "counted": COUNTED_LINKS})
+                   if e["published_hi"] <= when]
+    attempts = [a for a in store.read(queries.SOLUTION_ATTEMPTS,
+                                      {"id": solution_id, "counted": COUNTED_LINKS})
+                if a["start_lo"] is None or a["start_lo"] <= when]
+    zombies = {z.initiative_id: z.to_dict() for z in repeats()[0]
+               if z.solution_id == solution_id}
+    for a in attempts:
+        a["sites"] = [s for s in a["sites"] or [] if s]
+        a["zombie"] = a["id"] in zombies
+    sites = {s["id"]: s for a in attempts for s in a["sites"]}
+    outcomes = store.read(queries.SOLUTION_OUTCOMES, {"id": solution_id,
+                                                      "counted": COUNTED_LINKS})
+    matcher = resolution.solution_matcher(store)
+    text = ". ".join(str(solution.get(k) or "") for k in ("name", "description", "problem"))
+    similar = [{"solution_id": sid, "score": round(score, 3)}
+               for sid, score in matcher.match(text, k=6) if sid != solution_id][:5]
+    years = sorted({int(e["published_date"][:4]) for e in store.read(
+        queries.SOLUTION_EVALUATIONS, {"id": solution_id, "counted": COUNTED_LINKS})})
+    return {"solution": solution, "verdict": verdict, "evaluations": evaluations,
+            "attempts": attempts, "zombies": list(zombies.values()),
+            "sites": list(sites.values()), "outcomes": outcomes, "similar": similar,
+            "as_of": iso(when), "evidence_years": years}
 
 
-def _page(path: str, endpoint: str, template: str,
-          build: Callable[..., dict[str, Any]]) -> None:
-    def html(**kwargs: Any) -> Any:
-        return _render(template, build(**kwargs), False)
+def _solution_html(data: dict[str, Any]) -> dict[str, Any]:
+    from triedbefore.web.geo import svg_map
 
-    def as_json(**kwargs: Any) -> Any:
-        return _render(template, build(**kwargs), True)
-
-    bp.add_url_rule(path, endpoint, html)
-    bp.add_url_rule(path.rstrip("/") + ".json" if path != "/" else "/index.json",
-                    endpoint + "_json", as_json)
+    data["timeline_svg"] = charts.timeline(data["attempts"], data["evaluations"],
+                                           {z["initiative_id"] for z in data["zombies"]})
+    data["map_svg"] = svg_map(data["sites"], 420, 480)
+    data["colour"] = charts.VERDICT_COLOURS.get(data["verdict"]["verdict"], "#768692")
+    return data
 
 
-_page("/", "home", "home.html", home_data)
-_page("/solutions", "solutions", "solutions.html", solutions_data)
-_page("/solutions/<solution_id>", "solution", "solution.html", solution_data)
+def _site_html(data: dict[str, Any]) -> dict[str, Any]:
+    from triedbefore.web.geo import svg_map
+
+    data["map_svg"] = svg_map([data["site"]], 300, 340)
+    return data
+
+
+def _gap_html(data: dict[str, Any]) -> dict[str, Any]:
+    data["svg"] = gap_svg(data)
+    return data
+
+
+def _deviance_html(data: dict[str, Any]) -> dict[str, Any]:
+    data["chart"] = charts.bars(data["changes"], "relative_change", "label",
+                                {d["outcome_id"] for d in data.get("deviants") or []})
+    return data
+
+
+def _home_html(data: dict[str, Any]) -> dict[str, Any]:
+    data["gap_svg"] = gap_svg(data["gap"])
+    return data
+
+
+# --- initiative, evaluation, site --------------------------------------------------
+
+
+def initiative_data(initiative_id: str) -> dict[str, Any]:
+    rows = get_store().read(queries.INITIATIVE_DETAIL, {"id": initiative_id})
+    if not rows:
+        raise NotFound(f"no initiative with id {initiative_id!r}")
+    row = rows[0]
+    initiative = {k: v for k, v in row["initiative"].items() if k != "row_hash"}
+    zombies, retries = repeats()
+    repeat = next((r.to_dict() for r in zombies + retries if r.initiative_id == initiative_id),
+                  None)
+    return {"initiative": initiative, "solutions": row["solutions"] or [],
+            "sites": row["sites"] or [], "outcomes": row["outcomes"] or [],
+            "evaluations": row["evaluations"] or [], "learned_from": row["learned_from"] or [],
+            "repeat": repeat}
+
+
+def evaluation_data(evaluation_id: str) -> dict[str, Any]:
+    rows = get_store().read(queries.EVALUATION_DETAIL, {"id": evaluation_id,
+                                                        "counted": COUNTED_LINKS})
+    if not rows:
+        raise NotFound(f"no evaluation with id {evaluation_id!r}")
+    row = rows[0]
+    evaluation = {k: v for k, v in row["evaluation"].items() if k != "row_hash"}
+    solutions = list({s["id"]: s for s in row["solutions"] or []}.values())
+    return {"evaluation": evaluation, "initiatives": row["initiatives"] or [],
+            "solutions": solutions, "outcomes": row["outcomes"] or []}
+
+
+def site_data(site_id: str) -> dict[str, Any]:
+    store = get_store()
+    rows = store.read(queries.SITE_DETAIL, {"id": site_id})
+    if not rows:
+        raise NotFound(f"no site with id {site_id!r}")
+    site = {k: v for k, v in rows[0]["site"].items() if k != "row_hash"}
+    initiatives = store.read(queries.SITE_INITIATIVES, {"id": site_id,
+                                                        "counted": COUNTED_LINKS})
+    outcomes = store.read(queries.SITE_OUTCOMES, {"id": site_id})
+    for o in outcomes:  # against peers: the median change of the same measure elsewhere
+        o["relative_change"] = None
+        o["peer_median"] = None
+        o["peers"] = 0
+        if o["baseline"] is None or o["value"] is None:
+            continue
+        o["relative_change"] = analytics.relative_change(float(o["baseline"]),
+                                                         float(o["value"]), o["direction"])
+        peers = [p for p in store.read(queries.MEASURE_OUTCOMES, {"key": o["measure_key"]})
+                 if p["outcome_id"] != o["id"] and p["baseline"] not in (None, 0)
+                 and p["value"] is not None]
+        changes = [analytics.relative_change(float(p["baseline"]), float(p["value"]),
+                                             p["direction"]) for p in peers]
+        values = [c for c in changes if c is not None]
+        o["peers"] = len(values)
+        o["peer_median"] = round(statistics.median(values), 4) if values else None
+    return {"site": site, "parents": rows[0]["parents"] or [],
+            "children": rows[0]["children"] or [], "initiatives": initiatives,
+            "outcomes": outcomes}
+
+
+# --- zombie repeats ----------------------------------------------------------------
+
+
+def zombies_data() -> dict[str, Any]:
+    as_of = _as_of()
+    if as_of:
+        zombies, retries = analytics.repeats(get_store(), as_of)
+    else:
+        zombies, retries = repeats()
+    solution = request.args.get("solution") or None
+    min_lag = int_arg("min_lag", 0, 0, 100_000)
+    rows = [z.to_dict() for z in zombies
+            if (solution is None or z.solution_id == solution) and z.lag_days >= min_lag]
+    return {"zombies": paginate(rows), "retries": [r.to_dict() for r in retries
+                                                    if solution is None
+                                                    or r.solution_id == solution],
+            "filters": {"solution": solution, "min_lag": min_lag, "as_of": as_of}}
+
+
+# --- evidence gap map --------------------------------------------------------------
+
+DOMAINS = [d.value for d in QualityDomain] + ["unspecified"]
+
+
+def gap_data(by: str) -> dict[str, Any]:
+    rows = cached("gap", lambda: get_store().read(queries.GAP_MAP, {"counted": COUNTED_LINKS}))
+    index = evidence_index()
+    cells: dict[tuple[str, str], set[str]] = {}
+    labels: dict[str, str] = {}
+    members: dict[str, set[str]] = {}
+    for row in rows:
+        key = row["solution_id"] if by == "solution" else (row["intervention_type"]
+                                                           or "unspecified")
+        labels[key] = row["name"] if by == "solution" else key.replace("_", " ")
+        members.setdefault(key, set()).add(row["solution_id"])
+        for domain in [d for d in row["domains"] or [] if d] or ["unspecified"]:
+            cells.setdefault((key, domain), set()).add(row["evaluation_id"])
+    table = []
+    for key in sorted(labels, key=lambda k: labels[k].lower()):
+        # a row's colour: its solution's verdict, or the commonest among its solutions
+        counts = Counter(verdict_of(index.of(sid)).verdict for sid in sorted(members[key]))
+        table.append({"row": key, "label": labels[key], "verdict": counts.most_common(1)[0][0],
+                      **{d: len(cells.get((key, d), ())) for d in DOMAINS}})
+    return {"by": by, "domains": DOMAINS, "cells": table}
+
+
+def gap_svg(data: dict[str, Any]) -> Any:
+    param = "solution" if data["by"] == "solution" else "intervention_type"
+    counts = {(r["row"], d): r[d] for r in data["cells"] for d in DOMAINS if r[d]}
+    return charts.gap_map(
+        [r["row"] for r in data["cells"]], DOMAINS, counts,
+        {r["row"]: charts.VERDICT_COLOURS.get(r["verdict"], "#768692") for r in data["cells"]},
+        {k: f"/evaluations?{param}={k[0]}&domain={k[1]}" for k in counts},
+        {r["row"]: r["label"] for r in data["cells"]})
+
+
+def gap_map_data() -> dict[str, Any]:
+    by = choice_arg("by", ["solution", "intervention_type"], "solution") or "solution"
+    return gap_data(by)
+
+
+def evaluations_data() -> dict[str, Any]:
+    solution = request.args.get("solution") or None
+    itype = choice_arg("intervention_type", [t.value for t in InterventionType]
+                       + ["unspecified"])
+    domain = choice_arg("domain", DOMAINS)
+    rows = cached("gap", lambda: get_store().read(queries.GAP_MAP, {"counted": COUNTED_LINKS}))
+    out: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if solution and row["solution_id"] != solution:
+            continue
+        if itype and (row["intervention_type"] or "unspecified") != itype:
+            continue
+        domains = [d for d in row["domains"] or [] if d] or ["unspecified"]
+        if domain and domain not in domains:
+            continue
+        out.setdefault(row["evaluation_id"], {
+            "id": row["evaluation_id"], "title": row["title"], "design": row["design"],
+            "finding": row["finding"], "published_date": row["published_date"],
+            "solution_id": row["solution_id"], "domains": domains})
+    ordered = sorted(out.values(), key=lambda e: (str(e["published_date"]), e["id"]))
+    return {"evaluations": paginate(ordered),
+            "filters": {"solution": solution, "intervention_type": itype, "domain": domain}}
+
+
+# --- positive deviance ---------------------------------------------------------------
+
+
+def deviance_data() -> dict[str, Any]:
+    store = get_store()
+    measure = request.args.get("measure") or None
+    measures = analytics.measures(store)
+    if not measure:
+        return {"measures": measures, "measure": None, "result": None, "changes": []}
+    result = analytics.deviance(store, measure)
+    rows = store.read(queries.MEASURE_OUTCOMES, {"key": measure_key(measure)})
+    changes = []
+    for row in rows:
+        if row["baseline"] is None or row["value"] is None:
+            continue
+        x = analytics.relative_change(float(row["baseline"]), float(row["value"]),
+                                      row["direction"])
+        if x is not None:
+            changes.append({"id": row["outcome_id"], "sites": row["sites"],
+                            "label": ", ".join(row["sites"] or []) or row["outcome_id"],
+                            "relative_change": round(x, 4)})
+    changes.sort(key=lambda c: -c["relative_change"])
+    return {"measures": measures, "measure": measure, "result": result.to_dict(),
+            "deviants": result.deviants, "changes": changes}
+
+
+# --- search and proposal check --------------------------------------------------------
+
+FACETS = ("verdict", "intervention_type", "technology", "region", "site_kind", "year")
+
+
+def search_data() -> dict[str, Any]:
+    store = get_store()
+    q = (request.args.get("q") or "").strip()
+    if len(q) > 2000:
+        abort(400, "parameter 'q' is longer than 2000 characters")
+    chosen = {f: request.args.get(f) or None for f in FACETS}
+    choice_arg("verdict", VERDICTS)
+    choice_arg("intervention_type", [t.value for t in InterventionType])
+    choice_arg("technology", ["true", "false"])
+    choice_arg("site_kind", [k.value for k in SiteKind])
+    if not q:
+        return {"q": q, "results": paginate([]), "facets": {}, "chosen": chosen}
+    hits = searching.search(store, q, limit=100)
+    sol_ids = [h["id"] for h in hits if h["kind"] == "solution"]
+    ini_ids = [h["id"] for h in hits if h["kind"] == "initiative"]
+    solutions = {r["id"]: r for r in store.read(queries.SOLUTION_FACETS, {"ids": sol_ids})}
+    initiatives = {r["id"]: r for r in store.read(queries.INITIATIVE_FACETS,
+                                                  {"ids": ini_ids, "counted": COUNTED_LINKS})}
+    index = evidence_index()
+    results: list[dict[str, Any]] = []
+    for hit in hits:
+        values: dict[str, list[str]] = {}
+        if hit["kind"] == "solution" and hit["id"] in solutions:
+            s = solutions[hit["id"]]
+            values = {"verdict": [verdict_of(index.of(hit["id"])).verdict],
+                      "intervention_type": [s["intervention_type"]] if s["intervention_type"]
+                      else [],
+                      "technology": [] if s["technology"] is None
+                      else ["true" if s["technology"] else "false"]}
+        elif hit["kind"] == "initiative" and hit["id"] in initiatives:
+            i = initiatives[hit["id"]]
+            values = {"region": sorted({r for r in i["regions"] or [] if r}),
+                      "site_kind": sorted({k for k in i["kinds"] or [] if k}),
+                      "year": [str(i["start_date"])[:4]] if i["start_date"] else []}
+        results.append({**hit, "facets": values})
+    facets: dict[str, Counter[str]] = {f: Counter() for f in FACETS}
+    for r in results:
+        for f, vals in r["facets"].items():
+            facets[f].update(vals)
+    kept = [r for r in results if all(
+        v is None or v in r["facets"].get(f, []) for f, v in chosen.items())]
+    return {"q": q, "results": paginate(kept, 20), "chosen": chosen,
+            "facets": {f: sorted(c.items()) for f, c in facets.items() if c}}
+
+
+def check_data() -> dict[str, Any]:
+    text = (request.args.get("q") or "").strip()
+    if len(text) > 10_000:
+        abort(400, "parameter 'q' is longer than 10000 characters")
+    as_of = _as_of()
+    if not text:
+        return {"q": "", "report": None, "as_of": as_of}
+    return {"q": text, "as_of": as_of, "report": searching.check(get_store(), text, as_of)}
+
+
+def method_data() -> dict[str, Any]:
+    return {}
+
+
+# --- routes ---------------------------------------------------------------------------
+
+register_page(bp, "/", "home", "home.html", home_data, title="Home", decorate=_home_html)
+register_page(bp, "/search", "search", "search.html", search_data, table="results",
+              title="Search")
+register_page(bp, "/solutions", "solutions", "solutions.html", solutions_data,
+              table="solutions", title="Solutions")
+register_page(bp, "/solutions/<solution_id>", "solution", "solution.html", solution_data,
+              table="evaluations", title="Solution", decorate=_solution_html)
+register_page(bp, "/initiatives/<initiative_id>", "initiative", "initiative.html",
+              initiative_data, title="Initiative")
+register_page(bp, "/evaluations/<evaluation_id>", "evaluation", "evaluation.html",
+              evaluation_data, title="Evaluation")
+register_page(bp, "/evaluations", "evaluations", "evaluations.html", evaluations_data,
+              table="evaluations", title="Evaluations")
+register_page(bp, "/sites/<site_id>", "site", "site.html", site_data, table="initiatives",
+              title="Site", decorate=_site_html)
+register_page(bp, "/zombies", "zombies", "zombies.html", zombies_data, table="zombies",
+              title="Zombie repeats")
+register_page(bp, "/gap-map", "gap_map", "gap_map.html", gap_map_data, table="cells",
+              title="Evidence gap map", decorate=_gap_html)
+register_page(bp, "/deviance", "deviance", "deviance.html", deviance_data, table="changes",
+              title="Positive deviance", decorate=_deviance_html)
+register_page(bp, "/check", "check", "check.html", check_data, title="Proposal check")
+register_page(bp, "/method", "method", "method.html", method_data, title="Method")
+
+
+
+@bp.app_template_filter("merge_page")
+def _merge_page(args: dict[str, str], page: int) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode({**args, "page": page})
+
+
+@bp.app_template_filter("with_arg")
+def _with_arg(args: dict[str, str], name: str, value: str) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode({**{k: v for k, v in args.items() if k != "page"}, name: value})
+
+
+@bp.app_template_filter("without")
+def _without(args: dict[str, str], name: str) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode({k: v for k, v in args.items() if k not in (name, "page")})

@@ -1,0 +1,134 @@
+"""Server-rendered SVG charts: readable without JavaScript, printable, accessible.
+
+Every chart is an ``<svg role="img">`` with an ``aria-label`` and a ``<title>`` per
+mark; all text is escaped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from markupsafe import Markup, escape
+
+VERDICT_COLOURS = {
+    "works": "#007f3b", "promising": "#78be20", "mixed": "#ffb81c",
+    "inconclusive": "#768692", "weak_negative": "#ed8b00", "does_not_work": "#d5281b",
+    "unevaluated": "#aeb7bd",
+}
+
+
+def _year(days: int) -> float:
+    return 1970 + days / 365.2425
+
+
+def timeline(attempts: list[dict[str, Any]], evaluations: list[dict[str, Any]],
+             zombie_ids: set[str], width: int = 900) -> Markup:
+    """Attempts as dots on a time axis (zombie repeats highlighted), evaluation
+    publication dates as ticks coloured by finding."""
+    points = [a for a in attempts if a.get("start_lo") is not None]
+    evs = [e for e in evaluations if e.get("published_hi") is not None]
+    if not points and not evs:
+        return Markup("<p>No dated attempts or evaluations.</p>")
+    years = [_year(a["start_lo"]) for a in points] + [_year(e["published_hi"]) for e in evs]
+    lo, hi = int(min(years)), int(max(years)) + 1
+    pad, row_h = 40, 18
+    height = pad * 2 + row_h * (len(points) + 1) + 40
+
+    def x(year: float) -> float:
+        return pad + (year - lo) / max(hi - lo, 1) * (width - 2 * pad)
+
+    parts = [f'<svg class="timeline" viewBox="0 0 {width} {height}" role="img" '
+             f'aria-label="Timeline of {len(points)} attempts and {len(evs)} evaluations">']
+    for year in range(lo, hi + 1):
+        parts.append(f'<line x1="{x(year):.1f}" y1="{pad - 10}" x2="{x(year):.1f}" '
+                     f'y2="{height - 20}" class="grid"/><text x="{x(year):.1f}" '
+                     f'y="{height - 5}" text-anchor="middle" class="axis">{year}</text>')
+    for e in evs:
+        colour = {"positive": "#007f3b", "no_effect": "#d5281b", "negative": "#8a1538"}.get(
+            str(e.get("finding")), "#768692")
+        parts.append(
+            f'<a href="/evaluations/{escape(e["id"])}"><line x1="{x(_year(e["published_hi"])):.1f}"'
+            f' y1="{pad - 20}" x2="{x(_year(e["published_hi"])):.1f}" y2="{height - 25}" '
+            f'stroke="{colour}" stroke-width="2" stroke-dasharray="4 3"><title>'
+            f'{escape(e["id"])}: {escape(e.get("finding"))}, published '
+            f'{escape(e.get("published_date"))}</title></line></a>')
+    for row, a in enumerate(points):
+        cy = pad + row_h * (row + 1)
+        zombie = a["id"] in zombie_ids
+        parts.append(
+            f'<a href="/initiatives/{escape(a["id"])}"><circle cx="{x(_year(a["start_lo"])):.1f}"'
+            f' cy="{cy}" r="{7 if zombie else 5}" class="{"zombie" if zombie else "attempt"}">'
+            f'<title>{escape(a.get("title"))} ({escape(a.get("start_date"))})'
+            f'{" — zombie repeat" if zombie else ""}</title></circle></a>'
+            f'<text x="{x(_year(a["start_lo"])) + 10:.1f}" y="{cy + 4}" class="label">'
+            f'{escape(a["id"])}{" (zombie)" if zombie else ""}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def gap_map(rows: list[str], columns: list[str], cells: dict[tuple[str, str], int],
+            colours: dict[str, str], links: dict[tuple[str, str], str],
+            labels: dict[str, str]) -> Markup:
+    """A bubble grid: rows × columns, bubble area ∝ count, colour per row."""
+    if not rows:
+        return Markup("<p>No evaluations yet.</p>")
+    cell, left, top = 70, 260, 90
+    width, height = left + cell * len(columns) + 20, top + cell * len(rows) + 20
+    biggest = max(cells.values() or [1])
+    parts = [f'<svg class="gapmap" viewBox="0 0 {width} {height}" role="img" '
+             f'aria-label="Evidence gap map: {len(rows)} rows by {len(columns)} quality '
+             'domains; bubble size is the number of evaluations">']
+    for j, column in enumerate(columns):
+        cx = left + cell * j + cell / 2
+        parts.append(f'<text x="{cx:.0f}" y="{top - 12}" text-anchor="end" '
+                     f'transform="rotate(-35 {cx:.0f} {top - 12})" class="axis">'
+                     f'{escape(column.replace("_", " "))}</text>')
+    for i, row in enumerate(rows):
+        cy = top + cell * i + cell / 2
+        parts.append(f'<text x="{left - 10}" y="{cy + 4:.0f}" text-anchor="end" '
+                     f'class="label">{escape(labels.get(row, row))[:40]}</text>')
+        for j, column in enumerate(columns):
+            n = cells.get((row, column), 0)
+            if not n:
+                continue
+            cx = left + cell * j + cell / 2
+            r = 6 + 24 * (n / biggest) ** 0.5
+            parts.append(
+                f'<a href="{escape(links[(row, column)])}"><circle cx="{cx:.0f}" cy="{cy:.0f}" '
+                f'r="{r:.1f}" fill="{colours.get(row, "#768692")}" fill-opacity="0.8">'
+                f'<title>{escape(labels.get(row, row))} × {escape(column)}: {n} '
+                f'evaluation{"s" if n != 1 else ""}</title></circle>'
+                f'<text x="{cx:.0f}" y="{cy + 4:.0f}" text-anchor="middle" class="count">{n}'
+                '</text></a>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def bars(items: list[dict[str, Any]], value_key: str, label_key: str, highlight: set[str],
+         width: int = 800) -> Markup:
+    """Horizontal bars of one value per item (negative values to the left of zero)."""
+    if not items:
+        return Markup("<p>Nothing to chart.</p>")
+    bar_h, left = 22, 220
+    values = [float(i[value_key]) for i in items]
+    lo, hi = min(0.0, *values), max(0.0, *values)
+    span = (hi - lo) or 1.0
+    height = bar_h * len(items) + 30
+
+    def x(v: float) -> float:
+        return left + (v - lo) / span * (width - left - 20)
+
+    parts = [f'<svg class="bars" viewBox="0 0 {width} {height}" role="img" '
+             f'aria-label="Relative change of {len(items)} outcomes">',
+             f'<line x1="{x(0):.1f}" y1="0" x2="{x(0):.1f}" y2="{height - 20}" class="grid"/>']
+    for k, item in enumerate(items):
+        v = float(item[value_key])
+        y = k * bar_h + 4
+        cls = "bar deviant" if str(item.get("id")) in highlight else "bar"
+        parts.append(
+            f'<text x="{left - 8}" y="{y + 14}" text-anchor="end" class="label">'
+            f'{escape(item[label_key])[:34]}</text><rect x="{min(x(0), x(v)):.1f}" y="{y}" '
+            f'width="{abs(x(v) - x(0)):.1f}" height="{bar_h - 6}" class="{cls}">'
+            f'<title>{escape(item[label_key])}: {v:+.1%}</title></rect>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -1,0 +1,139 @@
+"""One mechanism for every page: a function builds the page's data; the HTML template,
+the ``.json`` twin and (for pages with a table) the ``.csv`` download all render it.
+
+Errors go through one JSON envelope ``{"ok": false, "error": message, "status": code}``
+(see ``app.py``): unknown ids are 404, bad parameters 400.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Blueprint, Response, abort, jsonify, render_template, request
+
+from triedbefore.graph.analytics import BadArgument, NotFound
+
+Build = Callable[..., dict[str, Any]]
+
+#: Every registered page, for the OpenAPI description and the route tests.
+PAGES: list[dict[str, Any]] = []
+
+
+def int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        abort(400, f"parameter {name!r} must be a whole number")
+    if not lo <= value <= hi:
+        abort(400, f"parameter {name!r} must be between {lo} and {hi}")
+    return value
+
+
+def choice_arg(name: str, allowed: Iterable[str], default: str | None = None) -> str | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    options = list(allowed)
+    if raw not in options:
+        abort(400, f"parameter {name!r} must be one of: {', '.join(options)}")
+    return raw
+
+
+def date_arg(name: str) -> str | None:
+    from datetime import date
+
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        date.fromisoformat(raw)
+    except ValueError:
+        abort(400, f"parameter {name!r} must be a date (YYYY-MM-DD)")
+    return raw
+
+
+def paginate(rows: list[Any], size: int = 50) -> dict[str, Any]:
+    """A page of an already ordered list: ``page`` and ``size`` parameters, stable order."""
+    page = int_arg("page", 1, 1, 1_000_000)
+    size = int_arg("size", size, 1, 500)
+    start = (page - 1) * size
+    return {"items": rows[start:start + size], "page": page, "size": size, "total": len(rows),
+            "next_page": page + 1 if start + size < len(rows) else None,
+            "prev_page": page - 1 if page > 1 else None}
+
+
+def neutralise(value: Any) -> str:
+    """A CSV cell a spreadsheet will not run as a formula."""
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        value = "|".join(str(v) for v in value)
+    text = str(value)
+    if text and text[0] in "=+-@\t\r":
+        return "'" + text
+    return text
+
+
+def csv_response(rows: list[dict[str, Any]], filename: str) -> Response:
+    columns: list[str] = []
+    for row in rows:
+        for key in row:
+            if key not in columns:
+                columns.append(key)
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([neutralise(row.get(c)) for c in columns])
+    return Response(buf.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _build(build: Build, kwargs: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return build(**kwargs)
+    except NotFound as exc:
+        abort(404, str(exc))
+    except BadArgument as exc:
+        abort(400, str(exc))
+
+
+def register_page(bp: Blueprint, rule: str, endpoint: str, template: str, build: Build, *,
+                  table: str | None = None, title: str = "", methods: tuple[str, ...] = ("GET",),
+                  decorate: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
+    """Serve ``rule`` as HTML, ``rule.json`` as JSON and, when ``table`` names the key of
+    the page's main list of rows, ``rule.csv`` as a CSV download. ``decorate`` adds what
+    only the HTML needs (charts) to the page's data."""
+
+    def html(**kwargs: Any) -> Any:
+        data = _build(build, kwargs)
+        if decorate is not None:
+            data = decorate(data)
+        return render_template(template, **data)
+
+    def as_json(**kwargs: Any) -> Any:
+        return jsonify({"ok": True, **_build(build, kwargs)})
+
+    base = "/index" if rule == "/" else rule
+    bp.add_url_rule(rule, endpoint, html, methods=list(methods))
+    bp.add_url_rule(base + ".json", endpoint + "_json", as_json, methods=list(methods))
+    entry = {"rule": rule, "endpoint": f"{bp.name}.{endpoint}", "title": title or endpoint,
+             "json": base + ".json", "csv": None, "methods": methods}
+    if table is not None:
+        def as_csv(**kwargs: Any) -> Any:
+            data = _build(build, kwargs)
+            rows = data[table]
+            if isinstance(rows, dict) and "items" in rows:
+                rows = rows["items"]
+            name = endpoint.replace("_", "-") + ".csv"
+            return csv_response(list(rows), name)
+
+        bp.add_url_rule(base + ".csv", endpoint + "_csv", as_csv, methods=list(methods))
+        entry["csv"] = base + ".csv"
+    PAGES.append(entry)
