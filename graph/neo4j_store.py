@@ -13,6 +13,16 @@ from triedbefore.graph import QueryError, StoreUnavailable, settings
 from triedbefore.graph.dialect import Neo4jDialect
 from triedbefore.graph.store import Params, Row, Store, StoreURI, WriteSummary
 
+#: Prefix that makes Neo4j plan a statement without running it.
+_EXPLAIN = "EXPLAIN "
+
+
+def _query_error(exc: nex.Neo4jError) -> QueryError:
+    message = exc.message or str(exc)
+    if "TransactionTimedOut" in (exc.code or ""):  # ...Transaction.TransactionTimedOut*
+        return QueryError(f"Query timed out: {message}")
+    return QueryError(message)
+
 
 def _plain(value: Any) -> Any:
     if isinstance(value, neo4j.graph.Node | neo4j.graph.Relationship):
@@ -55,12 +65,38 @@ class Neo4jStore(Store):
         except (nex.ServiceUnavailable, nex.SessionExpired) as exc:
             raise StoreUnavailable(f"Neo4j at {self.uri.display} is unavailable: {exc}") from None
         except nex.Neo4jError as exc:
-            raise QueryError(exc.message or str(exc)) from None
+            raise _query_error(exc) from None
 
     def read(self, query: str, params: Params | None = None, *,
              timeout_ms: int | None = None) -> list[Row]:
         records, _summary, _keys = self._execute(query, params, RoutingControl.READ, timeout_ms)
         return [{k: _plain(v) for k, v in r.items()} for r in records]
+
+    def query_type(self, query: str, params: Params | None = None) -> str:
+        """What a statement would do, from its plan (``EXPLAIN`` plans without running):
+        ``r`` read only, ``rw`` read and write, ``w`` write only, ``s`` schema."""
+        _records, summary, _keys = self._execute(_EXPLAIN + query, params, RoutingControl.READ)
+        return str(summary.query_type or "")
+
+    def read_limited(self, query: str, params: Params | None = None, *, max_rows: int,
+                     timeout_ms: int) -> tuple[list[str], list[Row]]:
+        """The columns and at most ``max_rows`` rows of a statement, run in a READ
+        transaction with a timeout. The transaction is rolled back, never committed, and
+        closing it stops the server's work on the rest of the result."""
+        try:
+            with self._driver.session(database=self.database,
+                                      default_access_mode=neo4j.READ_ACCESS,
+                                      fetch_size=min(max_rows, 1000)) as session:
+                with session.begin_transaction(timeout=timeout_ms / 1000) as tx:
+                    result = tx.run(query, dict(params or {}))
+                    keys = list(result.keys())
+                    records: list[Any] = result.fetch(max_rows)
+                    tx.rollback()
+        except (nex.ServiceUnavailable, nex.SessionExpired) as exc:
+            raise StoreUnavailable(f"Neo4j at {self.uri.display} is unavailable: {exc}") from None
+        except nex.Neo4jError as exc:
+            raise _query_error(exc) from None
+        return keys, [{k: _plain(v) for k, v in r.items()} for r in records]
 
     def write(self, query: str, params: Params | None = None) -> tuple[list[Row], WriteSummary]:
         records, summary, _keys = self._execute(query, params, RoutingControl.WRITE)

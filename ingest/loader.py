@@ -413,7 +413,8 @@ class Loader:
         if not changed:
             return
         changed = self._apply(row_type, queries.upsert_nodes(label), changed,
-                              lambda b: {"id": b.id, "props": b.props})
+                              lambda b: {"id": b.id, "props": b.props if b.id in existing else
+                                         {k: v for k, v in b.props.items() if v is not None}})
         now: list[_BatchRow] = []
         later: list[_BatchRow] = []
         for b in changed:

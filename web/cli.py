@@ -375,6 +375,73 @@ def check(state: Context, text: tuple[str, ...], as_of: str | None, fmt: str) ->
 
 
 @cli.group()
+def user() -> None:
+    """Manage the explorer's accounts (roles: viewer, curator, admin)."""
+
+
+USERS_FILE = click.option("--users-file", type=click.Path(dir_okay=False), default=None,
+                          help="The accounts file (default: DATA_DIR/users.json).")
+
+
+def _users_file(path: str | None) -> Path:
+    return Path(path) if path else settings.data_dir() / "users.json"
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["viewer", "curator", "admin"]), default="viewer",
+              show_default=True, help="curator: may accept or reject solution links; "
+                                      "admin: everything.")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of standard input (no prompt).")
+@click.option("--replace", is_flag=True,
+              help="Replace the password and role of an existing user.")
+@USERS_FILE
+@FORMAT
+def user_add(name: str, role: str, password_stdin: bool, replace: bool,
+             users_file: str | None, fmt: str) -> None:
+    """Add an account; the password is asked for twice (hidden) and stored hashed."""
+    from triedbefore.web import auth
+
+    try:
+        auth.validate(name, None, role)
+    except auth.UserError as exc:
+        _fail(str(exc))
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True,
+                                err=True)
+    path = _users_file(users_file)
+    try:
+        added = auth.add_user(path, name, password, role, replace=replace)
+    except (auth.UserError, OSError) as exc:
+        _fail(str(exc))
+    if fmt == "json":
+        _emit_json({**added.to_dict(), "users_file": str(path)})
+    else:
+        click.echo(f"saved {added.name} ({added.role}) "
+                   f"in {path}")
+
+
+@user.command("list")
+@USERS_FILE
+@FORMAT
+def user_list(users_file: str | None, fmt: str) -> None:
+    """The accounts and their roles (never their passwords)."""
+    from triedbefore.web import auth
+
+    try:
+        users = auth.list_users(_users_file(users_file))
+    except (OSError, ValueError) as exc:
+        _fail(f"cannot read the users file: {exc}")
+    if fmt == "json":
+        _emit_json([u.to_dict() for u in users])
+        return
+    _table([[u.name, u.role, u.created_at] for u in users], ["name", "role", "created"])
+
+
+@cli.group()
 def db() -> None:
     """Manage the embedded FalkorDB server."""
 

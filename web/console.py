@@ -1,0 +1,245 @@
+"""The query console: researchers run their own read-only Cypher against the graph.
+
+``/console`` is the page (a Cypher editor, row-limit and timeout fields, the schema, example
+statements, the result as a table); ``/console.json`` and ``/console.csv`` are its twins;
+``/console/schema.json`` is the schema sidebar as JSON. Every route takes ``q`` (the
+statement), ``limit`` (rows, 1 to ``CONSOLE_ROW_LIMIT``, default the smaller of 100 and
+that) and ``timeout`` (milliseconds, 1 to ``CONSOLE_TIMEOUT_MS``, default the maximum), by
+GET (shareable URLs) or by POST from the page's form (CSRF-protected app-wide, see
+``auth.py``).
+
+Statements run through :func:`triedbefore.graph.readonly.run_read_only`, which refuses
+anything that is not a pure read. Answers:
+
+- ``/console.json``: ``{"ok": true, "columns", "rows", "truncated", "elapsed_ms"}``;
+  ``rows`` are objects keyed by column.
+- A refused statement, a statement the database rejects (its message is passed on) and a
+  statement that runs out of time are all **400**, with the envelope ``{"ok": false,
+  "error", "status": 400, "kind"}``, ``kind`` being ``refused``, ``query_error`` or
+  ``timeout`` (whose message says "timed out"). Not 408: browsers and proxies may repeat
+  a request answered 408, which would run an expensive statement again. The page shows
+  the same message in an alert (``role="alert"``), also with status 400; ``.csv`` errors
+  use the JSON envelope.
+- An unreachable store is 503, as everywhere in the explorer.
+
+Any statement can read any record, restricted ones included, so the console needs a
+signed-in user (role ``viewer`` or higher: those who may see restricted records).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
+
+from triedbefore.graph import QueryError, QueryRefused, queries
+from triedbefore.graph.readonly import (
+    MAX_STATEMENT_LENGTH,
+    QueryTimedOut,
+    ReadResult,
+    run_read_only,
+)
+from triedbefore.ontology.vocab import Label
+from triedbefore.web.app import get_store
+from triedbefore.web.auth import login_required
+from triedbefore.web.pages import PAGES, neutralise
+
+bp = Blueprint("console", __name__)
+
+#: Default row limit (when the configured maximum is larger).
+DEFAULT_ROWS = 100
+#: Nodes per label sampled for the schema sidebar's property names.
+SCHEMA_SAMPLE = 1000
+
+#: (title, statement) of the examples the page offers.
+EXAMPLES: tuple[tuple[str, str], ...] = (
+    ("Solutions by number of initiatives", queries.CONSOLE_EXAMPLE_SOLUTIONS),
+    ("Evaluations of each solution", queries.CONSOLE_EXAMPLE_EVALUATIONS),
+    ("Sites with the most initiatives", queries.CONSOLE_EXAMPLE_SITES),
+    ("What links to what", queries.CONSOLE_EXAMPLE_LINKS),
+    ("Outcome measures and how often they were reported", queries.CONSOLE_EXAMPLE_MEASURES),
+    ("Initiatives that cite prior work", queries.CONSOLE_EXAMPLE_LEARNED_FROM),
+)
+
+_HEADINGS = {"refused": "Refused", "timeout": "Timed out",
+             "query_error": "The database could not run the statement",
+             "bad_input": "Check the form"}
+
+
+class _BadInput(ValueError):
+    """A form field out of range."""
+
+
+def _limits() -> tuple[int, int]:
+    cfg = current_app.config
+    return max(1, int(cfg["CONSOLE_ROW_LIMIT"])), max(1, int(cfg["CONSOLE_TIMEOUT_MS"]))
+
+
+def _source() -> Mapping[str, str]:
+    return request.form if request.method == "POST" else request.args
+
+
+def _int_field(name: str, default: int, hi: int) -> int:
+    raw = (_source().get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _BadInput(f"{name} must be a whole number") from None
+    if not 1 <= value <= hi:
+        raise _BadInput(f"{name} must be between 1 and {hi}")
+    return value
+
+
+def _request() -> dict[str, Any]:
+    """The statement and limits asked for; ``error`` when a field is out of range."""
+    max_rows, max_timeout = _limits()
+    form: dict[str, Any] = {"q": _source().get("q") or "", "limit": min(DEFAULT_ROWS, max_rows),
+                            "timeout": max_timeout, "max_rows": max_rows,
+                            "max_timeout": max_timeout, "error": None}
+    try:
+        form["limit"] = _int_field("limit", form["limit"], max_rows)
+        form["timeout"] = _int_field("timeout", max_timeout, max_timeout)
+        if len(form["q"]) > MAX_STATEMENT_LENGTH:
+            raise _BadInput(f"the statement is longer than {MAX_STATEMENT_LENGTH} characters")
+    except _BadInput as exc:
+        form["error"] = {"error": str(exc), "kind": "bad_input"}
+    return form
+
+
+def _run(form: dict[str, Any]) -> tuple[ReadResult | None, dict[str, str] | None]:
+    """The result, or the error as ``{"error", "kind"}``."""
+    try:
+        result = run_read_only(get_store(), form["q"], None, row_limit=form["limit"],
+                               timeout_ms=form["timeout"])
+    except QueryRefused as exc:
+        return None, {"error": str(exc), "kind": "refused"}
+    except QueryTimedOut as exc:
+        return None, {"error": str(exc), "kind": "timeout"}
+    except QueryError as exc:
+        return None, {"error": f"the database could not run the statement: {exc}",
+                      "kind": "query_error"}
+    return result, None
+
+
+def _error_json(error: dict[str, str]) -> Any:
+    return jsonify({"ok": False, "error": error["error"], "status": 400,
+                    "kind": error["kind"]}), 400
+
+
+def _answer() -> tuple[ReadResult | None, dict[str, str] | None]:
+    form = _request()
+    if form["error"] is not None:
+        return None, form["error"]
+    if not form["q"].strip():
+        return None, {"error": "parameter 'q' (the statement) is required", "kind": "bad_input"}
+    return _run(form)
+
+
+def schema() -> dict[str, Any]:
+    """Labels with the property names of a sample of their nodes, and relationship types."""
+    store = get_store()
+    _rows, timeout = _limits()
+    known = {label.value: label for label in Label}
+    try:
+        labels = [str(r["label"]) for r in store.read(queries.CONSOLE_LABELS,
+                                                      timeout_ms=timeout)]
+        types = [str(r["type"]) for r in store.read(queries.CONSOLE_RELATIONSHIP_TYPES,
+                                                    timeout_ms=timeout)]
+        entries = []
+        for name in labels:
+            keys: list[str] = []
+            if name in known:
+                keys = [str(r["key"]) for r in store.read(
+                    queries.console_label_keys(known[name]), {"sample": SCHEMA_SAMPLE},
+                    timeout_ms=timeout)]
+            entries.append({"label": name, "keys": keys})
+    except QueryError as exc:
+        current_app.logger.warning("console schema: %s", exc)
+        return {"labels": [], "relationship_types": [], "error": "the schema could not be read"}
+    return {"labels": entries, "relationship_types": types, "error": None}
+
+
+def _cell(value: Any) -> str:
+    """A value as the page shows it: text as is, anything else as JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return neutralise(value)
+    if isinstance(value, int | float):
+        return value  # a number is never a formula (and -1 must stay a number)
+    if isinstance(value, Mapping) or (isinstance(value, list)
+                                      and any(isinstance(v, Mapping | list) for v in value)):
+        return neutralise(json.dumps(value, ensure_ascii=False))
+    return neutralise(value)
+
+
+def _urls(form: dict[str, Any]) -> dict[str, str]:
+    args = {"q": form["q"], "limit": form["limit"], "timeout": form["timeout"]}
+    return {"share": url_for("console.console", **args),
+            "json": url_for("console.console_json", **args),
+            "csv": url_for("console.console_csv", **args)}
+
+
+@bp.route("/console", methods=["GET", "POST"])
+@login_required("viewer")
+def console() -> Any:
+    form = _request()
+    result: ReadResult | None = None
+    error = form["error"]
+    if error is None and form["q"].strip():
+        result, error = _run(form)
+    table = None
+    if result is not None:
+        table = [[_cell(row[c]) for c in result.columns] for row in result.rows]
+    page = render_template(
+        "console.html", form=form, result=result, table=table, error=error,
+        error_heading=_HEADINGS.get(error["kind"], "Error") if error else None,
+        schema=schema(), examples=EXAMPLES, urls=_urls(form) if form["q"].strip() else None)
+    return page, 400 if error else 200
+
+
+@bp.route("/console.json", methods=["GET", "POST"])
+@login_required("viewer")
+def console_json() -> Any:
+    result, error = _answer()
+    if error is not None or result is None:
+        return _error_json(error or {"error": "no result", "kind": "query_error"})
+    return jsonify({"ok": True, **result.to_dict()})
+
+
+@bp.route("/console.csv", methods=["GET", "POST"])
+@login_required("viewer")
+def console_csv() -> Any:
+    result, error = _answer()
+    if error is not None or result is None:
+        return _error_json(error or {"error": "no result", "kind": "query_error"})
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow([neutralise(c) for c in result.columns])
+    for row in result.rows:
+        writer.writerow([_csv_cell(row[c]) for c in result.columns])
+    return Response(buf.getvalue(), mimetype="text/csv", headers={
+        "Content-Disposition": 'attachment; filename="console.csv"',
+        "X-Truncated": "true" if result.truncated else "false"})
+
+
+@bp.route("/console/schema.json")
+@login_required("viewer")
+def console_schema_json() -> Any:
+    return jsonify({"ok": True, **schema()})
+
+
+PAGES.append({"rule": "/console", "endpoint": "console.console", "title": "Query console",
+              "json": "/console.json", "csv": "/console.csv", "methods": ("GET", "POST")})

@@ -1,0 +1,153 @@
+"""Offline maps: sites drawn over an outline of England as server-rendered SVG.
+
+The outline (``static/geo/england_outline.json``) is derived from postcode-district
+centroids (see ``static/geo/SOURCES.md``): a silhouette, not a boundary. The SVG is the
+map every page has without JavaScript; ``static/js/enhance.js`` replaces it with a
+Leaflet map when it can.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from markupsafe import Markup, escape
+
+OUTLINE_FILE = Path(__file__).resolve().parent / "static" / "geo" / "england_outline.json"
+
+#: Required with any display of the outline (static/geo/SOURCES.md).
+OUTLINE_ATTRIBUTION = (
+    "Outline of England derived from postcode district centroids. Contains Ordnance Survey "
+    "data © Crown copyright and database right; contains Royal Mail data © Royal Mail "
+    "copyright and database right; contains National Statistics data © Crown copyright "
+    "and database right."
+)
+
+#: Horizontal scale of the equirectangular projection (true at 54° N, mid-England).
+COS_LAT = math.cos(math.radians(54.0))
+_MARGIN = 8.0
+_NOTE_HEIGHT = 22.0  # two lines of attribution at the foot
+_MAX_NAMES = 10
+
+
+@functools.cache
+def england_outline() -> tuple[tuple[float, float], ...]:
+    """The outline as (lon, lat) points: an open ring."""
+    points = json.loads(OUTLINE_FILE.read_text(encoding="utf-8"))
+    return tuple((float(lon), float(lat)) for lon, lat in points)
+
+
+def _coordinates(site: Mapping[str, Any]) -> tuple[float, float] | None:
+    try:
+        lat, lon = float(site["lat"]), float(site["lon"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not (math.isfinite(lat) and math.isfinite(lon)) or abs(lat) > 90 or abs(lon) > 180:
+        return None
+    return lon, lat
+
+
+def _site_url(site: Mapping[str, Any]) -> str | None:
+    """The site's ``url`` if it is a local path or http(s); else its explorer page."""
+    url = site.get("url")
+    if isinstance(url, str) and url:
+        if (url.startswith("/") and not url.startswith("//")) or \
+                url.lower().startswith(("https://", "http://")):
+            return url
+        return None
+    site_id = site.get("id")
+    if site_id is None or site_id == "":
+        return None
+    path = "/sites/" + quote(str(site_id), safe="")
+    try:
+        from flask import has_request_context, request
+
+        if has_request_context():
+            return request.script_root + path
+    except ImportError:  # pragma: no cover - flask is a dependency
+        pass
+    return path
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def _label(placed: list[Mapping[str, Any]], missing: int) -> str:
+    names = [str(s.get("name") or s.get("id") or "unnamed site") for s in placed]
+    if not names:
+        text = "Outline map of England; no site has coordinates"
+    else:
+        shown = "; ".join(names[:_MAX_NAMES])
+        more = f" and {len(names) - _MAX_NAMES} more" if len(names) > _MAX_NAMES else ""
+        text = (f"Outline map of England with {len(names)} "
+                f"site{'s' if len(names) != 1 else ''}: {shown}{more}")
+    if missing:
+        text += (f" ({missing} site{'s' if missing != 1 else ''} without coordinates "
+                 "not shown)")
+    return text
+
+
+def svg_map(sites: Iterable[Mapping[str, Any]], width: int, height: int) -> Markup:
+    """An SVG map of ``sites`` (dicts with ``lat``, ``lon``, ``name``, ``id``, ``kind`` and
+    optionally ``url``) over the outline of England, ``width`` × ``height`` pixels.
+
+    Projection: equirectangular, longitudes scaled by cos 54°. The view covers England
+    and every site (a Welsh or Scottish site widens it). Each site with coordinates is a
+    ``<circle>`` with a ``<title>`` tooltip, inside a link to its page; sites without
+    coordinates are only counted in the ``aria-label``."""
+    sites = list(sites)
+    placed: list[tuple[Mapping[str, Any], float, float]] = []
+    for site in sites:
+        coords = _coordinates(site)
+        if coords is not None:
+            placed.append((site, *coords))
+    outline = england_outline()
+    lons = [lon for lon, _ in outline] + [lon for _, lon, _ in placed]
+    lats = [lat for _, lat in outline] + [lat for _, _, lat in placed]
+    min_x, max_x = min(lons) * COS_LAT, max(lons) * COS_LAT
+    min_lat, max_lat = min(lats), max(lats)
+    inner_w = max(width - 2 * _MARGIN, 1.0)
+    inner_h = max(height - 2 * _MARGIN - _NOTE_HEIGHT, 1.0)
+    scale = min(inner_w / max(max_x - min_x, 1e-6), inner_h / max(max_lat - min_lat, 1e-6))
+    off_x = _MARGIN + (inner_w - (max_x - min_x) * scale) / 2
+    off_y = _MARGIN + (inner_h - (max_lat - min_lat) * scale) / 2
+
+    def project(lon: float, lat: float) -> tuple[float, float]:
+        return off_x + (lon * COS_LAT - min_x) * scale, off_y + (max_lat - lat) * scale
+
+    path = "M" + " L".join(
+        f"{_fmt(x)},{_fmt(y)}" for x, y in (project(lon, lat) for lon, lat in outline)) + " Z"
+    label = _label([s for s, _, _ in placed], len(sites) - len(placed))
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="site-map" width="{int(width)}" '
+        f'height="{int(height)}" viewBox="0 0 {int(width)} {int(height)}" role="img" '
+        f'aria-label="{escape(label)}">',
+        f"<desc>{escape(OUTLINE_ATTRIBUTION)}</desc>",
+        f'<path class="outline" d="{path}" fill="#e8edee" stroke="#aeb7bd" '
+        'stroke-width="1" stroke-linejoin="round"/>',
+        '<g class="sites">',
+    ]
+    for site, lon, lat in placed:
+        x, y = project(lon, lat)
+        name = str(site.get("name") or site.get("id") or "unnamed site")
+        kind = str(site.get("kind") or "").replace("_", " ")
+        tip = f"{name} ({kind})" if kind else name
+        circle = (f'<circle class="site" cx="{_fmt(x)}" cy="{_fmt(y)}" r="5" fill="#005eb8" '
+                  f'stroke="#ffffff" stroke-width="1.5"><title>{escape(tip)}</title></circle>')
+        url = _site_url(site)
+        parts.append(f'<a href="{escape(url)}">{circle}</a>' if url else circle)
+    parts.append("</g>")
+    foot = height - _MARGIN
+    parts.append(
+        f'<text class="attribution" x="{_fmt(_MARGIN)}" y="{_fmt(foot - 10)}" font-size="8" '
+        'fill="#4c6272">Outline: contains OS, Royal Mail and ONS data</text>'
+        f'<text class="attribution" x="{_fmt(_MARGIN)}" y="{_fmt(foot)}" font-size="8" '
+        'fill="#4c6272">© Crown copyright, © Royal Mail copyright and database right</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
