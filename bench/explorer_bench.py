@@ -1,0 +1,168 @@
+"""Explorer benchmark: page latency under concurrent clients, loopback only.
+
+Loads a generated bundle into a fresh embedded store, serves the explorer with a
+threaded WSGI server on 127.0.0.1 (an ephemeral port), warms each page once (the
+whole-graph answers are cached until the graph changes; the cold time is
+reported), then runs C client threads, each issuing a bounded number of requests
+over the search, solution, zombie and gap-map pages. Reports median, p95 and
+errors per page; the named baseline ``static_file`` (the stylesheet, served by the
+same server) gives the server's floor. Results go to ``bench/results/explorer-<N>.json``
+and ``.md``.
+
+    python bench/explorer_bench.py [--initiatives 100000] [--clients 8] [--requests 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import shutil
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from generate import generate_bundle  # noqa: E402
+from ingest_bench import machine  # noqa: E402
+from werkzeug.serving import make_server  # noqa: E402
+
+from triedbefore.graph.embedded import EmbeddedServer  # noqa: E402
+from triedbefore.graph.store import open_store  # noqa: E402
+from triedbefore.ingest.loader import ingest  # noqa: E402
+from triedbefore.web.app import create_app  # noqa: E402
+
+RESULTS = HERE / "results"
+BASELINE = "static_file"
+
+
+def urls(bundle: Path, rng: random.Random, n: int) -> dict[str, list[str]]:
+    with open(bundle / "solutions.csv", newline="", encoding="utf-8") as fh:
+        solutions = [(r["solution_id"], r["name"]) for r in csv.DictReader(fh)]
+    picks = [rng.choice(solutions) for _ in range(n)]
+    return {
+        BASELINE: ["/static/site.css"] * n,
+        "search": [f"/search?q={quote(name.split()[0] + ' ' + name.split()[-1])}"
+                   for _, name in picks],
+        "solution": [f"/solutions/{quote(sid)}" for sid, _ in picks],
+        "zombies": [f"/zombies?page={rng.randint(1, 5)}" for _ in range(n)],
+        "gap_map": ["/gap-map"] * n,
+    }
+
+
+def run(initiatives: int, clients: int, per_client: int, work: Path) -> dict[str, Any]:
+    bundle = work / f"bundle-{initiatives}"
+    if not bundle.exists():
+        generate_bundle(bundle, initiatives, seed=1)
+    data_dir = work / f"explorer-store-{initiatives}"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    server = EmbeddedServer(data_dir)
+    server.ensure_running()
+    try:
+        uri = f"embedded:{data_dir}"
+        store = open_store(uri)
+        result = ingest(store, bundle)
+        assert not result.errors, result.errors[:3]
+        store.close()
+        app = create_app({"STORE_URI": uri, "SECRET_KEY": "bench"})
+        http = make_server("127.0.0.1", 0, app, threaded=True)
+        port = http.server_port
+        thread = threading.Thread(target=http.serve_forever, daemon=True)
+        thread.start()
+        base = f"http://127.0.0.1:{port}"
+        rng = random.Random(3)
+        plan = urls(bundle, rng, clients * per_client)
+        cold: dict[str, float] = {}
+        with requests.Session() as s:
+            for page, items in plan.items():
+                start = time.perf_counter()
+                s.get(base + items[0], timeout=120).raise_for_status()
+                cold[page] = round((time.perf_counter() - start) * 1000, 1)
+        figures: dict[str, Any] = {}
+        for page, items in plan.items():
+            times: list[float] = []
+            errors = [0]
+            lock = threading.Lock()
+
+            def client(chunk: list[str], times: list[float] = times,
+                       errors: list[int] = errors, lock: threading.Lock = lock) -> None:
+                with requests.Session() as s:
+                    for path in chunk:
+                        start = time.perf_counter()
+                        try:
+                            ok = s.get(base + path, timeout=30).status_code == 200
+                        except requests.RequestException:
+                            ok = False
+                        elapsed = (time.perf_counter() - start) * 1000
+                        with lock:
+                            times.append(elapsed)
+                            errors[0] += 0 if ok else 1
+
+            threads = [threading.Thread(target=client, args=(items[i::clients],))
+                       for i in range(clients)]
+            wall = time.perf_counter()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            wall = time.perf_counter() - wall
+            times.sort()
+            figures[page] = {"median_ms": round(statistics.median(times), 1),
+                             "p95_ms": round(times[int(0.95 * (len(times) - 1))], 1),
+                             "errors": errors[0], "requests": len(times),
+                             "throughput_rps": round(len(times) / wall, 1),
+                             "cold_ms": cold[page]}
+        base_median = figures[BASELINE]["median_ms"] or 1
+        for f in figures.values():
+            f[f"median_over_{BASELINE}"] = round(f["median_ms"] / base_median, 1)
+        http.shutdown()
+        return {"initiatives": initiatives, "clients": clients, "machine": machine(),
+                "when": time.strftime("%Y-%m-%d %H:%M:%S"), "pages": figures}
+    finally:
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def report(r: dict[str, Any]) -> str:
+    lines = [f"# Explorer benchmark, {r['initiatives']:,} initiatives, {r['clients']} "
+             "concurrent clients", "",
+             f"Machine: {r['machine']['cpus']} cores, {r['machine']['cpu']}. Run {r['when']}. "
+             "Threaded WSGI server on 127.0.0.1, embedded store.", "",
+             "| page | median (ms) | p95 (ms) | errors | requests | req/s | first (cold) ms | "
+             f"median / `{BASELINE}` |", "|---|---|---|---|---|---|---|---|"]
+    for page, f in r["pages"].items():
+        lines.append(f"| {page} | {f['median_ms']} | {f['p95_ms']} | {f['errors']} | "
+                     f"{f['requests']} | {f['throughput_rps']} | {f['cold_ms']} | "
+                     f"{f[f'median_over_{BASELINE}']} |")
+    lines += ["", "Target: p95 under 150 ms for search, solution, zombie and gap-map pages "
+              "with 8 clients at 100k initiatives.", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--initiatives", type=int, default=100_000)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=40, help="per client and page")
+    parser.add_argument("--work", type=Path, default=HERE / "work")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    result = run(args.initiatives, args.clients, args.requests, args.work)
+    RESULTS.mkdir(exist_ok=True)
+    stem = f"explorer-{args.initiatives}"
+    (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / f"{stem}.md").write_text(report(result))
+    print(report(result))
+
+
+if __name__ == "__main__":
+    main()
