@@ -1,13 +1,15 @@
 """Explorer blueprint: the API description.
 
-``/openapi.json`` serves the OpenAPI 3.1 description of every JSON twin, CSV download and
-curation endpoint (:data:`triedbefore.web.openapi.SPEC`, built once at import); ``/api``
-lists the same endpoints for people, with example links.
+``/openapi.json`` serves the OpenAPI 3.1 description of every JSON twin and CSV download
+of the explorer's pages, the graph view, the query console and curation
+(:data:`triedbefore.web.openapi.SPEC`, built once at import); ``/api`` lists the same
+endpoints for people, with example links on the sample bundle's ids.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from flask import Blueprint, jsonify, render_template
 
@@ -16,31 +18,43 @@ from triedbefore.web.openapi import EXAMPLES, SPEC
 bp = Blueprint("apidocs", __name__)
 
 
-def _example_url(path: str) -> str | None:
-    """``path`` with its path parameters filled in from the sample bundle's ids, or None
-    when a parameter has no example."""
+#: Query parameters whose examples make an endpoint's link show something.
+LINKED_PARAMETERS = ("node", "q", "measure")
+
+
+def _parameters(operation: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for p in operation.get("parameters", []):
+        if "$ref" in p:
+            p = SPEC["components"]["parameters"][p["$ref"].rsplit("/", 1)[1]]
+        out.append(p)
+    return out
+
+
+def _example_url(path: str, operation: dict[str, Any]) -> str | None:
+    """``path`` with its path parameters filled in from the sample bundle's ids and the
+    main query parameter's example, or None when a path parameter has no example."""
     url = path
     for name, value in EXAMPLES.items():
-        url = url.replace("{" + name + "}", value)
-    return None if "{" in url else url
+        url = url.replace("{" + name + "}", quote(value, safe=""))
+    if "{" in url:
+        return None
+    query = {p["name"]: p["example"] for p in _parameters(operation)
+             if p["in"] == "query" and p["name"] in LINKED_PARAMETERS and "example" in p}
+    return url + ("?" + urlencode(query) if query else "")
 
 
 def _endpoints() -> list[dict[str, Any]]:
     rows = []
     for path, item in SPEC["paths"].items():
         for method, operation in item.items():
-            names = []
-            for p in operation.get("parameters", []):
-                target = p
-                if "$ref" in p:
-                    target = SPEC["components"]["parameters"][p["$ref"].rsplit("/", 1)[1]]
-                if target["in"] == "query":
-                    names.append(target["name"])
             rows.append({
                 "method": method.upper(), "path": path, "summary": operation["summary"],
                 "description": operation.get("description", ""), "tag": operation["tags"][0],
-                "params": names, "secured": bool(operation.get("security")),
-                "url": _example_url(path) if method == "get" else None,
+                "params": [p["name"] for p in _parameters(operation) if p["in"] == "query"],
+                "secured": {"cookieAuth": []} in operation.get("security", []),
+                "optional": {} in operation.get("security", []),
+                "url": _example_url(path, operation) if method == "get" else None,
                 "statuses": sorted(operation["responses"]),
             })
     return rows

@@ -670,9 +670,16 @@ CONSOLE_FORM = closed({
 
 def console_operation(method: str, csv: bool) -> dict[str, Any]:
     """``/console.json`` or ``/console.csv``, by GET (shareable URLs) or POST (the form)."""
-    bad = {"description": "The statement was refused, rejected by the database or ran out "
-                          "of time, or a field is out of range (see `kind`). Always JSON.",
-           "content": {JSON: {"schema": ref("ConsoleError")}}}
+    bad: dict[str, Any] = {
+        "description": "The statement was refused, rejected by the database or ran out of "
+                       "time, or a field is out of range (see `kind`): always JSON."
+                       + (" Also a missing or wrong CSRF token (the plain Error envelope; "
+                          "an HTML page when JSON is not accepted)." if method == "post"
+                          else ""),
+        "content": {JSON: {"schema": ref("ConsoleError") if method == "get"
+                           else {"anyOf": [ref("ConsoleError"), ref("Error")]}}}}
+    if method == "post" and csv:
+        bad["content"]["text/html"] = {"schema": STR}
     if csv:
         ok = {"description": "The result as CSV: a header of column names, then one line "
                              "per row (maps and nested lists as JSON).",
@@ -683,9 +690,9 @@ def console_operation(method: str, csv: bool) -> dict[str, Any]:
     else:
         ok = {"description": "The result.", "content": {JSON: {"schema": ref("ConsoleResult")}}}
     responses: dict[str, Any] = {"200": ok, "400": bad}
-    if csv and method == "get":
+    if csv:
         responses["302"] = SIGN_IN_REDIRECT
-    responses.update({str(s): error(s, csv) for s in (401, 403, 503)})
+    responses.update({str(s): error(s, csv) for s in (401, 503)})
     out: dict[str, Any] = {
         "operationId": f"console_{'csv' if csv else 'json'}_{method}",
         "summary": "Query console" + (" (CSV)" if csv else ""),
@@ -768,7 +775,7 @@ PATHS: dict[str, Any] = {
         **operation("console_schema", "Query console schema", "The labels, their property "
                     "names and the relationship types, as the console's sidebar shows them "
                     "(`error` is set when the store could not list them). Signed-in users "
-                    "only.", "ConsoleSchema", [], [401, 403], "console"),
+                    "only.", "ConsoleSchema", [], [401], "console"),
         "security": [{"cookieAuth": []}],
     }},
     "/curation.json": {"get": {
@@ -814,8 +821,8 @@ SPEC: dict[str, Any] = {
                        "also have a CSV download at `PATH.csv`. Errors are "
                        "`{\"ok\": false, \"error\", \"status\"}` with status 400 (bad "
                        "parameter), 401/403 (sign-in or role), 404 (unknown id) or 503 "
-                       "(store unavailable); the console's 400 adds `kind`. The definitions behind verdicts, zombie "
-                       "repeats and deviance are on `/method`.",
+                       "(store unavailable); the console's 400 adds `kind`. The definitions "
+                       "behind verdicts, zombie repeats and deviance are on `/method`.",
         "license": {"name": "MIT", "identifier": "MIT"},
     },
     "servers": [{"url": "/"}],
