@@ -29,7 +29,7 @@ from triedbefore.ontology.vocab import Label
 KIND_WEIGHTS: dict[Label, float] = {
     Label.INITIATIVE: 0.8,
     Label.EVALUATION: 0.7,
-    Label.SITE: 0.6,
+    Label.SITE: 0.4,
 }
 NAME_FIELD = {Label.INITIATIVE: "title", Label.EVALUATION: "title", Label.SITE: "name"}
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)

@@ -72,15 +72,15 @@ def gap_map(rows: list[str], columns: list[str], cells: dict[tuple[str, str], in
     """A bubble grid: rows × columns, bubble area ∝ count, colour per row."""
     if not rows:
         return Markup("<p>No evaluations yet.</p>")
-    cell, left, top = 70, 260, 90
-    width, height = left + cell * len(columns) + 20, top + cell * len(rows) + 20
+    cell, left, top = 70, 260, 110
+    width, height = left + cell * len(columns) + 120, top + cell * len(rows) + 20
     biggest = max(cells.values() or [1])
     parts = [f'<svg class="gapmap" viewBox="0 0 {width} {height}" role="img" '
              f'aria-label="Evidence gap map: {len(rows)} rows by {len(columns)} quality '
              'domains; bubble size is the number of evaluations">']
     for j, column in enumerate(columns):
         cx = left + cell * j + cell / 2
-        parts.append(f'<text x="{cx:.0f}" y="{top - 12}" text-anchor="end" '
+        parts.append(f'<text x="{cx:.0f}" y="{top - 12}" text-anchor="start" '
                      f'transform="rotate(-35 {cx:.0f} {top - 12})" class="axis">'
                      f'{escape(column.replace("_", " "))}</text>')
     for i, row in enumerate(rows):
@@ -118,9 +118,13 @@ def bars(items: list[dict[str, Any]], value_key: str, label_key: str, highlight:
     def x(v: float) -> float:
         return left + (v - lo) / span * (width - left - 20)
 
+    height += 20
     parts = [f'<svg class="bars" viewBox="0 0 {width} {height}" role="img" '
              f'aria-label="Relative change of {len(items)} outcomes">',
-             f'<line x1="{x(0):.1f}" y1="0" x2="{x(0):.1f}" y2="{height - 20}" class="grid"/>']
+             f'<line x1="{x(0):.1f}" y1="0" x2="{x(0):.1f}" y2="{height - 30}" class="grid"/>']
+    for tick in sorted({lo, 0.0, hi}):
+        parts.append(f'<text x="{x(tick):.1f}" y="{height - 8}" text-anchor="middle" '
+                     f'class="axis">{tick:+.0%}</text>')
     for k, item in enumerate(items):
         v = float(item[value_key])
         y = k * bar_h + 4
@@ -128,7 +132,7 @@ def bars(items: list[dict[str, Any]], value_key: str, label_key: str, highlight:
         parts.append(
             f'<text x="{left - 8}" y="{y + 14}" text-anchor="end" class="label">'
             f'{escape(item[label_key])[:34]}</text><rect x="{min(x(0), x(v)):.1f}" y="{y}" '
-            f'width="{abs(x(v) - x(0)):.1f}" height="{bar_h - 6}" class="{cls}">'
+            f'width="{max(abs(x(v) - x(0)), 1.5):.1f}" height="{bar_h - 6}" class="{cls}">'
             f'<title>{escape(item[label_key])}: {v:+.1%}</title></rect>')
     parts.append("</svg>")
     return Markup("".join(parts))

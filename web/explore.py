@@ -114,7 +114,8 @@ def solution_data(solution_id: str) -> dict[str, Any]:
     matcher = resolution.solution_matcher(store)
     text = ". ".join(str(solution.get(k) or "") for k in ("name", "description", "problem"))
     similar = [{"solution_id": sid, "score": round(score, 3)}
-               for sid, score in matcher.match(text, k=6) if sid != solution_id][:5]
+               for sid, score in matcher.match(text, k=6)
+               if sid != solution_id and score >= 0.05][:5]
     years = sorted({int(e["published_date"][:4]) for e in store.read(
         queries.SOLUTION_EVALUATIONS, {"id": solution_id, "counted": COUNTED_LINKS})})
     return {"solution": solution, "verdict": verdict, "evaluations": evaluations,
