@@ -21,7 +21,7 @@ from triedbefore.graph.rules import (
     Evidence,
     Repeat,
     Verdict,
-    classify,
+    classify_many,
     day,
     iso,
     verdict_of,
@@ -105,44 +105,48 @@ def verdict_dict(solution_id: str, v: Verdict, when: int) -> dict[str, Any]:
 # --- bulk reads for the whole-graph questions -------------------------------------
 
 
+BATCH = 200  # solutions per statement in whole-graph reads
+
+
+def solution_ids(store: Store) -> list[str]:
+    return sorted(str(r["id"]) for r in store.read(queries.SOLUTION_IDS))
+
+
 @dataclass
 class EvidenceIndex:
-    """Every solution's evaluations, read once."""
+    """Every solution's evaluations, read once (a batch of solutions per statement: index
+    lookups, no sort of the whole graph)."""
 
     by_solution: dict[str, list[Evidence]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, store: Store) -> EvidenceIndex:
-        evaluations = {str(r["id"]): _evidence(r)
-                       for r in _pages(store, queries.EVALUATIONS_PAGE)}
         index = cls()
-        for row in _pages(store, queries.EVIDENCE_PAGE, counted=COUNTED_LINKS):
-            index.by_solution[str(row["solution_id"])] = [
-                evaluations[str(e)] for e in row["evaluations"] or [] if str(e) in evaluations]
+        ids = solution_ids(store)
+        for start in range(0, len(ids), BATCH):
+            for row in store.read(queries.EVIDENCE_OF_SOLUTIONS,
+                                  {"ids": ids[start:start + BATCH], "counted": COUNTED_LINKS}):
+                index.by_solution.setdefault(str(row["solution_id"]), []).append(_evidence(row))
         return index
 
     def of(self, solution_id: str) -> list[Evidence]:
         return self.by_solution.get(solution_id, [])
 
 
-def iter_attempts(store: Store) -> Iterator[Attempt]:
-    """Initiatives linked to a solution (declared, inferred or accepted)."""
-    after = ""
-    while True:
-        ids = [str(r["id"]) for r in store.read(queries.INITIATIVE_IDS_PAGE,
-                                                 {"after": after, "limit": PAGE})]
-        if not ids:
-            return
-        for row in store.read(queries.ATTEMPTS_PAGE, {"after": after, "limit": PAGE,
-                                                      "counted": COUNTED_LINKS}):
-            if row.get("start_lo") is None:
-                continue
-            yield Attempt(str(row["id"]), str(row["solution_id"]), int(row["start_lo"]),
-                          frozenset(str(x) for x in row["learned_from"] or ()),
-                          str(row.get("how") or "declared"))
-        if len(ids) < PAGE:
-            return
-        after = ids[-1]
+def _attempt(row: dict[str, Any]) -> Attempt:
+    return Attempt(str(row["id"]), str(row["solution_id"]), int(row["start_lo"]),
+                   frozenset(str(x) for x in row["learned_from"] or ()),
+                   str(row.get("how") or "declared"))
+
+
+def iter_attempts(store: Store, solutions: list[str] | None = None) -> Iterator[Attempt]:
+    """Initiatives linked to a solution (declared, inferred or accepted), by solution."""
+    ids = solution_ids(store) if solutions is None else solutions
+    for start in range(0, len(ids), BATCH):
+        for row in store.read(queries.ATTEMPTS_OF_SOLUTIONS,
+                              {"ids": ids[start:start + BATCH], "counted": COUNTED_LINKS}):
+            if row.get("start_lo") is not None:
+                yield _attempt(row)
 
 
 # --- zombie repeats and informed re-tries ----------------------------------------
@@ -153,18 +157,20 @@ def repeats(store: Store, as_of: str | date | None = None,
     """(zombie repeats, informed re-tries) among initiatives started by ``as_of``."""
     when = as_of_day(as_of)
     index = index or EvidenceIndex.load(store)
+    # Only solutions with a failed evaluation published by then can have repeats.
+    candidates = sorted(sid for sid, evidence in index.by_solution.items()
+                        if any(e.finding in ("no_effect", "negative") and e.published_hi <= when
+                               for e in evidence))
+    by_solution: dict[str, list[Attempt]] = {}
+    for attempt in iter_attempts(store, candidates):
+        if attempt.start_lo <= when:
+            by_solution.setdefault(attempt.solution_id, []).append(attempt)
     zombies: list[Repeat] = []
     retries: list[Repeat] = []
-    for attempt in iter_attempts(store):
-        if attempt.start_lo > when:
-            continue
-        evidence = index.of(attempt.solution_id)
-        if not any(e.finding in ("no_effect", "negative") for e in evidence):
-            continue
-        found = classify(attempt, [e for e in evidence if e.published_hi <= when])
-        if found is None:
-            continue
-        (retries if found.cited else zombies).append(found)
+    for sid, attempts in by_solution.items():
+        evidence = [e for e in index.of(sid) if e.published_hi <= when]
+        for _, found in classify_many(attempts, evidence):
+            (retries if found.cited else zombies).append(found)
     key = lambda r: (r.solution_id, r.initiative_id)  # noqa: E731
     return sorted(zombies, key=key), sorted(retries, key=key)
 

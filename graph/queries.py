@@ -523,3 +523,24 @@ CONSOLE_EXAMPLE_LEARNED_FROM = (
     "RETURN i.id AS initiative, i.title AS title, labels(x)[0] AS cites, x.id AS cited_id "
     "ORDER BY initiative, cited_id"
 )
+
+SOLUTION_IDS = "MATCH (s:Solution) RETURN s.id AS id"
+
+EVIDENCE_OF_SOLUTIONS = (
+    "UNWIND $ids AS sid "
+    "MATCH (s:Solution {id: sid})<-[l:IMPLEMENTS]-(:Initiative)<-[:EVALUATED]-(e:Evaluation) "
+    "WHERE l.how IN $counted "
+    "WITH DISTINCT sid, e "
+    "MATCH (e)-[:EVALUATED]->(j:Initiative) "
+    "RETURN sid AS solution_id, e.id AS id, e.finding AS finding, e.sms_effective AS level, "
+    "e.published_date_hi AS published_hi, e.independent AS independent, "
+    "collect(j.id) AS initiatives"
+)
+
+ATTEMPTS_OF_SOLUTIONS = (
+    "UNWIND $ids AS sid "
+    "MATCH (s:Solution {id: sid})<-[l:IMPLEMENTS]-(i:Initiative) WHERE l.how IN $counted "
+    "OPTIONAL MATCH (i)-[:LEARNED_FROM]->(x) "
+    "RETURN i.id AS id, sid AS solution_id, i.start_date_lo AS start_lo, l.how AS how, "
+    "collect(x.id) AS learned_from"
+)

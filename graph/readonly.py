@@ -99,12 +99,17 @@ class PlanningStore(Protocol):
 # Lexical check
 # --------------------------------------------------------------------------- #
 
+#: Where the check and the engines could disagree, the check takes the stricter reading:
+#: a ``//`` comment ends at any line break (FalkorDB's runs to ``\n``), a block comment at
+#: the first ``*/``, and a number ends where its digits do (engines read ``1CREATE`` as
+#: ``1 CREATE`` and ``$1CREATE`` as ``$1 CREATE``).
 _TOKEN = re.compile(
     r"(?P<space>\s+)"
-    r"|(?P<comment>//[^\n\r]*|/\*.*?\*/)"
+    r"|(?P<comment>//[^\n\r\v\f\x1c-\x1e\x85\u2028\u2029]*|/\*.*?\*/)"
     r"|(?P<string>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")"
     r"|(?P<quoted>`(?:[^`]|``)*`)"
-    r"|(?P<param>\$(?:\w+|`(?:[^`]|``)*`))"
+    r"|(?P<param>\$(?:[^\W\d]\w*|\d+|`(?:[^`]|``)*`))"
+    r"|(?P<number>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)"
     r"|(?P<word>\w+)"
     r"|(?P<other>.)",
     re.DOTALL,
@@ -151,7 +156,7 @@ _REFUSED_PARTS = ("create", "load", "import", "export", "write", "delete", "merg
 
 @dataclass(frozen=True)
 class _Token:
-    kind: str  # word, name (back-quoted), param, other
+    kind: str  # word, name (back-quoted), param, number, string, other
     text: str  # for a word: the text; for a name: the unquoted text
     start: int
 
@@ -179,12 +184,16 @@ def _tokens(statement: str) -> list[_Token]:
     return out
 
 
+def _is(token: _Token, punctuation: str) -> bool:
+    return token.kind == "other" and token.text == punctuation
+
+
 def _qualified_name(tokens: list[_Token], i: int) -> tuple[str, int]:
     """The dotted name starting at ``tokens[i]`` and the index after it."""
     parts: list[str] = []
     while i < len(tokens) and tokens[i].kind in ("word", "name"):
         parts.append(tokens[i].text)
-        if i + 1 < len(tokens) and tokens[i + 1].text == ".":
+        if i + 1 < len(tokens) and _is(tokens[i + 1], "."):
             i += 2
             continue
         i += 1
@@ -207,10 +216,14 @@ def _refused_name(name: str, what: str) -> str | None:
 def _is_keyword(tokens: list[_Token], i: int) -> bool:
     """False where a word is a name: a property or namespace part (after ``.``), a label
     or relationship type (after ``:``) or a map key (before ``:``)."""
-    if i > 0 and tokens[i - 1].kind == "other" and tokens[i - 1].text in ".:":
+    before = tokens[i - 1] if i > 0 else None
+    if before is not None and _is(before, ":"):
         return False
-    return not (i + 1 < len(tokens) and tokens[i + 1].kind == "other"
-                and tokens[i + 1].text == ":")
+    if before is not None and _is(before, ".") and i > 1 and (
+            tokens[i - 2].kind in ("word", "name", "param")
+            or any(_is(tokens[i - 2], p) for p in ")]}")):
+        return False  # a property of an expression (``1.SET`` is still a keyword)
+    return not (i + 1 < len(tokens) and _is(tokens[i + 1], ":"))
 
 
 def check_statement(statement: str) -> str:
@@ -223,30 +236,33 @@ def check_statement(statement: str) -> str:
                            "characters")
     tokens = _tokens(statement)
     cut: int | None = None
-    if tokens and tokens[-1].text == ";" and tokens[-1].kind == "other":
+    if tokens and _is(tokens[-1], ";"):
         cut = tokens[-1].start
         tokens = tokens[:-1]
     if not tokens:
         raise QueryRefused("refused: the statement has no clause")
     for i, token in enumerate(tokens):
-        if token.kind == "other" and token.text == ";":
+        if _is(token, ";"):
             raise QueryRefused("refused: one statement at a time (remove the ';')")
         if token.kind not in ("word", "name"):
             continue
-        after_dot = i > 0 and tokens[i - 1].kind == "other" and tokens[i - 1].text == "."
+        after_dot = i > 0 and _is(tokens[i - 1], ".")
         if token.kind == "word" and _is_keyword(tokens, i):
             word = token.text.upper()
             refused = _REFUSED_WORDS.get(word)
             if refused is not None:
                 shown, reason = refused
+                hint = ""
+                if i > 0 and tokens[i - 1].kind == "word" and tokens[i - 1].text.upper() == "AS":
+                    hint = f" (to use it as a name, quote it: `{token.text}`)"
                 raise QueryRefused(
-                    f"refused: {shown} {reason}; the console only reads the graph")
+                    f"refused: {shown} {reason}; the console only reads the graph{hint}")
             if word == "CALL":
                 _check_call(tokens, i)
                 continue
         if not after_dot:  # a (namespaced) function call: name(.name)* (
             name, end = _qualified_name(tokens, i)
-            if end < len(tokens) and tokens[end].text == "(" and "." in name:
+            if end < len(tokens) and _is(tokens[end], "(") and "." in name:
                 why = _refused_name(name, "function")
                 if why is not None:
                     raise QueryRefused(why)
@@ -256,7 +272,7 @@ def check_statement(statement: str) -> str:
 def _check_call(tokens: list[_Token], i: int) -> None:
     """``CALL`` at ``tokens[i]``: a subquery, or a procedure on the allow-list."""
     nxt = tokens[i + 1] if i + 1 < len(tokens) else None
-    if nxt is not None and nxt.kind == "other" and nxt.text in ("{", "("):
+    if nxt is not None and (_is(nxt, "{") or _is(nxt, "(")):
         return  # a subquery: its clauses are checked like the rest of the statement
     name, _end = _qualified_name(tokens, i + 1)
     if not name:

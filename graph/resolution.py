@@ -30,24 +30,28 @@ DECISIONS = ("accepted", "rejected")
 #: (the explorer's) know to recompute.
 EPOCH = [0]
 
-_MATCHERS: dict[tuple[str, str], tuple[tuple[Any, ...], SolutionMatcher]] = {}
+_MATCHERS: dict[tuple[str, str], tuple[tuple[Any, ...], SolutionMatcher, dict[str, str]]] = {}
 
 
-def solution_matcher(store: Store) -> SolutionMatcher:
-    """The matcher over the store's solutions, rebuilt only when the solutions change."""
+def _matcher_entry(store: Store) -> tuple[tuple[Any, ...], SolutionMatcher, dict[str, str]]:
     row = store.read(queries.SOLUTIONS_VERSION)
     version = tuple(row[0].values()) if row else ()
     key = (store.uri.raw, store.uri.graph)
     cached = _MATCHERS.get(key)
     if cached is not None and cached[0] == version:
-        return cached[1]
+        return cached
     texts = [SolutionText(
         id=str(r["id"]), name=str(r["name"]), aliases=tuple(r.get("aliases") or ()),
         description=r.get("description") or "", problem=r.get("problem") or "",
         tags=tuple(r.get("tags") or ())) for r in store.read(queries.SOLUTION_TEXTS)]
-    matcher = SolutionMatcher(texts)
-    _MATCHERS[key] = (version, matcher)
-    return matcher
+    entry = (version, SolutionMatcher(texts), {t.id: t.name for t in texts})
+    _MATCHERS[key] = entry
+    return entry
+
+
+def solution_matcher(store: Store) -> SolutionMatcher:
+    """The matcher over the store's solutions, rebuilt only when the solutions change."""
+    return _matcher_entry(store)[1]
 
 
 @dataclass(frozen=True)
@@ -150,8 +154,8 @@ class Proposal:
 
 
 def solution_names(store: Store) -> dict[str, str]:
-    """Solution id → name."""
-    return {str(r["id"]): str(r["name"]) for r in store.read(queries.SOLUTION_TEXTS)}
+    """Solution id → name (cached with the matcher)."""
+    return _matcher_entry(store)[2]
 
 
 def _initiative_text(row: dict[str, Any]) -> str:

@@ -19,6 +19,7 @@ Choices the definitions leave open (documented in ``docs/analytics.md``):
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -201,3 +202,37 @@ def classify(attempt: Attempt, evidence: Sequence[Evidence]) -> Repeat | None:
     lag = attempt.start_lo - min(e.published_hi for e in failed)
     return Repeat(attempt.id, attempt.solution_id, tuple(e.id for e in ordered), lag,
                   tuple(cited), attempt.how == "inferred", then)
+
+
+def classify_many(attempts: Sequence[Attempt], evidence: Sequence[Evidence]
+                  ) -> Iterable[tuple[Attempt, Repeat]]:
+    """``classify`` for many attempts at one solution: the evidence is sorted by date
+    once and the verdict of each date prefix is computed once."""
+    if not any(e.finding in NEGATIVE for e in evidence):
+        return
+    ordered = sorted(evidence, key=lambda e: e.published_hi)
+    dates = [e.published_hi for e in ordered]
+    verdicts: dict[int, Verdict] = {}
+    known: dict[int, set[str]] = {}
+    for attempt in attempts:
+        k = bisect_left(dates, attempt.start_lo)  # evaluations published before the start
+        if k == 0:
+            continue
+        before = ordered[:k]
+        failed = [e for e in before if e.finding in NEGATIVE and e.initiatives - {attempt.id}]
+        if not failed:
+            continue
+        if k not in verdicts:
+            verdicts[k] = verdict_of(before)
+        then = verdicts[k]
+        if then.verdict != DOES_NOT_WORK:
+            continue
+        cited: list[str] = []
+        if attempt.learned_from:
+            if k not in known:
+                known[k] = {e.id for e in before}.union(*(e.initiatives for e in before))
+            cited = sorted(attempt.learned_from & known[k])
+        lag = attempt.start_lo - min(e.published_hi for e in failed)
+        yield attempt, Repeat(attempt.id, attempt.solution_id,
+                              tuple(e.id for e in strength_order(failed)), lag, tuple(cited),
+                              attempt.how == "inferred", then)

@@ -18,10 +18,10 @@ import re
 from datetime import date
 from typing import Any
 
-from triedbefore.graph import analytics, queries
+from triedbefore.graph import analytics
 from triedbefore.graph.dialect import fulltext_terms
 from triedbefore.graph.matching import AUTO_LINK_THRESHOLD, SUGGEST_THRESHOLD
-from triedbefore.graph.resolution import solution_matcher
+from triedbefore.graph.resolution import solution_matcher, solution_names
 from triedbefore.graph.rules import DOES_NOT_WORK, iso, verdict_of
 from triedbefore.graph.store import Store
 from triedbefore.ontology.vocab import Label
@@ -54,8 +54,7 @@ def search(store: Store, text: str, limit: int = 10) -> list[dict[str, Any]]:
         return []
     hits: list[dict[str, Any]] = []
     matcher = solution_matcher(store)
-    names = {r["id"]: r["name"] for r in store.read(queries.SOLUTION_TEXTS)} if len(matcher) \
-        else {}
+    names = solution_names(store)
     for sid, score in matcher.match(text, k=limit):
         if score >= SUGGEST_THRESHOLD / 2:
             hits.append({"kind": "solution", "id": sid, "name": names.get(sid, sid),

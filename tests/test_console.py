@@ -62,6 +62,13 @@ ATTACKS = [
     "USE system MATCH (n) RETURN n",
     "RETURN 'unclosed",
     "",
+    # lexer edges, where the check must read at least as much code as the engines do
+    "WITH 1 AS x LIMIT 1CREATE (:X) RETURN 1",
+    "RETURN $1CREATE (:X)",
+    "UNWIND [1] AS x WITH x LIMIT 1.SET x.y = 1 RETURN x",
+    "RETURN 1 AS a // a comment ends at any line break\u2028CREATE (:X)",
+    "RETURN 'a\\\\' AS x CREATE (:X)",
+    "MATCH (n) RETURN n.name AS set",
 ]
 
 #: Statements that only look dangerous: the words are in strings, comments or names.
@@ -74,6 +81,8 @@ HARMLESS = [
     "RETURN {create: 1, merge: 2} AS m",
     "CALL db.labels() YIELD label RETURN label",
     "MATCH (n) RETURN count(n) AS n;",
+    "MATCH (n) WHERE n.lat > 1.5e-3 RETURN count(n) AS n",
+    "RETURN 'it\\'s a CREATE' AS x, \"LOAD CSV\" AS y",
 ]
 
 

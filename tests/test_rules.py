@@ -96,3 +96,34 @@ def test_no_zombie_when_the_verdict_then_was_not_does_not_work() -> None:
     assert classify(attempt("2020"), [FAILED, later_positive]) is None  # mixed by then
     after_start = ev("E2", "positive", 5, published="2021", initiatives=("I0",))
     assert classify(attempt("2020"), [FAILED, after_start]) is not None
+
+
+def test_classify_many_agrees_with_classify() -> None:
+    """The memoised whole-solution pass gives exactly the per-attempt rule's answers."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from triedbefore.graph.rules import classify_many
+
+    findings = st.sampled_from(["positive", "mixed", "no_effect", "negative", "inconclusive"])
+    evidence_st = st.lists(st.builds(
+        Evidence, id=st.sampled_from([f"E{i}" for i in range(8)]), finding=findings,
+        level=st.one_of(st.none(), st.integers(1, 5)), published_hi=st.integers(0, 40),
+        independent=st.one_of(st.none(), st.booleans()),
+        initiatives=st.frozensets(st.sampled_from([f"I{i}" for i in range(6)]), min_size=1,
+                                  max_size=3)), max_size=8, unique_by=lambda e: e.id)
+    attempts_st = st.lists(st.builds(
+        Attempt, id=st.sampled_from([f"I{i}" for i in range(6)]), solution_id=st.just("S"),
+        start_lo=st.integers(0, 45),
+        learned_from=st.frozensets(st.sampled_from(["E1", "E2", "I0", "I3", "X"]), max_size=2)),
+        max_size=6, unique_by=lambda a: a.id)
+
+    @settings(max_examples=300, deadline=None)
+    @given(evidence_st, attempts_st)
+    def check(evidence: list[Evidence], attempts: list[Attempt]) -> None:
+        many = {a.id: r for a, r in classify_many(attempts, evidence)}
+        for a in attempts:
+            one = classify(a, evidence)
+            assert many.get(a.id) == one, (a, evidence)
+
+    check()
