@@ -31,7 +31,6 @@ from triedbefore.ontology.models import measure_key
 
 #: IMPLEMENTS kinds that make an initiative part of a solution.
 COUNTED_LINKS = ["declared", "inferred", "accepted"]
-PAGE = 5000
 
 #: Positive deviance defaults (semantics.md): robust z of the relative change.
 MIN_PEERS = 5
@@ -66,16 +65,6 @@ def _evidence(row: dict[str, Any]) -> Evidence:
         level=int(level) if level is not None else None,
         published_hi=int(row["published_hi"]), independent=row.get("independent"),
         initiatives=frozenset(str(i) for i in row.get("initiatives") or ()))
-
-
-def _pages(store: Store, statement: str, **params: Any) -> Iterator[dict[str, Any]]:
-    after = ""
-    while True:
-        rows = store.read(statement, {**params, "after": after, "limit": PAGE})
-        yield from rows
-        if len(rows) < PAGE:
-            return
-        after = str(rows[-1]["id"] if "id" in rows[-1] else rows[-1]["solution_id"])
 
 
 # --- verdict --------------------------------------------------------------------

@@ -106,7 +106,7 @@ _export_columns()
 
 @cypher_builder
 def export_page(label: Label) -> str:
-    """One page of nodes in id order after ``$after``, with the ids of every reference column."""
+    """Nodes with the given ``$ids``, with the ids of every reference column."""
     comprehensions = []
     # Each comprehension gets its own variables: FalkorDB confuses reused ones.
     for i, (_column, link) in enumerate(_EXPORT_COLUMNS.get(label, ())):
@@ -118,9 +118,13 @@ def export_page(label: Label) -> str:
             f", [{pattern} WHERE coalesce(e{i}.how, 'declared') = 'declared' | m{i}.id]"
             f" AS {link.name.lower()}"
         )
-    return (f"MATCH (n:{label.value}) WHERE n.id > $after "
-            "WITH n ORDER BY n.id LIMIT $limit "
+    return (f"UNWIND $ids AS id MATCH (n:{label.value} {{id: id}}) "
             "RETURN n {.*} AS props" + "".join(comprehensions))
+
+
+@cypher_builder
+def all_ids(label: Label) -> str:
+    return f"MATCH (n:{label.value}) RETURN n.id AS id"
 
 
 @cypher_builder
@@ -192,36 +196,6 @@ SOLUTION_EVIDENCE = (
     "collect(j.id) AS initiatives"
 )
 
-EVIDENCE_PAGE = (
-    "MATCH (s:Solution) WHERE s.id > $after "
-    "WITH s ORDER BY s.id LIMIT $limit "
-    "OPTIONAL MATCH (s)<-[l:IMPLEMENTS]-(:Initiative)<-[:EVALUATED]-(e:Evaluation) "
-    "WHERE l.how IN $counted "
-    "RETURN s.id AS solution_id, collect(DISTINCT e.id) AS evaluations"
-)
-
-EVALUATIONS_PAGE = (
-    "MATCH (e:Evaluation) WHERE e.id > $after "
-    "WITH e ORDER BY e.id LIMIT $limit "
-    "OPTIONAL MATCH (e)-[:EVALUATED]->(j:Initiative) "
-    "RETURN e.id AS id, e.finding AS finding, e.sms_effective AS level, "
-    "e.published_date_hi AS published_hi, e.independent AS independent, "
-    "collect(j.id) AS initiatives"
-)
-
-ATTEMPTS_PAGE = (
-    "MATCH (i:Initiative) WHERE i.id > $after "
-    "WITH i ORDER BY i.id LIMIT $limit "
-    "MATCH (i)-[l:IMPLEMENTS]->(s:Solution) WHERE l.how IN $counted "
-    "OPTIONAL MATCH (i)-[:LEARNED_FROM]->(x) "
-    "RETURN i.id AS id, s.id AS solution_id, i.start_date_lo AS start_lo, l.how AS how, "
-    "collect(x.id) AS learned_from"
-)
-
-INITIATIVE_IDS_PAGE = (
-    "MATCH (i:Initiative) WHERE i.id > $after "
-    "RETURN i.id AS id ORDER BY i.id LIMIT $limit"
-)
 
 SOLUTION_SITES = (
     "MATCH (s:Solution)<-[l:IMPLEMENTS]-(:Initiative)-[:TRIED_AT]->(t:Site) "
@@ -258,15 +232,6 @@ SOLUTIONS_VERSION = (
     "max(s.row_hash) AS digest"
 )
 
-UNRESOLVED_PAGE = (
-    "MATCH (i:Initiative) WHERE i.id > $after "
-    "WITH i ORDER BY i.id LIMIT $limit "
-    "OPTIONAL MATCH (i)-[d:IMPLEMENTS]->(:Solution) WHERE d.how = 'declared' "
-    "WITH i, count(d) AS declared WHERE declared = 0 "
-    "RETURN i.id AS id, i.title AS title, i.description AS description, "
-    "[(i)-[l:IMPLEMENTS]->(s:Solution) | {solution_id: s.id, how: l.how, score: l.score}] "
-    "AS links"
-)
 
 SET_RESOLUTION = (
     "UNWIND $rows AS r MATCH (i:Initiative {id: r.id}) "
@@ -543,4 +508,13 @@ ATTEMPTS_OF_SOLUTIONS = (
     "OPTIONAL MATCH (i)-[:LEARNED_FROM]->(x) "
     "RETURN i.id AS id, sid AS solution_id, i.start_date_lo AS start_lo, l.how AS how, "
     "collect(x.id) AS learned_from"
+)
+
+UNRESOLVED_ALL = (
+    "MATCH (i:Initiative) "
+    "OPTIONAL MATCH (i)-[d:IMPLEMENTS]->(:Solution) WHERE d.how = 'declared' "
+    "WITH i, count(d) AS declared WHERE declared = 0 "
+    "RETURN i.id AS id, i.title AS title, i.description AS description, "
+    "[(i)-[l:IMPLEMENTS]->(s:Solution) | {solution_id: s.id, how: l.how, score: l.score}] "
+    "AS links"
 )

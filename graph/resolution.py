@@ -67,22 +67,15 @@ class Resolution:
 
 
 def _pages(store: Store, only: set[str] | None = None) -> Iterable[dict[str, Any]]:
-    """Initiatives without a declared solution, a window of ids at a time."""
+    """Initiatives without a declared solution (or those of ``only``)."""
     if only is not None:
         ids = sorted(only)
         for start in range(0, len(ids), PAGE):
             yield from store.read(queries.UNRESOLVED_BY_IDS, {"ids": ids[start:start + PAGE]})
         return
-    after = ""
-    while True:
-        ids = [str(r["id"]) for r in store.read(queries.INITIATIVE_IDS_PAGE,
-                                                 {"after": after, "limit": PAGE})]
-        if not ids:
-            return
-        yield from store.read(queries.UNRESOLVED_PAGE, {"after": after, "limit": PAGE})
-        if len(ids) < PAGE:
-            return
-        after = ids[-1]
+    # Initiatives without a declared solution are few: one statement, no paging (keyset
+    # paging sorts the remaining initiatives on every page).
+    yield from sorted(store.read(queries.UNRESOLVED_ALL), key=lambda r: str(r["id"]))
 
 
 def resolve(store: Store, *, run_id: str | None = None,

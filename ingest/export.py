@@ -44,17 +44,13 @@ def format_cell(value: Any) -> str:
 
 
 def iter_nodes(store: Store, label: Label) -> Iterator[dict[str, Any]]:
-    """Nodes of a label in id order, each with its properties and reference ids."""
+    """Nodes of a label in id order, each with its properties and reference ids. The ids
+    are sorted here and the nodes fetched by id, a page at a time (index lookups)."""
+    ids = sorted(str(r["id"]) for r in store.read(queries.all_ids(label)))
     statement = queries.export_page(label)
-    after = ""
-    while True:
-        rows = store.read(statement, {"after": after, "limit": PAGE})
-        if not rows:
-            return
-        yield from rows
-        after = str(rows[-1]["props"]["id"])
-        if len(rows) < PAGE:
-            return
+    for start in range(0, len(ids), PAGE):
+        rows = store.read(statement, {"ids": ids[start:start + PAGE]})
+        yield from sorted(rows, key=lambda r: str(r["props"]["id"]))
 
 
 def export_bundle(store: Store, dest: Path) -> dict[str, int]:
