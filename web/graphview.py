@@ -16,6 +16,7 @@ import functools
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint, abort, current_app, request, send_from_directory, url_for
 
@@ -166,8 +167,6 @@ def _detail_url(kind: str, node_id: str) -> str | None:
     page = DETAIL_PAGES.get(kind)
     if page is None:
         return None
-    from urllib.parse import quote
-
     return f"{request.script_root}/{page}/{quote(node_id, safe='')}"
 
 
