@@ -183,6 +183,17 @@ REQUESTS: list[str] = [
     "/gap-map.csv?by=intervention_type", "/gap-map.csv?by=x",
     "/deviance.csv?" + urlencode({"measure": MEASURE}), "/deviance.csv?measure=nothing",
     "/graph.csv?node=initiative:INI-0021", "/graph.csv?node=site:NOPE", "/graph.csv?kind=x",
+    # pages with several tables: ?table= picks one
+    "/solutions/SOL-TELE.csv?table=attempts", "/solutions/SOL-TELE.csv?table=outcomes",
+    "/solutions/SOL-TELE.csv?table=nope",
+    "/initiatives/INI-0021.csv", "/initiatives/INI-0021.csv?table=sites",
+    "/initiatives/NOPE.csv", "/initiatives/INI-0021.csv?table=nope",
+    "/evaluations/EVAL-0004.csv?table=initiatives", "/evaluations/NOPE.csv",
+    "/evaluations/EVAL-0004.csv?table=nope",
+    "/sites/RBL.csv?table=outcomes", "/sites/RBL.csv?table=nope",
+    "/zombies.csv?table=retries", "/zombies.csv?table=nope",
+    "/deviance.csv?table=deviants&" + urlencode({"measure": MEASURE}),
+    "/deviance.csv?table=nope",
 ]
 
 

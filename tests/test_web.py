@@ -120,3 +120,19 @@ def test_markup_in_titles_is_escaped(store: FalkorStore, tmp_path: Path) -> None
         body = client.get(url).data
         assert b"<script>alert(1)</script>" not in body, url
     assert b"&lt;script&gt;alert(1)&lt;/script&gt;" in client.get("/solutions/S1").data
+
+
+def test_every_table_has_a_csv_download(client: FlaskClient) -> None:
+    for url, table, column in (("/solutions/SOL-TELE.csv", "attempts", "title"),
+                               ("/initiatives/INI-0021.csv", "outcomes", "measure"),
+                               ("/evaluations/EVAL-0004.csv", "initiatives", "title"),
+                               ("/sites/RBL.csv", "outcomes", "measure"),
+                               ("/zombies.csv", "retries", "cited")):
+        res = client.get(f"{url}?table={table}")
+        assert res.status_code == 200, url
+        rows = list(csv.DictReader(io.StringIO(res.data.decode())))
+        assert rows and column in rows[0], (url, table)
+    nested = client.get("/solutions/SOL-TELE.csv?table=attempts").data.decode()
+    assert '""id"": ""' in nested  # nested site records are JSON text, not Python reprs
+    assert client.get("/zombies.csv?table=nope").status_code == 400
+    assert "table=attempts" in client.get("/solutions/SOL-TELE").data.decode()

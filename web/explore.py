@@ -310,7 +310,8 @@ def deviance_data() -> dict[str, Any]:
     measure = request.args.get("measure") or None
     measures = analytics.measures(store)
     if not measure:
-        return {"measures": measures, "measure": None, "result": None, "changes": []}
+        return {"measures": measures, "measure": None, "result": None, "changes": [],
+                "deviants": []}
     result = analytics.deviance(store, measure)
     rows = store.read(queries.MEASURE_OUTCOMES, {"key": measure_key(measure)})
     changes = []
@@ -400,20 +401,25 @@ register_page(bp, "/search", "search", "search.html", search_data, table="result
 register_page(bp, "/solutions", "solutions", "solutions.html", solutions_data,
               table="solutions", title="Solutions")
 register_page(bp, "/solutions/<solution_id>", "solution", "solution.html", solution_data,
-              table="evaluations", title="Solution", decorate=_solution_html)
+              table=("evaluations", "attempts", "outcomes"), title="Solution",
+              decorate=_solution_html)
 register_page(bp, "/initiatives/<initiative_id>", "initiative", "initiative.html",
-              initiative_data, title="Initiative")
+              initiative_data, table=("outcomes", "evaluations", "sites"),
+              title="Initiative")
 register_page(bp, "/evaluations/<evaluation_id>", "evaluation", "evaluation.html",
-              evaluation_data, title="Evaluation")
+              evaluation_data, table=("outcomes", "initiatives"), title="Evaluation")
 register_page(bp, "/evaluations", "evaluations", "evaluations.html", evaluations_data,
               table="evaluations", title="Evaluations")
-register_page(bp, "/sites/<site_id>", "site", "site.html", site_data, table="initiatives",
+register_page(bp, "/sites/<site_id>", "site", "site.html", site_data,
+              table=("initiatives", "outcomes"),
               title="Site", decorate=_site_html)
-register_page(bp, "/zombies", "zombies", "zombies.html", zombies_data, table="zombies",
+register_page(bp, "/zombies", "zombies", "zombies.html", zombies_data,
+              table=("zombies", "retries"),
               title="Zombie repeats")
 register_page(bp, "/gap-map", "gap_map", "gap_map.html", gap_map_data, table="cells",
               title="Evidence gap map", decorate=_gap_html)
-register_page(bp, "/deviance", "deviance", "deviance.html", deviance_data, table="changes",
+register_page(bp, "/deviance", "deviance", "deviance.html", deviance_data,
+              table=("changes", "deviants"),
               title="Positive deviance", decorate=_deviance_html)
 register_page(bp, "/check", "check", "check.html", check_data, title="Proposal check")
 register_page(bp, "/method", "method", "method.html", method_data, title="Method")

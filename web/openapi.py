@@ -638,14 +638,23 @@ def operation(op_id: str, summary: str, description: str, schema: str,
 
 def explorer_page(path: str, op_id: str, summary: str, description: str, schema: str,
                   parameters: list[str], errors: list[int], *,
-                  csv: str | None = None) -> dict[str, Any]:
-    """``path.json`` and, for a page with a table, ``path.csv``."""
+                  csv: str | tuple[str, ...] | None = None) -> dict[str, Any]:
+    """``path.json`` and, for a page with tables, ``path.csv`` (``?table=`` picks one of
+    several; the first is the default)."""
     base = "/index" if path == "/" else path
     out = {base + ".json": {"get": operation(op_id, summary, description, schema,
                                              parameters, errors, "explorer")}}
     if csv is not None:
-        out[base + ".csv"] = {"get": operation(op_id, summary, description, schema,
-                                               parameters, errors, "downloads", csv_of=csv)}
+        tables = (csv,) if isinstance(csv, str) else csv
+        op = operation(op_id, summary, description, schema, parameters,
+                       sorted({*errors, 400}) if len(tables) > 1 else errors, "downloads",
+                       csv_of=tables[0])
+        if len(tables) > 1:
+            op["parameters"] = [*op.get("parameters", []), {
+                "name": "table", "in": "query", "required": False,
+                "schema": {"type": "string", "enum": list(tables), "default": tables[0]},
+                "description": "Which of the page's tables to download."}]
+        out[base + ".csv"] = {"get": op}
     return out
 
 
@@ -731,14 +740,16 @@ PATHS: dict[str, Any] = {
     **explorer_page("/solutions/{solution_id}", "solution", "Solution", "One solution: its "
                     "verdict as of a date, the evaluations and attempts behind it, zombie "
                     "repeats, sites, outcomes and similar solutions.", "SolutionPage",
-                    ["solution_id", "as_of"], [400, 404], csv="evaluations"),
+                    ["solution_id", "as_of"], [400, 404],
+                    csv=("evaluations", "attempts", "outcomes")),
     **explorer_page("/initiatives/{initiative_id}", "initiative", "Initiative",
                     "One initiative: its solutions, sites, outcomes, evaluations, what it "
                     "learned from, and whether it repeats a failure.", "InitiativePage",
-                    ["initiative_id"], [404]),
+                    ["initiative_id"], [404], csv=("outcomes", "evaluations", "sites")),
     **explorer_page("/evaluations/{evaluation_id}", "evaluation", "Evaluation",
                     "One evaluation: the initiatives it evaluated, their solutions and the "
-                    "outcomes it reports.", "EvaluationPage", ["evaluation_id"], [404]),
+                    "outcomes it reports.", "EvaluationPage", ["evaluation_id"], [404],
+                    csv=("outcomes", "initiatives")),
     **explorer_page("/evaluations", "evaluations", "Evaluations", "Evaluations by "
                     "publication date, filtered like a cell of the gap map.",
                     "EvaluationsPage",
@@ -746,17 +757,17 @@ PATHS: dict[str, Any] = {
                     csv="evaluations"),
     **explorer_page("/sites/{site_id}", "site", "Site", "One site: its place in the NHS "
                     "hierarchy, the initiatives tried there and their outcomes against "
-                    "peers.", "SitePage", ["site_id"], [404], csv="initiatives"),
+                    "peers.", "SitePage", ["site_id"], [404], csv=("initiatives", "outcomes")),
     **explorer_page("/zombies", "zombies", "Zombie repeats", "Initiatives that repeated a "
                     "solution after evidence that it does not work, without citing it; and "
                     "informed re-tries that did cite it.", "ZombiesPage",
-                    ["as_of", "solution", "min_lag", *LIST], [400], csv="zombies"),
+                    ["as_of", "solution", "min_lag", *LIST], [400], csv=("zombies", "retries")),
     **explorer_page("/gap-map", "gap_map", "Evidence gap map", "Evaluations per solution "
                     "(or intervention type) and quality domain.", "GapMapPage", ["by"],
                     [400], csv="cells"),
     **explorer_page("/deviance", "deviance", "Positive deviance", "Sites whose outcome on "
                     "a measure improved far more than their peers'.", "DeviancePage",
-                    ["measure"], [404], csv="changes"),
+                    ["measure"], [404], csv=("changes", "deviants")),
     **explorer_page("/check", "check", "Proposal check", "Before funding: the closest "
                     "solutions with their verdicts, the zombie risk and what to read first.",
                     "CheckPage", ["check_q", "as_of"], [400]),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -72,7 +73,10 @@ def neutralise(value: Any) -> str:
     """A CSV cell a spreadsheet will not run as a formula."""
     if value is None:
         return ""
-    if isinstance(value, list | tuple):
+    if isinstance(value, dict) or (isinstance(value, list | tuple)
+                                   and any(isinstance(v, dict | list) for v in value)):
+        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    elif isinstance(value, list | tuple):
         value = "|".join(str(v) for v in value)
     text = str(value)
     if text and text[0] in "=+-@\t\r":
@@ -105,11 +109,13 @@ def _build(build: Build, kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def register_page(bp: Blueprint, rule: str, endpoint: str, template: str, build: Build, *,
-                  table: str | None = None, title: str = "", methods: tuple[str, ...] = ("GET",),
+                  table: str | tuple[str, ...] | None = None, title: str = "",
+                  methods: tuple[str, ...] = ("GET",),
                   decorate: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
-    """Serve ``rule`` as HTML, ``rule.json`` as JSON and, when ``table`` names the key of
-    the page's main list of rows, ``rule.csv`` as a CSV download. ``decorate`` adds what
-    only the HTML needs (charts) to the page's data."""
+    """Serve ``rule`` as HTML, ``rule.json`` as JSON and, when ``table`` names the key(s)
+    of the page's lists of rows, ``rule.csv`` as a CSV download (``?table=NAME`` picks one
+    of several; the first is the default). ``decorate`` adds what only the HTML needs
+    (charts) to the page's data."""
 
     def html(**kwargs: Any) -> Any:
         data = _build(build, kwargs)
@@ -123,15 +129,18 @@ def register_page(bp: Blueprint, rule: str, endpoint: str, template: str, build:
     base = "/index" if rule == "/" else rule
     bp.add_url_rule(rule, endpoint, html, methods=list(methods))
     bp.add_url_rule(base + ".json", endpoint + "_json", as_json, methods=list(methods))
+    tables = (table,) if isinstance(table, str) else tuple(table or ())
     entry = {"rule": rule, "endpoint": f"{bp.name}.{endpoint}", "title": title or endpoint,
-             "json": base + ".json", "csv": None, "methods": methods}
-    if table is not None:
+             "json": base + ".json", "csv": None, "methods": methods, "tables": tables}
+    if tables:
         def as_csv(**kwargs: Any) -> Any:
+            chosen = choice_arg("table", tables, tables[0]) or tables[0]
             data = _build(build, kwargs)
-            rows = data[table]
+            rows = data[chosen]
             if isinstance(rows, dict) and "items" in rows:
                 rows = rows["items"]
-            name = endpoint.replace("_", "-") + ".csv"
+            suffix = "" if chosen == tables[0] else "-" + chosen.replace("_", "-")
+            name = endpoint.replace("_", "-") + suffix + ".csv"
             return csv_response(list(rows), name)
 
         bp.add_url_rule(base + ".csv", endpoint + "_csv", as_csv, methods=list(methods))
