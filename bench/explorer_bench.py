@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import logging
 import random
 import shutil
 import statistics
@@ -74,6 +75,7 @@ def run(initiatives: int, clients: int, per_client: int, work: Path) -> dict[str
         assert not result.errors, result.errors[:3]
         store.close()
         app = create_app({"STORE_URI": uri, "SECRET_KEY": "bench"})
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
         http = make_server("127.0.0.1", 0, app, threaded=True)
         port = http.server_port
         thread = threading.Thread(target=http.serve_forever, daemon=True)

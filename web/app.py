@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from triedbefore.graph import GraphError, settings
@@ -68,12 +69,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             return jsonify(body), 503
         return f"<h1>Service unavailable</h1><p>{body['error']}</p>", 503
 
-    @app.teardown_appcontext
-    def close_store(_exc: BaseException | None) -> None:
-        store = g.pop("store", None)
-        if store is not None and app.config["STORE"] is None:
-            store.close()
-
     return app
 
 
@@ -82,10 +77,20 @@ def wants_json() -> bool:
         request.accept_mimetypes.best == "application/json"
 
 
+_STORE_LOCK = threading.Lock()
+
+
 def get_store() -> Store:
+    """The app's store, opened once and shared by every request (both clients pool their
+    connections and are safe across threads)."""
     from flask import current_app
 
-    if "store" not in g:
-        g.store = current_app.config["STORE"] or open_store(current_app.config["STORE_URI"])
-    store: Store = g.store
+    store: Store | None = current_app.config["STORE"] or \
+        current_app.extensions.get("triedbefore_store")
+    if store is None:
+        with _STORE_LOCK:
+            store = current_app.extensions.get("triedbefore_store")
+            if store is None:
+                store = open_store(current_app.config["STORE_URI"])
+                current_app.extensions["triedbefore_store"] = store
     return store

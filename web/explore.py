@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import statistics
+import threading
 from collections import Counter
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Blueprint, abort, request
+from flask import Blueprint, abort, g, request
 
 from triedbefore.graph import analytics, queries, resolution
 from triedbefore.graph import search as searching
@@ -31,29 +32,71 @@ bp = Blueprint("explore", __name__)
 T = TypeVar("T")
 
 _CACHE: dict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = {}
+_CACHE_LOCK = threading.RLock()  # computations nest (repeats needs the evidence index)
+
+
+def graph_version() -> tuple[Any, ...]:
+    """What whole-graph answers depend on: the ingest runs, and this process's curation
+    and resolution changes. Read once per request."""
+    if "graph_version" not in g:
+        row = get_store().read(queries.GRAPH_VERSION)
+        g.graph_version = (tuple(row[0].values()) if row else ()) + (resolution.EPOCH[0],)
+    version: tuple[Any, ...] = g.graph_version
+    return version
 
 
 def cached(name: str, compute: Callable[[], T]) -> T:
-    """Whole-graph answers, recomputed only when an ingest run or a curation changed
-    the graph (``GRAPH_VERSION`` plus the resolution epoch of this process)."""
+    """Whole-graph answers, recomputed only when the graph version changes."""
     store = get_store()
-    row = store.read(queries.GRAPH_VERSION)
-    version = (tuple(row[0].values()) if row else ()) + (resolution.EPOCH[0],)
+    version = graph_version()
     key = (store.uri.raw, store.uri.graph, name)
     hit = _CACHE.get(key)
     if hit is not None and hit[0] == version:
         return hit[1]  # type: ignore[no-any-return]
-    value = compute()
-    _CACHE[key] = (version, value)
+    with _CACHE_LOCK:  # one thread computes; the others wait for its answer
+        hit = _CACHE.get(key)
+        if hit is not None and hit[0] == version:
+            return hit[1]  # type: ignore[no-any-return]
+        value = compute()
+        _CACHE[key] = (version, value)
     return value
 
 
 def repeats() -> tuple[list[Any], list[Any]]:
-    return cached("repeats", lambda: analytics.repeats(get_store()))
+    return cached("repeats", lambda: analytics.repeats(get_store(), index=evidence_index()))
 
 
 def evidence_index() -> analytics.EvidenceIndex:
     return cached("evidence", lambda: analytics.EvidenceIndex.load(get_store()))
+
+
+def verdicts() -> dict[str, str]:
+    """Today's verdict of every solution with evaluations (the rest are unevaluated)."""
+    def compute() -> dict[str, str]:
+        index = evidence_index()
+        return {sid: verdict_of(ev).verdict for sid, ev in index.by_solution.items()}
+
+    return cached("verdicts", compute)
+
+
+def verdict_today(solution_id: str) -> str:
+    return verdicts().get(solution_id, "unevaluated")
+
+
+def zombie_rows() -> dict[str, Any]:
+    """Zombie repeats and re-tries as rows, and the zombie rows by solution."""
+    def compute() -> dict[str, Any]:
+        zombies, retries = repeats()
+        rows = [z.to_dict() for z in zombies]
+        by_solution: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            by_solution.setdefault(row["solution_id"], []).append(row)
+        return {"zombies": rows, "retries": [r.to_dict() for r in retries],
+                "by_solution": by_solution,
+                "by_initiative": {r.initiative_id: r.to_dict() for r in zombies + retries},
+                "longest": sorted(rows, key=lambda z: -z["lag_days"])[:5]}
+
+    return cached("zombie_rows", compute)
 
 
 def _as_of() -> str | None:
@@ -64,11 +107,10 @@ def _as_of() -> str | None:
 
 
 def home_data() -> dict[str, Any]:
-    stats = graph_stats(get_store())
-    zombies, _ = repeats()
-    latest = sorted(zombies, key=lambda z: -z.lag_days)[:5]
+    stats = cached("stats", lambda: graph_stats(get_store()))
+    rows = zombie_rows()
     return {"counts": stats["nodes"], "latest_runs": stats["latest_runs"],
-            "zombies": [z.to_dict() for z in latest], "zombie_total": len(zombies),
+            "zombies": rows["longest"], "zombie_total": len(rows["zombies"]),
             "gap": gap_data("intervention_type")}
 
 
@@ -76,10 +118,13 @@ def home_data() -> dict[str, Any]:
 
 
 def solutions_data() -> dict[str, Any]:
-    rows = get_store().read(queries.SOLUTIONS_LIST, {"counted": COUNTED_LINKS})
-    index = evidence_index()
-    for row in rows:
-        row["verdict"] = verdict_of(index.of(row["id"])).verdict
+    def compute() -> list[dict[str, Any]]:
+        rows = get_store().read(queries.SOLUTIONS_LIST, {"counted": COUNTED_LINKS})
+        for row in rows:
+            row["verdict"] = verdict_today(row["id"])
+        return rows
+
+    rows = cached("solutions", compute)
     verdict = choice_arg("verdict", VERDICTS)
     if verdict:
         rows = [r for r in rows if r["verdict"] == verdict]
@@ -97,14 +142,14 @@ def solution_data(solution_id: str) -> dict[str, Any]:
                 if k not in ("row_hash", "aliases_text", "tags_text")}
     evidence = analytics.solution_evidence(store, solution_id)
     verdict = analytics.verdict_dict(solution_id, verdict_of(evidence, when), when)
-    evaluations = [e for e in store.read(queries.SOLUTION_EVALUATIONS,
-                                         {"id": solution_id, "counted": COUNTED_LINKS})
-                   if e["published_hi"] <= when]
+    all_evaluations = store.read(queries.SOLUTION_EVALUATIONS,
+                                 {"id": solution_id, "counted": COUNTED_LINKS})
+    evaluations = [e for e in all_evaluations if e["published_hi"] <= when]
     attempts = [a for a in store.read(queries.SOLUTION_ATTEMPTS,
                                       {"id": solution_id, "counted": COUNTED_LINKS})
                 if a["start_lo"] is None or a["start_lo"] <= when]
-    zombies = {z.initiative_id: z.to_dict() for z in repeats()[0]
-               if z.solution_id == solution_id}
+    zombies = {z["initiative_id"]: z
+               for z in zombie_rows()["by_solution"].get(solution_id, [])}
     for a in attempts:
         a["sites"] = [s for s in a["sites"] or [] if s]
         a["zombie"] = a["id"] in zombies
@@ -116,8 +161,7 @@ def solution_data(solution_id: str) -> dict[str, Any]:
     similar = [{"solution_id": sid, "score": round(score, 3)}
                for sid, score in matcher.match(text, k=6)
                if sid != solution_id and score >= 0.05][:5]
-    years = sorted({int(e["published_date"][:4]) for e in store.read(
-        queries.SOLUTION_EVALUATIONS, {"id": solution_id, "counted": COUNTED_LINKS})})
+    years = sorted({int(e["published_date"][:4]) for e in all_evaluations})
     return {"solution": solution, "verdict": verdict, "evaluations": evaluations,
             "attempts": attempts, "zombies": list(zombies.values()),
             "sites": list(sites.values()), "outcomes": outcomes, "similar": similar,
@@ -142,8 +186,7 @@ def _site_html(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _gap_html(data: dict[str, Any]) -> dict[str, Any]:
-    data["svg"] = gap_svg(data)
-    return data
+    return {**data, "svg": cached(f"gap_svg:{data['by']}", lambda: gap_svg(data))}
 
 
 def _deviance_html(data: dict[str, Any]) -> dict[str, Any]:
@@ -153,8 +196,8 @@ def _deviance_html(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _home_html(data: dict[str, Any]) -> dict[str, Any]:
-    data["gap_svg"] = gap_svg(data["gap"])
-    return data
+    return {**data, "gap_svg": cached("gap_svg:intervention_type",
+                                      lambda: gap_svg(data["gap"]))}
 
 
 # --- initiative, evaluation, site --------------------------------------------------
@@ -166,9 +209,7 @@ def initiative_data(initiative_id: str) -> dict[str, Any]:
         raise NotFound(f"no initiative with id {initiative_id!r}")
     row = rows[0]
     initiative = {k: v for k, v in row["initiative"].items() if k != "row_hash"}
-    zombies, retries = repeats()
-    repeat = next((r.to_dict() for r in zombies + retries if r.initiative_id == initiative_id),
-                  None)
+    repeat = zombie_rows()["by_initiative"].get(initiative_id)
     return {"initiative": initiative, "solutions": row["solutions"] or [],
             "sites": row["sites"] or [], "outcomes": row["outcomes"] or [],
             "evaluations": row["evaluations"] or [], "learned_from": row["learned_from"] or [],
@@ -222,17 +263,21 @@ def site_data(site_id: str) -> dict[str, Any]:
 
 def zombies_data() -> dict[str, Any]:
     as_of = _as_of()
-    if as_of:
-        zombies, retries = analytics.repeats(get_store(), as_of)
-    else:
-        zombies, retries = repeats()
     solution = request.args.get("solution") or None
     min_lag = int_arg("min_lag", 0, 0, 100_000)
-    rows = [z.to_dict() for z in zombies
-            if (solution is None or z.solution_id == solution) and z.lag_days >= min_lag]
-    return {"zombies": paginate(rows), "retries": [r.to_dict() for r in retries
-                                                    if solution is None
-                                                    or r.solution_id == solution],
+    if as_of:
+        zombies, retries = analytics.repeats(get_store(), as_of, index=evidence_index())
+        all_rows = [z.to_dict() for z in zombies]
+        retry_rows = [r.to_dict() for r in retries]
+    else:
+        cached_rows = zombie_rows()
+        all_rows = (cached_rows["by_solution"].get(solution, []) if solution
+                    else cached_rows["zombies"])
+        retry_rows = cached_rows["retries"]
+    rows = [z for z in all_rows
+            if (solution is None or z["solution_id"] == solution) and z["lag_days"] >= min_lag]
+    return {"zombies": paginate(rows),
+            "retries": [r for r in retry_rows if solution is None or r["solution_id"] == solution],
             "filters": {"solution": solution, "min_lag": min_lag, "as_of": as_of}}
 
 
@@ -242,8 +287,11 @@ DOMAINS = [d.value for d in QualityDomain] + ["unspecified"]
 
 
 def gap_data(by: str) -> dict[str, Any]:
+    return cached(f"gap:{by}", lambda: _gap_data(by))
+
+
+def _gap_data(by: str) -> dict[str, Any]:
     rows = cached("gap", lambda: get_store().read(queries.GAP_MAP, {"counted": COUNTED_LINKS}))
-    index = evidence_index()
     cells: dict[tuple[str, str], set[str]] = {}
     labels: dict[str, str] = {}
     members: dict[str, set[str]] = {}
@@ -257,7 +305,7 @@ def gap_data(by: str) -> dict[str, Any]:
     table = []
     for key in sorted(labels, key=lambda k: labels[k].lower()):
         # a row's colour: its solution's verdict, or the commonest among its solutions
-        counts = Counter(verdict_of(index.of(sid)).verdict for sid in sorted(members[key]))
+        counts = Counter(verdict_today(sid) for sid in sorted(members[key]))
         table.append({"row": key, "label": labels[key], "verdict": counts.most_common(1)[0][0],
                       **{d: len(cells.get((key, d), ())) for d in DOMAINS}})
     return {"by": by, "domains": DOMAINS, "cells": table}
@@ -352,13 +400,12 @@ def search_data() -> dict[str, Any]:
     solutions = {r["id"]: r for r in store.read(queries.SOLUTION_FACETS, {"ids": sol_ids})}
     initiatives = {r["id"]: r for r in store.read(queries.INITIATIVE_FACETS,
                                                   {"ids": ini_ids, "counted": COUNTED_LINKS})}
-    index = evidence_index()
     results: list[dict[str, Any]] = []
     for hit in hits:
         values: dict[str, list[str]] = {}
         if hit["kind"] == "solution" and hit["id"] in solutions:
             s = solutions[hit["id"]]
-            values = {"verdict": [verdict_of(index.of(hit["id"])).verdict],
+            values = {"verdict": [verdict_today(hit["id"])],
                       "intervention_type": [s["intervention_type"]] if s["intervention_type"]
                       else [],
                       "technology": [] if s["technology"] is None
