@@ -28,7 +28,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from generate import generate_bundle  # noqa: E402
+from generate import ensure_bundle  # noqa: E402
 from ingest_bench import machine  # noqa: E402
 
 from triedbefore.graph import analytics, resolution, search  # noqa: E402
@@ -78,8 +78,7 @@ def queries_for(bundle: Path, n: int, rng: random.Random) -> list[str]:
 
 def run(initiatives: int, n_queries: int, work: Path) -> dict[str, Any]:
     bundle = work / f"bundle-{initiatives}"
-    if not bundle.exists():
-        generate_bundle(bundle, initiatives, seed=1)
+    ensure_bundle(bundle, initiatives)
     data_dir = work / f"analytics-store-{initiatives}"
     shutil.rmtree(data_dir, ignore_errors=True)
     server = EmbeddedServer(data_dir)

@@ -33,7 +33,7 @@ import requests
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from generate import generate_bundle  # noqa: E402
+from generate import ensure_bundle  # noqa: E402
 from ingest_bench import machine  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
@@ -62,8 +62,7 @@ def urls(bundle: Path, rng: random.Random, n: int) -> dict[str, list[str]]:
 
 def run(initiatives: int, clients: int, per_client: int, work: Path) -> dict[str, Any]:
     bundle = work / f"bundle-{initiatives}"
-    if not bundle.exists():
-        generate_bundle(bundle, initiatives, seed=1)
+    ensure_bundle(bundle, initiatives)
     data_dir = work / f"explorer-store-{initiatives}"
     shutil.rmtree(data_dir, ignore_errors=True)
     server = EmbeddedServer(data_dir)

@@ -36,6 +36,7 @@ import csv
 import itertools
 import json
 import random
+import shutil
 import sys
 import time
 from datetime import date
@@ -460,6 +461,20 @@ def generate_bundle(dest: Path, initiatives: int, seed: int = 1) -> dict[str, in
     return out.counts
 
 
+def ensure_bundle(dest: Path, initiatives: int, seed: int = 1) -> Path:
+    """The generated bundle at ``dest``, generating it first if absent. Generation writes
+    to a temporary folder renamed on completion, so an interrupted run never leaves a
+    partial bundle that a later run would mistake for a whole one."""
+    if dest.exists():
+        return dest
+    tmp = dest.with_name(dest.name + ".partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    generate_bundle(tmp, initiatives, seed=seed)
+    tmp.rename(dest)
+    return dest
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dest", type=Path, help="folder to write the five CSV files to")
@@ -474,3 +489,4 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+

@@ -30,7 +30,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from generate import generate_bundle  # noqa: E402
+from generate import ensure_bundle  # noqa: E402
 
 from triedbefore.graph.embedded import EmbeddedServer  # noqa: E402
 from triedbefore.graph.store import open_store  # noqa: E402
@@ -107,8 +107,7 @@ def machine() -> dict[str, Any]:
 
 def bench_size(size: int, repeat: int, work: Path) -> dict[str, Any]:
     bundle = work / f"bundle-{size}"
-    if not bundle.exists():
-        generate_bundle(bundle, size, seed=1)
+    ensure_bundle(bundle, size)
     rows = sum(sum(1 for _ in open(bundle / t.FILE, encoding="utf-8")) - 1 for t in ROW_TYPES)
     first, again, rss, base, server_kib, disk = [], [], [], [], [], []
     for i in range(repeat):
