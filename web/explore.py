@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import statistics
 import threading
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -31,7 +31,8 @@ from triedbefore.web.pages import (
 bp = Blueprint("explore", __name__)
 T = TypeVar("T")
 
-_CACHE: dict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = {}
+_CACHE: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = OrderedDict()
+CACHE_ENTRIES = 4096  # least recently used answers are dropped beyond this
 _CACHE_LOCK = threading.RLock()  # computations nest (repeats needs the evidence index)
 
 
@@ -59,6 +60,9 @@ def cached(name: str, compute: Callable[[], T]) -> T:
             return hit[1]  # type: ignore[no-any-return]
         value = compute()
         _CACHE[key] = (version, value)
+        _CACHE.move_to_end(key)
+        while len(_CACHE) > CACHE_ENTRIES:
+            _CACHE.popitem(last=False)
     return value
 
 
@@ -132,11 +136,17 @@ def solutions_data() -> dict[str, Any]:
 
 
 def solution_data(solution_id: str) -> dict[str, Any]:
+    as_of = _as_of()
+    data: dict[str, Any] = cached(f"solution:{solution_id}:{as_of}",
+                                  lambda: _solution_data(solution_id, as_of))
+    return dict(data)
+
+
+def _solution_data(solution_id: str, as_of: str | None) -> dict[str, Any]:
     store = get_store()
     found = store.read(queries.SOLUTION_NODE, {"id": solution_id})
     if not found:
         raise NotFound(f"no solution with id {solution_id!r}")
-    as_of = _as_of()
     when = analytics.as_of_day(as_of)
     solution = {k: v for k, v in found[0]["solution"].items()
                 if k not in ("row_hash", "aliases_text", "tags_text")}
@@ -171,9 +181,11 @@ def solution_data(solution_id: str) -> dict[str, Any]:
 def _solution_html(data: dict[str, Any]) -> dict[str, Any]:
     from triedbefore.web.geo import svg_map
 
-    data["timeline_svg"] = charts.timeline(data["attempts"], data["evaluations"],
-                                           {z["initiative_id"] for z in data["zombies"]})
-    data["map_svg"] = svg_map(data["sites"], 420, 480)
+    key = f"solution_svg:{data['solution']['id']}:{data['as_of']}"
+    data["timeline_svg"], data["map_svg"] = cached(key, lambda: (
+        charts.timeline(data["attempts"], data["evaluations"],
+                        {z["initiative_id"] for z in data["zombies"]}),
+        svg_map(data["sites"], 420, 480)))
     data["colour"] = charts.VERDICT_COLOURS.get(data["verdict"]["verdict"], "#768692")
     return data
 
@@ -394,7 +406,7 @@ def search_data() -> dict[str, Any]:
     choice_arg("site_kind", [k.value for k in SiteKind])
     if not q:
         return {"q": q, "results": paginate([]), "facets": {}, "chosen": chosen}
-    hits = searching.search(store, q, limit=100)
+    hits = cached(f"search:{q}", lambda: searching.search(store, q, limit=60))
     sol_ids = [h["id"] for h in hits if h["kind"] == "solution"]
     ini_ids = [h["id"] for h in hits if h["kind"] == "initiative"]
     solutions = {r["id"]: r for r in store.read(queries.SOLUTION_FACETS, {"ids": sol_ids})}
