@@ -19,7 +19,7 @@ Choices the definitions leave open (documented in ``docs/analytics.md``):
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, insort
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -80,6 +80,12 @@ class Verdict:
     negative_level: int = 0  # N
 
 
+def negative_wins(p: int, n: int) -> bool:
+    """The ``does_not_work`` rule: N > P and N ≥ 3 (P, N: highest positive and negative
+    SMS levels)."""
+    return n > p and n >= 3
+
+
 def _names(evidence: Sequence[Evidence]) -> str:
     return ", ".join(e.id for e in evidence)
 
@@ -131,7 +137,7 @@ def verdict_of(evidence: Iterable[Evidence], as_of: int | None = None) -> Verdic
             f"3 or above (there are {len(strong_independent)}).", p, n)
     if n > p:
         drivers = [e for e in negatives if (e.level or 0) == n] or negatives[:1]
-        if n >= 3:
+        if negative_wins(p, n):
             return Verdict(
                 DOES_NOT_WORK, n, tuple(e.id for e in negatives), shown,
                 f"Does not work. The strongest evaluation finding no effect or harm is at SMS "
@@ -204,35 +210,56 @@ def classify(attempt: Attempt, evidence: Sequence[Evidence]) -> Repeat | None:
                   tuple(cited), attempt.how == "inferred", then)
 
 
+def _strength_key(e: Evidence) -> tuple[int, bool, int, str]:
+    return (-(e.level or 0), e.independent is not True, -e.published_hi, e.id)
+
+
 def classify_many(attempts: Sequence[Attempt], evidence: Sequence[Evidence]
                   ) -> Iterable[tuple[Attempt, Repeat]]:
-    """``classify`` for many attempts at one solution: the evidence is sorted by date
-    once and the verdict of each date prefix is computed once."""
+    """``classify`` for every attempt at one solution, in time linear in the attempts and
+    the evidence (plus the size of the answers): attempts are taken in start order while
+    the evidence published before each start is extended incrementally: the running P
+    and N decide ``does_not_work`` exactly as :func:`verdict_of` does, and the failed
+    evaluations are kept in strength order."""
     if not any(e.finding in NEGATIVE for e in evidence):
         return
-    ordered = sorted(evidence, key=lambda e: e.published_hi)
+    ordered = sorted(evidence, key=lambda e: (e.published_hi, e.id))
     dates = [e.published_hi for e in ordered]
-    verdicts: dict[int, Verdict] = {}
-    known: dict[int, set[str]] = {}
-    for attempt in attempts:
-        k = bisect_left(dates, attempt.start_lo)  # evaluations published before the start
-        if k == 0:
+    position = {e.id: i for i, e in enumerate(ordered)}
+    first_seen: dict[str, int] = {}  # initiative → first position of an evaluation of it
+    for i, e in enumerate(ordered):
+        for initiative in e.initiatives:
+            first_seen.setdefault(initiative, i)
+    p = n = 0
+    failed: list[tuple[tuple[int, bool, int, str], Evidence]] = []  # strength order
+    failed_by_date: list[Evidence] = []
+    snapshot: tuple[Evidence, ...] = ()
+    extended = 0
+    for attempt in sorted(attempts, key=lambda a: (a.start_lo, a.id)):
+        k = bisect_left(dates, attempt.start_lo)
+        if k > extended:
+            for e in ordered[extended:k]:
+                if e.level is not None:
+                    if e.finding in POSITIVE:
+                        p = max(p, e.level)
+                    elif e.finding in NEGATIVE:
+                        n = max(n, e.level)
+                if e.finding in NEGATIVE and e.initiatives:  # it evaluated someone
+                    insort(failed, (_strength_key(e), e))
+                    failed_by_date.append(e)
+            extended = k
+            snapshot = tuple(e for _, e in failed)
+        if not failed_by_date or not negative_wins(p, n):
             continue
-        before = ordered[:k]
-        failed = [e for e in before if e.finding in NEGATIVE and e.initiatives - {attempt.id}]
-        if not failed:
+        # an evaluation of this initiative alone does not count against it
+        mine = [e for e in snapshot if e.initiatives == {attempt.id}] if attempt.id in \
+            first_seen else []
+        ignored = snapshot if not mine else tuple(e for e in snapshot if e not in mine)
+        if not ignored:
             continue
-        if k not in verdicts:
-            verdicts[k] = verdict_of(before)
-        then = verdicts[k]
-        if then.verdict != DOES_NOT_WORK:
-            continue
-        cited: list[str] = []
-        if attempt.learned_from:
-            if k not in known:
-                known[k] = {e.id for e in before}.union(*(e.initiatives for e in before))
-            cited = sorted(attempt.learned_from & known[k])
-        lag = attempt.start_lo - min(e.published_hi for e in failed)
-        yield attempt, Repeat(attempt.id, attempt.solution_id,
-                              tuple(e.id for e in strength_order(failed)), lag, tuple(cited),
-                              attempt.how == "inferred", then)
+        earliest = next(e for e in failed_by_date if not mine or e not in mine)
+        cited = sorted(ref for ref in attempt.learned_from
+                       if position.get(ref, k) < k or first_seen.get(ref, k) < k)
+        yield attempt, Repeat(attempt.id, attempt.solution_id, tuple(e.id for e in ignored),
+                              attempt.start_lo - earliest.published_hi, tuple(cited),
+                              attempt.how == "inferred")
