@@ -178,13 +178,23 @@ def _solution_data(solution_id: str, as_of: str | None) -> dict[str, Any]:
             "as_of": iso(when), "evidence_years": years}
 
 
+TABLE_ROWS = 200
+TIMELINE_POINTS = 300
+
+
 def _solution_html(data: dict[str, Any]) -> dict[str, Any]:
     from triedbefore.web.geo import svg_map
 
+    # Pages stay readable for solutions tried thousands of times: the table shows the
+    # first attempts and the timeline a sample plus every zombie (downloads hold all).
+    attempts = data["attempts"]
+    zombie_ids = {z["initiative_id"] for z in data["zombies"]}
+    data["attempts_shown"] = attempts[:TABLE_ROWS]
+    step = max(1, len(attempts) // TIMELINE_POINTS)
+    drawn = [a for i, a in enumerate(attempts) if i % step == 0 or a["id"] in zombie_ids]
     key = f"solution_svg:{data['solution']['id']}:{data['as_of']}"
     data["timeline_svg"], data["map_svg"] = cached(key, lambda: (
-        charts.timeline(data["attempts"], data["evaluations"],
-                        {z["initiative_id"] for z in data["zombies"]}),
+        charts.timeline(drawn, data["evaluations"], zombie_ids),
         svg_map(data["sites"], 420, 480)))
     data["colour"] = charts.VERDICT_COLOURS.get(data["verdict"]["verdict"], "#768692")
     return data
@@ -395,7 +405,6 @@ FACETS = ("verdict", "intervention_type", "technology", "region", "site_kind", "
 
 
 def search_data() -> dict[str, Any]:
-    store = get_store()
     q = (request.args.get("q") or "").strip()
     if len(q) > 2000:
         abort(400, "parameter 'q' is longer than 2000 characters")
@@ -406,7 +415,17 @@ def search_data() -> dict[str, Any]:
     choice_arg("site_kind", [k.value for k in SiteKind])
     if not q:
         return {"q": q, "results": paginate([]), "facets": {}, "chosen": chosen}
-    hits = cached(f"search:{q}", lambda: searching.search(store, q, limit=60))
+    found = cached(f"search:{q}", lambda: _search_results(q))
+    results, facets = found["results"], found["facets"]
+    kept = [r for r in results if all(
+        v is None or v in r["facets"].get(f, []) for f, v in chosen.items())]
+    return {"q": q, "results": paginate(kept, 20), "chosen": chosen, "facets": facets}
+
+
+def _search_results(q: str) -> dict[str, Any]:
+    """Ranked hits with the facet values of each, and the counts per facet value."""
+    store = get_store()
+    hits = searching.search(store, q, limit=60)
     sol_ids = [h["id"] for h in hits if h["kind"] == "solution"]
     ini_ids = [h["id"] for h in hits if h["kind"] == "initiative"]
     solutions = {r["id"]: r for r in store.read(queries.SOLUTION_FACETS, {"ids": sol_ids})}
@@ -428,14 +447,12 @@ def search_data() -> dict[str, Any]:
                       "site_kind": sorted({k for k in i["kinds"] or [] if k}),
                       "year": [str(i["start_date"])[:4]] if i["start_date"] else []}
         results.append({**hit, "facets": values})
-    facets: dict[str, Counter[str]] = {f: Counter() for f in FACETS}
+    counts: dict[str, Counter[str]] = {f: Counter() for f in FACETS}
     for r in results:
         for f, vals in r["facets"].items():
-            facets[f].update(vals)
-    kept = [r for r in results if all(
-        v is None or v in r["facets"].get(f, []) for f, v in chosen.items())]
-    return {"q": q, "results": paginate(kept, 20), "chosen": chosen,
-            "facets": {f: sorted(c.items()) for f, c in facets.items() if c}}
+            counts[f].update(vals)
+    return {"results": results,
+            "facets": {f: sorted(c.items()) for f, c in counts.items() if c}}
 
 
 def check_data() -> dict[str, Any]:
@@ -454,7 +471,8 @@ def method_data() -> dict[str, Any]:
 
 # --- routes ---------------------------------------------------------------------------
 
-register_page(bp, "/", "home", "home.html", home_data, title="Home", decorate=_home_html)
+register_page(bp, "/", "home", "home.html", home_data, title="Home", decorate=_home_html,
+              html_cache=cached)
 register_page(bp, "/search", "search", "search.html", search_data, table="results",
               title="Search")
 register_page(bp, "/solutions", "solutions", "solutions.html", solutions_data,
@@ -476,7 +494,7 @@ register_page(bp, "/zombies", "zombies", "zombies.html", zombies_data,
               table=("zombies", "retries"),
               title="Zombie repeats")
 register_page(bp, "/gap-map", "gap_map", "gap_map.html", gap_map_data, table="cells",
-              title="Evidence gap map", decorate=_gap_html)
+              title="Evidence gap map", decorate=_gap_html, html_cache=cached)
 register_page(bp, "/deviance", "deviance", "deviance.html", deviance_data,
               table=("changes", "deviants"),
               title="Positive deviance", decorate=_deviance_html)

@@ -111,17 +111,29 @@ def _build(build: Build, kwargs: dict[str, Any]) -> dict[str, Any]:
 def register_page(bp: Blueprint, rule: str, endpoint: str, template: str, build: Build, *,
                   table: str | tuple[str, ...] | None = None, title: str = "",
                   methods: tuple[str, ...] = ("GET",),
-                  decorate: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
+                  decorate: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+                  html_cache: Callable[[str, Callable[[], str]], str] | None = None) -> None:
     """Serve ``rule`` as HTML, ``rule.json`` as JSON and, when ``table`` names the key(s)
     of the page's lists of rows, ``rule.csv`` as a CSV download (``?table=NAME`` picks one
     of several; the first is the default). ``decorate`` adds what only the HTML needs
-    (charts) to the page's data."""
+    (charts) to the page's data. ``html_cache(key, render)`` keeps rendered pages whose
+    HTML is costly, for anonymous visitors only (a signed-in page carries the session's
+    CSRF token)."""
 
-    def html(**kwargs: Any) -> Any:
+    def render(kwargs: dict[str, Any]) -> str:
         data = _build(build, kwargs)
         if decorate is not None:
             data = decorate(data)
         return render_template(template, **data)
+
+    def html(**kwargs: Any) -> Any:
+        if html_cache is None:
+            return render(kwargs)
+        from triedbefore.web.auth import current_user
+
+        if current_user() is not None:
+            return render(kwargs)
+        return html_cache(f"html:{request.full_path}", lambda: render(kwargs))
 
     def as_json(**kwargs: Any) -> Any:
         return jsonify({"ok": True, **_build(build, kwargs)})
