@@ -23,6 +23,7 @@ from triedbefore.graph.rules import (
     Verdict,
     classify_many,
     day,
+    first_does_not_work,
     iso,
     verdict_of,
 )
@@ -128,12 +129,16 @@ def _attempt(row: dict[str, Any]) -> Attempt:
                    str(row.get("how") or "declared"))
 
 
-def iter_attempts(store: Store, solutions: list[str] | None = None) -> Iterator[Attempt]:
-    """Initiatives linked to a solution (declared, inferred or accepted), by solution."""
-    ids = solution_ids(store) if solutions is None else solutions
+def iter_attempts(store: Store,
+                  solutions: dict[str, int] | None = None) -> Iterator[Attempt]:
+    """Initiatives linked to a solution (declared, inferred or accepted), by solution;
+    ``solutions`` maps solution ids to a day: only initiatives started after it."""
+    bounds = solutions if solutions is not None else dict.fromkeys(solution_ids(store), -10**6)
+    ids = sorted(bounds)
     for start in range(0, len(ids), BATCH):
+        rows = [{"id": sid, "after": bounds[sid]} for sid in ids[start:start + BATCH]]
         for row in store.read(queries.ATTEMPTS_OF_SOLUTIONS,
-                              {"ids": ids[start:start + BATCH], "counted": COUNTED_LINKS}):
+                              {"rows": rows, "counted": COUNTED_LINKS}):
             if row.get("start_lo") is not None:
                 yield _attempt(row)
 
@@ -146,12 +151,15 @@ def repeats(store: Store, as_of: str | date | None = None,
     """(zombie repeats, informed re-tries) among initiatives started by ``as_of``."""
     when = as_of_day(as_of)
     index = index or EvidenceIndex.load(store)
-    # Only solutions with a failed evaluation published by then can have repeats.
-    candidates = sorted(sid for sid, evidence in index.by_solution.items()
-                        if any(e.finding in ("no_effect", "negative") and e.published_hi <= when
-                               for e in evidence))
+    # Only initiatives started after their solution's verdict first became does_not_work
+    # can be repeats: read just those.
+    bounds: dict[str, int] = {}
+    for sid, evidence in index.by_solution.items():
+        first = first_does_not_work([e for e in evidence if e.published_hi <= when])
+        if first is not None:
+            bounds[sid] = first
     by_solution: dict[str, list[Attempt]] = {}
-    for attempt in iter_attempts(store, candidates):
+    for attempt in iter_attempts(store, bounds):
         if attempt.start_lo <= when:
             by_solution.setdefault(attempt.solution_id, []).append(attempt)
     zombies: list[Repeat] = []

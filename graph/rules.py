@@ -210,6 +210,21 @@ def classify(attempt: Attempt, evidence: Sequence[Evidence]) -> Repeat | None:
                   tuple(cited), attempt.how == "inferred", then)
 
 
+def first_does_not_work(evidence: Sequence[Evidence]) -> int | None:
+    """The first day on which the verdict from the evidence published so far is
+    ``does_not_work`` (None if never): no initiative started by then can be a repeat."""
+    p = n = 0
+    for e in sorted(evidence, key=lambda e: e.published_hi):
+        if e.level is not None:
+            if e.finding in POSITIVE:
+                p = max(p, e.level)
+            elif e.finding in NEGATIVE:
+                n = max(n, e.level)
+        if negative_wins(p, n):
+            return e.published_hi
+    return None
+
+
 def _strength_key(e: Evidence) -> tuple[int, bool, int, str]:
     return (-(e.level or 0), e.independent is not True, -e.published_hi, e.id)
 

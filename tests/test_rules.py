@@ -127,3 +127,29 @@ def test_classify_many_agrees_with_classify() -> None:
             assert many.get(a.id) == one, (a, evidence)
 
     check()
+
+
+def test_no_repeat_starts_before_the_verdict_first_became_does_not_work() -> None:
+    """The bound the whole-graph pass uses to read fewer initiatives loses no repeat."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from triedbefore.graph.rules import first_does_not_work
+
+    evidence_st = st.lists(st.builds(
+        Evidence, id=st.sampled_from([f"E{i}" for i in range(8)]),
+        finding=st.sampled_from(["positive", "mixed", "no_effect", "negative"]),
+        level=st.one_of(st.none(), st.integers(1, 5)), published_hi=st.integers(0, 30),
+        independent=st.one_of(st.none(), st.booleans()),
+        initiatives=st.frozensets(st.sampled_from(["I0", "I1", "I2"]), min_size=1, max_size=2)),
+        max_size=8, unique_by=lambda e: e.id)
+
+    @settings(max_examples=500, deadline=None)
+    @given(evidence_st, st.integers(0, 35))
+    def check(evidence: list[Evidence], start: int) -> None:
+        found = classify(Attempt("I9", "S", start), evidence)
+        if found is not None:
+            first = first_does_not_work(evidence)
+            assert first is not None and start > first
+
+    check()
