@@ -132,14 +132,15 @@ def _attempt(row: dict[str, Any]) -> Attempt:
 def iter_attempts(store: Store,
                   solutions: dict[str, int] | None = None) -> Iterator[Attempt]:
     """Initiatives linked to a solution (declared, inferred or accepted), by solution;
-    ``solutions`` maps solution ids to a day: only initiatives started after it."""
+    ``solutions`` maps solution ids to a day: only initiatives started after it. (The day
+    is applied here: a filter on it in the statement made FalkorDB scan every initiative.)"""
     bounds = solutions if solutions is not None else dict.fromkeys(solution_ids(store), -10**6)
     ids = sorted(bounds)
     for start in range(0, len(ids), BATCH):
-        rows = [{"id": sid, "after": bounds[sid]} for sid in ids[start:start + BATCH]]
         for row in store.read(queries.ATTEMPTS_OF_SOLUTIONS,
-                              {"rows": rows, "counted": COUNTED_LINKS}):
-            if row.get("start_lo") is not None:
+                              {"ids": ids[start:start + BATCH], "counted": COUNTED_LINKS}):
+            start_lo = row.get("start_lo")
+            if start_lo is not None and start_lo > bounds[str(row["solution_id"])]:
                 yield _attempt(row)
 
 

@@ -503,11 +503,10 @@ EVIDENCE_OF_SOLUTIONS = (
 )
 
 ATTEMPTS_OF_SOLUTIONS = (
-    "UNWIND $rows AS r "
-    "MATCH (s:Solution {id: r.id})<-[l:IMPLEMENTS]-(i:Initiative) "
-    "WHERE l.how IN $counted AND i.start_date_lo > r.after "
+    "UNWIND $ids AS sid "
+    "MATCH (s:Solution {id: sid})<-[l:IMPLEMENTS]-(i:Initiative) WHERE l.how IN $counted "
     "OPTIONAL MATCH (i)-[:LEARNED_FROM]->(x) "
-    "RETURN i.id AS id, r.id AS solution_id, i.start_date_lo AS start_lo, l.how AS how, "
+    "RETURN i.id AS id, sid AS solution_id, i.start_date_lo AS start_lo, l.how AS how, "
     "collect(x.id) AS learned_from"
 )
 
