@@ -161,26 +161,6 @@ DELETE_SOME = (
 
 # --- explorer ----------------------------------------------------------------
 
-SOLUTIONS_PAGE = (
-    "MATCH (s:Solution) "
-    "OPTIONAL MATCH (s)<-[:IMPLEMENTS]-(i:Initiative) "
-    "WITH s, count(DISTINCT i) AS initiatives "
-    "RETURN s.id AS id, s.name AS name, s.intervention_type AS intervention_type, "
-    "initiatives ORDER BY s.name, s.id SKIP $offset LIMIT $limit"
-)
-
-# Nested pattern comprehensions return null on FalkorDB 4.16: collect instead.
-SOLUTION_DETAIL = (
-    "MATCH (s:Solution {id: $id}) "
-    "OPTIONAL MATCH (s)<-[l:IMPLEMENTS]-(i:Initiative) "
-    "OPTIONAL MATCH (i)-[:TRIED_AT]->(t:Site) "
-    "WITH s, l, i, collect(t.name) AS sites "
-    "WITH s, collect(CASE WHEN i IS NULL THEN null ELSE i {.id, .title, .start_date, "
-    ".end_date, .status, .visibility, how: l.how, sites: sites} END) AS initiatives "
-    "RETURN s {.*} AS solution, initiatives, "
-    "[(s)<-[:IMPLEMENTS]-(:Initiative)<-[:EVALUATED]-(e:Evaluation) | e {.id, .title, .design, "
-    ".finding, .published_date, .independent, .sms_effective, .url, .doi}] AS evaluations"
-)
 
 # --- analytics -----------------------------------------------------------------
 # ``$counted``: the IMPLEMENTS kinds that make an initiative part of a solution

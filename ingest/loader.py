@@ -508,11 +508,20 @@ def ingest(store: Store, path: str | Path, *, batch_size: int | None = None,
     return result
 
 
-def neutralise(cell: str) -> str:
-    """A CSV cell a spreadsheet will not run as a formula."""
-    if cell and cell[0] in "=+-@\t\r":
-        return "'" + cell
-    return cell
+def neutralise(value: Any) -> str:
+    """A CSV cell a spreadsheet will not run as a formula (lists joined with ``|``; maps
+    and nested lists as JSON text)."""
+    if value is None:
+        return ""
+    if isinstance(value, dict) or (isinstance(value, list | tuple)
+                                   and any(isinstance(v, dict | list) for v in value)):
+        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    elif isinstance(value, list | tuple):
+        value = "|".join(str(v) for v in value)
+    text = str(value)
+    if text and text[0] in "=+-@\t\r":
+        return "'" + text
+    return text
 
 
 def write_report(result: IngestResult, directory: Path) -> list[Path]:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 
 from triedbefore.graph.analytics import BadArgument, NotFound
+from triedbefore.ingest.loader import neutralise
 
 Build = Callable[..., dict[str, Any]]
 
@@ -67,21 +67,6 @@ def paginate(rows: list[Any], size: int = 50) -> dict[str, Any]:
     return {"items": rows[start:start + size], "page": page, "size": size, "total": len(rows),
             "next_page": page + 1 if start + size < len(rows) else None,
             "prev_page": page - 1 if page > 1 else None}
-
-
-def neutralise(value: Any) -> str:
-    """A CSV cell a spreadsheet will not run as a formula."""
-    if value is None:
-        return ""
-    if isinstance(value, dict) or (isinstance(value, list | tuple)
-                                   and any(isinstance(v, dict | list) for v in value)):
-        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    elif isinstance(value, list | tuple):
-        value = "|".join(str(v) for v in value)
-    text = str(value)
-    if text and text[0] in "=+-@\t\r":
-        return "'" + text
-    return text
 
 
 def csv_response(rows: list[dict[str, Any]], filename: str) -> Response:
