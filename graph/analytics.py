@@ -132,16 +132,14 @@ def _attempt(row: dict[str, Any]) -> Attempt:
 def iter_attempts(store: Store,
                   solutions: dict[str, int] | None = None) -> Iterator[Attempt]:
     """Initiatives linked to a solution (declared, inferred or accepted), by solution;
-    ``solutions`` maps solution ids to a day: only initiatives started after it. (The day
-    is applied here: a filter on it in the statement made FalkorDB scan every initiative.)"""
+    ``solutions`` maps solution ids to a day: only initiatives started after it (all
+    initiatives with a start date when not given)."""
     bounds = solutions if solutions is not None else dict.fromkeys(solution_ids(store), -10**6)
-    ids = sorted(bounds)
-    for start in range(0, len(ids), BATCH):
+    pairs = [[sid, bounds[sid]] for sid in sorted(bounds)]
+    for start in range(0, len(pairs), BATCH):
         for row in store.read(queries.ATTEMPTS_OF_SOLUTIONS,
-                              {"ids": ids[start:start + BATCH], "counted": COUNTED_LINKS}):
-            start_lo = row.get("start_lo")
-            if start_lo is not None and start_lo > bounds[str(row["solution_id"])]:
-                yield _attempt(row)
+                              {"after": pairs[start:start + BATCH], "counted": COUNTED_LINKS}):
+            yield _attempt(row)
 
 
 # --- zombie repeats and informed re-tries ----------------------------------------
@@ -180,17 +178,18 @@ def spread(store: Store, as_of: str | date | None = None, min_sites: int = 3,
            index: EvidenceIndex | None = None) -> list[dict[str, Any]]:
     """Solutions tried at ``min_sites`` or more distinct sites whose verdict is unevaluated."""
     when = as_of_day(as_of)
-    out = []
-    rows = store.read(queries.SOLUTION_SITES, {"counted": COUNTED_LINKS,
-                                                "min_sites": min_sites})
-    if not rows:
-        return []
     index = index or EvidenceIndex.load(store)
-    for row in rows:
-        if verdict_of(index.of(str(row["solution_id"])), when).verdict == UNEVALUATED:
+    # Most solutions have evidence: only the unevaluated ones' sites are read.
+    ids = [sid for sid in solution_ids(store)
+           if verdict_of(index.of(sid), when).verdict == UNEVALUATED]
+    out = []
+    for start in range(0, len(ids), BATCH):
+        for row in store.read(queries.SOLUTION_SITES, {"ids": ids[start:start + BATCH],
+                                                        "counted": COUNTED_LINKS,
+                                                        "min_sites": min_sites}):
             out.append({"solution_id": str(row["solution_id"]),
                         "sites": sorted(str(s) for s in row["sites"])})
-    return out
+    return sorted(out, key=lambda r: r["solution_id"])
 
 
 # --- positive deviance -----------------------------------------------------------

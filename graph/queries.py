@@ -177,12 +177,14 @@ SOLUTION_EVIDENCE = (
 )
 
 
+# The distinct sites of the given solutions, for those tried at $min_sites or more.
 SOLUTION_SITES = (
-    "MATCH (s:Solution)<-[l:IMPLEMENTS]-(:Initiative)-[:TRIED_AT]->(t:Site) "
+    "UNWIND $ids AS sid "
+    "MATCH (s:Solution {id: sid})<-[l:IMPLEMENTS]-(:Initiative)-[:TRIED_AT]->(t:Site) "
     "WHERE l.how IN $counted "
-    "WITH s, collect(DISTINCT t.id) AS sites "
+    "WITH sid, collect(DISTINCT t.id) AS sites "
     "WHERE size(sites) >= $min_sites "
-    "RETURN s.id AS solution_id, sites ORDER BY solution_id"
+    "RETURN sid AS solution_id, sites ORDER BY solution_id"
 )
 
 SOLUTION_EXISTS = "MATCH (s:Solution {id: $id}) RETURN s.id AS id, s.name AS name"
@@ -482,11 +484,15 @@ EVIDENCE_OF_SOLUTIONS = (
     "collect(j.id) AS initiatives"
 )
 
+# $after: [[solution id, day]]: the solution's initiatives that started after the day.
+# (The WITH keeps the start filter after the traversal: as a MATCH predicate FalkorDB
+# plans it as a scan of every initiative.)
 ATTEMPTS_OF_SOLUTIONS = (
-    "UNWIND $ids AS sid "
-    "MATCH (s:Solution {id: sid})<-[l:IMPLEMENTS]-(i:Initiative) WHERE l.how IN $counted "
+    "UNWIND $after AS pair "
+    "MATCH (s:Solution {id: pair[0]})<-[l:IMPLEMENTS]-(i:Initiative) WHERE l.how IN $counted "
+    "WITH pair, l, i WHERE i.start_date_lo > pair[1] "
     "OPTIONAL MATCH (i)-[:LEARNED_FROM]->(x) "
-    "RETURN i.id AS id, sid AS solution_id, i.start_date_lo AS start_lo, l.how AS how, "
+    "RETURN i.id AS id, pair[0] AS solution_id, i.start_date_lo AS start_lo, l.how AS how, "
     "collect(x.id) AS learned_from"
 )
 
