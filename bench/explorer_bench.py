@@ -60,19 +60,24 @@ def urls(bundle: Path, rng: random.Random, n: int) -> dict[str, list[str]]:
     }
 
 
-def run(initiatives: int, clients: int, per_client: int, work: Path) -> dict[str, Any]:
+def run(initiatives: int, clients: int, per_client: int, work: Path,
+        loaded: Path | None = None) -> dict[str, Any]:
+    """``loaded``: the data folder of an embedded store that already holds the bundle
+    (kept as it is); otherwise the bundle is loaded into a fresh one, removed after."""
     bundle = work / f"bundle-{initiatives}"
     ensure_bundle(bundle, initiatives)
-    data_dir = work / f"explorer-store-{initiatives}"
-    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir = loaded or work / f"explorer-store-{initiatives}"
+    if loaded is None:
+        shutil.rmtree(data_dir, ignore_errors=True)
     server = EmbeddedServer(data_dir)
     server.ensure_running()
     try:
         uri = f"embedded:{data_dir}"
-        store = open_store(uri)
-        result = ingest(store, bundle)
-        assert not result.errors, result.errors[:3]
-        store.close()
+        if loaded is None:
+            store = open_store(uri)
+            result = ingest(store, bundle)
+            assert not result.errors, result.errors[:3]
+            store.close()
         app = create_app({"STORE_URI": uri, "SECRET_KEY": "bench"})
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
         http = make_server("127.0.0.1", 0, app, threaded=True)
@@ -130,7 +135,8 @@ def run(initiatives: int, clients: int, per_client: int, work: Path) -> dict[str
                 "when": time.strftime("%Y-%m-%d %H:%M:%S"), "pages": figures}
     finally:
         server.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if loaded is None:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def report(r: dict[str, Any]) -> str:
@@ -155,11 +161,13 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=40, help="per client and page")
     parser.add_argument("--work", type=Path, default=HERE / "work")
+    parser.add_argument("--loaded", type=Path, default=None,
+                        help="data folder of an embedded store already holding the bundle")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    result = run(args.initiatives, args.clients, args.requests, args.work)
+    result = run(args.initiatives, args.clients, args.requests, args.work, args.loaded)
     RESULTS.mkdir(exist_ok=True)
-    stem = f"explorer-{args.initiatives}"
+    stem = f"explorer-{args.initiatives}-{args.clients}c"
     (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
     (RESULTS / f"{stem}.md").write_text(report(result))
     print(report(result))

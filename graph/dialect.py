@@ -36,8 +36,9 @@ class Dialect(ABC):
 
     @abstractmethod
     def fulltext_query(self, label: Label) -> str:
-        """A statement with parameters ``$q`` and ``$limit`` yielding ``node`` and ``score``
-        (higher is better)."""
+        """A statement with parameters ``$q`` and ``$limit`` yielding ``node`` (a map of
+        its ``id``, ``name``, ``title`` and ``start_date``, not the whole node) and
+        ``score`` (higher is better)."""
 
     @abstractmethod
     def _terms(self, words: list[str]) -> str:
@@ -64,7 +65,8 @@ class Neo4jDialect(Dialect):
     def fulltext_query(self, label: Label) -> str:
         FULLTEXT_FIELDS[label]  # only labels with a full-text index can be searched
         return (f"CALL db.index.fulltext.queryNodes('{fulltext_index_name(label)}', $q) "
-                "YIELD node, score RETURN node, score ORDER BY score DESC LIMIT $limit")
+                "YIELD node, score RETURN node {.id, .name, .title, .start_date} AS node, score "
+                "ORDER BY score DESC LIMIT $limit")
 
     def _terms(self, words: list[str]) -> str:
         # Lucene: terms are OR-ed by default, `word~1` allows one edit.
@@ -97,7 +99,8 @@ class FalkorDialect(Dialect):
     def fulltext_query(self, label: Label) -> str:
         FULLTEXT_FIELDS[label]  # only labels with a full-text index can be searched
         return (f"CALL db.idx.fulltext.queryNodes('{label.value}', $q) "
-                "YIELD node, score RETURN node, score ORDER BY score DESC LIMIT $limit")
+                "YIELD node, score RETURN node {.id, .name, .title, .start_date} AS node, score "
+                "ORDER BY score DESC LIMIT $limit")
 
     def _terms(self, words: list[str]) -> str:
         # RediSearch: `|` is OR, `%word%` allows one edit.

@@ -274,8 +274,17 @@ SOLUTIONS_LIST = (
 
 SOLUTION_NODE = "MATCH (s:Solution {id: $id}) RETURN s {.*} AS solution"
 
-SOLUTION_ATTEMPTS = (
+# The solution page reads one page of each of its tables ($skip, $limit), in a stable
+# order; "as of" filters ($when, a day number) sit after a WITH, so that the traversal
+# from the solution stays the plan.
+_ATTEMPTS_BY = (
     "MATCH (s:Solution {id: $id})<-[l:IMPLEMENTS]-(i:Initiative) WHERE l.how IN $counted "
+    "WITH i, l WHERE i.start_date_lo IS NULL OR i.start_date_lo <= $when "
+)
+
+SOLUTION_ATTEMPTS = (
+    _ATTEMPTS_BY
+    + "WITH i, l ORDER BY i.start_date_lo, i.id SKIP $skip LIMIT $limit "
     "OPTIONAL MATCH (i)-[:TRIED_AT]->(t:Site) "
     "RETURN i.id AS id, i.title AS title, i.start_date AS start_date, "
     "i.start_date_lo AS start_lo, i.end_date AS end_date, i.status AS status, "
@@ -283,18 +292,51 @@ SOLUTION_ATTEMPTS = (
     "collect(t {.id, .name, .kind, .region, .lat, .lon}) AS sites ORDER BY start_lo, id"
 )
 
+SOLUTION_ATTEMPT_COUNT = _ATTEMPTS_BY + "RETURN count(i) AS total"
+
+# Every $step-th dated attempt, oldest first (the timeline's sample).
+SOLUTION_ATTEMPT_SAMPLE = (
+    _ATTEMPTS_BY
+    + "WITH i WHERE i.start_date_lo IS NOT NULL "
+    "WITH i ORDER BY i.start_date_lo, i.id "
+    "WITH collect(i {.id, .title, .start_date, start_lo: i.start_date_lo}) AS dated "
+    "RETURN [k IN range(0, size(dated) - 1, $step) | dated[k]] AS sample"
+)
+
+SOLUTION_SITE_POINTS = (
+    _ATTEMPTS_BY
+    + "MATCH (i)-[:TRIED_AT]->(t:Site) "
+    "RETURN DISTINCT t.id AS id, t.name AS name, t.kind AS kind, t.region AS region, "
+    "t.lat AS lat, t.lon AS lon ORDER BY id"
+)
+
+INITIATIVE_POINTS = (
+    "UNWIND $ids AS iid MATCH (i:Initiative {id: iid}) "
+    "RETURN i.id AS id, i.title AS title, i.start_date AS start_date, "
+    "i.start_date_lo AS start_lo ORDER BY start_lo, id"
+)
+
 SOLUTION_EVALUATIONS = (
     "MATCH (s:Solution {id: $id})<-[l:IMPLEMENTS]-(:Initiative)<-[:EVALUATED]-(e:Evaluation) "
     "WHERE l.how IN $counted "
-    "RETURN DISTINCT e.id AS id, e.title AS title, e.design AS design, "
+    "WITH DISTINCT e WHERE e.published_date_hi <= $when "
+    "WITH e ORDER BY e.published_date_hi, e.id SKIP $skip LIMIT $limit "
+    "RETURN e.id AS id, e.title AS title, e.design AS design, "
     "e.sms_effective AS level, e.independent AS independent, e.finding AS finding, "
     "e.published_date AS published_date, e.published_date_hi AS published_hi, "
     "e.url AS url, e.doi AS doi, e.evaluator AS evaluator ORDER BY published_hi, id"
 )
 
-SOLUTION_OUTCOMES = (
+_OUTCOMES_BY = (
     "MATCH (s:Solution {id: $id})<-[l:IMPLEMENTS]-(i:Initiative)-[:HAS_OUTCOME]->(o:Outcome) "
     "WHERE l.how IN $counted "
+)
+
+SOLUTION_OUTCOME_COUNT = _OUTCOMES_BY + "RETURN count(o) AS total"
+
+SOLUTION_OUTCOMES = (
+    _OUTCOMES_BY
+    + "WITH i, o ORDER BY o.measure, o.id SKIP $skip LIMIT $limit "
     "RETURN o.id AS id, i.id AS initiative_id, o.measure AS measure, o.domain AS domain, "
     "o.baseline AS baseline, o.value AS value, o.unit AS unit, o.direction AS direction "
     "ORDER BY measure, id"

@@ -154,6 +154,8 @@ REQUESTS: list[str] = [
     "/solutions.json?page=2&size=5", "/solutions.json?page=zero",
     "/solutions/SOL-TELE.json", "/solutions/SOL-TELE.json?as_of=2014-01-01",
     "/solutions/SOL-TELE.json?as_of=2020-13-45", "/solutions/NOPE.json",
+    "/solutions/SOL-TELE.json?size=2&attempts_page=2&evaluations_page=2&outcomes_page=2",
+    "/solutions/SOL-TELE.json?attempts_page=0",
     "/initiatives/INI-0021.json", "/initiatives/NOPE.json",
     "/evaluations/EVAL-0004.json", "/evaluations/NOPE.json",
     "/evaluations.json", "/evaluations.json?solution=SOL-TELE",

@@ -58,12 +58,46 @@ def test_solution_page_shows_verdict_timeline_zombies_and_map(client: FlaskClien
     data = client.get("/solutions/SOL-TELE.json").get_json()
     assert data["verdict"]["verdict"] == "does_not_work"
     assert {z["initiative_id"] for z in data["zombies"]} == {"INI-0021", "INI-0022", "INI-0023"}
-    assert all(a["sites"] for a in data["attempts"])
+    assert all(a["sites"] for a in data["attempts"]["items"])
     page = client.get("/solutions/SOL-TELE").data.decode()
     assert "does not work" in page and 'class="timeline"' in page
     assert page.count("zombie repeat") >= 3 and 'id="site-map"' in page
     then = client.get("/solutions/SOL-TELE.json?as_of=2013-01-01").get_json()
     assert then["verdict"]["verdict"] != "does_not_work" and then["as_of"] == "2013-01-01"
+
+
+def test_solution_tables_page_in_a_stable_order(client: FlaskClient) -> None:
+    whole = client.get("/solutions/SOL-TELE.json?size=500").get_json()
+    for table, key in (("attempts", "start_lo"), ("evaluations", "published_hi"),
+                       ("outcomes", "measure")):
+        everything = whole[table]["items"]
+        assert len(everything) == whole[table]["total"] >= 3, table
+        assert [r[key] for r in everything] == sorted(r[key] for r in everything), table
+        seen: list[str] = []
+        page: int | None = 1
+        while page:
+            data = client.get(f"/solutions/SOL-TELE.json?size=2&{table}_page={page}").get_json()
+            chunk = data[table]
+            assert len(chunk["items"]) <= 2 and chunk["total"] == len(everything), table
+            seen += [r["id"] for r in chunk["items"]]
+            page = chunk["next_page"]
+        assert seen == [r["id"] for r in everything], table
+    # the verdict, zombies and map do not depend on the page shown
+    later = client.get("/solutions/SOL-TELE.json?size=2&attempts_page=3").get_json()
+    assert later["verdict"] == whole["verdict"] and later["sites"] == whole["sites"]
+    assert later["zombies"] == whole["zombies"]
+    zombie_ids = {z["initiative_id"] for z in whole["zombies"]}
+    marked = {a["id"] for a in whole["attempts"]["items"] if a["zombie"]}
+    assert marked == zombie_ids
+    html = client.get("/solutions/SOL-TELE?size=2").data.decode()
+    assert 'aria-label="Pages of attempts"' in html and "attempts_page=2#tried-h" in html
+    # as of a date: fewer attempts and evaluations, the counts follow
+    then = client.get("/solutions/SOL-TELE.json?size=500&as_of=2013-01-01").get_json()
+    assert then["attempts"]["total"] < whole["attempts"]["total"]
+    assert all(a["start_lo"] is None or a["start_date"] <= "2013-01-01"
+               for a in then["attempts"]["items"])
+    assert then["evaluations"]["total"] == len(then["evaluations"]["items"])
+    assert client.get("/solutions/SOL-TELE.json?attempts_page=0").status_code == 400
 
 
 def test_csv_downloads(client: FlaskClient) -> None:

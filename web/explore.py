@@ -25,6 +25,8 @@ from triedbefore.web.pages import (
     date_arg,
     int_arg,
     paginate,
+    paged,
+    page_args,
     register_page,
 )
 
@@ -135,14 +137,24 @@ def solutions_data() -> dict[str, Any]:
     return {"solutions": paginate(rows), "verdict_filter": verdict}
 
 
+TABLE_SIZE = 50
+TIMELINE_POINTS = 300
+SOLUTION_TABLES = ("evaluations", "attempts", "outcomes")
+
+
 def solution_data(solution_id: str) -> dict[str, Any]:
     as_of = _as_of()
-    data: dict[str, Any] = cached(f"solution:{solution_id}:{as_of}",
-                                  lambda: _solution_data(solution_id, as_of))
+    size = page_args("size", TABLE_SIZE)[1]
+    pages = tuple(page_args(f"{table}_page")[0] for table in SOLUTION_TABLES)
+    data: dict[str, Any] = cached(f"solution:{solution_id}:{as_of}:{pages}:{size}",
+                                  lambda: _solution_data(solution_id, as_of, pages, size))
     return dict(data)
 
 
-def _solution_data(solution_id: str, as_of: str | None) -> dict[str, Any]:
+def _solution_data(solution_id: str, as_of: str | None, pages: tuple[int, ...],
+                   size: int) -> dict[str, Any]:
+    """A solution's page: its verdict, and one page of each of its evidence, attempts
+    and outcomes tables (a solution can have been tried thousands of times)."""
     store = get_store()
     found = store.read(queries.SOLUTION_NODE, {"id": solution_id})
     if not found:
@@ -150,52 +162,68 @@ def _solution_data(solution_id: str, as_of: str | None) -> dict[str, Any]:
     when = analytics.as_of_day(as_of)
     solution = {k: v for k, v in found[0]["solution"].items()
                 if k not in ("row_hash", "aliases_text", "tags_text")}
-    evidence = analytics.solution_evidence(store, solution_id)
+    evidence = evidence_index().of(solution_id)
     verdict = analytics.verdict_dict(solution_id, verdict_of(evidence, when), when)
-    all_evaluations = store.read(queries.SOLUTION_EVALUATIONS,
-                                 {"id": solution_id, "counted": COUNTED_LINKS})
-    evaluations = [e for e in all_evaluations if e["published_hi"] <= when]
-    attempts = [a for a in store.read(queries.SOLUTION_ATTEMPTS,
-                                      {"id": solution_id, "counted": COUNTED_LINKS})
-                if a["start_lo"] is None or a["start_lo"] <= when]
+    ev_page, at_page, out_page = pages
+    common = {"id": solution_id, "counted": COUNTED_LINKS, "when": when, "limit": size}
+    evaluations = store.read(queries.SOLUTION_EVALUATIONS,
+                             {**common, "skip": (ev_page - 1) * size})
+    published = sum(1 for e in evidence if e.published_hi <= when)
+    attempts = store.read(queries.SOLUTION_ATTEMPTS, {**common, "skip": (at_page - 1) * size})
+    counted = store.read(queries.SOLUTION_ATTEMPT_COUNT, common)
     zombies = {z["initiative_id"]: z
                for z in zombie_rows()["by_solution"].get(solution_id, [])}
     for a in attempts:
         a["sites"] = [s for s in a["sites"] or [] if s]
         a["zombie"] = a["id"] in zombies
-    sites = {s["id"]: s for a in attempts for s in a["sites"]}
-    outcomes = store.read(queries.SOLUTION_OUTCOMES, {"id": solution_id,
-                                                      "counted": COUNTED_LINKS})
+    sites = store.read(queries.SOLUTION_SITE_POINTS, common)
+    outcomes = store.read(queries.SOLUTION_OUTCOMES, {**common, "skip": (out_page - 1) * size})
+    outcome_total = store.read(queries.SOLUTION_OUTCOME_COUNT, common)[0]["total"]
     matcher = resolution.solution_matcher(store)
     text = ". ".join(str(solution.get(k) or "") for k in ("name", "description", "problem"))
     similar = [{"solution_id": sid, "score": round(score, 3)}
                for sid, score in matcher.match(text, k=6)
                if sid != solution_id and score >= 0.05][:5]
-    years = sorted({int(e["published_date"][:4]) for e in all_evaluations})
-    return {"solution": solution, "verdict": verdict, "evaluations": evaluations,
-            "attempts": attempts, "zombies": list(zombies.values()),
-            "sites": list(sites.values()), "outcomes": outcomes, "similar": similar,
-            "as_of": iso(when), "evidence_years": years}
-
-
-TABLE_ROWS = 200
-TIMELINE_POINTS = 300
+    years = sorted({int(iso(e.published_hi)[:4]) for e in evidence})
+    return {"solution": solution, "verdict": verdict,
+            "evaluations": paged(evaluations, ev_page, size, published),
+            "attempts": paged(attempts, at_page, size, int(counted[0]["total"])),
+            "zombies": list(zombies.values()),
+            "sites": sites, "outcomes": paged(outcomes, out_page, size, int(outcome_total)),
+            "similar": similar, "as_of": iso(when), "evidence_years": years}
 
 
 def _solution_html(data: dict[str, Any]) -> dict[str, Any]:
     from triedbefore.web.geo import svg_map
 
-    # Pages stay readable for solutions tried thousands of times: the table shows the
-    # first attempts and the timeline a sample plus every zombie (downloads hold all).
-    attempts = data["attempts"]
+    # The timeline draws a sample of the attempts (every n-th, oldest first) and every
+    # zombie repeat; the evaluations of the page's evidence table are marked on it.
+    sid, as_of = data["solution"]["id"], data["as_of"]
     zombie_ids = {z["initiative_id"] for z in data["zombies"]}
-    data["attempts_shown"] = attempts[:TABLE_ROWS]
-    step = max(1, len(attempts) // TIMELINE_POINTS)
-    drawn = [a for i, a in enumerate(attempts) if i % step == 0 or a["id"] in zombie_ids]
-    key = f"solution_svg:{data['solution']['id']}:{data['as_of']}"
-    data["timeline_svg"], data["map_svg"] = cached(key, lambda: (
-        charts.timeline(drawn, data["evaluations"], zombie_ids),
-        svg_map(data["sites"], 420, 480)))
+
+    def draw() -> tuple[Any, Any]:
+        store = get_store()
+        total = data["attempts"]["total"]
+        step = max(1, -(-total // TIMELINE_POINTS))
+        sample = store.read(queries.SOLUTION_ATTEMPT_SAMPLE, {
+            "id": sid, "counted": COUNTED_LINKS, "when": analytics.as_of_day(as_of),
+            "step": step})[0]["sample"]
+        drawn = {a["id"]: a for a in sample}
+        missing = sorted(zombie_ids - set(drawn))
+        if missing:
+            drawn.update((a["id"], a) for a in store.read(queries.INITIATIVE_POINTS,
+                                                          {"ids": missing}))
+        points = sorted(drawn.values(), key=lambda a: (a["start_lo"] or 0, a["id"]))
+        when = analytics.as_of_day(as_of)
+        marks = [{"id": e.id, "finding": e.finding, "published_hi": e.published_hi,
+                  "published_date": iso(e.published_hi)}
+                 for e in evidence_index().of(sid) if e.published_hi <= when]
+        marks = marks[::max(1, -(-len(marks) // TIMELINE_POINTS))]
+        return (charts.timeline(points, marks, zombie_ids),
+                svg_map(data["sites"], 420, 480))
+
+    data["timeline_svg"], data["map_svg"] = cached(f"solution_svg:{sid}:{as_of}", draw)
+    data["sampled"] = data["attempts"]["total"] > TIMELINE_POINTS
     data["colour"] = charts.VERDICT_COLOURS.get(data["verdict"]["verdict"], "#768692")
     return data
 
@@ -504,10 +532,10 @@ register_page(bp, "/method", "method", "method.html", method_data, title="Method
 
 
 @bp.app_template_filter("merge_page")
-def _merge_page(args: dict[str, str], page: int) -> str:
+def _merge_page(args: dict[str, str], page: int, name: str = "page") -> str:
     from urllib.parse import urlencode
 
-    return urlencode({**args, "page": page})
+    return urlencode({**args, name: page})
 
 
 @bp.app_template_filter("with_arg")

@@ -261,12 +261,17 @@ SCHEMAS: dict[str, Schema] = {
     "SolutionPage": page({
         "solution": ref("SolutionNode"),
         "verdict": ref("Verdict"),
-        "evaluations": {**array(ref("SolutionEvaluation")),
-                        "description": "Published by `as_of`, oldest first."},
-        "attempts": {**array(ref("Attempt")), "description": "Started by `as_of`."},
+        "evaluations": {**paginated("SolutionEvaluation"),
+                        "description": "Published by `as_of`, oldest first (parameter "
+                                       "`evaluations_page`)."},
+        "attempts": {**paginated("Attempt"),
+                     "description": "Started by `as_of`, oldest first (parameter "
+                                    "`attempts_page`)."},
         "zombies": array(ref("Repeat")),
-        "sites": array(ref("SiteRef")),
-        "outcomes": array(ref("Outcome")),
+        "sites": {**array(ref("SiteRef")), "description": "Every site of the attempts "
+                                                          "started by `as_of`."},
+        "outcomes": {**paginated("Outcome"), "description": "By measure (parameter "
+                                                            "`outcomes_page`)."},
         "similar": array(closed({"solution_id": ID, "score": NUM})),
         "as_of": DAY,
         "evidence_years": array(INT),
@@ -516,6 +521,10 @@ PARAMETERS: dict[str, Schema] = {
                            "default": 1}, "Page number (1 is the first)."),
     "size": query("size", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
                   "Rows per page."),
+    **{f"{table}_page": query(f"{table}_page", {"type": "integer", "minimum": 1,
+                                                "maximum": 1_000_000, "default": 1},
+                              f"Page of the {table} table (1 is the first).")
+       for table in ("evaluations", "attempts", "outcomes")},
     "as_of": query("as_of", {"type": "string", "format": "date"},
                    "Answer as of this date (YYYY-MM-DD): only evidence published and "
                    "initiatives started by then. Default: today.", example="2014-01-01"),
@@ -740,7 +749,8 @@ PATHS: dict[str, Any] = {
     **explorer_page("/solutions/{solution_id}", "solution", "Solution", "One solution: its "
                     "verdict as of a date, the evaluations and attempts behind it, zombie "
                     "repeats, sites, outcomes and similar solutions.", "SolutionPage",
-                    ["solution_id", "as_of"], [400, 404],
+                    ["solution_id", "as_of", "evaluations_page", "attempts_page",
+                     "outcomes_page", "size"], [400, 404],
                     csv=("evaluations", "attempts", "outcomes")),
     **explorer_page("/initiatives/{initiative_id}", "initiative", "Initiative",
                     "One initiative: its solutions, sites, outcomes, evaluations, what it "

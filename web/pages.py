@@ -59,14 +59,23 @@ def date_arg(name: str) -> str | None:
     return raw
 
 
+def page_args(name: str = "page", size: int = 50) -> tuple[int, int]:
+    """(page, size) from the request: ``name`` (1 is the first) and ``size`` parameters."""
+    return int_arg(name, 1, 1, 1_000_000), int_arg("size", size, 1, 500)
+
+
+def paged(items: list[Any], page: int, size: int, total: int) -> dict[str, Any]:
+    """One page of an ordered list of ``total`` rows, with its neighbours' numbers."""
+    return {"items": items, "page": page, "size": size, "total": total,
+            "next_page": page + 1 if page * size < total else None,
+            "prev_page": page - 1 if page > 1 else None}
+
+
 def paginate(rows: list[Any], size: int = 50) -> dict[str, Any]:
     """A page of an already ordered list: ``page`` and ``size`` parameters, stable order."""
-    page = int_arg("page", 1, 1, 1_000_000)
-    size = int_arg("size", size, 1, 500)
+    page, size = page_args("page", size)
     start = (page - 1) * size
-    return {"items": rows[start:start + size], "page": page, "size": size, "total": len(rows),
-            "next_page": page + 1 if start + size < len(rows) else None,
-            "prev_page": page - 1 if page > 1 else None}
+    return paged(rows[start:start + size], page, size, len(rows))
 
 
 def csv_response(rows: list[dict[str, Any]], filename: str) -> Response:
