@@ -11,19 +11,15 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 import responses
+from sources_replay import epmc_pages, fixture
 
 from triedbefore.ingest.sources import SourceError, clinicaltrials, europepmc
 from triedbefore.ingest.sources.client import HttpClient, retry_after_seconds, user_agent
 from triedbefore.ingest.sources.records import design_from_text
 from triedbefore.ontology.vocab import CandidateSource, Design
 
-FIXTURES = Path(__file__).resolve().parent / "data" / "api_fixtures"
 EPMC = europepmc.API
 CTGOV = clinicaltrials.API
-
-
-def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 
 def params_of(request: Any) -> dict[str, str]:
@@ -52,23 +48,6 @@ def clock() -> Clock:
 def client(tmp_path: Path, sleeps: list[float], clock: Clock) -> HttpClient:
     return HttpClient(cache_dir=tmp_path / "cache", cache_ttl=3600, sleep=sleeps.append,
                       clock=clock)
-
-
-def epmc_pages(rsps: responses.RequestsMock) -> list[str]:
-    """Three real Europe PMC bodies served at the cursor marks they announce."""
-    first = fixture("europepmc/search_cancer_page2.json")
-    second = fixture("europepmc/search_cancer_core_first3.json")
-    last = fixture("europepmc/search_no_results.json")
-    by_cursor = {"*": first, first["nextCursorMark"]: second, second["nextCursorMark"]: last}
-    asked: list[str] = []
-
-    def answer(request: Any) -> tuple[int, dict[str, str], str]:
-        cursor = params_of(request)["cursorMark"]
-        asked.append(cursor)
-        return 200, {}, json.dumps(by_cursor[cursor])
-
-    rsps.add_callback(responses.GET, EPMC, callback=answer, content_type="application/json")
-    return asked
 
 
 # --------------------------------------------------------------------------- #

@@ -119,8 +119,10 @@ def fetch(store: Store, client: HttpClient, solution_id: str, *,
 def _store_found(store: Store, solution_id: str, found: list[tuple[Found, str, str]],
                  result: FetchResult) -> None:
     by_id: dict[str, tuple[Found, str, str]] = {}
-    for item in found:  # the same record twice (two sources, two pages): first wins
-        by_id.setdefault(candidate_id(solution_id, item[0].key), item)
+    for item in found:  # the same record twice (two sources, two pages): the first one,
+        cid = candidate_id(solution_id, item[0].key)  # unless only a later one has a design
+        if cid not in by_id or (by_id[cid][0].design is None and item[0].design is not None):
+            by_id[cid] = item
     ids = list(by_id)
     states: dict[str, str] = {}
     known_ids: set[str] = set()
