@@ -546,3 +546,54 @@ UNRESOLVED_ALL = (
     "[(i)-[l:IMPLEMENTS]->(s:Solution) | {solution_id: s.id, how: l.how, score: l.score}] "
     "AS links"
 )
+
+# --- candidate evaluations (ingest/sources/candidates.py) ------------------------------
+# A Candidate is found for one solution (CANDIDATE_FOR); its status is proposed, accepted
+# or rejected. Fetching writes only new and still-proposed candidates, so a curator's
+# decision is never overwritten.
+
+CANDIDATE_STATES = (
+    "UNWIND $ids AS id MATCH (c:Candidate {id: id}) RETURN c.id AS id, c.status AS status"
+)
+
+UPSERT_CANDIDATES = (
+    "UNWIND $rows AS r MATCH (s:Solution {id: r.solution_id}) "
+    "MERGE (c:Candidate {id: r.id}) "
+    "ON CREATE SET c.status = 'proposed' "
+    "SET c += r.props, c.run_id = $run_id "
+    "MERGE (c)-[e:CANDIDATE_FOR]->(s) "
+    "ON CREATE SET e.run_id = $run_id"
+)
+
+EVALUATIONS_KNOWN = (
+    "MATCH (e:Evaluation) "
+    "WHERE e.id IN $ids OR (e.doi IS NOT NULL AND toLower(e.doi) IN $dois) "
+    "RETURN e.id AS id, toLower(e.doi) AS doi"
+)
+
+CANDIDATES_LIST = (
+    "MATCH (c:Candidate)-[:CANDIDATE_FOR]->(s:Solution) "
+    "WHERE c.status IN $statuses "
+    "RETURN c {.*} AS candidate, s.id AS solution_id, s.name AS solution_name"
+)
+
+CANDIDATE_NODE = (
+    "MATCH (c:Candidate {id: $id})-[:CANDIDATE_FOR]->(s:Solution) "
+    "RETURN c {.*} AS candidate, s.id AS solution_id, s.name AS solution_name"
+)
+
+DECIDE_CANDIDATE = (
+    "MATCH (c:Candidate {id: $id}) "
+    "SET c.status = $status, c.decided_by = $who, c.decided_at = $at, "
+    "c.evaluation_id = $evaluation_id "
+    "RETURN c.status AS status"
+)
+
+EVALUATION_INITIATIVES = (
+    "MATCH (e:Evaluation {id: $id})-[:EVALUATED]->(i:Initiative) RETURN i.id AS id"
+)
+
+SOLUTION_INITIATIVES = (
+    "MATCH (s:Solution {id: $id})<-[l:IMPLEMENTS]-(i:Initiative) WHERE l.how IN $counted "
+    "RETURN DISTINCT i.id AS id, i.title AS title ORDER BY id"
+)

@@ -67,11 +67,16 @@ CONSOLE_TIMEOUT_MS = Setting(
     "console_timeout_ms", "TRIEDBEFORE_CONSOLE_TIMEOUT_MS", "5000",
     "Time limit of one console query, in milliseconds",
 )
+HTTP_CACHE_TTL = Setting(
+    "http_cache_ttl", "TRIEDBEFORE_HTTP_CACHE_TTL", "86400",
+    "Seconds an answer of ClinicalTrials.gov or Europe PMC is reused from the on-disk "
+    "cache (DATA_DIR/cache/http); 0 turns the cache off",
+)
 
 SETTINGS: tuple[Setting, ...] = (
     STORE, DATA_DIR, GRAPH_NAME, FSYNC, START_TIMEOUT,
     NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE, BATCH_SIZE,
-    SECRET_KEY, CONSOLE_ROW_LIMIT, CONSOLE_TIMEOUT_MS,
+    SECRET_KEY, CONSOLE_ROW_LIMIT, CONSOLE_TIMEOUT_MS, HTTP_CACHE_TTL,
 )
 
 

@@ -105,11 +105,15 @@ def export_rdf(store: Store, dest: Path, fmt: str) -> Path:
 
     def nodes() -> Iterator[tuple[Label, dict[str, Any]]]:
         for label in Label:
+            if label is Label.CANDIDATE:
+                continue  # candidates are proposals for curators, not facts
             for record in iter_nodes(store, label):
                 yield label, {k: v for k, v in record["props"].items()}
 
     def rels() -> Iterator[tuple[Any, str, str, dict[str, Any]]]:
         for link in Link:
+            if link is Link.CANDIDATE_SOLUTION:
+                continue
             for row in store.read(queries.export_links(link)):
                 props = dict(row["props"] or {})
                 if props.get("how") in ("suggested", "rejected"):

@@ -20,6 +20,7 @@ class Label(StrEnum):
     OUTCOME = "Outcome"
     EVALUATION = "Evaluation"
     INGEST_RUN = "IngestRun"
+    CANDIDATE = "Candidate"
 
 
 class Rel(StrEnum):
@@ -32,6 +33,7 @@ class Rel(StrEnum):
     HAS_OUTCOME = "HAS_OUTCOME"
     EVALUATED = "EVALUATED"
     REPORTS = "REPORTS"
+    CANDIDATE_FOR = "CANDIDATE_FOR"
 
 
 class SiteKind(StrEnum):
@@ -139,6 +141,21 @@ class Visibility(StrEnum):
     RESTRICTED = "restricted"
 
 
+class CandidateStatus(StrEnum):
+    """Where a candidate evaluation (found by a connector) stands in curation."""
+
+    PROPOSED = "proposed"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class CandidateSource(StrEnum):
+    """The connectors that propose candidate evaluations (``Candidate.source``)."""
+
+    CLINICALTRIALS = "clinicaltrials"
+    EUROPEPMC = "europepmc"
+
+
 #: Concept schemes by their local name in the ontology (``tb:SiteKind`` …).
 CONCEPT_SCHEMES: dict[str, type[StrEnum]] = {
     "SiteKind": SiteKind,
@@ -150,6 +167,7 @@ CONCEPT_SCHEMES: dict[str, type[StrEnum]] = {
     "Direction": Direction,
     "ReviewQuality": ReviewQuality,
     "Visibility": Visibility,
+    "CandidateStatus": CandidateStatus,
 }
 
 
@@ -174,7 +192,8 @@ def effective_sms_level(
 
 
 class Link(StrEnum):
-    """Each concrete relationship an interchange column produces: ``From-TYPE->To``.
+    """Each concrete relationship an interchange column produces: ``From-TYPE->To``;
+    and ``CANDIDATE_FOR``, which the literature and registry connectors write.
 
     ``LEARNED_FROM`` may point at an evaluation or at an initiative, so it has
     two members. The owner is the node whose row holds the reference column.
@@ -188,6 +207,7 @@ class Link(StrEnum):
     OUTCOME_INITIATIVE = "Initiative-HAS_OUTCOME->Outcome"
     EVALUATION_INITIATIVE = "Evaluation-EVALUATED->Initiative"
     EVALUATION_OUTCOME = "Evaluation-REPORTS->Outcome"
+    CANDIDATE_SOLUTION = "Candidate-CANDIDATE_FOR->Solution"
 
     @property
     def source(self) -> Label:

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
+import responses
 from flask import Flask
 from flask.testing import FlaskClient
 from jsonschema import Draft202012Validator
@@ -296,6 +297,47 @@ def exercise_console(check: Checker, app: Flask) -> None:
         check(viewer, url, "POST", data={**form, "timeout": "0"}, headers=headers)  # 400
 
 
+def exercise_candidates(check: Checker, app: Flask, store: FalkorStore, tmp_path: Path) -> None:
+    from sources_replay import epmc_pages
+
+    from triedbefore.ingest.sources import candidates as cands
+    from triedbefore.ingest.sources.client import HttpClient
+    from triedbefore.ontology.vocab import CandidateSource
+
+    with responses.RequestsMock() as rsps:
+        epmc_pages(rsps)
+        cands.fetch(store, HttpClient(cache_dir=tmp_path / "http", cache_ttl=0), "SOL-TELE",
+                    sources=[CandidateSource.EUROPEPMC], query="telehealth")
+    reject = {"candidate_id": "CAN-nope", "decision": "reject"}
+    anonymous = app.test_client()
+    token = csrf_token(anonymous)
+    check(anonymous, "/curation/candidates.json")  # 401
+    check(anonymous, "/curation/candidates/decide.json", "POST", data=reject,
+          headers={"X-CSRF-Token": token, "Accept": "application/json"})  # 401
+    viewer = app.test_client()
+    token = sign_in(viewer, "vic")
+    check(viewer, "/curation/candidates.json")  # 403
+    check(viewer, "/curation/candidates/decide.json", "POST", data=reject,
+          headers={"X-CSRF-Token": token, "Accept": "application/json"})  # 403
+    curator = app.test_client()
+    token = sign_in(curator, "cora")
+    headers = {"X-CSRF-Token": token, "Accept": "application/json"}
+    listing = check(curator, "/curation/candidates.json?status=proposed&solution=SOL-TELE"
+                             "&page=1&size=3").get_json()
+    check(curator, "/curation/candidates.json?status=maybe")  # 400
+    items = listing["candidates"]["items"]
+    accepted = check(curator, "/curation/candidates/decide.json", "POST", headers=headers,
+                     data={"candidate_id": items[0]["id"], "decision": "accept",
+                           "initiative_ids": "INI-0019", "finding": "positive",
+                           "design": "case_study"})
+    assert accepted.status_code == 200, accepted.get_json()
+    check(curator, "/curation/candidates/decide.json", "POST", headers=headers,
+          data={"candidate_id": items[1]["id"], "decision": "reject"})
+    check(curator, "/curation/candidates/decide.json", "POST", headers=headers,
+          data={"candidate_id": items[2]["id"], "decision": "maybe"})  # 400
+    check(curator, "/curation/candidates/decide.json", "POST", headers=headers, data=reject)
+
+
 def test_real_responses_match_the_description(store: FalkorStore, tmp_path: Path) -> None:
     ingest(store, SAMPLE)
     app = app_for(store, tmp_path)
@@ -338,6 +380,7 @@ def test_real_responses_match_the_description(store: FalkorStore, tmp_path: Path
           data={"initiative_id": "INI-NOPE", "solution_id": proposal["solution_id"],
                 "decision": "rejected"})
 
+    exercise_candidates(check, app, store, tmp_path)
     exercise_console(check, app)
 
     assert not check.failures, "\n".join(check.failures)

@@ -374,6 +374,134 @@ def check(state: Context, text: tuple[str, ...], as_of: str | None, fmt: str) ->
         click.echo("Read first: " + ", ".join(report["read_first"]))
 
 
+@cli.group(invoke_without_command=True)
+@click.option("--status", type=click.Choice(["proposed", "accepted", "rejected"]),
+              default=None, help="Only candidates with this status.")
+@click.option("--solution", "solution_id", default=None, help="Only candidates of a solution.")
+@FORMAT
+@click.pass_context
+def candidates(ctx: click.Context, status: str | None, solution_id: str | None,
+               fmt: str) -> None:
+    """Candidate evaluations found in ClinicalTrials.gov and Europe PMC, for a curator to
+    accept or reject. Without a subcommand: list them."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(candidates_list, status=status, solution_id=solution_id, fmt=fmt)
+
+
+def _candidate_rows(rows: list[dict[str, Any]]) -> None:
+    _table([[r["id"], r["solution_id"], r["status"], r["source"], r["published_date"] or "",
+             r["design"] or "?", (r["title"] or "")[:60]] for r in rows],
+           ["candidate", "solution", "status", "source", "published", "design", "title"])
+
+
+@candidates.command("list")
+@click.option("--status", type=click.Choice(["proposed", "accepted", "rejected"]),
+              default=None, help="Only candidates with this status.")
+@click.option("--solution", "solution_id", default=None, help="Only candidates of a solution.")
+@FORMAT
+@click.pass_obj
+def candidates_list(state: Context, status: str | None, solution_id: str | None,
+                    fmt: str) -> None:
+    """List candidate evaluations."""
+    from triedbefore.ingest.sources import candidates as cands
+    from triedbefore.ontology.vocab import CandidateStatus
+
+    with _domain_errors():
+        rows = cands.list_candidates(state.store(),
+                                     status=CandidateStatus(status) if status else None,
+                                     solution_id=solution_id)
+    if fmt == "json":
+        _emit_json(rows)
+        return
+    _candidate_rows(rows)
+
+
+@candidates.command("fetch")
+@click.argument("solution_id")
+@click.option("--source", "source", type=click.Choice(["clinicaltrials", "europepmc"]),
+              default=None, help="One source only (default: both; Europe PMC only with --doi).")
+@click.option("--query", default=None, help="Search text (default: the solution's name).")
+@click.option("--doi", default=None, help="Europe PMC: the article with this DOI.")
+@click.option("--condition", default=None, help="ClinicalTrials.gov: the condition studied.")
+@click.option("--intervention", default=None,
+              help="ClinicalTrials.gov: the intervention studied.")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=None,
+              help="Stop after this many records per source (default: follow every page).")
+@FORMAT
+@click.pass_obj
+def candidates_fetch(state: Context, solution_id: str, source: str | None, query: str | None,
+                     doi: str | None, condition: str | None, intervention: str | None,
+                     limit: int | None, fmt: str) -> None:
+    """Search the registries and the literature for evaluations of a solution; what they
+    find becomes candidates (never facts until accepted)."""
+    from triedbefore.ingest.sources import candidates as cands
+    from triedbefore.ingest.sources.client import HttpClient
+    from triedbefore.ontology.vocab import CandidateSource
+
+    client = HttpClient()
+    try:
+        with _domain_errors():
+            result = cands.fetch(state.store(), client, solution_id,
+                                 sources=[CandidateSource(source)] if source else None,
+                                 query=query, doi=doi, condition=condition,
+                                 intervention=intervention, limit=limit)
+    finally:
+        client.close()
+    if fmt == "json":
+        _emit_json(result.to_dict())
+        return
+    for search in result.searches:
+        click.echo(f"{search['source']}: {search['query']}")
+    click.echo(f"found {result.found}: {len(result.new)} new, {len(result.updated)} "
+               f"updated, skipped {result.skipped['rejected']} rejected, "
+               f"{result.skipped['accepted']} accepted, {result.skipped['in_graph']} already "
+               f"in the graph ({result.requests} requests)")
+
+
+@candidates.command("accept")
+@click.argument("candidate_id")
+@click.option("--initiative", "initiatives", multiple=True, required=True,
+              help="An initiative the study evaluated (repeat for several).")
+@click.option("--finding", required=True,
+              type=click.Choice(["positive", "mixed", "no_effect", "negative", "inconclusive"]),
+              help="What the study found.")
+@click.option("--design", default=None, help="The design, if not the one guessed.")
+@click.option("--published-date", default=None, metavar="YYYY[-MM[-DD]]",
+              help="The publication date, if not the candidate's.")
+@FORMAT
+@click.pass_obj
+def candidates_accept(state: Context, candidate_id: str, initiatives: tuple[str, ...],
+                      finding: str, design: str | None, published_date: str | None,
+                      fmt: str) -> None:
+    """Accept a candidate: load it as an evaluation, with its source, URL and retrieval
+    time."""
+    from triedbefore.ingest.sources import candidates as cands
+
+    with _domain_errors():
+        done = cands.accept(state.store(), candidate_id, initiative_ids=initiatives,
+                            finding=finding, design=design, published_date=published_date)
+    if fmt == "json":
+        _emit_json(done)
+    else:
+        click.echo(f"accepted {done['id']} as evaluation {done['evaluation_id']}")
+
+
+@candidates.command("reject")
+@click.argument("candidate_id")
+@FORMAT
+@click.pass_obj
+def candidates_reject(state: Context, candidate_id: str, fmt: str) -> None:
+    """Reject a candidate; later fetches never propose it again for that solution."""
+    from triedbefore.ingest.sources import candidates as cands
+
+    with _domain_errors():
+        done = cands.reject(state.store(), candidate_id)
+    if fmt == "json":
+        _emit_json(done)
+    else:
+        click.echo(f"rejected {done['id']}")
+
+
 @cli.group()
 def user() -> None:
     """Manage the explorer's accounts (roles: viewer, curator, admin)."""

@@ -52,6 +52,8 @@ DOMAINS = [d.value for d in QualityDomain] + ["unspecified"]
 INTERVENTION_TYPES = [t.value for t in InterventionType]
 LINK_KINDS = ["declared", "inferred", "suggested", "accepted", "rejected"]
 RESOLUTION_STATUSES = ["inferred", "suggested", "unresolved", "accepted", "rejected"]
+CANDIDATE_STATUSES = ["proposed", "accepted", "rejected"]
+CANDIDATE_SOURCES = ["clinicaltrials", "europepmc"]
 SEARCH_FACETS = ("verdict", "intervention_type", "technology", "region", "site_kind", "year")
 #: Node kinds of the graph view (``node=<kind>:<id>``).
 GRAPH_KINDS = ["solution", "initiative", "evaluation", "site", "outcome"]
@@ -496,6 +498,37 @@ SCHEMAS: dict[str, Schema] = {
         "initiative_id": ID, "solution_id": NSTR, "score": NNUM,
         "status": enum(list(DECISIONS)),
     }, description="The decision recorded."),
+    "Candidate": closed({
+        "id": ID, "solution_id": ID, "solution_name": NSTR,
+        "status": enum(CANDIDATE_STATUSES), "source": enum(CANDIDATE_SOURCES),
+        "source_id": ID, "title": STR, "doi": NSTR, "url": NSTR, "published_date": NSTR,
+        "design": nullable(ref("Design")),
+        "design_reason": {**NSTR, "description": "Why the design was guessed: the "
+                                                 "publication type, registry field or "
+                                                 "phrase that decided it."},
+        "publication_types": array(STR), "countries": array(STR),
+        "query": {**NSTR, "description": "The search, as sent, that last found it."},
+        "retrieved_at": {**NSTR, "description": "When the source's answer was retrieved."},
+        "decided_by": NSTR, "decided_at": NSTR,
+        "evaluation_id": {**NSTR, "description": "Accepted: the evaluation it became."},
+        "initiatives": {**array(closed({"id": ID, "title": NSTR})),
+                        "description": "The initiatives of its solution, to choose from "
+                                       "when accepting it."},
+    }, ["id", "solution_id", "status", "source", "source_id", "title", "design",
+        "design_reason"]),
+    "PaginatedCandidates": paginated("Candidate"),
+    "CandidatesPage": page({
+        "candidates": ref("PaginatedCandidates"),
+        "status": nullable(enum(CANDIDATE_STATUSES)),
+        "solution": NSTR,
+        "statuses": array(enum(CANDIDATE_STATUSES)),
+        "counts": closed({s: COUNT for s in CANDIDATE_STATUSES}),
+        "designs": array(ref("Design")),
+        "findings": array(STR),
+    }),
+    "CandidateDecision": page({"candidate": ref("Candidate")},
+                              description="The candidate as decided (an accepted one "
+                                          "names its evaluation)."),
 }
 
 
@@ -564,6 +597,10 @@ PARAMETERS: dict[str, Schema] = {
                      "The proposal's text. Empty: no report.",
                      example="Proposal: telehealth monitoring for COPD patients"),
     "status": query("status", enum(RESOLUTION_STATUSES), "Only proposals with this status."),
+    "candidate_status": query("status", enum(CANDIDATE_STATUSES),
+                              "Only candidates with this status."),
+    "candidate_solution": query("solution", STR, "Only candidates of this solution.",
+                                example="SOL-TELE"),
     "node": query("node", {"type": "string", "pattern": "^[a-z]+:.+$", "maxLength": 220},
                   "The centre: `<kind>:<id>`, kind one of " + ", ".join(GRAPH_KINDS)
                   + ". Required (or `kind` and `id`).", example=EXAMPLES["node"]),
@@ -818,6 +855,33 @@ PATHS: dict[str, Any] = {
                 "initiative_id": ID, "solution_id": ID,
                 "decision": enum(list(DECISIONS)), "csrf_token": STR,
             }, ["initiative_id", "solution_id", "decision"])}}},
+    }},
+    "/curation/candidates.json": {"get": {
+        **operation("curation_candidates", "Candidate evaluations", "Studies that "
+                    "ClinicalTrials.gov and Europe PMC returned for a solution, waiting for "
+                    "(or after) a curator's decision, with the design guessed and why. "
+                    "Curators and admins only.", "CandidatesPage",
+                    ["candidate_status", "candidate_solution", *LIST], [400, 401, 403],
+                    "curation"),
+        "security": [{"cookieAuth": []}],
+    }},
+    "/curation/candidates/decide.json": {"post": {
+        **operation("curation_candidates_decide", "Accept or reject a candidate",
+                    "`accept` loads the candidate as an evaluation of `initiative_ids` "
+                    "(repeat the field) with `finding`, and `design` and `published_date` "
+                    "when not the candidate's; its id derives from the DOI or registry id "
+                    "and its run records the source URL and retrieval time. `reject` "
+                    "keeps it out of later fetches. Curators and admins only; needs the "
+                    "session's CSRF token.", "CandidateDecision", [],
+                    [400, 401, 403, 404], "curation"),
+        "security": [{"cookieAuth": []}],
+        "parameters": [param("csrf_header")],
+        "requestBody": {"required": True, "content": {
+            "application/x-www-form-urlencoded": {"schema": closed({
+                "candidate_id": ID, "decision": enum(["accept", "reject"]),
+                "initiative_ids": {"oneOf": [ID, array(ID)]},
+                "finding": STR, "design": STR, "published_date": STR, "csrf_token": STR,
+            }, ["candidate_id", "decision"])}}},
     }},
     "/openapi.json": {"get": {
         "operationId": "openapi", "summary": "This description", "tags": ["meta"],
