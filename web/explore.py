@@ -24,9 +24,9 @@ from triedbefore.web.pages import (
     choice_arg,
     date_arg,
     int_arg,
-    paginate,
-    paged,
     page_args,
+    paged,
+    paginate,
     register_page,
 )
 
