@@ -140,6 +140,7 @@ _MAX_FIELD = 3.0
 _ACRONYM_WEIGHT = 2.0  # an acronym generated from a name or alias
 _SINGLE_WORD_PHRASE = 0.5  # a one-word name or alias, written out: half a phrase
 _TYPO_WEIGHT = 0.8
+_FUZZY_MEMORY = 200_000  # words whose fuzzy alternatives a matcher remembers
 _PREFIX_WEIGHT = 0.7
 _GENERIC_WEIGHT = 0.3
 _UNKNOWN_WEIGHT = 0.5  # × idf of a term found in one solution
@@ -596,6 +597,7 @@ class SolutionMatcher:
                 for variant in _edits1(surface):
                     deletes.setdefault(variant, []).append(surface)
         self._deletes = deletes
+        self._fuzzy_seen: dict[str, tuple[tuple[str, float], ...]] = {}
 
     def __len__(self) -> int:
         return self._n
@@ -603,7 +605,16 @@ class SolutionMatcher:
     # ----------------------------------------------------------------- query side
 
     def _fuzzy(self, surface: str) -> tuple[tuple[str, float], ...]:
-        """Vocabulary stems a word not in the vocabulary may stand for (typo, truncation)."""
+        """Vocabulary stems a word not in the vocabulary may stand for (typo, truncation);
+        remembered per word (place names and other unknown words recur in many texts)."""
+        known = self._fuzzy_seen.get(surface)
+        if known is None:
+            if len(self._fuzzy_seen) >= _FUZZY_MEMORY:
+                self._fuzzy_seen.clear()
+            known = self._fuzzy_seen[surface] = self._fuzzy_uncached(surface)
+        return known
+
+    def _fuzzy_uncached(self, surface: str) -> tuple[tuple[str, float], ...]:
         found: dict[str, float] = {}
         size = len(surface)
         if size >= 4:
