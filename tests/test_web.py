@@ -170,3 +170,49 @@ def test_every_table_has_a_csv_download(client: FlaskClient) -> None:
     assert '""id"": ""' in nested  # nested site records are JSON text, not Python reprs
     assert client.get("/zombies.csv?table=nope").status_code == 400
     assert "table=attempts" in client.get("/solutions/SOL-TELE").data.decode()
+
+
+def test_cache_computes_different_answers_concurrently(store: FalkorStore) -> None:
+    """A slow answer does not hold up another: the first computation waits until the
+    second one has run, which would never happen under one lock for all answers."""
+    import threading
+
+    from triedbefore.web import explore
+
+    app = create_app({"TESTING": True, "STORE": store, "SECRET_KEY": "test"})
+    second_done = threading.Event()
+    results: dict[str, object] = {}
+
+    def slow() -> str:
+        assert second_done.wait(10), "the other answer was not computed meanwhile"
+        return "slow"
+
+    def run(name: str, compute: object) -> None:
+        with app.test_request_context("/"):
+            results[name] = explore.cached(name, compute)  # type: ignore[arg-type]
+
+    first = threading.Thread(target=run, args=("test:slow", slow))
+    first.start()
+    run("test:fast", lambda: "fast")
+    second_done.set()
+    first.join(15)
+    assert results == {"test:slow": "slow", "test:fast": "fast"}
+    calls = []
+    with app.test_request_context("/"):  # and an answer is computed once per graph version
+        assert explore.cached("test:fast", lambda: calls.append(1) or "again") == "fast"
+    assert calls == []
+
+
+def test_warm_computes_the_shared_answers_ahead(client: FlaskClient) -> None:
+    from triedbefore.web import explore
+
+    app = client.application
+    with app.test_request_context("/"):
+        explore.warm()
+
+        def recomputed() -> object:
+            raise AssertionError("not computed ahead")
+
+        for name in ("zombie_rows", "verdicts", "stats", "gap:solution",
+                     "gap:intervention_type"):
+            assert explore.cached(name, recomputed) is not None, name

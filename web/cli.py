@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -662,11 +663,23 @@ def serve(state: Context, host: str, port: int) -> None:
     _serve(state, host, port)
 
 
+def _warm(app: Any) -> None:
+    """The shared whole-graph answers, computed while the server starts."""
+    from triedbefore.web import explore
+
+    try:
+        with app.test_request_context("/"):
+            explore.warm()
+    except GraphError as exc:  # the first visitor sees the error, with its message
+        app.logger.warning("warming the explorer's answers failed: %s", exc)
+
+
 def _serve(state: Context, host: str, port: int) -> None:
     from triedbefore.web.app import create_app
 
     with _domain_errors():
         app = create_app({"STORE_URI": state.store_uri})
+    threading.Thread(target=_warm, args=(app,), name="warm", daemon=True).start()
     click.echo(f"explorer on http://{host}:{port}/ (Ctrl-C stops it)")
     app.run(host=host, port=port, debug=False, use_reloader=False)
 

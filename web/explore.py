@@ -35,7 +35,8 @@ T = TypeVar("T")
 
 _CACHE: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = OrderedDict()
 CACHE_ENTRIES = 4096  # least recently used answers are dropped beyond this
-_CACHE_LOCK = threading.RLock()  # computations nest (repeats needs the evidence index)
+_CACHE_LOCK = threading.Lock()  # guards the table and the per-answer locks, briefly
+_COMPUTING: dict[tuple[Any, ...], threading.Lock] = {}
 
 
 def graph_version() -> tuple[Any, ...]:
@@ -49,22 +50,34 @@ def graph_version() -> tuple[Any, ...]:
 
 
 def cached(name: str, compute: Callable[[], T]) -> T:
-    """Whole-graph answers, recomputed only when the graph version changes."""
+    """Whole-graph answers, recomputed only when the graph version changes. One thread
+    computes a given answer while the others wanting it wait; different answers are
+    computed concurrently (answers may need others: repeats needs the evidence index)."""
     store = get_store()
     version = graph_version()
     key = (store.uri.raw, store.uri.graph, name)
     hit = _CACHE.get(key)
     if hit is not None and hit[0] == version:
         return hit[1]  # type: ignore[no-any-return]
-    with _CACHE_LOCK:  # one thread computes; the others wait for its answer
+    with _CACHE_LOCK:
+        lock = _COMPUTING.setdefault(key, threading.Lock())
+    with lock:
         hit = _CACHE.get(key)
         if hit is not None and hit[0] == version:
             return hit[1]  # type: ignore[no-any-return]
-        value = compute()
-        _CACHE[key] = (version, value)
-        _CACHE.move_to_end(key)
-        while len(_CACHE) > CACHE_ENTRIES:
-            _CACHE.popitem(last=False)
+        try:
+            value = compute()
+        except BaseException:
+            with _CACHE_LOCK:  # an unknown id must not leave its lock behind
+                if key not in _CACHE:
+                    _COMPUTING.pop(key, None)
+            raise
+        with _CACHE_LOCK:
+            _CACHE[key] = (version, value)
+            _CACHE.move_to_end(key)
+            while len(_CACHE) > CACHE_ENTRIES:
+                dropped, _ = _CACHE.popitem(last=False)
+                _COMPUTING.pop(dropped, None)
     return value
 
 
@@ -103,6 +116,16 @@ def zombie_rows() -> dict[str, Any]:
                 "longest": sorted(rows, key=lambda z: -z["lag_days"])[:5]}
 
     return cached("zombie_rows", compute)
+
+
+def warm() -> None:
+    """Compute the whole-graph answers the pages share (zombie repeats, verdicts, the gap
+    map, headline counts) ahead of the first visitor. Needs a request context."""
+    zombie_rows()
+    verdicts()
+    cached("stats", lambda: graph_stats(get_store()))
+    for by in GAP_AXES:
+        gap_data(by)
 
 
 def _as_of() -> str | None:
@@ -336,6 +359,9 @@ def zombies_data() -> dict[str, Any]:
 DOMAINS = [d.value for d in QualityDomain] + ["unspecified"]
 
 
+GAP_AXES = ("solution", "intervention_type")
+
+
 def gap_data(by: str) -> dict[str, Any]:
     return cached(f"gap:{by}", lambda: _gap_data(by))
 
@@ -372,7 +398,7 @@ def gap_svg(data: dict[str, Any]) -> Any:
 
 
 def gap_map_data() -> dict[str, Any]:
-    by = choice_arg("by", ["solution", "intervention_type"], "solution") or "solution"
+    by = choice_arg("by", list(GAP_AXES), "solution") or "solution"
     return gap_data(by)
 
 
