@@ -41,8 +41,9 @@ class Dialect(ABC):
         ``score`` (higher is better)."""
 
     @abstractmethod
-    def _terms(self, words: list[str]) -> str:
-        """The engine's full-text query text for cleaned words."""
+    def _terms(self, words: list[str], every: bool) -> str:
+        """The engine's full-text query text for cleaned words: any of them, or
+        ``every`` one of them."""
 
 
 class Neo4jDialect(Dialect):
@@ -68,9 +69,11 @@ class Neo4jDialect(Dialect):
                 "YIELD node, score RETURN node {.id, .name, .title, .start_date} AS node, score "
                 "ORDER BY score DESC LIMIT $limit")
 
-    def _terms(self, words: list[str]) -> str:
-        # Lucene: terms are OR-ed by default, `word~1` allows one edit.
-        return " ".join(f"{w}~1" if len(w) >= 5 else w for w in _clean(words))
+    def _terms(self, words: list[str], every: bool) -> str:
+        # Lucene: terms are OR-ed by default, `+` makes one required, `word~1` allows one
+        # edit.
+        must = "+" if every else ""
+        return " ".join(f"{must}{w}~1" if len(w) >= 5 else must + w for w in _clean(words))
 
 
 def _clean(words: list[str]) -> list[str]:
@@ -102,14 +105,15 @@ class FalkorDialect(Dialect):
                 "YIELD node, score RETURN node {.id, .name, .title, .start_date} AS node, score "
                 "ORDER BY score DESC LIMIT $limit")
 
-    def _terms(self, words: list[str]) -> str:
-        # RediSearch: `|` is OR, `%word%` allows one edit.
-        return "|".join(f"%{w}%" if len(w) >= 5 else w for w in _clean(words))
+    def _terms(self, words: list[str], every: bool) -> str:
+        # RediSearch: `|` is OR, a space AND, `%word%` allows one edit.
+        return (" " if every else "|").join(f"%{w}%" if len(w) >= 5 else w
+                                            for w in _clean(words))
 
 
-def fulltext_terms(dialect: Dialect, words: list[str]) -> str:
-    """The ``$q`` value for a full-text query: any word matches, words of five letters or
-    more also with one typo. Only lower-case alphanumerics reach the engine's query
-    parser, so user text cannot change the query's structure. A parameter, never part of
-    a statement."""
-    return dialect._terms(words)
+def fulltext_terms(dialect: Dialect, words: list[str], every: bool = False) -> str:
+    """The ``$q`` value for a full-text query: any word matches (or, with ``every``, all
+    of them must), words of five letters or more also with one typo. Only lower-case
+    alphanumerics reach the engine's query parser, so user text cannot change the
+    query's structure. A parameter, never part of a statement."""
+    return dialect._terms(words, every)

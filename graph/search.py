@@ -41,11 +41,24 @@ def words(text: str) -> list[str]:
 
 
 def fulltext(store: Store, label: Label, text: str, limit: int) -> list[dict[str, Any]]:
-    terms = fulltext_terms(store.dialect, words(text))
-    if not terms:
+    """The best ``limit`` nodes of ``label`` for ``text``: first those with every word,
+    then, when they are fewer than ``limit``, those with any. (The engine's cost grows
+    with the number of nodes that match: a common word alone matches thousands.)"""
+    query = words(text)
+    if not fulltext_terms(store.dialect, query):
         return []
-    rows = store.read(store.dialect.fulltext_query(label), {"q": terms, "limit": limit})
-    return [{"node": r["node"], "score": float(r["score"])} for r in rows]
+    statement = store.dialect.fulltext_query(label)
+    found: dict[Any, dict[str, Any]] = {}
+    passes = (True, False) if len(set(query)) > 1 else (False,)
+    for every in passes:
+        rows = store.read(statement, {"q": fulltext_terms(store.dialect, query, every),
+                                      "limit": limit})
+        for r in rows:
+            found.setdefault(r["node"].get("id"), {"node": r["node"],
+                                                    "score": float(r["score"])})
+        if len(found) >= limit:
+            break
+    return list(found.values())[:limit]
 
 
 def search(store: Store, text: str, limit: int = 10) -> list[dict[str, Any]]:

@@ -154,3 +154,21 @@ def test_cli_resolve_search_check_json(sample: FalkorStore) -> None:
     report = run("check", "telehealth for COPD")
     assert set(report) == {"matches", "zombie_risk", "read_first"}  # type: ignore[arg-type]
     assert set(report["matches"][0]) == {"solution_id", "score", "verdict"}  # type: ignore[index]
+
+
+def test_fulltext_prefers_every_word_then_any(sample: FalkorStore) -> None:
+    from triedbefore.graph.dialect import FalkorDialect, Neo4jDialect, fulltext_terms
+    from triedbefore.ontology.vocab import Label
+
+    words = ["COPD", "Stockport", "x"]
+    assert fulltext_terms(FalkorDialect(), words) == "copd|%stockport%|x"
+    assert fulltext_terms(FalkorDialect(), words, every=True) == "copd %stockport% x"
+    assert fulltext_terms(Neo4jDialect(), words, every=True) == "+copd +stockport~1 +x"
+    # enough nodes with every word: only those come back
+    both = search.fulltext(sample, Label.INITIATIVE, "telehealth Stockport", limit=1)
+    assert [h["node"]["id"] for h in both] == ["INI-0021"]
+    # too few: the nodes with any word follow, the ones with every word first
+    more = search.fulltext(sample, Label.INITIATIVE, "telehealth Stockport", limit=10)
+    ids = [h["node"]["id"] for h in more]
+    assert ids[0] == "INI-0021" and len(ids) > 1 and len(ids) == len(set(ids))
+    assert {"INI-0019", "INI-0023"} <= set(ids)
