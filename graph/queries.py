@@ -303,11 +303,14 @@ SOLUTION_ATTEMPT_SAMPLE = (
     "RETURN [k IN range(0, size(dated) - 1, $step) | dated[k]] AS sample"
 )
 
-SOLUTION_SITE_POINTS = (
+SOLUTION_SITE_IDS = (
     _ATTEMPTS_BY
-    + "MATCH (i)-[:TRIED_AT]->(t:Site) "
-    "RETURN DISTINCT t.id AS id, t.name AS name, t.kind AS kind, t.region AS region, "
-    "t.lat AS lat, t.lon AS lon ORDER BY id"
+    + "MATCH (i)-[:TRIED_AT]->(t:Site) RETURN collect(DISTINCT t.id) AS ids"
+)
+
+SITE_POINTS = (
+    "MATCH (t:Site) RETURN t.id AS id, t.name AS name, t.kind AS kind, t.region AS region, "
+    "t.lat AS lat, t.lon AS lon, t.visibility AS visibility"
 )
 
 INITIATIVE_POINTS = (

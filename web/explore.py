@@ -89,6 +89,17 @@ def evidence_index() -> analytics.EvidenceIndex:
     return cached("evidence", lambda: analytics.EvidenceIndex.load(get_store()))
 
 
+def site_points() -> dict[str, dict[str, Any]]:
+    """Every site's name, kind, region and coordinates, by id (pages with maps list only
+    their sites' ids)."""
+    def compute() -> dict[str, dict[str, Any]]:
+        rows = get_store().read(queries.SITE_POINTS)
+        return {str(r["id"]): {k: v for k, v in r.items() if k != "visibility"}
+                for r in rows}
+
+    return cached("site_points", compute)
+
+
 def verdicts() -> dict[str, str]:
     """Today's verdict of every solution with evaluations (the rest are unevaluated)."""
     def compute() -> dict[str, str]:
@@ -123,6 +134,7 @@ def warm() -> None:
     map, headline counts) ahead of the first visitor. Needs a request context."""
     zombie_rows()
     verdicts()
+    site_points()
     cached("stats", lambda: graph_stats(get_store()))
     for by in GAP_AXES:
         gap_data(by)
@@ -199,7 +211,10 @@ def _solution_data(solution_id: str, as_of: str | None, pages: tuple[int, ...],
     for a in attempts:
         a["sites"] = [s for s in a["sites"] or [] if s]
         a["zombie"] = a["id"] in zombies
-    sites = store.read(queries.SOLUTION_SITE_POINTS, common)
+    points = site_points()
+    sites = [points[sid] for sid in sorted(store.read(queries.SOLUTION_SITE_IDS,
+                                                      common)[0]["ids"] or [])
+             if sid in points]
     outcomes = store.read(queries.SOLUTION_OUTCOMES, {**common, "skip": (out_page - 1) * size})
     outcome_total = store.read(queries.SOLUTION_OUTCOME_COUNT, common)[0]["total"]
     matcher = resolution.solution_matcher(store)

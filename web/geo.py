@@ -52,8 +52,9 @@ def _coordinates(site: Mapping[str, Any]) -> tuple[float, float] | None:
     return lon, lat
 
 
-def _site_url(site: Mapping[str, Any]) -> str | None:
-    """The site's ``url`` if it is a local path or http(s); else its explorer page."""
+def _site_url(site: Mapping[str, Any], root: str | None = None) -> str | None:
+    """The site's ``url`` if it is a local path or http(s); else its explorer page (under
+    ``root``, by default the application's root in a request)."""
     url = site.get("url")
     if isinstance(url, str) and url:
         if (url.startswith("/") and not url.startswith("//")) or \
@@ -64,6 +65,8 @@ def _site_url(site: Mapping[str, Any]) -> str | None:
     if site_id is None or site_id == "":
         return None
     path = "/sites/" + quote(str(site_id), safe="")
+    if root is not None:
+        return root + path
     try:
         from flask import has_request_context, request
 
@@ -72,6 +75,18 @@ def _site_url(site: Mapping[str, Any]) -> str | None:
     except ImportError:  # pragma: no cover - flask is a dependency
         pass
     return path
+
+
+def _script_root() -> str:
+    """Where the explorer is mounted, in a request; the server's root otherwise."""
+    try:
+        from flask import has_request_context, request
+
+        if has_request_context():
+            return str(request.script_root)
+    except ImportError:  # pragma: no cover - flask is a dependency
+        pass
+    return ""
 
 
 def _fmt(value: float) -> str:
@@ -133,6 +148,7 @@ def svg_map(sites: Iterable[Mapping[str, Any]], width: int, height: int) -> Mark
         'stroke-width="1" stroke-linejoin="round"/>',
         '<g class="sites">',
     ]
+    root = _script_root()
     for site, lon, lat in placed:
         x, y = project(lon, lat)
         name = str(site.get("name") or site.get("id") or "unnamed site")
@@ -140,7 +156,7 @@ def svg_map(sites: Iterable[Mapping[str, Any]], width: int, height: int) -> Mark
         tip = f"{name} ({kind})" if kind else name
         circle = (f'<circle class="site" cx="{_fmt(x)}" cy="{_fmt(y)}" r="5" fill="#005eb8" '
                   f'stroke="#ffffff" stroke-width="1.5"><title>{escape(tip)}</title></circle>')
-        url = _site_url(site)
+        url = _site_url(site, root)
         parts.append(f'<a href="{escape(url)}">{circle}</a>' if url else circle)
     parts.append("</g>")
     foot = height - _MARGIN
