@@ -22,7 +22,8 @@ from triedbefore.ontology.vocab import Label, Link
 PAGE = 5000
 
 #: Properties the graph keeps for itself; never exported as columns.
-INTERNAL = {"run_id", "row_hash", "aliases_text", "tags_text", "sms_effective", "measure_key"}
+INTERNAL = {"run_id", "row_hash", "aliases_text", "tags_text", "sms_effective", "measure_key",
+            "declares_solution"}
 
 RDF_FORMATS = ("turtle", "jsonld")
 

@@ -264,6 +264,13 @@ class InitiativeRow(InterchangeRow):
     source_url: str | None = None
     visibility: Visibility = Visibility.PUBLIC
 
+    def node_properties(self) -> dict[str, Any]:
+        props = super().node_properties()
+        # Whether the row names its solution (resolution reads the initiatives that do not
+        # by this property, instead of counting every initiative's links).
+        props["declares_solution"] = self.solution_id is not None
+        return props
+
 
 class OutcomeRow(InterchangeRow):
     FILE = "outcomes.csv"
