@@ -113,9 +113,10 @@ class EvidenceIndex:
     def load(cls, store: Store) -> EvidenceIndex:
         index = cls()
         ids = solution_ids(store)
-        for start in range(0, len(ids), BATCH):
-            for row in store.read(queries.EVIDENCE_OF_SOLUTIONS,
-                                  {"ids": ids[start:start + BATCH], "counted": COUNTED_LINKS}):
+        batches = ({"ids": ids[start:start + BATCH], "counted": COUNTED_LINKS}
+                   for start in range(0, len(ids), BATCH))
+        for rows in store.read_each(queries.EVIDENCE_OF_SOLUTIONS, batches):
+            for row in rows:
                 index.by_solution.setdefault(str(row["solution_id"]), []).append(_evidence(row))
         return index
 
@@ -136,9 +137,10 @@ def iter_attempts(store: Store,
     initiatives with a start date when not given)."""
     bounds = solutions if solutions is not None else dict.fromkeys(solution_ids(store), -10**6)
     pairs = [[sid, bounds[sid]] for sid in sorted(bounds)]
-    for start in range(0, len(pairs), BATCH):
-        for row in store.read(queries.ATTEMPTS_OF_SOLUTIONS,
-                              {"after": pairs[start:start + BATCH], "counted": COUNTED_LINKS}):
+    batches = ({"after": pairs[start:start + BATCH], "counted": COUNTED_LINKS}
+               for start in range(0, len(pairs), BATCH))
+    for rows in store.read_each(queries.ATTEMPTS_OF_SOLUTIONS, batches):
+        for row in rows:
             yield _attempt(row)
 
 
@@ -183,10 +185,10 @@ def spread(store: Store, as_of: str | date | None = None, min_sites: int = 3,
     ids = [sid for sid in solution_ids(store)
            if verdict_of(index.of(sid), when).verdict == UNEVALUATED]
     out = []
-    for start in range(0, len(ids), BATCH):
-        for row in store.read(queries.SOLUTION_SITES, {"ids": ids[start:start + BATCH],
-                                                        "counted": COUNTED_LINKS,
-                                                        "min_sites": min_sites}):
+    batches = ({"ids": ids[start:start + BATCH], "counted": COUNTED_LINKS,
+                "min_sites": min_sites} for start in range(0, len(ids), BATCH))
+    for rows in store.read_each(queries.SOLUTION_SITES, batches):
+        for row in rows:
             out.append({"solution_id": str(row["solution_id"]),
                         "sites": sorted(str(s) for s in row["sites"])})
     return sorted(out, key=lambda r: r["solution_id"])

@@ -9,7 +9,9 @@ FalkorDB server someone already runs; ``neo4j://``, ``neo4j+s://`` and
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -112,6 +114,9 @@ class WriteSummary:
                     self.relationships_deleted, self.properties_set))
 
 
+READ_WORKERS = 2  # statements in flight in Store.read_each
+
+
 class Store(ABC):
     """One graph database. Every statement is parameterised; each call is one transaction."""
 
@@ -135,6 +140,24 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release connections (the embedded server keeps running)."""
+
+    def read_each(self, query: str, params: Iterable[Params], *,
+                  workers: int = READ_WORKERS) -> Iterator[list[Row]]:
+        """The rows of ``query`` for each parameter set, in order, with up to ``workers``
+        statements in flight: the server runs one while this process reads another's
+        rows (both engines' clients are safe to share between threads)."""
+        if workers <= 1:
+            for p in params:
+                yield self.read(query, p)
+            return
+        with ThreadPoolExecutor(workers, thread_name_prefix="read") as pool:
+            pending: deque[Future[list[Row]]] = deque()
+            for p in params:
+                pending.append(pool.submit(self.read, query, p))
+                if len(pending) > workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
 
     def ensure_schema(self) -> None:
         """Create constraints and indexes idempotently."""
