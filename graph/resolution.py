@@ -13,12 +13,14 @@ never proposed again for that initiative.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from triedbefore.graph import queries
+from triedbefore.graph import queries, settings
 from triedbefore.graph.analytics import NotFound
 from triedbefore.graph.matching import SolutionMatcher, SolutionText, resolve_decision
 from triedbefore.graph.store import Store
@@ -54,6 +56,36 @@ def solution_matcher(store: Store) -> SolutionMatcher:
     return _matcher_entry(store)[1]
 
 
+PARALLEL_FROM = 2000  # texts: fewer are matched in this process
+_FORKED: list[SolutionMatcher] = []  # the matcher forked workers inherit
+
+
+def _match_forked(text: str, k: int) -> list[tuple[str, float]]:
+    return _FORKED[0].match(text, k=k)
+
+
+def match_workers() -> int:
+    configured = int(settings.MATCH_WORKERS.get() or 0)
+    return configured if configured > 0 else (os.cpu_count() or 1)
+
+
+def match_all(matcher: SolutionMatcher,
+              jobs: list[tuple[str, int]]) -> list[list[tuple[str, float]]]:
+    """``matcher.match(text, k)`` for each (text, k), in order. Many texts are shared out
+    to forked processes (the matcher is pure Python and CPU-bound; a fork inherits it
+    without copying); few, or where fork is unavailable, are matched here."""
+    workers = min(match_workers(), len(jobs) // (PARALLEL_FROM // 2) or 1)
+    if workers < 2 or len(jobs) < PARALLEL_FROM or \
+            "fork" not in multiprocessing.get_all_start_methods():
+        return [matcher.match(text, k=k) for text, k in jobs]
+    _FORKED[:] = [matcher]
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return pool.starmap(_match_forked, jobs, chunksize=250)
+    finally:
+        _FORKED.clear()
+
+
 @dataclass(frozen=True)
 class Resolution:
     initiative_id: str
@@ -87,7 +119,14 @@ def resolve(store: Store, *, run_id: str | None = None,
     matcher = solution_matcher(store)
     out: list[Resolution] = []
     changes: list[dict[str, Any]] = []
-    for row in _pages(store, only):
+    rows = list(_pages(store, only))
+    open_rows = [r for r in rows if not any(
+        link and link.get("how") == "accepted" for link in r["links"] or [])]
+    matches = iter(match_all(matcher, [
+        (_initiative_text(r), 5 + sum(1 for link in r["links"] or []
+                                      if link and link.get("how") in DECISIONS))
+        for r in open_rows]))
+    for row in rows:
         iid = str(row["id"])
         links = [link for link in row["links"] or [] if link]
         decided = [link for link in links if link.get("how") in DECISIONS]
@@ -98,9 +137,7 @@ def resolve(store: Store, *, run_id: str | None = None,
             continue
         rejected = {str(link["solution_id"]) for link in decided}
         out.extend(Resolution(iid, s, None, "rejected") for s in sorted(rejected))
-        text = _initiative_text(row)
-        candidates = [(sid, score) for sid, score in matcher.match(text, k=5 + len(rejected))
-                      if sid not in rejected]
+        candidates = [(sid, score) for sid, score in next(matches) if sid not in rejected]
         decision = resolve_decision(candidates)
         current = [(str(link["solution_id"]), link.get("how"), link.get("score"))
                    for link in links if link.get("how") in ("inferred", "suggested")]

@@ -73,9 +73,15 @@ HTTP_CACHE_TTL = Setting(
     "cache (DATA_DIR/cache/http); 0 turns the cache off",
 )
 
+MATCH_WORKERS = Setting(
+    "match_workers", "TRIEDBEFORE_MATCH_WORKERS", "0",
+    "Processes that match initiatives to solutions when many are resolved at once "
+    "(forked; 0: one per core; 1: none)",
+)
+
 SETTINGS: tuple[Setting, ...] = (
     STORE, DATA_DIR, GRAPH_NAME, FSYNC, START_TIMEOUT,
-    NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE, BATCH_SIZE,
+    NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE, BATCH_SIZE, MATCH_WORKERS,
     SECRET_KEY, CONSOLE_ROW_LIMIT, CONSOLE_TIMEOUT_MS, HTTP_CACHE_TTL,
 )
 

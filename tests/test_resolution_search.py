@@ -172,3 +172,29 @@ def test_fulltext_prefers_every_word_then_any(sample: FalkorStore) -> None:
     ids = [h["node"]["id"] for h in more]
     assert ids[0] == "INI-0021" and len(ids) > 1 and len(ids) == len(set(ids))
     assert {"INI-0019", "INI-0023"} <= set(ids)
+
+
+def _pid_and_match(text: str, k: int) -> tuple[int, list[tuple[str, float]]]:
+    import os
+
+    return os.getpid(), resolution._FORKED[0].match(text, k=k)
+
+
+def test_matching_shared_out_to_processes_gives_the_same_answers(
+        sample: FalkorStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    matcher = resolution.solution_matcher(sample)
+    with open(SAMPLE / "initiatives.csv", newline="", encoding="utf-8") as fh:
+        texts = [f"{r['title']}. {r['description']}" for r in csv.DictReader(fh)]
+    jobs = [(t, 5) for t in texts * 3]
+    alone = [matcher.match(t, k=k) for t, k in jobs]
+    monkeypatch.setattr(resolution, "PARALLEL_FROM", 10)
+    monkeypatch.setenv("TRIEDBEFORE_MATCH_WORKERS", "2")
+    monkeypatch.setattr(resolution, "_match_forked", _pid_and_match)
+    shared: list = resolution.match_all(matcher, jobs)  # type: ignore[type-arg]
+    assert [m for _, m in shared] == alone
+    pids = {pid for pid, _ in shared}
+    assert pids and os.getpid() not in pids
+    monkeypatch.setenv("TRIEDBEFORE_MATCH_WORKERS", "1")  # one worker: all matched here
+    assert resolution.match_all(matcher, jobs[:20]) == alone[:20]
