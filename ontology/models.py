@@ -205,6 +205,7 @@ class SiteRow(InterchangeRow):
     LABEL = Label.SITE
     ID_COLUMN = "site_id"
     REFERENCES = (Reference("parent_id", (Link.SITE_PARENT,), many=False),)
+    DATE_COLUMNS = ("open_date", "close_date")
 
     site_id: Text
     name: Text
@@ -214,6 +215,11 @@ class SiteRow(InterchangeRow):
     region: str | None = None
     lat: Annotated[float, Field(ge=-90, le=90), AfterValidator(_finite)] | None = None
     lon: Annotated[float, Field(ge=-180, le=180), AfterValidator(_finite)] | None = None
+    open_date: PartialDate | None = None
+    close_date: PartialDate | None = None
+    source_url: str | None = None
+    licence: str | None = None
+    illustrative: Bool = None
 
 
 class SolutionRow(InterchangeRow):
@@ -229,6 +235,8 @@ class SolutionRow(InterchangeRow):
     technology: Bool = None
     problem: str | None = None
     tags: MultiValue = []
+    licence: str | None = None
+    illustrative: Bool = None
 
     def node_properties(self) -> dict[str, Any]:
         props = super().node_properties()
@@ -262,6 +270,8 @@ class InitiativeRow(InterchangeRow):
     cost_gbp: Annotated[float, Field(ge=0), AfterValidator(_finite)] | None = None
     learned_from: MultiValue = []
     source_url: str | None = None
+    licence: str | None = None
+    illustrative: Bool = None
     visibility: Visibility = Visibility.PUBLIC
 
     def node_properties(self) -> dict[str, Any]:
@@ -291,6 +301,8 @@ class OutcomeRow(InterchangeRow):
     direction: Direction
     period_start: PartialDate | None = None
     period_end: PartialDate | None = None
+    licence: str | None = None
+    illustrative: Bool = None
     visibility: Visibility = Visibility.PUBLIC
 
     def node_properties(self) -> dict[str, Any]:
@@ -329,6 +341,8 @@ class EvaluationRow(InterchangeRow):
     doi: str | None = None
     url: str | None = None
     outcome_ids: MultiValue = []
+    licence: str | None = None
+    illustrative: Bool = None
     visibility: Visibility = Visibility.PUBLIC
 
     @field_validator("doi", mode="after")

@@ -48,6 +48,7 @@ class SiteKind(StrEnum):
     COMMUNITY_SERVICE = "community_service"
     AMBULANCE_SERVICE = "ambulance_service"
     LOCAL_AUTHORITY = "local_authority"
+    NHS_REGION = "nhs_region"
     OTHER = "other"
 
 
