@@ -86,6 +86,14 @@ def existing_ids(label: Label) -> str:
 
 UPSERT_RUN = "MERGE (r:IngestRun {id: $id}) SET r += $props"
 
+#: What the graph holds about sites about to be reloaded (ODS): compared to report changes.
+SITE_STATES = (
+    "UNWIND $ids AS id MATCH (t:Site {id: id}) "
+    "OPTIONAL MATCH (t)-[:PART_OF]->(p:Site) "
+    "RETURN t.id AS id, t.name AS name, t.kind AS kind, t.postcode AS postcode, "
+    "t.close_date AS close_date, t.lat AS lat, t.lon AS lon, p.id AS parent_id"
+)
+
 # --- export and stats --------------------------------------------------------
 
 #: Reference columns per label, from the interchange models (column, link).

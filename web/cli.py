@@ -144,6 +144,72 @@ def ingest(state: Context, path: str, fmt: str, batch_size: int | None,
     sys.exit(run_ingest(state, path, fmt=fmt, batch_size=batch_size, report_dir=report_dir))
 
 
+@cli.command("ingest-ods")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@FORMAT
+@click.option("--batch-size", type=click.IntRange(1, 100_000), default=None,
+              help="Rows per write transaction.")
+@click.option("--report-dir", type=click.Path(file_okay=False), default=None,
+              help="Where the problem report is written (default: DATA_DIR/reports).")
+@click.pass_obj
+def ingest_ods(state: Context, paths: tuple[str, ...], fmt: str, batch_size: int | None,
+               report_dir: str | None) -> None:
+    """Load NHS organisations from ODS extracts (etr, eccg, epraccur; headerless CSV) and
+    report what changed. Exit 0: all loaded; 3: some rows rejected; 2: nothing readable."""
+    from triedbefore.ingest.ods import CHANGE_KINDS, ingest_ods
+
+    with _domain_errors():
+        store = state.store()
+        reports = Path(report_dir) if report_dir else settings.data_dir() / "reports"
+        result = ingest_ods(store, paths, batch_size=batch_size, progress=_progress(),
+                            report_dir=reports)
+    if sys.stderr.isatty():
+        click.echo("", err=True)
+    if fmt == "json":
+        _emit_json(result.to_dict())
+        sys.exit(result.exit_code)
+    run = result.ingest
+    click.echo(f"run {run.run_id} from {run.source}")
+    _table([[f["file"], f["extract"], f["layout_columns"] or "", f["organisations"],
+             f["skipped"], f["rejected"]] for f in result.files],
+           ["file", "extract", "columns", "organisations", "skipped", "rejected"])
+    click.echo(f"sites: {run.loaded.get('sites', 0)} loaded, {run.written.get('sites', 0)} "
+               f"written, {run.unchanged.get('sites', 0)} unchanged")
+    click.echo("")
+    if result.first_load:
+        click.echo(f"first load of these organisations: {len(result.changes['opened'])} added")
+    rows: list[list[Any]] = []
+    for kind in CHANGE_KINDS:
+        if kind == "opened" and result.first_load:
+            continue
+        for change in result.changes[kind]:
+            if kind in ("renamed", "moved"):
+                detail = f"{change['from'] or '-'} → {change['to'] or '-'}"
+            elif kind == "closed":
+                detail = f"closed {change['close_date']}"
+            elif kind == "reopened":
+                detail = f"was closed {change['was_closed']}"
+            else:
+                detail = f"opened {change['open_date'] or '?'}"
+            rows.append([kind, change["id"], change.get("name") or change.get("to") or "",
+                         detail])
+    if rows:
+        _table(rows, ["change", "id", "name", "detail"])
+    elif not result.first_load:
+        click.echo("no organisation changed")
+    shown = run.problems[:50]
+    if shown:
+        click.echo("")
+        for problem in shown:
+            prefix = "warning" if problem.severity != "error" else "error"
+            click.echo(f"{prefix}: {problem}")
+        if len(run.problems) > len(shown):
+            click.echo(f"… and {len(run.problems) - len(shown)} more")
+    for path_ in run.report_paths:
+        click.echo(f"report: {path_}")
+    sys.exit(result.exit_code)
+
+
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--rdf", type=click.Choice(["turtle", "jsonld"]), default=None,

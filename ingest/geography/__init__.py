@@ -1,0 +1,1 @@
+"""Reference geography for NHS organisations: ICBs, NHS England regions, postcode districts."""
