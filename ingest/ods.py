@@ -30,6 +30,7 @@ import io
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -187,9 +188,12 @@ def iso_date(text: str) -> str | None:
     if not text:
         return None
     m = _DATE.match(text)
-    if not m:
-        raise ValueError(f"{text!r} is not a date (expected YYYYMMDD)")
-    return f"{m.group(1)}-{m.group(2)}-{m.group(3)}"
+    try:
+        if not m:
+            raise ValueError
+        return date(int(m.group(1)), int(m.group(2)), int(m.group(3))).isoformat()
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date (expected YYYYMMDD)") from None
 
 
 # --- reading extracts ----------------------------------------------------------------
@@ -410,7 +414,7 @@ def site_rows(extracts: Iterable[Extract], *, known_sites: set[str] | None = Non
         parents[org.code] = parent
         if org.region_code in regions():
             used_regions.add(org.region_code)
-    for code, region in placeholder_icbs.items():
+    for region in placeholder_icbs.values():
         if region in regions():
             used_regions.add(region)
     for code in sorted(used_icbs):
@@ -500,6 +504,11 @@ class OdsResult:
         return out
 
 
+#: The ODS column each site column comes from, to name a problem by the extract's column.
+_SITE_COLUMNS = {"site_id": column(COL_CODE), "name": column(COL_NAME),
+                 "postcode": column(COL_POSTCODE), "open_date": column(COL_OPEN),
+                 "close_date": column(COL_CLOSE)}
+
 CHANGE_KINDS = ("opened", "closed", "reopened", "renamed", "moved")
 
 
@@ -542,13 +551,13 @@ def ingest_ods(store: Store, paths: Iterable[str | Path], *, batch_size: int | N
 
     Raises :class:`OdsUnreadable` when no path is a readable extract.
     """
-    paths = [Path(p) for p in paths]
-    if not paths:
+    files_in = [Path(p) for p in paths]
+    if not files_in:
         raise OdsUnreadable("no ODS extract given")
-    extracts = [read_extract(p) for p in paths]
+    extracts = [read_extract(p) for p in files_in]
     digest = hashlib.sha256()
-    for p in sorted(paths):
-        digest.update(p.read_bytes())
+    for path in sorted(files_in):
+        digest.update(path.read_bytes())
     store.ensure_schema()
     # What the graph already holds about these organisations.
     preliminary = site_rows(extracts)
@@ -575,19 +584,22 @@ def ingest_ods(store: Store, paths: Iterable[str | Path], *, batch_size: int | N
     org_ids = {o.code for e in extracts for o in e.organisations}
     first_load = not any(sid in state for sid in org_ids)
     changes = _changes(built.rows, state)
-    label = "ods:" + ",".join(p.name for p in paths)
+    label = "ods:" + ",".join(path.name for path in files_in)
     bundle = _SiteRowsBundle(label, built.rows, digest.hexdigest())
     loader = Loader(store, bundle, batch_size=batch_size, progress=progress,
-                    source=", ".join(str(p) for p in paths))
+                    source=", ".join(str(path) for path in files_in))
     result = loader.run()
     # Name problems by the extract file and line they came from.
     mapped: list[Problem] = list(built.problems)
-    for p in result.problems:
-        if p.file == SiteRow.FILE and p.line is not None and 2 <= p.line < len(built.origin) + 2:
-            file, line = built.origin[p.line - 2]
-            mapped.append(Problem(file, line, p.column, p.reason, p.allowed, p.severity))
+    for prob in result.problems:
+        if (prob.file == SiteRow.FILE and prob.line is not None
+                and 2 <= prob.line < len(built.origin) + 2):
+            file, line = built.origin[prob.line - 2]
+            col = (_SITE_COLUMNS.get(prob.column or "", prob.column) if line is not None
+                   else prob.column)
+            mapped.append(Problem(file, line, col, prob.reason, prob.allowed, prob.severity))
         else:
-            mapped.append(p)
+            mapped.append(prob)
     result.problems = mapped
     rejected = set(loader.ids[Label.SITE].rejected)
     for kind in CHANGE_KINDS:
