@@ -23,6 +23,10 @@ def test_wheel_ships_only_the_triedbefore_namespace(tmp_path: Path) -> None:
     for needed in ("triedbefore/graph/store.py", "triedbefore/web/cli.py",
                    "triedbefore/ontology/triedbefore.ttl", "triedbefore/ontology/shapes.ttl",
                    "triedbefore/ingest/sample/initiatives.csv",
+                   "triedbefore/ingest/demo/bundle/sites.csv",
+                   "triedbefore/ingest/demo/bundle/evaluations.csv",
+                   "triedbefore/ingest/geography/postcode_outcodes.csv",
+                   "triedbefore/ingest/geography/nhs_regions.csv",
                    "triedbefore/web/templates/solution.html", "triedbefore/web/static/site.css"):
         assert needed in names, needed
     entry = zipfile.ZipFile(wheel).read(

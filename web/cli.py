@@ -705,15 +705,22 @@ def sample_bundle() -> Path:
     return Path(str(files("triedbefore.ingest.sample")))
 
 
+def demo_bundle() -> Path:
+    from importlib.resources import files
+
+    return Path(str(files("triedbefore.ingest.demo").joinpath("bundle")))
+
+
 @cli.command()
 @click.option("--serve/--no-serve", default=True, show_default=True,
-              help="Serve the explorer once the sample is loaded.")
+              help="Serve the explorer once the demo corpus is loaded.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.pass_obj
 def demo(state: Context, serve: bool, host: str, port: int) -> None:
-    """Load the bundled sample graph and open the explorer on it."""
-    code = run_ingest(state, str(sample_bundle()), fmt="table", batch_size=None, report_dir=None)
+    """Load the demo corpus (real NHS organisations, the 2015 vanguards and their
+    evaluations, and labelled illustrative records) and open the explorer on it."""
+    code = run_ingest(state, str(demo_bundle()), fmt="table", batch_size=None, report_dir=None)
     if code not in (EXIT_OK, EXIT_REJECTED):
         sys.exit(code)
     if serve:

@@ -1,0 +1,1 @@
+"""The demo corpus: real NHS organisations, the 2015 vanguards and their evaluations."""

@@ -1,0 +1,192 @@
+"""Build the demo corpus (``ingest/demo/bundle``) from the source copies in ``sources/``.
+
+    python -m triedbefore.ingest.demo.build     # or: python ingest/demo/build.py
+
+Deterministic: the same sources give byte-identical files. What goes in:
+
+- every NHS trust, sub-ICB location / CCG and GP practice of the ODS extracts in
+  ``sources/ods`` (with their ICBs and NHS England regions), through the same
+  code as ``triedbefore ingest-ods``;
+- the 50 NHS England 2015 vanguards as initiatives (``VG01``–``VG50``) at the
+  organisations of ``sources/vanguard_sites.csv``, implementing the five new care
+  models;
+- the three real evaluations (``EV01``–``EV03``) and their 15 outcomes;
+- the illustrative records of the sample bundle (``ingest/sample``) that make
+  zombies, spread and deviance visible, each marked ``illustrative=true``.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+from triedbefore.ingest.ods import read_extract, site_rows
+from triedbefore.ontology.models import (
+    EvaluationRow,
+    InitiativeRow,
+    OutcomeRow,
+    SiteRow,
+    SolutionRow,
+)
+
+HERE = Path(__file__).resolve().parent
+SOURCES = HERE / "sources"
+SAMPLE = HERE.parent / "sample"
+OUT = HERE / "bundle"
+
+OGL = "Open Government Licence v3.0"
+NHSE_LICENCE = f"{OGL} (NHS England website content)"
+FINDINGS_LICENCE = ("Short factual results quoted from the cited page, with citation; "
+                    "the publisher's own licence applies to the page")
+
+#: The real vanguard records of the sample bundle and their ids in the demo.
+RENAME = {
+    "INI-0001": "VG23-EHCH", "INI-0002": "VG24", "INI-0003": "VG25", "INI-0004": "VG26",
+    "INI-0005": "VG27", "INI-0006": "VG28", "INI-0007": "VG29",
+    "EVAL-0001": "EV01", "EVAL-0002": "EV02", "EVAL-0003": "EV03",
+    **{f"OUT-{n:04d}": f"EV{1 if n <= 6 else 2 if n <= 10 else 3:02d}-O"
+       f"{n if n <= 6 else n - 6 if n <= 10 else n - 10}" for n in range(1, 16)},
+}
+REAL_SAMPLE_IDS = set(RENAME)
+
+#: The five care models of the vanguard programme, as named by NHS England.
+CARE_MODELS = {
+    "PACS": ("Integrated primary and acute care systems (PACS)", "PACS|primary and acute care"),
+    "MCP": ("Multispecialty community providers (MCP)", "MCP|multispecialty community provider"),
+    "EHCH": ("Enhanced health in care homes", ""),
+    "UEC": ("Urgent and emergency care networks (vanguard)", "UEC vanguard|urgent care network"),
+    "ACC": ("Acute care collaboration (ACC)", "ACC|acute care collaboration|hospital chains"),
+}
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _write(name: str, columns: list[str], rows: list[dict[str, str]]) -> None:
+    OUT.mkdir(exist_ok=True)
+    with open(OUT / name, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({c: row.get(c, "") or "" for c in columns})
+
+
+def _rename(cell: str) -> str:
+    return "|".join(RENAME.get(part, part) for part in cell.split("|")) if cell else cell
+
+
+def build() -> dict[str, int]:
+    extracts = [read_extract(p) for p in sorted((SOURCES / "ods").glob("*.csv"))]
+    problems = [p for e in extracts for p in e.problems]
+    if problems:
+        raise SystemExit(f"ODS sources have problems: {problems[:3]}")
+    sites = site_rows(extracts).rows
+    site_ids = {r["site_id"] for r in sites}
+
+    # Illustrative sites of the sample (care homes, wards); its real ones are in ODS.
+    for row in _read(SAMPLE / "sites.csv"):
+        if row["site_id"] in site_ids:
+            continue
+        if not row["site_id"].startswith("X-"):
+            raise SystemExit(f"sample site {row['site_id']} is neither in ODS nor illustrative")
+        sites.append(row | {"illustrative": "true"})
+        site_ids.add(row["site_id"])
+
+    # Solutions: the five care models (real), the sample's others (illustrative).
+    solutions: list[dict[str, str]] = []
+    sample_solutions = {r["solution_id"]: r for r in _read(SAMPLE / "solutions.csv")}
+    for code, (name, aliases) in CARE_MODELS.items():
+        base = sample_solutions.pop(f"SOL-{code}", {})
+        solutions.append(base | {
+            "solution_id": f"SOL-{code}", "name": name,
+            "aliases": base.get("aliases") or aliases,
+            "description": f"One of the five new care models of NHS England's 2015 vanguard "
+                           f"programme (care model code {code}).",
+            "intervention_type": "delivery_arrangements",
+            "licence": NHSE_LICENCE, "illustrative": "false"})
+    for row in sample_solutions.values():
+        solutions.append(row | {"illustrative": "true"})
+
+    # Initiatives: the 50 vanguards, then the evaluated Principia care-home scheme.
+    mapping = {r["row_id"]: r for r in _read(SOURCES / "vanguard_sites.csv")}
+    initiatives: list[dict[str, str]] = []
+    for v in _read(SOURCES / "innovations" / "nhs_vanguards_2015.csv"):
+        where = mapping[v["row_id"]]["site_ids"].split("|")
+        missing = [s for s in where if s not in site_ids]
+        if missing:
+            raise SystemExit(f"{v['row_id']}: sites {missing} are not in the ODS sources")
+        parts = [f"{v['care_model']} vanguard, announced {v['announced']}."]
+        if v["alt_name_on_other_source"]:
+            parts.append(f"Also named {v['alt_name_on_other_source']}.")
+        if v["partners_named_on_source"]:
+            parts.append(f"Partners: {v['partners_named_on_source']}.")
+        initiatives.append({
+            "initiative_id": v["row_id"], "title": v["vanguard_name"],
+            "description": " ".join(parts), "solution_id": f"SOL-{v['care_model_code']}",
+            "site_ids": "|".join(where), "start_date": v["announced"],
+            "source_url": v["source_url"], "licence": NHSE_LICENCE, "illustrative": "false"})
+    evaluations_src = {r["evaluation_id"]: r for r in
+                       _read(SOURCES / "innovations" / "vanguard_evaluations.csv")}
+    ev01 = evaluations_src["EV01"]
+    initiatives.append({
+        "initiative_id": "VG23-EHCH",
+        "title": "Principia Partners in Health: enhanced support for care home residents in "
+                 "Rushcliffe",
+        "description": ev01["initiative"] + ". Part of the Principia vanguard (VG23).",
+        "solution_id": "SOL-EHCH", "site_ids": mapping["VG23"]["site_ids"],
+        "start_date": "2014-04", "source_url": ev01["source_url"],
+        "licence": FINDINGS_LICENCE, "illustrative": "false"})
+    for row in _read(SAMPLE / "initiatives.csv"):
+        if row["initiative_id"] in REAL_SAMPLE_IDS:
+            continue
+        initiatives.append(row | {"learned_from": _rename(row["learned_from"]),
+                                  "site_ids": _rename(row["site_ids"]),
+                                  "illustrative": "true"})
+
+    # Outcomes and evaluations: the real ones renamed, the illustrative ones marked.
+    outcomes: list[dict[str, str]] = []
+    for row in _read(SAMPLE / "outcomes.csv"):
+        if row["outcome_id"] in REAL_SAMPLE_IDS:
+            outcomes.append(row | {"outcome_id": RENAME[row["outcome_id"]],
+                                   "initiative_id": RENAME[row["initiative_id"]],
+                                   "licence": FINDINGS_LICENCE, "illustrative": "false"})
+        else:
+            outcomes.append(row | {"initiative_id": _rename(row["initiative_id"]),
+                                   "illustrative": "true"})
+    evaluations: list[dict[str, str]] = []
+    for row in _read(SAMPLE / "evaluations.csv"):
+        if row["evaluation_id"] in REAL_SAMPLE_IDS:
+            eid = RENAME[row["evaluation_id"]]
+            src = evaluations_src[eid]
+            evaluations.append(row | {
+                "evaluation_id": eid, "initiative_ids": _rename(row["initiative_ids"]),
+                "outcome_ids": _rename(row["outcome_ids"]), "url": src["source_url"],
+                "evaluator": src["evaluator"], "licence": FINDINGS_LICENCE,
+                "illustrative": "false"})
+        else:
+            evaluations.append(row | {"initiative_ids": _rename(row["initiative_ids"]),
+                                      "outcome_ids": _rename(row["outcome_ids"]),
+                                      "illustrative": "true"})
+    outcome_src = _read(SOURCES / "innovations" / "vanguard_evaluation_outcomes.csv")
+    real_outcomes = [o for o in outcomes if o["illustrative"] == "false"]
+    if [o["measure"] for o in real_outcomes] != [o["outcome"] for o in outcome_src]:
+        raise SystemExit("the real outcomes no longer follow vanguard_evaluation_outcomes.csv")
+
+    files = {
+        "sites.csv": (SiteRow, sites), "solutions.csv": (SolutionRow, solutions),
+        "initiatives.csv": (InitiativeRow, initiatives), "outcomes.csv": (OutcomeRow, outcomes),
+        "evaluations.csv": (EvaluationRow, evaluations),
+    }
+    counts: dict[str, int] = {}
+    for name, (row_type, rows) in files.items():
+        _write(name, row_type.columns(), rows)
+        counts[name] = len(rows)
+    return counts
+
+
+if __name__ == "__main__":
+    for file, n in build().items():
+        sys.stdout.write(f"{file}: {n} rows\n")
