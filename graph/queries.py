@@ -297,6 +297,7 @@ SOLUTION_ATTEMPTS = (
     "RETURN i.id AS id, i.title AS title, i.start_date AS start_date, "
     "i.start_date_lo AS start_lo, i.end_date AS end_date, i.status AS status, "
     "i.visibility AS visibility, l.how AS how, l.score AS score, "
+    "i.illustrative AS illustrative, "
     "collect(t {.id, .name, .kind, .region, .lat, .lon}) AS sites ORDER BY start_lo, id"
 )
 
@@ -335,7 +336,8 @@ SOLUTION_EVALUATIONS = (
     "RETURN e.id AS id, e.title AS title, e.design AS design, "
     "e.sms_effective AS level, e.independent AS independent, e.finding AS finding, "
     "e.published_date AS published_date, e.published_date_hi AS published_hi, "
-    "e.url AS url, e.doi AS doi, e.evaluator AS evaluator ORDER BY published_hi, id"
+    "e.url AS url, e.doi AS doi, e.evaluator AS evaluator, e.illustrative AS illustrative "
+    "ORDER BY published_hi, id"
 )
 
 _OUTCOMES_BY = (
@@ -388,7 +390,8 @@ SITE_INITIATIVES = (
     "MATCH (t:Site {id: $id})<-[:TRIED_AT]-(i:Initiative) "
     "OPTIONAL MATCH (i)-[l:IMPLEMENTS]->(s:Solution) WHERE l.how IN $counted "
     "RETURN i.id AS id, i.title AS title, i.start_date AS start_date, i.status AS status, "
-    "s.id AS solution_id, s.name AS solution ORDER BY start_date, id"
+    "i.illustrative AS illustrative, s.id AS solution_id, s.name AS solution "
+    "ORDER BY start_date, id"
 )
 
 SITE_OUTCOMES = (
@@ -396,6 +399,39 @@ SITE_OUTCOMES = (
     "RETURN o.id AS id, i.id AS initiative_id, o.measure AS measure, "
     "o.measure_key AS measure_key, o.baseline AS baseline, o.value AS value, "
     "o.unit AS unit, o.direction AS direction ORDER BY measure, id"
+)
+
+# Roll-ups over the organisation hierarchy (Site-PART_OF->Site: practice → sub-ICB
+# location → ICB → NHS England region).
+
+SOLUTION_SITE_ROLLUP = (
+    "MATCH (s:Solution {id: $id})<-[l:IMPLEMENTS]-(:Initiative)-[:TRIED_AT]->(t:Site) "
+    "WHERE l.how IN $counted "
+    "WITH DISTINCT t "
+    "OPTIONAL MATCH (t)-[:PART_OF*1..4]->(a:Site) WHERE a.kind IN ['icb', 'nhs_region'] "
+    "RETURN t.id AS id, t.kind AS kind, t.name AS name, "
+    "collect(DISTINCT a {.id, .kind, .name}) AS ancestors ORDER BY id"
+)
+
+SITE_ANCESTORS = (
+    "MATCH (t:Site {id: $id})-[:PART_OF*1..4]->(a:Site) "
+    "RETURN a.id AS id, a.name AS name, a.kind AS kind"
+)
+
+SITE_DESCENDANT_KINDS = (
+    "MATCH (t:Site {id: $id})<-[:PART_OF*1..3]-(d:Site) "
+    "RETURN d.kind AS kind, count(DISTINCT d) AS n ORDER BY kind"
+)
+
+SITE_DESCENDANTS_TRIED = (
+    "MATCH (t:Site {id: $id})<-[:PART_OF*1..3]-(d:Site)<-[:TRIED_AT]-(i:Initiative) "
+    "RETURN d.id AS id, d.kind AS kind, d.name AS name, count(DISTINCT i) AS initiatives, "
+    "collect(DISTINCT i.id) AS initiative_ids ORDER BY id"
+)
+
+#: How many records are marked illustrative (the explorer then says so on every page).
+ILLUSTRATIVE_COUNT = (
+    "MATCH (n) WHERE n.illustrative = true RETURN count(n) AS n"
 )
 
 GAP_MAP = (

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, abort, g, request
 
-from triedbefore.graph import analytics, queries, resolution
+from triedbefore.graph import GraphError, analytics, queries, resolution, rollup
 from triedbefore.graph import search as searching
 from triedbefore.graph.analytics import COUNTED_LINKS, NotFound
 from triedbefore.graph.rules import VERDICTS, iso, verdict_of
@@ -37,6 +37,19 @@ _CACHE: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = OrderedDict(
 CACHE_ENTRIES = 4096  # least recently used answers are dropped beyond this
 _CACHE_LOCK = threading.Lock()  # guards the table and the per-answer locks, briefly
 _COMPUTING: dict[tuple[Any, ...], threading.Lock] = {}
+
+
+@bp.app_context_processor
+def _illustrative_records() -> dict[str, Any]:
+    """Every page says so when the graph holds illustrative records."""
+    def count() -> int:
+        rows = get_store().read(queries.ILLUSTRATIVE_COUNT)
+        return int(rows[0]["n"]) if rows else 0
+
+    try:
+        return {"illustrative_records": cached("illustrative_records", count)}
+    except GraphError:
+        return {"illustrative_records": 0}
 
 
 def graph_version() -> tuple[Any, ...]:
@@ -228,7 +241,8 @@ def _solution_data(solution_id: str, as_of: str | None, pages: tuple[int, ...],
             "attempts": paged(attempts, at_page, size, int(counted[0]["total"])),
             "zombies": list(zombies.values()),
             "sites": sites, "outcomes": paged(outcomes, out_page, size, int(outcome_total)),
-            "similar": similar, "as_of": iso(when), "evidence_years": years}
+            "similar": similar, "as_of": iso(when), "evidence_years": years,
+            "rollup": rollup.solution_rollup(store, solution_id)}
 
 
 def _solution_html(data: dict[str, Any]) -> dict[str, Any]:
@@ -343,7 +357,7 @@ def site_data(site_id: str) -> dict[str, Any]:
         o["peer_median"] = round(statistics.median(values), 4) if values else None
     return {"site": site, "parents": rows[0]["parents"] or [],
             "children": rows[0]["children"] or [], "initiatives": initiatives,
-            "outcomes": outcomes}
+            "outcomes": outcomes, "hierarchy": rollup.site_rollup(store, site_id)}
 
 
 # --- zombie repeats ----------------------------------------------------------------

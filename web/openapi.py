@@ -204,24 +204,32 @@ SCHEMAS: dict[str, Schema] = {
         "id": ID, "name": STR, "description": NSTR, "problem": NSTR,
         "intervention_type": nullable(ref("InterventionType")), "technology": NBOOL,
         "aliases": nullable(array(STR)), "tags": nullable(array(STR)), "run_id": NSTR,
+        "licence": NSTR, "illustrative": NBOOL,
     }, ["id", "name"], "A Solution node's properties."),
     "InitiativeNode": record({
         "id": ID, "title": STR, "description": NSTR,
         "start_date": ref("PartialDate"), "end_date": nullable(ref("PartialDate")),
         "start_date_lo": NINT, "start_date_hi": NINT, "end_date_lo": NINT, "end_date_hi": NINT,
         "status": nullable(ref("Status")), "funder": NSTR, "cost_gbp": NNUM,
-        "visibility": NSTR, "run_id": NSTR,
+        "visibility": NSTR, "run_id": NSTR, "source_url": NSTR, "licence": NSTR,
+        "illustrative": {**NBOOL, "description": "true: invented to illustrate the "
+                                                 "analytics, not a real project"},
     }, ["id", "title"], "An Initiative node's properties."),
     "EvaluationNode": record({
         "id": ID, "title": STR, "design": nullable(ref("Design")),
         "finding": ref("Finding"), "published_date": ref("PartialDate"),
         "published_date_lo": NINT, "published_date_hi": NINT, "evaluator": NSTR,
         "independent": NBOOL, "sample_size": NINT, "sms_effective": nullable(LEVEL),
-        "url": NSTR, "doi": NSTR, "visibility": NSTR, "run_id": NSTR,
+        "url": NSTR, "doi": NSTR, "visibility": NSTR, "run_id": NSTR, "licence": NSTR,
+        "illustrative": NBOOL,
     }, ["id", "title", "finding", "published_date"], "An Evaluation node's properties."),
     "SiteNode": record({
         "id": ID, "name": STR, "kind": ref("SiteKind"), "region": NSTR, "postcode": NSTR,
         "lat": NNUM, "lon": NNUM, "run_id": NSTR,
+        "open_date": nullable(ref("PartialDate")), "close_date": {
+            **nullable(ref("PartialDate")),
+            "description": "Set when the organisation has closed; it stays in the graph."},
+        "source_url": NSTR, "licence": NSTR, "illustrative": NBOOL,
     }, ["id", "name", "kind"], "A Site node's properties."),
     "IngestRun": record({
         "id": ID, "source": NSTR, "status": NSTR, "started_at": NSTR, "ended_at": NSTR,
@@ -277,6 +285,15 @@ SCHEMAS: dict[str, Schema] = {
         "similar": array(closed({"solution_id": ID, "score": NUM})),
         "as_of": DAY,
         "evidence_years": array(INT),
+        "rollup": closed({
+            "sites": COUNT,
+            "by_kind": {"type": "object", "additionalProperties": COUNT,
+                        "description": "Distinct sites per site kind."},
+            "icbs": array(ID), "regions": array(STR),
+            "text": {**STR, "description": "e.g. \"Tried in 14 GP practices across 3 ICBs "
+                                           "in the North West.\""},
+        }, description="Where the solution was tried, rolled up the organisation hierarchy "
+                       "(ICBs and NHS England regions above each site)."),
     }),
     # --- initiative, evaluation, site ------------------------------------------------
     "InitiativePage": page({
@@ -320,6 +337,18 @@ SCHEMAS: dict[str, Schema] = {
         "children": array(ref("SiteSummary")),
         "initiatives": array(ref("SiteInitiative")),
         "outcomes": array(ref("SiteOutcome")),
+        "hierarchy": closed({
+            "ancestors": {**array(ref("SiteSummary")),
+                          "description": "The organisations above, nearest first."},
+            "contains": {"type": "object", "additionalProperties": COUNT,
+                         "description": "Organisations within it (up to three levels down), "
+                                        "per site kind."},
+            "tried_inside": array(record({"id": ID, "kind": nullable(ref("SiteKind")),
+                                          "name": NSTR, "initiatives": COUNT},
+                                         ["id", "initiatives"])),
+            "text": STR,
+        }, description="The site's place in the organisation hierarchy and what was tried "
+                       "inside it."),
     }),
     # --- evaluations list, gap map ---------------------------------------------------
     "EvaluationSummary": record({

@@ -25,6 +25,7 @@ from triedbefore.ingest.ods import read_extract, site_rows
 from triedbefore.ontology.models import (
     EvaluationRow,
     InitiativeRow,
+    InterchangeRow,
     OutcomeRow,
     SiteRow,
     SolutionRow,
@@ -175,7 +176,7 @@ def build() -> dict[str, int]:
     if [o["measure"] for o in real_outcomes] != [o["outcome"] for o in outcome_src]:
         raise SystemExit("the real outcomes no longer follow vanguard_evaluation_outcomes.csv")
 
-    files = {
+    files: dict[str, tuple[type[InterchangeRow], list[dict[str, str]]]] = {
         "sites.csv": (SiteRow, sites), "solutions.csv": (SolutionRow, solutions),
         "initiatives.csv": (InitiativeRow, initiatives), "outcomes.csv": (OutcomeRow, outcomes),
         "evaluations.csv": (EvaluationRow, evaluations),
