@@ -66,9 +66,9 @@ def _read(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def _write(name: str, columns: list[str], rows: list[dict[str, str]]) -> None:
-    OUT.mkdir(exist_ok=True)
-    with open(OUT / name, "w", newline="", encoding="utf-8") as fh:
+def _write(out: Path, name: str, columns: list[str], rows: list[dict[str, str]]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / name, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         for row in rows:
@@ -79,7 +79,8 @@ def _rename(cell: str) -> str:
     return "|".join(RENAME.get(part, part) for part in cell.split("|")) if cell else cell
 
 
-def build() -> dict[str, int]:
+def build(out: Path = OUT) -> dict[str, int]:
+    """Write the bundle's five files to ``out``; returns the rows of each."""
     extracts = [read_extract(p) for p in sorted((SOURCES / "ods").glob("*.csv"))]
     problems = [p for e in extracts for p in e.problems]
     if problems:
@@ -183,7 +184,7 @@ def build() -> dict[str, int]:
     }
     counts: dict[str, int] = {}
     for name, (row_type, rows) in files.items():
-        _write(name, row_type.columns(), rows)
+        _write(out, name, row_type.columns(), rows)
         counts[name] = len(rows)
     return counts
 

@@ -1,0 +1,134 @@
+"""The demo corpus: built deterministically from the source copies, loads cleanly, and shows
+real NHS organisations, the 2015 vanguards with their real evaluations, labelled
+illustrative records, sources and licences, and roll-ups over the organisation hierarchy."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from triedbefore.graph import queries
+from triedbefore.graph.embedded import EmbeddedServer
+from triedbefore.graph.falkor import FalkorStore
+from triedbefore.graph.rollup import summarise
+from triedbefore.graph.store import StoreURI
+from triedbefore.ingest.demo.build import build
+from triedbefore.ingest.loader import ingest
+from triedbefore.ontology.vocab import Label
+from triedbefore.web.app import create_app
+from triedbefore.web.cli import demo_bundle
+
+BUNDLE = Path(__file__).resolve().parents[1] / "ingest" / "demo" / "bundle"
+
+
+def test_committed_bundle_is_what_the_build_script_makes(tmp_path: Path) -> None:
+    counts = build(tmp_path)
+    assert counts["initiatives.csv"] > 50 and counts["sites.csv"] > 9000
+    for name in counts:
+        assert (tmp_path / name).read_bytes() == (BUNDLE / name).read_bytes(), name
+    assert demo_bundle().resolve() == BUNDLE.resolve()
+
+
+def test_rollup_sentence() -> None:
+    assert summarise(Counter({"gp_practice": 14}), {"QE1", "QOP", "QYG"}, ["North West"]) == \
+        "Tried in 14 GP practices across 3 ICBs in the North West."
+    assert summarise(Counter({"trust": 1, "sub_icb": 2}), {"QWO"}, ["London", "Midlands"]) == \
+        "Tried in 1 NHS trust and 2 sub-ICB locations across 1 ICB in London and the Midlands."
+    assert summarise(Counter(), set(), []) == ""
+
+
+@pytest.fixture(scope="module")
+def demo_store(embedded_server: EmbeddedServer) -> Iterator[FalkorStore]:
+    name = f"demo_{uuid.uuid4().hex[:12]}"
+    uri = StoreURI("falkordb", f"falkordb+unix://{embedded_server.socket_path}?graph={name}",
+                   path=embedded_server.socket_path, graph=name)
+    store = FalkorStore(uri, socket_path=embedded_server.socket_path)
+    result = ingest(store, BUNDLE)
+    assert result.errors == [] and result.exit_code == 0
+    try:
+        yield store
+    finally:
+        store.drop_all()
+        store.close()
+
+
+@pytest.fixture
+def client(demo_store: FalkorStore) -> FlaskClient:
+    app = create_app({"TESTING": True, "STORE": demo_store, "SECRET_KEY": "test"})
+    return app.test_client()
+
+
+def test_demo_holds_the_vanguards_and_their_real_evaluations(client: FlaskClient) -> None:
+    ids = {i["id"] for sid in ("SOL-PACS", "SOL-MCP", "SOL-EHCH", "SOL-UEC", "SOL-ACC")
+           for i in client.get(f"/solutions/{sid}.json").get_json()["attempts"]}
+    assert {f"VG{n:02d}" for n in range(1, 51)} <= ids
+    wakefield = client.get("/initiatives/VG24.json").get_json()
+    findings = {e["id"]: e["finding"] for e in wakefield["evaluations"]}
+    assert findings == {"EV02": "mixed", "EV03": "positive"}  # the two disagree
+    assert {s["id"] for s in wakefield["sites"]} == {"03R", "RXF", "RXG", "RX8"}
+    assert wakefield["initiative"]["illustrative"] is False
+    assert wakefield["initiative"]["source_url"].startswith("https://www.england.nhs.uk/")
+    ev01 = client.get("/evaluations/EV01.json").get_json()
+    assert ev01["evaluation"]["url"].startswith("http://reader.health.org.uk/")
+    assert len(ev01["outcomes"]) == 6
+
+
+def test_real_records_show_source_and_licence(client: FlaskClient) -> None:
+    page = client.get("/initiatives/VG24").get_data(as_text=True)
+    assert "https://www.england.nhs.uk/ourwork/futurenhs/new-care-models/care-homes-sites/" \
+        in page
+    assert "Open Government Licence v3.0" in page
+    assert "<h1>Connecting Care – Wakefield District</h1>" in page
+    assert "<strong>Illustrative record.</strong>" not in page
+    site = client.get("/sites/RXF").get_data(as_text=True)
+    assert "Contains data from the NHS England Organisation Data Service" in site
+    evaluation = client.get("/evaluations/EV02").get_data(as_text=True)
+    assert "reader.health.org.uk" in evaluation and "<dt>Licence</dt>" in evaluation
+    method = client.get("/method").get_data(as_text=True)
+    assert "Contains data from the NHS England Organisation Data Service, licensed under the " \
+        "Open Government Licence v3.0." in method
+    assert "Source: Office for National Statistics licensed under the Open Government " \
+        "Licence v3.0." in method
+
+
+@pytest.mark.parametrize("url", ["/initiatives/INI-0021", "/evaluations/EVAL-0004",
+                                 "/sites/X-CH-001", "/solutions/SOL-TELE"])
+def test_illustrative_records_are_labelled(client: FlaskClient, url: str) -> None:
+    page = client.get(url).get_data(as_text=True)
+    assert '<span class="badge illustrative"' in page
+    assert "<strong>Illustrative record.</strong>" in page
+    data = client.get(url + ".json").get_json()
+    record = next(v for k, v in data.items() if isinstance(v, dict) and "illustrative" in v)
+    assert record["illustrative"] is True
+
+
+def test_every_page_says_the_graph_holds_illustrative_records(client: FlaskClient) -> None:
+    for url in ("/", "/zombies", "/solutions", "/initiatives/VG01"):
+        page = client.get(url).get_data(as_text=True)
+        assert "<strong>illustrative</strong> records" in page, url
+    zombies = client.get("/zombies").get_data(as_text=True)
+    assert "INI-0021" in zombies
+
+
+def test_rollups_on_solution_and_site_pages(client: FlaskClient,
+                                            demo_store: FalkorStore) -> None:
+    data = client.get("/solutions/SOL-ACC.json").get_json()["rollup"]
+    assert data["text"].startswith("Tried in ")
+    assert "NHS trusts" in data["text"] and " ICBs in " in data["text"]
+    assert data["by_kind"]["trust"] >= 15
+    page = client.get("/solutions/SOL-ACC").get_data(as_text=True)
+    assert data["text"].replace("'", "&#39;") in page
+    region = client.get("/sites/Y63.json").get_json()["hierarchy"]
+    assert region["contains"]["icb"] == 4 and region["contains"]["gp_practice"] > 500
+    assert "initiatives tried inside it" in region["text"]
+    practice = client.get("/sites/B87017.json").get_json()["hierarchy"]
+    assert [a["kind"] for a in practice["ancestors"]] == ["sub_icb", "icb", "nhs_region"]
+    closed = client.get("/sites/04N").get_data(as_text=True)
+    assert "closed 2020-03-31" in closed
+    rows = demo_store.read(queries.count_nodes(Label.SITE))
+    assert rows[0]["n"] > 9000
