@@ -429,6 +429,14 @@ SITE_DESCENDANTS_TRIED = (
     "collect(DISTINCT i.id) AS initiative_ids ORDER BY id"
 )
 
+#: The ICBs each of ``$ids`` (initiatives) rolls up to: its sites' ICB ancestors, or the
+#: sites themselves when they are ICBs (the search facet "icb").
+INITIATIVE_ICBS = (
+    "UNWIND $ids AS id MATCH (i:Initiative {id: id})-[:TRIED_AT]->(t:Site) "
+    "OPTIONAL MATCH (t)-[:PART_OF*1..3]->(a:Site) WHERE a.kind = 'icb' "
+    "RETURN id, t.kind AS kind, t.name AS name, collect(DISTINCT a.name) AS icbs"
+)
+
 #: How many records are marked illustrative (the explorer then says so on every page).
 ILLUSTRATIVE_COUNT = (
     "MATCH (n) WHERE n.illustrative = true RETURN count(n) AS n"

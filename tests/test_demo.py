@@ -132,3 +132,15 @@ def test_rollups_on_solution_and_site_pages(client: FlaskClient,
     assert "closed 2020-03-31" in closed
     rows = demo_store.read(queries.count_nodes(Label.SITE))
     assert rows[0]["n"] > 9000
+
+
+def test_search_facet_rolls_sites_up_to_their_icb(client: FlaskClient) -> None:
+    data = client.get("/search.json?q=care+homes").get_json()
+    icb_counts = dict(data["facets"]["icb"])
+    assert icb_counts["NHS West Yorkshire Integrated Care Board"] >= 2  # VG24 and others
+    narrowed = client.get("/search.json?q=care+homes&icb=NHS+West+Yorkshire+Integrated+Care"
+                          "+Board").get_json()
+    ids = {r["id"] for r in narrowed["results"]["items"]}
+    assert "VG24" in ids
+    assert all("NHS West Yorkshire Integrated Care Board" in r["facets"]["icb"]
+               for r in narrowed["results"]["items"])

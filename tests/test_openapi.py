@@ -150,6 +150,7 @@ REQUESTS: list[str] = [
     "/search.json", "/search.json?q=hospital+at+home",
     f"/search.json?q=care+homes&{SEARCH_FACETS}&page=1&size=5",
     "/search.json?q=care+homes&region=London&site_kind=care_home&year=2016",
+    "/search.json?q=care+homes&icb=NHS+West+Yorkshire+Integrated+Care+Board",
     "/search.json?q=x&site_kind=castle",
     "/solutions.json", "/solutions.json?verdict=does_not_work",
     "/solutions.json?page=2&size=5", "/solutions.json?page=zero",

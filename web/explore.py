@@ -484,7 +484,7 @@ def deviance_data() -> dict[str, Any]:
 
 # --- search and proposal check --------------------------------------------------------
 
-FACETS = ("verdict", "intervention_type", "technology", "region", "site_kind", "year")
+FACETS = ("verdict", "intervention_type", "technology", "region", "icb", "site_kind", "year")
 
 
 def search_data() -> dict[str, Any]:
@@ -514,6 +514,12 @@ def _search_results(q: str) -> dict[str, Any]:
     solutions = {r["id"]: r for r in store.read(queries.SOLUTION_FACETS, {"ids": sol_ids})}
     initiatives = {r["id"]: r for r in store.read(queries.INITIATIVE_FACETS,
                                                   {"ids": ini_ids, "counted": COUNTED_LINKS})}
+    icbs: dict[str, set[str]] = {}
+    for row in store.read(queries.INITIATIVE_ICBS, {"ids": ini_ids}):
+        names = icbs.setdefault(str(row["id"]), set())
+        names.update(n for n in row["icbs"] or [] if n)
+        if row["kind"] == "icb" and row["name"]:
+            names.add(str(row["name"]))
     results: list[dict[str, Any]] = []
     for hit in hits:
         values: dict[str, list[str]] = {}
@@ -527,6 +533,7 @@ def _search_results(q: str) -> dict[str, Any]:
         elif hit["kind"] == "initiative" and hit["id"] in initiatives:
             i = initiatives[hit["id"]]
             values = {"region": sorted({r for r in i["regions"] or [] if r}),
+                      "icb": sorted(icbs.get(hit["id"], set())),
                       "site_kind": sorted({k for k in i["kinds"] or [] if k}),
                       "year": [str(i["start_date"])[:4]] if i["start_date"] else []}
         results.append({**hit, "facets": values})

@@ -54,7 +54,8 @@ LINK_KINDS = ["declared", "inferred", "suggested", "accepted", "rejected"]
 RESOLUTION_STATUSES = ["inferred", "suggested", "unresolved", "accepted", "rejected"]
 CANDIDATE_STATUSES = ["proposed", "accepted", "rejected"]
 CANDIDATE_SOURCES = ["clinicaltrials", "europepmc"]
-SEARCH_FACETS = ("verdict", "intervention_type", "technology", "region", "site_kind", "year")
+SEARCH_FACETS = ("verdict", "intervention_type", "technology", "region", "icb", "site_kind",
+                 "year")
 #: Node kinds of the graph view (``node=<kind>:<id>``).
 GRAPH_KINDS = ["solution", "initiative", "evaluation", "site", "outcome"]
 CONSOLE_ERROR_KINDS = ["refused", "query_error", "timeout", "bad_input"]
@@ -618,6 +619,9 @@ PARAMETERS: dict[str, Schema] = {
                               "Facet: solutions that are (or are not) a technology."),
     "facet_region": query("region", STR, "Facet: initiatives at a site in this NHS region.",
                           example="London"),
+    "facet_icb": query("icb", STR, "Facet: initiatives at a site in this integrated care "
+                       "board (the site, or an organisation above it, is the ICB).",
+                       example="NHS West Yorkshire Integrated Care Board"),
     "facet_site_kind": query("site_kind", ref("SiteKind"),
                              "Facet: initiatives at a site of this kind."),
     "facet_year": query("year", {"type": "string", "pattern": "^[0-9]{4}$"},
@@ -807,7 +811,8 @@ PATHS: dict[str, Any] = {
                     "initiatives, evaluations and sites, with facet counts and filters.",
                     "SearchResults",
                     ["search_q", "facet_verdict", "facet_intervention_type",
-                     "facet_technology", "facet_region", "facet_site_kind", "facet_year",
+                     "facet_technology", "facet_region", "facet_icb", "facet_site_kind",
+                     "facet_year",
                      "page", "search_size"], [400], csv="results"),
     **explorer_page("/solutions", "solutions", "Solutions", "Every solution with its "
                     "verdict and number of initiatives, by name.", "SolutionsPage",
