@@ -102,6 +102,7 @@ look, not a link. The test-split figures are in
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
 import re
 import unicodedata
@@ -584,6 +585,7 @@ class SolutionMatcher:
                 else _MAX_FIELD * _SINGLE_WORD_PHRASE
         self._postings: dict[str, tuple[tuple[int, float], ...]] = {
             term: tuple(docs.items()) for term, docs in postings.items()}
+        self._posting_maps = postings  # the same, by document
         n = max(self._n, 1)
         self._idf: dict[str, float] = {
             term: math.log(1.0 + n / len(docs)) for term, docs in self._postings.items()}
@@ -694,6 +696,16 @@ class SolutionMatcher:
             best: dict[int, float] = {}
             for term, weight in alternatives:
                 factor = weight * self._idf[term] / _MAX_FIELD
+                if restrict and len(scores) < df:
+                    # a common term only adds to documents already found: look those up
+                    by_doc = self._posting_maps[term]
+                    for doc in scores:
+                        field = by_doc.get(doc)
+                        if field is not None:
+                            value = factor * field
+                            if value > best.get(doc, 0.0):
+                                best[doc] = value
+                    continue
                 for doc, field in self._postings[term]:
                     if restrict and doc not in scores:
                         continue
@@ -727,8 +739,17 @@ class SolutionMatcher:
             return [], [], unknown
         mass = sum(slot.mass for slot in slots) + unknown
         scores = self._evidence(slots)
-        ranked = sorted(scores.items(), key=lambda item: (-item[1], self._ids[item[0]]))[:k]
-        return ranked, slots, mass
+        return self._top(scores, k), slots, mass
+
+    def _top(self, scores: dict[int, float], k: int) -> list[tuple[int, float]]:
+        """The ``k`` best documents, ties broken by solution id (the k-th best score is
+        found first, so only the documents at or above it are sorted)."""
+        if len(scores) > 4 * k:
+            kth = heapq.nlargest(k, scores.values())[-1]
+            pool = [(doc, ev) for doc, ev in scores.items() if ev >= kth]
+        else:
+            pool = list(scores.items())
+        return sorted(pool, key=lambda item: (-item[1], self._ids[item[0]]))[:k]
 
     def match(self, text: str, k: int = 5) -> list[tuple[str, float]]:
         """The ``k`` best solutions for ``text`` as (solution id, confidence), best first.
