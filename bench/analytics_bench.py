@@ -76,6 +76,36 @@ def queries_for(bundle: Path, n: int, rng: random.Random) -> list[str]:
     return out[:n]
 
 
+def measure(store: Store, bundle: Path, n_queries: int) -> dict[str, Any]:
+    """Whole-graph recompute and per-question latency on a store that holds ``bundle``
+    (the bundle gives the search texts)."""
+    rng = random.Random(7)
+    recompute: dict[str, float] = {}
+    recompute["evidence_index_s"], index = timed(lambda: analytics.EvidenceIndex.load(store))
+    recompute["zombies_and_retries_s"], (zombies, retries) = timed(
+        lambda: analytics.repeats(store, index=index))
+    recompute["spread_s"], spread = timed(lambda: analytics.spread(store, index=index))
+    recompute["resolution_full_s"], resolved = timed(lambda: resolution.resolve(store))
+    recompute["total_s"] = round(sum(recompute.values()), 2)
+    solutions = [r["id"] for r in store.read("MATCH (s:Solution) RETURN s.id AS id")]
+    sample_ids = [rng.choice(solutions) for _ in range(n_queries)]
+    texts = queries_for(bundle, n_queries, rng)
+    base = latencies(lambda sid: store.read("MATCH (s:Solution {id: $id}) RETURN s.id AS id",
+                                            {"id": sid}), sample_ids)
+    verdict = latencies(lambda sid: analytics.verdict(store, sid), sample_ids)
+    searching = latencies(lambda q: search.search(store, q), texts)
+    checking = latencies(lambda q: search.check(store, q), texts[: max(20, n_queries // 4)])
+    for figures in (verdict, searching, checking):
+        figures[f"median_over_{BASELINE}"] = round(figures["median_ms"] / base["median_ms"], 1)
+    return {
+        "recompute": {k: round(v, 2) for k, v in recompute.items()},
+        "found": {"zombies": len(zombies), "retries": len(retries), "spread": len(spread),
+                  "resolved": len(resolved)},
+        f"baseline_{BASELINE}": base, "verdict": verdict, "search": searching,
+        "check": checking,
+    }
+
+
 def run(initiatives: int, n_queries: int, work: Path) -> dict[str, Any]:
     bundle = work / f"bundle-{initiatives}"
     ensure_bundle(bundle, initiatives)
@@ -83,38 +113,15 @@ def run(initiatives: int, n_queries: int, work: Path) -> dict[str, Any]:
     shutil.rmtree(data_dir, ignore_errors=True)
     server = EmbeddedServer(data_dir)
     server.ensure_running()
-    rng = random.Random(7)
     try:
         store: Store = open_store(f"embedded:{data_dir}")
         load_s, result = timed(lambda: ingest(store, bundle))
         assert not result.errors, result.errors[:3]
-        recompute: dict[str, float] = {}
-        recompute["evidence_index_s"], index = timed(lambda: analytics.EvidenceIndex.load(store))
-        recompute["zombies_and_retries_s"], (zombies, retries) = timed(
-            lambda: analytics.repeats(store, index=index))
-        recompute["spread_s"], spread = timed(lambda: analytics.spread(store, index=index))
-        recompute["resolution_full_s"], resolved = timed(lambda: resolution.resolve(store))
-        recompute["total_s"] = round(sum(recompute.values()), 2)
-        solutions = [r["id"] for r in store.read("MATCH (s:Solution) RETURN s.id AS id")]
-        sample_ids = [rng.choice(solutions) for _ in range(n_queries)]
-        texts = queries_for(bundle, n_queries, rng)
-        base = latencies(lambda sid: store.read("MATCH (s:Solution {id: $id}) RETURN s.id AS id",
-                                                {"id": sid}), sample_ids)
-        verdict = latencies(lambda sid: analytics.verdict(store, sid), sample_ids)
-        searching = latencies(lambda q: search.search(store, q), texts)
-        checking = latencies(lambda q: search.check(store, q), texts[: max(20, n_queries // 4)])
-        for figures in (verdict, searching, checking):
-            figures[f"median_over_{BASELINE}"] = round(figures["median_ms"] / base["median_ms"],
-                                                       1)
         return {
             "initiatives": initiatives, "machine": machine(),
             "when": time.strftime("%Y-%m-%d %H:%M:%S"),
             "ingest_with_resolution_s": round(load_s, 2),
-            "recompute": {k: round(v, 2) for k, v in recompute.items()},
-            "found": {"zombies": len(zombies), "retries": len(retries), "spread": len(spread),
-                      "resolved": len(resolved)},
-            f"baseline_{BASELINE}": base, "verdict": verdict, "search": searching,
-            "check": checking,
+            **measure(store, bundle, n_queries),
         }
     finally:
         server.stop()

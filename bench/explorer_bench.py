@@ -60,52 +60,51 @@ def urls(bundle: Path, rng: random.Random, n: int) -> dict[str, list[str]]:
     }
 
 
-def run(initiatives: int, clients: int, per_client: int, work: Path,
-        loaded: Path | None = None) -> dict[str, Any]:
-    """``loaded``: the data folder of an embedded store that already holds the bundle
-    (kept as it is); otherwise the bundle is loaded into a fresh one, removed after."""
-    bundle = work / f"bundle-{initiatives}"
-    ensure_bundle(bundle, initiatives)
-    data_dir = loaded or work / f"explorer-store-{initiatives}"
-    if loaded is None:
-        shutil.rmtree(data_dir, ignore_errors=True)
-    server = EmbeddedServer(data_dir)
-    server.ensure_running()
+def measure(uri: str, bundle: Path, clients: int, per_client: int, *, cold: bool = True,
+            budget_s: float | None = None, timeout_s: float = 30.0) -> dict[str, Any]:
+    """Serve the explorer on a store that holds ``bundle`` and measure each page with
+    ``clients`` concurrent clients, ``per_client`` requests each. ``cold``: time one
+    first request per page before (a failed or slow one is reported, not raised);
+    ``budget_s``: clients start no request after that many seconds of a page's run, so
+    a slow page costs bounded time (the requests done are reported)."""
+    app = create_app({"STORE_URI": uri, "SECRET_KEY": "bench"})
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    port = http.server_port
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
     try:
-        uri = f"embedded:{data_dir}"
-        if loaded is None:
-            store = open_store(uri)
-            result = ingest(store, bundle)
-            assert not result.errors, result.errors[:3]
-            store.close()
-        app = create_app({"STORE_URI": uri, "SECRET_KEY": "bench"})
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
-        http = make_server("127.0.0.1", 0, app, threaded=True)
-        port = http.server_port
-        thread = threading.Thread(target=http.serve_forever, daemon=True)
-        thread.start()
         base = f"http://127.0.0.1:{port}"
         rng = random.Random(3)
         plan = urls(bundle, rng, clients * per_client)
-        cold: dict[str, float] = {}
-        with requests.Session() as s:
-            for page, items in plan.items():
-                start = time.perf_counter()
-                s.get(base + items[0], timeout=120).raise_for_status()
-                cold[page] = round((time.perf_counter() - start) * 1000, 1)
+        first: dict[str, float | None] = {}
+        if cold:
+            with requests.Session() as s:
+                for page, items in plan.items():
+                    start = time.perf_counter()
+                    try:
+                        ok = s.get(base + items[0], timeout=max(timeout_s, 300)).ok
+                    except requests.RequestException:
+                        ok = False
+                    first[page] = (round((time.perf_counter() - start) * 1000, 1) if ok
+                                   else None)
         figures: dict[str, Any] = {}
         for page, items in plan.items():
             times: list[float] = []
             errors = [0]
             lock = threading.Lock()
+            deadline = time.perf_counter() + budget_s if budget_s else None
 
             def client(chunk: list[str], times: list[float] = times,
-                       errors: list[int] = errors, lock: threading.Lock = lock) -> None:
+                       errors: list[int] = errors, lock: threading.Lock = lock,
+                       deadline: float | None = deadline) -> None:
                 with requests.Session() as s:
                     for path in chunk:
                         start = time.perf_counter()
+                        if deadline is not None and start > deadline:
+                            return
                         try:
-                            ok = s.get(base + path, timeout=30).status_code == 200
+                            ok = s.get(base + path, timeout=timeout_s).status_code == 200
                         except requests.RequestException:
                             ok = False
                         elapsed = (time.perf_counter() - start) * 1000
@@ -125,14 +124,39 @@ def run(initiatives: int, clients: int, per_client: int, work: Path,
             figures[page] = {"median_ms": round(statistics.median(times), 1),
                              "p95_ms": round(times[int(0.95 * (len(times) - 1))], 1),
                              "errors": errors[0], "requests": len(times),
+                             "planned": len(items),
                              "throughput_rps": round(len(times) / wall, 1),
-                             "cold_ms": cold[page]}
+                             "cold_ms": first.get(page)}
         base_median = figures[BASELINE]["median_ms"] or 1
         for f in figures.values():
             f[f"median_over_{BASELINE}"] = round(f["median_ms"] / base_median, 1)
+        return figures
+    finally:
         http.shutdown()
+        http.server_close()
+
+
+def run(initiatives: int, clients: int, per_client: int, work: Path,
+        loaded: Path | None = None) -> dict[str, Any]:
+    """``loaded``: the data folder of an embedded store that already holds the bundle
+    (kept as it is); otherwise the bundle is loaded into a fresh one, removed after."""
+    bundle = work / f"bundle-{initiatives}"
+    ensure_bundle(bundle, initiatives)
+    data_dir = loaded or work / f"explorer-store-{initiatives}"
+    if loaded is None:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    server = EmbeddedServer(data_dir)
+    server.ensure_running()
+    try:
+        uri = f"embedded:{data_dir}"
+        if loaded is None:
+            store = open_store(uri)
+            result = ingest(store, bundle)
+            assert not result.errors, result.errors[:3]
+            store.close()
+        pages = measure(uri, bundle, clients, per_client)
         return {"initiatives": initiatives, "clients": clients, "machine": machine(),
-                "when": time.strftime("%Y-%m-%d %H:%M:%S"), "pages": figures}
+                "when": time.strftime("%Y-%m-%d %H:%M:%S"), "pages": pages}
     finally:
         server.stop()
         if loaded is None:

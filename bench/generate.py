@@ -475,6 +475,74 @@ def ensure_bundle(dest: Path, initiatives: int, seed: int = 1) -> Path:
     return dest
 
 
+#: Which cell a changed row gets, per file: (column, how it changes). Key columns and
+#: references never change, so a changed bundle is valid whenever the original is.
+CHANGES: dict[str, str] = {
+    "sites": "name",
+    "solutions": "description",
+    "initiatives": "cost_gbp",
+    "outcomes": "value",
+    "evaluations": "sample_size",
+}
+
+
+def _changed_cell(kind: str, value: str) -> str:
+    if kind == "sites":
+        return value + " (renamed)"
+    if kind == "solutions":
+        return (value + " Revised.").strip()
+    if kind == "initiatives":
+        return str(int(float(value or 0)) + 2500)
+    if kind == "outcomes":
+        return f"{float(value) * 1.01:.1f}" if value else "1.0"
+    return str(int(value or 0) + 1)
+
+
+def changed_bundle(src: Path, dest: Path, every: int = 100) -> dict[str, int]:
+    """Copy the bundle at ``src`` to ``dest`` with one data row in ``every`` of each file
+    changed (one non-key cell, see ``CHANGES``): row ``every // 2``, then every ``every``-th.
+    Streams; deterministic. Returns the number of changed rows per file."""
+    dest.mkdir(parents=True, exist_ok=True)
+    changed: dict[str, int] = {}
+    for kind, columns in COLUMNS.items():
+        source = src / f"{kind}.csv"
+        if not source.exists():
+            continue
+        changed[kind] = 0
+        column = columns.index(CHANGES[kind])
+        with source.open(newline="", encoding="utf-8") as fin, \
+                (dest / f"{kind}.csv").open("w", newline="", encoding="utf-8") as fout:
+            reader = csv.reader(fin)
+            writer = csv.writer(fout, lineterminator="\n")
+            header = next(reader)
+            if header != columns:
+                raise ValueError(f"{source}: not a generated bundle (columns {header})")
+            writer.writerow(header)
+            for i, row in enumerate(reader):
+                if i % every == every // 2:
+                    row[column] = _changed_cell(kind, row[column])
+                    changed[kind] += 1
+                writer.writerow(row)
+    return changed
+
+
+def ensure_changed_bundle(src: Path, dest: Path, every: int = 100) -> dict[str, int]:
+    """``changed_bundle`` into ``dest`` unless a complete copy is there; the counts are kept
+    in ``dest/changed.json``."""
+    counts_file = dest / "changed.json"
+    if counts_file.exists():
+        return {k: int(v) for k, v in json.loads(counts_file.read_text()).items()}
+    tmp = dest.with_name(dest.name + ".partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    counts = changed_bundle(src, tmp, every)
+    (tmp / "changed.json").write_text(json.dumps(counts))
+    if dest.exists():
+        shutil.rmtree(dest)
+    tmp.rename(dest)
+    return counts
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dest", type=Path, help="folder to write the five CSV files to")

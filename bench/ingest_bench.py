@@ -40,21 +40,32 @@ RESULTS = HERE / "results"
 BASELINE = "raw_merge"
 
 
-def run_cli(store: str, *args: str) -> tuple[float, int, dict[str, Any]]:
-    """Wall seconds, peak RSS (KiB) and JSON output of one CLI run in a child process."""
+def run_cli_usage(store: str, *args: str) -> dict[str, Any]:
+    """One CLI run in a child process: wall ``seconds``, ``cpu_s`` (user + system),
+    ``peak_kib`` (its peak RSS, from ``wait4``) and ``output`` (its JSON)."""
     cmd = [sys.executable, "-m", "triedbefore.web.cli", "--store", store, *args,
            "--format", "json"]
     start = time.perf_counter()
-    with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err)
         _pid, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode not in (0, 3):
+            err.seek(0)
+            message = err.read().decode(errors="replace").strip().splitlines()
+            raise SystemExit(f"{' '.join(args[:1])} failed with exit code {proc.returncode}: "
+                             f"{message[-1] if message else 'no message'}")
         out.seek(0)
         data = json.loads(out.read().decode())
-    if proc.returncode not in (0, 3):
-        raise SystemExit(f"ingest failed with exit code {proc.returncode}")
-    return seconds, usage.ru_maxrss, data
+    return {"seconds": seconds, "cpu_s": usage.ru_utime + usage.ru_stime,
+            "peak_kib": usage.ru_maxrss, "output": data}
+
+
+def run_cli(store: str, *args: str) -> tuple[float, int, dict[str, Any]]:
+    """Wall seconds, peak RSS (KiB) and JSON output of one CLI run in a child process."""
+    run = run_cli_usage(store, *args)
+    return run["seconds"], run["peak_kib"], run["output"]
 
 
 def raw_merge(store_uri: str, bundle: Path, batch: int = 2000) -> float:

