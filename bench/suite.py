@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import logging
 import math
 import os
 import platform
@@ -64,6 +65,10 @@ DEFAULT_CLIENTS = [8, 32]
 # Pages that count for the explorer target (the static file is the server's floor).
 EXPLORER_PAGES = ("search", "solution", "zombies", "gap_map")
 MIB = 1024 * 1024
+
+
+# The Neo4j driver logs a failed connection itself; the suite reports it in one line.
+logging.getLogger("neo4j").addHandler(logging.NullHandler())
 
 
 class SuiteError(Exception):
