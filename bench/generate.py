@@ -494,7 +494,7 @@ def _changed_cell(kind: str, value: str) -> str:
     if kind == "initiatives":
         return str(int(float(value or 0)) + 2500)
     if kind == "outcomes":
-        return f"{float(value) * 1.01:.1f}" if value else "1.0"
+        return f"{float(value) + 1:.1f}" if value else "1.0"
     return str(int(value or 0) + 1)
 
 

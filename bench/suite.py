@@ -430,6 +430,16 @@ def _dist_version(name: str) -> str:
         return ""
 
 
+def cpu_ratio(s: dict[str, Any]) -> float | None:
+    """CPU seconds of the first ingest (its process and the server) over those of the bulk
+    loader (its process and its server): the ratio with other work on the machine left
+    out."""
+    f, b = s["first_ingest"], s.get("bulk_loader") or {}
+    ours = (f.get("cpu_s") or 0) + (f.get("server_cpu_s") or 0)
+    theirs = (b.get("load_cpu_s") or 0) + (b.get("server_cpu_s") or 0)
+    return round(ours / theirs, 2) if ours and theirs else None
+
+
 def _fmt(value: Any, digits: int = 3) -> str:
     if value is None:
         return "n/a"
@@ -469,8 +479,8 @@ def report(res: dict[str, Any], plots: list[str]) -> str:
               "loader on the same data (load, then the same indexes and constraints).", "",
               "| initiatives | rows | first ingest s | rows/s | unchanged re-ingest s | "
               "incremental 1% s (rows changed) | bulk loader s (load + indexes) | "
-              "first / bulk | nodes | relationships |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+              "first / bulk | first / bulk, CPU seconds | nodes | relationships |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in sizes:
         f, a, i = s["first_ingest"], s["reingest_unchanged"], s["incremental_1pct"]
         b = s.get("bulk_loader")
@@ -479,7 +489,8 @@ def report(res: dict[str, Any], plots: list[str]) -> str:
             f"{_fmt(f['server_cpu_s'])}) | {f['rows_per_s']:,} | {a['seconds']} ({a['cpu_s']} / "
             f"{_fmt(a['server_cpu_s'])}) | {i['seconds']} ({i['rows_changed']:,}) | "
             + (f"{b['total_s']} ({b['load_s']} + {b['index_s']}) | "
-               f"{f['seconds'] / b['total_s']:.2f} | " if b else "n/a | n/a | ")
+               f"{f['seconds'] / b['total_s']:.2f} | {_fmt(cpu_ratio(s))} | " if b
+               else "n/a | n/a | n/a | ")
             + f"{s['graph']['nodes']:,} | {s['graph']['relationships']:,} |")
     lines += ["", "## Memory and disk", "",
               "Peak resident set (MiB): the ingest command's own process (`wait4`), the "
