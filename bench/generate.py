@@ -526,17 +526,24 @@ def changed_bundle(src: Path, dest: Path, every: int = 100) -> dict[str, int]:
     return changed
 
 
+#: Version of the changes ``changed_bundle`` makes; a kept copy made by another is redone.
+CHANGES_VERSION = 2
+
+
 def ensure_changed_bundle(src: Path, dest: Path, every: int = 100) -> dict[str, int]:
-    """``changed_bundle`` into ``dest`` unless a complete copy is there; the counts are kept
-    in ``dest/changed.json``."""
+    """``changed_bundle`` into ``dest`` unless a complete copy made the same way is there;
+    the counts are kept in ``dest/changed.json``."""
     counts_file = dest / "changed.json"
+    recipe = {"version": CHANGES_VERSION, "every": every}
     if counts_file.exists():
-        return {k: int(v) for k, v in json.loads(counts_file.read_text()).items()}
+        kept = json.loads(counts_file.read_text())
+        if kept.get("recipe") == recipe:
+            return {k: int(v) for k, v in kept["counts"].items()}
     tmp = dest.with_name(dest.name + ".partial")
     if tmp.exists():
         shutil.rmtree(tmp)
     counts = changed_bundle(src, tmp, every)
-    (tmp / "changed.json").write_text(json.dumps(counts))
+    (tmp / "changed.json").write_text(json.dumps({"recipe": recipe, "counts": counts}))
     if dest.exists():
         shutil.rmtree(dest)
     tmp.rename(dest)
