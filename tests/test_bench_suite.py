@@ -185,6 +185,23 @@ def test_suite_runs_at_a_tiny_size(tmp_path: Path) -> None:
     assert not (work / "suite-store-300").exists()  # stores are removed, bundles kept
     assert (work / "bundle-300" / "initiatives.csv").exists()
 
+    # A run on Neo4j has no bulk loader, server memory or disk figures: reported as n/a.
+    remote = json.loads(json.dumps(res))
+    remote["engine"] = "neo4j"
+    for r in remote["sizes"]:
+        del r["bulk_loader"], r["disk"]
+        r["peak_server_rss_mib"] = None
+        for phase in suite._phases(r):
+            phase.update(server_cpu_s=None, peak_server_rss_mib=None)
+        r["server_peak_is_per_phase"] = False
+    remote["sizes"].append(json.loads(json.dumps(remote["sizes"][0])) | {"initiatives": 3000})
+    suite.write(remote, results, "suite-neo4j")
+    text = (results / "suite-neo4j.md").read_text()
+    assert "(neo4j)" in text and "| n/a | n/a | n/a |" in text
+    assert (results / "suite-neo4j-time.png").exists()
+    assert json.loads((results / "suite-neo4j.json").read_text())["growth"][0]["exponents"][
+        "first ingest"] == 0.0
+
 
 @pytest.mark.parametrize("store, message", [
     ("neo4j://127.0.0.1:9", "cannot reach Neo4j at neo4j://127.0.0.1:9"),
