@@ -18,10 +18,14 @@ import argparse
 import csv
 import json
 import logging
+import os
 import random
 import shutil
+import signal
 import statistics
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -60,80 +64,136 @@ def urls(bundle: Path, rng: random.Random, n: int) -> dict[str, list[str]]:
     }
 
 
-def measure(uri: str, bundle: Path, clients: int, per_client: int, *, cold: bool = True,
-            budget_s: float | None = None, timeout_s: float = 30.0) -> dict[str, Any]:
-    """Serve the explorer on a store that holds ``bundle`` and measure each page with
-    ``clients`` concurrent clients, ``per_client`` requests each. ``cold``: time one
-    first request per page before (a failed or slow one is reported, not raised);
-    ``budget_s``: clients start no request after that many seconds of a page's run, so
-    a slow page costs bounded time (the requests done are reported)."""
+class Serving:
+    """The explorer on ``uri``, served by a threaded WSGI server on 127.0.0.1 (an ephemeral
+    port): in a thread of this process, or with ``separate`` in a child process of its
+    own (``--serve``), so the clients do not share the server's interpreter and its peak
+    memory and CPU time are its own (``peak_rss_mib``, ``cpu_s`` once stopped)."""
+
+    def __init__(self, uri: str, *, separate: bool = False, start_timeout: float = 600.0
+                 ) -> None:
+        self.uri, self.separate, self.start_timeout = uri, separate, start_timeout
+        self.base = ""
+        self.stats: dict[str, float] = {}
+        self._http: Any = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._tmp: Path | None = None
+
+    def __enter__(self) -> Serving:
+        if not self.separate:
+            app = create_app({"STORE_URI": self.uri, "SECRET_KEY": "bench"})
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+            self._http = make_server("127.0.0.1", 0, app, threaded=True)
+            threading.Thread(target=self._http.serve_forever, daemon=True).start()
+            self.base = f"http://127.0.0.1:{self._http.server_port}"
+            return self
+        self._tmp = Path(tempfile.mkdtemp(prefix="explorer-"))
+        port_file, log = self._tmp / "port", self._tmp / "log"
+        with open(log, "wb") as err:
+            self._proc = subprocess.Popen(
+                [sys.executable, str(Path(__file__).resolve()), "--serve", self.uri,
+                 "--port-file", str(port_file)], stdout=subprocess.DEVNULL, stderr=err)
+        deadline = time.monotonic() + self.start_timeout
+        while not port_file.exists():
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                self.__exit__(None, None, None)
+                raise RuntimeError("the explorer server did not start: "
+                                   + log.read_text(errors="replace")[-2000:])
+            time.sleep(0.05)
+        self.base = f"http://127.0.0.1:{int(port_file.read_text())}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGTERM)
+            _pid, _status, usage = os.wait4(self._proc.pid, 0)
+            self._proc.returncode = 0
+            self.stats = {"peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+                          "cpu_s": round(usage.ru_utime + usage.ru_stime, 2)}
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+def serve(uri: str, port_file: Path) -> None:
+    """Serve the explorer until SIGTERM; write the port to ``port_file`` once listening."""
     app = create_app({"STORE_URI": uri, "SECRET_KEY": "bench"})
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     http = make_server("127.0.0.1", 0, app, threaded=True)
-    port = http.server_port
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    try:
-        base = f"http://127.0.0.1:{port}"
-        rng = random.Random(3)
-        plan = urls(bundle, rng, clients * per_client)
-        first: dict[str, float | None] = {}
-        if cold:
+    tmp = port_file.with_name(port_file.name + ".tmp")
+    tmp.write_text(str(http.server_port))
+    tmp.rename(port_file)
+    http.serve_forever()
+
+
+def measure(uri: str, bundle: Path, clients: int, per_client: int, *, cold: bool = True,
+            budget_s: float | None = None, timeout_s: float = 30.0,
+            base: str | None = None) -> dict[str, Any]:
+    """Measure each page with ``clients`` concurrent clients, ``per_client`` requests each,
+    on the explorer at ``base`` (a URL), or on one served here on ``uri`` (a store that
+    holds ``bundle``). ``cold``: time one first request per page before (a failed or slow
+    one is reported, not raised); ``budget_s``: clients start no request after that many
+    seconds of a page's run, so a slow page costs bounded time (the requests done are
+    reported)."""
+    if base is None:
+        with Serving(uri) as served:
+            return measure(uri, bundle, clients, per_client, cold=cold, budget_s=budget_s,
+                           timeout_s=timeout_s, base=served.base)
+    rng = random.Random(3)
+    plan = urls(bundle, rng, clients * per_client)
+    first: dict[str, float | None] = {}
+    if cold:
+        with requests.Session() as s:
+            for page, items in plan.items():
+                start = time.perf_counter()
+                try:
+                    ok = s.get(base + items[0], timeout=max(timeout_s, 300)).ok
+                except requests.RequestException:
+                    ok = False
+                first[page] = round((time.perf_counter() - start) * 1000, 1) if ok else None
+    figures: dict[str, Any] = {}
+    for page, items in plan.items():
+        times: list[float] = []
+        errors = [0]
+        lock = threading.Lock()
+        deadline = time.perf_counter() + budget_s if budget_s else None
+
+        def client(chunk: list[str], times: list[float] = times, errors: list[int] = errors,
+                   lock: threading.Lock = lock, deadline: float | None = deadline) -> None:
             with requests.Session() as s:
-                for page, items in plan.items():
+                for path in chunk:
                     start = time.perf_counter()
+                    if deadline is not None and start > deadline:
+                        return
                     try:
-                        ok = s.get(base + items[0], timeout=max(timeout_s, 300)).ok
+                        ok = s.get(base + path, timeout=timeout_s).status_code == 200
                     except requests.RequestException:
                         ok = False
-                    first[page] = (round((time.perf_counter() - start) * 1000, 1) if ok
-                                   else None)
-        figures: dict[str, Any] = {}
-        for page, items in plan.items():
-            times: list[float] = []
-            errors = [0]
-            lock = threading.Lock()
-            deadline = time.perf_counter() + budget_s if budget_s else None
+                    elapsed = (time.perf_counter() - start) * 1000
+                    with lock:
+                        times.append(elapsed)
+                        errors[0] += 0 if ok else 1
 
-            def client(chunk: list[str], times: list[float] = times,
-                       errors: list[int] = errors, lock: threading.Lock = lock,
-                       deadline: float | None = deadline) -> None:
-                with requests.Session() as s:
-                    for path in chunk:
-                        start = time.perf_counter()
-                        if deadline is not None and start > deadline:
-                            return
-                        try:
-                            ok = s.get(base + path, timeout=timeout_s).status_code == 200
-                        except requests.RequestException:
-                            ok = False
-                        elapsed = (time.perf_counter() - start) * 1000
-                        with lock:
-                            times.append(elapsed)
-                            errors[0] += 0 if ok else 1
-
-            threads = [threading.Thread(target=client, args=(items[i::clients],))
-                       for i in range(clients)]
-            wall = time.perf_counter()
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            wall = time.perf_counter() - wall
-            times.sort()
-            figures[page] = {"median_ms": round(statistics.median(times), 1),
-                             "p95_ms": round(times[int(0.95 * (len(times) - 1))], 1),
-                             "errors": errors[0], "requests": len(times),
-                             "planned": len(items),
-                             "throughput_rps": round(len(times) / wall, 1),
-                             "cold_ms": first.get(page)}
-        base_median = figures[BASELINE]["median_ms"] or 1
-        for f in figures.values():
-            f[f"median_over_{BASELINE}"] = round(f["median_ms"] / base_median, 1)
-        return figures
-    finally:
-        http.shutdown()
-        http.server_close()
+        threads = [threading.Thread(target=client, args=(items[i::clients],))
+                   for i in range(clients)]
+        wall = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - wall
+        times.sort()
+        figures[page] = {"median_ms": round(statistics.median(times), 1),
+                         "p95_ms": round(times[int(0.95 * (len(times) - 1))], 1),
+                         "errors": errors[0], "requests": len(times), "planned": len(items),
+                         "throughput_rps": round(len(times) / wall, 1),
+                         "cold_ms": first.get(page)}
+    base_median = figures[BASELINE]["median_ms"] or 1
+    for f in figures.values():
+        f[f"median_over_{BASELINE}"] = round(f["median_ms"] / base_median, 1)
+    return figures
 
 
 def run(initiatives: int, clients: int, per_client: int, work: Path,
@@ -187,7 +247,12 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=HERE / "work")
     parser.add_argument("--loaded", type=Path, default=None,
                         help="data folder of an embedded store already holding the bundle")
+    parser.add_argument("--serve", metavar="URI", help=argparse.SUPPRESS)
+    parser.add_argument("--port-file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.port_file)
+        return
     args.work.mkdir(parents=True, exist_ok=True)
     result = run(args.initiatives, args.clients, args.requests, args.work, args.loaded)
     RESULTS.mkdir(exist_ok=True)

@@ -176,6 +176,8 @@ def test_suite_runs_at_a_tiny_size(tmp_path: Path) -> None:
         pages = size["explorer"][clients]["pages"]
         assert set(pages) == {"static_file", *suite.EXPLORER_PAGES}
         assert all(p["errors"] == 0 and p["requests"] == 8 for p in pages.values())
+    assert size["explorer_process"]["peak_python_rss_mib"] > 10  # served by a process of its own
+    assert size["query_process"]["peak_python_rss_mib"] > 10
     assert len(res["targets"]) == 7 and res["growth"] == []
     report = (results / "suite.md").read_text()
     assert "## Targets" in report and "first / bulk" in report
@@ -191,6 +193,7 @@ def test_suite_runs_at_a_tiny_size(tmp_path: Path) -> None:
     for r in remote["sizes"]:
         del r["bulk_loader"], r["disk"]
         r["peak_server_rss_mib"] = None
+        del r["explorer_process"]
         for phase in suite._phases(r):
             phase.update(server_cpu_s=None, peak_server_rss_mib=None)
         r["server_peak_is_per_phase"] = False
