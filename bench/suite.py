@@ -479,7 +479,16 @@ def report(res: dict[str, Any], plots: list[str]) -> str:
         if s.get("checks"):
             lines += [f"**Checks failed at {s['initiatives']:,}:** " + "; ".join(s["checks"]),
                       ""]
-    lines += ["## Targets", "", "| target | status | detail |", "|---|---|---|"]
+    lines += ["Load average (1, 5, 15 min) at the start and end of each size: " + "; ".join(
+        f"{s['initiatives']:,}: " + ", ".join(f"{x:.1f}" for x in s["load_average_start"])
+        + " to " + ", ".join(f"{x:.1f}" for x in s["load_average_end"]) for s in sizes)
+        + ".", ""]
+    lines += ["## Targets", ""]
+    missing = [n for n in (100_000, 1_000_000) if n not in {s["initiatives"] for s in sizes}]
+    if missing:
+        lines += ["The targets are set at 100,000 and 1,000,000 initiatives; this run did not "
+                  "measure " + " and ".join(f"{n:,}" for n in missing) + ".", ""]
+    lines += ["| target | status | detail |", "|---|---|---|"]
     lines += [f"| {t['target']} | **{t['status']}** | {t['detail']} |" for t in res["targets"]]
     lines += ["", "## Ingest", "",
               "Rows are data rows of all five files. Wall seconds (CPU seconds of the ingest "
@@ -751,13 +760,15 @@ def main(argv: list[str] | None = None) -> int:
             res["sizes"].append({"initiatives": size,
                                  "failed": f"exit code {proc.returncode}; see the log above"})
         res["sizes"][-1]["suite_wall_s"] = round(time.perf_counter() - start, 1)
+        res["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
         write(res, args.results, stem)  # keep what is done if a later size fails
     log(f"report: {args.results / (stem + '.md')}")
     return 0 if all("first_ingest" in s and not s.get("checks") for s in res["sizes"]) else 3
 
 
 def write(res: dict[str, Any], dest: Path, stem: str) -> None:
-    res["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    """Write the JSON, the Markdown report and the plots of ``res`` (also to redo the
+    report of a kept ``suite.json``)."""
     res["growth"] = growth(res["sizes"])
     res["targets"] = targets(res["sizes"], res["growth"])
     plots = plot(res, dest, stem)
