@@ -156,7 +156,20 @@ def main() -> None:
     parser.add_argument("--initiatives", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--work", type=Path, default=HERE / "work")
+    parser.add_argument("--store", metavar="URI",
+                        help="measure a store that already holds --bundle (nothing is loaded "
+                             "or removed); the figures go to --out")
+    parser.add_argument("--bundle", type=Path, help="with --store: the bundle it holds")
+    parser.add_argument("--out", type=Path, help="with --store: where the figures go (JSON)")
     args = parser.parse_args()
+    if args.store:
+        store = open_store(args.store)
+        try:
+            figures = measure(store, args.bundle, args.queries)
+        finally:
+            store.close()
+        args.out.write_text(json.dumps(figures, indent=2) + "\n")
+        return
     args.work.mkdir(parents=True, exist_ok=True)
     result = run(args.initiatives, args.queries, args.work)
     RESULTS.mkdir(exist_ok=True)

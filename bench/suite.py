@@ -20,7 +20,8 @@ from the deterministic generator ``bench/generate.py``) it measures, on a fresh 
    page, a bounded number of requests per page (``bench/explorer_bench.py``);
 
 with the peak RSS of every Python process and of the database server in each phase.
-Each size runs in a child process of its own (so its Python peak is its own); results
+Each size runs in a child process of its own, which runs each measured program (ingest,
+analytics, the explorer's server, the bulk loader) in a process of its own; results
 go to ``bench/results/suite.json`` and ``suite.md`` with ``suite-time.png`` and
 ``suite-memory.png`` (``suite-neo4j.*`` with a Neo4j ``--store``). Work files (bundles,
 stores) live in ``bench/work/``; generated bundles are kept and reused.
@@ -35,7 +36,6 @@ import logging
 import math
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -47,7 +47,6 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import analytics_bench  # noqa: E402
 import bulk_baseline  # noqa: E402
 import explorer_bench  # noqa: E402
 from generate import ensure_bundle, ensure_changed_bundle  # noqa: E402
@@ -55,7 +54,7 @@ from ingest_bench import machine, run_cli_usage  # noqa: E402
 
 from triedbefore.graph import GraphError  # noqa: E402
 from triedbefore.graph.embedded import EmbeddedServer  # noqa: E402
-from triedbefore.graph.store import Store, open_store, parse_store_uri  # noqa: E402
+from triedbefore.graph.store import open_store, parse_store_uri  # noqa: E402
 from triedbefore.ontology.models import ROW_TYPES  # noqa: E402
 
 RESULTS = HERE / "results"
@@ -137,6 +136,24 @@ def timed_phase(server: Server, fn: Callable[[], dict[str, Any]]) -> dict[str, A
     return {**out, "seconds": round(time.perf_counter() - start, 2), **server.end_phase(cpu0)}
 
 
+def analytics_child(uri: str, bundle: Path, queries: int, work: Path) -> dict[str, Any]:
+    """``bench/analytics_bench.py`` on the loaded store in a child process, so its peak
+    memory (with the processes resolution forks) and CPU time are its own."""
+    out = work / f"analytics-{os.getpid()}.json"
+    cmd = [sys.executable, str(HERE / "analytics_bench.py"), "--store", uri, "--bundle",
+           str(bundle), "--queries", str(queries), "--out", str(out)]
+    proc = subprocess.Popen(cmd)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the analytics benchmark failed with exit code {proc.returncode}")
+    figures: dict[str, Any] = json.loads(out.read_text())
+    out.unlink()
+    figures["process"] = {"peak_python_rss_mib": round(usage.ru_maxrss / 1024, 1),
+                          "cpu_s": round(usage.ru_utime + usage.ru_stime, 2)}
+    return figures
+
+
 def neo4j_clear(uri: str) -> None:
     store = open_store(uri)
     try:
@@ -214,15 +231,9 @@ def run_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
                           f"expected {changed}")
 
         log(f"{size:,}: analytics")
-        store: Store = open_store(uri)
-        try:
-            result["analytics"] = timed_phase(
-                server, lambda: analytics_bench.measure(store, changed_dir, args.queries))
-        finally:
-            store.close()
-
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        result["query_process"] = {"peak_python_rss_mib": round(usage.ru_maxrss / 1024, 1)}
+        result["analytics"] = timed_phase(server, lambda: analytics_child(uri, changed_dir,
+                                                                           args.queries, work))
+        result["query_process"] = result["analytics"].pop("process")
 
         # The explorer runs in a process of its own, its clients in this one.
         result["explorer"] = {}
@@ -510,9 +521,9 @@ def report(res: dict[str, Any], plots: list[str]) -> str:
                else "n/a | n/a | n/a | ")
             + f"{s['graph']['nodes']:,} | {s['graph']['relationships']:,} |")
     lines += ["", "## Memory and disk", "",
-              "Peak resident set (MiB): the ingest command's own process and the explorer's "
-              "server process (`wait4`), the process that ran the analytics (and the "
-              "explorer's clients), and the database server (`VmHWM` from `/proc`, "
+              "Peak resident set (MiB): the ingest command, the analytics and the explorer's "
+              "server each run in a process of their own (`wait4`: the largest of the process "
+              "and those it forks), and the database server (`VmHWM` from `/proc`, "
               + ("reset at the start of each phase, so each figure is that phase's peak"
                  if all(s.get("server_peak_is_per_phase") for s in sizes)
                  else "over the server's life so far") + "). "
