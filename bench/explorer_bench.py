@@ -70,9 +70,10 @@ class Serving:
     own (``--serve``), so the clients do not share the server's interpreter and its peak
     memory and CPU time are its own (``peak_rss_mib``, ``cpu_s`` once stopped)."""
 
-    def __init__(self, uri: str, *, separate: bool = False, start_timeout: float = 600.0
-                 ) -> None:
+    def __init__(self, uri: str, *, separate: bool = False, start_timeout: float = 600.0,
+                 workers: int = 1) -> None:
         self.uri, self.separate, self.start_timeout = uri, separate, start_timeout
+        self.workers = workers
         self.base = ""
         self.stats: dict[str, float] = {}
         self._http: Any = None
@@ -92,7 +93,8 @@ class Serving:
         with open(log, "wb") as err:
             self._proc = subprocess.Popen(
                 [sys.executable, str(Path(__file__).resolve()), "--serve", self.uri,
-                 "--port-file", str(port_file)], stdout=subprocess.DEVNULL, stderr=err)
+                 "--port-file", str(port_file), "--workers", str(self.workers)],
+                stdout=subprocess.DEVNULL, stderr=err)
         deadline = time.monotonic() + self.start_timeout
         while not port_file.exists():
             if self._proc.poll() is not None or time.monotonic() > deadline:
@@ -117,15 +119,18 @@ class Serving:
             shutil.rmtree(self._tmp, ignore_errors=True)
 
 
-def serve(uri: str, port_file: Path) -> None:
-    """Serve the explorer until SIGTERM; write the port to ``port_file`` once listening."""
-    app = create_app({"STORE_URI": uri, "SECRET_KEY": "bench"})
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    http = make_server("127.0.0.1", 0, app, threaded=True)
-    tmp = port_file.with_name(port_file.name + ".tmp")
-    tmp.write_text(str(http.server_port))
-    tmp.rename(port_file)
-    http.serve_forever()
+def serve(uri: str, port_file: Path, workers: int = 1) -> None:
+    """Serve the explorer as ``triedbefore serve --workers N`` does, until SIGTERM; write
+    the port to ``port_file`` once listening."""
+    from triedbefore.web.serving import serve as run
+
+    def ready(_host: str, port: int) -> None:
+        tmp = port_file.with_name(port_file.name + ".tmp")
+        tmp.write_text(str(port))
+        tmp.rename(port_file)
+
+    run(lambda: create_app({"STORE_URI": uri, "SECRET_KEY": "bench"}), "127.0.0.1", 0,
+        workers=workers, ready=ready, quiet=True)
 
 
 def measure(uri: str, bundle: Path, clients: int, per_client: int, *, cold: bool = True,
@@ -197,7 +202,7 @@ def measure(uri: str, bundle: Path, clients: int, per_client: int, *, cold: bool
 
 
 def run(initiatives: int, clients: int, per_client: int, work: Path,
-        loaded: Path | None = None) -> dict[str, Any]:
+        loaded: Path | None = None, workers: int = 1) -> dict[str, Any]:
     """``loaded``: the data folder of an embedded store that already holds the bundle
     (kept as it is); otherwise the bundle is loaded into a fresh one, removed after."""
     bundle = work / f"bundle-{initiatives}"
@@ -214,9 +219,11 @@ def run(initiatives: int, clients: int, per_client: int, work: Path,
             result = ingest(store, bundle)
             assert not result.errors, result.errors[:3]
             store.close()
-        pages = measure(uri, bundle, clients, per_client)
-        return {"initiatives": initiatives, "clients": clients, "machine": machine(),
-                "when": time.strftime("%Y-%m-%d %H:%M:%S"), "pages": pages}
+        with Serving(uri, separate=True, workers=workers) as served:
+            pages = measure(uri, bundle, clients, per_client, base=served.base)
+        return {"initiatives": initiatives, "clients": clients, "workers": workers,
+                "machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+                "pages": pages}
     finally:
         server.stop()
         if loaded is None:
@@ -227,7 +234,9 @@ def report(r: dict[str, Any]) -> str:
     lines = [f"# Explorer benchmark, {r['initiatives']:,} initiatives, {r['clients']} "
              "concurrent clients", "",
              f"Machine: {r['machine']['cpus']} cores, {r['machine']['cpu']}. Run {r['when']}. "
-             "Threaded WSGI server on 127.0.0.1, embedded store.", "",
+             f"The explorer served as `triedbefore serve --workers {r.get('workers', 1)}` "
+             "on 127.0.0.1 in a process of its own (the clients are threads of another); "
+             "embedded store.", "",
              "| page | median (ms) | p95 (ms) | errors | requests | req/s | first (cold) ms | "
              f"median / `{BASELINE}` |", "|---|---|---|---|---|---|---|---|"]
     for page, f in r["pages"].items():
@@ -249,12 +258,16 @@ def main() -> None:
                         help="data folder of an embedded store already holding the bundle")
     parser.add_argument("--serve", metavar="URI", help=argparse.SUPPRESS)
     parser.add_argument("--port-file", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="server processes, as `triedbefore serve --workers` "
+                             "(default: one per core)")
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.port_file)
+        serve(args.serve, args.port_file, args.workers)
         return
     args.work.mkdir(parents=True, exist_ok=True)
-    result = run(args.initiatives, args.clients, args.requests, args.work, args.loaded)
+    result = run(args.initiatives, args.clients, args.requests, args.work, args.loaded,
+                 args.workers)
     RESULTS.mkdir(exist_ok=True)
     stem = f"explorer-{args.initiatives}-{args.clients}c"
     (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -237,7 +237,7 @@ def run_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
 
         # The explorer runs in a process of its own, its clients in this one.
         result["explorer"] = {}
-        with explorer_bench.Serving(uri, separate=True) as served:
+        with explorer_bench.Serving(uri, separate=True, workers=args.workers) as served:
             for i, clients in enumerate(args.clients):
                 log(f"{size:,}: explorer, {clients} clients")
                 per_client = max(1, math.ceil(args.requests / clients))
@@ -567,10 +567,11 @@ def report(res: dict[str, Any], plots: list[str]) -> str:
                      f"{rc['zombies_and_retries_s']} | {rc['spread_s']} | "
                      f"{rc['resolution_full_s']} | **{rc['total_s']}** | " + " | ".join(q) + " |")
     lines += ["", "## Explorer", "",
-              "Threaded WSGI server on 127.0.0.1 in a process of its own (one for both client "
-              "counts; the first requests, cold, are timed once); the clients are threads of "
-              "another process. Each page gets a bounded number of requests (clients stop "
-              "starting new ones after "
+              f"The explorer served as `triedbefore serve --workers "
+              f"{res['options'].get('workers', 1)}` on 127.0.0.1 in a process of its own "
+              "(one for both client counts; the first requests, cold, are timed once); the "
+              "clients are threads of another process. Each page gets a bounded number of "
+              "requests (clients stop starting new ones after "
               f"{res['options']['page_budget']} s per page). Median / p95 ms, errors, requests "
               "done.", ""]
     clients = res["options"]["clients"]
@@ -720,6 +721,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--page-budget", type=float, default=20.0,
                    help="seconds after which explorer clients start no new request to a page")
     p.add_argument("--keep", action="store_true", help="keep each size's store afterwards")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="explorer server processes, as `triedbefore serve --workers` "
+                        "(default: one per core)")
     p.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     p.add_argument("--worker-out", type=Path, help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -729,7 +733,7 @@ def worker_args(args: argparse.Namespace, size: int, out: Path) -> list[str]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(size),
            "--worker-out", str(out), "--work", str(args.work), "--queries", str(args.queries),
            "--requests", str(args.requests), "--page-budget", str(args.page_budget),
-           "--clients", *map(str, args.clients)]
+           "--clients", *map(str, args.clients), "--workers", str(args.workers)]
     if args.store:
         cmd += ["--store", args.store]
     if args.keep:
@@ -756,7 +760,7 @@ def main(argv: list[str] | None = None) -> int:
         "suite": "scale", "engine": engine, "command": command.strip(),
         "store": parse_store_uri(args.store).display if args.store else "embedded (fresh)",
         "machine": describe_machine(args), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "options": {"queries": args.queries, "clients": args.clients,
+        "options": {"queries": args.queries, "clients": args.clients, "workers": args.workers,
                     "requests": args.requests, "page_budget": args.page_budget},
         "sizes": []}
     for size in sorted(args.sizes):

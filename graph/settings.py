@@ -73,6 +73,11 @@ HTTP_CACHE_TTL = Setting(
     "cache (DATA_DIR/cache/http); 0 turns the cache off",
 )
 
+WORKERS = Setting(
+    "workers", "TRIEDBEFORE_WORKERS", "1",
+    "Processes serving the explorer (`serve`, `demo`); more than 1 uses gunicorn, each "
+    "process with its own threads and cache",
+)
 MATCH_WORKERS = Setting(
     "match_workers", "TRIEDBEFORE_MATCH_WORKERS", "0",
     "Processes that match initiatives to solutions when many are resolved at once "
@@ -81,7 +86,7 @@ MATCH_WORKERS = Setting(
 
 SETTINGS: tuple[Setting, ...] = (
     STORE, DATA_DIR, GRAPH_NAME, FSYNC, START_TIMEOUT,
-    NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE, BATCH_SIZE, MATCH_WORKERS,
+    NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE, BATCH_SIZE, MATCH_WORKERS, WORKERS,
     SECRET_KEY, CONSOLE_ROW_LIMIT, CONSOLE_TIMEOUT_MS, HTTP_CACHE_TTL,
 )
 

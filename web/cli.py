@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -711,50 +710,60 @@ def demo_bundle() -> Path:
     return Path(str(files("triedbefore.ingest.demo").joinpath("bundle")))
 
 
+SERVE_OPTIONS = (
+    click.option("--host", default="127.0.0.1", show_default=True),
+    click.option("--port", default=5000, show_default=True, type=int,
+                 help="0 picks a free port."),
+    click.option("--workers", type=click.IntRange(1, 64), default=None,
+                 help="Worker processes (gunicorn) [default: setting `workers`]; 1 serves "
+                      "from this process with threads."),
+)
+
+
+def _serve_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(SERVE_OPTIONS):
+        command = option(command)
+    return command
+
+
 @cli.command()
 @click.option("--serve/--no-serve", default=True, show_default=True,
               help="Serve the explorer once the demo corpus is loaded.")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
+@_serve_options
 @click.pass_obj
-def demo(state: Context, serve: bool, host: str, port: int) -> None:
+def demo(state: Context, serve: bool, host: str, port: int, workers: int | None) -> None:
     """Load the demo corpus (real NHS organisations, the 2015 vanguards and their
     evaluations, and labelled illustrative records) and open the explorer on it."""
     code = run_ingest(state, str(demo_bundle()), fmt="table", batch_size=None, report_dir=None)
     if code not in (EXIT_OK, EXIT_REJECTED):
         sys.exit(code)
     if serve:
-        _serve(state, host, port)
+        _serve(state, host, port, workers)
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
+@_serve_options
 @click.pass_obj
-def serve(state: Context, host: str, port: int) -> None:
+def serve(state: Context, host: str, port: int, workers: int | None) -> None:
     """Serve the explorer."""
-    _serve(state, host, port)
+    _serve(state, host, port, workers)
 
 
-def _warm(app: Any) -> None:
-    """The shared whole-graph answers, computed while the server starts."""
-    from triedbefore.web import explore
-
-    try:
-        with app.test_request_context("/"):
-            explore.warm()
-    except GraphError as exc:  # the first visitor sees the error, with its message
-        app.logger.warning("warming the explorer's answers failed: %s", exc)
-
-
-def _serve(state: Context, host: str, port: int) -> None:
+def _serve(state: Context, host: str, port: int, workers: int | None) -> None:
     from triedbefore.web.app import create_app
+    from triedbefore.web.serving import serve as run
 
     with _domain_errors():
-        app = create_app({"STORE_URI": state.store_uri})
-    threading.Thread(target=_warm, args=(app,), name="warm", daemon=True).start()
-    click.echo(f"explorer on http://{host}:{port}/ (Ctrl-C stops it)")
-    app.run(host=host, port=port, debug=False, use_reloader=False)
+        state.store()  # reachable (an embedded server started) before serving
+        count = workers or int(settings.WORKERS.get())
+
+    def ready(bound_host: str, bound_port: int) -> None:
+        click.echo(f"explorer on http://{bound_host}:{bound_port}/ "
+                   f"({count} worker{'s' if count != 1 else ''}; Ctrl-C stops it)")
+
+    with _domain_errors():
+        run(lambda: create_app({"STORE_URI": state.store_uri}), host, port, workers=count,
+            ready=ready)
 
 
 def main() -> None:

@@ -1,0 +1,73 @@
+"""`triedbefore serve`: one process with threads, or gunicorn worker processes."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from triedbefore.graph.falkor import FalkorStore
+from triedbefore.ingest.loader import ingest
+
+SAMPLE = Path(__file__).resolve().parents[1] / "ingest" / "sample"
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_answers_then_stops_on_sigterm(store: FalkorStore, store_uri: str,
+                                             workers: int) -> None:
+    ingest(store, SAMPLE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "triedbefore.web.cli", "--store", store_uri, "serve",
+         "--port", "0", "--workers", str(workers)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "TRIEDBEFORE_SECRET_KEY": "test"})
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        found = re.search(r"http://127\.0\.0\.1:(\d+)/ \((\d+) workers?;", line)
+        assert found, (line, proc.stderr.read() if proc.poll() is not None else "")
+        assert int(found.group(2)) == workers
+        base = f"http://127.0.0.1:{found.group(1)}"
+        for _ in range(6):
+            res = requests.get(base + "/solutions/SOL-TELE.json", timeout=60)
+            assert res.status_code == 200
+            assert res.json()["verdict"]["verdict"] == "does_not_work"
+        assert requests.get(base + "/solutions/NOPE.json", timeout=30).status_code == 404
+        # with several workers, the command's process is gunicorn's master over them
+        assert len(_children(proc.pid)) == (workers if workers > 1 else 0)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert proc.returncode is not None
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def test_serve_with_an_unreachable_store_is_one_line(tmp_path: Path) -> None:
+    res = subprocess.run(
+        [sys.executable, "-m", "triedbefore.web.cli", "--store",
+         f"falkordb+unix://{tmp_path}/none.sock", "serve", "--workers", "2"],
+        capture_output=True, text=True, timeout=60)
+    assert res.returncode != 0
+    assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1

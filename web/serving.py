@@ -1,0 +1,99 @@
+"""Serving the explorer: one process with threads, or pre-forked worker processes.
+
+Pages are mostly Python work (templates, charts, the rules), which one interpreter
+runs on one core at a time. ``workers`` > 1 serves with gunicorn: that many
+processes, each with its own threads, store connections and cache of whole-graph
+answers (each computes them once while it starts). ``workers`` = 1 serves from
+this process with Werkzeug's threaded server.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
+
+from triedbefore.graph import GraphError
+
+Ready = Callable[[str, int], None]
+
+
+def warm(app: Flask) -> None:
+    """Compute the shared whole-graph answers (in a thread, while the server starts)."""
+    from triedbefore.web import explore
+
+    def run() -> None:
+        try:
+            with app.test_request_context("/"):
+                explore.warm()
+        except GraphError as exc:  # the first visitor sees the error, with its message
+            app.logger.warning("warming the explorer's answers failed: %s", exc)
+
+    threading.Thread(target=run, name="warm", daemon=True).start()
+
+
+def serve(make_app: Callable[[], Flask], host: str, port: int, *, workers: int = 1,
+          threads: int = 8, ready: Ready | None = None, quiet: bool = False) -> None:
+    """Serve until interrupted (SIGINT or SIGTERM). ``make_app`` builds the application
+    (in each worker when there are several); ``ready(host, port)`` is called once the
+    socket listens (``port`` 0 picks a free port: ``ready`` gets the real one)."""
+    if workers <= 1:
+        _threaded(make_app(), host, port, ready, quiet)
+    else:
+        _Gunicorn(make_app, host, port, workers, threads, ready, quiet).run()
+
+
+def _threaded(app: Flask, host: str, port: int, ready: Ready | None, quiet: bool) -> None:
+    from werkzeug.serving import make_server
+
+    if quiet:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+    http = make_server(host, port, app, threaded=True)
+    warm(app)
+    if ready is not None:
+        ready(host, http.server_port)
+    try:
+        http.serve_forever()
+    finally:
+        http.server_close()
+
+
+try:
+    from gunicorn.app.base import BaseApplication
+except ImportError:  # pragma: no cover - gunicorn is a dependency on every supported OS
+    BaseApplication = object
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc, valid-type]
+    def __init__(self, make_app: Callable[[], Flask], host: str, port: int, workers: int,
+                 threads: int, ready: Ready | None, quiet: bool) -> None:
+        if BaseApplication is object:
+            raise RuntimeError("serving with several workers needs gunicorn "
+                               "(pip install gunicorn)")
+        self._make_app, self._ready = make_app, ready
+        self._options = {
+            "bind": f"{host}:{port}", "workers": workers, "threads": threads,
+            "worker_class": "gthread", "timeout": 120, "graceful_timeout": 10,
+            "accesslog": None, "errorlog": "-", "loglevel": "warning" if quiet else "info",
+            "when_ready": self._when_ready, "post_worker_init": self._post_worker_init,
+        }
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return self._make_app()
+
+    def _when_ready(self, server: Any) -> None:
+        if self._ready is not None:
+            host, port = server.LISTENERS[0].sock.getsockname()[:2]
+            self._ready(str(host), int(port))
+
+    @staticmethod
+    def _post_worker_init(worker: Any) -> None:
+        warm(worker.wsgi)
