@@ -23,7 +23,7 @@ from triedbefore.graph.rules import (
     Verdict,
     classify_many,
     day,
-    first_does_not_work,
+    does_not_work_windows,
     iso,
     verdict_of,
 )
@@ -130,15 +130,17 @@ def _attempt(row: dict[str, Any]) -> Attempt:
                    str(row.get("how") or "declared"))
 
 
-def iter_attempts(store: Store,
-                  solutions: dict[str, int] | None = None) -> Iterator[Attempt]:
+def iter_attempts(store: Store, solutions: dict[str, list[tuple[int, int | None]]] | None = None
+                  ) -> Iterator[Attempt]:
     """Initiatives linked to a solution (declared, inferred or accepted), by solution;
-    ``solutions`` maps solution ids to a day: only initiatives started after it (all
-    initiatives with a start date when not given)."""
-    bounds = solutions if solutions is not None else dict.fromkeys(solution_ids(store), -10**6)
-    pairs = [[sid, bounds[sid]] for sid in sorted(bounds)]
-    batches = ({"after": pairs[start:start + BATCH], "counted": COUNTED_LINKS}
-               for start in range(0, len(pairs), BATCH))
+    ``solutions`` maps solution ids to spans of start days ``(after, until)``: only
+    initiatives started in one (``after < start <= until``; ``until`` None: no end). Not
+    given: every initiative with a start date."""
+    spans = solutions if solutions is not None else dict.fromkeys(solution_ids(store),
+                                                                  [(-10**6, None)])
+    wanted = [[sid, after, until] for sid in sorted(spans) for after, until in spans[sid]]
+    batches = ({"spans": wanted[start:start + BATCH], "counted": COUNTED_LINKS}
+               for start in range(0, len(wanted), BATCH))
     for rows in store.read_each(queries.ATTEMPTS_OF_SOLUTIONS, batches):
         for row in rows:
             yield _attempt(row)
@@ -152,17 +154,18 @@ def repeats(store: Store, as_of: str | date | None = None,
     """(zombie repeats, informed re-tries) among initiatives started by ``as_of``."""
     when = as_of_day(as_of)
     index = index or EvidenceIndex.load(store)
-    # Only initiatives started after their solution's verdict first became does_not_work
-    # can be repeats: read just those.
-    bounds: dict[str, int] = {}
+    # Only initiatives started while their solution's verdict was does_not_work (and by
+    # the date asked) can be repeats: read just those.
+    spans: dict[str, list[tuple[int, int | None]]] = {}
     for sid, evidence in index.by_solution.items():
-        first = first_does_not_work([e for e in evidence if e.published_hi <= when])
-        if first is not None:
-            bounds[sid] = first
+        found = [(after, min(until, when) if until is not None else when)
+                 for after, until in does_not_work_windows(
+                     [e for e in evidence if e.published_hi <= when]) if after < when]
+        if found:
+            spans[sid] = found
     by_solution: dict[str, list[Attempt]] = {}
-    for attempt in iter_attempts(store, bounds):
-        if attempt.start_lo <= when:
-            by_solution.setdefault(attempt.solution_id, []).append(attempt)
+    for attempt in iter_attempts(store, spans):
+        by_solution.setdefault(attempt.solution_id, []).append(attempt)
     zombies: list[Repeat] = []
     retries: list[Repeat] = []
     for sid, attempts in by_solution.items():

@@ -581,15 +581,17 @@ EVIDENCE_OF_SOLUTIONS = (
     "collect(j.id) AS initiatives"
 )
 
-# $after: [[solution id, day]]: the solution's initiatives that started after the day.
+# $spans: [[solution id, after, until]]: the solution's initiatives that started in the
+# span (after < start <= until; until null: no end); a solution's spans do not overlap.
 # (The WITH keeps the start filter after the traversal: as a MATCH predicate FalkorDB
 # plans it as a scan of every initiative.)
 ATTEMPTS_OF_SOLUTIONS = (
-    "UNWIND $after AS pair "
-    "MATCH (s:Solution {id: pair[0]})<-[l:IMPLEMENTS]-(i:Initiative) WHERE l.how IN $counted "
-    "WITH pair, l, i WHERE i.start_date_lo > pair[1] "
+    "UNWIND $spans AS span "
+    "MATCH (s:Solution {id: span[0]})<-[l:IMPLEMENTS]-(i:Initiative) WHERE l.how IN $counted "
+    "WITH span, l, i WHERE i.start_date_lo > span[1] "
+    "AND (span[2] IS NULL OR i.start_date_lo <= span[2]) "
     "OPTIONAL MATCH (i)-[:LEARNED_FROM]->(x) "
-    "RETURN i.id AS id, pair[0] AS solution_id, i.start_date_lo AS start_lo, l.how AS how, "
+    "RETURN i.id AS id, span[0] AS solution_id, i.start_date_lo AS start_lo, l.how AS how, "
     "collect(x.id) AS learned_from"
 )
 

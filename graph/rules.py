@@ -210,19 +210,31 @@ def classify(attempt: Attempt, evidence: Sequence[Evidence]) -> Repeat | None:
                   tuple(cited), attempt.how == "inferred", then)
 
 
-def first_does_not_work(evidence: Sequence[Evidence]) -> int | None:
-    """The first day on which the verdict from the evidence published so far is
-    ``does_not_work`` (None if never): no initiative started by then can be a repeat."""
+def does_not_work_windows(evidence: Sequence[Evidence]) -> list[tuple[int, int | None]]:
+    """The spans of start days at which the verdict from the evidence published before the
+    start is ``does_not_work``: ``(after, until)`` holds the days ``after < day <=
+    until`` (``until`` None: no end). Only initiatives started in one can be repeats."""
+    windows: list[tuple[int, int | None]] = []
     p = n = 0
-    for e in sorted(evidence, key=lambda e: e.published_hi):
+    opened: int | None = None
+    ordered = sorted(evidence, key=lambda e: e.published_hi)
+    for i, e in enumerate(ordered):
         if e.level is not None:
             if e.finding in POSITIVE:
                 p = max(p, e.level)
             elif e.finding in NEGATIVE:
                 n = max(n, e.level)
-        if negative_wins(p, n):
-            return e.published_hi
-    return None
+        if i + 1 < len(ordered) and ordered[i + 1].published_hi == e.published_hi:
+            continue  # evidence of one day counts together, from the next day on
+        wins = negative_wins(p, n)
+        if wins and opened is None:
+            opened = e.published_hi
+        elif not wins and opened is not None:
+            windows.append((opened, e.published_hi))
+            opened = None
+    if opened is not None:
+        windows.append((opened, None))
+    return windows
 
 
 def _strength_key(e: Evidence) -> tuple[int, bool, int, str]:

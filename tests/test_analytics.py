@@ -141,3 +141,27 @@ def test_cli_json_shapes(sample: FalkorStore) -> None:
                                                  "relative_change", "score"}
     bad = CliRunner().invoke(cli, ["--store", sample.uri.raw, "verdict", "NOPE"])
     assert bad.exit_code == 1 and "no solution with id 'NOPE'" in bad.output
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_whole_graph_answers_do_not_depend_on_batching(sample: FalkorStore,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       workers: int) -> None:
+    """One solution per statement, with statements in flight or not, gives the answers
+    of one statement for all."""
+    from triedbefore.graph import store as store_module
+
+    whole = analytics.repeats(sample), analytics.spread(sample), \
+        analytics.EvidenceIndex.load(sample).by_solution
+    monkeypatch.setattr(analytics, "BATCH", 1)
+    original = store_module.Store.read_each
+
+    def read_each(self: store_module.Store, query: str, params: object,
+                  workers: int = workers) -> object:
+        return original(self, query, params, workers=workers)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store_module.Store, "read_each", read_each)
+    one_by_one = analytics.repeats(sample), analytics.spread(sample), \
+        analytics.EvidenceIndex.load(sample).by_solution
+    assert one_by_one == whole
+    assert whole[0][0] and whole[1]  # there are zombies and spread to compare

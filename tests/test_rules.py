@@ -7,6 +7,8 @@ from datetime import date
 import pytest
 
 from triedbefore.graph.rules import (
+    NEGATIVE,
+    POSITIVE,
     Attempt,
     Evidence,
     classify,
@@ -129,12 +131,14 @@ def test_classify_many_agrees_with_classify() -> None:
     check()
 
 
-def test_no_repeat_starts_before_the_verdict_first_became_does_not_work() -> None:
-    """The bound the whole-graph pass uses to read fewer initiatives loses no repeat."""
+def test_repeats_start_only_inside_the_does_not_work_windows() -> None:
+    """The spans the whole-graph pass reads initiatives from are exactly the start days
+    at which the verdict from the evidence published before was does_not_work: no repeat
+    is lost, and nothing else need be read."""
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from triedbefore.graph.rules import first_does_not_work
+    from triedbefore.graph.rules import does_not_work_windows, negative_wins
 
     evidence_st = st.lists(st.builds(
         Evidence, id=st.sampled_from([f"E{i}" for i in range(8)]),
@@ -144,12 +148,19 @@ def test_no_repeat_starts_before_the_verdict_first_became_does_not_work() -> Non
         initiatives=st.frozensets(st.sampled_from(["I0", "I1", "I2"]), min_size=1, max_size=2)),
         max_size=8, unique_by=lambda e: e.id)
 
-    @settings(max_examples=500, deadline=None)
+    @settings(max_examples=800, deadline=None)
     @given(evidence_st, st.integers(0, 35))
     def check(evidence: list[Evidence], start: int) -> None:
-        found = classify(Attempt("I9", "S", start), evidence)
-        if found is not None:
-            first = first_does_not_work(evidence)
-            assert first is not None and start > first
+        windows = does_not_work_windows(evidence)
+        inside = any(after < start and (until is None or start <= until)
+                     for after, until in windows)
+        before = [e for e in evidence if e.published_hi < start]
+        p = max((e.level for e in before if e.level and e.finding in POSITIVE), default=0)
+        n = max((e.level for e in before if e.level and e.finding in NEGATIVE), default=0)
+        assert inside == negative_wins(p, n)
+        if classify(Attempt("I9", "S", start), evidence) is not None:
+            assert inside
+        for (_, until), (after, _) in zip(windows, windows[1:], strict=False):
+            assert until is not None and until <= after  # ordered, not overlapping
 
     check()
