@@ -158,11 +158,12 @@ def repeats(store: Store, as_of: str | date | None = None,
     # the date asked) can be repeats: read just those.
     spans: dict[str, list[tuple[int, int | None]]] = {}
     for sid, evidence in index.by_solution.items():
-        found = [(after, min(until, when) if until is not None else when)
-                 for after, until in does_not_work_windows(
-                     [e for e in evidence if e.published_hi <= when]) if after < when]
-        if found:
-            spans[sid] = found
+        windows: list[tuple[int, int | None]] = [
+            (after, min(until, when) if until is not None else when)
+            for after, until in does_not_work_windows(
+                [e for e in evidence if e.published_hi <= when]) if after < when]
+        if windows:
+            spans[sid] = windows
     by_solution: dict[str, list[Attempt]] = {}
     for attempt in iter_attempts(store, spans):
         by_solution.setdefault(attempt.solution_id, []).append(attempt)
