@@ -654,3 +654,86 @@ SOLUTION_INITIATIVES = (
     "MATCH (s:Solution {id: $id})<-[l:IMPLEMENTS]-(i:Initiative) WHERE l.how IN $counted "
     "RETURN DISTINCT i.id AS id, i.title AS title ORDER BY id"
 )
+
+# --- living evidence: verdict changes and watches (graph/changes.py) ---------------------
+
+SOLUTIONS_OF_INITIATIVES = (
+    "UNWIND $ids AS id MATCH (i:Initiative {id: id})-[l:IMPLEMENTS]->(s:Solution) "
+    "WHERE l.how IN $counted RETURN DISTINCT s.id AS id"
+)
+
+SOLUTIONS_OF_EVALUATIONS = (
+    "UNWIND $ids AS id "
+    "MATCH (e:Evaluation {id: id})-[:EVALUATED]->(:Initiative)-[l:IMPLEMENTS]->(s:Solution) "
+    "WHERE l.how IN $counted RETURN DISTINCT s.id AS id"
+)
+
+RECORDED_VERDICTS = (
+    "UNWIND $ids AS id MATCH (s:Solution {id: id}) "
+    "RETURN s.id AS id, s.name AS name, s.intervention_type AS intervention_type, "
+    "s.verdict AS verdict, s.verdict_strength AS strength"
+)
+
+SET_RECORDED_VERDICTS = (
+    "UNWIND $rows AS r MATCH (s:Solution {id: r.id}) "
+    "SET s.verdict = r.verdict, s.verdict_strength = r.strength"
+)
+
+EVALUATIONS_REACH = (
+    "UNWIND $ids AS id MATCH (e:Evaluation {id: id}) "
+    "OPTIONAL MATCH (e)-[:EVALUATED]->(:Initiative)-[:TRIED_AT]->(t:Site) "
+    "RETURN e.id AS id, e.visibility AS visibility, collect(DISTINCT t.id) AS sites"
+)
+
+INITIATIVES_REACH = (
+    "UNWIND $ids AS id MATCH (i:Initiative {id: id}) "
+    "OPTIONAL MATCH (i)-[:TRIED_AT]->(t:Site) "
+    "RETURN i.id AS id, i.visibility AS visibility, collect(DISTINCT t.id) AS sites"
+)
+
+EXISTING_CHANGES = (
+    "UNWIND $ids AS id MATCH (c:VerdictChange {id: id}) RETURN c.id AS id"
+)
+
+RECORD_CHANGES = (
+    "UNWIND $rows AS r MERGE (c:VerdictChange {id: r.id}) "
+    "ON CREATE SET c += r.props, c.run_id = $run_id"
+)
+
+CHANGES_SINCE = (
+    "MATCH (c:VerdictChange) WHERE c.changed_at >= $since "
+    "RETURN c {.*} AS change ORDER BY c.changed_at DESC, c.id LIMIT $limit"
+)
+
+CREATE_WATCH = (
+    "MERGE (w:Watch {id: $id}) "
+    "ON CREATE SET w.user = $user, w.target_kind = $target_kind, w.target_id = $target_id, "
+    "w.created_at = $at, w.seen_at = $at "
+    "RETURN w {.*} AS watch"
+)
+
+WATCHES_OF_USER = (
+    "MATCH (w:Watch {user: $user}) RETURN w {.*} AS watch ORDER BY w.created_at, w.id"
+)
+
+WATCH_BY_ID = "MATCH (w:Watch {id: $id}) RETURN w {.*} AS watch"
+
+DELETE_WATCH = (
+    "MATCH (w:Watch {id: $id, user: $user}) DELETE w RETURN count(*) AS deleted"
+)
+
+MARK_WATCHES_SEEN = (
+    "MATCH (w:Watch {user: $user}) SET w.seen_at = $at RETURN count(w) AS n"
+)
+
+SITE_EXISTS = "MATCH (t:Site {id: $id}) RETURN t.id AS id, t.name AS name"
+
+EVALUATION_QUALITY = (
+    "UNWIND $ids AS id MATCH (e:Evaluation {id: id}) "
+    "OPTIONAL MATCH (e)-[:EVALUATED]->(i:Initiative) "
+    "RETURN e.id AS id, e.design AS design, e.finding AS finding, e.sms_level AS sms_level, "
+    "e.sms_effective AS level, e.independent AS independent, e.sample_size AS sample_size, "
+    "e.its_points_before AS its_points_before, e.its_points_after AS its_points_after, "
+    "e.published_date AS published_date, e.published_date_hi AS published_hi, "
+    "collect({id: i.id, end_date: i.end_date, end_lo: i.end_date_lo}) AS initiatives"
+)

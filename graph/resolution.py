@@ -110,10 +110,11 @@ def _pages(store: Store, only: set[str] | None = None) -> Iterable[dict[str, Any
     yield from sorted(store.read(queries.UNRESOLVED_ALL), key=lambda r: str(r["id"]))
 
 
-def resolve(store: Store, *, run_id: str | None = None,
-            only: set[str] | None = None) -> list[Resolution]:
+def resolve(store: Store, *, run_id: str | None = None, only: set[str] | None = None,
+            touched: set[str] | None = None) -> list[Resolution]:
     """Propose or link a solution for every initiative without a declared one (or only
-    for the ids in ``only``). Returns the state of each, curator decisions included."""
+    for the ids in ``only``). Returns the state of each, curator decisions included.
+    ``touched`` receives the solutions that gained or lost an inferred initiative."""
     run_id = run_id or "resolve-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     store.write(queries.DROP_SHADOWED_LINKS)
     matcher = solution_matcher(store)
@@ -150,6 +151,8 @@ def resolve(store: Store, *, run_id: str | None = None,
             out.append(Resolution(iid, sid, score, how))
             wanted = [(sid, how, score)]
         if current != wanted:
+            if touched is not None:
+                touched.update(c[0] for c in current + wanted if c[1] == "inferred")
             changes.append({"id": iid, "solutions": [w[0] for w in wanted],
                             "how": wanted[0][1] if wanted else None,
                             "score": wanted[0][2] if wanted else None})

@@ -108,6 +108,8 @@ def export_rdf(store: Store, dest: Path, fmt: str) -> Path:
         for label in Label:
             if label is Label.CANDIDATE:
                 continue  # candidates are proposals for curators, not facts
+            if label is Label.WATCH:
+                continue  # explorer users' own data, not part of the knowledge graph
             for record in iter_nodes(store, label):
                 yield label, {k: v for k, v in record["props"].items()}
 

@@ -36,6 +36,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from triedbefore.graph import QueryError, queries, settings
+from triedbefore.graph.changes import Touched
 from triedbefore.graph.store import Store
 from triedbefore.ingest.bundle import Bundle, Problem, RawRow, open_bundle
 from triedbefore.ontology.models import (
@@ -77,6 +78,7 @@ class IngestResult:
     problems: list[Problem] = field(default_factory=list)
     report_paths: list[Path] = field(default_factory=list)
     resolution: dict[str, int] = field(default_factory=dict)
+    changes: list[dict[str, Any]] = field(default_factory=list)
     started_at: str = ""
     ended_at: str = ""
 
@@ -104,6 +106,8 @@ class IngestResult:
             "errors": [p.to_dict() for p in self.errors],
             "warnings": [p.to_dict() for p in self.warnings],
             "resolution": self.resolution,
+            "changes": {kind: sum(1 for c in self.changes if c["change_kind"] == kind)
+                        for kind in ("verdict", "zombie")},
             "report": [str(p) for p in self.report_paths],
         }
 
@@ -171,6 +175,8 @@ class Loader:
         self.unresolved: set[str] = set()
         #: Initiatives that existed and now declare a solution: their proposals go.
         self.redeclared: set[str] = set()
+        #: Solutions and evaluations whose verdicts this run may change.
+        self.touched = Touched()
 
     # -- problems -------------------------------------------------------------
 
@@ -412,6 +418,7 @@ class Loader:
         self.result.unchanged[key] += len(batch) - len(changed)
         if not changed:
             return
+        self._touch(label, changed, existing)
         changed = self._apply(row_type, queries.upsert_nodes(label), changed,
                               lambda b: {"id": b.id, "props": b.props if b.id in existing else
                                          {k: v for k, v in b.props.items() if v is not None}})
@@ -437,6 +444,20 @@ class Loader:
         self._apply(row_type, queries.set_row_hashes(label), now,
                     lambda b: {"id": b.id, "hash": b.hash})
         self.result.written[key] += len(changed)
+
+    def _touch(self, label: Label, changed: list[_BatchRow], existing: dict[str, Any]) -> None:
+        """Note the solutions whose evidence these rows may change: those they were linked
+        to before the write (read now) and those they will be linked to."""
+        old = [b.id for b in changed if b.id in existing]
+        if label is Label.INITIATIVE:
+            if old:
+                self.touched.solutions_of(self.store, queries.SOLUTIONS_OF_INITIATIVES, old)
+            self.touched.solutions.update(
+                t for b in changed for t in b.links.get(Link.INITIATIVE_SOLUTION, []))
+        elif label is Label.EVALUATION:
+            if old:
+                self.touched.solutions_of(self.store, queries.SOLUTIONS_OF_EVALUATIONS, old)
+            self.touched.evaluations.update(b.id for b in changed)
 
     def _write_deferred(self) -> None:
         by_label: dict[Label, list[_BatchRow]] = {}
@@ -482,7 +503,8 @@ class Loader:
 
 def ingest(store: Store, path: str | Path, *, batch_size: int | None = None,
            progress: Progress | None = None, report_dir: Path | None = None,
-           source: str | None = None, resolve: bool = True) -> IngestResult:
+           source: str | None = None, resolve: bool = True,
+           record_changes: bool = True) -> IngestResult:
     """Load a bundle (folder or .zip) into ``store``; the report goes to ``report_dir``.
 
     Raises :class:`~triedbefore.ingest.BundleUnreadable` when nothing could be read.
@@ -501,8 +523,17 @@ def ingest(store: Store, path: str | Path, *, batch_size: int | None = None,
         # initiatives this run wrote need a look.
         only = None if result.written.get("solutions") else loader.unresolved
         if only is None or only:
-            for r in resolve_solutions(store, run_id=result.run_id, only=only):
+            for r in resolve_solutions(store, run_id=result.run_id, only=only,
+                                       touched=loader.touched.solutions):
                 result.resolution[r.status] = result.resolution.get(r.status, 0) + 1
+    if record_changes:
+        from triedbefore.graph.changes import record_changes as record
+
+        touched = loader.touched
+        if touched.evaluations:  # the solutions their initiatives belong to now
+            touched.solutions_of(store, queries.SOLUTIONS_OF_EVALUATIONS,
+                                 sorted(touched.evaluations))
+        result.changes = record(store, result.run_id, touched)
     if report_dir is not None and result.problems:
         result.report_paths = write_report(result, report_dir)
     return result

@@ -337,6 +337,8 @@ class EvaluationRow(InterchangeRow):
     published_date: PartialDate
     independent: Bool = None
     sample_size: Annotated[int, Field(ge=0)] | None = None
+    its_points_before: Annotated[int, Field(ge=0)] | None = None
+    its_points_after: Annotated[int, Field(ge=0)] | None = None
     evaluator: str | None = None
     doi: str | None = None
     url: str | None = None

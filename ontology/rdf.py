@@ -90,7 +90,8 @@ _FORMATS: dict[str, tuple[str, str]] = {
 #: IRI path segment per label where it is not the label in lower case.
 _SEGMENTS: dict[Label, str] = {Label.INGEST_RUN: "run"}
 
-_INTERNAL = frozenset({"row_hash", "sms_effective", "measure_key", "declares_solution"})
+_INTERNAL = frozenset({"row_hash", "sms_effective", "measure_key", "declares_solution",
+                       "verdict", "verdict_strength"})
 _INTERNAL_SUFFIXES = ("_lo", "_hi", "_text")
 _REL_KEYS = frozenset({"run_id", "to_label"})
 _PARTIAL_DATES = (

@@ -21,6 +21,8 @@ class Label(StrEnum):
     EVALUATION = "Evaluation"
     INGEST_RUN = "IngestRun"
     CANDIDATE = "Candidate"
+    VERDICT_CHANGE = "VerdictChange"
+    WATCH = "Watch"
 
 
 class Rel(StrEnum):
@@ -155,6 +157,31 @@ class CandidateSource(StrEnum):
 
     CLINICALTRIALS = "clinicaltrials"
     EUROPEPMC = "europepmc"
+class Verdict(StrEnum):
+    """The evidence verdict for a solution (docs/semantics.md)."""
+
+    WORKS = "works"
+    PROMISING = "promising"
+    MIXED = "mixed"
+    INCONCLUSIVE = "inconclusive"
+    WEAK_NEGATIVE = "weak_negative"
+    DOES_NOT_WORK = "does_not_work"
+    UNEVALUATED = "unevaluated"
+
+
+class ChangeKind(StrEnum):
+    """What an ingest changed about a solution's evidence."""
+
+    VERDICT = "verdict"
+    ZOMBIE = "zombie"
+
+
+class WatchTarget(StrEnum):
+    """What a signed-in user can follow."""
+
+    SOLUTION = "solution"
+    SITE = "site"
+    INTERVENTION_TYPE = "intervention_type"
 
 
 #: Concept schemes by their local name in the ontology (``tb:SiteKind`` …).
@@ -169,6 +196,9 @@ CONCEPT_SCHEMES: dict[str, type[StrEnum]] = {
     "ReviewQuality": ReviewQuality,
     "Visibility": Visibility,
     "CandidateStatus": CandidateStatus,
+    "Verdict": Verdict,
+    "ChangeKind": ChangeKind,
+    "WatchTarget": WatchTarget,
 }
 
 

@@ -568,6 +568,32 @@ def candidates_reject(state: Context, candidate_id: str, fmt: str) -> None:
         click.echo(f"rejected {done['id']}")
 
 
+@cli.command()
+@click.option("--since", default=None, metavar="YYYY-MM-DD",
+              help="Only changes recorded on or after this date.")
+@FORMAT
+@click.pass_obj
+def changes(state: Context, since: str | None, fmt: str) -> None:
+    """Verdict changes and new zombie repeats recorded by ingest runs, newest first."""
+    from triedbefore.graph import changes as living
+
+    with _domain_errors():
+        found = living.list_changes(state.store(), since)
+    if fmt == "json":
+        _emit_json(found)
+        return
+    if not found:
+        click.echo("No changes recorded" + (f" since {since}." if since else "."))
+        return
+    rows = []
+    for c in found:
+        what = (f"{c['from_verdict']} -> {c['to_verdict']}" if c["change_kind"] == "verdict"
+                else f"zombie repeat {c['initiative_id']}")
+        rows.append([str(c["changed_at"])[:19], c["solution_id"], what, c["strength"],
+                     ", ".join(c["evaluations"]), c["run_id"]])
+    _table(rows, ["recorded", "solution", "change", "strength", "evaluations", "run"])
+
+
 @cli.group()
 def user() -> None:
     """Manage the explorer's accounts (roles: viewer, curator, admin)."""

@@ -1,0 +1,240 @@
+"""Living evidence: what each ingest run changed about the evidence.
+
+After an ingest run (and its solution resolution), the verdict of every solution the
+run touched is computed from its evidence and compared with the verdict recorded on the
+solution by earlier runs (``Solution.verdict``; none recorded means ``unevaluated``). A
+difference becomes a ``VerdictChange`` node (``change_kind`` ``verdict``): the solution,
+the verdict before and after, the strength, the evaluations that caused it, the run and
+when. Zombie repeats of the touched solutions that no earlier run reported become
+``VerdictChange`` nodes of ``change_kind`` ``zombie``, in the same list.
+
+"Touched" means: the solutions the run's initiatives were linked to before and after it,
+the solutions of the initiatives its evaluations evaluated before and after it, and the
+solutions resolution linked or unlinked. Only their evidence (and, for zombie repeats,
+their attempts since their verdict first became ``does_not_work``) is read, so an update
+of a few rows costs a few index lookups however large the graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+from triedbefore.graph import queries
+from triedbefore.graph.analytics import (
+    BATCH,
+    COUNTED_LINKS,
+    BadArgument,
+    _evidence,
+    iter_attempts,
+    solution_ids,
+)
+from triedbefore.graph.rules import (
+    UNEVALUATED,
+    Evidence,
+    classify_many,
+    first_does_not_work,
+    verdict_of,
+)
+from triedbefore.graph.store import Store
+from triedbefore.ontology.vocab import ChangeKind, Visibility
+
+T = TypeVar("T")
+
+#: Most changes one listing returns.
+LIST_LIMIT = 10_000
+
+
+@dataclass
+class Touched:
+    """What an ingest run touched, collected while it writes."""
+
+    solutions: set[str] = field(default_factory=set)
+    evaluations: set[str] = field(default_factory=set)
+    everything: bool = False  # resolution reconsidered every initiative
+
+    def solutions_of(self, store: Store, statement: str, ids: Sequence[str]) -> None:
+        for start in range(0, len(ids), 2000):
+            self.solutions.update(str(r["id"]) for r in store.read(
+                statement, {"ids": list(ids[start:start + 2000]), "counted": COUNTED_LINKS}))
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _chunks(ids: Sequence[T], size: int = BATCH) -> Iterable[list[T]]:
+    for start in range(0, len(ids), size):
+        yield list(ids[start:start + size])
+
+
+def _reach(store: Store, statement: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    wanted = sorted(set(ids))
+    out: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(wanted, 1000):
+        for row in store.read(statement, {"ids": chunk}):
+            out[str(row["id"])] = row
+    return out
+
+
+def _visibility(rows: Iterable[dict[str, Any] | None]) -> str:
+    restricted = any(r is not None and r.get("visibility") == Visibility.RESTRICTED.value
+                     for r in rows)
+    return (Visibility.RESTRICTED if restricted else Visibility.PUBLIC).value
+
+
+def record_changes(store: Store, run_id: str, touched: Touched,
+                   at: str | None = None) -> list[dict[str, Any]]:
+    """Compare the touched solutions' verdicts with the recorded ones, record the
+    differences and the new zombie repeats, and return the changes written."""
+    at = at or _now()
+    ids = solution_ids(store) if touched.everything else sorted(touched.solutions)
+    if not ids:
+        return []
+    evidence: dict[str, list[Evidence]] = {}
+    recorded: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(ids):
+        for row in store.read(queries.EVIDENCE_OF_SOLUTIONS,
+                              {"ids": chunk, "counted": COUNTED_LINKS}):
+            evidence.setdefault(str(row["solution_id"]), []).append(_evidence(row))
+        for row in store.read(queries.RECORDED_VERDICTS, {"ids": chunk}):
+            recorded[str(row["id"])] = row
+    changes: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    causes: dict[str, list[str]] = {}
+    for sid in ids:
+        if sid not in recorded:
+            continue  # not (or no longer) in the graph
+        before = recorded[sid].get("verdict") or UNEVALUATED
+        before_strength = int(recorded[sid].get("strength") or 0)
+        v = verdict_of(evidence.get(sid, []))
+        if (v.verdict, v.strength) != (before, before_strength) or \
+                recorded[sid].get("verdict") is None and v.verdict != UNEVALUATED:
+            updates.append({"id": sid, "verdict": v.verdict, "strength": v.strength})
+        if v.verdict == before:
+            continue
+        mine = sorted(e.id for e in evidence.get(sid, []) if e.id in touched.evaluations)
+        caused = mine or list(v.evaluations) or list(v.shown)
+        causes[sid] = caused
+        changes.append({
+            "id": f"{run_id}:{sid}",
+            "change_kind": ChangeKind.VERDICT.value, "solution_id": sid,
+            "solution_name": recorded[sid].get("name"),
+            "from_verdict": before, "to_verdict": v.verdict,
+            "from_strength": before_strength, "strength": v.strength,
+            "evaluations": caused, "explanation": v.explanation, "changed_at": at})
+    reach = _reach(store, queries.EVALUATIONS_REACH, {e for c in causes.values() for e in c})
+    for change in changes:
+        rows = [reach.get(e) for e in change["evaluations"]]
+        change["site_ids"] = sorted({s for r in rows if r for s in r["sites"] or [] if s})
+        change["visibility"] = _visibility(rows)
+    changes.extend(_new_zombies(store, run_id, evidence, recorded, at))
+    for chunk in _chunks(updates, 1000):
+        store.write(queries.SET_RECORDED_VERDICTS, {"rows": chunk})
+    for start in range(0, len(changes), 1000):
+        store.write(queries.RECORD_CHANGES, {"run_id": run_id, "rows": [
+            {"id": c["id"], "props": {k: v for k, v in c.items() if k != "id"}}
+            for c in changes[start:start + 1000]]})
+    return changes
+
+
+def _new_zombies(store: Store, run_id: str, evidence: dict[str, list[Evidence]],
+                 recorded: dict[str, dict[str, Any]], at: str) -> list[dict[str, Any]]:
+    """Zombie repeats of these solutions that no earlier change reported."""
+    bounds: dict[str, int] = {}
+    for sid, found in evidence.items():
+        first = first_does_not_work(found)
+        if first is not None and sid in recorded:
+            bounds[sid] = first
+    if not bounds:
+        return []
+    attempts: dict[str, list[Any]] = {}
+    for attempt in iter_attempts(store, bounds):
+        attempts.setdefault(attempt.solution_id, []).append(attempt)
+    found_rows: list[dict[str, Any]] = []
+    for sid, mine in attempts.items():
+        for _, repeat in classify_many(mine, evidence[sid]):
+            if repeat.cited:
+                continue  # an informed re-try, not a zombie
+            found_rows.append({
+                "id": f"zombie:{sid}:{repeat.initiative_id}",
+                "change_kind": ChangeKind.ZOMBIE.value, "solution_id": sid,
+                "solution_name": recorded[sid].get("name"),
+                "initiative_id": repeat.initiative_id,
+                "from_verdict": None, "to_verdict": recorded_verdict(evidence[sid]),
+                "from_strength": None, "strength": _strength(evidence[sid]),
+                "evaluations": list(repeat.ignored_evaluations),
+                "explanation": (
+                    f"New zombie repeat: initiative {repeat.initiative_id} started "
+                    f"{repeat.lag_days} days after evidence that the solution does not work "
+                    f"was published ({', '.join(repeat.ignored_evaluations)}), without "
+                    "citing it" + (" (its solution link is inferred)"
+                                   if repeat.inferred_link else "") + "."),
+                "changed_at": at})
+    if not found_rows:
+        return []
+    known = set()
+    for chunk in _chunks([r["id"] for r in found_rows], 1000):
+        known.update(str(r["id"]) for r in store.read(queries.EXISTING_CHANGES, {"ids": chunk}))
+    new = [r for r in found_rows if r["id"] not in known]
+    reach = _reach(store, queries.INITIATIVES_REACH, {r["initiative_id"] for r in new})
+    evaluations = _reach(store, queries.EVALUATIONS_REACH,
+                         {e for r in new for e in r["evaluations"]})
+    for row in new:
+        initiative = reach.get(row["initiative_id"])
+        row["site_ids"] = sorted(s for s in (initiative or {}).get("sites") or [] if s)
+        row["visibility"] = _visibility([initiative] + [evaluations.get(e)
+                                                        for e in row["evaluations"]])
+    return new
+
+
+def recorded_verdict(evidence: list[Evidence]) -> str:
+    return verdict_of(evidence).verdict
+
+
+def _strength(evidence: list[Evidence]) -> int:
+    return verdict_of(evidence).strength
+
+
+# --- reading the changes ----------------------------------------------------------
+
+
+def since_bound(since: str | date | None) -> str:
+    """The ``changed_at`` lower bound of a ``--since`` date (ISO ``YYYY-MM-DD``)."""
+    if since is None or since == "":
+        return ""
+    if isinstance(since, date):
+        return since.isoformat()
+    try:
+        return date.fromisoformat(since).isoformat()
+    except ValueError:
+        raise BadArgument(f"since date {since!r} is not a date (YYYY-MM-DD)") from None
+
+
+def list_changes(store: Store, since: str | date | None = None, *,
+                 public_only: bool = False, limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
+    """Recorded changes, newest first (``changed_at`` on or after ``since``)."""
+    rows = store.read(queries.CHANGES_SINCE, {"since": since_bound(since), "limit": limit})
+    out = []
+    for row in rows:
+        change = dict(row["change"])
+        if public_only and change.get("visibility") == Visibility.RESTRICTED.value:
+            continue
+        out.append(change_dict(change))
+    return out
+
+
+CHANGE_KEYS = ("id", "change_kind", "solution_id", "solution_name", "from_verdict",
+               "to_verdict", "from_strength", "strength", "evaluations", "initiative_id",
+               "site_ids", "run_id", "changed_at", "visibility", "explanation")
+
+
+def change_dict(change: dict[str, Any]) -> dict[str, Any]:
+    """A change in its documented JSON shape (every key present, lists never null)."""
+    out = {k: change.get(k) for k in CHANGE_KEYS}
+    out["evaluations"] = list(change.get("evaluations") or [])
+    out["site_ids"] = list(change.get("site_ids") or [])
+    out["visibility"] = change.get("visibility") or Visibility.PUBLIC.value
+    return out
