@@ -62,7 +62,7 @@ class Touched:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def _chunks(ids: Sequence[T], size: int = BATCH) -> Iterable[list[T]]:
@@ -237,4 +237,60 @@ def change_dict(change: dict[str, Any]) -> dict[str, Any]:
     out["evaluations"] = list(change.get("evaluations") or [])
     out["site_ids"] = list(change.get("site_ids") or [])
     out["visibility"] = change.get("visibility") or Visibility.PUBLIC.value
+    return out
+
+
+# --- watches ---------------------------------------------------------------------------
+
+
+def watch_id(user: str, target_kind: str, target_id: str) -> str:
+    """One watch per user and target: the id is derived from them."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{user}\x00{target_kind}\x00{target_id}".encode()).hexdigest()
+    return "w-" + digest[:20]
+
+
+def matches(watch: dict[str, Any], change: dict[str, Any], types: dict[str, Any]) -> bool:
+    """Whether a change concerns what a watch follows (``types``: solution id →
+    intervention type)."""
+    kind, target = watch.get("target_kind"), watch.get("target_id")
+    if kind == "solution":
+        return bool(change.get("solution_id") == target)
+    if kind == "site":
+        return target in (change.get("site_ids") or [])
+    if kind == "intervention_type":
+        return bool(types.get(str(change.get("solution_id"))) == target)
+    return False
+
+
+def intervention_types(store: Store, solution_ids_: Iterable[str]) -> dict[str, Any]:
+    ids = sorted(set(solution_ids_))
+    out: dict[str, Any] = {}
+    for chunk in _chunks(ids, 1000):
+        for row in store.read(queries.SOLUTION_FACETS, {"ids": chunk}):
+            out[str(row["id"])] = row.get("intervention_type")
+    return out
+
+
+def watched_changes(store: Store, watches: Sequence[dict[str, Any]], *,
+                    public_only: bool, since: str | None = None,
+                    new_only: bool = False) -> dict[str, list[dict[str, Any]]]:
+    """Per watch id, the changes it follows, newest first: all since ``since``, or with
+    ``new_only`` those recorded after the watch was last marked seen."""
+    if not watches:
+        return {}
+    bound = since or ""
+    if new_only:
+        bound = min(str(w.get("seen_at") or "") for w in watches)
+    found = [change_dict(dict(r["change"])) for r in store.read(
+        queries.CHANGES_SINCE, {"since": bound, "limit": LIST_LIMIT})
+        if not (public_only and r["change"].get("visibility") == Visibility.RESTRICTED.value)]
+    types = intervention_types(store, (c["solution_id"] for c in found)) if any(
+        w.get("target_kind") == "intervention_type" for w in watches) else {}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for w in watches:
+        seen = str(w.get("seen_at") or "")
+        out[str(w["id"])] = [c for c in found if matches(w, c, types)
+                             and (not new_only or str(c["changed_at"]) > seen)]
     return out

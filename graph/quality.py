@@ -160,3 +160,18 @@ def explain(store: Store, verdict: str, drivers: Sequence[str]) -> list[dict[str
     out.extend(w.to_dict() for w in verdict_warnings(verdict, [rows[e] for e in drivers
                                                                if e in rows]))
     return out
+
+
+def page_warnings(store: Store, verdict: str, drivers: Sequence[str],
+                  evaluations: Iterable[str]) -> dict[str, Any]:
+    """For a solution page: the warnings beside the verdict (``verdict_warnings``) and
+    each listed evaluation's own (``evaluation_warnings``: id → warnings), in one read."""
+    shown = list(evaluations)
+    rows = quality_rows(store, [*drivers, *shown])
+    per = {eid: [w.to_dict() for w in evaluation_warnings(rows[eid])]
+           for eid in rows}
+    beside = [w for eid in drivers for w in per.get(eid, [])]
+    beside.extend(w.to_dict() for w in verdict_warnings(
+        verdict, [rows[e] for e in drivers if e in rows]))
+    return {"verdict_warnings": beside,
+            "evaluation_warnings": {eid: per[eid] for eid in shown if per.get(eid)}}

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, abort, g, request
 
-from triedbefore.graph import GraphError, analytics, queries, resolution, rollup
+from triedbefore.graph import GraphError, analytics, quality, queries, resolution, rollup
 from triedbefore.graph import search as searching
 from triedbefore.graph.analytics import COUNTED_LINKS, NotFound
 from triedbefore.graph.rules import VERDICTS, iso, verdict_of
@@ -154,7 +154,12 @@ def warm() -> None:
 
 
 def _as_of() -> str | None:
-    return date_arg("as_of")
+    """``as_of`` (a date), or ``year`` (the year slider of the solution page, read as the
+    last day of that year)."""
+    found = date_arg("as_of")
+    if found is None and request.args.get("year"):
+        found = f"{int_arg('year', 2000, 1800, 2200):04d}-12-31"
+    return found
 
 
 # --- home ------------------------------------------------------------------------
@@ -236,13 +241,15 @@ def _solution_data(solution_id: str, as_of: str | None, pages: tuple[int, ...],
                for sid, score in matcher.match(text, k=6)
                if sid != solution_id and score >= 0.05][:5]
     years = sorted({int(iso(e.published_hi)[:4]) for e in evidence})
+    warnings = quality.page_warnings(store, verdict["verdict"], verdict["evaluations"],
+                                     [e["id"] for e in evaluations])
     return {"solution": solution, "verdict": verdict,
             "evaluations": paged(evaluations, ev_page, size, published),
             "attempts": paged(attempts, at_page, size, int(counted[0]["total"])),
             "zombies": list(zombies.values()),
             "sites": sites, "outcomes": paged(outcomes, out_page, size, int(outcome_total)),
             "similar": similar, "as_of": iso(when), "evidence_years": years,
-            "rollup": rollup.solution_rollup(store, solution_id)}
+            "rollup": rollup.solution_rollup(store, solution_id), **warnings}
 
 
 def _solution_html(data: dict[str, Any]) -> dict[str, Any]:
@@ -327,7 +334,9 @@ def evaluation_data(evaluation_id: str) -> dict[str, Any]:
     evaluation = {k: v for k, v in row["evaluation"].items() if k != "row_hash"}
     solutions = list({s["id"]: s for s in row["solutions"] or []}.values())
     return {"evaluation": evaluation, "initiatives": row["initiatives"] or [],
-            "solutions": solutions, "outcomes": row["outcomes"] or []}
+            "solutions": solutions, "outcomes": row["outcomes"] or [],
+            "warnings": [w.to_dict() for w in quality.warnings_for(
+                get_store(), [evaluation_id]).get(evaluation_id, [])]}
 
 
 def site_data(site_id: str) -> dict[str, Any]:
@@ -407,12 +416,21 @@ def _gap_data(by: str) -> dict[str, Any]:
         members.setdefault(key, set()).add(row["solution_id"])
         for domain in [d for d in row["domains"] or [] if d] or ["unspecified"]:
             cells.setdefault((key, domain), set()).add(row["evaluation_id"])
+    flagged = set(cached("warned", lambda: sorted(quality.warnings_for(
+        get_store(), {str(r["evaluation_id"]) for r in rows}))))
+    warned: dict[str, set[str]] = {}
+    for row in rows:
+        if row["evaluation_id"] in flagged:
+            key = row["solution_id"] if by == "solution" else (row["intervention_type"]
+                                                               or "unspecified")
+            warned.setdefault(key, set()).add(row["evaluation_id"])
     table = []
     for key in sorted(labels, key=lambda k: labels[k].lower()):
         # a row's colour: its solution's verdict, or the commonest among its solutions
         counts = Counter(verdict_today(sid) for sid in sorted(members[key]))
         table.append({"row": key, "label": labels[key], "verdict": counts.most_common(1)[0][0],
-                      **{d: len(cells.get((key, d), ())) for d in DOMAINS}})
+                      **{d: len(cells.get((key, d), ())) for d in DOMAINS},
+                      "warnings": len(warned.get(key, ()))})
     return {"by": by, "domains": DOMAINS, "cells": table}
 
 
@@ -552,7 +570,11 @@ def check_data() -> dict[str, Any]:
     as_of = _as_of()
     if not text:
         return {"q": "", "report": None, "as_of": as_of}
-    return {"q": text, "as_of": as_of, "report": searching.check(get_store(), text, as_of)}
+    report = searching.check(get_store(), text, as_of)
+    for match in report["matches"]:
+        match["warnings"] = quality.explain(get_store(), match["verdict"],
+                                            match["evaluations"])
+    return {"q": text, "as_of": as_of, "report": report}
 
 
 def method_data() -> dict[str, Any]:

@@ -205,3 +205,24 @@
     enhanceSiteMap(siteMap);
   }
 })();
+
+/* Time travel on the solution page: the year slider (a plain GET form without
+ * JavaScript) shows the year as it moves and, when let go, opens the page as of the
+ * last day of that year, so the address keeps the date (?as_of=YYYY-12-31). */
+(function () {
+  "use strict";
+  var form = document.querySelector("form.as-of-years");
+  if (!form) { return; }
+  var slider = form.querySelector("input[type=range]");
+  var shown = form.querySelector("output");
+  if (!slider) { return; }
+  slider.addEventListener("input", function () {
+    if (shown) { shown.textContent = slider.value; }
+  });
+  slider.addEventListener("change", function () {
+    var url = new URL(window.location.href);
+    url.searchParams.delete("year");
+    url.searchParams.set("as_of", slider.value + "-12-31");
+    window.location.assign(url.toString());
+  });
+}());
