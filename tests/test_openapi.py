@@ -189,7 +189,7 @@ REQUESTS: list[str] = [
     "/graph.csv?node=initiative:INI-0021", "/graph.csv?node=site:NOPE", "/graph.csv?kind=x",
     # pages with several tables: ?table= picks one
     "/solutions/SOL-TELE.csv?table=attempts", "/solutions/SOL-TELE.csv?table=outcomes",
-    "/solutions/SOL-TELE.csv?table=nope",
+    "/solutions/SOL-TELE.csv?table=nope", "/solutions/SOL-TELE.json?year=2015",
     "/initiatives/INI-0021.csv", "/initiatives/INI-0021.csv?table=sites",
     "/initiatives/NOPE.csv", "/initiatives/INI-0021.csv?table=nope",
     "/evaluations/EVAL-0004.csv?table=initiatives", "/evaluations/NOPE.csv",
@@ -339,6 +339,47 @@ def exercise_candidates(check: Checker, app: Flask, store: FalkorStore, tmp_path
     check(curator, "/curation/candidates/decide.json", "POST", headers=headers, data=reject)
 
 
+def exercise_living(check: Checker, app: Flask) -> None:
+    """Changes, feeds and watches: every documented answer."""
+    anonymous = app.test_client()
+    check(anonymous, "/changes.json?since=2000-01-01&page=1&size=5")
+    check(anonymous, "/changes.json?since=yesterday")  # 400
+    check(anonymous, "/changes.csv?since=2000-01-01")
+    check(anonymous, "/changes.csv?since=yesterday")  # 400
+    check(anonymous, "/changes.atom")
+    check(anonymous, "/watches.json")  # 401
+    token = csrf_token(anonymous)
+    headers = {"X-CSRF-Token": token, "Accept": "application/json"}
+    watch = {"target_kind": "solution", "target_id": "SOL-TELE"}
+    check(anonymous, "/watches", "POST", data=watch, headers=headers)  # 401
+    check(anonymous, "/watches/seen", "POST", headers=headers)  # 401
+    check(anonymous, "/watches/w-0/delete", "POST", headers=headers)  # 401
+
+    viewer = app.test_client()
+    token = sign_in(viewer, "vic")
+    headers = {"X-CSRF-Token": token, "Accept": "application/json"}
+    html = {"X-CSRF-Token": token, "Accept": "text/html"}
+    check(viewer, "/watches", "POST", data=watch)  # no CSRF token: 400
+    check(viewer, "/watches", "POST", data={**watch, "target_kind": "x"}, headers=headers)
+    check(viewer, "/watches", "POST", data={**watch, "target_id": "SOL-NOPE"}, headers=headers)
+    made = check(viewer, "/watches", "POST", data=watch, headers=headers).get_json()
+    check(viewer, "/watches", "POST", headers=html,
+          data={"target_kind": "intervention_type", "target_id": "delivery_arrangements",
+                "next": "/watches"})  # 302
+    listing = check(viewer, "/watches.json").get_json()
+    feed = next(w["feed"] for w in listing["watches"] if w["id"] == made["watch"]["id"])
+    check(viewer, feed.replace("http://localhost", ""))
+    check(anonymous, f"/watches/{made['watch']['id']}.atom?token=nope")  # 404
+    check(viewer, "/watches/seen", "POST", headers=headers)
+    check(viewer, "/watches/seen", "POST", headers=html)  # 302
+    check(viewer, "/watches/seen", "POST")  # no CSRF token: 400
+    check(viewer, f"/watches/{made['watch']['id']}/delete", "POST", headers=headers)
+    check(viewer, f"/watches/{made['watch']['id']}/delete", "POST", headers=headers)  # 404
+    other = next(w["id"] for w in listing["watches"] if w["id"] != made["watch"]["id"])
+    check(viewer, f"/watches/{other}/delete", "POST", headers=html)  # 302
+    check(viewer, f"/watches/{other}/delete", "POST")  # no CSRF token: 400
+
+
 def test_real_responses_match_the_description(store: FalkorStore, tmp_path: Path) -> None:
     ingest(store, SAMPLE)
     app = app_for(store, tmp_path)
@@ -383,6 +424,7 @@ def test_real_responses_match_the_description(store: FalkorStore, tmp_path: Path
 
     exercise_candidates(check, app, store, tmp_path)
     exercise_console(check, app)
+    exercise_living(check, app)
 
     assert not check.failures, "\n".join(check.failures)
 

@@ -269,6 +269,54 @@ SCHEMAS: dict[str, Schema] = {
         "score": NNUM, "sites": array(ref("SiteRef")),
         "zombie": {"type": "boolean", "description": "A zombie repeat of this solution."},
     }, ["id", "title", "how", "sites", "zombie"], "An initiative that tried the solution."),
+    "DesignWarning": closed({
+        "code": enum(["uncontrolled_before_after", "short_time_series", "self_evaluation_only",
+                      "small_sample", "published_before_end"]),
+        "evaluation_id": {**NSTR, "description": "The evaluation it is about; null for a "
+                                                 "warning about the verdict as a whole."},
+        "reason": {"type": "string", "description": "Why, in plain English."},
+        "reference": {"type": "string", "description": "The criterion's source."},
+        "url": STR,
+    }, description="A design that may not carry its claim (see /method#warnings). Never "
+                   "changes a verdict."),
+    "Change": closed({
+        "id": ID,
+        "change_kind": enum(["verdict", "zombie"]),
+        "solution_id": ID,
+        "solution_name": NSTR,
+        "from_verdict": {**nullable(ref("VerdictName")),
+                         "description": "The verdict before the run (null for a zombie "
+                                        "repeat)."},
+        "to_verdict": ref("VerdictName"),
+        "from_strength": nullable(LEVEL),
+        "strength": LEVEL,
+        "evaluations": {**array(ID), "description": "The evaluations that caused it (for a "
+                                                    "zombie repeat: those it ignored)."},
+        "initiative_id": {**NSTR, "description": "The zombie repeat (null for a verdict "
+                                                 "change)."},
+        "site_ids": array(STR),
+        "run_id": NSTR,
+        "changed_at": {"type": "string", "format": "date-time"},
+        "visibility": enum(["public", "restricted"]),
+        "explanation": NSTR,
+    }, description="A verdict change or a new zombie repeat recorded by an ingest run."),
+    "PaginatedChanges": paginated("Change"),
+    "ChangesPage": page({"changes": ref("PaginatedChanges"), "since": nullable(DAY)},
+                        description="Newest first. Restricted changes are included only "
+                                    "for signed-in users."),
+    "Watch": closed({
+        "id": ID, "target_kind": enum(["solution", "site", "intervention_type"]),
+        "target_id": ID, "label": STR, "created_at": NSTR, "seen_at": NSTR,
+        "new": {**COUNT, "description": "Changes since the watch was last marked seen."},
+        "feed": {"type": "string", "description": "The watch's Atom feed (its address "
+                                                  "holds a key)."},
+    }),
+    "WatchesPage": page({
+        "watches": array(ref("Watch")),
+        "notices": {**array(ref("Change")),
+                    "description": "What changed since the last visit, over all watches."},
+        "intervention_types": array(ref("InterventionType")),
+    }),
     "SolutionPage": page({
         "solution": ref("SolutionNode"),
         "verdict": ref("Verdict"),
@@ -295,6 +343,13 @@ SCHEMAS: dict[str, Schema] = {
                                            "in the North West.\""},
         }, description="Where the solution was tried, rolled up the organisation hierarchy "
                        "(ICBs and NHS England regions above each site)."),
+        "verdict_warnings": {**array(ref("DesignWarning")),
+                             "description": "Beside the verdict: warnings about the "
+                                            "evaluations behind it, and about the verdict."},
+        "evaluation_warnings": {"type": "object",
+                                "additionalProperties": array(ref("DesignWarning")),
+                                "description": "Evaluation id → its warnings (listed "
+                                               "evaluations with any)."},
     }),
     # --- initiative, evaluation, site ------------------------------------------------
     "InitiativePage": page({
@@ -320,6 +375,7 @@ SCHEMAS: dict[str, Schema] = {
                                      "start_date": nullable(ref("PartialDate"))}, ["id"])),
         "solutions": array(record({"id": ID, "name": STR}, ["id"])),
         "outcomes": array(ref("Outcome")),
+        "warnings": array(ref("DesignWarning")),
     }),
     "SiteInitiative": record({
         "id": ID, "title": STR, "start_date": nullable(ref("PartialDate")),
@@ -373,8 +429,10 @@ SCHEMAS: dict[str, Schema] = {
             "verdict": {**ref("VerdictName"),
                         "description": "The row's verdict (the commonest among its "
                                        "solutions)."},
+            "warnings": {**COUNT, "description": "Evaluations of the row with a "
+                                                 "design-quality warning."},
         },
-        "required": ["row", "label", "verdict", *DOMAINS],
+        "required": ["row", "label", "verdict", *DOMAINS, "warnings"],
         "additionalProperties": {**COUNT, "description": "Evaluations per quality domain "
                                                          "(one property per domain)."},
     },
@@ -446,7 +504,8 @@ SCHEMAS: dict[str, Schema] = {
     "CheckMatch": closed({
         "solution_id": ID, "score": NUM, "verdict": ref("VerdictName"), "strength": LEVEL,
         "explanation": STR, "evaluations": array(ID),
-    }),
+        "warnings": array(ref("DesignWarning")),
+    }, ["solution_id", "score", "verdict", "strength", "explanation", "evaluations"]),
     "CheckReport": closed({
         "matches": {**array(ref("CheckMatch")), "description": "The closest solutions."},
         "zombie_risk": {"type": "boolean",
@@ -592,6 +651,12 @@ PARAMETERS: dict[str, Schema] = {
                    "Answer as of this date (YYYY-MM-DD): only evidence published and "
                    "initiatives started by then. Default: today.", example="2014-01-01"),
     "verdict": query("verdict", ref("VerdictName"), "Only solutions with this verdict."),
+    "year": query("year", {"type": "integer", "minimum": 1800, "maximum": 2200},
+                  "The year slider: as of 31 December of this year (when `as_of` is not "
+                  "given).", example=2015),
+    "since": query("since", {"type": "string", "format": "date"},
+                   "Only changes recorded on or after this date (YYYY-MM-DD).",
+                   example="2024-01-01"),
     "solution": query("solution", ID, "Only rows of this solution (id).",
                       example=EXAMPLES["solution_id"]),
     "min_lag": query("min_lag", {"type": "integer", "minimum": 0, "maximum": 100_000,
@@ -820,9 +885,80 @@ PATHS: dict[str, Any] = {
     **explorer_page("/solutions/{solution_id}", "solution", "Solution", "One solution: its "
                     "verdict as of a date, the evaluations and attempts behind it, zombie "
                     "repeats, sites, outcomes and similar solutions.", "SolutionPage",
-                    ["solution_id", "as_of", "evaluations_page", "attempts_page",
+                    ["solution_id", "as_of", "year", "evaluations_page", "attempts_page",
                      "outcomes_page", "size"], [400, 404],
                     csv=("evaluations", "attempts", "outcomes")),
+    **with_optional_sign_in(explorer_page(
+        "/changes", "changes", "Evidence changes", "Verdict changes and new zombie repeats "
+        "recorded by ingest runs, newest first. Restricted changes are shown to signed-in "
+        "users only.", "ChangesPage", ["since", *LIST], [400], csv="changes")),
+    "/changes.atom": {"get": {
+        "operationId": "changes_atom", "summary": "Atom feed of evidence changes",
+        "description": "The latest 100 changes on public records as an Atom 1.0 feed "
+                       "(RFC 4287), for feed readers and Teams or Slack connectors.",
+        "tags": ["feeds"],
+        "responses": {"200": {"description": "An Atom feed.",
+                              "content": {"application/atom+xml": {"schema": STR}}},
+                      "503": error(503)}}},
+    "/watches/{watch_id}.atom": {"get": {
+        "operationId": "watch_atom", "summary": "Atom feed of one watch",
+        "description": "The public changes one watch follows, as an Atom 1.0 feed. The "
+                       "address (with its `token`) is given on the watcher's /watches "
+                       "page; a wrong token is 404.",
+        "tags": ["feeds"],
+        "parameters": [{"name": "watch_id", "in": "path", "required": True, "schema": ID,
+                        "description": "The watch's id.", "example": "w-0123456789abcdef0123"},
+                       {"name": "token", "in": "query", "required": True, "schema": STR,
+                        "description": "The feed's key."}],
+        "responses": {"200": {"description": "An Atom feed.",
+                              "content": {"application/atom+xml": {"schema": STR}}},
+                      "404": error(404), "503": error(503)}}},
+    "/watches.json": {"get": {
+        **operation("watches", "Watches", "The signed-in user's watches, each with its "
+                    "feed address and the number of new changes, and what changed since "
+                    "the last visit.", "WatchesPage", [], [401], "watches"),
+        "security": [{"cookieAuth": []}],
+    }},
+    "/watches": {"post": {
+        "operationId": "watch_add", "summary": "Watch a solution, site or intervention type",
+        "description": "Adds a watch for the signed-in user (one per target; adding it "
+                       "again changes nothing). Answers JSON when the request accepts it, "
+                       "else redirects. Needs the session's CSRF token.",
+        "tags": ["watches"], "security": [{"cookieAuth": []}],
+        "parameters": [param("csrf_header")],
+        "requestBody": {"required": True, "content": {
+            "application/x-www-form-urlencoded": {"schema": closed({
+                "target_kind": enum(["solution", "site", "intervention_type"]),
+                "target_id": ID, "next": STR, "csrf_token": STR,
+            }, ["target_kind", "target_id"])}}},
+        "responses": {"200": {"description": "The watch.", "content": {JSON: {"schema": closed(
+            {"ok": {"const": True}, "watch": closed({
+                "id": ID, "target_kind": enum(["solution", "site", "intervention_type"]),
+                "target_id": ID, "created_at": NSTR, "seen_at": NSTR})})}}},
+            "302": {"description": "Back to the page the form was on."},
+            **{str(s): error(s) for s in (400, 401, 404, 503)}}}},
+    "/watches/{watch_id}/delete": {"post": {
+        "operationId": "watch_delete", "summary": "Stop watching",
+        "description": "Removes one of the signed-in user's watches. Needs the session's "
+                       "CSRF token.",
+        "tags": ["watches"], "security": [{"cookieAuth": []}],
+        "parameters": [{"name": "watch_id", "in": "path", "required": True, "schema": ID,
+                        "description": "The watch's id.", "example": "w-0123456789abcdef0123"}, param("csrf_header")],
+        "responses": {"200": {"description": "Removed.", "content": {JSON: {"schema": closed(
+            {"ok": {"const": True}, "deleted": ID})}}},
+            "302": {"description": "Back to /watches."},
+            **{str(s): error(s) for s in (400, 401, 404, 503)}}}},
+    "/watches/seen": {"post": {
+        "operationId": "watch_seen", "summary": "Mark changes as seen",
+        "description": "Marks every change of the signed-in user's watches as seen: "
+                       "\"since your last visit\" starts again from now. Needs the "
+                       "session's CSRF token.",
+        "tags": ["watches"], "security": [{"cookieAuth": []}],
+        "parameters": [param("csrf_header")],
+        "responses": {"200": {"description": "Done.", "content": {JSON: {"schema": closed(
+            {"ok": {"const": True}})}}},
+            "302": {"description": "Back to /watches."},
+            **{str(s): error(s) for s in (400, 401, 503)}}}},
     **explorer_page("/initiatives/{initiative_id}", "initiative", "Initiative",
                     "One initiative: its solutions, sites, outcomes, evaluations, what it "
                     "learned from, and whether it repeats a failure.", "InitiativePage",
@@ -950,6 +1086,8 @@ SPEC: dict[str, Any] = {
         {"name": "downloads", "description": "The CSV download of each page with a table."},
         {"name": "console", "description": "Read-only Cypher queries (sign-in)."},
         {"name": "curation", "description": "Solution resolution by curators (sign-in)."},
+        {"name": "feeds", "description": "Atom feeds of evidence changes."},
+        {"name": "watches", "description": "What a signed-in user follows (sign-in)."},
         {"name": "meta", "description": "This description."},
     ],
     "paths": PATHS,
