@@ -131,8 +131,8 @@ def record_changes(store: Store, run_id: str, touched: Touched,
         change["site_ids"] = sorted({s for r in rows if r for s in r["sites"] or [] if s})
         change["visibility"] = _visibility(rows)
     changes.extend(_new_zombies(store, run_id, evidence, recorded, at))
-    for chunk in _chunks(updates, 1000):
-        store.write(queries.SET_RECORDED_VERDICTS, {"rows": chunk})
+    for batch in _chunks(updates, 1000):
+        store.write(queries.SET_RECORDED_VERDICTS, {"rows": batch})
     for start in range(0, len(changes), 1000):
         store.write(queries.RECORD_CHANGES, {"run_id": run_id, "rows": [
             {"id": c["id"], "props": {k: v for k, v in c.items() if k != "id"}}
@@ -175,7 +175,7 @@ def _new_zombies(store: Store, run_id: str, evidence: dict[str, list[Evidence]],
                 "changed_at": at})
     if not found_rows:
         return []
-    known = set()
+    known: set[str] = set()
     for chunk in _chunks([r["id"] for r in found_rows], 1000):
         known.update(str(r["id"]) for r in store.read(queries.EXISTING_CHANGES, {"ids": chunk}))
     new = [r for r in found_rows if r["id"] not in known]

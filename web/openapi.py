@@ -943,7 +943,8 @@ PATHS: dict[str, Any] = {
                        "CSRF token.",
         "tags": ["watches"], "security": [{"cookieAuth": []}],
         "parameters": [{"name": "watch_id", "in": "path", "required": True, "schema": ID,
-                        "description": "The watch's id.", "example": "w-0123456789abcdef0123"}, param("csrf_header")],
+                        "description": "The watch's id.",
+                        "example": "w-0123456789abcdef0123"}, param("csrf_header")],
         "responses": {"200": {"description": "Removed.", "content": {JSON: {"schema": closed(
             {"ok": {"const": True}, "deleted": ID})}}},
             "302": {"description": "Back to /watches."},
