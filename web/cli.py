@@ -276,10 +276,12 @@ AS_OF = click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD",
 @click.pass_obj
 def verdict(state: Context, solution_id: str, as_of: str | None, fmt: str) -> None:
     """The evidence verdict for a solution, its strength and the rule applied."""
-    from triedbefore.graph import analytics
+    from triedbefore.graph import analytics, quality
 
     with _domain_errors():
         data = analytics.verdict(state.store(), solution_id, as_of)
+        data["warnings"] = quality.explain(state.store(), data["verdict"],
+                                           data["evaluations"])
     if fmt == "json":
         _emit_json({k: v for k, v in data.items() if k != "considered"})
         return
@@ -288,6 +290,9 @@ def verdict(state: Context, solution_id: str, as_of: str | None, fmt: str) -> No
     click.echo(data["explanation"])
     if data["evaluations"]:
         click.echo("evaluations, strongest first: " + ", ".join(data["evaluations"]))
+    for w in data["warnings"]:
+        about = f" ({w['evaluation_id']})" if w["evaluation_id"] else ""
+        click.echo(f"warning{about}: {w['reason']} [{w['reference']}]")
 
 
 def _repeats(state: Context, as_of: str | None, fmt: str, retries: bool) -> None:
