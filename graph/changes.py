@@ -155,6 +155,7 @@ def _new_zombies(store: Store, run_id: str, evidence: dict[str, list[Evidence]],
         attempts.setdefault(attempt.solution_id, []).append(attempt)
     found_rows: list[dict[str, Any]] = []
     for sid, mine in attempts.items():
+        now = verdict_of(evidence[sid])  # once per solution: it is the same for each repeat
         for _, repeat in classify_many(mine, evidence[sid]):
             if repeat.cited:
                 continue  # an informed re-try, not a zombie
@@ -163,8 +164,8 @@ def _new_zombies(store: Store, run_id: str, evidence: dict[str, list[Evidence]],
                 "change_kind": ChangeKind.ZOMBIE.value, "solution_id": sid,
                 "solution_name": recorded[sid].get("name"),
                 "initiative_id": repeat.initiative_id,
-                "from_verdict": None, "to_verdict": recorded_verdict(evidence[sid]),
-                "from_strength": None, "strength": _strength(evidence[sid]),
+                "from_verdict": None, "to_verdict": now.verdict,
+                "from_strength": None, "strength": now.strength,
                 "evaluations": list(repeat.ignored_evaluations),
                 "explanation": (
                     f"New zombie repeat: initiative {repeat.initiative_id} started "
@@ -188,14 +189,6 @@ def _new_zombies(store: Store, run_id: str, evidence: dict[str, list[Evidence]],
         row["visibility"] = _visibility([initiative] + [evaluations.get(e)
                                                         for e in row["evaluations"]])
     return new
-
-
-def recorded_verdict(evidence: list[Evidence]) -> str:
-    return verdict_of(evidence).verdict
-
-
-def _strength(evidence: list[Evidence]) -> int:
-    return verdict_of(evidence).strength
 
 
 # --- reading the changes ----------------------------------------------------------
