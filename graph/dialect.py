@@ -23,6 +23,13 @@ FULLTEXT_FIELDS: dict[Label, tuple[str, ...]] = {
 }
 
 
+#: Other indexed properties: the change list is read by recording time, watches by user.
+PROPERTY_INDEXES: dict[Label, tuple[str, ...]] = {
+    Label.VERDICT_CHANGE: ("changed_at",),
+    Label.WATCH: ("user",),
+}
+
+
 def fulltext_index_name(label: Label) -> str:
     return f"tb_text_{label.value.lower()}"
 
@@ -60,6 +67,9 @@ class Neo4jDialect(Dialect):
 
     def schema_statements(self) -> list[str]:
         out = [self.unique_constraint(label) for label in KEYED_LABELS]
+        out += [f"CREATE INDEX tb_{label.value.lower()}_{prop} IF NOT EXISTS "
+                f"FOR (n:{label.value}) ON (n.{prop})"
+                for label, props in PROPERTY_INDEXES.items() for prop in props]
         out += [self.fulltext_index(label) for label in FULLTEXT_FIELDS]
         return out
 
@@ -96,6 +106,8 @@ class FalkorDialect(Dialect):
 
     def schema_statements(self) -> list[str]:
         out = [self.range_index(label) for label in KEYED_LABELS]
+        out += [f"CREATE INDEX FOR (n:{label.value}) ON (n.{prop})"
+                for label, props in PROPERTY_INDEXES.items() for prop in props]
         out += [self.fulltext_index(label) for label in FULLTEXT_FIELDS]
         return out
 

@@ -193,6 +193,7 @@ def test_one_new_evaluation_flips_a_verdict_once_everywhere(
         [flip["id"], *(c["id"] for c in zombies)])
     page = viewer.get("/watches").get_data(as_text=True)
     assert page.count("badge verdict-promising") == 1
+    assert f"({len(data['notices'])} new)" in page  # in the navigation, on every page
     for watch in data["watches"]:
         feed = anonymous.get(watch["feed"].replace("http://localhost", ""))
         assert feed.status_code == 200
@@ -203,6 +204,7 @@ def test_one_new_evaluation_flips_a_verdict_once_everywhere(
     # marked seen: nothing new, the feed keeps its history
     viewer.post("/watches/seen", headers={"X-CSRF-Token": token})
     assert viewer.get("/watches.json").get_json()["notices"] == []
+    assert " new)" not in viewer.get("/changes").get_data(as_text=True)
 
 
 def test_new_zombie_repeat_is_a_change(store: FalkorStore, sample_copy: Path) -> None:

@@ -277,6 +277,28 @@ def watching(kind: str, target_id: str) -> str | None:
     return wid if _watch(wid) is not None else None
 
 
+def watch_news() -> int:
+    """How many changes the signed-in user's watches have had since last marked seen
+    (for the navigation; 0 when signed out or when the store cannot say)."""
+    from flask import g
+
+    from triedbefore.graph import GraphError
+
+    user = current_user()
+    if user is None:
+        return 0
+    if "watch_news" not in g:
+        try:
+            store = get_store()
+            watches = [dict(r["watch"]) for r in store.read(queries.WATCHES_OF_USER,
+                                                            {"user": user.name})]
+            new = living.watched_changes(store, watches, public_only=False, new_only=True)
+            g.watch_news = len({c["id"] for found in new.values() for c in found})
+        except GraphError:
+            g.watch_news = 0
+    return int(g.watch_news)
+
+
 @bp.app_context_processor
 def _helpers() -> dict[str, Any]:
-    return {"watching": watching}
+    return {"watching": watching, "watch_news": watch_news}
