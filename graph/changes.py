@@ -6,13 +6,15 @@ solution by earlier runs (``Solution.verdict``; none recorded means ``unevaluate
 difference becomes a ``VerdictChange`` node (``change_kind`` ``verdict``): the solution,
 the verdict before and after, the strength, the evaluations that caused it, the run and
 when. Zombie repeats of the touched solutions that no earlier run reported become
-``VerdictChange`` nodes of ``change_kind`` ``zombie``, in the same list.
+``VerdictChange`` nodes of ``change_kind`` ``zombie``, in the same list; a solution's first
+recorded verdict is its baseline, whose existing zombie repeats are not news.
 
 "Touched" means: the solutions the run's initiatives were linked to before and after it,
 the solutions of the initiatives its evaluations evaluated before and after it, and the
-solutions resolution linked or unlinked. Only their evidence (and, for zombie repeats,
-their attempts since their verdict first became ``does_not_work``) is read, so an update
-of a few rows costs a few index lookups however large the graph.
+solutions resolution linked or unlinked. Only their evidence (and, for zombie repeats of
+solutions with a recorded verdict, their attempts since their verdict first became
+``does_not_work``) is read, so an update of a few rows costs a few index lookups however
+large the graph, and a first load reads the evidence once and no attempts.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class Touched:
 
     solutions: set[str] = field(default_factory=set)
     evaluations: set[str] = field(default_factory=set)
+    initiatives: set[str] = field(default_factory=set)
     everything: bool = False  # resolution reconsidered every initiative
 
     def solutions_of(self, store: Store, statement: str, ids: Sequence[str]) -> None:
@@ -130,7 +133,7 @@ def record_changes(store: Store, run_id: str, touched: Touched,
         rows = [reach.get(e) for e in change["evaluations"]]
         change["site_ids"] = sorted({s for r in rows if r for s in r["sites"] or [] if s})
         change["visibility"] = _visibility(rows)
-    changes.extend(_new_zombies(store, run_id, evidence, recorded, at))
+    changes.extend(_new_zombies(store, evidence, recorded, touched, at))
     for batch in _chunks(updates, 1000):
         store.write(queries.SET_RECORDED_VERDICTS, {"rows": batch})
     for start in range(0, len(changes), 1000):
@@ -140,13 +143,20 @@ def record_changes(store: Store, run_id: str, touched: Touched,
     return changes
 
 
-def _new_zombies(store: Store, run_id: str, evidence: dict[str, list[Evidence]],
-                 recorded: dict[str, dict[str, Any]], at: str) -> list[dict[str, Any]]:
-    """Zombie repeats of these solutions that no earlier change reported."""
+def _new_zombies(store: Store, evidence: dict[str, list[Evidence]],
+                 recorded: dict[str, dict[str, Any]], touched: Touched,
+                 at: str) -> list[dict[str, Any]]:
+    """Zombie repeats this run revealed: a repeat of an initiative the run wrote, or one
+    that the evidence before the run did not make a repeat (the evidence before is the
+    evidence now without the evaluations the run wrote). A solution whose verdict is
+    recorded for the first time is a baseline: the repeats already in the data are
+    listed by the zombie question, not as news (so a first load reads no attempts)."""
     bounds: dict[str, int] = {}
     for sid, found in evidence.items():
+        if sid not in recorded or recorded[sid].get("verdict") is None:
+            continue
         first = first_does_not_work(found)
-        if first is not None and sid in recorded:
+        if first is not None:
             bounds[sid] = first
     if not bounds:
         return []
@@ -156,9 +166,15 @@ def _new_zombies(store: Store, run_id: str, evidence: dict[str, list[Evidence]],
     found_rows: list[dict[str, Any]] = []
     for sid, mine in attempts.items():
         now = verdict_of(evidence[sid])  # once per solution: it is the same for each repeat
+        earlier = [e for e in evidence[sid] if e.id not in touched.evaluations]
+        known = {r.initiative_id for _, r in classify_many(mine, earlier) if not r.cited} \
+            if len(earlier) < len(evidence[sid]) else None
         for _, repeat in classify_many(mine, evidence[sid]):
             if repeat.cited:
                 continue  # an informed re-try, not a zombie
+            if repeat.initiative_id not in touched.initiatives and (
+                    known is None or repeat.initiative_id in known):
+                continue  # a repeat before this run too
             found_rows.append({
                 "id": f"zombie:{sid}:{repeat.initiative_id}",
                 "change_kind": ChangeKind.ZOMBIE.value, "solution_id": sid,
@@ -176,10 +192,11 @@ def _new_zombies(store: Store, run_id: str, evidence: dict[str, list[Evidence]],
                 "changed_at": at})
     if not found_rows:
         return []
-    known: set[str] = set()
+    reported: set[str] = set()
     for chunk in _chunks([r["id"] for r in found_rows], 1000):
-        known.update(str(r["id"]) for r in store.read(queries.EXISTING_CHANGES, {"ids": chunk}))
-    new = [r for r in found_rows if r["id"] not in known]
+        reported.update(str(r["id"])
+                        for r in store.read(queries.EXISTING_CHANGES, {"ids": chunk}))
+    new = [r for r in found_rows if r["id"] not in reported]
     reach = _reach(store, queries.INITIATIVES_REACH, {r["initiative_id"] for r in new})
     evaluations = _reach(store, queries.EVALUATIONS_REACH,
                          {e for r in new for e in r["evaluations"]})

@@ -454,6 +454,7 @@ class Loader:
                 self.touched.solutions_of(self.store, queries.SOLUTIONS_OF_INITIATIVES, old)
             self.touched.solutions.update(
                 t for b in changed for t in b.links.get(Link.INITIATIVE_SOLUTION, []))
+            self.touched.initiatives.update(b.id for b in changed)
         elif label is Label.EVALUATION:
             if old:
                 self.touched.solutions_of(self.store, queries.SOLUTIONS_OF_EVALUATIONS, old)
