@@ -109,8 +109,9 @@ def report(r: dict[str, Any], when: str, m: dict[str, Any]) -> str:
         f"| unchanged re-load | {r['unchanged_without']} | {r['unchanged_with']} | 0 |",
         f"| update: 20 new evaluations | {r['update_without']} | {r['update_with']} | "
         f"{r['update_changes']} |", "",
-        f"Recording alone over all {r['solutions']} solutions (every verdict and zombie "
-        f"repeat new): {r['record_all']} s for {r['record_all_changes']} changes.", ""])
+        f"Recording alone over all {r['solutions']} solutions, none recorded before (a first "
+        f"load: every verdict is a change, zombie repeats are the baseline): "
+        f"{r['record_all']} s for {r['record_all_changes']} changes.", ""])
 
 
 def main() -> None:
