@@ -12,7 +12,7 @@ recorded verdict is its baseline, whose existing zombie repeats are not news.
 "Touched" means: the solutions the run's initiatives were linked to before and after it,
 the solutions of the initiatives its evaluations evaluated before and after it, and the
 solutions resolution linked or unlinked. Only their evidence (and, for zombie repeats of
-solutions with a recorded verdict, their attempts since their verdict first became
+solutions with a recorded verdict, their attempts started while their verdict was
 ``does_not_work``) is read, so an update of a few rows costs a few index lookups however
 large the graph, and a first load reads the evidence once and no attempts.
 """
@@ -37,7 +37,7 @@ from triedbefore.graph.rules import (
     UNEVALUATED,
     Evidence,
     classify_many,
-    first_does_not_work,
+    does_not_work_windows,
     verdict_of,
 )
 from triedbefore.graph.store import Store
@@ -151,17 +151,17 @@ def _new_zombies(store: Store, evidence: dict[str, list[Evidence]],
     evidence now without the evaluations the run wrote). A solution whose verdict is
     recorded for the first time is a baseline: the repeats already in the data are
     listed by the zombie question, not as news (so a first load reads no attempts)."""
-    bounds: dict[str, int] = {}
+    spans: dict[str, list[tuple[int, int | None]]] = {}
     for sid, found in evidence.items():
         if sid not in recorded or recorded[sid].get("verdict") is None:
             continue
-        first = first_does_not_work(found)
-        if first is not None:
-            bounds[sid] = first
-    if not bounds:
+        windows = does_not_work_windows(found)
+        if windows:
+            spans[sid] = windows
+    if not spans:
         return []
     attempts: dict[str, list[Any]] = {}
-    for attempt in iter_attempts(store, bounds):
+    for attempt in iter_attempts(store, spans):
         attempts.setdefault(attempt.solution_id, []).append(attempt)
     found_rows: list[dict[str, Any]] = []
     for sid, mine in attempts.items():
