@@ -25,6 +25,29 @@ csv.field_size_limit(MAX_CELL)
 
 BUNDLE_FILES: tuple[str, ...] = tuple(t.FILE for t in ROW_TYPES)
 
+#: First characters that make a spreadsheet run a cell as a formula.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_like(text: str) -> bool:
+    """Whether a spreadsheet would run the cell, leading apostrophes aside."""
+    return text.lstrip("'").startswith(FORMULA_START)
+
+
+def protect_cell(text: str) -> str:
+    """The cell as CSV text a spreadsheet shows and never runs: a formula-looking value
+    gets a leading apostrophe (the spreadsheet mark for text). ``unprotect_cell`` undoes it
+    exactly, so the bundle the exporter writes reads back to the same values."""
+    return "'" + text if formula_like(text) else text
+
+
+def unprotect_cell(text: str) -> str:
+    """Drop the apostrophe ``protect_cell`` added (one, and only before a formula-looking
+    value)."""
+    if text.startswith("'") and formula_like(text[1:]):
+        return text[1:]
+    return text
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -212,7 +235,8 @@ class Bundle:
                         f"row has {len(cells)} cells but the header has {width}"))
                     continue
                 row = RawRow(start, {})
-                for (canonical, is_extra), cell in zip(columns, cells, strict=True):
+                for (canonical, is_extra), raw_cell in zip(columns, cells, strict=True):
+                    cell = unprotect_cell(raw_cell)
                     if is_extra:
                         row.extras[canonical] = cell
                     else:

@@ -16,6 +16,7 @@ from typing import Any
 from triedbefore.graph import queries
 from triedbefore.graph.store import Store
 from triedbefore.ingest import IngestError
+from triedbefore.ingest.bundle import protect_cell
 from triedbefore.ontology.models import ROW_TYPES, InterchangeRow
 from triedbefore.ontology.vocab import Label, Link
 
@@ -33,14 +34,23 @@ def _is_internal(key: str) -> bool:
 
 
 def format_cell(value: Any) -> str:
+    """A property as an interchange cell; text a spreadsheet would run as a formula is
+    protected (``bundle.protect_cell``; the reader undoes it), numbers are written as they
+    are."""
+    if isinstance(value, str):
+        return protect_cell(value)
+    if isinstance(value, list):
+        return protect_cell("|".join(_plain_cell(v) for v in value))
+    return _plain_cell(value)
+
+
+def _plain_cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
-    if isinstance(value, list):
-        return "|".join(format_cell(v) for v in value)
     return str(value)
 
 
@@ -87,7 +97,7 @@ def _export_file(store: Store, row_type: type[InterchangeRow], path: Path) -> in
                     ids: list[str] = []
                     for link in ref_links[column]:
                         ids.extend(str(i) for i in record.get(link.name.lower()) or [])
-                    row.append("|".join(sorted(set(ids))))
+                    row.append(protect_cell("|".join(sorted(set(ids)))))
                 else:
                     row.append(format_cell(props.get(column)))
             row.extend(format_cell(props.get(e)) for e in extras)

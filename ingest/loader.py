@@ -38,7 +38,7 @@ from pydantic import ValidationError
 from triedbefore.graph import QueryError, queries, settings
 from triedbefore.graph.changes import Touched
 from triedbefore.graph.store import Store
-from triedbefore.ingest.bundle import Bundle, Problem, RawRow, open_bundle
+from triedbefore.ingest.bundle import Bundle, Problem, RawRow, open_bundle, protect_cell
 from triedbefore.ontology.models import (
     ROW_TYPES,
     InterchangeRow,
@@ -550,10 +550,7 @@ def neutralise(value: Any) -> str:
         value = json.dumps(value, ensure_ascii=False, sort_keys=True)
     elif isinstance(value, list | tuple):
         value = "|".join(str(v) for v in value)
-    text = str(value)
-    if text and text[0] in "=+-@\t\r":
-        return "'" + text
-    return text
+    return protect_cell(str(value))
 
 
 def write_report(result: IngestResult, directory: Path) -> list[Path]:

@@ -54,6 +54,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     for module in (explore, living, console, curation, graphview, apidocs, auth):
         app.register_blueprint(module.bp)
 
+    @app.template_filter("web_link")
+    def web_link(value: Any) -> str | None:
+        """A link target only for http(s) addresses: data never becomes a ``javascript:``
+        or ``data:`` link."""
+        text = str(value or "").strip()
+        return text if text.lower().startswith(("https://", "http://")) else None
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
         if wants_json():

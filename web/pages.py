@@ -53,6 +53,8 @@ def date_arg(name: str) -> str | None:
     if raw is None or raw == "":
         return None
     try:
+        if len(raw) != 10 or raw[4] != "-" or raw[7] != "-":
+            raise ValueError(raw)  # only the extended form: fromisoformat takes others
         date.fromisoformat(raw)
     except ValueError:
         abort(400, f"parameter {name!r} must be a date (YYYY-MM-DD)")
