@@ -29,6 +29,10 @@ PROPERTY_INDEXES: dict[Label, tuple[str, ...]] = {
     Label.WATCH: ("user",),
 }
 
+#: Neo4j administration (run on its ``system`` database): the public copy's database.
+SHOW_DATABASE = "SHOW DATABASES YIELD name WHERE name = $name RETURN name"
+CREATE_DATABASE = "CREATE DATABASE $name IF NOT EXISTS WAIT"
+
 
 def fulltext_index_name(label: Label) -> str:
     return f"tb_text_{label.value.lower()}"

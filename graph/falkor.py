@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,9 +14,20 @@ from falkordb import FalkorDB
 from falkordb.edge import Edge
 from falkordb.node import Node
 
-from triedbefore.graph import QueryError, StoreUnavailable
+from triedbefore.graph import QueryError, QueryRefused, StoreUnavailable, queries
 from triedbefore.graph.dialect import KEYED_LABELS, FalkorDialect
-from triedbefore.graph.store import Params, Row, Store, StoreURI, WriteSummary
+from triedbefore.graph.store import (
+    HIDDEN_FROM_PUBLIC,
+    Params,
+    Row,
+    Store,
+    StoreURI,
+    WriteSummary,
+    public_name,
+)
+
+#: A half-built public copy older than this (seconds) was left by a crash: deleted.
+STALE_COPY_SECONDS = 3600
 
 _ALREADY = ("already indexed", "already exists", "constraint already")
 
@@ -32,9 +46,17 @@ def _plain(value: Any) -> Any:
 class FalkorStore(Store):
     engine = "falkordb"
 
-    def __init__(self, uri: StoreURI, *, socket_path: Path | None = None) -> None:
+    def __init__(self, uri: StoreURI, *, socket_path: Path | None = None,
+                 _public_of: FalkorStore | None = None) -> None:
         self.uri = uri
         self.dialect = FalkorDialect()
+        self._public: FalkorStore | None = None
+        self._db: FalkorDB
+        if _public_of is not None:  # the public copy shares its main store's connections
+            self.public_only = True
+            self._db = _public_of._db
+            self._graph = self._db.select_graph(uri.graph)
+            return
         try:
             if socket_path is not None:
                 self._db = FalkorDB(unix_socket_path=str(socket_path))
@@ -78,6 +100,8 @@ class FalkorStore(Store):
         return self._rows(self._run(query, params, read_only=True, timeout_ms=timeout_ms))
 
     def write(self, query: str, params: Params | None = None) -> tuple[list[Row], WriteSummary]:
+        if self.public_only:
+            raise QueryRefused("the public copy of the graph is read-only")
         result = self._run(query, params, read_only=False)
         summary = WriteSummary(
             nodes_created=result.nodes_created,
@@ -89,6 +113,8 @@ class FalkorStore(Store):
         return self._rows(result), summary
 
     def run_schema(self, statement: str) -> None:
+        if self.public_only:
+            raise QueryRefused("the public copy of the graph is read-only")
         try:
             self._graph.query(statement)
         except redis.ResponseError as exc:
@@ -113,13 +139,79 @@ class FalkorStore(Store):
                     raise QueryError(f"unique constraint on {label.value}.id: {exc}") from None
 
     def drop_all(self) -> None:
-        """Delete this graph entirely (tests and `db reset`)."""
+        """Delete this graph and its public copy entirely (tests and `db reset`)."""
         try:
             self._graph.delete()
         except redis.ResponseError:
             pass
+        if not self.public_only:
+            self.public_copy().drop_all()
+
+    # -- the public copy ----------------------------------------------------------
+
+    def public_copy(self) -> FalkorStore:
+        if self.public_only:
+            return self
+        if self._public is None:
+            name = public_name(self.uri.graph)
+            self._public = FalkorStore(dataclasses.replace(self.uri, graph=name),
+                                       _public_of=self)
+        return self._public
+
+    def has_public_copy(self) -> bool:
+        try:
+            return bool(self._db.connection.exists(public_name(self.uri.graph)))
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise StoreUnavailable(f"lost connection to FalkorDB at {self.uri.display}: {exc}"
+                                   ) from None
+
+    def rebuild_public_copy(self) -> None:
+        """GRAPH.COPY to a new graph, delete the restricted nodes there, then RENAME it over
+        the public copy: readers of the copy see the old one or the new one, never a graph
+        being built."""
+        if self.public_only:
+            raise QueryRefused("the public copy of the graph is read-only")
+        conn = self._db.connection
+        target = public_name(self.uri.graph)
+        building = f"{target}~{int(time.time())}~{secrets.token_hex(4)}"
+        try:
+            self._drop_stale_copies(target)
+            if not conn.exists(self.uri.graph):  # nothing loaded: nothing public either
+                if conn.exists(target):
+                    conn.execute_command("GRAPH.DELETE", target)
+                return
+            conn.execute_command("GRAPH.COPY", self.uri.graph, building)
+            try:
+                graph = self._db.select_graph(building)
+                while True:
+                    result = graph.query(queries.DROP_HIDDEN_SOME,
+                                         {"hidden": list(HIDDEN_FROM_PUBLIC), "limit": 10_000})
+                    if not result.result_set or not result.result_set[0][0]:
+                        break
+                graph.query(queries.CLEAR_RUN_COUNTS)
+                conn.execute_command("RENAME", building, target)
+            except BaseException:
+                conn.execute_command("GRAPH.DELETE", building)
+                raise
+        except redis.ResponseError as exc:
+            raise QueryError(f"rebuilding the public copy: {exc}") from None
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise StoreUnavailable(f"lost connection to FalkorDB at {self.uri.display}: {exc}"
+                                   ) from None
+
+    def _drop_stale_copies(self, target: str) -> None:
+        conn = self._db.connection
+        now = time.time()
+        for raw in conn.execute_command("GRAPH.LIST") or []:
+            name = raw.decode() if isinstance(raw, bytes) else str(raw)
+            head, _, rest = name.partition("~")
+            stamp = rest.partition("~")[0]
+            if head == target and stamp.isdigit() and now - int(stamp) > STALE_COPY_SECONDS:
+                conn.execute_command("GRAPH.DELETE", name)
 
     def close(self) -> None:
+        if self.public_only:
+            return  # the connections are the main store's
         try:
             self._db.connection.close()
         except Exception:  # noqa: BLE001 - closing must never raise

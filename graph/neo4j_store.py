@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -9,9 +10,21 @@ import neo4j
 from neo4j import GraphDatabase, Query, RoutingControl
 from neo4j import exceptions as nex
 
-from triedbefore.graph import QueryError, StoreUnavailable, settings
-from triedbefore.graph.dialect import Neo4jDialect
-from triedbefore.graph.store import Params, Row, Store, StoreURI, WriteSummary
+from triedbefore.graph import QueryError, QueryRefused, StoreUnavailable, queries, settings
+from triedbefore.graph.dialect import CREATE_DATABASE, SHOW_DATABASE, Neo4jDialect
+from triedbefore.graph.store import (
+    HIDDEN_FROM_PUBLIC,
+    Params,
+    Row,
+    Store,
+    StoreURI,
+    WriteSummary,
+    public_name,
+)
+from triedbefore.ontology.vocab import Label, Link
+
+#: Rows per write when copying into the public database.
+COPY_BATCH = 2000
 
 #: Prefix that makes Neo4j plan a statement without running it.
 _EXPLAIN = "EXPLAIN "
@@ -40,9 +53,16 @@ class Neo4jStore(Store):
 
     engine = "neo4j"
 
-    def __init__(self, uri: StoreURI) -> None:
+    def __init__(self, uri: StoreURI, *, _public_of: Neo4jStore | None = None) -> None:
         self.uri = uri
         self.dialect = Neo4jDialect()
+        self._public: Neo4jStore | None = None
+        self._driver: neo4j.Driver
+        if _public_of is not None:  # the public database, through the same driver
+            self.public_only = True
+            self.database = uri.options["database"]
+            self._driver = _public_of._driver
+            return
         parts = urlsplit(uri.raw)
         user = unquote(parts.username) if parts.username else settings.NEO4J_USER.get()
         password = unquote(parts.password) if parts.password else settings.NEO4J_PASSWORD.get()
@@ -99,6 +119,12 @@ class Neo4jStore(Store):
         return keys, [{k: _plain(v) for k, v in r.items()} for r in records]
 
     def write(self, query: str, params: Params | None = None) -> tuple[list[Row], WriteSummary]:
+        if self.public_only:
+            raise QueryRefused("the public copy of the graph is read-only")
+        return self._write(query, params)
+
+    def _write(self, query: str, params: Params | None = None
+               ) -> tuple[list[Row], WriteSummary]:
         records, summary, _keys = self._execute(query, params, RoutingControl.WRITE)
         c = summary.counters
         return ([{k: _plain(v) for k, v in r.items()} for r in records],
@@ -106,6 +132,8 @@ class Neo4jStore(Store):
                              c.relationships_deleted, c.properties_set))
 
     def run_schema(self, statement: str) -> None:
+        if self.public_only:
+            raise QueryRefused("the public copy of the graph is read-only")
         self._execute(statement, None, RoutingControl.WRITE)
 
     def drop_all(self) -> None:
@@ -113,9 +141,66 @@ class Neo4jStore(Store):
         from triedbefore.graph.queries import DELETE_SOME
 
         while True:
-            rows, _ = self.write(DELETE_SOME, {"limit": 10_000})
+            rows, _ = self._write(DELETE_SOME, {"limit": 10_000})
             if not rows or not rows[0].get("deleted"):
                 return
 
+    # -- the public copy: a second database --------------------------------------
+
+    def public_copy(self) -> Neo4jStore:
+        if self.public_only:
+            return self
+        if self._public is None:
+            name = public_name(self.database)
+            uri = dataclasses.replace(self.uri, graph=name,
+                                      options={**self.uri.options, "database": name})
+            self._public = Neo4jStore(uri, _public_of=self)
+        return self._public
+
+    def _system(self, statement: str, params: dict[str, Any]) -> list[Any]:
+        try:
+            records, _summary, _keys = self._driver.execute_query(
+                statement, params, database_="system", routing_=RoutingControl.WRITE)
+        except (nex.ServiceUnavailable, nex.SessionExpired) as exc:
+            raise StoreUnavailable(f"Neo4j at {self.uri.display} is unavailable: {exc}") from None
+        except nex.Neo4jError as exc:
+            raise QueryError(
+                f"the public copy needs a second database ({exc.message}); on Neo4j "
+                "Community create none and point TRIEDBEFORE_PUBLIC_GRAPH at a database "
+                "you may use") from None
+        return list(records)
+
+    def has_public_copy(self) -> bool:
+        return bool(self._system(SHOW_DATABASE, {"name": self.public_copy().database}))
+
+    def rebuild_public_copy(self) -> None:
+        """Copy the visible nodes and links into the public database, emptied first. The
+        copy is not atomic: while it runs, its readers may see part of the graph (never a
+        restricted record)."""
+        if self.public_only:
+            raise QueryRefused("the public copy of the graph is read-only")
+        public = self.public_copy()
+        if not self.has_public_copy():
+            self._system(CREATE_DATABASE, {"name": public.database})
+        public.drop_all()
+        for statement in public.dialect.schema_statements():
+            public._execute(statement, None, RoutingControl.WRITE)
+        hidden = {"hidden": list(HIDDEN_FROM_PUBLIC)}
+        for label in Label:
+            rows = [{"props": r["props"]} for r in self.read(queries.visible_nodes(label),
+                                                              hidden)]
+            if label is Label.INGEST_RUN:
+                for r in rows:
+                    r["props"] = {k: v for k, v in r["props"].items()
+                                  if k not in ("counts_json", "written_json")}
+            for start in range(0, len(rows), COPY_BATCH):
+                public._write(queries.copy_nodes(label), {"rows": rows[start:start + COPY_BATCH]})
+        for link in Link:
+            rows = self.read(queries.visible_links(link), hidden)
+            for start in range(0, len(rows), COPY_BATCH):
+                public._write(queries.copy_links(link), {"rows": rows[start:start + COPY_BATCH]})
+
     def close(self) -> None:
+        if self.public_only:
+            return  # the driver is the main store's
         self._driver.close()

@@ -509,6 +509,53 @@ def neighbourhood_size(label: Label) -> str:
         "RETURN count(r) AS n"
     )
 
+# --- the public-only copy (graph/store.py) ---------------------------------------------
+# Restricted records are removed from a copy of the graph that anonymous readers use.
+
+DROP_HIDDEN_SOME = (
+    "MATCH (n) WHERE n.visibility IN $hidden "
+    "WITH n LIMIT $limit DETACH DELETE n RETURN count(*) AS deleted"
+)
+
+#: Ingest runs keep their times and status in the copy, not their row counts (which
+#: count restricted rows).
+CLEAR_RUN_COUNTS = (
+    "MATCH (r:IngestRun) SET r.counts_json = null, r.written_json = null"
+)
+
+
+@cypher_builder
+def visible_nodes(label: Label) -> str:
+    """Every node of a label whose visibility is not in ``$hidden``, with its properties
+    (copying into a second Neo4j database)."""
+    return (f"MATCH (n:{label.value}) WHERE NOT coalesce(n.visibility, 'public') IN $hidden "
+            "RETURN n {.*} AS props")
+
+
+@cypher_builder
+def copy_nodes(label: Label) -> str:
+    """Write ``$rows`` = [{props}] as nodes of a label, replacing their properties."""
+    return (f"UNWIND $rows AS r MERGE (n:{label.value} {{id: r.props.id}}) "
+            "SET n = r.props")
+
+
+@cypher_builder
+def visible_links(link: Link) -> str:
+    """Every link of one kind between visible nodes, with its properties."""
+    return (f"MATCH (a:{link.source.value})-[e:{link.rel.value}]->(b:{link.target.value}) "
+            "WHERE NOT coalesce(a.visibility, 'public') IN $hidden "
+            "AND NOT coalesce(b.visibility, 'public') IN $hidden "
+            "RETURN a.id AS source, b.id AS target, e {.*} AS props")
+
+
+@cypher_builder
+def copy_links(link: Link) -> str:
+    """Write ``$rows`` = [{source, target, props}] as links of one kind."""
+    return (f"UNWIND $rows AS r MATCH (a:{link.source.value} {{id: r.source}}) "
+            f"MATCH (b:{link.target.value} {{id: r.target}}) "
+            f"MERGE (a)-[e:{link.rel.value}]->(b) SET e = r.props")
+
+
 # --- query console (web/console.py) ---------------------------------------------------
 # The schema sidebar; run read-only like the researchers' own statements.
 

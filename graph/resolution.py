@@ -255,4 +255,5 @@ def decide(store: Store, initiative_id: str, solution_id: str, decision: str, *,
     if decision == "accepted":
         store.write(queries.DROP_OTHER_PROPOSALS, {"initiative_id": initiative_id,
                                                    "solution_id": solution_id})
+    store.rebuild_public_copy()
     return Resolution(initiative_id, solution_id, None, decision)

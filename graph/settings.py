@@ -83,11 +83,26 @@ MATCH_WORKERS = Setting(
     "Processes that match initiatives to solutions when many are resolved at once "
     "(forked; 0: one per core; 1: none)",
 )
+CONSOLE_RATE = Setting(
+    "console_rate", "TRIEDBEFORE_CONSOLE_RATE", "60",
+    "Most query console requests per minute per signed-in user or anonymous client "
+    "address (0: no limit)",
+)
+PUBLIC_GRAPH = Setting(
+    "public_graph", "TRIEDBEFORE_PUBLIC_GRAPH", "",
+    "Name of the public-only copy (FalkorDB graph or Neo4j database); empty: the graph or "
+    "database name followed by `-public`",
+)
+RESTRICTED_ROLE = Setting(
+    "restricted_role", "TRIEDBEFORE_RESTRICTED_ROLE", "viewer",
+    "Least explorer role that sees restricted records: viewer, curator or admin",
+)
 
 SETTINGS: tuple[Setting, ...] = (
     STORE, DATA_DIR, GRAPH_NAME, FSYNC, START_TIMEOUT,
     NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE, BATCH_SIZE, MATCH_WORKERS, WORKERS,
-    SECRET_KEY, CONSOLE_ROW_LIMIT, CONSOLE_TIMEOUT_MS, HTTP_CACHE_TTL,
+    SECRET_KEY, CONSOLE_ROW_LIMIT, CONSOLE_TIMEOUT_MS, HTTP_CACHE_TTL, CONSOLE_RATE,
+    PUBLIC_GRAPH, RESTRICTED_ROLE,
 )
 
 

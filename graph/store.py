@@ -116,13 +116,41 @@ class WriteSummary:
 
 READ_WORKERS = 2  # statements in flight in Store.read_each
 
+#: Visibility values anonymous readers may not see (docs/interchange.md).
+HIDDEN_FROM_PUBLIC: tuple[str, ...] = ("restricted",)
+
+
+def public_name(base: str) -> str:
+    """The name of the public-only copy of the graph (or database) ``base``."""
+    return settings.PUBLIC_GRAPH.get() or f"{base}-public"
+
 
 class Store(ABC):
-    """One graph database. Every statement is parameterised; each call is one transaction."""
+    """One graph database. Every statement is parameterised; each call is one transaction.
+
+    Every store has a **public copy**: the same graph without restricted records (a second
+    FalkorDB graph, a second Neo4j database), rebuilt by :meth:`rebuild_public_copy` after
+    every ingest and curation decision. Readers who may not see restricted records read
+    only the copy, so no statement (the console's included) can reach those records.
+    """
 
     engine: str
     dialect: Dialect
     uri: StoreURI
+    #: True for a store on the public copy: it refuses writes.
+    public_only: bool = False
+
+    @abstractmethod
+    def public_copy(self) -> Store:
+        """A store reading the public copy (refusing writes); the same object each time."""
+
+    @abstractmethod
+    def has_public_copy(self) -> bool:
+        """Whether the public copy exists (it does after the first rebuild)."""
+
+    @abstractmethod
+    def rebuild_public_copy(self) -> None:
+        """Replace the public copy with this graph minus its restricted records."""
 
     @abstractmethod
     def read(self, query: str, params: Params | None = None, *,

@@ -507,6 +507,7 @@ def ingest(store: Store, path: str | Path, *, batch_size: int | None = None,
            source: str | None = None, resolve: bool = True,
            record_changes: bool = True) -> IngestResult:
     """Load a bundle (folder or .zip) into ``store``; the report goes to ``report_dir``.
+    Ends by rebuilding the store's public copy (the graph without restricted records).
 
     Raises :class:`~triedbefore.ingest.BundleUnreadable` when nothing could be read.
     """
@@ -535,6 +536,8 @@ def ingest(store: Store, path: str | Path, *, batch_size: int | None = None,
             touched.solutions_of(store, queries.SOLUTIONS_OF_EVALUATIONS,
                                  sorted(touched.evaluations))
         result.changes = record(store, result.run_id, touched)
+    # anonymous readers read a copy without restricted records: it follows every ingest
+    store.rebuild_public_copy()
     if report_dir is not None and result.problems:
         result.report_paths = write_report(result, report_dir)
     return result

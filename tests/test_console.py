@@ -271,11 +271,16 @@ def test_example_and_schema_statements_run_read_only(loaded: FalkorStore) -> Non
 # --------------------------------------------------------------------------- #
 
 
-def test_console_needs_a_signed_in_user(app: Any) -> None:
+def test_anonymous_console_users_read_the_public_copy(app: Any) -> None:
     anonymous = app.test_client()
-    assert anonymous.get("/console").status_code == 302
-    denied = anonymous.get("/console.json?q=RETURN%201")
-    assert denied.status_code == 401 and denied.get_json()["ok"] is False
+    assert anonymous.get("/console").status_code == 200
+    answer = anonymous.get("/console.json", query_string={
+        "q": "MATCH (i:Initiative) RETURN i.visibility AS v, count(i) AS n ORDER BY v"})
+    assert answer.status_code == 200
+    assert all(row["v"] != "restricted" for row in answer.get_json()["rows"])
+    found = anonymous.get("/console.json", query_string={
+        "q": "MATCH (i:Initiative {id: 'INI-0055'}) RETURN i"}).get_json()
+    assert found["ok"] and found["rows"] == []
 
 
 def test_page_has_editor_schema_and_examples(client: FlaskClient) -> None:

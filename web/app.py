@@ -39,12 +39,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         STORE_URI=None, STORE=None, PAGE_SIZE=50,
         CONSOLE_ROW_LIMIT=int(settings.CONSOLE_ROW_LIMIT.get()),
         CONSOLE_TIMEOUT_MS=int(settings.CONSOLE_TIMEOUT_MS.get()),
+        CONSOLE_RATE=int(settings.CONSOLE_RATE.get()),
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+        RESTRICTED_ROLE=settings.RESTRICTED_ROLE.get(),
         USERS_FILE=str(settings.data_dir() / "users.json"),
         NODE_MODULES=str(Path(__file__).resolve().parents[1] / "node_modules"),
     )
     if test_config:
         app.config.update(test_config)
+    from triedbefore.web.auth import ROLES
+
+    if app.config["RESTRICTED_ROLE"] not in ROLES:
+        raise ValueError(f"restricted_role must be one of {', '.join(ROLES)}")
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key()
 
@@ -87,9 +93,42 @@ def wants_json() -> bool:
 _STORE_LOCK = threading.Lock()
 
 
+def may_see_restricted() -> bool:
+    """Whether this request's user may see restricted records: signed in with the
+    ``RESTRICTED_ROLE`` role or a higher one."""
+    from flask import current_app
+
+    from triedbefore.web.auth import current_user
+
+    user = current_user()
+    return user is not None and user.has_role(current_app.config["RESTRICTED_ROLE"])
+
+
 def get_store() -> Store:
+    """The store this request reads: the whole graph for users who may see restricted
+    records, the public copy (the graph without them) for everyone else. Every page, table,
+    search, count and console statement reads through this, so restricted records reach
+    only those users."""
+    from flask import current_app
+
+    store = full_store()
+    if may_see_restricted():
+        return store
+    public = store.public_copy()
+    checked = current_app.extensions.setdefault("triedbefore_public_checked", set())
+    if id(store) not in checked:  # a graph loaded before the copy existed: make it now
+        with _STORE_LOCK:
+            if id(store) not in checked:
+                if not store.has_public_copy():
+                    store.rebuild_public_copy()
+                checked.add(id(store))
+    return public
+
+
+def full_store() -> Store:
     """The app's store, opened once and shared by every request (both clients pool their
-    connections and are safe across threads)."""
+    connections and are safe across threads): the whole graph, for writes and for users
+    who may see restricted records."""
     from flask import current_app
 
     store: Store | None = current_app.config["STORE"] or \

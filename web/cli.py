@@ -213,14 +213,20 @@ def ingest_ods(state: Context, paths: tuple[str, ...], fmt: str, batch_size: int
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--rdf", type=click.Choice(["turtle", "jsonld"]), default=None,
               help="Write RDF with the ontology's IRIs instead of the CSV bundle.")
+@click.option("--public", is_flag=True,
+              help="Export the public copy: the graph without its restricted records.")
 @FORMAT
 @click.pass_obj
-def export(state: Context, directory: str, rdf: str | None, fmt: str) -> None:
+def export(state: Context, directory: str, rdf: str | None, public: bool, fmt: str) -> None:
     """Write the graph out as an interchange bundle (or as RDF)."""
     from triedbefore.ingest.export import export_bundle, export_rdf
 
     with _domain_errors():
         store = state.store()
+        if public:
+            if not store.has_public_copy():
+                store.rebuild_public_copy()
+            store = store.public_copy()
         if rdf:
             path = export_rdf(store, Path(directory), rdf)
             data: dict[str, Any] = {"rdf": str(path), "format": rdf}
@@ -392,6 +398,7 @@ def resolve(state: Context, accept: tuple[str, str] | None, reject: tuple[str, s
             results = [done]
         else:
             results = resolution.resolve(store)
+            store.rebuild_public_copy()
     if fmt == "json":
         _emit_json([r.to_dict() for r in results])
         return

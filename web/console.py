@@ -22,8 +22,11 @@ anything that is not a pure read. Answers:
   use the JSON envelope.
 - An unreachable store is 503, as everywhere in the explorer.
 
-Any statement can read any record, restricted ones included, so the console needs a
-signed-in user (role ``viewer`` or higher: those who may see restricted records).
+The console is open to everyone. Statements run on the store ``get_store`` gives the
+request: the whole graph for users who may see restricted records, and for everyone else
+the public copy, a second graph (database) holding no restricted record at all, so no
+statement can reach one however it is written. Console requests are rate-limited per
+client address (``CONSOLE_RATE``).
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
+import time
+from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,7 +51,6 @@ from triedbefore.graph.readonly import (
 )
 from triedbefore.ontology.vocab import Label
 from triedbefore.web.app import get_store
-from triedbefore.web.auth import login_required
 from triedbefore.web.pages import PAGES, neutralise
 
 bp = Blueprint("console", __name__)
@@ -72,6 +77,59 @@ _HEADINGS = {"refused": "Refused", "timeout": "Timed out",
 
 class _BadInput(ValueError):
     """A form field out of range."""
+
+
+class RateLimiter:
+    """At most ``CONSOLE_RATE`` console requests per minute per signed-in user (or, for
+    anonymous users, per client address); 0 turns the limit off. Kept in memory, per
+    process."""
+
+    WINDOW = 60.0
+
+    def __init__(self) -> None:
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, key: str, limit: int) -> float:
+        """0 when the request may run (and is counted), else seconds until it may."""
+        if limit <= 0:
+            return 0.0
+        now = time.monotonic()
+        with self._lock:
+            hits = self._hits.setdefault(key, deque())
+            while hits and now - hits[0] >= self.WINDOW:
+                hits.popleft()
+            if len(hits) >= limit:
+                return self.WINDOW - (now - hits[0])
+            hits.append(now)
+            if len(self._hits) > 10_000:  # forget idle clients
+                for k in [k for k, v in self._hits.items() if not v]:
+                    del self._hits[k]
+            return 0.0
+
+
+def _rate_limited() -> Any:
+    """A 429 answer when this client has used up its console requests, else None."""
+    from triedbefore.web.app import wants_json
+    from triedbefore.web.auth import current_user
+
+    limiter: RateLimiter = current_app.extensions.setdefault("triedbefore.console_limiter",
+                                                             RateLimiter())
+    user = current_user()
+    key = f"user:{user.name}" if user else f"addr:{request.remote_addr or '-'}"
+    wait = limiter.retry_after(key, int(current_app.config["CONSOLE_RATE"]))
+    if wait <= 0:
+        return None
+    message = (f"too many console requests; try again in {int(wait) + 1} seconds")
+    headers = {"Retry-After": str(int(wait) + 1)}
+    if wants_json():
+        return jsonify({"ok": False, "error": message, "status": 429}), 429, headers
+    return render_template("console.html", form=_request(), result=None, table=None,
+                           error={"error": message, "kind": "rate_limited"},
+                           error_heading="Slow down", schema={"labels": [],
+                                                              "relationship_types": [],
+                                                              "error": None},
+                           examples=EXAMPLES, urls=None), 429, headers
 
 
 def _limits() -> tuple[int, int]:
@@ -193,8 +251,10 @@ def _urls(form: dict[str, Any]) -> dict[str, str]:
 
 
 @bp.route("/console", methods=["GET", "POST"])
-@login_required("viewer")
 def console() -> Any:
+    limited = _rate_limited()
+    if limited is not None:
+        return limited
     form = _request()
     result: ReadResult | None = None
     error = form["error"]
@@ -211,8 +271,10 @@ def console() -> Any:
 
 
 @bp.route("/console.json", methods=["GET", "POST"])
-@login_required("viewer")
 def console_json() -> Any:
+    limited = _rate_limited()
+    if limited is not None:
+        return limited
     result, error = _answer()
     if error is not None or result is None:
         return _error_json(error or {"error": "no result", "kind": "query_error"})
@@ -220,8 +282,10 @@ def console_json() -> Any:
 
 
 @bp.route("/console.csv", methods=["GET", "POST"])
-@login_required("viewer")
 def console_csv() -> Any:
+    limited = _rate_limited()
+    if limited is not None:
+        return limited
     result, error = _answer()
     if error is not None or result is None:
         return _error_json(error or {"error": "no result", "kind": "query_error"})
@@ -236,8 +300,10 @@ def console_csv() -> Any:
 
 
 @bp.route("/console/schema.json")
-@login_required("viewer")
 def console_schema_json() -> Any:
+    limited = _rate_limited()
+    if limited is not None:
+        return limited
     return jsonify({"ok": True, **schema()})
 
 

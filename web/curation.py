@@ -35,7 +35,7 @@ from triedbefore.graph.analytics import NotFound
 from triedbefore.ingest.sources import CandidateError
 from triedbefore.ingest.sources import candidates as cands
 from triedbefore.ontology.vocab import CandidateStatus, Design, Finding
-from triedbefore.web.app import get_store, wants_json
+from triedbefore.web.app import full_store, get_store, wants_json
 from triedbefore.web.auth import current_user, login_required
 from triedbefore.web.pages import choice_arg, paginate
 
@@ -105,7 +105,7 @@ def _decide() -> resolution.Resolution:
     user = current_user()
     assert user is not None  # login_required
     try:
-        done = resolution.decide(get_store(), initiative_id, solution_id, decision,
+        done = resolution.decide(full_store(), initiative_id, solution_id, decision,
                                  who=user.name)
     except NotFound as exc:
         abort(404, str(exc))
@@ -178,7 +178,7 @@ def _decide_candidate() -> dict[str, Any]:
         abort(400, f"decision must be one of: {', '.join(CANDIDATE_DECISIONS)}")
     user = current_user()
     assert user is not None  # login_required
-    store = get_store()
+    store = full_store()
     try:
         if decision == "reject":
             done = cands.reject(store, cid, who=user.name)
@@ -195,6 +195,7 @@ def _decide_candidate() -> dict[str, Any]:
         abort(404, str(exc))
     except CandidateError as exc:
         abort(400, str(exc))
+    store.rebuild_public_copy()  # an accepted candidate is a new (public) evaluation
     current_app.logger.info("%s %sed candidate %s", user.name, decision.rstrip("e"), cid)
     return done
 

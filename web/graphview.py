@@ -156,11 +156,11 @@ def _requested_node() -> tuple[str, str] | None:
 
 
 def _hidden_visibility() -> list[str]:
-    """Restricted records are for signed-in users only (docs/interchange.md)."""
-    from triedbefore.web.auth import current_user
+    """Restricted records are for users with the role that may see them (the public copy
+    ``get_store`` gives everyone else holds none; this filter is a second guard)."""
+    from triedbefore.web.app import may_see_restricted
 
-    user = current_user()
-    return [] if user is not None and user.has_role("viewer") else ["restricted"]
+    return [] if may_see_restricted() else ["restricted"]
 
 
 def _detail_url(kind: str, node_id: str) -> str | None:

@@ -734,6 +734,7 @@ ERROR_TEXT = {
     400: "A parameter is malformed or out of range.",
     401: "Not signed in.",
     403: "Signed in without the needed role.",
+    429: "Too many requests from this client; `Retry-After` says when to try again.",
     404: "No record with that id (or no such measure).",
     503: "The graph store is unavailable or refused the query.",
 }
@@ -843,19 +844,18 @@ def console_operation(method: str, csv: bool) -> dict[str, Any]:
     else:
         ok = {"description": "The result.", "content": {JSON: {"schema": ref("ConsoleResult")}}}
     responses: dict[str, Any] = {"200": ok, "400": bad}
-    if csv:
-        responses["302"] = SIGN_IN_REDIRECT
-    responses.update({str(s): error(s, csv) for s in (401, 503)})
+    responses.update({str(s): error(s, csv) for s in (429, 503)})
     out: dict[str, Any] = {
         "operationId": f"console_{'csv' if csv else 'json'}_{method}",
         "summary": "Query console" + (" (CSV)" if csv else ""),
         "description": "Run a read-only Cypher statement (a pure read; anything else is "
-                       "refused) with a row limit and a time limit. Any statement can read "
-                       "restricted records, so this needs a signed-in user (viewer or "
-                       "higher)." + (" The form's POST needs the session's CSRF token."
+                       "refused) with a row limit and a time limit. Anonymous users and users "
+                       "without the role that sees restricted records query the public copy "
+                       "of the graph, which holds none. Rate-limited per user or client "
+                       "address." + (" The form's POST needs the session's CSRF token."
                                      if method == "post" else ""),
         "tags": ["console"],
-        "security": [{"cookieAuth": []}],
+        "security": [{}, {"cookieAuth": []}],
         "responses": responses,
     }
     if method == "get":
@@ -1003,9 +1003,9 @@ PATHS: dict[str, Any] = {
     "/console/schema.json": {"get": {
         **operation("console_schema", "Query console schema", "The labels, their property "
                     "names and the relationship types, as the console's sidebar shows them "
-                    "(`error` is set when the store could not list them). Signed-in users "
-                    "only.", "ConsoleSchema", [], [401], "console"),
-        "security": [{"cookieAuth": []}],
+                    "(`error` is set when the store could not list them), for the copy of "
+                    "the graph the user may query.", "ConsoleSchema", [], [429], "console"),
+        "security": [{}, {"cookieAuth": []}],
     }},
     "/curation.json": {"get": {
         **operation("curation", "Curation", "The resolution state of every initiative "
@@ -1085,7 +1085,7 @@ SPEC: dict[str, Any] = {
     "tags": [
         {"name": "explorer", "description": "The JSON twin of each explorer page."},
         {"name": "downloads", "description": "The CSV download of each page with a table."},
-        {"name": "console", "description": "Read-only Cypher queries (sign-in)."},
+        {"name": "console", "description": "Read-only Cypher queries (rate-limited)."},
         {"name": "curation", "description": "Solution resolution by curators (sign-in)."},
         {"name": "feeds", "description": "Atom feeds of evidence changes."},
         {"name": "watches", "description": "What a signed-in user follows (sign-in)."},
