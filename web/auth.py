@@ -195,6 +195,78 @@ def verify(path: str | os.PathLike[str], name: str, password: str) -> User | Non
     return User(name, str(entry["role"]), str(entry.get("created_at", "")))
 
 
+# --------------------------------------------------------------------------- #
+# API tokens
+# --------------------------------------------------------------------------- #
+
+TOKEN_PREFIX = "tb_"
+_TOKEN_RE = re.compile(r"tb_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})")
+
+
+def _token_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def add_token(path: str | os.PathLike[str], name: str, label: str = "") -> str:
+    """A new API token for user ``name``, shown once: only its SHA-256 is stored."""
+    file = Path(path)
+    with _locked(file):
+        users = _load(file)
+        if name not in users:
+            raise UserError(f"no user {name!r}")
+        token_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
+        tokens = users[name].setdefault("tokens", {})
+        tokens[token_id] = {"hash": _token_hash(secret), "label": label,
+                            "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        _write(file, users)
+    return f"{TOKEN_PREFIX}{token_id}_{secret}"
+
+
+def revoke_tokens(path: str | os.PathLike[str], name: str) -> int:
+    """Remove every API token of user ``name``; the number removed."""
+    file = Path(path)
+    with _locked(file):
+        users = _load(file)
+        if name not in users:
+            raise UserError(f"no user {name!r}")
+        count = len(users[name].pop("tokens", {}) or {})
+        _write(file, users)
+    return count
+
+
+def token_user(path: str | os.PathLike[str], token: str) -> User | None:
+    """The user an API token belongs to, or None (malformed, unknown or revoked)."""
+    found = _TOKEN_RE.fullmatch(token.strip())
+    if not found:
+        return None
+    token_id, secret = found.groups()
+    for name, entry in _load(Path(path)).items():
+        stored = (entry.get("tokens") or {}).get(token_id)
+        if stored and entry.get("role") in ROLES and hmac.compare_digest(
+                str(stored.get("hash", "")), _token_hash(secret)):
+            return User(name, str(entry["role"]), str(entry.get("created_at", "")))
+    return None
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def _check_token() -> None:
+    """A request with ``Authorization: Bearer`` must carry a valid token (401 otherwise);
+    it is then that token's user, whatever its cookies say."""
+    token = _bearer()
+    if token is None:
+        return
+    user = token_user(current_app.config["USERS_FILE"], token)
+    if user is None:
+        abort(401, "the API token is not valid (unknown, malformed or revoked)")
+    g.auth_user = user
+    g.auth_token = True
+
+
 def _fingerprint(password_hash: str) -> str:
     return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
 
@@ -320,6 +392,8 @@ def csrf_field() -> Markup:
 def _check_csrf() -> None:
     if request.method not in UNSAFE_METHODS:
         return
+    if g.get("auth_token"):
+        return  # a bearer token is never sent by a browser on its own: no CSRF risk
     expected = session.get("csrf")
     given = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
     if not isinstance(expected, str) or not expected or not hmac.compare_digest(
@@ -339,6 +413,7 @@ def init_app(app: Flask) -> None:
     app.extensions["triedbefore.login_limiter"] = LoginLimiter(
         int(app.config.get("LOGIN_MAX_FAILURES", 5)),
         float(app.config.get("LOGIN_WINDOW_SECONDS", 300)))
+    app.before_request(_check_token)
     app.before_request(_check_csrf)
     app.jinja_env.globals.update(csrf_field=csrf_field, csrf_token=csrf_token,
                                  current_user=current_user)

@@ -673,6 +673,36 @@ def user_list(users_file: str | None, fmt: str) -> None:
     _table([[u.name, u.role, u.created_at] for u in users], ["name", "role", "created"])
 
 
+@user.command("token")
+@click.argument("name")
+@click.option("--label", default="", help="What the token is for (kept beside its hash).")
+@click.option("--revoke", is_flag=True, help="Remove every token of the user instead.")
+@USERS_FILE
+@FORMAT
+def user_token(name: str, label: str, revoke: bool, users_file: str | None, fmt: str) -> None:
+    """Make an API token for NAME (printed once; send it as `Authorization: Bearer TOKEN`),
+    or --revoke all of NAME's tokens."""
+    from triedbefore.web import auth
+
+    path = _users_file(users_file)
+    try:
+        if revoke:
+            count = auth.revoke_tokens(path, name)
+        else:
+            token = auth.add_token(path, name, label)
+    except (auth.UserError, OSError, ValueError) as exc:
+        _fail(str(exc))
+    if revoke:
+        if fmt == "json":
+            _emit_json({"name": name, "revoked": count})
+        else:
+            click.echo(f"revoked {count} token{'s' if count != 1 else ''} of {name}")
+    elif fmt == "json":
+        _emit_json({"name": name, "token": token})
+    else:
+        click.echo(token)
+
+
 @cli.group()
 def db() -> None:
     """Manage the embedded FalkorDB server."""

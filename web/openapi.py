@@ -1017,9 +1017,11 @@ PATHS: dict[str, Any] = {
     "/curation/decide.json": {"post": {
         **operation("curation_decide", "Record a curation decision", "Accept or reject a "
                     "proposed solution for an initiative; the decision is kept with the "
-                    "curator's name. Curators and admins only; needs the session's CSRF "
-                    "token.", "Resolution", [], [400, 401, 403, 404], "curation"),
-        "security": [{"cookieAuth": []}],
+                    "curator's name. Curators and admins only: signed in (then with the "
+                    "session's CSRF token) or with an API token (`Authorization: Bearer`, "
+                    "no CSRF token needed).", "Resolution", [], [400, 401, 403, 404],
+                    "curation"),
+        "security": [{"cookieAuth": []}, {"bearerAuth": []}],
         "parameters": [param("csrf_header")],
         "requestBody": {"required": True, "content": {
             "application/x-www-form-urlencoded": {"schema": closed({
@@ -1101,6 +1103,12 @@ SPEC: dict[str, Any] = {
                 "description": "Flask's signed session cookie, set by signing in with a "
                                "form POST to `/login` (fields `name`, `password`, "
                                "`csrf_token`). Roles: viewer < curator < admin.",
+            },
+            "bearerAuth": {
+                "type": "http", "scheme": "bearer",
+                "description": "An API token made with `triedbefore user token NAME`; it "
+                               "acts as that user (and role). A request with an invalid "
+                               "token is refused with 401.",
             },
         },
     },
