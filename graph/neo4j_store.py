@@ -30,6 +30,11 @@ COPY_BATCH = 2000
 _EXPLAIN = "EXPLAIN "
 
 
+def _one_line(exc: BaseException) -> str:
+    """The driver's message on one line (its connection errors span several)."""
+    return " ".join(str(exc).split())
+
+
 def _query_error(exc: nex.Neo4jError) -> QueryError:
     message = exc.message or str(exc)
     if "TransactionTimedOut" in (exc.code or ""):  # ...Transaction.TransactionTimedOut*
@@ -74,7 +79,8 @@ class Neo4jStore(Store):
             self._driver.verify_connectivity()
         except (nex.ServiceUnavailable, nex.AuthError, OSError) as exc:
             self._driver.close()
-            raise StoreUnavailable(f"cannot reach Neo4j at {uri.display}: {exc}") from None
+            raise StoreUnavailable(f"cannot reach Neo4j at {uri.display}: {_one_line(exc)}"
+                                   ) from None
 
     def _execute(self, query: str, params: Params | None, routing: RoutingControl,
                  timeout_ms: int | None = None) -> Any:
@@ -83,7 +89,8 @@ class Neo4jStore(Store):
             return self._driver.execute_query(q, dict(params or {}), database_=self.database,
                                               routing_=routing)
         except (nex.ServiceUnavailable, nex.SessionExpired) as exc:
-            raise StoreUnavailable(f"Neo4j at {self.uri.display} is unavailable: {exc}") from None
+            raise StoreUnavailable(
+                f"Neo4j at {self.uri.display} is unavailable: {_one_line(exc)}") from None
         except nex.Neo4jError as exc:
             raise _query_error(exc) from None
 
@@ -113,7 +120,8 @@ class Neo4jStore(Store):
                     records: list[Any] = result.fetch(max_rows)
                     tx.rollback()
         except (nex.ServiceUnavailable, nex.SessionExpired) as exc:
-            raise StoreUnavailable(f"Neo4j at {self.uri.display} is unavailable: {exc}") from None
+            raise StoreUnavailable(
+                f"Neo4j at {self.uri.display} is unavailable: {_one_line(exc)}") from None
         except nex.Neo4jError as exc:
             raise _query_error(exc) from None
         return keys, [{k: _plain(v) for k, v in r.items()} for r in records]
@@ -162,7 +170,8 @@ class Neo4jStore(Store):
             records, _summary, _keys = self._driver.execute_query(
                 statement, params, database_="system", routing_=RoutingControl.WRITE)
         except (nex.ServiceUnavailable, nex.SessionExpired) as exc:
-            raise StoreUnavailable(f"Neo4j at {self.uri.display} is unavailable: {exc}") from None
+            raise StoreUnavailable(
+                f"Neo4j at {self.uri.display} is unavailable: {_one_line(exc)}") from None
         except nex.Neo4jError as exc:
             raise QueryError(
                 f"the public copy needs a second database ({exc.message}); on Neo4j "

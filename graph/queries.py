@@ -94,6 +94,13 @@ SITE_STATES = (
     "t.close_date AS close_date, t.lat AS lat, t.lon AS lon, p.id AS parent_id"
 )
 
+#: The run before ``$id``: whether it got as far as resolving solutions (a run killed
+#: earlier leaves initiatives written but never resolved).
+PREVIOUS_RUN = (
+    "MATCH (r:IngestRun) WHERE r.id <> $id "
+    "RETURN r.id AS id, r.resolved AS resolved ORDER BY r.started_at DESC LIMIT 1"
+)
+
 # --- export and stats --------------------------------------------------------
 
 #: Reference columns per label, from the interchange models (column, link).

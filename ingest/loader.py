@@ -522,12 +522,16 @@ def ingest(store: Store, path: str | Path, *, batch_size: int | None = None,
         from triedbefore.graph.resolution import resolve as resolve_solutions
 
         # New or changed solutions may match any unresolved initiative; otherwise only the
-        # initiatives this run wrote need a look.
-        only = None if result.written.get("solutions") else loader.unresolved
+        # initiatives this run wrote need a look, unless the run before stopped short of
+        # resolving (killed): then the initiatives it wrote, now unchanged, need one too.
+        previous = store.read(queries.PREVIOUS_RUN, {"id": result.run_id})
+        finished = not previous or previous[0].get("resolved") is True
+        only = None if result.written.get("solutions") or not finished else loader.unresolved
         if only is None or only:
             for r in resolve_solutions(store, run_id=result.run_id, only=only,
                                        touched=loader.touched.solutions):
                 result.resolution[r.status] = result.resolution.get(r.status, 0) + 1
+        store.write(queries.UPSERT_RUN, {"id": result.run_id, "props": {"resolved": True}})
     if record_changes:
         from triedbefore.graph.changes import record_changes as record
 
