@@ -286,3 +286,36 @@ def test_public_export_leaves_restricted_records_out(loaded: FalkorStore, tmp_pa
         text = "".join(p.read_text("utf-8") for p in out.glob("*.csv"))
         assert (MARKER in text) is expect
         assert ("INI-0055" in text) is expect
+
+
+@pytest.mark.neo4j
+@pytest.mark.skipif(not __import__("os").environ.get("NEO4J_URI"),
+                    reason="NEO4J_URI is not set: no Neo4j server configured")
+def test_neo4j_public_copy_is_a_second_database_without_restricted_records(
+        tmp_path: Path) -> None:
+    import os
+
+    from triedbefore.graph.store import open_store
+
+    store = open_store(os.environ["NEO4J_URI"])
+    try:
+        store.drop_all()
+        folder = tmp_path / "b"
+        folder.mkdir()
+        (folder / "sites.csv").write_text("site_id,name,kind\nS1,Site,trust\n")
+        (folder / "initiatives.csv").write_text(
+            "initiative_id,title,site_ids,start_date,visibility\n"
+            "I1,Open,S1,2020,public\nI2,Quillwort,S1,2021,restricted\n")
+        assert ingest(store, folder).exit_code == 0
+        public = store.public_copy()
+        assert public.database != store.database  # type: ignore[attr-defined]
+        ids = sorted(r["id"] for r in public.read("MATCH (i:Initiative) RETURN i.id AS id"))
+        assert ids == ["I1"]
+        assert public.read("MATCH (:Initiative {id: 'I1'})-[:TRIED_AT]->(s:Site) "
+                           "RETURN s.id AS id") == [{"id": "S1"}]
+        with pytest.raises(QueryRefused):
+            public.write("CREATE (:X)")
+    finally:
+        store.drop_all()
+        store.public_copy().drop_all()  # type: ignore[attr-defined]
+        store.close()
