@@ -531,7 +531,8 @@ def ingest(store: Store, path: str | Path, *, batch_size: int | None = None,
             for r in resolve_solutions(store, run_id=result.run_id, only=only,
                                        touched=loader.touched.solutions):
                 result.resolution[r.status] = result.resolution.get(r.status, 0) + 1
-        store.write(queries.UPSERT_RUN, {"id": result.run_id, "props": {"resolved": True}})
+    # done (or, with resolve=False, skipped as asked): nothing is left for the next run
+    store.write(queries.UPSERT_RUN, {"id": result.run_id, "props": {"resolved": True}})
     if record_changes:
         from triedbefore.graph.changes import record_changes as record
 
