@@ -14,10 +14,9 @@ from falkordb import FalkorDB
 from falkordb.edge import Edge
 from falkordb.node import Node
 
-from triedbefore.graph import QueryError, QueryRefused, StoreUnavailable, queries
+from triedbefore.graph import QueryError, QueryRefused, StoreUnavailable
 from triedbefore.graph.dialect import KEYED_LABELS, FalkorDialect
 from triedbefore.graph.store import (
-    HIDDEN_FROM_PUBLIC,
     Params,
     Row,
     Store,
@@ -166,9 +165,11 @@ class FalkorStore(Store):
                                    ) from None
 
     def rebuild_public_copy(self) -> None:
-        """GRAPH.COPY to a new graph, delete the restricted nodes there, then RENAME it over
-        the public copy: readers of the copy see the old one or the new one, never a graph
-        being built."""
+        """Copy the visible nodes and links into a new graph with plain reads and writes,
+        then RENAME it over the public copy: readers of the copy see the old one or the new
+        one, never a graph being built. (Not ``GRAPH.COPY``: it forks the server, and when
+        another fork is running, such as the full-text index's garbage collection or an
+        AOF rewrite, the copy can leave the whole server waiting forever.)"""
         if self.public_only:
             raise QueryRefused("the public copy of the graph is read-only")
         conn = self._db.connection
@@ -180,24 +181,27 @@ class FalkorStore(Store):
                 if conn.exists(target):
                     conn.execute_command("GRAPH.DELETE", target)
                 return
-            conn.execute_command("GRAPH.COPY", self.uri.graph, building)
+            new = FalkorStore(dataclasses.replace(self.uri, graph=building), _public_of=self)
+            new.public_only = False  # writable while it is being built
             try:
-                graph = self._db.select_graph(building)
-                while True:
-                    result = graph.query(queries.DROP_HIDDEN_SOME,
-                                         {"hidden": list(HIDDEN_FROM_PUBLIC), "limit": 10_000})
-                    if not result.result_set or not result.result_set[0][0]:
-                        break
-                graph.query(queries.CLEAR_RUN_COUNTS)
+                new.ensure_schema()
+                self.copy_visible_into(new.write)
                 conn.execute_command("RENAME", building, target)
             except BaseException:
-                conn.execute_command("GRAPH.DELETE", building)
+                if conn.exists(building):
+                    conn.execute_command("GRAPH.DELETE", building)
                 raise
         except redis.ResponseError as exc:
             raise QueryError(f"rebuilding the public copy: {exc}") from None
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise StoreUnavailable(f"lost connection to FalkorDB at {self.uri.display}: {exc}"
                                    ) from None
+
+    def write_public_copy(self, query: str, params: Params | None = None) -> None:
+        if self.public_only:
+            raise QueryRefused("the public copy of the graph is read-only")
+        if self.has_public_copy():
+            self.public_copy()._run(query, params, read_only=False)
 
     def _drop_stale_copies(self, target: str) -> None:
         conn = self._db.connection

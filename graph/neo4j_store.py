@@ -10,10 +10,9 @@ import neo4j
 from neo4j import GraphDatabase, Query, RoutingControl
 from neo4j import exceptions as nex
 
-from triedbefore.graph import QueryError, QueryRefused, StoreUnavailable, queries, settings
+from triedbefore.graph import QueryError, QueryRefused, StoreUnavailable, settings
 from triedbefore.graph.dialect import CREATE_DATABASE, SHOW_DATABASE, Neo4jDialect
 from triedbefore.graph.store import (
-    HIDDEN_FROM_PUBLIC,
     Params,
     Row,
     Store,
@@ -21,10 +20,6 @@ from triedbefore.graph.store import (
     WriteSummary,
     public_name,
 )
-from triedbefore.ontology.vocab import Label, Link
-
-#: Rows per write when copying into the public database.
-COPY_BATCH = 2000
 
 #: Prefix that makes Neo4j plan a statement without running it.
 _EXPLAIN = "EXPLAIN "
@@ -194,20 +189,12 @@ class Neo4jStore(Store):
         public.drop_all()
         for statement in public.dialect.schema_statements():
             public._execute(statement, None, RoutingControl.WRITE)
-        hidden = {"hidden": list(HIDDEN_FROM_PUBLIC)}
-        for label in Label:
-            rows = [{"props": r["props"]} for r in self.read(queries.visible_nodes(label),
-                                                              hidden)]
-            if label is Label.INGEST_RUN:
-                for r in rows:
-                    r["props"] = {k: v for k, v in r["props"].items()
-                                  if k not in ("counts_json", "written_json")}
-            for start in range(0, len(rows), COPY_BATCH):
-                public._write(queries.copy_nodes(label), {"rows": rows[start:start + COPY_BATCH]})
-        for link in Link:
-            rows = self.read(queries.visible_links(link), hidden)
-            for start in range(0, len(rows), COPY_BATCH):
-                public._write(queries.copy_links(link), {"rows": rows[start:start + COPY_BATCH]})
+        self.copy_visible_into(public._write)
+
+    def write_public_copy(self, query: str, params: Params | None = None) -> None:
+        if self.public_only:
+            raise QueryRefused("the public copy of the graph is read-only")
+        self.public_copy()._write(query, params)
 
     def close(self) -> None:
         if self.public_only:

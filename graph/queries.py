@@ -517,19 +517,7 @@ def neighbourhood_size(label: Label) -> str:
     )
 
 # --- the public-only copy (graph/store.py) ---------------------------------------------
-# Restricted records are removed from a copy of the graph that anonymous readers use.
-
-DROP_HIDDEN_SOME = (
-    "MATCH (n) WHERE n.visibility IN $hidden "
-    "WITH n LIMIT $limit DETACH DELETE n RETURN count(*) AS deleted"
-)
-
-#: Ingest runs keep their times and status in the copy, not their row counts (which
-#: count restricted rows).
-CLEAR_RUN_COUNTS = (
-    "MATCH (r:IngestRun) SET r.counts_json = null, r.written_json = null"
-)
-
+# The copy of the graph anonymous readers use: its visible nodes and links, copied.
 
 @cypher_builder
 def visible_nodes(label: Label) -> str:

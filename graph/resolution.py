@@ -248,12 +248,16 @@ def decide(store: Store, initiative_id: str, solution_id: str, decision: str, *,
     if not store.read(queries.SOLUTION_EXISTS, {"id": solution_id}):
         raise NotFound(f"no solution with id {solution_id!r}")
     at = datetime.now(UTC).isoformat(timespec="seconds")
-    store.write(queries.DECIDE_LINK, {"initiative_id": initiative_id,
-                                      "solution_id": solution_id, "how": decision,
-                                      "who": who, "at": at, "run_id": f"curation-{at}"})
-    EPOCH[0] += 1
+    link = {"initiative_id": initiative_id, "solution_id": solution_id, "how": decision,
+            "who": who, "at": at, "run_id": f"curation-{at}"}
+    store.write(queries.DECIDE_LINK, link)
     if decision == "accepted":
         store.write(queries.DROP_OTHER_PROPOSALS, {"initiative_id": initiative_id,
                                                    "solution_id": solution_id})
-    store.rebuild_public_copy()
+    # the same decision on the public copy (nothing happens there to a restricted record)
+    store.write_public_copy(queries.DECIDE_LINK, link)
+    if decision == "accepted":
+        store.write_public_copy(queries.DROP_OTHER_PROPOSALS,
+                                {"initiative_id": initiative_id, "solution_id": solution_id})
+    EPOCH[0] += 1
     return Resolution(initiative_id, solution_id, None, decision)

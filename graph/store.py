@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,6 +116,9 @@ class WriteSummary:
 
 READ_WORKERS = 2  # statements in flight in Store.read_each
 
+#: Rows per write when copying into the public copy.
+COPY_BATCH = 2000
+
 #: Visibility values anonymous readers may not see (docs/interchange.md).
 HIDDEN_FROM_PUBLIC: tuple[str, ...] = ("restricted",)
 
@@ -151,6 +154,33 @@ class Store(ABC):
     @abstractmethod
     def rebuild_public_copy(self) -> None:
         """Replace the public copy with this graph minus its restricted records."""
+
+    @abstractmethod
+    def write_public_copy(self, query: str, params: Params | None = None) -> None:
+        """Apply one write to the public copy too (a curation decision: statements that
+        match records by id do nothing there when the record is restricted)."""
+
+    def copy_visible_into(self, write: Callable[[str, Params], Any]) -> None:
+        """Write this graph's visible nodes and links through ``write`` (a statement and
+        its parameters) into an empty graph with the same schema: plain reads and batched
+        ``UNWIND … MERGE`` writes, on either engine. Ingest runs lose their row counts."""
+        from triedbefore.graph import queries
+        from triedbefore.ontology.vocab import Label, Link
+
+        hidden = {"hidden": list(HIDDEN_FROM_PUBLIC)}
+        for label in Label:
+            rows = [{"props": r["props"]} for r in self.read(queries.visible_nodes(label),
+                                                              hidden)]
+            if label is Label.INGEST_RUN:
+                for r in rows:
+                    r["props"] = {k: v for k, v in r["props"].items()
+                                  if k not in ("counts_json", "written_json")}
+            for start in range(0, len(rows), COPY_BATCH):
+                write(queries.copy_nodes(label), {"rows": rows[start:start + COPY_BATCH]})
+        for link in Link:
+            rows = self.read(queries.visible_links(link), hidden)
+            for start in range(0, len(rows), COPY_BATCH):
+                write(queries.copy_links(link), {"rows": rows[start:start + COPY_BATCH]})
 
     @abstractmethod
     def read(self, query: str, params: Params | None = None, *,
