@@ -119,6 +119,9 @@ READ_WORKERS = 2  # statements in flight in Store.read_each
 #: Rows per write when copying into the public copy.
 COPY_BATCH = 2000
 
+#: Labels of records that belong to one user (watches): never in the public copy.
+PRIVATE_LABELS: frozenset[str] = frozenset({"Watch"})
+
 #: Visibility values anonymous readers may not see (docs/interchange.md).
 HIDDEN_FROM_PUBLIC: tuple[str, ...] = ("restricted",)
 
@@ -163,12 +166,15 @@ class Store(ABC):
     def copy_visible_into(self, write: Callable[[str, Params], Any]) -> None:
         """Write this graph's visible nodes and links through ``write`` (a statement and
         its parameters) into an empty graph with the same schema: plain reads and batched
-        ``UNWIND … MERGE`` writes, on either engine. Ingest runs lose their row counts."""
+        ``UNWIND … MERGE`` writes, on either engine. Ingest runs lose their row counts;
+        users' own records (``PRIVATE_LABELS``) stay out."""
         from triedbefore.graph import queries
         from triedbefore.ontology.vocab import Label, Link
 
         hidden = {"hidden": list(HIDDEN_FROM_PUBLIC)}
         for label in Label:
+            if label in PRIVATE_LABELS:
+                continue
             rows = [{"props": r["props"]} for r in self.read(queries.visible_nodes(label),
                                                               hidden)]
             if label is Label.INGEST_RUN:

@@ -55,12 +55,14 @@ def materialise(case: str, dest: Path) -> Path:
 
 def snapshot(store: FalkorStore) -> Snapshot:
     nodes = {}
-    for row in store.read("MATCH (n) WHERE NOT n:IngestRun "
+    # (ingest runs and the verdict changes each run reports are the runs' own records)
+    for row in store.read("MATCH (n) WHERE NOT n:IngestRun AND NOT n:VerdictChange "
                           "RETURN labels(n)[0] AS label, n {.*} AS props"):
         props = {k: v for k, v in row["props"].items() if k not in IGNORED}
         nodes[(row["label"], props["id"])] = props
     rels = {(r["a"], r["ai"], r["t"], r["b"], r["bi"]) for r in store.read(
-        "MATCH (a)-[e]->(b) RETURN labels(a)[0] AS a, a.id AS ai, type(e) AS t, "
+        "MATCH (a)-[e]->(b) WHERE NOT a:VerdictChange AND NOT b:VerdictChange "
+        "RETURN labels(a)[0] AS a, a.id AS ai, type(e) AS t, "
         "labels(b)[0] AS b, b.id AS bi")}
     return nodes, rels
 

@@ -56,10 +56,11 @@ def _store(server: EmbeddedServer, name: str) -> FalkorStore:
 
 
 def snapshot(store: Any) -> tuple[dict[Any, Any], dict[Any, Any]]:
-    """Every node but ingest runs, and every relationship, with their properties (but the
-    run that wrote them)."""
+    """Every node but the runs' own records (ingest runs, the verdict changes each run
+    reports), and every relationship, with their properties (but the run that wrote
+    them)."""
     nodes = {}
-    for row in store.read("MATCH (n) WHERE NOT n:IngestRun "
+    for row in store.read("MATCH (n) WHERE NOT n:IngestRun AND NOT n:VerdictChange "
                           "RETURN labels(n)[0] AS label, n {.*} AS props"):
         props = {k: v for k, v in row["props"].items() if k not in IGNORED}
         nodes[(row["label"], props["id"])] = props

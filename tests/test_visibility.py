@@ -125,7 +125,8 @@ def urls(app: Flask) -> list[str]:
             continue
         paths = [rule.rule]
         for name in rule.arguments:
-            paths = [p.replace(f"<{name}>", v) for p in paths for v in PATH_VALUES[name]]
+            paths = [p.replace(f"<{name}>", v) for p in paths
+                     for v in PATH_VALUES.get(name, ["unknown-id"])]
         out += [p + ("?" + q if q else "") for p in paths for q in QUERIES]
     return out
 
@@ -319,3 +320,14 @@ def test_neo4j_public_copy_is_a_second_database_without_restricted_records(
         store.drop_all()
         store.public_copy().drop_all()  # type: ignore[attr-defined]
         store.close()
+
+
+def test_watches_stay_out_of_the_public_copy(loaded: FalkorStore) -> None:
+    loaded.write("CREATE (:Watch {id: 'w-test', user: 'vic', target_kind: 'solution', "
+                 "target_id: 'SOL-TELE'})")
+    try:
+        loaded.rebuild_public_copy()
+        assert loaded.public_copy().read("MATCH (w:Watch) RETURN count(w) AS n")[0]["n"] == 0
+    finally:
+        loaded.write("MATCH (w:Watch {id: 'w-test'}) DETACH DELETE w")
+        loaded.rebuild_public_copy()
