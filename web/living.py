@@ -40,7 +40,7 @@ from flask import (
 from triedbefore.graph import changes as living
 from triedbefore.graph import queries
 from triedbefore.ontology.vocab import InterventionType, WatchTarget
-from triedbefore.web.app import get_store, wants_json
+from triedbefore.web.app import full_store, get_store, may_see_restricted, wants_json
 from triedbefore.web.auth import current_user, login_required
 from triedbefore.web.pages import date_arg, paginate, register_page
 
@@ -61,7 +61,7 @@ def _now() -> str:
 
 def changes_data() -> dict[str, Any]:
     since = date_arg("since")
-    rows = living.list_changes(get_store(), since, public_only=current_user() is None)
+    rows = living.list_changes(get_store(), since, public_only=not may_see_restricted())
     return {"changes": paginate(rows), "since": since}
 
 
@@ -138,7 +138,7 @@ def feed_token(watch_id: str) -> str:
 
 
 def _watch(watch_id: str) -> dict[str, Any] | None:
-    rows = get_store().read(queries.WATCH_BY_ID, {"id": watch_id})
+    rows = full_store().read(queries.WATCH_BY_ID, {"id": watch_id})  # users' own records
     return dict(rows[0]["watch"]) if rows else None
 
 
@@ -151,7 +151,7 @@ def watch_atom(watch_id: str) -> Response:
     watch = _watch(watch_id)
     if watch is None:
         abort(404, "no such feed")
-    rows = living.watched_changes(get_store(), [watch], public_only=True)[watch_id]
+    rows = living.watched_changes(full_store(), [watch], public_only=True)[watch_id]
     return atom_feed(f"triedbefore: {_describe(watch)}", TAG + "watch/" + watch_id,
                      url_for("living.watch_atom", watch_id=watch_id, token=token,
                              _external=True),
@@ -171,10 +171,13 @@ def _describe(watch: dict[str, Any]) -> str:
 def watches_data() -> dict[str, Any]:
     user = current_user()
     assert user is not None  # login_required
-    store = get_store()
+    # watches are the user's own records, kept in the whole graph only; the changes they
+    # show are public ones unless the user may see restricted records
+    store = full_store()
     watches = [dict(r["watch"]) for r in store.read(queries.WATCHES_OF_USER,
                                                     {"user": user.name})]
-    new = living.watched_changes(store, watches, public_only=False, new_only=True)
+    new = living.watched_changes(store, watches, public_only=not may_see_restricted(),
+                                 new_only=True)
     notices: dict[str, dict[str, Any]] = {}
     out = []
     for w in watches:
@@ -231,7 +234,7 @@ def add_watch() -> Any:
         if not target or not store.read(statement, {"id": target}):
             abort(404, f"no {kind} with id {target!r}")
     wid = living.watch_id(user.name, kind, target)
-    row, _ = store.write(queries.CREATE_WATCH, {"id": wid, "user": user.name,
+    row, _ = full_store().write(queries.CREATE_WATCH, {"id": wid, "user": user.name,
                                              "target_kind": kind, "target_id": target,
                                              "at": _now()})
     watch = dict(row[0]["watch"]) if row else {"id": wid}
@@ -247,7 +250,7 @@ def add_watch() -> Any:
 def delete_watch(watch_id: str) -> Any:
     user = current_user()
     assert user is not None
-    rows, _ = get_store().write(queries.DELETE_WATCH, {"id": watch_id, "user": user.name})
+    rows, _ = full_store().write(queries.DELETE_WATCH, {"id": watch_id, "user": user.name})
     if not rows or not rows[0]["deleted"]:
         abort(404, "no such watch")
     if wants_json():
@@ -261,7 +264,7 @@ def delete_watch(watch_id: str) -> Any:
 def mark_seen() -> Any:
     user = current_user()
     assert user is not None
-    get_store().write(queries.MARK_WATCHES_SEEN, {"user": user.name, "at": _now()})
+    full_store().write(queries.MARK_WATCHES_SEEN, {"user": user.name, "at": _now()})
     if wants_json():
         return jsonify({"ok": True})
     flash("Marked as seen.")
@@ -289,10 +292,11 @@ def watch_news() -> int:
         return 0
     if "watch_news" not in g:
         try:
-            store = get_store()
+            store = full_store()
             watches = [dict(r["watch"]) for r in store.read(queries.WATCHES_OF_USER,
                                                             {"user": user.name})]
-            new = living.watched_changes(store, watches, public_only=False, new_only=True)
+            new = living.watched_changes(store, watches,
+                                         public_only=not may_see_restricted(), new_only=True)
             g.watch_news = len({c["id"] for found in new.values() for c in found})
         except GraphError:
             g.watch_news = 0
