@@ -190,7 +190,10 @@ def test_killed_server_keeps_every_acknowledged_write(own_server: Any, fsync: st
                    for t in range(3)]
         for t in threads:
             t.start()
-        time.sleep(rng.uniform(0.3, 1.0))
+        deadline = time.monotonic() + 60  # every writer running (a loaded machine is slow)
+        while len(acknowledged) < 10 * len(threads) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.1, 0.8))
         os.kill(pid, signal.SIGKILL)
         for t in threads:
             t.join(timeout=30)
