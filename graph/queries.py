@@ -86,6 +86,8 @@ def existing_ids(label: Label) -> str:
 
 UPSERT_RUN = "MERGE (r:IngestRun {id: $id}) SET r += $props"
 
+RUN_NODE = "MATCH (r:IngestRun {id: $id}) RETURN r {.*} AS props"
+
 #: What the graph holds about sites about to be reloaded (ODS): compared to report changes.
 SITE_STATES = (
     "UNWIND $ids AS id MATCH (t:Site {id: id}) "
@@ -520,11 +522,26 @@ def neighbourhood_size(label: Label) -> str:
 # The copy of the graph anonymous readers use: its visible nodes and links, copied.
 
 @cypher_builder
-def visible_nodes(label: Label) -> str:
-    """Every node of a label whose visibility is not in ``$hidden``, with its properties
-    (copying into a second Neo4j database)."""
+def visible_node_ids(label: Label) -> str:
+    """The ids of a label's nodes whose visibility is not in ``$hidden``."""
     return (f"MATCH (n:{label.value}) WHERE NOT coalesce(n.visibility, 'public') IN $hidden "
-            "RETURN n {.*} AS props")
+            "RETURN n.id AS id")
+
+
+@cypher_builder
+def nodes_by_ids(label: Label) -> str:
+    """The properties of a label's nodes with the ids in ``$ids``."""
+    return f"UNWIND $ids AS x MATCH (n:{label.value} {{id: x}}) RETURN n {{.*}} AS props"
+
+
+@cypher_builder
+def visible_links_from(link: Link) -> str:
+    """The links of one kind from the source nodes with the ids in ``$ids`` to visible
+    nodes, with their properties."""
+    return (f"UNWIND $ids AS x MATCH (a:{link.source.value} {{id: x}})"
+            f"-[e:{link.rel.value}]->(b:{link.target.value}) "
+            "WHERE NOT coalesce(b.visibility, 'public') IN $hidden "
+            "RETURN a.id AS source, b.id AS target, e {.*} AS props")
 
 
 @cypher_builder
@@ -532,15 +549,6 @@ def copy_nodes(label: Label) -> str:
     """Write ``$rows`` = [{props}] as nodes of a label, replacing their properties."""
     return (f"UNWIND $rows AS r MERGE (n:{label.value} {{id: r.props.id}}) "
             "SET n = r.props")
-
-
-@cypher_builder
-def visible_links(link: Link) -> str:
-    """Every link of one kind between visible nodes, with its properties."""
-    return (f"MATCH (a:{link.source.value})-[e:{link.rel.value}]->(b:{link.target.value}) "
-            "WHERE NOT coalesce(a.visibility, 'public') IN $hidden "
-            "AND NOT coalesce(b.visibility, 'public') IN $hidden "
-            "RETURN a.id AS source, b.id AS target, e {.*} AS props")
 
 
 @cypher_builder

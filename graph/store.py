@@ -172,21 +172,30 @@ class Store(ABC):
         from triedbefore.ontology.vocab import Label, Link
 
         hidden = {"hidden": list(HIDDEN_FROM_PUBLIC)}
+        # A batch of ids at a time: memory stays flat in the size of the graph.
+        visible: dict[Label, list[str]] = {}
         for label in Label:
             if label in PRIVATE_LABELS:
                 continue
-            rows = [{"props": r["props"]} for r in self.read(queries.visible_nodes(label),
-                                                              hidden)]
-            if label is Label.INGEST_RUN:
-                for r in rows:
-                    r["props"] = {k: v for k, v in r["props"].items()
-                                  if k not in ("counts_json", "written_json")}
-            for start in range(0, len(rows), COPY_BATCH):
-                write(queries.copy_nodes(label), {"rows": rows[start:start + COPY_BATCH]})
+            ids = visible[label] = [str(r["id"]) for r in self.read(
+                queries.visible_node_ids(label), hidden) if r["id"] is not None]
+            for start in range(0, len(ids), COPY_BATCH):
+                rows = [{"props": r["props"]} for r in self.read(
+                    queries.nodes_by_ids(label), {"ids": ids[start:start + COPY_BATCH]})]
+                if label is Label.INGEST_RUN:
+                    for r in rows:
+                        r["props"] = {k: v for k, v in r["props"].items()
+                                      if k not in ("counts_json", "written_json")}
+                write(queries.copy_nodes(label), {"rows": rows})
         for link in Link:
-            rows = self.read(queries.visible_links(link), hidden)
-            for start in range(0, len(rows), COPY_BATCH):
-                write(queries.copy_links(link), {"rows": rows[start:start + COPY_BATCH]})
+            ids = visible.get(link.source, [])
+            if link.target in PRIVATE_LABELS:
+                continue
+            for start in range(0, len(ids), COPY_BATCH):
+                rows = self.read(queries.visible_links_from(link),
+                                 {"ids": ids[start:start + COPY_BATCH], **hidden})
+                if rows:
+                    write(queries.copy_links(link), {"rows": rows})
 
     @abstractmethod
     def read(self, query: str, params: Params | None = None, *,

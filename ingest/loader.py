@@ -518,6 +518,9 @@ def ingest(store: Store, path: str | Path, *, batch_size: int | None = None,
     for start in range(0, len(redeclared), loader.batch_size):
         store.write(queries.DROP_SHADOWED_BY_IDS,
                     {"ids": redeclared[start:start + loader.batch_size]})
+    from triedbefore.graph import resolution
+
+    links_before = resolution.EPOCH[0]
     if resolve:
         from triedbefore.graph.resolution import resolve as resolve_solutions
 
@@ -541,8 +544,17 @@ def ingest(store: Store, path: str | Path, *, batch_size: int | None = None,
             touched.solutions_of(store, queries.SOLUTIONS_OF_EVALUATIONS,
                                  sorted(touched.evaluations))
         result.changes = record(store, result.run_id, touched)
-    # anonymous readers read a copy without restricted records: it follows every ingest
-    store.rebuild_public_copy()
+    # Anonymous readers read a copy without restricted records: it follows every ingest
+    # that changed something (a run that changed nothing only adds its own record).
+    if any(result.written.values()) or resolution.EPOCH[0] != links_before or \
+            result.changes or not store.has_public_copy():
+        store.rebuild_public_copy()
+    else:
+        run = store.read(queries.RUN_NODE, {"id": result.run_id})
+        if run:
+            store.write_public_copy(queries.UPSERT_RUN, {"id": result.run_id, "props": {
+                k: v for k, v in run[0]["props"].items()
+                if k not in ("counts_json", "written_json")}})
     if report_dir is not None and result.problems:
         result.report_paths = write_report(result, report_dir)
     return result

@@ -216,3 +216,29 @@ def test_warm_computes_the_shared_answers_ahead(client: FlaskClient) -> None:
         for name in ("zombie_rows", "verdicts", "stats", "gap:solution",
                      "gap:intervention_type"):
             assert explore.cached(name, recomputed) is not None, name
+
+
+def test_site_outcomes_against_their_peers(client: FlaskClient, store: FalkorStore) -> None:
+    import statistics
+
+    from triedbefore.graph import analytics, queries
+
+    checked = 0
+    for site in ("RBL", "03R", "01W", "RWJ", "36L"):
+        res = client.get(f"/sites/{site}.json")
+        if res.status_code != 200:
+            continue
+        for o in res.get_json()["outcomes"]:
+            if o["relative_change"] is None:
+                continue
+            others = [analytics.relative_change(float(p["baseline"]), float(p["value"]),
+                                                p["direction"])
+                      for p in store.read(queries.MEASURE_OUTCOMES, {"key": o["measure_key"]})
+                      if p["outcome_id"] != o["id"] and p["baseline"] not in (None, 0)
+                      and p["value"] is not None]
+            values = [v for v in others if v is not None]
+            assert o["peers"] == len(values)
+            expected = round(statistics.median(values), 4) if values else None
+            assert o["peer_median"] == expected
+            checked += 1
+    assert checked >= 2

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import bisect
 import statistics
 import threading
 from collections import Counter, OrderedDict
@@ -339,6 +340,23 @@ def evaluation_data(evaluation_id: str) -> dict[str, Any]:
                 get_store(), [evaluation_id]).get(evaluation_id, [])]}
 
 
+def measure_changes(key: str) -> tuple[dict[str, float], list[float]]:
+    """Every outcome's relative change on one measure (by outcome id, and sorted): what a
+    site's outcome is compared with, read once per measure and graph version."""
+    def compute() -> tuple[dict[str, float], list[float]]:
+        found: dict[str, float] = {}
+        for p in get_store().read(queries.MEASURE_OUTCOMES, {"key": key}):
+            if p["baseline"] in (None, 0) or p["value"] is None:
+                continue
+            change = analytics.relative_change(float(p["baseline"]), float(p["value"]),
+                                               p["direction"])
+            if change is not None:
+                found[str(p["outcome_id"])] = change
+        return found, sorted(found.values())
+
+    return cached(f"measure_changes:{key}", compute)
+
+
 def site_data(site_id: str) -> dict[str, Any]:
     store = get_store()
     rows = store.read(queries.SITE_DETAIL, {"id": site_id})
@@ -356,12 +374,11 @@ def site_data(site_id: str) -> dict[str, Any]:
             continue
         o["relative_change"] = analytics.relative_change(float(o["baseline"]),
                                                          float(o["value"]), o["direction"])
-        peers = [p for p in store.read(queries.MEASURE_OUTCOMES, {"key": o["measure_key"]})
-                 if p["outcome_id"] != o["id"] and p["baseline"] not in (None, 0)
-                 and p["value"] is not None]
-        changes = [analytics.relative_change(float(p["baseline"]), float(p["value"]),
-                                             p["direction"]) for p in peers]
-        values = [c for c in changes if c is not None]
+        by_outcome, ordered = measure_changes(o["measure_key"])
+        values = ordered
+        if o["id"] in by_outcome:  # the others: one occurrence of its own change out
+            at = bisect.bisect_left(ordered, by_outcome[o["id"]])
+            values = ordered[:at] + ordered[at + 1:]
         o["peers"] = len(values)
         o["peer_median"] = round(statistics.median(values), 4) if values else None
     return {"site": site, "parents": rows[0]["parents"] or [],
