@@ -538,8 +538,10 @@ def nodes_by_ids(label: Label) -> str:
 def visible_links_from(link: Link) -> str:
     """The links of one kind from the source nodes with the ids in ``$ids`` to visible
     nodes, with their properties."""
-    return (f"UNWIND $ids AS x MATCH (a:{link.source.value} {{id: x}})"
-            f"-[e:{link.rel.value}]->(b:{link.target.value}) "
+    # (The WITH keeps the plan starting from the sources found by id: when both ends
+    # have the same label the engine may otherwise scan from the far end.)
+    return (f"UNWIND $ids AS x MATCH (a:{link.source.value} {{id: x}}) "
+            f"WITH a MATCH (a)-[e:{link.rel.value}]->(b:{link.target.value}) "
             "WHERE NOT coalesce(b.visibility, 'public') IN $hidden "
             "RETURN a.id AS source, b.id AS target, e {.*} AS props")
 
