@@ -422,6 +422,14 @@ SOLUTION_SITE_ROLLUP = (
     "collect(DISTINCT a {.id, .kind, .name}) AS ancestors ORDER BY id"
 )
 
+# Every site with its ICB and region above it: the solution page's roll-up, read once.
+SITES_WITH_ANCESTORS = (
+    "MATCH (t:Site) "
+    "OPTIONAL MATCH (t)-[:PART_OF*1..4]->(a:Site) WHERE a.kind IN ['icb', 'nhs_region'] "
+    "RETURN t.id AS id, t.kind AS kind, t.name AS name, "
+    "collect(DISTINCT a {.id, .kind, .name}) AS ancestors"
+)
+
 SITE_ANCESTORS = (
     "MATCH (t:Site {id: $id})-[:PART_OF*1..4]->(a:Site) "
     "RETURN a.id AS id, a.name AS name, a.kind AS kind"

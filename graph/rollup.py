@@ -6,6 +6,7 @@ practices across 3 ICBs in the North West"), and what was tried inside an ICB or
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from triedbefore.graph import queries
@@ -72,8 +73,14 @@ def summarise(kinds: Counter[str], icbs: set[str], regions: list[str]) -> str:
 
 def solution_rollup(store: Store, solution_id: str) -> dict[str, Any]:
     """Where a solution was tried, by kind of site, ICB and region."""
-    rows = store.read(queries.SOLUTION_SITE_ROLLUP,
-                      {"id": solution_id, "counted": COUNTED_LINKS})
+    return rollup_of(store.read(queries.SOLUTION_SITE_ROLLUP,
+                                {"id": solution_id, "counted": COUNTED_LINKS}))
+
+
+def rollup_of(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The roll-up of sites given as rows of ``id``, ``kind``, ``name`` and
+    ``ancestors`` (their ICB and region, as maps of ``id``, ``kind``, ``name``)."""
+    rows = list(rows)
     kinds: Counter[str] = Counter()
     icbs: dict[str, str] = {}
     regions: dict[str, str] = {}

@@ -120,6 +120,9 @@ def test_rollups_on_solution_and_site_pages(client: FlaskClient,
                                             demo_store: FalkorStore) -> None:
     data = client.get("/solutions/SOL-ACC.json").get_json()["rollup"]
     assert data["text"].startswith("Tried in ")
+    # the page's roll-up (from the shared table of sites) is the one read for the solution
+    from triedbefore.graph.rollup import solution_rollup
+    assert data == solution_rollup(demo_store, "SOL-ACC")
     assert "NHS trusts" in data["text"] and " ICBs in " in data["text"]
     assert data["by_kind"]["trust"] >= 15
     page = client.get("/solutions/SOL-ACC").get_data(as_text=True)

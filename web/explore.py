@@ -103,6 +103,12 @@ def evidence_index() -> analytics.EvidenceIndex:
     return cached("evidence", lambda: analytics.EvidenceIndex.load(get_store()))
 
 
+def sites_placed() -> dict[str, dict[str, Any]]:
+    """Every site's kind, name and the ICB and region above it, by id (roll-ups)."""
+    return cached("sites_placed", lambda: {
+        str(r["id"]): r for r in get_store().read(queries.SITES_WITH_ANCESTORS)})
+
+
 def site_points() -> dict[str, dict[str, Any]]:
     """Every site's name, kind, region and coordinates, by id (pages with maps list only
     their sites' ids)."""
@@ -149,6 +155,7 @@ def warm() -> None:
     zombie_rows()
     verdicts()
     site_points()
+    sites_placed()
     cached("stats", lambda: graph_stats(get_store()))
     for by in GAP_AXES:
         gap_data(by)
@@ -231,9 +238,9 @@ def _solution_data(solution_id: str, as_of: str | None, pages: tuple[int, ...],
         a["sites"] = [s for s in a["sites"] or [] if s]
         a["zombie"] = a["id"] in zombies
     points = site_points()
-    sites = [points[sid] for sid in sorted(store.read(queries.SOLUTION_SITE_IDS,
-                                                      common)[0]["ids"] or [])
-             if sid in points]
+    site_ids = sorted(store.read(queries.SOLUTION_SITE_IDS, common)[0]["ids"] or [])
+    sites = [points[sid] for sid in site_ids if sid in points]
+    placed = sites_placed()
     outcomes = store.read(queries.SOLUTION_OUTCOMES, {**common, "skip": (out_page - 1) * size})
     outcome_total = store.read(queries.SOLUTION_OUTCOME_COUNT, common)[0]["total"]
     matcher = resolution.solution_matcher(store)
@@ -250,7 +257,8 @@ def _solution_data(solution_id: str, as_of: str | None, pages: tuple[int, ...],
             "zombies": list(zombies.values()),
             "sites": sites, "outcomes": paged(outcomes, out_page, size, int(outcome_total)),
             "similar": similar, "as_of": iso(when), "evidence_years": years,
-            "rollup": rollup.solution_rollup(store, solution_id), **warnings}
+            "rollup": rollup.rollup_of(placed[sid] for sid in site_ids if sid in placed),
+            **warnings}
 
 
 def _solution_html(data: dict[str, Any]) -> dict[str, Any]:
