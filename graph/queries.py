@@ -310,7 +310,12 @@ SOLUTION_ATTEMPTS = (
     "collect(t {.id, .name, .kind, .region, .lat, .lon}) AS sites ORDER BY start_lo, id"
 )
 
-SOLUTION_ATTEMPT_COUNT = _ATTEMPTS_BY + "RETURN count(i) AS total"
+# How many attempts, and the distinct sites they were tried at (one traversal for both).
+SOLUTION_ATTEMPT_SITES = (
+    _ATTEMPTS_BY
+    + "OPTIONAL MATCH (i)-[:TRIED_AT]->(t:Site) "
+    "RETURN count(DISTINCT i) AS total, collect(DISTINCT t.id) AS ids"
+)
 
 # Every $step-th dated attempt, oldest first (the timeline's sample).
 SOLUTION_ATTEMPT_SAMPLE = (
@@ -319,11 +324,6 @@ SOLUTION_ATTEMPT_SAMPLE = (
     "WITH i ORDER BY i.start_date_lo, i.id "
     "WITH collect(i {.id, .title, .start_date, start_lo: i.start_date_lo}) AS dated "
     "RETURN [k IN range(0, size(dated) - 1, $step) | dated[k]] AS sample"
-)
-
-SOLUTION_SITE_IDS = (
-    _ATTEMPTS_BY
-    + "MATCH (i)-[:TRIED_AT]->(t:Site) RETURN collect(DISTINCT t.id) AS ids"
 )
 
 SITE_POINTS = (

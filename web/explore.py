@@ -231,14 +231,14 @@ def _solution_data(solution_id: str, as_of: str | None, pages: tuple[int, ...],
                              {**common, "skip": (ev_page - 1) * size})
     published = sum(1 for e in evidence if e.published_hi <= when)
     attempts = store.read(queries.SOLUTION_ATTEMPTS, {**common, "skip": (at_page - 1) * size})
-    counted = store.read(queries.SOLUTION_ATTEMPT_COUNT, common)
+    counted = store.read(queries.SOLUTION_ATTEMPT_SITES, common)
     zombies = {z["initiative_id"]: z
                for z in zombie_rows()["by_solution"].get(solution_id, [])}
     for a in attempts:
         a["sites"] = [s for s in a["sites"] or [] if s]
         a["zombie"] = a["id"] in zombies
     points = site_points()
-    site_ids = sorted(store.read(queries.SOLUTION_SITE_IDS, common)[0]["ids"] or [])
+    site_ids = sorted(counted[0]["ids"] or [])
     sites = [points[sid] for sid in site_ids if sid in points]
     placed = sites_placed()
     outcomes = store.read(queries.SOLUTION_OUTCOMES, {**common, "skip": (out_page - 1) * size})
