@@ -766,12 +766,6 @@ def _print_status(status: Any, fmt: str) -> None:
             click.echo(f"{key:>12}: {value}")
 
 
-def sample_bundle() -> Path:
-    from importlib.resources import files
-
-    return Path(str(files("triedbefore.ingest.sample")))
-
-
 def demo_bundle() -> Path:
     from importlib.resources import files
 
