@@ -25,15 +25,17 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from triedbefore.ontology.models import EPOCH
+from triedbefore.ontology.vocab import Verdict as VerdictName
 
-WORKS = "works"
-PROMISING = "promising"
-MIXED = "mixed"
-INCONCLUSIVE = "inconclusive"
-WEAK_NEGATIVE = "weak_negative"
-DOES_NOT_WORK = "does_not_work"
-UNEVALUATED = "unevaluated"
-VERDICTS = (WORKS, PROMISING, MIXED, INCONCLUSIVE, WEAK_NEGATIVE, DOES_NOT_WORK, UNEVALUATED)
+# The verdict names of the ontology, as plain strings.
+WORKS = VerdictName.WORKS.value
+PROMISING = VerdictName.PROMISING.value
+MIXED = VerdictName.MIXED.value
+INCONCLUSIVE = VerdictName.INCONCLUSIVE.value
+WEAK_NEGATIVE = VerdictName.WEAK_NEGATIVE.value
+DOES_NOT_WORK = VerdictName.DOES_NOT_WORK.value
+UNEVALUATED = VerdictName.UNEVALUATED.value
+VERDICTS = tuple(v.value for v in VerdictName)
 
 POSITIVE = frozenset({"positive"})
 NEGATIVE = frozenset({"no_effect", "negative"})

@@ -157,6 +157,8 @@ class CandidateSource(StrEnum):
 
     CLINICALTRIALS = "clinicaltrials"
     EUROPEPMC = "europepmc"
+
+
 class Verdict(StrEnum):
     """The evidence verdict for a solution (docs/semantics.md)."""
 
