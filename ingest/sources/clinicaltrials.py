@@ -16,6 +16,7 @@ from triedbefore.ingest.sources.client import HttpClient
 from triedbefore.ingest.sources.records import (
     Found,
     design_from_text,
+    dig,
     guess_design,
 )
 from triedbefore.ontology.vocab import CandidateSource, Design
@@ -64,31 +65,23 @@ def search(client: HttpClient, *, condition: str | None = None,
         params = {**params, "pageToken": token}
 
 
-def _get(obj: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(key)
-    return obj
-
-
 def parse_study(study: Any) -> Found | None:
     """A study object of the API (``protocolSection``…) as a record; None without an id."""
-    protocol = _get(study, "protocolSection")
-    nct = _get(protocol, "identificationModule", "nctId")
+    protocol = dig(study, "protocolSection")
+    nct = dig(protocol, "identificationModule", "nctId")
     if not isinstance(nct, str) or not nct:
         return None
     ident = protocol["identificationModule"]
     title = ident.get("officialTitle") or ident.get("briefTitle") or nct
     status = protocol.get("statusModule") or {}
-    results_date = _get(status, "resultsFirstPostDateStruct", "date")
-    posted = _get(status, "studyFirstPostDateStruct", "date")
+    results_date = dig(status, "resultsFirstPostDateStruct", "date")
+    posted = dig(status, "studyFirstPostDateStruct", "date")
     design_module = protocol.get("designModule") or {}
     study_type = str(design_module.get("studyType") or "").lower()
-    locations = _get(protocol, "contactsLocationsModule", "locations") or []
+    locations = dig(protocol, "contactsLocationsModule", "locations") or []
     countries = tuple(sorted({str(loc["country"]) for loc in locations
                               if isinstance(loc, dict) and loc.get("country")}))
-    summary = _get(protocol, "descriptionModule", "briefSummary")
+    summary = dig(protocol, "descriptionModule", "briefSummary")
     design, reason = guess_design(
         _registry_design(design_module, f"{title} {summary or ''}"),
         design_from_text(title, "title"),

@@ -19,6 +19,7 @@ from triedbefore.ingest.sources.records import (
     clean_doi,
     design_from_publication_types,
     design_from_text,
+    dig,
     guess_design,
 )
 from triedbefore.ontology.vocab import CandidateSource
@@ -53,7 +54,7 @@ def search(client: HttpClient, *, text: str | None = None, doi: str | None = Non
                                        "resultType": "core", "pageSize": page_size,
                                        "cursorMark": cursor})
         data = answer.data
-        results = _get(data, "resultList", "result")
+        results = dig(data, "resultList", "result")
         if not isinstance(data, dict) or not isinstance(results if results is not None else [],
                                                         list):
             raise SourceError("www.ebi.ac.uk answered without a result list")
@@ -71,20 +72,12 @@ def search(client: HttpClient, *, text: str | None = None, doi: str | None = Non
         cursor = str(following)
 
 
-def _get(obj: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(key)
-    return obj
-
-
 def parse_result(item: Any) -> Found | None:
     """One ``resultList.result`` entry (``core`` or ``lite``) as a record."""
     if not isinstance(item, dict) or not item.get("id") or not item.get("title"):
         return None
     source = str(item.get("source") or "MED")
-    types_raw = _get(item, "pubTypeList", "pubType")
+    types_raw = dig(item, "pubTypeList", "pubType")
     if isinstance(types_raw, list):
         types = tuple(str(t) for t in types_raw)
     elif isinstance(item.get("pubType"), str):

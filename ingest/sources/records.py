@@ -124,3 +124,12 @@ def guess_design(*signals: tuple[Design | None, str]) -> tuple[Design | None, st
         if design is not None:
             return design, reason
     return None, "no publication type, design field or phrase names a design"
+
+
+def dig(obj: Any, *path: str) -> Any:
+    """``obj[path[0]][path[1]]…`` through nested JSON objects; None where one is missing."""
+    for key in path:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
