@@ -13,9 +13,17 @@ import redis
 from falkordb import FalkorDB
 from falkordb.edge import Edge
 from falkordb.node import Node
+from falkordb.query_result import QueryResult
 
 from triedbefore.graph import QueryError, QueryRefused, StoreUnavailable
 from triedbefore.graph.dialect import KEYED_LABELS, FalkorDialect
+from triedbefore.graph.falkor_wire import (
+    STAT_NAMES,
+    NotPlain,
+    decode_rows,
+    params_header,
+    statistics,
+)
 from triedbefore.graph.store import (
     Params,
     Row,
@@ -72,11 +80,14 @@ class FalkorStore(Store):
         return str(self._graph.name)
 
     def _run(self, query: str, params: Params | None, *, read_only: bool,
-             timeout_ms: int | None = None) -> Any:
+             timeout_ms: int | None = None) -> list[Any] | None:
+        """Run one statement; the compact reply (None: a read of a graph not yet created)."""
+        command: list[Any] = ["GRAPH.RO_QUERY" if read_only else "GRAPH.QUERY",
+                              self._graph.name, params_header(params) + query, "--compact"]
+        if timeout_ms is not None:
+            command += ["timeout", int(timeout_ms)]
         try:
-            if read_only:
-                return self._graph.ro_query(query, dict(params or {}), timeout=timeout_ms)
-            return self._graph.query(query, dict(params or {}), timeout=timeout_ms)
+            response = self._db.connection.execute_command(*command)
         except redis.ResponseError as exc:
             message = str(exc)
             if read_only and "empty key" in message:
@@ -85,14 +96,23 @@ class FalkorStore(Store):
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise StoreUnavailable(f"lost connection to FalkorDB at {self.uri.display}: {exc}"
                                    ) from None
+        for part in (response[0], response[-1]) if response else ():
+            if isinstance(part, redis.ResponseError):
+                raise QueryError(str(part)) from None
+        return list(response)
 
-    @staticmethod
-    def _rows(result: Any) -> list[Row]:
-        if result is None or not result.header:
+    def _rows(self, response: list[Any] | None) -> list[Row]:
+        if not response:
             return []
-        names = [col[1] if isinstance(col, list | tuple) else col for col in result.header]
-        return [{name: _plain(v) for name, v in zip(names, row, strict=True)}
-                for row in result.result_set]
+        try:
+            return decode_rows(response)
+        except NotPlain:  # nodes, edges, paths…: the client's decoder knows the schema
+            result = QueryResult(self._graph, response)
+            if not result.header:
+                return []
+            names = [col[1] if isinstance(col, list | tuple) else col for col in result.header]
+            return [{name: _plain(v) for name, v in zip(names, row, strict=True)}
+                    for row in result.result_set]
 
     def read(self, query: str, params: Params | None = None, *,
              timeout_ms: int | None = None) -> list[Row]:
@@ -101,15 +121,10 @@ class FalkorStore(Store):
     def write(self, query: str, params: Params | None = None) -> tuple[list[Row], WriteSummary]:
         if self.public_only:
             raise QueryRefused("the public copy of the graph is read-only")
-        result = self._run(query, params, read_only=False)
-        summary = WriteSummary(
-            nodes_created=result.nodes_created,
-            nodes_deleted=result.nodes_deleted,
-            relationships_created=result.relationships_created,
-            relationships_deleted=result.relationships_deleted,
-            properties_set=result.properties_set,
-        )
-        return self._rows(result), summary
+        response = self._run(query, params, read_only=False)
+        stats = statistics(response or [])
+        summary = WriteSummary(*(int(stats.get(name, 0)) for name in STAT_NAMES))
+        return self._rows(response), summary
 
     def run_schema(self, statement: str) -> None:
         if self.public_only:

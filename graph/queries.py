@@ -556,17 +556,17 @@ def visible_links_from(link: Link) -> str:
 
 @cypher_builder
 def copy_nodes(label: Label) -> str:
-    """Write ``$rows`` = [{props}] as nodes of a label, replacing their properties."""
-    return (f"UNWIND $rows AS r MERGE (n:{label.value} {{id: r.props.id}}) "
-            "SET n = r.props")
+    """Create ``$rows`` = [{props}] as new nodes of a label (the copy starts empty)."""
+    return f"UNWIND $rows AS r CREATE (n:{label.value}) SET n = r.props"
 
 
 @cypher_builder
 def copy_links(link: Link) -> str:
-    """Write ``$rows`` = [{source, target, props}] as links of one kind."""
+    """Create ``$rows`` = [{source, target, props}] as new links of one kind (the copy
+    starts empty)."""
     return (f"UNWIND $rows AS r MATCH (a:{link.source.value} {{id: r.source}}) "
             f"MATCH (b:{link.target.value} {{id: r.target}}) "
-            f"MERGE (a)-[e:{link.rel.value}]->(b) SET e = r.props")
+            f"CREATE (a)-[e:{link.rel.value}]->(b) SET e = r.props")
 
 
 # --- query console (web/console.py) ---------------------------------------------------

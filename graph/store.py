@@ -166,36 +166,52 @@ class Store(ABC):
     def copy_visible_into(self, write: Callable[[str, Params], Any]) -> None:
         """Write this graph's visible nodes and links through ``write`` (a statement and
         its parameters) into an empty graph with the same schema: plain reads and batched
-        ``UNWIND … MERGE`` writes, on either engine. Ingest runs lose their row counts;
-        users' own records (``PRIVATE_LABELS``) stay out."""
+        ``UNWIND … CREATE`` writes, on either engine. Ingest runs lose their row counts;
+        users' own records (``PRIVATE_LABELS``) stay out.
+
+        A batch of ids at a time, so memory stays flat in the size of the graph; one write
+        is in flight while the next batch is read (the two databases work at once)."""
         from triedbefore.graph import queries
         from triedbefore.ontology.vocab import Label, Link
 
         hidden = {"hidden": list(HIDDEN_FROM_PUBLIC)}
-        # A batch of ids at a time: memory stays flat in the size of the graph.
         visible: dict[Label, list[str]] = {}
-        for label in Label:
-            if label in PRIVATE_LABELS:
-                continue
-            ids = visible[label] = [str(r["id"]) for r in self.read(
-                queries.visible_node_ids(label), hidden) if r["id"] is not None]
-            for start in range(0, len(ids), COPY_BATCH):
-                rows = [{"props": r["props"]} for r in self.read(
-                    queries.nodes_by_ids(label), {"ids": ids[start:start + COPY_BATCH]})]
-                if label is Label.INGEST_RUN:
-                    for r in rows:
-                        r["props"] = {k: v for k, v in r["props"].items()
-                                      if k not in ("counts_json", "written_json")}
-                write(queries.copy_nodes(label), {"rows": rows})
-        for link in Link:
-            ids = visible.get(link.source, [])
-            if link.target in PRIVATE_LABELS:
-                continue
-            for start in range(0, len(ids), COPY_BATCH):
-                rows = self.read(queries.visible_links_from(link),
-                                 {"ids": ids[start:start + COPY_BATCH], **hidden})
-                if rows:
-                    write(queries.copy_links(link), {"rows": rows})
+        with ThreadPoolExecutor(1, thread_name_prefix="copy") as pool:
+            pending: Future[Any] | None = None
+
+            def send(statement: str, rows: list[Row]) -> None:
+                nonlocal pending
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(write, statement, {"rows": rows})
+
+            for label in Label:
+                if label in PRIVATE_LABELS:
+                    continue
+                ids = visible[label] = [str(r["id"]) for r in self.read(
+                    queries.visible_node_ids(label), hidden) if r["id"] is not None]
+                for start in range(0, len(ids), COPY_BATCH):
+                    rows = [{"props": r["props"]} for r in self.read(
+                        queries.nodes_by_ids(label), {"ids": ids[start:start + COPY_BATCH]})]
+                    if label is Label.INGEST_RUN:
+                        for r in rows:
+                            r["props"] = {k: v for k, v in r["props"].items()
+                                          if k not in ("counts_json", "written_json")}
+                    send(queries.copy_nodes(label), rows)
+            if pending is not None:  # every node is in before the first link
+                pending.result()
+                pending = None
+            for link in Link:
+                ids = visible.get(link.source, [])
+                if link.target in PRIVATE_LABELS:
+                    continue
+                for start in range(0, len(ids), COPY_BATCH):
+                    rows = self.read(queries.visible_links_from(link),
+                                     {"ids": ids[start:start + COPY_BATCH], **hidden})
+                    if rows:
+                        send(queries.copy_links(link), rows)
+            if pending is not None:
+                pending.result()
 
     @abstractmethod
     def read(self, query: str, params: Params | None = None, *,
