@@ -100,8 +100,12 @@ SITE_STATES = (
 #: earlier leaves initiatives written but never resolved).
 PREVIOUS_RUN = (
     "MATCH (r:IngestRun) WHERE r.id <> $id "
-    "RETURN r.id AS id, r.resolved AS resolved ORDER BY r.started_at DESC LIMIT 1"
+    "RETURN r.id AS id, r.resolved AS resolved, r.public_in_step AS public_in_step "
+    "ORDER BY r.started_at DESC LIMIT 1"
 )
+
+#: Whether the graph has any node (a fresh graph's public copy starts empty).
+ANY_NODE = "MATCH (n) RETURN n.id AS id LIMIT 1"
 
 # --- export and stats --------------------------------------------------------
 
@@ -552,6 +556,38 @@ def visible_links_from(link: Link) -> str:
             f"WITH a MATCH (a)-[e:{link.rel.value}]->(b:{link.target.value}) "
             "WHERE NOT coalesce(b.visibility, 'public') IN $hidden "
             "RETURN a.id AS source, b.id AS target, e {.*} AS props")
+
+
+@cypher_builder
+def visible_links_to(link: Link) -> str:
+    """The links of one kind to the target nodes with the ids in ``$ids`` from visible
+    nodes, with their properties."""
+    return (f"UNWIND $ids AS x MATCH (b:{link.target.value} {{id: x}}) "
+            f"WITH b MATCH (a:{link.source.value})-[e:{link.rel.value}]->(b) "
+            "WHERE NOT coalesce(a.visibility, 'public') IN $hidden "
+            "RETURN a.id AS source, b.id AS target, e {.*} AS props")
+
+
+@cypher_builder
+def delete_nodes_by_ids(label: Label) -> str:
+    """Delete the nodes of a label with the ids in ``$ids``, with their links."""
+    return f"UNWIND $ids AS x MATCH (n:{label.value} {{id: x}}) DETACH DELETE n"
+
+
+@cypher_builder
+def replace_nodes(label: Label) -> str:
+    """Write ``$rows`` = [{props}] as nodes of a label, replacing all their properties."""
+    return (f"UNWIND $rows AS r MERGE (n:{label.value} {{id: r.props.id}}) "
+            "SET n = r.props")
+
+
+@cypher_builder
+def merge_links(link: Link) -> str:
+    """Write ``$rows`` = [{source, target, props}] as links of one kind, replacing the
+    properties of those that exist."""
+    return (f"UNWIND $rows AS r MATCH (a:{link.source.value} {{id: r.source}}) "
+            f"MATCH (b:{link.target.value} {{id: r.target}}) "
+            f"MERGE (a)-[e:{link.rel.value}]->(b) SET e = r.props")
 
 
 @cypher_builder

@@ -28,6 +28,7 @@ import json
 import os
 import secrets
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +38,7 @@ from pydantic import ValidationError
 
 from triedbefore.graph import QueryError, queries, settings
 from triedbefore.graph.changes import Touched
+from triedbefore.graph.mirror import MirroringStore
 from triedbefore.graph.store import Store
 from triedbefore.ingest.bundle import Bundle, Problem, RawRow, open_bundle, protect_cell
 from triedbefore.ontology.models import (
@@ -372,22 +374,44 @@ class Loader:
         return links
 
     def _write(self) -> None:
-        for row_type in ROW_TYPES:
-            if row_type.FILE not in self.bundle.members:
-                continue
-            key = file_key(row_type)
-            self.result.loaded[key] = len(self.ids[row_type.LABEL].valid)
-            self.result.written.setdefault(key, 0)
-            self.result.unchanged.setdefault(key, 0)
-            batch: list[_BatchRow] = []
-            done = 0
+        """Write the accepted rows that changed, a batch at a time. One batch is written
+        (in a worker thread) while the next is prepared: the database and the parsing and
+        validation of rows work at the same time. Each file's batches finish before the
+        next file starts, since its rows may link to the file before."""
+        with ThreadPoolExecutor(1, thread_name_prefix="ingest-write") as pool:
+            for row_type in ROW_TYPES:
+                if row_type.FILE not in self.bundle.members:
+                    continue
+                self._write_file(row_type, pool)
+        self._write_deferred()
+
+    def _write_file(self, row_type: type[InterchangeRow], pool: ThreadPoolExecutor) -> None:
+        key = file_key(row_type)
+        accepted = self.ids[row_type.LABEL]
+        self.result.loaded[key] = len(accepted.valid)
+        self.result.written.setdefault(key, 0)
+        self.result.unchanged.setdefault(key, 0)
+        pending: Future[None] | None = None
+        unchanged = 0
+        done = 0
+
+        def send(batch: list[_BatchRow]) -> None:
+            nonlocal pending, done
+            if pending is not None:
+                pending.result()
+            pending = pool.submit(self._write_batch, row_type, batch)
+            done += len(batch)
+            if self.progress:
+                self.progress("write", row_type.FILE, done)
+
+        batch: list[_BatchRow] = []
+        try:
             for raw in self.bundle.rows(row_type, [], warn=False):
                 row_id = raw.cells.get(row_type.ID_COLUMN, "").strip()
-                accepted = self.ids[row_type.LABEL]
                 if accepted.valid.get(row_id) != raw.line:
                     continue
                 if row_id in accepted.unchanged:
-                    self.result.unchanged[key] += 1
+                    unchanged += 1
                     continue
                 model = row_type.model_validate(raw.cells)
                 props = model.node_properties()
@@ -395,17 +419,14 @@ class Loader:
                 batch.append(_BatchRow(row_id, raw.line, props, self._links_of(row_type, model),
                                        row_hash(raw)))
                 if len(batch) >= self.batch_size:
-                    self._write_batch(row_type, batch)
-                    done += len(batch)
+                    send(batch)
                     batch = []
-                    if self.progress:
-                        self.progress("write", row_type.FILE, done)
             if batch:
-                self._write_batch(row_type, batch)
-                done += len(batch)
-                if self.progress:
-                    self.progress("write", row_type.FILE, done)
-        self._write_deferred()
+                send(batch)
+        finally:
+            if pending is not None:
+                pending.result()
+        self.result.unchanged[key] += unchanged
 
     def _write_batch(self, row_type: type[InterchangeRow], batch: list[_BatchRow]) -> None:
         label = row_type.LABEL
@@ -507,57 +528,76 @@ def ingest(store: Store, path: str | Path, *, batch_size: int | None = None,
            source: str | None = None, resolve: bool = True,
            record_changes: bool = True) -> IngestResult:
     """Load a bundle (folder or .zip) into ``store``; the report goes to ``report_dir``.
-    Ends by rebuilding the store's public copy (the graph without restricted records).
+    The store's public copy (the graph without restricted records) follows: each write
+    is made to it too when it was in step with the graph before the run; otherwise it is
+    rebuilt at the end.
 
     Raises :class:`~triedbefore.ingest.BundleUnreadable` when nothing could be read.
     """
     with open_bundle(path) as bundle:
         loader = Loader(store, bundle, batch_size=batch_size, progress=progress, source=source)
+        previous = store.read(queries.PREVIOUS_RUN, {"id": loader.result.run_id})
+        mirror = _mirror(store, previous)
+        graph: Store = mirror or store
+        loader.store = graph
         result = loader.run()
     redeclared = sorted(loader.redeclared)
     for start in range(0, len(redeclared), loader.batch_size):
-        store.write(queries.DROP_SHADOWED_BY_IDS,
+        graph.write(queries.DROP_SHADOWED_BY_IDS,
                     {"ids": redeclared[start:start + loader.batch_size]})
-    from triedbefore.graph import resolution
-
-    links_before = resolution.EPOCH[0]
     if resolve:
         from triedbefore.graph.resolution import resolve as resolve_solutions
 
         # New or changed solutions may match any unresolved initiative; otherwise only the
         # initiatives this run wrote need a look, unless the run before stopped short of
         # resolving (killed): then the initiatives it wrote, now unchanged, need one too.
-        previous = store.read(queries.PREVIOUS_RUN, {"id": result.run_id})
         finished = not previous or previous[0].get("resolved") is True
         only = None if result.written.get("solutions") or not finished else loader.unresolved
         if only is None or only:
-            for r in resolve_solutions(store, run_id=result.run_id, only=only,
+            for r in resolve_solutions(graph, run_id=result.run_id, only=only,
                                        touched=loader.touched.solutions):
                 result.resolution[r.status] = result.resolution.get(r.status, 0) + 1
     # done (or, with resolve=False, skipped as asked): nothing is left for the next run
-    store.write(queries.UPSERT_RUN, {"id": result.run_id, "props": {"resolved": True}})
+    graph.write(queries.UPSERT_RUN, {"id": result.run_id, "props": {"resolved": True}})
     if record_changes:
         from triedbefore.graph.changes import record_changes as record
 
         touched = loader.touched
         if touched.evaluations:  # the solutions their initiatives belong to now
-            touched.solutions_of(store, queries.SOLUTIONS_OF_EVALUATIONS,
+            touched.solutions_of(graph, queries.SOLUTIONS_OF_EVALUATIONS,
                                  sorted(touched.evaluations))
-        result.changes = record(store, result.run_id, touched)
-    # Anonymous readers read a copy without restricted records: it follows every ingest
-    # that changed something (a run that changed nothing only adds its own record).
-    if any(result.written.values()) or resolution.EPOCH[0] != links_before or \
-            result.changes or not store.has_public_copy():
+        result.changes = record(graph, result.run_id, touched)
+    # Anonymous readers read a copy without restricted records.
+    if mirror is not None:
+        mirror.finish()
+    if mirror is None or not mirror.in_step:
         store.rebuild_public_copy()
-    else:
-        run = store.read(queries.RUN_NODE, {"id": result.run_id})
-        if run:
-            store.write_public_copy(queries.UPSERT_RUN, {"id": result.run_id, "props": {
-                k: v for k, v in run[0]["props"].items()
-                if k not in ("counts_json", "written_json")}})
+    # The next run may write to the copy as it goes: it is in step now.
+    in_step = {"id": result.run_id, "props": {"public_in_step": True}}
+    store.write(queries.UPSERT_RUN, in_step)
+    store.write_public_copy(queries.UPSERT_RUN, in_step)
     if report_dir is not None and result.problems:
         result.report_paths = write_report(result, report_dir)
     return result
+
+
+def _mirror(store: Store, previous: list[dict[str, Any]]) -> MirroringStore | None:
+    """A store writing to the public copy too, when the copy is in step with the graph:
+    the run before left it so (and it holds that run), or the graph is empty (the copy
+    starts empty). None: the copy is rebuilt after the run."""
+    if previous:
+        if previous[0].get("public_in_step") is not True or not store.has_public_copy():
+            return None
+        there = store.public_copy().read(queries.PREVIOUS_RUN, {"id": ""})
+        if not there or there[0].get("id") != previous[0].get("id") or \
+                there[0].get("public_in_step") is not True:
+            return None
+        return MirroringStore(store)
+    if store.read(queries.ANY_NODE):
+        return None
+    store.ensure_schema()
+    store.rebuild_public_copy()  # empty, with the schema
+    return MirroringStore(store) if store.has_public_copy() else None
 
 
 def neutralise(value: Any) -> str:

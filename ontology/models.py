@@ -9,10 +9,12 @@ are the ontology's. Dates keep the precision given (``YYYY``, ``YYYY-MM`` or
 from __future__ import annotations
 
 import calendar
+import functools
 import math
 import re
 from dataclasses import dataclass
 from datetime import date
+from enum import Enum
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
@@ -44,6 +46,7 @@ _DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 EPOCH = date(1970, 1, 1)
 
 
+@functools.lru_cache(maxsize=65536)
 def date_bounds(value: str) -> tuple[int, int]:
     """First and last day of a partial ISO date, as days since 1970-01-01."""
     m = _DATE_RE.match(value)
@@ -128,6 +131,9 @@ class Reference:
         object.__setattr__(self, "targets", tuple(link.other for link in self.links))
 
 
+_PROPERTY_COLUMNS: dict[type, tuple[str, ...]] = {}
+
+
 class InterchangeRow(BaseModel):
     """Common behaviour of the five row types."""
 
@@ -165,18 +171,24 @@ class InterchangeRow(BaseModel):
     def reference_columns(cls) -> set[str]:
         return {r.column for r in cls.REFERENCES}
 
+    @classmethod
+    def property_columns(cls) -> tuple[str, ...]:
+        """The columns that become node properties: all but the id and the references."""
+        cached = _PROPERTY_COLUMNS.get(cls)
+        if cached is None:
+            refs = cls.reference_columns()
+            cached = _PROPERTY_COLUMNS[cls] = tuple(
+                name for name in cls.model_fields if name != cls.ID_COLUMN and name not in refs)
+        return cached
+
     def node_properties(self) -> dict[str, Any]:
         """Properties of this row's node: every non-reference column (None removes)."""
-        refs = self.reference_columns()
         props: dict[str, Any] = {}
-        for name in type(self).model_fields:
-            if name == self.ID_COLUMN or name in refs:
-                continue
+        for name in self.property_columns():
             value = getattr(self, name)
-            if isinstance(value, Visibility | SiteKind | Status | Design | Finding | Direction
-                          | QualityDomain | InterventionType | ReviewQuality):
+            if isinstance(value, Enum):
                 value = value.value
-            if isinstance(value, list) and not value:
+            elif isinstance(value, list) and not value:
                 value = None
             props[name] = value
         for column in self.DATE_COLUMNS:

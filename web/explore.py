@@ -198,7 +198,7 @@ def solutions_data() -> dict[str, Any]:
     return {"solutions": paginate(rows), "verdict_filter": verdict}
 
 
-TABLE_SIZE = 50
+TABLE_SIZE = 25  # rows per table on a solution page (?size= for more)
 TIMELINE_POINTS = 300
 SOLUTION_TABLES = ("evaluations", "attempts", "outcomes")
 

@@ -36,8 +36,9 @@ _MAX_NAMES = 10
 
 
 @functools.cache
+@functools.cache
 def england_outline() -> tuple[tuple[float, float], ...]:
-    """The outline as (lon, lat) points: an open ring."""
+    """The outline as (lon, lat) points: an open ring (read once)."""
     points = json.loads(OUTLINE_FILE.read_text(encoding="utf-8"))
     return tuple((float(lon), float(lat)) for lon, lat in points)
 
@@ -108,6 +109,15 @@ def _label(placed: list[Mapping[str, Any]], missing: int) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=64)
+def _outline_path(off_x: float, off_y: float, min_x: float, max_lat: float,
+                  scale: float) -> str:
+    """The outline's SVG path in one projection (most maps share the view of England)."""
+    return "M" + " L".join(
+        f"{_fmt(off_x + (lon * COS_LAT - min_x) * scale)},{_fmt(off_y + (max_lat - lat) * scale)}"
+        for lon, lat in england_outline()) + " Z"
+
+
 def svg_map(sites: Iterable[Mapping[str, Any]], width: int, height: int) -> Markup:
     """An SVG map of ``sites`` (dicts with ``lat``, ``lon``, ``name``, ``id``, ``kind`` and
     optionally ``url``) over the outline of England, ``width`` × ``height`` pixels.
@@ -136,8 +146,7 @@ def svg_map(sites: Iterable[Mapping[str, Any]], width: int, height: int) -> Mark
     def project(lon: float, lat: float) -> tuple[float, float]:
         return off_x + (lon * COS_LAT - min_x) * scale, off_y + (max_lat - lat) * scale
 
-    path = "M" + " L".join(
-        f"{_fmt(x)},{_fmt(y)}" for x, y in (project(lon, lat) for lon, lat in outline)) + " Z"
+    path = _outline_path(off_x, off_y, min_x, max_lat, scale)
     label = _label([s for s, _, _ in placed], len(sites) - len(placed))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="site-map" width="{int(width)}" '

@@ -1,0 +1,175 @@
+"""Keeping the public copy in step with an ingest, without copying the whole graph.
+
+An ingest writes through :class:`MirroringStore`: each write runs on the graph and then on
+its public copy. Every statement an ingest runs finds its records by id, so on the copy
+it does the same to the visible records and nothing to the restricted ones, which are
+not there. Three things need more than the same statement:
+
+- node upserts: rows whose visibility is hidden are deleted from the copy instead (a
+  record that becomes restricted leaves it);
+- a record that was restricted and becomes visible is copied whole at the end, with the
+  links that other records hold to it (:meth:`MirroringStore.finish`);
+- rows of other writes that make records with a hidden visibility (verdict changes that
+  rest on restricted evidence) are left out;
+- the ingest runs' row counts stay out of the copy, as in a full rebuild.
+
+If a write to the copy fails, mirroring stops and the copy is rebuilt in full instead
+(:attr:`MirroringStore.in_step` is False). The result is the same graph a full rebuild
+gives: ``tests/test_mirror.py`` compares the two after runs that add, change, hide and
+reveal records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from triedbefore.graph import GraphError, queries
+from triedbefore.graph.store import (
+    COPY_BATCH,
+    HIDDEN_FROM_PUBLIC,
+    PRIVATE_LABELS,
+    READ_WORKERS,
+    Params,
+    Row,
+    Store,
+    WriteSummary,
+)
+from triedbefore.ontology.vocab import Label, Link
+
+#: Ingest run properties kept out of the public copy.
+RUN_COUNTS = ("counts_json", "written_json")
+
+_UPSERTS: dict[str, Label] = {queries.upsert_nodes(label): label for label in Label}
+
+
+def _without_hidden(params: Params | None) -> Params | None:
+    """``params`` without the rows that make records anonymous readers may not see (rows
+    whose ``props`` carry a hidden visibility, such as verdict changes that rest on
+    restricted evidence)."""
+    rows = params.get("rows") if params is not None else None
+    if params is None or not isinstance(rows, list):
+        return params
+    kept = [r for r in rows if not (isinstance(r, dict) and isinstance(r.get("props"), dict)
+                                    and r["props"].get("visibility") in HIDDEN_FROM_PUBLIC)]
+    return params if len(kept) == len(rows) else {**params, "rows": kept}
+
+
+class MirroringStore(Store):
+    """A store whose writes also go to its public copy (reads go to the graph only)."""
+
+    def __init__(self, main: Store) -> None:
+        self.main = main
+        self.engine = main.engine
+        self.dialect = main.dialect
+        self.uri = main.uri
+        self.in_step = True
+        #: Records that were in the graph, restricted, and are now visible: copied whole.
+        self.revealed: dict[Label, set[str]] = {}
+
+    # -- writes ------------------------------------------------------------------------
+
+    def write(self, query: str, params: Params | None = None) -> tuple[list[Row], WriteSummary]:
+        label = _UPSERTS.get(query)
+        before: tuple[set[str], set[str]] | None = None
+        if self.in_step and label is not None and params is not None:
+            before = self._present(label, [r["id"] for r in params["rows"]])
+        result = self.main.write(query, params)
+        if self.in_step:
+            try:
+                if label is not None and params is not None and before is not None:
+                    self._mirror_upsert(label, query, params, before)
+                elif query == queries.UPSERT_RUN and params is not None:
+                    props = {k: v for k, v in params["props"].items() if k not in RUN_COUNTS}
+                    self.main.write_public_copy(query, {**params, "props": props})
+                else:
+                    self.main.write_public_copy(query, _without_hidden(params))
+            except GraphError:
+                self.in_step = False  # the copy is rebuilt in full after the run
+        return result
+
+    def _present(self, label: Label, ids: list[str]) -> tuple[set[str], set[str]]:
+        """Which of ``ids`` the graph and its copy hold now (before an upsert)."""
+        statement = queries.existing_ids(label)
+        in_main = {str(r["id"]) for r in self.main.read(statement, {"ids": ids})}
+        in_copy = {str(r["id"]) for r in self.main.public_copy().read(statement, {"ids": ids})}
+        return in_main, in_copy
+
+    def _mirror_upsert(self, label: Label, query: str, params: Params,
+                       before: tuple[set[str], set[str]]) -> None:
+        in_main, in_copy = before
+        shown: list[dict[str, Any]] = []
+        hidden: list[str] = []
+        for row in params["rows"]:
+            if row["props"].get("visibility") in HIDDEN_FROM_PUBLIC:
+                hidden.append(row["id"])
+            else:
+                shown.append(row)
+                if row["id"] in in_main and row["id"] not in in_copy:
+                    self.revealed.setdefault(label, set()).add(row["id"])
+        if hidden:
+            self.main.write_public_copy(queries.delete_nodes_by_ids(label), {"ids": hidden})
+        if shown:
+            self.main.write_public_copy(query, {**params, "rows": shown})
+
+    def finish(self) -> None:
+        """Copy the revealed records whole (their properties and every link to or from a
+        visible record). Runs after the ingest's last write."""
+        if not self.in_step or not self.revealed:
+            return
+        hide = {"hidden": list(HIDDEN_FROM_PUBLIC)}
+        try:
+            for label, found in self.revealed.items():
+                ids = sorted(found)
+                for start in range(0, len(ids), COPY_BATCH):
+                    chunk = ids[start:start + COPY_BATCH]
+                    rows = [{"props": r["props"]} for r in self.main.read(
+                        queries.nodes_by_ids(label), {"ids": chunk})]
+                    self.main.write_public_copy(queries.replace_nodes(label), {"rows": rows})
+            for link in Link:
+                if link.source in PRIVATE_LABELS or link.target in PRIVATE_LABELS:
+                    continue
+                for end, statement in ((link.source, queries.visible_links_from(link)),
+                                       (link.target, queries.visible_links_to(link))):
+                    ids = sorted(self.revealed.get(end, ()))
+                    for start in range(0, len(ids), COPY_BATCH):
+                        rows = self.main.read(statement,
+                                              {"ids": ids[start:start + COPY_BATCH], **hide})
+                        if rows:
+                            self.main.write_public_copy(queries.merge_links(link),
+                                                        {"rows": rows})
+        except GraphError:
+            self.in_step = False
+
+    # -- everything else is the graph's ----------------------------------------------------
+
+    def read(self, query: str, params: Params | None = None, *,
+             timeout_ms: int | None = None) -> list[Row]:
+        return self.main.read(query, params, timeout_ms=timeout_ms)
+
+    def read_each(self, query: str, params: Iterable[Params], *,
+                  workers: int = READ_WORKERS) -> Iterator[list[Row]]:
+        return self.main.read_each(query, params, workers=workers)
+
+    def public_copy(self) -> Store:
+        return self.main.public_copy()
+
+    def has_public_copy(self) -> bool:
+        return self.main.has_public_copy()
+
+    def rebuild_public_copy(self) -> None:
+        self.main.rebuild_public_copy()
+        self.in_step = True
+        self.revealed = {}
+
+    def write_public_copy(self, query: str, params: Params | None = None) -> None:
+        self.main.write_public_copy(query, params)
+
+    def run_schema(self, statement: str) -> None:
+        self.main.run_schema(statement)
+
+    def ensure_schema(self) -> None:
+        self.main.ensure_schema()
+
+    def close(self) -> None:
+        """The graph's own store is closed by its owner."""
