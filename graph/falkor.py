@@ -15,7 +15,7 @@ from falkordb.edge import Edge
 from falkordb.node import Node
 from falkordb.query_result import QueryResult
 
-from triedbefore.graph import QueryError, QueryRefused, StoreUnavailable
+from triedbefore.graph import GraphError, QueryError, QueryRefused, StoreUnavailable
 from triedbefore.graph.dialect import KEYED_LABELS, FalkorDialect
 from triedbefore.graph.falkor_wire import (
     STAT_NAMES,
@@ -80,10 +80,13 @@ class FalkorStore(Store):
         return str(self._graph.name)
 
     def _run(self, query: str, params: Params | None, *, read_only: bool,
-             timeout_ms: int | None = None) -> list[Any] | None:
-        """Run one statement; the compact reply (None: a read of a graph not yet created)."""
+             timeout_ms: int | None = None, text: str | None = None) -> list[Any] | None:
+        """Run one statement; the compact reply (None: a read of a graph not yet created).
+        ``text``: the statement with its parameters already encoded."""
+        if text is None:
+            text = params_header(params) + query
         command: list[Any] = ["GRAPH.RO_QUERY" if read_only else "GRAPH.QUERY",
-                              self._graph.name, params_header(params) + query, "--compact"]
+                              self._graph.name, text, "--compact"]
         if timeout_ms is not None:
             command += ["timeout", int(timeout_ms)]
         try:
@@ -217,6 +220,26 @@ class FalkorStore(Store):
             raise QueryRefused("the public copy of the graph is read-only")
         if self.has_public_copy():
             self.public_copy()._run(query, params, read_only=False)
+
+    def write_with_copy(self, query: str, params: Params | None,
+                        copy_params: Params | None) -> tuple[list[Row], WriteSummary, bool]:
+        """As the base class; the parameters are encoded once when both writes share
+        them."""
+        if self.public_only:
+            raise QueryRefused("the public copy of the graph is read-only")
+        text = params_header(params) + query
+        response = self._run(query, params, read_only=False, text=text)
+        stats = statistics(response or [])
+        summary = WriteSummary(*(int(stats.get(name, 0)) for name in STAT_NAMES))
+        copied = True
+        if copy_params is not None:
+            try:
+                self.public_copy()._run(
+                    query, copy_params, read_only=False,
+                    text=text if copy_params is params else None)
+            except GraphError:
+                copied = False
+        return self._rows(response), summary, copied
 
     def _drop_stale_copies(self, target: str) -> None:
         conn = self._db.connection

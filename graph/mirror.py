@@ -41,6 +41,7 @@ from triedbefore.ontology.vocab import Label, Link
 RUN_COUNTS = ("counts_json", "written_json")
 
 _UPSERTS: dict[str, Label] = {queries.upsert_nodes(label): label for label in Label}
+_CREATES: dict[str, Label] = {queries.create_nodes(label): label for label in Label}
 
 
 def _without_hidden(params: Params | None) -> Params | None:
@@ -66,38 +67,41 @@ class MirroringStore(Store):
         self.in_step = True
         #: Records that were in the graph, restricted, and are now visible: copied whole.
         self.revealed: dict[Label, set[str]] = {}
+        #: Labels without a node when the run started (none of their rows can be revealed).
+        self.empty_at_start = {label for label in Label
+                               if not main.read(queries.any_node(label))}
 
     # -- writes ------------------------------------------------------------------------
 
     def write(self, query: str, params: Params | None = None) -> tuple[list[Row], WriteSummary]:
-        label = _UPSERTS.get(query)
-        before: tuple[set[str], set[str]] | None = None
-        if self.in_step and label is not None and params is not None:
-            before = self._present(label, [r["id"] for r in params["rows"]])
-        result = self.main.write(query, params)
-        if self.in_step:
-            try:
-                if label is not None and params is not None and before is not None:
-                    self._mirror_upsert(label, query, params, before)
-                elif query == queries.UPSERT_RUN and params is not None:
-                    props = {k: v for k, v in params["props"].items() if k not in RUN_COUNTS}
-                    self.main.write_public_copy(query, {**params, "props": props})
-                else:
-                    self.main.write_public_copy(query, _without_hidden(params))
-            except GraphError:
-                self.in_step = False  # the copy is rebuilt in full after the run
-        return result
+        if not self.in_step:
+            return self.main.write(query, params)
+        label = _UPSERTS.get(query) or _CREATES.get(query)
+        if label is not None and params is not None:
+            return self._upsert(label, query, params)
+        if query == queries.UPSERT_RUN and params is not None:
+            copy: Params | None = {**params, "props": {
+                k: v for k, v in params["props"].items() if k not in RUN_COUNTS}}
+        else:
+            copy = _without_hidden(params)
+        rows, summary, copied = self.main.write_with_copy(query, params, copy)
+        self.in_step = copied  # else the copy is rebuilt in full after the run
+        return rows, summary
 
-    def _present(self, label: Label, ids: list[str]) -> tuple[set[str], set[str]]:
-        """Which of ``ids`` the graph and its copy hold now (before an upsert)."""
-        statement = queries.existing_ids(label)
-        in_main = {str(r["id"]) for r in self.main.read(statement, {"ids": ids})}
-        in_copy = {str(r["id"]) for r in self.main.public_copy().read(statement, {"ids": ids})}
-        return in_main, in_copy
-
-    def _mirror_upsert(self, label: Label, query: str, params: Params,
-                       before: tuple[set[str], set[str]]) -> None:
-        in_main, in_copy = before
+    def _upsert(self, label: Label, query: str, params: Params
+                ) -> tuple[list[Row], WriteSummary]:
+        """Upsert nodes in the graph; in the copy, upsert the visible ones and delete the
+        hidden ones. Note the records revealed: in the graph before, not in the copy."""
+        ids = [r["id"] for r in params["rows"]]
+        in_main: set[str] = set()
+        in_copy: set[str] = set()
+        created = query in _CREATES  # rows new to the graph: nothing to reveal or delete
+        if not created and label not in self.empty_at_start:  # else none was there before
+            statement = queries.existing_ids(label)
+            in_main = {str(r["id"]) for r in self.main.read(statement, {"ids": ids})}
+            if in_main:
+                in_copy = {str(r["id"]) for r in self.main.public_copy().read(
+                    statement, {"ids": sorted(in_main)})}
         shown: list[dict[str, Any]] = []
         hidden: list[str] = []
         for row in params["rows"]:
@@ -107,10 +111,15 @@ class MirroringStore(Store):
                 shown.append(row)
                 if row["id"] in in_main and row["id"] not in in_copy:
                     self.revealed.setdefault(label, set()).add(row["id"])
-        if hidden:
-            self.main.write_public_copy(queries.delete_nodes_by_ids(label), {"ids": hidden})
-        if shown:
-            self.main.write_public_copy(query, {**params, "rows": shown})
+        copy = params if not hidden else ({**params, "rows": shown} if shown else None)
+        rows, summary, copied = self.main.write_with_copy(query, params, copy)
+        if copied and hidden and not created:
+            try:
+                self.main.write_public_copy(queries.delete_nodes_by_ids(label), {"ids": hidden})
+            except GraphError:
+                copied = False
+        self.in_step = copied
+        return rows, summary
 
     def finish(self) -> None:
         """Copy the revealed records whole (their properties and every link to or from a

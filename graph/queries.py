@@ -44,6 +44,14 @@ def upsert_nodes(label: Label) -> str:
 
 
 @cypher_builder
+def create_nodes(label: Label) -> str:
+    """Create nodes from ``$rows`` = [{id, props}] whose ids the graph does not hold (the
+    unique constraint on the id refuses a duplicate)."""
+    return (f"UNWIND $rows AS r CREATE (n:{label.value} {{id: r.id}}) "
+            "SET n += r.props, n.run_id = $run_id")
+
+
+@cypher_builder
 def set_row_hashes(label: Label) -> str:
     """Mark rows as fully written (their hash is set last, so a crash leaves them pending)."""
     return (f"UNWIND $rows AS r MATCH (n:{label.value} {{id: r.id}}) "
@@ -79,6 +87,20 @@ def sync_links(link: Link) -> str:
 
 
 @cypher_builder
+def create_links(link: Link) -> str:
+    """Links of one kind from owners that have none yet (nodes this run created): one to
+    each of ``r.targets`` for each of ``$rows``; ``$rel_props`` is set on all."""
+    owner, other = link.owner.value, link.other.value
+    new = (f"(a)-[e:{link.rel.value}]->(b)" if link.owner is link.source
+           else f"(a)<-[e:{link.rel.value}]-(b)")
+    return (f"UNWIND $rows AS r MATCH (a:{owner} {{id: r.id}}) "
+            "UNWIND r.targets AS tid "
+            f"MATCH (b:{other} {{id: tid}}) "
+            f"CREATE {new} "
+            "SET e.run_id = $run_id, e += $rel_props")
+
+
+@cypher_builder
 def existing_ids(label: Label) -> str:
     """Which of ``$ids`` exist as nodes of a label."""
     return f"UNWIND $ids AS id MATCH (n:{label.value} {{id: id}}) RETURN n.id AS id"
@@ -106,6 +128,12 @@ PREVIOUS_RUN = (
 
 #: Whether the graph has any node (a fresh graph's public copy starts empty).
 ANY_NODE = "MATCH (n) RETURN n.id AS id LIMIT 1"
+
+
+@cypher_builder
+def any_node(label: Label) -> str:
+    """One node of a label, if there is any."""
+    return f"MATCH (n:{label.value}) RETURN n.id AS id LIMIT 1"
 
 # --- export and stats --------------------------------------------------------
 

@@ -163,6 +163,22 @@ class Store(ABC):
         """Apply one write to the public copy too (a curation decision: statements that
         match records by id do nothing there when the record is restricted)."""
 
+    def write_with_copy(self, query: str, params: Params | None,
+                        copy_params: Params | None) -> tuple[list[Row], WriteSummary, bool]:
+        """Run a write on this graph and then, with ``copy_params`` (unless None), on its
+        public copy, which must exist. Errors of the first write are raised; the last
+        value says whether the copy took the second (False: the copy is out of step)."""
+        result = self.write(query, params)
+        if copy_params is None:
+            return (*result, True)
+        from triedbefore.graph import GraphError
+
+        try:
+            self.write_public_copy(query, copy_params)
+        except GraphError:
+            return (*result, False)
+        return (*result, True)
+
     def copy_visible_into(self, write: Callable[[str, Params], Any]) -> None:
         """Write this graph's visible nodes and links through ``write`` (a statement and
         its parameters) into an empty graph with the same schema: plain reads and batched

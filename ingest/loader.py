@@ -440,9 +440,16 @@ class Loader:
         if not changed:
             return
         self._touch(label, changed, existing)
-        changed = self._apply(row_type, queries.upsert_nodes(label), changed,
-                              lambda b: {"id": b.id, "props": b.props if b.id in existing else
-                                         {k: v for k, v in b.props.items() if v is not None}})
+        # Rows new to the graph are created (nodes and links), the others merged and their
+        # links made exactly the row's.
+        fresh = self._apply(row_type, queries.create_nodes(label),
+                            [b for b in changed if b.id not in existing],
+                            lambda b: {"id": b.id, "props": {
+                                k: v for k, v in b.props.items() if v is not None}})
+        known = self._apply(row_type, queries.upsert_nodes(label),
+                            [b for b in changed if b.id in existing],
+                            lambda b: {"id": b.id, "props": b.props})
+        changed = fresh + known
         now: list[_BatchRow] = []
         later: list[_BatchRow] = []
         for b in changed:
@@ -451,9 +458,15 @@ class Loader:
                 later.append(_BatchRow(b.id, b.line, {}, b.links, b.hash))
             else:
                 now.append(b)
-        for link in {lk for b in changed for lk in b.links if lk not in DEFERRED_LINKS}:
-            changed = self._apply(row_type, queries.sync_links(link), changed,
-                                  _targets(link), rel_props=LINK_PROPERTIES.get(link, {}))
+        for link in sorted({lk for b in changed for lk in b.links if lk not in DEFERRED_LINKS}):
+            rel_props = LINK_PROPERTIES.get(link, {})
+            linked = {b.id for b in self._apply(
+                row_type, queries.create_links(link), [b for b in fresh if b.links.get(link)],
+                _targets(link), rel_props=rel_props)}
+            fresh = [b for b in fresh if b.id in linked or not b.links.get(link)]
+            known = self._apply(row_type, queries.sync_links(link), known, _targets(link),
+                                rel_props=rel_props)
+        changed = fresh + known
         ok_ids = {b.id for b in changed}
         if label is Label.INITIATIVE:
             self.unresolved.update(b.id for b in changed
@@ -563,6 +576,9 @@ def ingest(store: Store, path: str | Path, *, batch_size: int | None = None,
         from triedbefore.graph.changes import record_changes as record
 
         touched = loader.touched
+        if previous and previous[0].get("public_in_step") is not True:
+            # the run before stopped short (killed): its changes may be unrecorded
+            touched.everything = True
         if touched.evaluations:  # the solutions their initiatives belong to now
             touched.solutions_of(graph, queries.SOLUTIONS_OF_EVALUATIONS,
                                  sorted(touched.evaluations))

@@ -346,11 +346,18 @@ class RefusingStore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    def write(self, query: str, params: Any = None) -> Any:
+    def _check(self, params: Any) -> None:
         rows = (params or {}).get("rows") or []
         if any(r.get("id") == self._bad for r in rows):
             raise QueryError("constraint violation")
+
+    def write(self, query: str, params: Any = None) -> Any:
+        self._check(params)
         return self._inner.write(query, params)
+
+    def write_with_copy(self, query: str, params: Any, copy_params: Any) -> Any:
+        self._check(params)
+        return self._inner.write_with_copy(query, params, copy_params)
 
 
 def test_one_refused_row_never_drops_the_rest_of_its_batch(store: FalkorStore, tmp_path: Path
