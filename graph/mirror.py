@@ -11,7 +11,8 @@ not there. Three things need more than the same statement:
   links that other records hold to it (:meth:`MirroringStore.finish`);
 - rows of other writes that make records with a hidden visibility (verdict changes that
   rest on restricted evidence) are left out;
-- the ingest runs' row counts stay out of the copy, as in a full rebuild.
+- the ingest runs' row counts and the rows' digests stay out of the copy, as in a full
+  rebuild.
 
 If a write to the copy fails, mirroring stops and the copy is rebuilt in full instead
 (:attr:`MirroringStore.in_step` is False). The result is the same graph a full rebuild
@@ -28,6 +29,7 @@ from triedbefore.graph import GraphError, queries
 from triedbefore.graph.store import (
     COPY_BATCH,
     HIDDEN_FROM_PUBLIC,
+    NOT_COPIED,
     PRIVATE_LABELS,
     READ_WORKERS,
     Params,
@@ -37,11 +39,10 @@ from triedbefore.graph.store import (
 )
 from triedbefore.ontology.vocab import Label, Link
 
-#: Ingest run properties kept out of the public copy.
-RUN_COUNTS = ("counts_json", "written_json")
-
 _UPSERTS: dict[str, Label] = {queries.upsert_nodes(label): label for label in Label}
 _CREATES: dict[str, Label] = {queries.create_nodes(label): label for label in Label}
+#: Row digests are the graph's bookkeeping for the next ingest: not in the copy.
+_ROW_HASHES = frozenset(queries.set_row_hashes(label) for label in Label)
 
 
 def _without_hidden(params: Params | None) -> Params | None:
@@ -79,9 +80,11 @@ class MirroringStore(Store):
         label = _UPSERTS.get(query) or _CREATES.get(query)
         if label is not None and params is not None:
             return self._upsert(label, query, params)
+        if query in _ROW_HASHES:
+            return self.main.write(query, params)
         if query == queries.UPSERT_RUN and params is not None:
             copy: Params | None = {**params, "props": {
-                k: v for k, v in params["props"].items() if k not in RUN_COUNTS}}
+                k: v for k, v in params["props"].items() if k not in NOT_COPIED}}
         else:
             copy = _without_hidden(params)
         rows, summary, copied = self.main.write_with_copy(query, params, copy)
@@ -132,8 +135,9 @@ class MirroringStore(Store):
                 ids = sorted(found)
                 for start in range(0, len(ids), COPY_BATCH):
                     chunk = ids[start:start + COPY_BATCH]
-                    rows = [{"props": r["props"]} for r in self.main.read(
-                        queries.nodes_by_ids(label), {"ids": chunk})]
+                    rows = [{"props": {k: v for k, v in r["props"].items()
+                                       if k not in NOT_COPIED}}
+                            for r in self.main.read(queries.nodes_by_ids(label), {"ids": chunk})]
                     self.main.write_public_copy(queries.replace_nodes(label), {"rows": rows})
             for link in Link:
                 if link.source in PRIVATE_LABELS or link.target in PRIVATE_LABELS:

@@ -122,6 +122,10 @@ COPY_BATCH = 2000
 #: Labels of records that belong to one user (watches): never in the public copy.
 PRIVATE_LABELS: frozenset[str] = frozenset({"Watch"})
 
+#: Properties kept out of the public copy: ingest runs' row counts (they count restricted
+#: rows) and the rows' digests (the graph's bookkeeping for the next ingest).
+NOT_COPIED: frozenset[str] = frozenset({"counts_json", "written_json", "row_hash"})
+
 #: Visibility values anonymous readers may not see (docs/interchange.md).
 HIDDEN_FROM_PUBLIC: tuple[str, ...] = ("restricted",)
 
@@ -182,7 +186,7 @@ class Store(ABC):
     def copy_visible_into(self, write: Callable[[str, Params], Any]) -> None:
         """Write this graph's visible nodes and links through ``write`` (a statement and
         its parameters) into an empty graph with the same schema: plain reads and batched
-        ``UNWIND … CREATE`` writes, on either engine. Ingest runs lose their row counts;
+        ``UNWIND … CREATE`` writes, on either engine. ``NOT_COPIED`` properties and
         users' own records (``PRIVATE_LABELS``) stay out.
 
         A batch of ids at a time, so memory stays flat in the size of the graph; one write
@@ -207,12 +211,10 @@ class Store(ABC):
                 ids = visible[label] = [str(r["id"]) for r in self.read(
                     queries.visible_node_ids(label), hidden) if r["id"] is not None]
                 for start in range(0, len(ids), COPY_BATCH):
-                    rows = [{"props": r["props"]} for r in self.read(
-                        queries.nodes_by_ids(label), {"ids": ids[start:start + COPY_BATCH]})]
-                    if label is Label.INGEST_RUN:
-                        for r in rows:
-                            r["props"] = {k: v for k, v in r["props"].items()
-                                          if k not in ("counts_json", "written_json")}
+                    rows = [{"props": {k: v for k, v in r["props"].items()
+                                       if k not in NOT_COPIED}}
+                            for r in self.read(queries.nodes_by_ids(label),
+                                               {"ids": ids[start:start + COPY_BATCH]})]
                     send(queries.copy_nodes(label), rows)
             if pending is not None:  # every node is in before the first link
                 pending.result()
