@@ -36,11 +36,26 @@ def existing_hashes(label: Label) -> str:
             "RETURN n.id AS id, n.row_hash AS hash")
 
 
+#: Properties of a row's node written by others than ingest (the recorded verdict of a
+#: solution, graph/changes.py): kept when ingest rewrites the row.
+KEPT_ON_UPSERT: dict[Label, tuple[str, ...]] = {
+    Label.SOLUTION: ("verdict", "verdict_strength"),
+}
+
+
 @cypher_builder
 def upsert_nodes(label: Label) -> str:
-    """Create or update nodes from ``$rows`` = [{id, props}]; a null property is removed."""
+    """Create or update nodes from ``$rows`` = [{id, props}] (``props`` without nulls and
+    with the id): the node's properties become exactly the row's, plus ``KEPT_ON_UPSERT``.
+
+    (Not ``SET n += r.props`` with nulls for the removed values: FalkorDB 4.16 loses or
+    keeps the wrong properties when one ``SET`` removes several.)"""
+    kept = KEPT_ON_UPSERT.get(label, ())
+    carry = "".join(f", n.{key} AS kept_{key}" for key in kept)
+    restore = "".join(f", n.{key} = kept_{key}" for key in kept)
     return (f"UNWIND $rows AS r MERGE (n:{label.value} {{id: r.id}}) "
-            "SET n += r.props, n.run_id = $run_id")
+            f"WITH n, r{carry} "
+            f"SET n = r.props, n.run_id = $run_id{restore}")
 
 
 @cypher_builder
@@ -737,11 +752,12 @@ CANDIDATE_STATES = (
     "UNWIND $ids AS id MATCH (c:Candidate {id: id}) RETURN c.id AS id, c.status AS status"
 )
 
+# Only proposed candidates are rewritten: their properties become the connector's record
+# (no nulls: FalkorDB 4.16 mishandles a SET that removes several properties).
 UPSERT_CANDIDATES = (
     "UNWIND $rows AS r MATCH (s:Solution {id: r.solution_id}) "
     "MERGE (c:Candidate {id: r.id}) "
-    "ON CREATE SET c.status = 'proposed' "
-    "SET c += r.props, c.run_id = $run_id "
+    "SET c = r.props, c.id = r.id, c.status = 'proposed', c.run_id = $run_id "
     "MERGE (c)-[e:CANDIDATE_FOR]->(s) "
     "ON CREATE SET e.run_id = $run_id"
 )

@@ -448,7 +448,9 @@ class Loader:
                                 k: v for k, v in b.props.items() if v is not None}})
         known = self._apply(row_type, queries.upsert_nodes(label),
                             [b for b in changed if b.id in existing],
-                            lambda b: {"id": b.id, "props": b.props})
+                            lambda b: {"id": b.id, "props": {
+                                "id": b.id, **{k: v for k, v in b.props.items()
+                                               if v is not None}}})
         changed = fresh + known
         now: list[_BatchRow] = []
         later: list[_BatchRow] = []

@@ -387,3 +387,39 @@ def test_deferred_links_across_batches_are_completed(store: FalkorStore, tmp_pat
     assert pending[0]["n"] == 0
     again = ingest(store, bundle, batch_size=7)
     assert sum(again.written.values()) == 0
+
+
+def test_a_rewritten_row_holds_exactly_its_new_values(store: FalkorStore, tmp_path: Path
+                                                      ) -> None:
+    """Values emptied in a later bundle go, the others change, none is lost (several
+    removed at once once lost a value that stayed on FalkorDB); a solution keeps the
+    verdict recorded for it."""
+    from triedbefore.ontology.models import EvaluationRow
+
+    head = ("evaluation_id,initiative_ids,title,design,sms_level,review_quality,finding,"
+            "published_date,independent,sample_size,evaluator,doi,url,outcome_ids\n")
+    base = {"sites.csv": "site_id,name,kind\nS1,Site,trust\n",
+            "solutions.csv": "solution_id,name\nSOL1,Remote clinics\n",
+            "initiatives.csv": "initiative_id,title,solution_id,site_ids,start_date\n"
+                               "I1,Pilot,SOL1,S1,2019\n"}
+    first = head + ("E1,I1,Matched study,matched_comparison,2,,no_effect,2025-12,true,3556,"
+                    "National partner,10.1/x,https://example.org/e1,\n")
+    second = head + "E1,I1,Case study,case_study,,,inconclusive,2025-09,false,,Local team,,,\n"
+    assert ingest(store, write_bundle(tmp_path / "a", {**base, "evaluations.csv": first})
+                  ).exit_code == 0
+    verdict = store.read("MATCH (s:Solution {id: 'SOL1'}) RETURN s.verdict AS v")[0]["v"]
+    assert verdict is not None
+    renamed = {**base, "solutions.csv": "solution_id,name\nSOL1,Remote outpatient clinics\n"}
+    assert ingest(store, write_bundle(tmp_path / "b", {**renamed, "evaluations.csv": first})
+                  ).exit_code == 0
+    assert ingest(store, write_bundle(tmp_path / "c", {**renamed, "evaluations.csv": second})
+                  ).exit_code == 0
+    row = dict(zip(head.strip().split(","), second.splitlines()[1].split(","), strict=True))
+    want = {k: v for k, v in EvaluationRow.model_validate(row).node_properties().items()
+            if v is not None}
+    for graph in (store, store.public_copy()):
+        got = graph.read("MATCH (e:Evaluation {id: 'E1'}) RETURN e {.*} AS e")[0]["e"]
+        got = {k: v for k, v in got.items() if k not in ("id", "run_id", "row_hash")}
+        assert got == want
+        assert graph.read("MATCH (s:Solution {id: 'SOL1'}) RETURN s.verdict AS v"
+                          )[0]["v"] is not None

@@ -158,6 +158,7 @@ def _store_found(store: Store, solution_id: str, found: list[tuple[Found, str, s
             "publication_types": list(record.publication_types) or None,
             "countries": list(record.countries) or None,
             "query": described, "retrieved_at": retrieved_at}})
+        rows[-1]["props"] = {k: v for k, v in rows[-1]["props"].items() if v is not None}
     run_id = "fetch-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     for start in range(0, len(rows), BATCH):
         store.write(queries.UPSERT_CANDIDATES, {"rows": rows[start:start + BATCH],
