@@ -260,7 +260,9 @@ def load_into(socket_path: Path, files: dict[str, Any], graph: str) -> dict[str,
     """Run the bulk loader into the new graph ``graph`` of the server on ``socket_path``,
     then create triedbefore's indexes and constraints on it; time both."""
     cmd = [sys.executable, "-m", "falkordb_bulk_loader.bulk_insert", graph,
-           "--server-url", f"unix://{socket_path}", "--enforce-schema",
+           # (an hour's socket timeout: at 1M a GRAPH.BULK batch can keep the server busy
+           # longer than the client's default wait)
+           "--server-url", f"unix://{socket_path}?socket_timeout=3600", "--enforce-schema",
            "--escapechar", "none", "--skip-invalid-edges"]
     for label, path in files["nodes"]:
         cmd += ["--nodes-with-label", label, str(path)]
