@@ -163,21 +163,76 @@ def neo4j_clear(uri: str) -> None:
 
 
 def run_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
-    """Every phase at one size; runs in a child process of its own."""
+    """Every phase at one size; runs in a child process of its own. What each phase
+    measured is written to ``args.worker_out`` as soon as the phase ends, so a size that
+    fails in a later phase still reports the earlier ones; a failure is recorded with its
+    phase, its message and the state of the database server."""
+    result: dict[str, Any] = {"initiatives": size}
+    phase = "bundle"
+
+    def save() -> None:
+        if args.worker_out is not None:
+            tmp = args.worker_out.with_suffix(".tmp")
+            tmp.write_text(json.dumps(result, indent=2) + "\n")
+            tmp.replace(args.worker_out)
+
+    def enter(name: str) -> None:
+        nonlocal phase
+        save()
+        phase = name
+        log(f"{size:,}: {name}")
+
+    try:
+        _run_size(size, args, result, enter)
+    except Exception as exc:  # the report shows what failed; the exit code says it failed
+        result["failed"] = {"phase": phase, "error": f"{type(exc).__name__}: {exc}",
+                            **result.pop("_server_state", {})}
+        save()
+        raise
+    save()
+    return result
+
+
+def server_state(embedded: EmbeddedServer | None, pid: int | None) -> dict[str, Any]:
+    """Whether the embedded server still runs and the end of its log: what a failure
+    report needs to tell a crash from a refused request."""
+    if embedded is None or pid is None:
+        return {}
+    alive = _pid_alive(pid)
+    try:
+        tail = embedded.log_path.read_text(errors="replace").splitlines()[-40:]
+    except OSError:
+        tail = []
+    return {"server_alive": alive, "server_log_tail": tail}
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _run_size(size: int, args: argparse.Namespace, result: dict[str, Any],
+              enter: Callable[[str], None]) -> None:
     work: Path = args.work
     engine = parse_store_uri(args.store).engine if args.store else "embedded"
     checks: list[str] = []
+    result["checks"] = checks
     log(f"{size:,}: bundle")
     bundle = ensure_bundle(work / f"bundle-{size}", size)
     changed_dir = work / f"bundle-{size}-changed"
     changed = ensure_changed_bundle(bundle, changed_dir)
     rows = count_rows(bundle)
     total_rows = sum(rows.values())
-    result: dict[str, Any] = {"initiatives": size, "rows": rows, "rows_total": total_rows,
-                              "changed_rows": changed, "load_average_start": os.getloadavg()}
+    result.update({"rows": rows, "rows_total": total_rows, "changed_rows": changed,
+                   "load_average_start": os.getloadavg()})
 
     if engine == "embedded":
-        log(f"{size:,}: bulk loader baseline")
+        enter("bulk loader baseline")
         figures = work / f"bulk-{size}.json"
         subprocess.run([sys.executable, str(HERE / "bulk_baseline.py"), str(bundle),
                         "--work", str(work), "--tag", f"-{size}", "--out", str(figures)],
@@ -199,7 +254,7 @@ def run_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
         server = Server(None)
     result["server_peak_is_per_phase"] = server.can_reset
     try:
-        log(f"{size:,}: first ingest")
+        enter("first ingest")
         first = ingest_phase(uri, bundle, total_rows, server)
         result["first_ingest"] = first
         if first["errors"]:
@@ -215,13 +270,13 @@ def run_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
                               "bytes": bulk_baseline.dir_bytes(data_dir),
                               "aof_rewrite_s": round(rewrite_s, 2)}
 
-        log(f"{size:,}: unchanged re-ingest")
+        enter("unchanged re-ingest")
         again = ingest_phase(uri, bundle, total_rows, server)
         result["reingest_unchanged"] = again
         if sum(again["written"].values()):
             checks.append(f"unchanged re-ingest wrote rows: {again['written']}")
 
-        log(f"{size:,}: incremental ingest (1% of rows changed)")
+        enter("incremental ingest (1% of rows changed)")
         incremental = ingest_phase(uri, changed_dir, total_rows, server)
         incremental["rows_changed"] = sum(changed.values())
         result["incremental_1pct"] = incremental
@@ -230,7 +285,7 @@ def run_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
             checks.append(f"incremental ingest wrote {incremental['written']}, "
                           f"expected {changed}")
 
-        log(f"{size:,}: analytics")
+        enter("analytics")
         result["analytics"] = timed_phase(server, lambda: analytics_child(uri, changed_dir,
                                                                            args.queries, work))
         result["query_process"] = result["analytics"].pop("process")
@@ -239,7 +294,7 @@ def run_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
         result["explorer"] = {}
         with explorer_bench.Serving(uri, separate=True, workers=args.workers) as served:
             for i, clients in enumerate(args.clients):
-                log(f"{size:,}: explorer, {clients} clients")
+                enter(f"explorer, {clients} clients")
                 per_client = max(1, math.ceil(args.requests / clients))
                 result["explorer"][str(clients)] = timed_phase(
                     server, lambda c=clients, p=per_client, first=(i == 0): {
@@ -252,6 +307,9 @@ def run_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
         result["peak_server_rss_mib"] = (
             None if server.pid is None else
             max(p.get("peak_server_rss_mib") or 0 for p in _phases(result)))
+    except Exception:
+        result["_server_state"] = server_state(embedded, server.pid)
+        raise
     finally:
         if embedded is not None and data_dir is not None:
             embedded.stop()
@@ -260,8 +318,11 @@ def run_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
         elif engine == "neo4j" and not args.keep:
             neo4j_clear(uri)
     result["load_average_end"] = os.getloadavg()
-    result["checks"] = checks
-    return result
+
+
+def complete(s: dict[str, Any]) -> bool:
+    """Every phase of the size ran."""
+    return "failed" not in s and "first_ingest" in s
 
 
 def _phases(r: dict[str, Any]) -> list[dict[str, Any]]:
@@ -473,7 +534,7 @@ def _fmt(value: Any, digits: int = 3) -> str:
 def report(res: dict[str, Any], plots: list[str]) -> str:
     m = res["machine"]
     sizes = [s for s in res["sizes"] if "first_ingest" in s]
-    failed = [s for s in res["sizes"] if "first_ingest" not in s]
+    failed = [s for s in res["sizes"] if not complete(s)]
     lines = [
         f"# Scale benchmark suite ({res['engine']})", "",
         f"Run {res['started']} to {res['finished']}: `{res['command']}`.", "",
@@ -483,16 +544,26 @@ def report(res: dict[str, Any], plots: list[str]) -> str:
         f"{m.get('falkordb_bulk_loader') or 'n/a'}. Load average at the start "
         f"{', '.join(f'{x:.1f}' for x in m['load_average'])} (other work on the machine "
         "slows wall times; CPU seconds are given next to them).", ""]
-    if failed:
-        lines += ["**Sizes that did not complete:** " + "; ".join(
-            f"{s['initiatives']:,}: {s.get('failed')}" for s in failed), ""]
+    for s in failed:
+        f = s.get("failed") or {}
+        lines += [f"**{s['initiatives']:,} did not complete:** it failed in the phase "
+                  f"\"{f.get('phase', 'unknown')}\": `{f.get('error', 'no message')}`. "
+                  + ("The phases before it are reported below. " if "first_ingest" in s else "")
+                  + ({True: "The database server was still running afterwards.",
+                      False: "The database server was no longer running afterwards.",
+                      None: ""}[f.get("server_alive")]), ""]
+        if f.get("server_log_tail"):
+            lines += ["The end of the database server's log:", "", "```",
+                      *f["server_log_tail"][-25:], "```", ""]
     for s in sizes:
         if s.get("checks"):
             lines += [f"**Checks failed at {s['initiatives']:,}:** " + "; ".join(s["checks"]),
                       ""]
     lines += ["Load average (1, 5, 15 min) at the start and end of each size: " + "; ".join(
         f"{s['initiatives']:,}: " + ", ".join(f"{x:.1f}" for x in s["load_average_start"])
-        + " to " + ", ".join(f"{x:.1f}" for x in s["load_average_end"]) for s in sizes)
+        + " to " + (", ".join(f"{x:.1f}" for x in s["load_average_end"])
+                    if "load_average_end" in s else "n/a")
+        for s in sizes)
         + ".", ""]
     lines += ["## Targets", ""]
     missing = [n for n in (100_000, 1_000_000) if n not in {s["initiatives"] for s in sizes}]
@@ -510,16 +581,20 @@ def report(res: dict[str, Any], plots: list[str]) -> str:
               "first / bulk | first / bulk, CPU seconds | nodes | relationships |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in sizes:
-        f, a, i = s["first_ingest"], s["reingest_unchanged"], s["incremental_1pct"]
+        f = s["first_ingest"]
+        a = s.get("reingest_unchanged") or {}
+        i = s.get("incremental_1pct") or {}
         b = s.get("bulk_loader")
         lines.append(
             f"| {s['initiatives']:,} | {s['rows_total']:,} | {f['seconds']} ({f['cpu_s']} / "
-            f"{_fmt(f['server_cpu_s'])}) | {f['rows_per_s']:,} | {a['seconds']} ({a['cpu_s']} / "
-            f"{_fmt(a['server_cpu_s'])}) | {i['seconds']} ({i['rows_changed']:,}) | "
+            f"{_fmt(f['server_cpu_s'])}) | {f['rows_per_s']:,} | {_fmt(a.get('seconds'))} "
+            f"({_fmt(a.get('cpu_s'))} / {_fmt(a.get('server_cpu_s'))}) | "
+            f"{_fmt(i.get('seconds'))} ({_fmt(i.get('rows_changed'))}) | "
             + (f"{b['total_s']} ({b['load_s']} + {b['index_s']}) | "
                f"{f['seconds'] / b['total_s']:.2f} | {_fmt(cpu_ratio(s))} | " if b
                else "n/a | n/a | n/a | ")
-            + f"{s['graph']['nodes']:,} | {s['graph']['relationships']:,} |")
+            + f"{_fmt(dig(s, ('graph', 'nodes')))} | "
+              f"{_fmt(dig(s, ('graph', 'relationships')))} |")
     lines += ["", "## Memory and disk", "",
               "Peak resident set (MiB): the ingest command, the analytics and the explorer's "
               "server each run in a process of their own (`wait4`: the largest of the process "
@@ -538,16 +613,15 @@ def report(res: dict[str, Any], plots: list[str]) -> str:
     for s in sizes:
         b = s.get("bulk_loader") or {}
         d = s.get("disk") or {}
-        exp = max((e.get("peak_server_rss_mib") or 0 for e in s["explorer"].values()),
-                  default=None)
+        exp = max((e.get("peak_server_rss_mib") or 0
+                   for e in s.get("explorer", {}).values()), default=None)
+        mem = [dig(s, (k, "peak_python_rss_mib")) for k in (
+            "first_ingest", "reingest_unchanged", "incremental_1pct", "query_process",
+            "explorer_process")]
         lines.append(
-            f"| {s['initiatives']:,} | {s['first_ingest']['peak_python_rss_mib']} | "
-            f"{s['reingest_unchanged']['peak_python_rss_mib']} | "
-            f"{s['incremental_1pct']['peak_python_rss_mib']} | "
-            f"{s['query_process']['peak_python_rss_mib']} | "
-            f"{_fmt((s.get('explorer_process') or {}).get('peak_python_rss_mib'))} | "
+            f"| {s['initiatives']:,} | " + " | ".join(_fmt(m) for m in mem) + " | "
             f"{_fmt(s['first_ingest']['peak_server_rss_mib'])} | "
-            f"{_fmt(s['analytics']['peak_server_rss_mib'])} | {_fmt(exp)} | "
+            f"{_fmt(dig(s, ('analytics', 'peak_server_rss_mib')))} | {_fmt(exp)} | "
             f"{_fmt(b.get('peak_loader_rss_mib'))} / {_fmt(b.get('peak_server_rss_mib'))} | "
             f"{_fmt(d.get('bytes_as_ingested') and d['bytes_as_ingested'] / MIB)} | "
             f"{_fmt(d.get('bytes') and d['bytes'] / MIB)} | "
@@ -559,6 +633,9 @@ def report(res: dict[str, Any], plots: list[str]) -> str:
               "**total** | verdict | search | check | point read (floor) |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     for s in sizes:
+        if "analytics" not in s:
+            lines.append(f"| {s['initiatives']:,} |" + " not measured |" * 9)
+            continue
         a = s["analytics"]
         rc = a["recompute"]
         q = [f"{a[k]['median_ms']} / {a[k]['p95_ms']}" for k in
@@ -575,13 +652,16 @@ def report(res: dict[str, Any], plots: list[str]) -> str:
               f"{res['options']['page_budget']} s per page). Median / p95 ms, errors, requests "
               "done.", ""]
     clients = res["options"]["clients"]
-    page_names = list(next((e["pages"] for s in sizes for e in s["explorer"].values()), {}))
+    page_names = list(next((e["pages"] for s in sizes
+                            for e in s.get("explorer", {}).values()), {}))
     lines += ["| initiatives | clients | " + " | ".join(page_names)
               + " | cold first request per page (ms) |",
               "|---" * (len(page_names) + 3) + "|"]
     for s in sizes:
         for c in clients:
-            pages = s["explorer"].get(str(c), {}).get("pages", {})
+            pages = s.get("explorer", {}).get(str(c), {}).get("pages", {})
+            if not pages:
+                continue
             cells = [f"{p['median_ms']} / {p['p95_ms']}, {p['errors']} err, {p['requests']}"
                      for p in pages.values()]
             cold = ", ".join(f"{k} {_fmt(p['cold_ms'])}" for k, p in pages.items()
@@ -744,8 +824,7 @@ def worker_args(args: argparse.Namespace, size: int, out: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.worker is not None:
-        result = run_size(args.worker, args)
-        args.worker_out.write_text(json.dumps(result, indent=2) + "\n")
+        run_size(args.worker, args)
         return 0
     try:
         engine = preflight(args.store, args.wipe)
@@ -768,17 +847,18 @@ def main(argv: list[str] | None = None) -> int:
         out.unlink(missing_ok=True)
         start = time.perf_counter()
         proc = subprocess.run(worker_args(args, size, out), check=False)
-        if proc.returncode == 0 and out.exists():
-            res["sizes"].append(json.loads(out.read_text()))
-            out.unlink()
-        else:
-            res["sizes"].append({"initiatives": size,
-                                 "failed": f"exit code {proc.returncode}; see the log above"})
+        done: dict[str, Any] = (json.loads(out.read_text()) if out.exists()
+                                else {"initiatives": size})
+        out.unlink(missing_ok=True)
+        if proc.returncode != 0 and "failed" not in done:
+            done["failed"] = {"phase": "unknown",
+                              "error": f"exit code {proc.returncode}; see the log above"}
+        res["sizes"].append(done)
         res["sizes"][-1]["suite_wall_s"] = round(time.perf_counter() - start, 1)
         res["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
         write(res, args.results, stem)  # keep what is done if a later size fails
     log(f"report: {args.results / (stem + '.md')}")
-    return 0 if all("first_ingest" in s and not s.get("checks") for s in res["sizes"]) else 3
+    return 0 if all(complete(s) and not s.get("checks") for s in res["sizes"]) else 3
 
 
 def write(res: dict[str, Any], dest: Path, stem: str) -> None:

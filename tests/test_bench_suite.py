@@ -208,6 +208,26 @@ def test_suite_runs_at_a_tiny_size(tmp_path: Path) -> None:
     assert json.loads((results / "suite-neo4j.json").read_text())["growth"][0]["exponents"][
         "first ingest"] == 0.0
 
+    # A size that failed part way reports the phases it finished, the failure and the
+    # server's log; growth covers the costs both sizes measured.
+    partial = json.loads(json.dumps(res))
+    big = json.loads(json.dumps(partial["sizes"][0])) | {"initiatives": 3000}
+    for key in ("analytics", "query_process", "explorer", "explorer_process",
+                "load_average_end", "peak_server_rss_mib"):
+        del big[key]
+    big["failed"] = {"phase": "analytics", "error": "StoreUnavailable: connection closed",
+                     "server_alive": False, "server_log_tail": ["# Redis is stopping"]}
+    partial["sizes"].append(big)
+    suite.write(partial, results, "suite-partial")
+    text = (results / "suite-partial.md").read_text()
+    assert '**3,000 did not complete:** it failed in the phase "analytics"' in text
+    assert "no longer running" in text and "# Redis is stopping" in text
+    assert "| 3,000 | " + f"{big['rows_total']:,} | {big['first_ingest']['seconds']}" in text
+    assert "| 3,000 |" + " not measured |" * 9 in text
+    exps = json.loads((results / "suite-partial.json").read_text())["growth"][0]["exponents"]
+    assert exps["first ingest"] is not None and exps["analytics recompute"] is None
+    assert not suite.complete(big) and suite.complete(partial["sizes"][0])
+
 
 @pytest.mark.parametrize("store, message", [
     ("neo4j://127.0.0.1:9", "cannot reach Neo4j at neo4j://127.0.0.1:9"),
