@@ -242,6 +242,25 @@ def test_svg_map_is_valid_xml_with_one_circle_per_placed_site() -> None:
     assert cx["Cardiff"][0] < cx["Nottingham"][0] < cx["Guy's <b>& St Thomas'</b>"][0]
 
 
+def test_svg_map_draws_a_site_where_each_map_puts_it() -> None:
+    """Sites are drawn once per view and reused: a site must still land where each map's
+    own projection puts it, and a changed name must show."""
+    london = SITES[0]
+    alone = ET.fromstring(str(geo.svg_map([london], 300, 340)))
+    wide = ET.fromstring(str(geo.svg_map([london, {"id": "FAR", "name": "Shetland",
+                                                   "lat": 60.3, "lon": -1.3}], 300, 340)))
+    again = ET.fromstring(str(geo.svg_map([london], 300, 340)))
+    at = [(c.get("cx"), c.get("cy")) for c in (m.find(f".//{SVG}circle")
+                                               for m in (alone, wide, again))]
+    assert at[0] == at[2] != at[1]  # Shetland widens the view and moves London
+    renamed = str(geo.svg_map([{**london, "name": "St Thomas'"}], 300, 340))
+    assert "St Thomas&#39; (trust)" in renamed and "Guy" not in renamed
+    odd = str(geo.svg_map([{"id": "L", "name": ["a", "list"], "lat": 52.0, "lon": -1.0}],
+                          200, 200))  # not a cache key: drawn all the same
+    assert "[&#39;a&#39;, &#39;list&#39;]" in odd
+    ET.fromstring(odd)
+
+
 def test_svg_map_escapes_markup_in_names() -> None:
     svg = str(geo.svg_map([{"id": 'a"b', "name": "<script>alert(1)</script>",
                             "lat": 52.0, "lon": -1.0}], 200, 200))

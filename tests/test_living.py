@@ -322,7 +322,7 @@ def test_warnings_are_shown_and_leave_verdicts_alone(store: FalkorStore, sample_
     assert "only 2 points before" in html and "epoc.cochrane.org" in html
     solution = client.get("/solutions/SOL-TELE.json").get_json()
     assert set(solution["evaluation_warnings"]) >= {"EVAL-0005"}
-    gap = {r["row"]: r for r in client.get("/gap-map.json").get_json()["cells"]}
+    gap = {r["row"]: r for r in client.get("/gap-map.json").get_json()["cells"]["items"]}
     assert gap["SOL-FRAIL"]["warnings"] >= 1 and gap["SOL-VW"]["warnings"] == 0
     assert "design warnings" in client.get("/gap-map").get_data(as_text=True)
     for sid, verdict in before.items():  # mixed findings move no verdict; warnings none

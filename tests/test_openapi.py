@@ -167,6 +167,7 @@ REQUESTS: list[str] = [
     "/zombies.json", "/zombies.json?as_of=2020-01-01&solution=SOL-TELE&min_lag=100&size=2",
     "/zombies.json?min_lag=-1",
     "/gap-map.json", "/gap-map.json?by=intervention_type", "/gap-map.json?by=colour",
+    "/gap-map.json?page=2&size=1",
     "/deviance.json", "/deviance.json?" + urlencode({"measure": MEASURE}),
     "/deviance.json?measure=No+such+measure",
     "/check.json", "/check.json?q=telehealth+monitoring+for+COPD",

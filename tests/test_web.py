@@ -242,3 +242,45 @@ def test_site_outcomes_against_their_peers(client: FlaskClient, store: FalkorSto
             assert o["peer_median"] == expected
             checked += 1
     assert checked >= 2
+
+
+def test_gap_map_pages_its_rows(client: FlaskClient) -> None:
+    whole = client.get("/gap-map.json?size=500").get_json()["cells"]
+    assert whole["total"] == len(whole["items"]) >= 3 and whole["next_page"] is None
+    labels = [r["label"].lower() for r in whole["items"]]
+    assert labels == sorted(labels)
+    pages, page = [], 1
+    while page is not None:
+        got = client.get(f"/gap-map.json?size=2&page={page}").get_json()["cells"]
+        assert len(got["items"]) <= 2 and got["total"] == whole["total"]
+        pages.extend(got["items"])
+        page = got["next_page"]
+    assert pages == whole["items"]  # every row once, in the same order
+    html = client.get("/gap-map?size=2&page=2").get_data(as_text=True)
+    assert f"Rows 3 to 4 of {whole['total']}" in html and 'rel="prev"' in html
+    shown = {r["row"] for r in pages[2:4]}
+    drawn = {r["row"] for r in pages} - shown
+    svg = html.split("</svg>")[0]
+    assert all(f"solution={row}&amp;" in svg for row in shown)
+    assert not any(f"solution={row}&amp;" in svg for row in drawn)
+    csv_rows = list(csv.DictReader(io.StringIO(
+        client.get("/gap-map.csv?size=2&page=2").get_data(as_text=True))))
+    assert [r["row"] for r in csv_rows] == [r["row"] for r in pages[2:4]]
+
+
+def test_zombie_filters(client: FlaskClient) -> None:
+    everything = client.get("/zombies.json?size=500").get_json()
+    rows = everything["zombies"]["items"]
+    lags = sorted({z["lag_days"] for z in rows})
+    assert len(lags) >= 2
+    cut = lags[1]
+    for query in (f"min_lag={cut}", f"min_lag={cut}&solution=SOL-TELE",
+                  "solution=SOL-TELE", f"min_lag={cut}&as_of=2030-01-01"):
+        got = client.get(f"/zombies.json?size=500&{query}").get_json()
+        solution = "SOL-TELE" if "solution" in query else None
+        want = [z for z in rows if z["lag_days"] >= (cut if "min_lag" in query else 0)
+                and solution in (None, z["solution_id"])]
+        assert got["zombies"]["items"] == want, query
+        assert got["zombies"]["total"] == len(want)
+        assert all(solution in (None, r["solution_id"]) for r in got["retries"])
+    assert client.get("/zombies.json?solution=NOPE").get_json()["zombies"]["total"] == 0

@@ -55,13 +55,15 @@ def timeline(attempts: list[dict[str, Any]], evaluations: list[dict[str, Any]],
     for row, a in enumerate(points):
         cy = pad + row_h * (row + 1)
         zombie = a["id"] in zombie_ids
+        ident = escape(a["id"])
+        cx = x(_year(a["start_lo"]))
+        mark = ('r="7" class="zombie"', " — zombie repeat", " (zombie)") if zombie else \
+            ('r="5" class="attempt"', "", "")
         parts.append(
-            f'<a href="/initiatives/{escape(a["id"])}"><circle cx="{x(_year(a["start_lo"])):.1f}"'
-            f' cy="{cy}" r="{7 if zombie else 5}" class="{"zombie" if zombie else "attempt"}">'
-            f'<title>{escape(a.get("title"))} ({escape(a.get("start_date"))})'
-            f'{" — zombie repeat" if zombie else ""}</title></circle></a>'
-            f'<text x="{x(_year(a["start_lo"])) + 10:.1f}" y="{cy + 4}" class="label">'
-            f'{escape(a["id"])}{" (zombie)" if zombie else ""}</text>')
+            f'<a href="/initiatives/{ident}"><circle cx="{cx:.1f}" cy="{cy}" {mark[0]}>'
+            f'<title>{escape(a.get("title"))} ({escape(a.get("start_date"))}){mark[1]}'
+            f'</title></circle></a><text x="{cx + 10:.1f}" y="{cy + 4}" class="label">'
+            f'{ident}{mark[2]}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 

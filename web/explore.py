@@ -138,11 +138,15 @@ def zombie_rows() -> dict[str, Any]:
     def compute() -> dict[str, Any]:
         zombies, retries = repeats()
         rows = [z.to_dict() for z in zombies]
+        retry_rows = [r.to_dict() for r in retries]
         by_solution: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
             by_solution.setdefault(row["solution_id"], []).append(row)
-        return {"zombies": rows, "retries": [r.to_dict() for r in retries],
-                "by_solution": by_solution,
+        retries_by_solution: dict[str, list[dict[str, Any]]] = {}
+        for row in retry_rows:
+            retries_by_solution.setdefault(row["solution_id"], []).append(row)
+        return {"zombies": rows, "retries": retry_rows,
+                "by_solution": by_solution, "retries_by_solution": retries_by_solution,
                 "by_initiative": {r.initiative_id: r.to_dict() for r in zombies + retries},
                 "longest": sorted(rows, key=lambda z: -z["lag_days"])[:5]}
 
@@ -243,7 +247,7 @@ def _solution_data(solution_id: str, as_of: str | None, pages: tuple[int, ...],
     placed = sites_placed()
     outcomes = store.read(queries.SOLUTION_OUTCOMES, {**common, "skip": (out_page - 1) * size})
     outcome_total = store.read(queries.SOLUTION_OUTCOME_COUNT, common)[0]["total"]
-    matcher = resolution.solution_matcher(store)
+    matcher = cached("solution_matcher", lambda: resolution.solution_matcher(store))
     text = ". ".join(str(solution.get(k) or "") for k in ("name", "description", "problem"))
     similar = [{"solution_id": sid, "score": round(score, 3)}
                for sid, score in matcher.match(text, k=6)
@@ -304,7 +308,9 @@ def _site_html(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _gap_html(data: dict[str, Any]) -> dict[str, Any]:
-    return {**data, "svg": cached(f"gap_svg:{data['by']}", lambda: gap_svg(data))}
+    rows = data["cells"]
+    return {**data, "svg": cached(f"gap_svg:{data['by']}:{rows['page']}:{rows['size']}",
+                                  lambda: gap_svg({**data, "cells": rows["items"]}))}
 
 
 def _deviance_html(data: dict[str, Any]) -> dict[str, Any]:
@@ -405,15 +411,24 @@ def zombies_data() -> dict[str, Any]:
         zombies, retries = analytics.repeats(get_store(), as_of, index=evidence_index())
         all_rows = [z.to_dict() for z in zombies]
         retry_rows = [r.to_dict() for r in retries]
+        if solution is not None:
+            all_rows = [z for z in all_rows if z["solution_id"] == solution]
+            retry_rows = [r for r in retry_rows if r["solution_id"] == solution]
     else:
+        # today's rows, indexed by solution once per graph version: a request copies
+        # nothing unless it filters by lag
         cached_rows = zombie_rows()
         all_rows = (cached_rows["by_solution"].get(solution, []) if solution
                     else cached_rows["zombies"])
-        retry_rows = cached_rows["retries"]
-    rows = [z for z in all_rows
-            if (solution is None or z["solution_id"] == solution) and z["lag_days"] >= min_lag]
-    return {"zombies": paginate(rows),
-            "retries": [r for r in retry_rows if solution is None or r["solution_id"] == solution],
+        retry_rows = (cached_rows["retries_by_solution"].get(solution, []) if solution
+                      else cached_rows["retries"])
+    if min_lag:
+        if as_of or solution:
+            all_rows = [z for z in all_rows if z["lag_days"] >= min_lag]
+        else:
+            all_rows = cached(f"zombies_min_lag:{min_lag}", lambda: [
+                z for z in cached_rows["zombies"] if z["lag_days"] >= min_lag])
+    return {"zombies": paginate(all_rows), "retries": retry_rows,
             "filters": {"solution": solution, "min_lag": min_lag, "as_of": as_of}}
 
 
@@ -469,9 +484,15 @@ def gap_svg(data: dict[str, Any]) -> Any:
         {r["row"]: r["label"] for r in data["cells"]})
 
 
+GAP_ROWS = 50  # rows per page of the gap map (a national graph has thousands of solutions)
+
+
 def gap_map_data() -> dict[str, Any]:
+    """One page of the gap map's rows (``page`` and ``size``), in the order of their
+    labels."""
     by = choice_arg("by", list(GAP_AXES), "solution") or "solution"
-    return gap_data(by)
+    data = gap_data(by)
+    return {"by": by, "domains": data["domains"], "cells": paginate(data["cells"], GAP_ROWS)}
 
 
 def evaluations_data() -> dict[str, Any]:

@@ -36,11 +36,25 @@ _MAX_NAMES = 10
 
 
 @functools.cache
-@functools.cache
 def england_outline() -> tuple[tuple[float, float], ...]:
     """The outline as (lon, lat) points: an open ring (read once)."""
     points = json.loads(OUTLINE_FILE.read_text(encoding="utf-8"))
     return tuple((float(lon), float(lat)) for lon, lat in points)
+
+
+#: Degrees around the outline's bounding box that a site may lie in without widening the
+#: view (coastal sites just outside the silhouette): maps of English sites share one view.
+_HOME_PAD = 0.3
+
+
+@functools.cache
+def _home_box() -> tuple[float, float, float, float]:
+    """West, east, south and north edges of the default view: the outline's box, padded."""
+    outline = england_outline()
+    lons = [lon for lon, _ in outline]
+    lats = [lat for _, lat in outline]
+    return (min(lons) - _HOME_PAD, max(lons) + _HOME_PAD, min(lats) - _HOME_PAD,
+            max(lats) + _HOME_PAD)
 
 
 def _coordinates(site: Mapping[str, Any]) -> tuple[float, float] | None:
@@ -118,33 +132,48 @@ def _outline_path(off_x: float, off_y: float, min_x: float, max_lat: float,
         for lon, lat in england_outline()) + " Z"
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _site_mark(lon: float, lat: float, name: Any, site_id: Any, kind: Any, url: Any,
+               root: str, view: tuple[float, float, float, float, float]) -> str:
+    """One site's circle (in a link to its page) in one projection: most maps share the
+    view of England, so a site is drawn once per process, not once per page."""
+    off_x, off_y, min_x, max_lat, scale = view
+    x, y = off_x + (lon * COS_LAT - min_x) * scale, off_y + (max_lat - lat) * scale
+    label = str(name or site_id or "unnamed site")
+    what = str(kind or "").replace("_", " ")
+    tip = f"{label} ({what})" if what else label
+    circle = (f'<circle class="site" cx="{_fmt(x)}" cy="{_fmt(y)}" r="5" fill="#005eb8" '
+              f'stroke="#ffffff" stroke-width="1.5"><title>{escape(tip)}</title></circle>')
+    href = _site_url({"url": url, "id": site_id}, root)
+    return f'<a href="{escape(href)}">{circle}</a>' if href else circle
+
+
 def svg_map(sites: Iterable[Mapping[str, Any]], width: int, height: int) -> Markup:
     """An SVG map of ``sites`` (dicts with ``lat``, ``lon``, ``name``, ``id``, ``kind`` and
     optionally ``url``) over the outline of England, ``width`` × ``height`` pixels.
 
     Projection: equirectangular, longitudes scaled by cos 54°. The view covers England
-    and every site (a Welsh or Scottish site widens it). Each site with coordinates is a
-    ``<circle>`` with a ``<title>`` tooltip, inside a link to its page; sites without
-    coordinates are only counted in the ``aria-label``."""
+    (with a margin) and every site (a site beyond the margin, in Scotland say, widens
+    it). Each site with coordinates is a ``<circle>`` with a ``<title>`` tooltip, inside
+    a link to its page; sites without coordinates are only counted in the
+    ``aria-label``."""
     sites = list(sites)
     placed: list[tuple[Mapping[str, Any], float, float]] = []
     for site in sites:
         coords = _coordinates(site)
         if coords is not None:
             placed.append((site, *coords))
-    outline = england_outline()
-    lons = [lon for lon, _ in outline] + [lon for _, lon, _ in placed]
-    lats = [lat for _, lat in outline] + [lat for _, _, lat in placed]
-    min_x, max_x = min(lons) * COS_LAT, max(lons) * COS_LAT
-    min_lat, max_lat = min(lats), max(lats)
+    west, east, south, north = _home_box()
+    for _, lon, lat in placed:
+        west, east = min(west, lon), max(east, lon)
+        south, north = min(south, lat), max(north, lat)
+    min_x, max_x = west * COS_LAT, east * COS_LAT
+    min_lat, max_lat = south, north
     inner_w = max(width - 2 * _MARGIN, 1.0)
     inner_h = max(height - 2 * _MARGIN - _NOTE_HEIGHT, 1.0)
     scale = min(inner_w / max(max_x - min_x, 1e-6), inner_h / max(max_lat - min_lat, 1e-6))
     off_x = _MARGIN + (inner_w - (max_x - min_x) * scale) / 2
     off_y = _MARGIN + (inner_h - (max_lat - min_lat) * scale) / 2
-
-    def project(lon: float, lat: float) -> tuple[float, float]:
-        return off_x + (lon * COS_LAT - min_x) * scale, off_y + (max_lat - lat) * scale
 
     path = _outline_path(off_x, off_y, min_x, max_lat, scale)
     label = _label([s for s, _, _ in placed], len(sites) - len(placed))
@@ -158,15 +187,14 @@ def svg_map(sites: Iterable[Mapping[str, Any]], width: int, height: int) -> Mark
         '<g class="sites">',
     ]
     root = _script_root()
+    view = (off_x, off_y, min_x, max_lat, scale)
     for site, lon, lat in placed:
-        x, y = project(lon, lat)
-        name = str(site.get("name") or site.get("id") or "unnamed site")
-        kind = str(site.get("kind") or "").replace("_", " ")
-        tip = f"{name} ({kind})" if kind else name
-        circle = (f'<circle class="site" cx="{_fmt(x)}" cy="{_fmt(y)}" r="5" fill="#005eb8" '
-                  f'stroke="#ffffff" stroke-width="1.5"><title>{escape(tip)}</title></circle>')
-        url = _site_url(site, root)
-        parts.append(f'<a href="{escape(url)}">{circle}</a>' if url else circle)
+        args = (lon, lat, site.get("name"), site.get("id"), site.get("kind"), site.get("url"),
+                root, view)
+        try:
+            parts.append(_site_mark(*args))
+        except TypeError:  # a value that cannot be a cache key: drawn uncached
+            parts.append(_site_mark.__wrapped__(*args))
     parts.append("</g>")
     foot = height - _MARGIN
     parts.append(

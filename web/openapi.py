@@ -445,8 +445,13 @@ SCHEMAS: dict[str, Schema] = {
         "description": "Evaluations per row (solution or intervention type) and quality "
                        "domain.",
     },
-    "GapMapPage": {"allOf": [ref("GapMap")], "properties": {"ok": {"const": True}},
-                   "required": ["ok"], "unevaluatedProperties": False},
+    "PaginatedGapRows": paginated("GapRow"),
+    "GapMapPage": page({
+        "by": enum(["solution", "intervention_type"]),
+        "domains": array(enum(DOMAINS)),
+        "cells": {**ref("PaginatedGapRows"), "description": "One page of rows, in the "
+                                                            "order of their labels."},
+    }),
     # --- zombies ---------------------------------------------------------------------
     "PaginatedRepeats": paginated("Repeat"),
     "ZombiesPage": page({
@@ -981,7 +986,7 @@ PATHS: dict[str, Any] = {
                     "informed re-tries that did cite it.", "ZombiesPage",
                     ["as_of", "solution", "min_lag", *LIST], [400], csv=("zombies", "retries")),
     **explorer_page("/gap-map", "gap_map", "Evidence gap map", "Evaluations per solution "
-                    "(or intervention type) and quality domain.", "GapMapPage", ["by"],
+                    "(or intervention type) and quality domain.", "GapMapPage", ["by", *LIST],
                     [400], csv="cells"),
     **explorer_page("/deviance", "deviance", "Positive deviance", "Sites whose outcome on "
                     "a measure improved far more than their peers'.", "DeviancePage",
