@@ -94,8 +94,9 @@ def count_rows(bundle: Path) -> dict[str, int]:
 class Server:
     """The database server's process, when it runs on this machine (embedded store)."""
 
-    def __init__(self, pid: int | None) -> None:
+    def __init__(self, pid: int | None, embedded: EmbeddedServer | None = None) -> None:
         self.pid = pid
+        self.embedded = embedded
         self.can_reset = pid is not None and bulk_baseline.reset_peak(pid)
 
     def start_phase(self) -> float:
@@ -108,6 +109,16 @@ class Server:
     def end_phase(self, cpu0: float) -> dict[str, Any]:
         if self.pid is None:
             return {"server_cpu_s": None, "peak_server_rss_mib": None}
+        if self.embedded is not None and not _pid_alive(self.pid):
+            # The server stopped during the phase (a crash) and the store started it again:
+            # the phase's figures include the restart; the report shows the crash.
+            old, self.pid = self.pid, self.embedded.status().pid
+            tail = self.embedded.log_path.read_text(errors="replace").splitlines()
+            start = max((i for i, line in enumerate(tail) if "BUG REPORT START" in line),
+                        default=max(len(tail) - 40, 0))
+            return {"server_cpu_s": None, "peak_server_rss_mib": None,
+                    "server_restarted": {"stopped_pid": old, "new_pid": self.pid,
+                                         "log": tail[start:start + 60]}}
         return {"server_cpu_s": round(bulk_baseline.cpu_seconds(self.pid) - cpu0, 2),
                 "peak_server_rss_mib": round(bulk_baseline.rss_kib(self.pid) / 1024, 1),
                 "server_rss_mib": round(bulk_baseline.rss_kib(self.pid, "VmRSS") / 1024, 1)}
@@ -246,7 +257,7 @@ def _run_size(size: int, args: argparse.Namespace, result: dict[str, Any],
         data_dir = work / f"suite-store-{size}"
         shutil.rmtree(data_dir, ignore_errors=True)
         embedded = EmbeddedServer(data_dir)
-        server = Server(embedded.ensure_running())
+        server = Server(embedded.ensure_running(), embedded)
         uri = f"embedded:{data_dir}"
     else:
         uri = args.store
@@ -323,6 +334,13 @@ def _run_size(size: int, args: argparse.Namespace, result: dict[str, Any],
 def complete(s: dict[str, Any]) -> bool:
     """Every phase of the size ran."""
     return "failed" not in s and "first_ingest" in s
+
+
+def _named_phases(r: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    out = [(k.replace("_", " "), r[k]) for k in ("first_ingest", "reingest_unchanged",
+                                                  "incremental_1pct", "analytics") if k in r]
+    out += [(f"explorer, {c} clients", e) for c, e in r.get("explorer", {}).items()]
+    return out
 
 
 def _phases(r: dict[str, Any]) -> list[dict[str, Any]]:
@@ -556,6 +574,14 @@ def report(res: dict[str, Any], plots: list[str]) -> str:
             lines += ["The end of the database server's log:", "", "```",
                       *f["server_log_tail"][-25:], "```", ""]
     for s in sizes:
+        for name, phase in _named_phases(s):
+            restart = phase.get("server_restarted")
+            if restart:
+                lines += [f"**At {s['initiatives']:,} the database server stopped during "
+                          f"\"{name}\"** (pid {restart['stopped_pid']}); the store started "
+                          f"it again (pid {restart['new_pid']}) and the phase went on, so its "
+                          "time includes the restart. From the server's log:", "", "```",
+                          *restart["log"][:30], "```", ""]
         if s.get("checks"):
             lines += [f"**Checks failed at {s['initiatives']:,}:** " + "; ".join(s["checks"]),
                       ""]

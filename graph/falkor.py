@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,8 @@ from triedbefore.graph.store import (
     public_name,
 )
 
+_log = logging.getLogger(__name__)
+
 #: A half-built public copy older than this (seconds) was left by a crash: deleted.
 STALE_COPY_SECONDS = 3600
 
@@ -54,10 +57,15 @@ class FalkorStore(Store):
     engine = "falkordb"
 
     def __init__(self, uri: StoreURI, *, socket_path: Path | None = None,
+                 restart: Callable[[], object] | None = None,
                  _public_of: FalkorStore | None = None) -> None:
+        """``restart``: for a server this process may start (the embedded one), starts it
+        again when it has stopped (see ``_run``)."""
         self.uri = uri
         self.dialect = FalkorDialect()
         self._public: FalkorStore | None = None
+        self._restart: Callable[[], object] | None = (
+            restart if _public_of is None else _public_of._restart)
         self._db: FalkorDB
         if _public_of is not None:  # the public copy shares its main store's connections
             self.public_only = True
@@ -90,7 +98,16 @@ class FalkorStore(Store):
         if timeout_ms is not None:
             command += ["timeout", int(timeout_ms)]
         try:
-            response = self._db.connection.execute_command(*command)
+            try:
+                response = self._db.connection.execute_command(*command)
+            except redis.ConnectionError as exc:
+                # The embedded server stopped (a crash): start it again, which replays its
+                # append-only file, and run a read once more. A write is not repeated: it
+                # may or may not have been applied, so its caller hears of it (an ingest
+                # run is idempotent and can be run again).
+                if self._restart is None or not self._restarted(exc) or not read_only:
+                    raise
+                response = self._db.connection.execute_command(*command)
         except redis.ResponseError as exc:
             message = str(exc)
             if read_only and "empty key" in message:
@@ -103,6 +120,20 @@ class FalkorStore(Store):
             if isinstance(part, redis.ResponseError):
                 raise QueryError(str(part)) from None
         return list(response)
+
+    def _restarted(self, exc: Exception) -> bool:
+        """Start the embedded server again after ``exc`` lost it; False if it could not be
+        started. Logged: a server that stops is a fault to look into (its log says why)."""
+        assert self._restart is not None
+        try:
+            self._restart()
+        except GraphError as err:
+            _log.error("the embedded FalkorDB server at %s stopped (%s) and could not be "
+                       "started again: %s", self.uri.display, exc, err)
+            return False
+        _log.warning("the embedded FalkorDB server at %s stopped (%s); it was started again "
+                     "(its log in the data folder says why it stopped)", self.uri.display, exc)
+        return True
 
     def _rows(self, response: list[Any] | None) -> list[Row]:
         if not response:

@@ -289,7 +289,8 @@ def open_store(uri: str | StoreURI | None = None) -> Store:
         fsync = parsed.options.get("fsync", settings.FSYNC.get())
         server = EmbeddedServer(parsed.path or settings.data_dir(), fsync=fsync)
         server.ensure_running()
-        return FalkorStore(parsed, socket_path=server.socket_path)
+        return FalkorStore(parsed, socket_path=server.socket_path,
+                           restart=server.ensure_running)
     if parsed.engine == "falkordb":
         from triedbefore.graph.falkor import FalkorStore
 

@@ -217,11 +217,15 @@ def test_suite_runs_at_a_tiny_size(tmp_path: Path) -> None:
         del big[key]
     big["failed"] = {"phase": "analytics", "error": "StoreUnavailable: connection closed",
                      "server_alive": False, "server_log_tail": ["# Redis is stopping"]}
+    big["reingest_unchanged"]["server_restarted"] = {
+        "stopped_pid": 11, "new_pid": 12, "log": ["=== REDIS BUG REPORT START", "crashed"]}
     partial["sizes"].append(big)
     suite.write(partial, results, "suite-partial")
     text = (results / "suite-partial.md").read_text()
     assert '**3,000 did not complete:** it failed in the phase "analytics"' in text
     assert "no longer running" in text and "# Redis is stopping" in text
+    assert ('**At 3,000 the database server stopped during "reingest unchanged"** (pid 11)'
+            in text and "REDIS BUG REPORT START" in text)
     assert "| 3,000 | " + f"{big['rows_total']:,} | {big['first_ingest']['seconds']}" in text
     assert "| 3,000 |" + " not measured |" * 9 in text
     exps = json.loads((results / "suite-partial.json").read_text())["growth"][0]["exponents"]

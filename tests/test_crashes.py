@@ -25,10 +25,10 @@ from typing import Any
 
 import pytest
 
-from triedbefore.graph import GraphError
+from triedbefore.graph import GraphError, StoreUnavailable
 from triedbefore.graph.embedded import EmbeddedServer
 from triedbefore.graph.falkor import FalkorStore
-from triedbefore.graph.store import StoreURI
+from triedbefore.graph.store import StoreURI, open_store
 from triedbefore.ingest.loader import ingest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -213,6 +213,66 @@ def test_killed_server_keeps_every_acknowledged_write(own_server: Any, fsync: st
             store.close()
         missing = set(acknowledged) - stored
         assert not missing, f"{len(missing)} acknowledged writes lost (fsync={fsync})"
+
+
+@pytest.mark.server
+def test_a_stopped_embedded_server_is_started_again(tmp_path: Path,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """A crashed embedded server (here: SIGKILL) is started again by the next statement:
+    a read is answered from the replayed append-only file; a write in flight is reported,
+    not repeated, and the next write works."""
+    data = tmp_path / "db"
+    store = open_store(f"embedded:{data}?fsync=always")
+    server = EmbeddedServer(data)
+    try:
+        store.write("CREATE (:Marker {v: 1}), (:Site {id: 'S1', name: 'A site'})")
+        public = store.public_copy()
+        store.rebuild_public_copy()
+        assert public.read("MATCH (s:Site) RETURN s.id AS id") == [{"id": "S1"}]
+
+        def kill() -> int:
+            pid = server.status().pid
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 10
+            while server.status().running and time.monotonic() < deadline:
+                time.sleep(0.05)
+            return pid
+
+        first = kill()
+        assert store.read("MATCH (m:Marker) RETURN m.v AS v") == [{"v": 1}]
+        second = server.status().pid
+        assert second not in (None, first)
+        assert "stopped" in caplog.text and "started again" in caplog.text
+
+        kill()
+        with pytest.raises(StoreUnavailable):
+            store.write("CREATE (:Marker {v: 2})")
+        assert server.status().running  # started again for the next statement
+        store.write("CREATE (:Marker {v: 3})")
+        assert {r["v"] for r in store.read("MATCH (m:Marker) RETURN m.v AS v")} <= {1, 2, 3}
+        assert {1, 3} <= {r["v"] for r in store.read("MATCH (m:Marker) RETURN m.v AS v")}
+
+        kill()  # the public copy shares the connections, and the restart
+        assert public.read("MATCH (s:Site) RETURN s.id AS id") == [{"id": "S1"}]
+    finally:
+        store.close()
+        server.stop(timeout=10.0)
+
+
+def test_a_server_that_cannot_start_again_is_a_clear_error(tmp_path: Path) -> None:
+    """Without a way to start the server (an external one), a lost server is the usual
+    one-line StoreUnavailable."""
+    server = EmbeddedServer(tmp_path / "db")
+    server.ensure_running()
+    store = FalkorStore(StoreURI("falkordb", "x", graph="g"), socket_path=server.socket_path)
+    try:
+        server.stop(timeout=10.0)
+        with pytest.raises(StoreUnavailable, match="lost connection"):
+            store.read("RETURN 1 AS one")
+    finally:
+        store.close()
+        server.stop(timeout=10.0)
 
 
 # --- Neo4j unavailable ----------------------------------------------------------------
