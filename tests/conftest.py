@@ -3,6 +3,7 @@ here), and a fresh empty graph on it for every test."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -15,6 +16,24 @@ from triedbefore.graph.falkor import FalkorStore
 from triedbefore.graph.store import StoreURI
 
 SAMPLE = Path(__file__).resolve().parents[1] / "ingest" / "sample"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def default_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The default data folder (``TRIEDBEFORE_DATA_DIR``) is a temporary one for the whole
+    session, so no test reads or writes the user's own, and an embedded server a test
+    started there without meaning to is stopped at the end."""
+    folder = tmp_path_factory.mktemp("default-data")
+    before = os.environ.get("TRIEDBEFORE_DATA_DIR")
+    os.environ["TRIEDBEFORE_DATA_DIR"] = str(folder)
+    try:
+        yield folder
+    finally:
+        EmbeddedServer(folder).stop()
+        if before is None:
+            os.environ.pop("TRIEDBEFORE_DATA_DIR", None)
+        else:
+            os.environ["TRIEDBEFORE_DATA_DIR"] = before
 
 
 @pytest.fixture(scope="session")

@@ -126,8 +126,8 @@ def test_every_page_and_json_route_is_described_and_every_path_is_a_route(
         adapter.match(url, method=method.upper())  # raises NotFound / MethodNotAllowed
 
 
-def test_api_page_lists_every_path(tmp_path: Path) -> None:
-    client = app_for(None, tmp_path).test_client()
+def test_api_page_lists_every_path(store: FalkorStore, tmp_path: Path) -> None:
+    client = app_for(store, tmp_path).test_client()
     page = client.get("/api")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
