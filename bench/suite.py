@@ -113,12 +113,10 @@ class Server:
             # The server stopped during the phase (a crash) and the store started it again:
             # the phase's figures include the restart; the report shows the crash.
             old, self.pid = self.pid, self.embedded.status().pid
-            tail = self.embedded.log_path.read_text(errors="replace").splitlines()
-            start = max((i for i, line in enumerate(tail) if "BUG REPORT START" in line),
-                        default=max(len(tail) - 40, 0))
+            lines = self.embedded.log_path.read_text(errors="replace").splitlines()
             return {"server_cpu_s": None, "peak_server_rss_mib": None,
                     "server_restarted": {"stopped_pid": old, "new_pid": self.pid,
-                                         "log": tail[start:start + 60]}}
+                                         "log": log_excerpt(lines, 60)}}
         return {"server_cpu_s": round(bulk_baseline.cpu_seconds(self.pid) - cpu0, 2),
                 "peak_server_rss_mib": round(bulk_baseline.rss_kib(self.pid) / 1024, 1),
                 "server_rss_mib": round(bulk_baseline.rss_kib(self.pid, "VmRSS") / 1024, 1)}
@@ -211,10 +209,30 @@ def server_state(embedded: EmbeddedServer | None, pid: int | None) -> dict[str, 
         return {}
     alive = _pid_alive(pid)
     try:
-        tail = embedded.log_path.read_text(errors="replace").splitlines()[-40:]
+        lines = embedded.log_path.read_text(errors="replace").splitlines()
     except OSError:
-        tail = []
-    return {"server_alive": alive, "server_log_tail": tail}
+        lines = []
+    return {"server_alive": alive, "server_crashes": crash_count(lines),
+            "server_log_tail": log_excerpt(lines)}
+
+
+def crash_count(lines: list[str]) -> int:
+    return sum(1 for line in lines if "BUG REPORT START" in line)
+
+
+def log_excerpt(lines: list[str], n: int = 40) -> list[str]:
+    """The server's last crash report (its first ``n`` lines: signal, address, stack), or
+    the end of its log when it did not crash."""
+    starts = [i for i, line in enumerate(lines) if "BUG REPORT START" in line]
+    if not starts:
+        return lines[-n:]
+    head = lines[starts[-1]:starts[-1] + 8]  # signal, address, instruction
+    # the stack of the thread that crashed (marked with " *")
+    marked = next((i for i in range(starts[-1], len(lines)) if lines[i].endswith(" *")), None)
+    if marked is None:
+        return lines[starts[-1]:starts[-1] + n]
+    end = next((i for i in range(marked, len(lines)) if not lines[i].strip()), len(lines))
+    return head + ["..."] + lines[marked:min(end, marked + n - len(head) - 1)]
 
 
 def _pid_alive(pid: int) -> bool:
@@ -569,10 +587,14 @@ def report(res: dict[str, Any], plots: list[str]) -> str:
                   + ("The phases before it are reported below. " if "first_ingest" in s else "")
                   + ({True: "The database server was still running afterwards.",
                       False: "The database server was no longer running afterwards.",
-                      None: ""}[f.get("server_alive")]), ""]
+                      None: ""}[f.get("server_alive")])
+                  + (f" Its log holds {f['server_crashes']} crash report"
+                     f"{'s' if f['server_crashes'] != 1 else ''}; the last one begins:"
+                     if f.get("server_crashes") else ""), ""]
         if f.get("server_log_tail"):
-            lines += ["The end of the database server's log:", "", "```",
-                      *f["server_log_tail"][-25:], "```", ""]
+            lines += ([] if f.get("server_crashes") else
+                      ["The end of the database server's log:", ""])
+            lines += ["```", *f["server_log_tail"][:40], "```", ""]
     for s in sizes:
         for name, phase in _named_phases(s):
             restart = phase.get("server_restarted")

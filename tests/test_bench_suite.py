@@ -246,3 +246,18 @@ def test_unreachable_or_unsupported_store_is_one_line(store: str, message: str,
     assert done.stderr.startswith("suite: error: ") and message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert not list(tmp_path.iterdir())
+
+
+def test_a_crash_report_is_cut_to_its_signal_and_the_crashed_thread() -> None:
+    def report(n: int) -> list[str]:
+        return [f"=== REDIS BUG REPORT START {n}", f"# crashed by signal: 11 ({n})", "",
+                "------ STACK TRACE ------", "", "7 thread-pool-0", "idle frame", "",
+                "8 thread-pool-thr *", f"falkordb.so(GB_mxm) {n}", "falkordb.so(_traverse)",
+                "", "9 bio_aof", "wait"]
+    lines = ["* Ready to accept connections", *report(1), "* Ready", *report(2), "bye"]
+    assert suite.crash_count(lines) == 2
+    cut = suite.log_excerpt(lines)
+    assert cut[0] == "=== REDIS BUG REPORT START 2" and "# crashed by signal: 11 (2)" in cut
+    assert cut[cut.index("8 thread-pool-thr *"):] == [
+        "8 thread-pool-thr *", "falkordb.so(GB_mxm) 2", "falkordb.so(_traverse)"]
+    assert suite.log_excerpt(["a", "b", "c"], n=2) == ["b", "c"]  # no crash: the end
