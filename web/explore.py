@@ -422,12 +422,8 @@ def zombies_data() -> dict[str, Any]:
                     else cached_rows["zombies"])
         retry_rows = (cached_rows["retries_by_solution"].get(solution, []) if solution
                       else cached_rows["retries"])
-    if min_lag:
-        if as_of or solution:
-            all_rows = [z for z in all_rows if z["lag_days"] >= min_lag]
-        else:
-            all_rows = cached(f"zombies_min_lag:{min_lag}", lambda: [
-                z for z in cached_rows["zombies"] if z["lag_days"] >= min_lag])
+    if min_lag:  # not cached per value: any number of values could be asked for
+        all_rows = [z for z in all_rows if z["lag_days"] >= min_lag]
     return {"zombies": paginate(all_rows), "retries": retry_rows,
             "filters": {"solution": solution, "min_lag": min_lag, "as_of": as_of}}
 
