@@ -53,7 +53,7 @@ from generate import ensure_bundle, ensure_changed_bundle  # noqa: E402
 from ingest_bench import machine, run_cli_usage  # noqa: E402
 
 from triedbefore.graph import GraphError  # noqa: E402
-from triedbefore.graph.embedded import EmbeddedServer  # noqa: E402
+from triedbefore.graph.embedded import EmbeddedServer, process_alive  # noqa: E402
 from triedbefore.graph.store import open_store, parse_store_uri  # noqa: E402
 from triedbefore.ontology.models import ROW_TYPES  # noqa: E402
 
@@ -109,7 +109,7 @@ class Server:
     def end_phase(self, cpu0: float) -> dict[str, Any]:
         if self.pid is None:
             return {"server_cpu_s": None, "peak_server_rss_mib": None}
-        if self.embedded is not None and not _pid_alive(self.pid):
+        if self.embedded is not None and not process_alive(self.pid):
             # The server stopped during the phase (a crash) and the store started it again:
             # the phase's figures include the restart; the report shows the crash.
             old, self.pid = self.pid, self.embedded.status().pid
@@ -207,7 +207,7 @@ def server_state(embedded: EmbeddedServer | None, pid: int | None) -> dict[str, 
     report needs to tell a crash from a refused request."""
     if embedded is None or pid is None:
         return {}
-    alive = _pid_alive(pid)
+    alive = process_alive(pid)
     try:
         lines = embedded.log_path.read_text(errors="replace").splitlines()
     except OSError:
@@ -233,16 +233,6 @@ def log_excerpt(lines: list[str], n: int = 40) -> list[str]:
         return lines[starts[-1]:starts[-1] + n]
     end = next((i for i in range(marked, len(lines)) if not lines[i].strip()), len(lines))
     return head + ["..."] + lines[marked:min(end, marked + n - len(head) - 1)]
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _run_size(size: int, args: argparse.Namespace, result: dict[str, Any],

@@ -196,7 +196,7 @@ class EmbeddedServer:
 
     def _is_server_process(self, pid: int) -> bool:
         """True if pid is a live redis-server serving this folder's socket."""
-        if not _alive(pid):
+        if not process_alive(pid):
             return False
         identity = _process_identity(pid)
         if identity is None:
@@ -324,7 +324,7 @@ class EmbeddedServer:
 
     @staticmethod
     def _wait_gone(pid: int, deadline: float) -> bool:
-        while _alive(pid):
+        while process_alive(pid):
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.02)
@@ -428,7 +428,7 @@ def _exists(path: Path) -> bool:
     return os.path.lexists(path)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     """True if pid runs; a zombie (exited, not yet reaped) counts as gone."""
     if sys.platform.startswith("linux"):
         try:
