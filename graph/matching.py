@@ -214,7 +214,7 @@ SYNONYMS: tuple[tuple[str, ...], ...] = (
     ("111", "nhs 111"),
 )
 
-_STOPWORDS = frozenset("""
+STOPWORDS = frozenset("""
 a about above after again against all also am an and any are around as at be because been
 before being below between both but by can could did do does doing don done down during each
 either etc few for from further get gets getting got had has have having he her here hers him
@@ -451,7 +451,7 @@ def _drop_negated(words: list[_Word]) -> list[_Word]:
         i += len(negator)
         content = 0
         while i < n and words[i].clause == clause and content < _NEGATION_SPAN:
-            if words[i].surface not in _STOPWORDS:
+            if words[i].surface not in STOPWORDS:
                 content += 1
             i += 1
     return out
@@ -469,7 +469,7 @@ def _analyse(text: str) -> tuple[list[_Word], list[_Word]]:
 def _content(words: Sequence[_Word]) -> list[_Word]:
     """Words that are not stop words; "and" / "or" stay, as phrase boundaries only."""
     return [w for w in words if w.surface in _CONJUNCTIONS or (
-        len(w.stem) > 1 and w.surface not in _STOPWORDS and w.stem not in _STOPWORDS)]
+        len(w.stem) > 1 and w.surface not in STOPWORDS and w.stem not in STOPWORDS)]
 
 
 def _terms(words: Sequence[_Word]) -> list[_Word]:
@@ -482,10 +482,10 @@ def _acronyms(text: str) -> set[str]:
     for part in re.split(r"[():;,]", text):
         words = [w for w, _p, _c in _raw_words(part)]
         for keep_stop in (False, True):
-            letters = [w[0] for w in words if w[0].isalpha() and (keep_stop or w not in _STOPWORDS)]
+            letters = [w[0] for w in words if w[0].isalpha() and (keep_stop or w not in STOPWORDS)]
             if len(letters) >= 3:
                 acronym = "".join(letters)
-                if acronym not in _STOPWORDS:
+                if acronym not in STOPWORDS:
                     out.add(acronym)
     return out
 

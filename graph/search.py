@@ -20,7 +20,7 @@ from typing import Any
 
 from triedbefore.graph import analytics
 from triedbefore.graph.dialect import fulltext_terms
-from triedbefore.graph.matching import AUTO_LINK_THRESHOLD, SUGGEST_THRESHOLD
+from triedbefore.graph.matching import AUTO_LINK_THRESHOLD, STOPWORDS, SUGGEST_THRESHOLD
 from triedbefore.graph.resolution import solution_matcher, solution_names
 from triedbefore.graph.rules import DOES_NOT_WORK, iso, verdict_of
 from triedbefore.graph.store import Store
@@ -41,19 +41,26 @@ def words(text: str) -> list[str]:
 
 
 def fulltext(store: Store, label: Label, text: str, limit: int) -> list[dict[str, Any]]:
-    """The best ``limit`` nodes of ``label`` for ``text``: first those with every word,
-    then, when they are fewer than ``limit``, those with any. (The engine's cost grows
-    with the number of nodes that match: a common word alone matches thousands.)"""
+    """The best ``limit`` nodes of ``label`` for ``text``, in passes that stop once
+    ``limit`` are found: nodes with every word; then with every word that is not a stop
+    word ("for", "at", "does"); then with any word that is not a stop word. (The engine's
+    cost grows with the number of nodes that match, and one stop word alone matches half
+    of a large graph.)"""
     query = words(text)
     if not fulltext_terms(store.dialect, query):
         return []
+    content = [w for w in query if w not in STOPWORDS] or query
+    passes: list[str] = []
+    for some, every in ((query, True), (content, True), (content, False)):
+        if every and len(set(some)) < 2:
+            continue
+        terms = fulltext_terms(store.dialect, some, every)
+        if terms and terms not in passes:
+            passes.append(terms)
     statement = store.dialect.fulltext_query(label)
     found: dict[Any, dict[str, Any]] = {}
-    passes = (True, False) if len(set(query)) > 1 else (False,)
-    for every in passes:
-        rows = store.read(statement, {"q": fulltext_terms(store.dialect, query, every),
-                                      "limit": limit})
-        for r in rows:
+    for terms in passes:
+        for r in store.read(statement, {"q": terms, "limit": limit}):
             found.setdefault(r["node"].get("id"), {"node": r["node"],
                                                     "score": float(r["score"])})
         if len(found) >= limit:

@@ -174,6 +174,34 @@ def test_fulltext_prefers_every_word_then_any(sample: FalkorStore) -> None:
     assert {"INI-0019", "INI-0023"} <= set(ids)
 
 
+def test_fulltext_leaves_stop_words_out_once_every_word_fails(
+        sample: FalkorStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    from triedbefore.ontology.vocab import Label
+
+    sent: list[str] = []
+    read = sample.read
+
+    def recording(statement: str, params: dict[str, object] | None = None) -> object:
+        if params and "q" in params:
+            sent.append(str(params["q"]))
+        return read(statement, params)
+
+    monkeypatch.setattr(sample, "read", recording)
+    # no initiative has "about": every word fails, every content word finds INI-0021
+    hits = search.fulltext(sample, Label.INITIATIVE, "telehealth about Stockport", limit=1)
+    assert [h["node"]["id"] for h in hits] == ["INI-0021"]
+    assert sent == ["%telehealth% %about% %stockport%", "%telehealth% %stockport%"]
+    sent.clear()
+    more = search.fulltext(sample, Label.INITIATIVE, "telehealth about Stockport", limit=10)
+    assert more[0]["node"]["id"] == "INI-0021" and len(more) > 1
+    # the any-word pass never sends a stop word: alone it matches most of a large graph
+    assert sent[-1] == "%telehealth%|%stockport%"
+    sent.clear()
+    # only stop words: they are the query
+    search.fulltext(sample, Label.INITIATIVE, "for the", limit=10)
+    assert sent == ["for the", "for|the"]
+
+
 def _pid_and_match(text: str, k: int) -> tuple[int, list[tuple[str, float]]]:
     import os
 
