@@ -19,7 +19,7 @@ large the graph, and a first load reads the evidence once and no attempts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, MutableSet, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
@@ -51,17 +51,27 @@ LIST_LIMIT = 10_000
 
 @dataclass
 class Touched:
-    """What an ingest run touched, collected while it writes."""
+    """What an ingest run touched, collected while it writes. The sets of initiatives
+    and evaluations may be on disk (an ingest run's ledger): they grow with the bundle."""
 
     solutions: set[str] = field(default_factory=set)
-    evaluations: set[str] = field(default_factory=set)
-    initiatives: set[str] = field(default_factory=set)
+    evaluations: MutableSet[str] = field(default_factory=set)
+    initiatives: MutableSet[str] = field(default_factory=set)
     everything: bool = False  # resolution reconsidered every initiative
 
-    def solutions_of(self, store: Store, statement: str, ids: Sequence[str]) -> None:
-        for start in range(0, len(ids), 2000):
-            self.solutions.update(str(r["id"]) for r in store.read(
-                statement, {"ids": list(ids[start:start + 2000]), "counted": COUNTED_LINKS}))
+    def solutions_of(self, store: Store, statement: str, ids: Iterable[str]) -> None:
+        batch: list[str] = []
+        for item in ids:
+            batch.append(item)
+            if len(batch) >= 2000:
+                self._solutions_of(store, statement, batch)
+                batch = []
+        if batch:
+            self._solutions_of(store, statement, batch)
+
+    def _solutions_of(self, store: Store, statement: str, ids: list[str]) -> None:
+        self.solutions.update(str(r["id"]) for r in store.read(
+            statement, {"ids": ids, "counted": COUNTED_LINKS}))
 
 
 def _now() -> str:
@@ -94,16 +104,22 @@ def record_changes(store: Store, run_id: str, touched: Touched,
     differences and the new zombie repeats, and return the changes written."""
     at = at or _now()
     ids = solution_ids(store) if touched.everything else sorted(touched.solutions)
-    if not ids:
-        return []
+    changes: list[dict[str, Any]] = []
+    # Solutions are independent of each other: a chunk at a time, so that the evidence in
+    # memory is one chunk's, not the whole graph's.
+    for chunk in _chunks(ids):
+        changes.extend(_record_chunk(store, run_id, chunk, touched, at))
+    return changes
+
+
+def _record_chunk(store: Store, run_id: str, ids: list[str], touched: Touched,
+                  at: str) -> list[dict[str, Any]]:
     evidence: dict[str, list[Evidence]] = {}
     recorded: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(ids):
-        for row in store.read(queries.EVIDENCE_OF_SOLUTIONS,
-                              {"ids": chunk, "counted": COUNTED_LINKS}):
-            evidence.setdefault(str(row["solution_id"]), []).append(_evidence(row))
-        for row in store.read(queries.RECORDED_VERDICTS, {"ids": chunk}):
-            recorded[str(row["id"])] = row
+    for row in store.read(queries.EVIDENCE_OF_SOLUTIONS, {"ids": ids, "counted": COUNTED_LINKS}):
+        evidence.setdefault(str(row["solution_id"]), []).append(_evidence(row))
+    for row in store.read(queries.RECORDED_VERDICTS, {"ids": ids}):
+        recorded[str(row["id"])] = row
     changes: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     causes: dict[str, list[str]] = {}

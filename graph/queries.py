@@ -736,8 +736,10 @@ ATTEMPTS_OF_SOLUTIONS = (
 
 # declares_solution: set by ingest from the row's solution_id (counting every initiative's
 # declared links instead takes minutes at a million initiatives).
-UNRESOLVED_ALL = (
-    "MATCH (i:Initiative) WHERE i.declares_solution = false "
+UNRESOLVED_IDS = "MATCH (i:Initiative) WHERE i.declares_solution = false RETURN i.id AS id"
+
+UNRESOLVED_PAGE = (
+    "UNWIND $ids AS id MATCH (i:Initiative {id: id}) "
     "RETURN i.id AS id, i.title AS title, i.description AS description, "
     "[(i)-[l:IMPLEMENTS]->(s:Solution) | {solution_id: s.id, how: l.how, score: l.score}] "
     "AS links"

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -98,19 +99,30 @@ class Resolution:
                 "score": self.score, "status": self.status}
 
 
-def _pages(store: Store, only: set[str] | None = None) -> Iterable[dict[str, Any]]:
-    """Initiatives without a declared solution (or those of ``only``)."""
+def _row_pages(store: Store, only: AbstractSet[str] | None = None
+               ) -> Iterator[list[dict[str, Any]]]:
+    """Initiatives without a declared solution (or those of ``only``), in id order, a page
+    at a time: only their ids are held all at once."""
     if only is not None:
         ids = sorted(only)
-        for start in range(0, len(ids), PAGE):
-            yield from store.read(queries.UNRESOLVED_BY_IDS, {"ids": ids[start:start + PAGE]})
-        return
-    # Initiatives without a declared solution are few: one statement, no paging (keyset
-    # paging sorts the remaining initiatives on every page).
-    yield from sorted(store.read(queries.UNRESOLVED_ALL), key=lambda r: str(r["id"]))
+        statement = queries.UNRESOLVED_BY_IDS
+    else:
+        # set by ingest from the row's solution_id (counting every initiative's declared
+        # links instead takes minutes at a million initiatives)
+        ids = sorted(str(r["id"]) for r in store.read(queries.UNRESOLVED_IDS))
+        statement = queries.UNRESOLVED_PAGE
+    for start in range(0, len(ids), PAGE):
+        rows = store.read(statement, {"ids": ids[start:start + PAGE]})
+        if rows:
+            yield sorted(rows, key=lambda r: str(r["id"]))
 
 
-def resolve(store: Store, *, run_id: str | None = None, only: set[str] | None = None,
+def _pages(store: Store, only: AbstractSet[str] | None = None) -> Iterator[dict[str, Any]]:
+    for page in _row_pages(store, only):
+        yield from page
+
+
+def resolve(store: Store, *, run_id: str | None = None, only: AbstractSet[str] | None = None,
             touched: set[str] | None = None) -> list[Resolution]:
     """Propose or link a solution for every initiative without a declared one (or only
     for the ids in ``only``). Returns the state of each, curator decisions included.
@@ -119,8 +131,22 @@ def resolve(store: Store, *, run_id: str | None = None, only: set[str] | None = 
     store.write(queries.DROP_SHADOWED_LINKS)
     matcher = solution_matcher(store)
     out: list[Resolution] = []
+    written = False
+    for rows in _row_pages(store, only):
+        changes = _resolve_page(matcher, rows, out, touched)
+        if changes:
+            store.write(queries.SET_RESOLUTION, {"rows": changes, "run_id": run_id})
+            written = True
+    if written:
+        EPOCH[0] += 1
+    return out
+
+
+def _resolve_page(matcher: SolutionMatcher, rows: list[dict[str, Any]],
+                  out: list[Resolution], touched: set[str] | None) -> list[dict[str, Any]]:
+    """Resolve one page of initiatives: their states go to ``out``; returns the links to
+    write."""
     changes: list[dict[str, Any]] = []
-    rows = list(_pages(store, only))
     open_rows = [r for r in rows if not any(
         link and link.get("how") == "accepted" for link in r["links"] or [])]
     matches = iter(match_all(matcher, [
@@ -156,12 +182,7 @@ def resolve(store: Store, *, run_id: str | None = None, only: set[str] | None = 
             changes.append({"id": iid, "solutions": [w[0] for w in wanted],
                             "how": wanted[0][1] if wanted else None,
                             "score": wanted[0][2] if wanted else None})
-    for start in range(0, len(changes), PAGE):
-        store.write(queries.SET_RESOLUTION, {"rows": changes[start:start + PAGE],
-                                             "run_id": run_id})
-    if changes:
-        EPOCH[0] += 1
-    return out
+    return changes
 
 
 @dataclass(frozen=True)
@@ -196,7 +217,7 @@ def _initiative_text(row: dict[str, Any]) -> str:
     return ". ".join(str(t) for t in (row.get("title"), row.get("description")) if t)
 
 
-def proposals(store: Store, *, only: set[str] | None = None) -> list[Proposal]:
+def proposals(store: Store, *, only: AbstractSet[str] | None = None) -> list[Proposal]:
     """The resolution state of every initiative without a declared solution (or only of
     those in ``only``) as the links in the store record it: the rows :func:`resolve`
     returns (ordered by initiative id), but nothing is written and nothing is matched

@@ -27,7 +27,7 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +41,8 @@ from triedbefore.graph.changes import Touched
 from triedbefore.graph.mirror import MirroringStore
 from triedbefore.graph.store import Store
 from triedbefore.ingest.bundle import Bundle, Problem, RawRow, open_bundle, protect_cell
+from triedbefore.ingest.ledger import NOWHERE as _NOWHERE
+from triedbefore.ingest.ledger import IdState, Ledger, Queue
 from triedbefore.ontology.models import (
     ROW_TYPES,
     InterchangeRow,
@@ -129,19 +131,21 @@ def row_hash(raw: RawRow) -> str:
     return hashlib.sha1(blob.encode("utf-8")).hexdigest()
 
 
+def _batched(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def _split(cell: str | None) -> list[str]:
     if not cell:
         return []
     return [part.strip() for part in cell.split("|") if part.strip()]
-
-
-@dataclass
-class _Accepted:
-    """Ids of one file's rows: accepted (id → line) and rejected."""
-
-    valid: dict[str, int] = field(default_factory=dict)
-    rejected: dict[str, int] = field(default_factory=dict)
-    unchanged: set[str] = field(default_factory=set)  # valid rows the graph already holds
 
 
 @dataclass
@@ -152,6 +156,17 @@ class _BatchRow:
     links: dict[Link, list[str]]
     hash: str
 
+    def deferred(self) -> str:
+        """The row's deferred links, as one ledger queue item."""
+        return json.dumps([self.id, self.line, self.hash,
+                           {lk.value: t for lk, t in self.links.items()}],
+                          separators=(",", ":"))
+
+    @classmethod
+    def from_deferred(cls, item: str) -> _BatchRow:
+        row_id, line, digest, links = json.loads(item)
+        return cls(row_id, line, {}, {Link(k): v for k, v in links.items()}, digest)
+
 
 def _targets(link: Link) -> Callable[[_BatchRow], dict[str, Any]]:
     def param(row: _BatchRow) -> dict[str, Any]:
@@ -160,8 +175,27 @@ def _targets(link: Link) -> Callable[[_BatchRow], dict[str, Any]]:
     return param
 
 
+def _row_id(row_type: type[InterchangeRow], raw: RawRow) -> str:
+    return raw.cells.get(row_type.ID_COLUMN, "").strip()
+
+
+@dataclass
+class _View:
+    """What the ledger knows of the ids in one chunk of rows: the rows' own ids and the
+    ids their references name (read in one lookup per label, not one per id)."""
+
+    rows: dict[str, IdState]
+    targets: dict[Label, dict[str, IdState]]
+
+    def holds(self, row_id: str, raw: RawRow) -> bool:
+        """Whether this row (not another with its id) is the valid one."""
+        state = self.rows.get(row_id)
+        return state is not None and state.valid == raw.line
+
+
 class Loader:
-    """One ingest run of one bundle into one store."""
+    """One ingest run of one bundle into one store. Its ledger of row ids is on disk
+    (see :mod:`triedbefore.ingest.ledger`); :meth:`close` removes it."""
 
     def __init__(self, store: Store, bundle: Bundle, *, batch_size: int | None = None,
                  progress: Progress | None = None, source: str | None = None) -> None:
@@ -170,15 +204,29 @@ class Loader:
         self.batch_size = batch_size or int(settings.BATCH_SIZE.get())
         self.progress = progress
         self.result = IngestResult(run_id=new_run_id(), source=source or str(bundle.path))
-        self.ids: dict[Label, _Accepted] = {t.LABEL: _Accepted() for t in ROW_TYPES}
-        self.in_graph: dict[Label, set[str]] = {t.LABEL: set() for t in ROW_TYPES}
-        self.deferred: list[tuple[Label, _BatchRow]] = []
+        self.ledger = Ledger()
         #: Initiatives written by this run without a declared solution: resolution's work.
-        self.unresolved: set[str] = set()
+        self.unresolved = self.ledger.id_set("unresolved")
         #: Initiatives that existed and now declare a solution: their proposals go.
-        self.redeclared: set[str] = set()
+        self.redeclared = self.ledger.id_set("redeclared")
         #: Solutions and evaluations whose verdicts this run may change.
-        self.touched = Touched()
+        self._touched_initiatives = self.ledger.id_set("touched-initiatives")
+        self._touched_evaluations = self.ledger.id_set("touched-evaluations")
+        self.touched = Touched(initiatives=self._touched_initiatives,
+                               evaluations=self._touched_evaluations)
+
+    def close(self) -> None:
+        self.ledger.close()
+
+    def __enter__(self) -> Loader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def rejected_ids(self, label: Label, ids: Iterable[str]) -> set[str]:
+        """Which of ``ids`` a rejected row held."""
+        return {i for i, s in self.ledger.lookup(label, ids).items() if s.rejected is not None}
 
     # -- problems -------------------------------------------------------------
 
@@ -186,10 +234,7 @@ class Loader:
         self.result.problems.append(problem)
 
     def _reject(self, row_type: type[InterchangeRow], row_id: str, line: int) -> None:
-        accepted = self.ids[row_type.LABEL]
-        if accepted.valid.get(row_id) == line:
-            del accepted.valid[row_id]
-        accepted.rejected.setdefault(row_id, line)
+        self.ledger.reject(row_type.LABEL, [(row_id, line)])
         key = file_key(row_type)
         self.result.rejected[key] = self.result.rejected.get(key, 0) + 1
 
@@ -223,6 +268,18 @@ class Loader:
     def _record_run(self, props: dict[str, Any]) -> None:
         self.store.write(queries.UPSERT_RUN, {"id": self.result.run_id, "props": props})
 
+    def _chunks(self, row_type: type[InterchangeRow]) -> Iterator[list[RawRow]]:
+        """The file's rows again (problems were reported on the first read), a batch at a
+        time."""
+        chunk: list[RawRow] = []
+        for raw in self.bundle.rows(row_type, [], warn=False):
+            chunk.append(raw)
+            if len(chunk) >= self.batch_size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
     # -- pass 1: validate -----------------------------------------------------
 
     def _validate(self) -> None:
@@ -248,25 +305,28 @@ class Loader:
         and is accepted as unchanged without validating it again."""
         if not chunk:
             return
-        accepted = self.ids[row_type.LABEL]
+        label = row_type.LABEL
         key = file_key(row_type)
+        ids = [_row_id(row_type, raw) for raw in chunk]
+        before = self.ledger.lookup(label, (i for i in ids if i))
         stored: dict[str, Any] = {}
         if known:
-            ids = [raw.cells.get(row_type.ID_COLUMN, "").strip() for raw in chunk]
             stored = {str(r["id"]): r["hash"] for r in self.store.read(
-                queries.existing_hashes(row_type.LABEL), {"ids": [i for i in ids if i]})}
-        for raw in chunk:
-            row_id = raw.cells.get(row_type.ID_COLUMN, "").strip()
-            if row_id in accepted.valid:
+                queries.existing_hashes(label), {"ids": [i for i in ids if i]})}
+        valid: dict[str, tuple[int, bool]] = {}  # id → (line, unchanged)
+        rejected: dict[str, int] = {}
+        for raw, row_id in zip(chunk, ids, strict=True):
+            earlier = valid[row_id][0] if row_id in valid else (
+                before[row_id].valid if row_id in before else None)
+            if earlier is not None:
                 self._problem(Problem(
                     row_type.FILE, raw.line, row_type.ID_COLUMN,
-                    f"id {row_id!r} repeats the row on line {accepted.valid[row_id]}; "
+                    f"id {row_id!r} repeats the row on line {earlier}; "
                     "the first occurrence is kept"))
                 self.result.rejected[key] = self.result.rejected.get(key, 0) + 1
                 continue
             if row_id and stored.get(row_id) is not None and stored[row_id] == row_hash(raw):
-                accepted.valid[row_id] = raw.line
-                accepted.unchanged.add(row_id)
+                valid[row_id] = (raw.line, True)
                 continue
             try:
                 row_type.model_validate(raw.cells)
@@ -275,69 +335,105 @@ class Loader:
                     self._problem(Problem(row_type.FILE, raw.line, fp.column, fp.reason,
                                           fp.allowed))
                 if row_id:
-                    accepted.rejected.setdefault(row_id, raw.line)
+                    rejected.setdefault(row_id, raw.line)
                 self.result.rejected[key] = self.result.rejected.get(key, 0) + 1
                 continue
-            accepted.valid[row_id] = raw.line
+            valid[row_id] = (raw.line, False)
+        self.ledger.accept(label, ((i, line, same) for i, (line, same) in valid.items()))
+        # the first rejected line of an id is kept (an earlier chunk's, if it had one)
+        self.ledger.reject(label, rejected.items())
 
     # -- pass 2: references ---------------------------------------------------
 
-    def _ref_rows(self) -> Iterator[tuple[type[InterchangeRow], RawRow, str]]:
-        """Accepted rows of every file that has reference columns."""
+    def _view(self, row_type: type[InterchangeRow], chunk: list[RawRow]) -> _View:
+        rows = self.ledger.lookup(row_type.LABEL, (_row_id(row_type, r) for r in chunk))
+        wanted: dict[Label, set[str]] = {}
+        for raw in chunk:
+            if not (state := rows.get(_row_id(row_type, raw))) or state.valid != raw.line:
+                continue
+            for ref in row_type.REFERENCES:
+                for target_id in _split(raw.cells.get(ref.column)):
+                    for label in ref.targets:
+                        wanted.setdefault(label, set()).add(target_id)
+        return _View(rows, {label: self.ledger.lookup(label, ids)
+                            for label, ids in wanted.items()})
+
+    def _ref_chunks(self) -> Iterator[tuple[type[InterchangeRow], list[tuple[RawRow, str]],
+                                            _View]]:
+        """Accepted rows of every file that has reference columns, a chunk at a time,
+        with what the ledger knows of the ids they hold and name."""
         for row_type in ROW_TYPES:
             if not row_type.REFERENCES or row_type.FILE not in self.bundle.members:
                 continue
-            accepted = self.ids[row_type.LABEL]
-            for raw in self.bundle.rows(row_type, [], warn=False):
-                row_id = raw.cells.get(row_type.ID_COLUMN, "").strip()
-                if accepted.valid.get(row_id) == raw.line:
-                    yield row_type, raw, row_id
+            for chunk in self._chunks(row_type):
+                view = self._view(row_type, chunk)
+                rows = [(raw, row_id) for raw in chunk
+                        if view.holds(row_id := _row_id(row_type, raw), raw)]
+                if rows:
+                    yield row_type, rows, view
 
-    def _target_state(self, ref: Reference, target_id: str) -> tuple[str, Label | None]:
-        """("ok", label) | ("rejected", label) | ("unknown", None) | ("external", None)."""
+    @staticmethod
+    def _target_state(view: _View, ref: Reference, target_id: str
+                      ) -> tuple[str, Label | None]:
+        """("ok", label) | ("rejected", label) | ("external", None)."""
         rejected_label: Label | None = None
         for label in ref.targets:
-            accepted = self.ids[label]
-            if target_id in accepted.valid:
+            state = view.targets.get(label, {}).get(target_id)
+            if state is None:
+                continue
+            if state.valid is not None:
                 return "ok", label
-            if target_id in self.in_graph[label] and target_id not in accepted.rejected:
+            if state.in_graph and state.rejected is None:
                 return "ok", label
-            if target_id in accepted.rejected and rejected_label is None:
+            if state.rejected is not None and rejected_label is None:
                 rejected_label = label
         if rejected_label is not None:
             return "rejected", rejected_label
         return "external", None
 
     def _check_references(self) -> None:
-        # First round: find ids that are not in the bundle and look them up in the graph.
-        external: dict[Label, set[str]] = {t.LABEL: set() for t in ROW_TYPES}
-        for row_type, raw, _row_id in self._ref_rows():
-            for ref in row_type.REFERENCES:
-                for target_id in _split(raw.cells.get(ref.column)):
-                    state, _ = self._target_state(ref, target_id)
-                    if state == "external":
-                        for label in ref.targets:
-                            external[label].add(target_id)
-        for label, wanted in external.items():
-            self._lookup_graph(label, wanted)
-        # Then reject until nothing changes (a rejection may cascade, even backwards).
-        changed = True
+        # First round: look up, in the graph, the ids a chunk's rows name that are not in
+        # the bundle; then check the chunk's rows.
+        changed = False
+        for row_type, rows, view in self._ref_chunks():
+            external: dict[Label, set[str]] = {}
+            for raw, _row_id in rows:
+                for ref in row_type.REFERENCES:
+                    for target_id in _split(raw.cells.get(ref.column)):
+                        state, _ = self._target_state(view, ref, target_id)
+                        if state == "external":
+                            for label in ref.targets:
+                                external.setdefault(label, set()).add(target_id)
+            for label, wanted in external.items():
+                known = view.targets.setdefault(label, {})
+                for found in self._lookup_graph(label, wanted):
+                    known[found] = known.get(found, _NOWHERE)._replace(in_graph=True)
+            changed |= self._reject_bad_references(row_type, rows, view)
+        # Then again until nothing changes (a rejection may cascade, even backwards).
         while changed:
             changed = False
-            for row_type, raw, row_id in self._ref_rows():
-                problem = self._first_bad_reference(row_type, raw)
-                if problem is not None:
-                    self._problem(problem)
-                    self._reject(row_type, row_id, raw.line)
-                    changed = True
+            for row_type, rows, view in self._ref_chunks():
+                changed |= self._reject_bad_references(row_type, rows, view)
 
-    def _first_bad_reference(self, row_type: type[InterchangeRow], raw: RawRow) -> Problem | None:
+    def _reject_bad_references(self, row_type: type[InterchangeRow],
+                               rows: list[tuple[RawRow, str]], view: _View) -> bool:
+        rejected = False
+        for raw, row_id in rows:
+            problem = self._first_bad_reference(view, row_type, raw)
+            if problem is not None:
+                self._problem(problem)
+                self._reject(row_type, row_id, raw.line)
+                rejected = True
+        return rejected
+
+    def _first_bad_reference(self, view: _View, row_type: type[InterchangeRow],
+                             raw: RawRow) -> Problem | None:
         for ref in row_type.REFERENCES:
             for target_id in _split(raw.cells.get(ref.column)):
-                state, label = self._target_state(ref, target_id)
+                state, label = self._target_state(view, ref, target_id)
                 names = " or ".join(t.value.lower() for t in ref.targets)
                 if state == "rejected" and label is not None:
-                    line = self.ids[label].rejected[target_id]
+                    line = view.targets[label][target_id].rejected
                     target_file = next(t.FILE for t in ROW_TYPES if t.LABEL is label)
                     return Problem(row_type.FILE, raw.line, ref.column,
                                    f"refers to {names} {target_id!r}, which was rejected "
@@ -348,16 +444,20 @@ class Loader:
                                    "bundle nor in the graph")
         return None
 
-    def _lookup_graph(self, label: Label, wanted: set[str]) -> None:
+    def _lookup_graph(self, label: Label, wanted: set[str]) -> list[str]:
+        """Which of ``wanted`` the graph holds (noted in the ledger too)."""
         ids = sorted(wanted)
         statement = queries.existing_ids(label)
+        found: list[str] = []
         for start in range(0, len(ids), self.batch_size):
             rows = self.store.read(statement, {"ids": ids[start:start + self.batch_size]})
-            self.in_graph[label].update(str(r["id"]) for r in rows)
+            found.extend(str(r["id"]) for r in rows)
+        self.ledger.mark_in_graph(label, found)
+        return found
 
     # -- pass 3: write --------------------------------------------------------
 
-    def _links_of(self, row_type: type[InterchangeRow], model: InterchangeRow
+    def _links_of(self, view: _View, row_type: type[InterchangeRow], model: InterchangeRow
                   ) -> dict[Link, list[str]]:
         links: dict[Link, list[str]] = {}
         refs = model.references()
@@ -365,7 +465,7 @@ class Loader:
             for link in ref.links:
                 links[link] = []
             for target_id in refs[ref.column]:
-                state, label = self._target_state(ref, target_id)
+                state, label = self._target_state(view, ref, target_id)
                 if state != "ok" or label is None:  # pragma: no cover - checked in pass 2
                     continue
                 link = next(lk for lk in ref.links if lk.other is label)
@@ -387,8 +487,7 @@ class Loader:
 
     def _write_file(self, row_type: type[InterchangeRow], pool: ThreadPoolExecutor) -> None:
         key = file_key(row_type)
-        accepted = self.ids[row_type.LABEL]
-        self.result.loaded[key] = len(accepted.valid)
+        self.result.loaded[key] = self.ledger.count_valid(row_type.LABEL)
         self.result.written.setdefault(key, 0)
         self.result.unchanged.setdefault(key, 0)
         pending: Future[None] | None = None
@@ -406,21 +505,24 @@ class Loader:
 
         batch: list[_BatchRow] = []
         try:
-            for raw in self.bundle.rows(row_type, [], warn=False):
-                row_id = raw.cells.get(row_type.ID_COLUMN, "").strip()
-                if accepted.valid.get(row_id) != raw.line:
-                    continue
-                if row_id in accepted.unchanged:
-                    unchanged += 1
-                    continue
-                model = row_type.model_validate(raw.cells)
-                props = model.node_properties()
-                props.update(raw.extras)
-                batch.append(_BatchRow(row_id, raw.line, props, self._links_of(row_type, model),
-                                       row_hash(raw)))
-                if len(batch) >= self.batch_size:
-                    send(batch)
-                    batch = []
+            for chunk in self._chunks(row_type):
+                view = self._view(row_type, chunk)
+                for raw in chunk:
+                    row_id = _row_id(row_type, raw)
+                    if not view.holds(row_id, raw):
+                        continue
+                    if view.rows[row_id].unchanged:
+                        unchanged += 1
+                        continue
+                    model = row_type.model_validate(raw.cells)
+                    props = model.node_properties()
+                    props.update(raw.extras)
+                    batch.append(_BatchRow(row_id, raw.line, props,
+                                           self._links_of(view, row_type, model),
+                                           row_hash(raw)))
+                    if len(batch) >= self.batch_size:
+                        send(batch)
+                        batch = []
             if batch:
                 send(batch)
         finally:
@@ -476,7 +578,7 @@ class Loader:
             self.redeclared.update(b.id for b in changed
                                    if b.links.get(Link.INITIATIVE_SOLUTION) and b.id in existing)
         now = [b for b in now if b.id in ok_ids]
-        self.deferred.extend((label, b) for b in later if b.id in ok_ids)
+        self._deferred(label).put(b.deferred() for b in later if b.id in ok_ids)
         self._apply(row_type, queries.set_row_hashes(label), now,
                     lambda b: {"id": b.id, "hash": b.hash})
         self.result.written[key] += len(changed)
@@ -490,27 +592,26 @@ class Loader:
                 self.touched.solutions_of(self.store, queries.SOLUTIONS_OF_INITIATIVES, old)
             self.touched.solutions.update(
                 t for b in changed for t in b.links.get(Link.INITIATIVE_SOLUTION, []))
-            self.touched.initiatives.update(b.id for b in changed)
+            self._touched_initiatives.update(b.id for b in changed)
         elif label is Label.EVALUATION:
             if old:
                 self.touched.solutions_of(self.store, queries.SOLUTIONS_OF_EVALUATIONS, old)
-            self.touched.evaluations.update(b.id for b in changed)
+            self._touched_evaluations.update(b.id for b in changed)
+
+    def _deferred(self, label: Label) -> Queue:
+        return self.ledger.queue(f"deferred-{label.value}")
 
     def _write_deferred(self) -> None:
-        by_label: dict[Label, list[_BatchRow]] = {}
-        for label, row in self.deferred:
-            by_label.setdefault(label, []).append(row)
-        for label, rows in by_label.items():
-            row_type = next(t for t in ROW_TYPES if t.LABEL is label)
-            links = {lk for b in rows for lk in b.links if lk in DEFERRED_LINKS}
-            for start in range(0, len(rows), self.batch_size):
-                chunk = rows[start:start + self.batch_size]
-                for link in sorted(links):
+        for row_type in ROW_TYPES:
+            queue = self._deferred(row_type.LABEL)
+            for page in queue.pages(self.batch_size):
+                chunk = [_BatchRow.from_deferred(item) for item in page]
+                for link in sorted({lk for b in chunk for lk in b.links if lk in DEFERRED_LINKS}):
                     chunk = self._apply(row_type, queries.sync_links(link), chunk,
                                         _targets(link), rel_props=LINK_PROPERTIES.get(link, {}))
-                self._apply(row_type, queries.set_row_hashes(label), chunk,
+                self._apply(row_type, queries.set_row_hashes(row_type.LABEL), chunk,
                             lambda b: {"id": b.id, "hash": b.hash})
-        self.deferred = []
+            queue.clear()
 
     def _apply(self, row_type: type[InterchangeRow], statement: str, rows: list[_BatchRow],
                param: Callable[[_BatchRow], dict[str, Any]], *,
@@ -551,15 +652,22 @@ def ingest(store: Store, path: str | Path, *, batch_size: int | None = None,
     """
     with open_bundle(path) as bundle:
         loader = Loader(store, bundle, batch_size=batch_size, progress=progress, source=source)
-        previous = store.read(queries.PREVIOUS_RUN, {"id": loader.result.run_id})
-        mirror = _mirror(store, previous)
-        graph: Store = mirror or store
-        loader.store = graph
-        result = loader.run()
-    redeclared = sorted(loader.redeclared)
-    for start in range(0, len(redeclared), loader.batch_size):
-        graph.write(queries.DROP_SHADOWED_BY_IDS,
-                    {"ids": redeclared[start:start + loader.batch_size]})
+        try:
+            return _ingest(store, loader, resolve=resolve, record_changes=record_changes,
+                           report_dir=report_dir)
+        finally:
+            loader.close()
+
+
+def _ingest(store: Store, loader: Loader, *, resolve: bool, record_changes: bool,
+            report_dir: Path | None) -> IngestResult:
+    previous = store.read(queries.PREVIOUS_RUN, {"id": loader.result.run_id})
+    mirror = _mirror(store, previous)
+    graph: Store = mirror or store
+    loader.store = graph
+    result = loader.run()
+    for ids in _batched(loader.redeclared, loader.batch_size):
+        graph.write(queries.DROP_SHADOWED_BY_IDS, {"ids": ids})
     if resolve:
         from triedbefore.graph.resolution import resolve as resolve_solutions
 
@@ -582,8 +690,7 @@ def ingest(store: Store, path: str | Path, *, batch_size: int | None = None,
             # the run before stopped short (killed): its changes may be unrecorded
             touched.everything = True
         if touched.evaluations:  # the solutions their initiatives belong to now
-            touched.solutions_of(graph, queries.SOLUTIONS_OF_EVALUATIONS,
-                                 sorted(touched.evaluations))
+            touched.solutions_of(graph, queries.SOLUTIONS_OF_EVALUATIONS, touched.evaluations)
         result.changes = record(graph, result.run_id, touched)
     # Anonymous readers read a copy without restricted records.
     if mirror is not None:

@@ -586,9 +586,11 @@ def ingest_ods(store: Store, paths: Iterable[str | Path], *, batch_size: int | N
     changes = _changes(built.rows, state)
     label = "ods:" + ",".join(path.name for path in files_in)
     bundle = _SiteRowsBundle(label, built.rows, digest.hexdigest())
-    loader = Loader(store, bundle, batch_size=batch_size, progress=progress,
-                    source=", ".join(str(path) for path in files_in))
-    result = loader.run()
+    with Loader(store, bundle, batch_size=batch_size, progress=progress,
+                source=", ".join(str(path) for path in files_in)) as loader:
+        result = loader.run()
+        rejected = loader.rejected_ids(
+            Label.SITE, (row.get(SiteRow.ID_COLUMN, "").strip() for row in built.rows))
     # Name problems by the extract file and line they came from.
     mapped: list[Problem] = list(built.problems)
     for prob in result.problems:
@@ -601,7 +603,6 @@ def ingest_ods(store: Store, paths: Iterable[str | Path], *, batch_size: int | N
         else:
             mapped.append(prob)
     result.problems = mapped
-    rejected = set(loader.ids[Label.SITE].rejected)
     for kind in CHANGE_KINDS:
         changes[kind] = [c for c in changes[kind] if c["id"] not in rejected]
     if result.problems:

@@ -227,3 +227,25 @@ def test_cypher_looking_ids_work_as_ids(store: FalkorStore, tmp_path: Path) -> N
     # nothing ran: no property was set by the text, the rest of the graph is still there
     assert store.read("MATCH (n) WHERE n.hacked IS NOT NULL RETURN count(n) AS n")[0]["n"] == 0
     assert store.read("MATCH (n:Site) RETURN count(n) AS n")[0]["n"] == 4
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3])
+@pytest.mark.parametrize("case", ["conflicting_duplicates", "dangling_references",
+                                  "update_and_bad_rows", "missing_required"])
+def test_chunk_boundaries_change_no_report_and_no_row(
+        store: FalkorStore, tmp_path: Path, case: str, batch_size: int) -> None:
+    """The loader reads its ledger a batch of rows at a time: a duplicate, a reference or
+    a rejection that spans batches is found as within one."""
+    spec = expected(case)
+    assert ingest(store, CORPUS / "_base").exit_code == 0
+    nodes0, _ = snapshot(store)
+    result = ingest(store, materialise(case, tmp_path / case), batch_size=batch_size)
+    got = sorted(((p.file, p.line, p.column) for p in result.errors), key=str)
+    assert got == sorted(((e["file"], e["line"], e["column"]) for e in spec["errors"]), key=str)
+    by_place = {(p.file, p.line, p.column): p for p in result.errors}
+    for e in spec["errors"]:
+        assert e["reason"] in by_place[(e["file"], e["line"], e["column"])].reason
+    nodes1, _ = snapshot(store)
+    added = {k for k in nodes1 if k not in nodes0}
+    if "added" in spec:
+        assert added == {(label, i) for label, ids in spec["added"].items() for i in ids}
