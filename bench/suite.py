@@ -263,6 +263,9 @@ def _run_size(size: int, args: argparse.Namespace, result: dict[str, Any],
     embedded: EmbeddedServer | None = None
     if engine == "embedded":
         data_dir = work / f"suite-store-{size}"
+        # a kept store may still have its server (opened since): it would go on holding
+        # the old graph in memory, orphaned, while the suite measures
+        EmbeddedServer(data_dir).stop()
         shutil.rmtree(data_dir, ignore_errors=True)
         embedded = EmbeddedServer(data_dir)
         server = Server(embedded.ensure_running(), embedded)
