@@ -98,17 +98,25 @@ def _visibility(rows: Iterable[dict[str, Any] | None]) -> str:
     return (Visibility.RESTRICTED if restricted else Visibility.PUBLIC).value
 
 
-def record_changes(store: Store, run_id: str, touched: Touched,
-                   at: str | None = None) -> list[dict[str, Any]]:
+#: What a brief list of changes keeps of each.
+BRIEF = ("id", "change_kind", "solution_id", "initiative_id")
+
+
+def record_changes(store: Store, run_id: str, touched: Touched, at: str | None = None, *,
+                   brief: bool = False) -> list[dict[str, Any]]:
     """Compare the touched solutions' verdicts with the recorded ones, record the
-    differences and the new zombie repeats, and return the changes written."""
+    differences and the new zombie repeats, and return the changes written (with
+    ``brief``, only their ``BRIEF`` fields: a first load changes every solution's verdict,
+    and the full changes, as recorded, hold every evaluation and site they reach)."""
     at = at or _now()
     ids = solution_ids(store) if touched.everything else sorted(touched.solutions)
     changes: list[dict[str, Any]] = []
     # Solutions are independent of each other: a chunk at a time, so that the evidence in
     # memory is one chunk's, not the whole graph's.
     for chunk in _chunks(ids):
-        changes.extend(_record_chunk(store, run_id, chunk, touched, at))
+        written = _record_chunk(store, run_id, chunk, touched, at)
+        changes.extend([{k: c[k] for k in BRIEF if k in c} for c in written] if brief
+                       else written)
     return changes
 
 

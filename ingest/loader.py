@@ -82,6 +82,8 @@ class IngestResult:
     problems: list[Problem] = field(default_factory=list)
     report_paths: list[Path] = field(default_factory=list)
     resolution: dict[str, int] = field(default_factory=dict)
+    #: The verdict changes and new zombie repeats the run recorded, in brief
+    #: (``graph.changes.BRIEF``; the full records are in the graph).
     changes: list[dict[str, Any]] = field(default_factory=list)
     started_at: str = ""
     ended_at: str = ""
@@ -691,7 +693,7 @@ def _ingest(store: Store, loader: Loader, *, resolve: bool, record_changes: bool
             touched.everything = True
         if touched.evaluations:  # the solutions their initiatives belong to now
             touched.solutions_of(graph, queries.SOLUTIONS_OF_EVALUATIONS, touched.evaluations)
-        result.changes = record(graph, result.run_id, touched)
+        result.changes = record(graph, result.run_id, touched, brief=True)
     # Anonymous readers read a copy without restricted records.
     if mirror is not None:
         mirror.finish()

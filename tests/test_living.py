@@ -132,6 +132,10 @@ def test_first_ingest_records_every_verdict_as_a_baseline(store: FalkorStore,
     assert not [c for c in found if c["change_kind"] == "zombie"]
     assert analytics.repeats(store)[0]
     assert result.to_dict()["changes"] == {"verdict": len(verdicts), "zombie": 0}
+    # the run's result lists each change in brief; the graph holds the whole record
+    assert sorted(result.changes, key=lambda c: c["id"]) == sorted(
+        ({"id": c["id"], "change_kind": "verdict", "solution_id": c["solution_id"]}
+         for c in verdicts.values()), key=lambda c: c["id"])
     # nothing changed: nothing recorded
     again = ingest(store, sample_copy)
     assert again.changes == [] and len(living.list_changes(store)) == len(found)
