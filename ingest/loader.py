@@ -2,9 +2,10 @@
 
 The job runs in three streaming passes over the bundle:
 
-1. **validate** every row with the interchange models; collect the ids of
-   valid rows and of rejected ones (a repeated id is rejected, the first
-   occurrence stays);
+1. **validate** every row with the interchange models; note the ids of valid
+   rows and of rejected ones in the run's ledger (a repeated id is rejected, the
+   first occurrence stays). The ledger is on disk (:mod:`.ledger`) and each pass
+   reads it a batch of rows at a time, so memory does not grow with the bundle;
 2. **references**: every id a row refers to must name a valid row of the
    bundle or a node already in the graph; a row that refers to a rejected row
    is rejected in turn, until nothing changes;
