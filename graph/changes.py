@@ -19,7 +19,7 @@ large the graph, and a first load reads the evidence once and no attempts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableSet, Sequence
+from collections.abc import Iterable, Iterator, MutableSet, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
@@ -40,7 +40,7 @@ from triedbefore.graph.rules import (
     does_not_work_windows,
     verdict_of,
 )
-from triedbefore.graph.store import Store
+from triedbefore.graph.store import Store, batched
 from triedbefore.ontology.vocab import ChangeKind, Visibility
 
 T = TypeVar("T")
@@ -60,27 +60,17 @@ class Touched:
     everything: bool = False  # resolution reconsidered every initiative
 
     def solutions_of(self, store: Store, statement: str, ids: Iterable[str]) -> None:
-        batch: list[str] = []
-        for item in ids:
-            batch.append(item)
-            if len(batch) >= 2000:
-                self._solutions_of(store, statement, batch)
-                batch = []
-        if batch:
-            self._solutions_of(store, statement, batch)
-
-    def _solutions_of(self, store: Store, statement: str, ids: list[str]) -> None:
-        self.solutions.update(str(r["id"]) for r in store.read(
-            statement, {"ids": ids, "counted": COUNTED_LINKS}))
+        for batch in batched(ids, 2000):
+            self.solutions.update(str(r["id"]) for r in store.read(
+                statement, {"ids": batch, "counted": COUNTED_LINKS}))
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-def _chunks(ids: Sequence[T], size: int = BATCH) -> Iterable[list[T]]:
-    for start in range(0, len(ids), size):
-        yield list(ids[start:start + size])
+def _chunks(ids: Iterable[T], size: int = BATCH) -> Iterator[list[T]]:
+    return batched(ids, size)
 
 
 def _reach(store: Store, statement: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:

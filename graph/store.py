@@ -15,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from triedbefore.graph import StoreURIError, settings
@@ -118,6 +118,21 @@ READ_WORKERS = 2  # statements in flight in Store.read_each
 
 #: Rows per write when copying into the public copy.
 COPY_BATCH = 2000
+
+T = TypeVar("T")
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last may be shorter), read as they come: for
+    statements that take their ids or rows a batch at a time."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 #: Labels of records that belong to one user (watches): never in the public copy.
 PRIVATE_LABELS: frozenset[str] = frozenset({"Watch"})

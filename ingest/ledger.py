@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from triedbefore.graph.store import batched
 from triedbefore.ontology.vocab import Label
 
 #: Ids per lookup statement (sent as one JSON array parameter).
@@ -73,11 +74,6 @@ def _sweep(parent: Path) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _chunks(items: list[Any], size: int = LOOKUP_CHUNK) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
 class Ledger:
     """The row ids of one ingest run. Thread-safe: the loader writes in a worker thread
     while it reads the next chunk."""
@@ -122,7 +118,7 @@ class Ledger:
         kind = _KIND[label]
         out: dict[str, IdState] = {}
         with self._lock:
-            for chunk in _chunks(wanted):
+            for chunk in batched(wanted, LOOKUP_CHUNK):
                 for row in self._db.execute(
                         "SELECT id, valid, rejected, unchanged, in_graph FROM row_ids "
                         "WHERE kind = ? AND id IN (SELECT value FROM json_each(?))",

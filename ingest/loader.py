@@ -40,7 +40,7 @@ from pydantic import ValidationError
 from triedbefore.graph import QueryError, queries, settings
 from triedbefore.graph.changes import Touched
 from triedbefore.graph.mirror import MirroringStore
-from triedbefore.graph.store import Store
+from triedbefore.graph.store import Store, batched
 from triedbefore.ingest.bundle import Bundle, Problem, RawRow, open_bundle, protect_cell
 from triedbefore.ingest.ledger import NOWHERE as _NOWHERE
 from triedbefore.ingest.ledger import IdState, Ledger, Queue
@@ -132,17 +132,6 @@ def row_hash(raw: RawRow) -> str:
     payload = [sorted(raw.cells.items()), sorted(raw.extras.items())]
     blob = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha1(blob.encode("utf-8")).hexdigest()
-
-
-def _batched(items: Iterable[str], size: int) -> Iterator[list[str]]:
-    batch: list[str] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _split(cell: str | None) -> list[str]:
@@ -274,14 +263,7 @@ class Loader:
     def _chunks(self, row_type: type[InterchangeRow]) -> Iterator[list[RawRow]]:
         """The file's rows again (problems were reported on the first read), a batch at a
         time."""
-        chunk: list[RawRow] = []
-        for raw in self.bundle.rows(row_type, [], warn=False):
-            chunk.append(raw)
-            if len(chunk) >= self.batch_size:
-                yield chunk
-                chunk = []
-        if chunk:
-            yield chunk
+        return batched(self.bundle.rows(row_type, [], warn=False), self.batch_size)
 
     # -- pass 1: validate -----------------------------------------------------
 
@@ -669,7 +651,7 @@ def _ingest(store: Store, loader: Loader, *, resolve: bool, record_changes: bool
     graph: Store = mirror or store
     loader.store = graph
     result = loader.run()
-    for ids in _batched(loader.redeclared, loader.batch_size):
+    for ids in batched(loader.redeclared, loader.batch_size):
         graph.write(queries.DROP_SHADOWED_BY_IDS, {"ids": ids})
     if resolve:
         from triedbefore.graph.resolution import resolve as resolve_solutions
