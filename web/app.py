@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify, request
@@ -63,7 +62,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
         RESTRICTED_ROLE=settings.RESTRICTED_ROLE.get(),
         USERS_FILE=str(settings.data_dir() / "users.json"),
-        NODE_MODULES=str(Path(__file__).resolve().parents[1] / "node_modules"),
+        NODE_MODULES=None,  # None: the package's own front-end files (web/graphview.py)
     )
     if test_config:
         app.config.update(test_config)

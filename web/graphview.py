@@ -6,8 +6,12 @@ by keyboard; ``static/js/graph.js`` draws the same neighbourhood with cytoscape 
 JSON twin ``/graph.json?node=…``. The form on the page sends ``kind`` and ``id``, which
 are accepted in place of ``node``.
 
-``/vendor/<file>`` serves an allow-list of files from the npm packages in
-``app.config["NODE_MODULES"]`` (installed by ``npm ci``; nothing comes from a CDN).
+``/vendor/<file>`` serves an allow-list of files of pinned npm packages (nothing comes
+from a CDN). ``vendor.json`` is the allow-list: per package, its licence file and the
+served files; the build reads it too. An installed package carries the files, licences and
+versions in ``vendor/<package>/`` (copied in at build time, see ``setup.py``); a source
+checkout serves them from its ``node_modules`` (``npm ci``). ``app.config["NODE_MODULES"]``,
+when set, names another folder laid out like ``node_modules``.
 """
 
 from __future__ import annotations
@@ -32,17 +36,17 @@ bp = Blueprint("graphview", __name__)
 # Vendored front-end libraries
 # --------------------------------------------------------------------------- #
 
-#: The only files ``/vendor/`` serves, relative to node_modules.
-VENDOR_FILES = frozenset({
-    "cytoscape/dist/cytoscape.min.js",
-    "leaflet/dist/leaflet.js",
-    "leaflet/dist/leaflet.css",
-    "leaflet/dist/images/marker-icon.png",
-    "leaflet/dist/images/marker-icon-2x.png",
-    "leaflet/dist/images/marker-shadow.png",
-    "leaflet/dist/images/layers.png",
-    "leaflet/dist/images/layers-2x.png",
-})
+_HERE = Path(__file__).resolve().parent
+#: Per npm package: ``licence`` (its licence file) and ``files`` (the files served).
+VENDOR_MANIFEST: dict[str, dict[str, Any]] = json.loads(
+    (_HERE / "vendor.json").read_text("utf-8"))
+#: The only files ``/vendor/`` serves, as ``<package>/<path in the package>``.
+VENDOR_FILES = frozenset(f"{package}/{file}" for package, entry in VENDOR_MANIFEST.items()
+                         for file in entry["files"])
+#: The installed package's copy, made at build time (absent in a source checkout).
+PACKAGED_VENDOR = _HERE / "vendor"
+#: A source checkout's npm packages, served when there is no packaged copy.
+SOURCE_NODE_MODULES = _HERE.parent / "node_modules"
 #: With ``?v=<package version>`` the URL changes with every upgrade: cache for a year.
 LONG_CACHE = 365 * 24 * 3600
 SHORT_CACHE = 24 * 3600
@@ -58,8 +62,17 @@ def _package_version(node_modules: str, package: str) -> str | None:
     return version if isinstance(version, str) else None
 
 
+def vendor_root() -> str:
+    """The folder the vendored files are served from: ``NODE_MODULES`` when configured,
+    else the installed package's copy, else the source checkout's ``node_modules``."""
+    configured = current_app.config.get("NODE_MODULES")
+    if configured:
+        return str(configured)
+    return str(PACKAGED_VENDOR if PACKAGED_VENDOR.is_dir() else SOURCE_NODE_MODULES)
+
+
 def _version_of(filename: str) -> str | None:
-    return _package_version(current_app.config["NODE_MODULES"], filename.split("/", 1)[0])
+    return _package_version(vendor_root(), filename.split("/", 1)[0])
 
 
 @bp.app_template_global()
@@ -79,7 +92,7 @@ def vendor(filename: str) -> Any:
         abort(404, "no such file")
     version = _version_of(filename)
     pinned = version is not None and request.args.get("v") == version
-    response = send_from_directory(current_app.config["NODE_MODULES"], filename,
+    response = send_from_directory(vendor_root(), filename,
                                    max_age=LONG_CACHE if pinned else SHORT_CACHE)
     response.cache_control.public = True
     if pinned:
