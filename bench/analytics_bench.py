@@ -33,8 +33,9 @@ from ingest_bench import machine  # noqa: E402
 
 from triedbefore.graph import analytics, resolution, search  # noqa: E402
 from triedbefore.graph.embedded import EmbeddedServer  # noqa: E402
-from triedbefore.graph.store import Store, open_store  # noqa: E402
-from triedbefore.ingest.loader import ingest  # noqa: E402
+from triedbefore.graph.engines import open_store  # noqa: E402
+from triedbefore.graph.store import Store  # noqa: E402
+from triedbefore.ingest.pipeline import ingest  # noqa: E402
 
 RESULTS = HERE / "results"
 BASELINE = "point_read"

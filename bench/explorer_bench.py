@@ -42,8 +42,8 @@ from ingest_bench import machine  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from triedbefore.graph.embedded import EmbeddedServer  # noqa: E402
-from triedbefore.graph.store import open_store  # noqa: E402
-from triedbefore.ingest.loader import ingest  # noqa: E402
+from triedbefore.graph.engines import open_store  # noqa: E402
+from triedbefore.ingest.pipeline import ingest  # noqa: E402
 from triedbefore.web.app import create_app  # noqa: E402
 
 RESULTS = HERE / "results"

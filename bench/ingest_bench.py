@@ -33,7 +33,7 @@ sys.path.insert(0, str(HERE))
 from generate import ensure_bundle  # noqa: E402
 
 from triedbefore.graph.embedded import EmbeddedServer  # noqa: E402
-from triedbefore.graph.store import open_store  # noqa: E402
+from triedbefore.graph.engines import open_store  # noqa: E402
 from triedbefore.ontology.models import ROW_TYPES  # noqa: E402
 
 RESULTS = HERE / "results"

@@ -44,8 +44,8 @@ from generate import ensure_bundle  # noqa: E402
 from ingest_bench import machine  # noqa: E402
 
 from triedbefore.graph.embedded import EmbeddedServer  # noqa: E402
-from triedbefore.graph.store import open_store  # noqa: E402
-from triedbefore.ingest.loader import ingest  # noqa: E402
+from triedbefore.graph.engines import open_store  # noqa: E402
+from triedbefore.ingest.pipeline import ingest  # noqa: E402
 from triedbefore.ontology.models import ROW_TYPES  # noqa: E402
 
 RESULTS = HERE / "results"

@@ -54,7 +54,8 @@ from ingest_bench import machine, run_cli_usage  # noqa: E402
 
 from triedbefore.graph import GraphError  # noqa: E402
 from triedbefore.graph.embedded import EmbeddedServer, process_alive  # noqa: E402
-from triedbefore.graph.store import open_store, parse_store_uri  # noqa: E402
+from triedbefore.graph.engines import open_store  # noqa: E402
+from triedbefore.graph.store import parse_store_uri  # noqa: E402
 from triedbefore.ontology.models import ROW_TYPES  # noqa: E402
 
 RESULTS = HERE / "results"

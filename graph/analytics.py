@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from triedbefore.graph import GraphError, queries
+from triedbefore.graph import BadArgument, NotFound, queries
 from triedbefore.graph.rules import (
     DOES_NOT_WORK,
     UNEVALUATED,
@@ -28,23 +28,16 @@ from triedbefore.graph.rules import (
     verdict_of,
 )
 from triedbefore.graph.store import Store
+from triedbefore.ontology import vocab
 from triedbefore.ontology.models import measure_key
 
-#: IMPLEMENTS kinds that make an initiative part of a solution.
-COUNTED_LINKS = ["declared", "inferred", "accepted"]
+#: IMPLEMENTS kinds that make an initiative part of a solution (a statement parameter).
+COUNTED_LINKS = [how.value for how in vocab.COUNTED_LINKS]
 
 #: Positive deviance defaults (semantics.md): robust z of the relative change.
 MIN_PEERS = 5
 Z_THRESHOLD = 2.0
 MAD_SCALE = 1.4826
-
-
-class NotFound(GraphError):
-    """No record with that id."""
-
-
-class BadArgument(GraphError):
-    """An argument outside what the question allows (e.g. a malformed date)."""
 
 
 def as_of_day(as_of: str | date | None) -> int:

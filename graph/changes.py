@@ -24,11 +24,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
-from triedbefore.graph import queries
+from triedbefore.graph import BadArgument, queries
 from triedbefore.graph.analytics import (
     BATCH,
     COUNTED_LINKS,
-    BadArgument,
     _evidence,
     iter_attempts,
     solution_ids,

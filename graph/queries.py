@@ -529,8 +529,22 @@ INITIATIVE_FACETS = (
     "[(i)-[l3:IMPLEMENTS]->(s3:Solution) WHERE l3.how IN $counted | s3.id] AS solutions"
 )
 
+# The graph's version: one node whose counter every write through the ingest entry point
+# increases (on the graph, then the same value on its public copy), so that every process
+# reading either knows when its cached whole-graph answers are stale.
 GRAPH_VERSION = (
-    "MATCH (r:IngestRun) RETURN max(r.ended_at) AS ended, count(r) AS runs"
+    "OPTIONAL MATCH (v:GraphVersion {id: 'graph'}) RETURN v.version AS version"
+)
+
+BUMP_GRAPH_VERSION = (
+    "MERGE (v:GraphVersion {id: 'graph'}) "
+    "SET v.version = coalesce(v.version, 0) + 1, v.run_id = $run_id, v.changed_at = $at "
+    "RETURN v.version AS version"
+)
+
+SET_GRAPH_VERSION = (
+    "MERGE (v:GraphVersion {id: 'graph'}) "
+    "SET v.version = $version, v.run_id = $run_id, v.changed_at = $at"
 )
 
 # --- graph view ----------------------------------------------------------------------

@@ -21,17 +21,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from triedbefore.graph import queries, settings
-from triedbefore.graph.analytics import NotFound
+from triedbefore.graph import BadArgument, NotFound, queries, settings
+from triedbefore.graph.analytics import COUNTED_LINKS
 from triedbefore.graph.matching import SolutionMatcher, SolutionText, resolve_decision
 from triedbefore.graph.store import Store
+from triedbefore.ontology import vocab
+from triedbefore.ontology.vocab import LinkHow
 
 PAGE = 5000
-DECISIONS = ("accepted", "rejected")
-
-#: Bumped whenever this process changes solution links, so caches of whole-graph answers
-#: (the explorer's) know to recompute.
-EPOCH = [0]
+DECISIONS: tuple[str, ...] = tuple(how.value for how in vocab.DECISIONS)
+#: Where resolution leaves an initiative loaded without a declared solution.
+STATUSES: tuple[str, ...] = (LinkHow.INFERRED.value, LinkHow.SUGGESTED.value, "unresolved",
+                             LinkHow.ACCEPTED.value, LinkHow.REJECTED.value)
 
 _MATCHERS: dict[tuple[str, str], tuple[tuple[Any, ...], SolutionMatcher, dict[str, str]]] = {}
 
@@ -131,14 +132,10 @@ def resolve(store: Store, *, run_id: str | None = None, only: AbstractSet[str] |
     store.write(queries.DROP_SHADOWED_LINKS)
     matcher = solution_matcher(store)
     out: list[Resolution] = []
-    written = False
     for rows in _row_pages(store, only):
         changes = _resolve_page(matcher, rows, out, touched)
         if changes:
             store.write(queries.SET_RESOLUTION, {"rows": changes, "run_id": run_id})
-            written = True
-    if written:
-        EPOCH[0] += 1
     return out
 
 
@@ -259,26 +256,31 @@ def candidates(store: Store, text: str, *, exclude: Iterable[str] = (),
             if sid not in skip][:k]
 
 
-def decide(store: Store, initiative_id: str, solution_id: str, decision: str, *,
-           who: str = "curator") -> Resolution:
-    """Record a curator's decision (``accepted`` or ``rejected``) on a link."""
+def check_decision(store: Store, initiative_id: str, solution_id: str, decision: str) -> None:
+    """Raise :class:`BadArgument` or :class:`NotFound` unless the decision can be made."""
     if decision not in DECISIONS:
-        raise ValueError(f"decision must be one of {', '.join(DECISIONS)}")
+        raise BadArgument(f"decision must be one of: {', '.join(DECISIONS)}")
     if not store.read(queries.INITIATIVE_EXISTS, {"id": initiative_id}):
         raise NotFound(f"no initiative with id {initiative_id!r}")
     if not store.read(queries.SOLUTION_EXISTS, {"id": solution_id}):
         raise NotFound(f"no solution with id {solution_id!r}")
+
+
+def apply_decision(store: Store, initiative_id: str, solution_id: str, decision: str, *,
+                   who: str, run_id: str, touched: set[str]) -> Resolution:
+    """Write a curator's decision (``accepted`` or ``rejected``) on a link; ``touched``
+    receives the solutions whose attempts it may change. The ingest entry point calls this
+    inside a run (``triedbefore.ingest.curation.decide``), which keeps the public copy and
+    the graph version in step."""
+    check_decision(store, initiative_id, solution_id, decision)
     at = datetime.now(UTC).isoformat(timespec="seconds")
-    link = {"initiative_id": initiative_id, "solution_id": solution_id, "how": decision,
-            "who": who, "at": at, "run_id": f"curation-{at}"}
-    store.write(queries.DECIDE_LINK, link)
-    if decision == "accepted":
+    touched.update(str(r["id"]) for r in store.read(
+        queries.SOLUTIONS_OF_INITIATIVES, {"ids": [initiative_id], "counted": COUNTED_LINKS}))
+    touched.add(solution_id)
+    store.write(queries.DECIDE_LINK, {"initiative_id": initiative_id,
+                                      "solution_id": solution_id, "how": decision,
+                                      "who": who, "at": at, "run_id": run_id})
+    if decision == LinkHow.ACCEPTED:
         store.write(queries.DROP_OTHER_PROPOSALS, {"initiative_id": initiative_id,
                                                    "solution_id": solution_id})
-    # the same decision on the public copy (nothing happens there to a restricted record)
-    store.write_public_copy(queries.DECIDE_LINK, link)
-    if decision == "accepted":
-        store.write_public_copy(queries.DROP_OTHER_PROPOSALS,
-                                {"initiative_id": initiative_id, "solution_id": solution_id})
-    EPOCH[0] += 1
     return Resolution(initiative_id, solution_id, None, decision)

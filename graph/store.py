@@ -1,7 +1,7 @@
 """The store interface and the URI that selects its engine.
 
-``open_store("embedded:/data")`` starts (or reuses) the embedded FalkorDB
-server in that folder; ``falkordb://`` and ``falkordb+unix://`` connect to a
+``open_store("embedded:/data")`` (in :mod:`triedbefore.graph.engines`) starts (or reuses)
+the embedded FalkorDB server in that folder; ``falkordb://`` and ``falkordb+unix://`` connect to a
 FalkorDB server someone already runs; ``neo4j://``, ``neo4j+s://`` and
 ``bolt://`` connect to Neo4j with the official driver.
 """
@@ -292,24 +292,3 @@ class Store(ABC):
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
-
-
-def open_store(uri: str | StoreURI | None = None) -> Store:
-    """Open the store a URI names, starting the embedded server when needed."""
-    parsed = uri if isinstance(uri, StoreURI) else parse_store_uri(uri)
-    if parsed.engine == "embedded":
-        from triedbefore.graph.embedded import EmbeddedServer
-        from triedbefore.graph.falkor import FalkorStore
-
-        fsync = parsed.options.get("fsync", settings.FSYNC.get())
-        server = EmbeddedServer(parsed.path or settings.data_dir(), fsync=fsync)
-        server.ensure_running()
-        return FalkorStore(parsed, socket_path=server.socket_path,
-                           restart=server.ensure_running)
-    if parsed.engine == "falkordb":
-        from triedbefore.graph.falkor import FalkorStore
-
-        return FalkorStore(parsed, socket_path=parsed.path)
-    from triedbefore.graph.neo4j_store import Neo4jStore
-
-    return Neo4jStore(parsed)

@@ -9,3 +9,7 @@ class IngestError(Exception):
 
 class BundleUnreadable(IngestError):
     """The path is not a bundle folder nor a .zip of one: nothing could be read."""
+
+
+class CandidateError(IngestError):
+    """A candidate decision that cannot be made (unknown id, missing facts, rejected row)."""

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from triedbefore.ingest import BundleUnreadable
+from triedbefore.ontology.cells import unprotect_cell
 from triedbefore.ontology.models import ROW_TYPES, InterchangeRow
 
 #: Largest cell accepted, in characters; a longer one is a row error.
@@ -24,30 +26,6 @@ MAX_CELL = 1_000_000
 csv.field_size_limit(MAX_CELL)
 
 BUNDLE_FILES: tuple[str, ...] = tuple(t.FILE for t in ROW_TYPES)
-
-#: First characters that make a spreadsheet run a cell as a formula.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def formula_like(text: str) -> bool:
-    """Whether a spreadsheet would run the cell, leading apostrophes aside."""
-    return text.lstrip("'").startswith(FORMULA_START)
-
-
-def protect_cell(text: str) -> str:
-    """The cell as CSV text a spreadsheet shows and never runs: a formula-looking value
-    gets a leading apostrophe (the spreadsheet mark for text). ``unprotect_cell`` undoes it
-    exactly, so the bundle the exporter writes reads back to the same values."""
-    return "'" + text if formula_like(text) else text
-
-
-def unprotect_cell(text: str) -> str:
-    """Drop the apostrophe ``protect_cell`` added (one, and only before a formula-looking
-    value)."""
-    if text.startswith("'") and formula_like(text[1:]):
-        return text[1:]
-    return text
-
 
 @dataclass(frozen=True)
 class Problem:
@@ -277,6 +255,45 @@ class Bundle:
                 tuple(row_type.columns())))
             ok = False
         return columns if ok else None
+
+
+class MemoryBundle(Bundle):
+    """Rows held in memory, read like a bundle on disk: per interchange file, rows of
+    column → cell text, the first one on line 2 (under a header). A column the file does
+    not define is kept as its ``x_`` property, as from a CSV. Nothing touches the disk."""
+
+    def __init__(self, label: str, files: Mapping[str, Sequence[Mapping[str, str]]], *,
+                 digest: str | None = None) -> None:
+        unknown = sorted(set(files) - set(BUNDLE_FILES))
+        if unknown:
+            raise ValueError(f"not interchange files: {', '.join(unknown)}")
+        self.path = Path(label)
+        self._zip = None
+        self._files = {name: list(rows) for name, rows in files.items()}
+        self.members = {name: label for name in self._files}
+        self._digest = digest
+
+    def open_binary(self, name: str) -> IO[bytes]:
+        raise BundleUnreadable(f"{self.path}: the rows are held in memory, not in a file")
+
+    def checksum(self, name: str) -> str:
+        if self._digest is not None:
+            return self._digest
+        blob = json.dumps(self._files[name], ensure_ascii=False, sort_keys=True,
+                          separators=(",", ":"))
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+    def rows(self, row_type: type[InterchangeRow], problems: list[Problem],
+             *, warn: bool = True) -> Iterator[RawRow]:
+        known = set(row_type.columns())
+        for number, cells in enumerate(self._files.get(row_type.FILE, ()), start=2):
+            row = RawRow(number, {})
+            for column, cell in cells.items():
+                if column in known:
+                    row.cells[column] = cell
+                else:
+                    row.extras[extra_property(column)] = cell
+            yield row
 
 
 def open_bundle(path: str | Path) -> Bundle:

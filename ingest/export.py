@@ -16,7 +16,7 @@ from typing import Any
 from triedbefore.graph import queries
 from triedbefore.graph.store import Store
 from triedbefore.ingest import IngestError
-from triedbefore.ingest.bundle import protect_cell
+from triedbefore.ontology.cells import protect_cell
 from triedbefore.ontology.models import ROW_TYPES, InterchangeRow
 from triedbefore.ontology.vocab import Label, Link
 
@@ -35,7 +35,7 @@ def _is_internal(key: str) -> bool:
 
 def format_cell(value: Any) -> str:
     """A property as an interchange cell; text a spreadsheet would run as a formula is
-    protected (``bundle.protect_cell``; the reader undoes it), numbers are written as they
+    protected (``ontology.cells.protect_cell``; the reader undoes it), numbers are written as they
     are."""
     if isinstance(value, str):
         return protect_cell(value)
@@ -120,6 +120,8 @@ def export_rdf(store: Store, dest: Path, fmt: str) -> Path:
                 continue  # candidates are proposals for curators, not facts
             if label is Label.WATCH:
                 continue  # explorer users' own data, not part of the knowledge graph
+            if label is Label.GRAPH_VERSION:
+                continue  # the store's bookkeeping
             for record in iter_nodes(store, label):
                 yield label, {k: v for k, v in record["props"].items()}
 

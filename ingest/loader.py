@@ -39,11 +39,11 @@ from pydantic import ValidationError
 
 from triedbefore.graph import QueryError, queries, settings
 from triedbefore.graph.changes import Touched
-from triedbefore.graph.mirror import MirroringStore
 from triedbefore.graph.store import Store, batched
-from triedbefore.ingest.bundle import Bundle, Problem, RawRow, open_bundle, protect_cell
+from triedbefore.ingest.bundle import Bundle, Problem, RawRow
 from triedbefore.ingest.ledger import NOWHERE as _NOWHERE
 from triedbefore.ingest.ledger import IdState, Ledger, Queue
+from triedbefore.ontology.cells import neutralise
 from triedbefore.ontology.models import (
     ROW_TYPES,
     InterchangeRow,
@@ -124,7 +124,8 @@ def new_run_id() -> str:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    """Microseconds: runs a second apart (curation decisions) keep their order."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def row_hash(raw: RawRow) -> str:
@@ -232,17 +233,24 @@ class Loader:
 
     # -- run ------------------------------------------------------------------
 
-    def run(self) -> IngestResult:
+    def run(self, *, then: Callable[[], None] | None = None,
+            run_props: dict[str, Any] | None = None) -> IngestResult:
+        """The three passes, inside the run's record (``IngestRun``: running, then completed
+        or failed); ``then`` runs after the rows are written, still inside it. Called by the
+        ingest entry point (:func:`triedbefore.ingest.pipeline.run`), which does what every
+        write needs after it."""
         result = self.result
         result.started_at = _now()
         self.store.ensure_schema()
         checksums = [f"{name}:{self.bundle.checksum(name)}" for name in sorted(self.bundle.members)]
         self._record_run({"source": result.source, "started_at": result.started_at,
-                          "status": "running", "checksums": checksums})
+                          "status": "running", "checksums": checksums, **(run_props or {})})
         try:
             self._validate()
             self._check_references()
             self._write()
+            if then is not None:
+                then()
         except BaseException:
             self._record_run({"status": "failed", "ended_at": _now()})
             raise
@@ -622,105 +630,6 @@ class Loader:
             mid = len(rows) // 2
             return (self._apply(row_type, statement, rows[:mid], param, rel_props=rel_props)
                     + self._apply(row_type, statement, rows[mid:], param, rel_props=rel_props))
-
-
-def ingest(store: Store, path: str | Path, *, batch_size: int | None = None,
-           progress: Progress | None = None, report_dir: Path | None = None,
-           source: str | None = None, resolve: bool = True,
-           record_changes: bool = True) -> IngestResult:
-    """Load a bundle (folder or .zip) into ``store``; the report goes to ``report_dir``.
-    The store's public copy (the graph without restricted records) follows: each write
-    is made to it too when it was in step with the graph before the run; otherwise it is
-    rebuilt at the end.
-
-    Raises :class:`~triedbefore.ingest.BundleUnreadable` when nothing could be read.
-    """
-    with open_bundle(path) as bundle:
-        loader = Loader(store, bundle, batch_size=batch_size, progress=progress, source=source)
-        try:
-            return _ingest(store, loader, resolve=resolve, record_changes=record_changes,
-                           report_dir=report_dir)
-        finally:
-            loader.close()
-
-
-def _ingest(store: Store, loader: Loader, *, resolve: bool, record_changes: bool,
-            report_dir: Path | None) -> IngestResult:
-    previous = store.read(queries.PREVIOUS_RUN, {"id": loader.result.run_id})
-    mirror = _mirror(store, previous)
-    graph: Store = mirror or store
-    loader.store = graph
-    result = loader.run()
-    for ids in batched(loader.redeclared, loader.batch_size):
-        graph.write(queries.DROP_SHADOWED_BY_IDS, {"ids": ids})
-    if resolve:
-        from triedbefore.graph.resolution import resolve as resolve_solutions
-
-        # New or changed solutions may match any unresolved initiative; otherwise only the
-        # initiatives this run wrote need a look, unless the run before stopped short of
-        # resolving (killed): then the initiatives it wrote, now unchanged, need one too.
-        finished = not previous or previous[0].get("resolved") is True
-        only = None if result.written.get("solutions") or not finished else loader.unresolved
-        if only is None or only:
-            for r in resolve_solutions(graph, run_id=result.run_id, only=only,
-                                       touched=loader.touched.solutions):
-                result.resolution[r.status] = result.resolution.get(r.status, 0) + 1
-    # done (or, with resolve=False, skipped as asked): nothing is left for the next run
-    graph.write(queries.UPSERT_RUN, {"id": result.run_id, "props": {"resolved": True}})
-    if record_changes:
-        from triedbefore.graph.changes import record_changes as record
-
-        touched = loader.touched
-        if previous and previous[0].get("public_in_step") is not True:
-            # the run before stopped short (killed): its changes may be unrecorded
-            touched.everything = True
-        if touched.evaluations:  # the solutions their initiatives belong to now
-            touched.solutions_of(graph, queries.SOLUTIONS_OF_EVALUATIONS, touched.evaluations)
-        result.changes = record(graph, result.run_id, touched, brief=True)
-    # Anonymous readers read a copy without restricted records.
-    if mirror is not None:
-        mirror.finish()
-    if mirror is None or not mirror.in_step:
-        store.rebuild_public_copy()
-    # The next run may write to the copy as it goes: it is in step now.
-    in_step = {"id": result.run_id, "props": {"public_in_step": True}}
-    store.write(queries.UPSERT_RUN, in_step)
-    store.write_public_copy(queries.UPSERT_RUN, in_step)
-    if report_dir is not None and result.problems:
-        result.report_paths = write_report(result, report_dir)
-    return result
-
-
-def _mirror(store: Store, previous: list[dict[str, Any]]) -> MirroringStore | None:
-    """A store writing to the public copy too, when the copy is in step with the graph:
-    the run before left it so (and it holds that run), or the graph is empty (the copy
-    starts empty). None: the copy is rebuilt after the run."""
-    if previous:
-        if previous[0].get("public_in_step") is not True or not store.has_public_copy():
-            return None
-        there = store.public_copy().read(queries.PREVIOUS_RUN, {"id": ""})
-        if not there or there[0].get("id") != previous[0].get("id") or \
-                there[0].get("public_in_step") is not True:
-            return None
-        return MirroringStore(store)
-    if store.read(queries.ANY_NODE):
-        return None
-    store.ensure_schema()
-    store.rebuild_public_copy()  # empty, with the schema
-    return MirroringStore(store) if store.has_public_copy() else None
-
-
-def neutralise(value: Any) -> str:
-    """A CSV cell a spreadsheet will not run as a formula (lists joined with ``|``; maps
-    and nested lists as JSON text)."""
-    if value is None:
-        return ""
-    if isinstance(value, dict) or (isinstance(value, list | tuple)
-                                   and any(isinstance(v, dict | list) for v in value)):
-        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    elif isinstance(value, list | tuple):
-        value = "|".join(str(v) for v in value)
-    return protect_cell(str(value))
 
 
 def write_report(result: IngestResult, directory: Path) -> list[Path]:

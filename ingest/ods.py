@@ -14,9 +14,10 @@ organisation into an interchange site row:
 - ``lat``/``lon`` from the centroid of the postcode district, unless the site
   already has coordinates of its own.
 
-The rows are written by the interchange loader (:class:`~triedbefore.ingest.loader.Loader`),
+The rows are written through the ingest entry point (:func:`triedbefore.ingest.pipeline.run`),
 so an ODS load is an ``IngestRun`` like any other: batched, idempotent (an
-unchanged organisation is not written again), every node records its run.
+unchanged organisation is not written again), every node records its run, and the
+public copy, resolution, verdict changes and the graph version follow.
 Before writing, the graph's current state of the same organisations is read,
 and the load reports what changed: organisations opened (new to the graph),
 closed, reopened, renamed and moved to another parent.
@@ -28,20 +29,21 @@ import csv
 import hashlib
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from triedbefore.graph import queries
 from triedbefore.graph.store import Store
 from triedbefore.ingest import BundleUnreadable
-from triedbefore.ingest.bundle import Bundle, Problem, RawRow
+from triedbefore.ingest.bundle import Problem
 from triedbefore.ingest.loader import IngestResult, Loader, Progress, write_report
-from triedbefore.ontology.models import InterchangeRow, SiteRow
+from triedbefore.ingest.pipeline import RowsSource, run
+from triedbefore.ontology.models import SiteRow
 from triedbefore.ontology.vocab import Label, SiteKind
 
 #: Where every ODS-derived site says it came from, and under which licence.
@@ -459,28 +461,17 @@ def site_rows(extracts: Iterable[Extract], *, known_sites: set[str] | None = Non
 
 # --- loading -------------------------------------------------------------------------
 
-class _SiteRowsBundle(Bundle):
-    """Site rows held in memory, read by the loader as a one-file bundle."""
+class _OdsSource(RowsSource):
+    """The site rows built from the extracts, held in memory; notes which were rejected."""
 
     def __init__(self, label: str, rows: list[dict[str, str]], digest: str) -> None:
-        self.path = Path(label)
-        self._zip = None
-        self.members = {SiteRow.FILE: label}
-        self._rows = rows
-        self._digest = digest
+        super().__init__(label, {SiteRow.FILE: rows}, digest=digest)
+        self.rows = rows
+        self.rejected: set[str] = set()
 
-    def open_binary(self, name: str) -> IO[bytes]:  # pragma: no cover - not used
-        raise OdsUnreadable("ODS rows are held in memory")
-
-    def checksum(self, name: str) -> str:
-        return self._digest
-
-    def rows(self, row_type: type[InterchangeRow], problems: list[Problem],
-             *, warn: bool = True) -> Iterator[RawRow]:
-        if row_type is not SiteRow:
-            return
-        for number, cells in enumerate(self._rows, start=2):
-            yield RawRow(number, dict(cells))
+    def loaded(self, loader: Loader) -> None:
+        self.rejected = loader.rejected_ids(
+            Label.SITE, (row.get(SiteRow.ID_COLUMN, "").strip() for row in self.rows))
 
 
 @dataclass
@@ -584,13 +575,10 @@ def ingest_ods(store: Store, paths: Iterable[str | Path], *, batch_size: int | N
     org_ids = {o.code for e in extracts for o in e.organisations}
     first_load = not any(sid in state for sid in org_ids)
     changes = _changes(built.rows, state)
-    label = "ods:" + ",".join(path.name for path in files_in)
-    bundle = _SiteRowsBundle(label, built.rows, digest.hexdigest())
-    with Loader(store, bundle, batch_size=batch_size, progress=progress,
-                source=", ".join(str(path) for path in files_in)) as loader:
-        result = loader.run()
-        rejected = loader.rejected_ids(
-            Label.SITE, (row.get(SiteRow.ID_COLUMN, "").strip() for row in built.rows))
+    source = _OdsSource(", ".join(str(path) for path in files_in), built.rows,
+                        digest.hexdigest())
+    result = run(store, source, batch_size=batch_size, progress=progress)
+    rejected = source.rejected
     # Name problems by the extract file and line they came from.
     mapped: list[Problem] = list(built.problems)
     for prob in result.problems:

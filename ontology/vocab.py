@@ -23,6 +23,7 @@ class Label(StrEnum):
     CANDIDATE = "Candidate"
     VERDICT_CHANGE = "VerdictChange"
     WATCH = "Watch"
+    GRAPH_VERSION = "GraphVersion"
 
 
 class Rel(StrEnum):
@@ -36,6 +37,23 @@ class Rel(StrEnum):
     EVALUATED = "EVALUATED"
     REPORTS = "REPORTS"
     CANDIDATE_FOR = "CANDIDATE_FOR"
+
+
+class LinkHow(StrEnum):
+    """How an initiative's ``IMPLEMENTS`` link to a solution was made (``how``)."""
+
+    DECLARED = "declared"  # the initiative's own row named the solution
+    INFERRED = "inferred"  # resolution linked it automatically, with its score
+    SUGGESTED = "suggested"  # resolution proposed it to a curator; counts for nothing yet
+    ACCEPTED = "accepted"  # a curator accepted a proposal
+    REJECTED = "rejected"  # a curator refused it: never proposed again
+
+
+#: Links that make an initiative part of a solution (the others count for nothing).
+COUNTED_LINKS: tuple[LinkHow, ...] = (LinkHow.DECLARED, LinkHow.INFERRED, LinkHow.ACCEPTED)
+
+#: A curator's decisions on a proposed link.
+DECISIONS: tuple[LinkHow, ...] = (LinkHow.ACCEPTED, LinkHow.REJECTED)
 
 
 class SiteKind(StrEnum):
@@ -201,6 +219,7 @@ CONCEPT_SCHEMES: dict[str, type[StrEnum]] = {
     "Verdict": Verdict,
     "ChangeKind": ChangeKind,
     "WatchTarget": WatchTarget,
+    "LinkHow": LinkHow,
 }
 
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from triedbefore.graph import analytics
 from triedbefore.graph.falkor import FalkorStore
-from triedbefore.ingest.loader import ingest
+from triedbefore.ingest.pipeline import ingest
 from triedbefore.web.cli import cli
 
 SAMPLE = Path(__file__).resolve().parents[1] / "ingest" / "sample"

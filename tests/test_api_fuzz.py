@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from test_openapi import SAMPLE, Checker, app_for, deref, operations
 
 from triedbefore.graph.falkor import FalkorStore
-from triedbefore.ingest.loader import ingest
+from triedbefore.ingest.pipeline import ingest
 
 #: Operations that need a signed-in user or a statement are fuzzed in the console tests.
 SKIPPED = ("/console", "/curation")

@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 
 from triedbefore.graph import resolution
 from triedbefore.graph.falkor import FalkorStore
-from triedbefore.ingest.loader import ingest
+from triedbefore.ingest.pipeline import ingest
 from triedbefore.web import auth
 from triedbefore.web.app import create_app
 from triedbefore.web.cli import cli

@@ -22,7 +22,7 @@ import pytest
 
 from triedbefore.graph.falkor import FalkorStore
 from triedbefore.ingest.export import export_bundle
-from triedbefore.ingest.loader import ingest
+from triedbefore.ingest.pipeline import ingest
 from triedbefore.web.app import create_app
 
 CORPUS = Path(__file__).resolve().parent / "data" / "bad"
@@ -55,9 +55,10 @@ def materialise(case: str, dest: Path) -> Path:
 
 def snapshot(store: FalkorStore) -> Snapshot:
     nodes = {}
-    # (ingest runs and the verdict changes each run reports are the runs' own records)
+    # (ingest runs and the verdict changes each run reports are the runs' own records, the
+    # graph version the store's bookkeeping)
     for row in store.read("MATCH (n) WHERE NOT n:IngestRun AND NOT n:VerdictChange "
-                          "RETURN labels(n)[0] AS label, n {.*} AS props"):
+                          "AND NOT n:GraphVersion RETURN labels(n)[0] AS label, n {.*} AS props"):
         props = {k: v for k, v in row["props"].items() if k not in IGNORED}
         nodes[(row["label"], props["id"])] = props
     rels = {(r["a"], r["ai"], r["t"], r["b"], r["bi"]) for r in store.read(

@@ -19,7 +19,8 @@ from bundle_checks import check_bundle
 
 from triedbefore.graph.falkor import FalkorStore
 from triedbefore.graph.store import StoreURI
-from triedbefore.ingest.loader import ingest
+from triedbefore.ingest.bundle import open_bundle
+from triedbefore.ingest.loader import Loader
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 SUITE = BENCH / "suite.py"
@@ -91,7 +92,8 @@ def test_bulk_loader_builds_the_graph_ingest_builds(bundle: Path, tmp_path: Path
                                 graph=name), socket_path=sock)
     try:
         # the rows' graph: no resolution, no verdict record (neither is the bulk loader's)
-        result = ingest(ours, bundle, resolve=False, record_changes=False)
+        with open_bundle(bundle) as rows, Loader(ours, rows) as loader:
+            result = loader.run()
         assert not result.errors
         bulk_nodes, bulk_rels = _graph(bulk)
         our_nodes, our_rels = _graph(ours)

@@ -17,9 +17,11 @@ from sources_replay import epmc_pages, fixture
 
 from triedbefore.graph import analytics
 from triedbefore.graph.falkor import FalkorStore
-from triedbefore.ingest.loader import ingest
-from triedbefore.ingest.sources import CandidateError, SourceError, clinicaltrials
-from triedbefore.ingest.sources import candidates as cands
+from triedbefore.ingest import CandidateError
+from triedbefore.ingest import candidates as cands
+from triedbefore.ingest.pipeline import ingest
+from triedbefore.ingest.sources import SourceError, clinicaltrials
+from triedbefore.ingest.sources import candidates as fetching
 from triedbefore.ingest.sources.client import HttpClient
 from triedbefore.ontology.vocab import CandidateSource, CandidateStatus
 from triedbefore.web import auth
@@ -48,7 +50,7 @@ def fetch_epmc(store: FalkorStore, client: HttpClient, solution: str = "SOL-TELE
                ) -> cands.FetchResult:
     with responses.RequestsMock() as rsps:
         epmc_pages(rsps)
-        return cands.fetch(store, client, solution, sources=[CandidateSource.EUROPEPMC],
+        return fetching.fetch(store, client, solution, sources=[CandidateSource.EUROPEPMC],
                            query="telehealth COPD", limit=None)
 
 
@@ -148,7 +150,7 @@ def test_accept_needs_initiatives_a_design_and_valid_values(sample: FalkorStore,
     with pytest.raises(cands.CandidateNotFound):
         cands.accept(sample, "CAN-nope", initiative_ids=["INI-0019"], finding="positive")
     with pytest.raises(cands.CandidateNotFound, match="no solution"):
-        cands.fetch(sample, client, "SOL-NOPE")
+        fetching.fetch(sample, client, "SOL-NOPE")
 
 
 def test_clinicaltrials_candidates(sample: FalkorStore, client: HttpClient) -> None:
@@ -156,7 +158,7 @@ def test_clinicaltrials_candidates(sample: FalkorStore, client: HttpClient) -> N
                         fixture("clinicaltrials_gov_v2/NCT05594173.json")]}  # synthetic list
     with responses.RequestsMock() as rsps:
         rsps.add(responses.GET, clinicaltrials.API, json=page)
-        result = cands.fetch(sample, client, "SOL-TELE",
+        result = fetching.fetch(sample, client, "SOL-TELE",
                              sources=[CandidateSource.CLINICALTRIALS], intervention="telehealth")
     assert len(result.new) == 2
     assert result.searches == [{"source": "clinicaltrials",
@@ -166,7 +168,7 @@ def test_clinicaltrials_candidates(sample: FalkorStore, client: HttpClient) -> N
     done = cands.accept(sample, trial["id"], initiative_ids=["INI-0020"], finding="no_effect")
     assert done["evaluation_id"] == "EVAL-NCT03630471"
     with pytest.raises(SourceError, match="Europe PMC only"):
-        cands.fetch(sample, client, "SOL-TELE", sources=[CandidateSource.CLINICALTRIALS],
+        fetching.fetch(sample, client, "SOL-TELE", sources=[CandidateSource.CLINICALTRIALS],
                     doi=BJHP)
 
 

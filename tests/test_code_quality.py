@@ -43,3 +43,38 @@ def test_mypy_strict_on_graph_and_ingest(tmp_path: Path) -> None:
          "--explicit-package-bases", "-p", "triedbefore.graph", "-p", "triedbefore.ingest"],
         cwd=tmp_path, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _shim(tmp_path: Path) -> Path:
+    """The card's folders as the ``triedbefore`` namespace they ship as."""
+    shim = tmp_path / "shim" / "triedbefore"
+    shim.mkdir(parents=True)
+    for folder in ("graph", "ingest", "ontology", "web"):
+        (shim / folder).symlink_to(ROOT / folder, target_is_directory=True)
+    return shim.parent
+
+
+def test_import_contracts_hold(tmp_path: Path) -> None:
+    """The walls of the README's layout section: `lint-imports` with pyproject's contracts."""
+    shim = _shim(tmp_path)
+    env = dict(os.environ, PYTHONPATH=str(shim))
+    proc = subprocess.run([_tool("lint-imports"), "--no-cache", str(ROOT / "pyproject.toml")],
+                          cwd=shim, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "0 broken" in proc.stdout
+
+
+def test_import_contracts_catch_a_breach(tmp_path: Path) -> None:
+    """The contracts are live: the same check on a copy where graph imports web fails."""
+    import shutil as sh
+
+    copy = tmp_path / "copy" / "triedbefore"
+    for folder in ("graph", "ingest", "ontology", "web"):
+        sh.copytree(ROOT / folder, copy / folder,
+                    ignore=sh.ignore_patterns("__pycache__", "static", "templates", "*.csv"))
+    (copy / "graph" / "breach.py").write_text("from triedbefore.web import negotiation\n")
+    env = dict(os.environ, PYTHONPATH=str(copy.parent))
+    proc = subprocess.run([_tool("lint-imports"), "--no-cache", str(ROOT / "pyproject.toml")],
+                          cwd=copy.parent, env=env, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "graph imports only ontology BROKEN" in proc.stdout

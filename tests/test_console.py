@@ -21,7 +21,7 @@ from triedbefore.graph.readonly import (
     jsonable,
     run_read_only,
 )
-from triedbefore.ingest.loader import ingest
+from triedbefore.ingest.pipeline import ingest
 from triedbefore.web import auth
 from triedbefore.web.app import create_app
 

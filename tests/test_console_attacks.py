@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from test_console import ATTACKS
 
 from triedbefore.graph.falkor import FalkorStore
-from triedbefore.ingest.loader import ingest
+from triedbefore.ingest.pipeline import ingest
 from triedbefore.web import auth
 from triedbefore.web.app import create_app
 

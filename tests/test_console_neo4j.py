@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 
 from triedbefore.graph import QueryError, QueryRefused
+from triedbefore.graph.engines import open_store
 from triedbefore.graph.neo4j_store import Neo4jStore
 from triedbefore.graph.readonly import run_read_only
-from triedbefore.graph.store import StoreURI, open_store
-from triedbefore.ingest.loader import ingest
+from triedbefore.graph.store import StoreURI
+from triedbefore.ingest.pipeline import ingest
 
 SAMPLE = Path(__file__).resolve().parents[1] / "ingest" / "sample"
 

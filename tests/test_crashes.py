@@ -27,9 +27,10 @@ import pytest
 
 from triedbefore.graph import GraphError, StoreUnavailable
 from triedbefore.graph.embedded import EmbeddedServer
+from triedbefore.graph.engines import open_store
 from triedbefore.graph.falkor import FalkorStore
-from triedbefore.graph.store import StoreURI, open_store
-from triedbefore.ingest.loader import ingest
+from triedbefore.graph.store import StoreURI
+from triedbefore.ingest.pipeline import ingest
 
 ROOT = Path(__file__).resolve().parents[1]
 IGNORED = {"run_id", "row_hash"}
@@ -40,7 +41,7 @@ INGEST = """
 import sys
 from triedbefore.graph.falkor import FalkorStore
 from triedbefore.graph.store import parse_store_uri
-from triedbefore.ingest.loader import ingest
+from triedbefore.ingest.pipeline import ingest
 uri = parse_store_uri(sys.argv[1])
 store = FalkorStore(uri, socket_path=uri.path)
 print("started", flush=True)
@@ -57,11 +58,11 @@ def _store(server: EmbeddedServer, name: str) -> FalkorStore:
 
 def snapshot(store: Any) -> tuple[dict[Any, Any], dict[Any, Any]]:
     """Every node but the runs' own records (ingest runs, the verdict changes each run
-    reports), and every relationship, with their properties (but the run that wrote
-    them)."""
+    reports, the graph version they bump), and every relationship, with their properties
+    (but the run that wrote them)."""
     nodes = {}
     for row in store.read("MATCH (n) WHERE NOT n:IngestRun AND NOT n:VerdictChange "
-                          "RETURN labels(n)[0] AS label, n {.*} AS props"):
+                          "AND NOT n:GraphVersion RETURN labels(n)[0] AS label, n {.*} AS props"):
         props = {k: v for k, v in row["props"].items() if k not in IGNORED}
         nodes[(row["label"], props["id"])] = props
     rels = {}

@@ -18,7 +18,7 @@ from triedbefore.graph.falkor import FalkorStore
 from triedbefore.graph.rollup import summarise
 from triedbefore.graph.store import StoreURI
 from triedbefore.ingest.demo.build import build
-from triedbefore.ingest.loader import ingest
+from triedbefore.ingest.pipeline import ingest
 from triedbefore.ontology.vocab import Label
 from triedbefore.web.app import create_app
 from triedbefore.web.cli import demo_bundle

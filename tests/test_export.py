@@ -12,7 +12,7 @@ from triedbefore.graph.embedded import EmbeddedServer
 from triedbefore.graph.falkor import FalkorStore
 from triedbefore.graph.store import StoreURI
 from triedbefore.ingest.export import export_bundle, export_rdf
-from triedbefore.ingest.loader import ingest
+from triedbefore.ingest.pipeline import ingest
 from triedbefore.ontology import ONTOLOGY_PATH, SHAPES_PATH
 
 SAMPLE = Path(__file__).resolve().parents[1] / "ingest" / "sample"

@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from triedbefore.graph.falkor import FalkorStore
-from triedbefore.ingest.loader import ingest
+from triedbefore.ingest.pipeline import ingest
 from triedbefore.web import geo
 from triedbefore.web.app import create_app
 

@@ -105,7 +105,9 @@ def test_loader_removes_its_ledger_after_a_run(store: object, tmp_path: Path,
 
     monkeypatch.setattr(loader, "Ledger", Recorded)
     sample = Path(__file__).resolve().parents[1] / "ingest" / "sample"
-    result = loader.ingest(store, sample)  # type: ignore[arg-type]
+    from triedbefore.ingest.pipeline import ingest
+
+    result = ingest(store, sample)  # type: ignore[arg-type]
     assert result.exit_code == 0 and result.loaded["initiatives"] > 0
     assert len(made) == 1 and made[0].parent == tmp_path and not made[0].exists()
 

@@ -30,7 +30,7 @@ from triedbefore.graph.quality import (
     verdict_warnings,
 )
 from triedbefore.graph.rules import VERDICTS
-from triedbefore.ingest.loader import ingest
+from triedbefore.ingest.pipeline import ingest
 from triedbefore.ontology.vocab import Verdict
 from triedbefore.web import auth
 from triedbefore.web.app import create_app

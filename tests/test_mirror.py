@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from triedbefore.graph.falkor import FalkorStore
-from triedbefore.ingest.loader import ingest
+from triedbefore.ingest.pipeline import ingest
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from triedbefore.graph.engines import open_store
 from triedbefore.graph.neo4j_store import Neo4jStore
-from triedbefore.graph.store import open_store
 from triedbefore.ingest.export import export_bundle
-from triedbefore.ingest.loader import ingest
+from triedbefore.ingest.pipeline import ingest
 
 SAMPLE = Path(__file__).resolve().parents[1] / "ingest" / "sample"
 

@@ -13,7 +13,6 @@ from click.testing import CliRunner
 
 from triedbefore.graph import queries
 from triedbefore.graph.falkor import FalkorStore
-from triedbefore.ingest.loader import ingest
 from triedbefore.ingest.ods import (
     ODS_LICENCE,
     centroid,
@@ -22,6 +21,7 @@ from triedbefore.ingest.ods import (
     site_rows,
     title_case,
 )
+from triedbefore.ingest.pipeline import ingest
 from triedbefore.ontology.vocab import SiteKind
 from triedbefore.web.cli import cli
 

@@ -21,8 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from triedbefore.ingest.bundle import Bundle, Problem, protect_cell, unprotect_cell
+from triedbefore.ingest.bundle import Bundle, Problem
 from triedbefore.ontology import models
+from triedbefore.ontology.cells import protect_cell, unprotect_cell
 from triedbefore.ontology.models import ROW_TYPES, SiteRow, date_bounds, explain
 from triedbefore.ontology.vocab import Design, Finding, SiteKind, Status, Visibility
 

@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from triedbefore.graph import analytics, resolution, search
 from triedbefore.graph.falkor import FalkorStore
-from triedbefore.ingest.loader import ingest
+from triedbefore.ingest.curation import decide
+from triedbefore.ingest.pipeline import ingest
 from triedbefore.web.cli import cli
 
 SAMPLE = Path(__file__).resolve().parents[1] / "ingest" / "sample"
@@ -57,8 +58,8 @@ def test_resolution_is_idempotent(sample: FalkorStore) -> None:
 
 
 def test_curator_decisions_survive_reingestion(sample: FalkorStore) -> None:
-    resolution.decide(sample, "INI-0034", "SOL-VW", "rejected")
-    resolution.decide(sample, DECOY, "SOL-HIU", "accepted")
+    decide(sample, "INI-0034", "SOL-VW", "rejected")
+    decide(sample, DECOY, "SOL-HIU", "accepted")
     again = ingest(sample, SAMPLE)
     assert sum(again.written.values()) == 0
     state = {(r.initiative_id, r.status): r for r in resolution.resolve(sample)}
@@ -83,15 +84,15 @@ def test_declared_solution_replaces_inferred_links(sample: FalkorStore, tmp_path
 
 
 def test_inferred_link_counts_for_analytics(sample: FalkorStore) -> None:
-    resolution.decide(sample, "INI-0063", "SOL-SDEC", "accepted")
+    decide(sample, "INI-0063", "SOL-SDEC", "accepted")
     assert "INI-0063" in {i for i in [a.id for a in analytics.iter_attempts(sample)]}
 
 
 def test_unknown_ids_in_decisions(sample: FalkorStore) -> None:
     with pytest.raises(analytics.NotFound):
-        resolution.decide(sample, "INI-NOPE", "SOL-VW", "accepted")
+        decide(sample, "INI-NOPE", "SOL-VW", "accepted")
     with pytest.raises(analytics.NotFound):
-        resolution.decide(sample, "INI-0034", "SOL-NOPE", "accepted")
+        decide(sample, "INI-0034", "SOL-NOPE", "accepted")
 
 
 @pytest.mark.parametrize("query, expected", [

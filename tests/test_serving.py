@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from triedbefore.graph.falkor import FalkorStore
-from triedbefore.ingest.loader import ingest
+from triedbefore.ingest.pipeline import ingest
 
 SAMPLE = Path(__file__).resolve().parents[1] / "ingest" / "sample"
 

@@ -13,9 +13,9 @@ import requests
 import responses
 from sources_replay import epmc_pages, fixture
 
+from triedbefore.ingest.records import design_from_text
 from triedbefore.ingest.sources import SourceError, clinicaltrials, europepmc
 from triedbefore.ingest.sources.client import HttpClient, retry_after_seconds, user_agent
-from triedbefore.ingest.sources.records import design_from_text
 from triedbefore.ontology.vocab import CandidateSource, Design
 
 EPMC = europepmc.API

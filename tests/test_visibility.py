@@ -26,7 +26,7 @@ from flask.testing import FlaskClient
 
 from triedbefore.graph import QueryRefused
 from triedbefore.graph.falkor import FalkorStore
-from triedbefore.ingest.loader import ingest
+from triedbefore.ingest.pipeline import ingest
 from triedbefore.web import auth
 from triedbefore.web.app import create_app
 
@@ -252,7 +252,7 @@ def test_the_public_copy_follows_every_ingest_and_refuses_writes(
     load("")
     assert public.read("MATCH (i:Initiative {id: 'INI-0021'}) RETURN i.id AS id")
     # a curation decision is followed too
-    from triedbefore.graph.resolution import decide
+    from triedbefore.ingest.curation import decide
 
     decide(loaded, "INI-0021", "SOL-HIU", "accepted")
     assert public.read("MATCH (:Initiative {id: 'INI-0021'})-[l:IMPLEMENTS]->"
@@ -296,7 +296,7 @@ def test_neo4j_public_copy_is_a_second_database_without_restricted_records(
         tmp_path: Path) -> None:
     import os
 
-    from triedbefore.graph.store import open_store
+    from triedbefore.graph.engines import open_store
 
     store = open_store(os.environ["NEO4J_URI"])
     try:

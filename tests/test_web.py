@@ -10,7 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from triedbefore.graph.falkor import FalkorStore
-from triedbefore.ingest.loader import ingest
+from triedbefore.ingest.pipeline import ingest
 from triedbefore.web.app import create_app
 from triedbefore.web.pages import PAGES
 

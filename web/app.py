@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 import secrets
-import threading
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify
+from werkzeug import exceptions as werkzeug_errors
 from werkzeug.exceptions import HTTPException
 
-from triedbefore.graph import GraphError, settings
-from triedbefore.graph.store import Store, open_store
+from triedbefore.graph import BadArgument, GraphError, NotFound, settings
+from triedbefore.web.negotiation import wants_json
 
 
 def _secret_key() -> str:
@@ -101,6 +101,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             return jsonify({"ok": False, "error": exc.description, "status": exc.code}), exc.code
         return exc
 
+    @app.errorhandler(NotFound)
+    def not_found(exc: NotFound) -> Any:
+        return http_error(werkzeug_errors.NotFound(str(exc)))
+
+    @app.errorhandler(BadArgument)
+    def bad_argument(exc: BadArgument) -> Any:
+        return http_error(werkzeug_errors.BadRequest(str(exc)))
+
     @app.errorhandler(GraphError)
     def graph_error(exc: GraphError) -> Any:
         app.logger.warning("store error: %s", exc)
@@ -111,60 +119,3 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         return f"<h1>Service unavailable</h1><p>{body['error']}</p>", 503
 
     return app
-
-
-def wants_json() -> bool:
-    return request.path.endswith(".json") or request.path.startswith("/api/") or \
-        request.accept_mimetypes.best == "application/json"
-
-
-_STORE_LOCK = threading.Lock()
-
-
-def may_see_restricted() -> bool:
-    """Whether this request's user may see restricted records: signed in with the
-    ``RESTRICTED_ROLE`` role or a higher one."""
-    from flask import current_app
-
-    from triedbefore.web.auth import current_user
-
-    user = current_user()
-    return user is not None and user.has_role(current_app.config["RESTRICTED_ROLE"])
-
-
-def get_store() -> Store:
-    """The store this request reads: the whole graph for users who may see restricted
-    records, the public copy (the graph without them) for everyone else. Every page, table,
-    search, count and console statement reads through this, so restricted records reach
-    only those users."""
-    from flask import current_app
-
-    store = full_store()
-    if may_see_restricted():
-        return store
-    public = store.public_copy()
-    checked = current_app.extensions.setdefault("triedbefore_public_checked", set())
-    if id(store) not in checked:  # a graph loaded before the copy existed: make it now
-        with _STORE_LOCK:
-            if id(store) not in checked:
-                if not store.has_public_copy():
-                    store.rebuild_public_copy()
-                checked.add(id(store))
-    return public
-
-
-def full_store() -> Store:
-    """The app's store, opened once and shared by every request (both clients pool their
-    connections and are safe across threads): the whole graph, for writes and for users
-    who may see restricted records."""
-    from flask import current_app
-
-    store: Store | None = current_app.config["STORE"] or \
-        current_app.extensions.get("triedbefore_store")
-    if store is None:
-        with _STORE_LOCK:
-            store = current_app.extensions.get("triedbefore_store")
-            if store is None:
-                store = open_store(current_app.config["STORE_URI"])
-                current_app.extensions["triedbefore_store"] = store
-    return store

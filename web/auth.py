@@ -360,7 +360,7 @@ def login_required(role: str = "viewer") -> Callable[[F], F]:
     def decorate(view: F) -> F:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            from triedbefore.web.app import wants_json
+            from triedbefore.web.negotiation import wants_json
 
             user = current_user()
             if user is None:

@@ -16,9 +16,13 @@ from typing import Any
 
 import click
 
-from triedbefore.graph import GraphError, settings
-from triedbefore.graph.store import Store, open_store, parse_store_uri
+from triedbefore.graph import GraphError, RequestError, settings
+from triedbefore.graph.engines import open_store
+from triedbefore.graph.store import Store, parse_store_uri
 from triedbefore.ingest import BundleUnreadable, IngestError
+from triedbefore.ingest.export import RDF_FORMATS
+from triedbefore.ontology.vocab import CandidateSource, CandidateStatus, Design, Finding
+from triedbefore.web.auth import ROLES
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -40,7 +44,7 @@ def _domain_errors() -> Iterator[None]:
         yield
     except BundleUnreadable as exc:
         _fail(str(exc), EXIT_UNREADABLE)
-    except (GraphError, IngestError) as exc:
+    except (GraphError, IngestError, RequestError) as exc:
         _fail(str(exc))
 
 
@@ -97,7 +101,7 @@ def _progress() -> Callable[[str, str, int], None] | None:
 
 def run_ingest(state: Context, path: str, *, fmt: str, batch_size: int | None,
                report_dir: str | None) -> int:
-    from triedbefore.ingest.loader import ingest
+    from triedbefore.ingest.pipeline import ingest
 
     with _domain_errors():
         store = state.store()
@@ -211,7 +215,7 @@ def ingest_ods(state: Context, paths: tuple[str, ...], fmt: str, batch_size: int
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False))
-@click.option("--rdf", type=click.Choice(["turtle", "jsonld"]), default=None,
+@click.option("--rdf", type=click.Choice(RDF_FORMATS), default=None,
               help="Write RDF with the ontology's IRIs instead of the CSV bundle.")
 @click.option("--public", is_flag=True,
               help="Export the public copy: the graph without its restricted records.")
@@ -225,7 +229,9 @@ def export(state: Context, directory: str, rdf: str | None, public: bool, fmt: s
         store = state.store()
         if public:
             if not store.has_public_copy():
-                store.rebuild_public_copy()
+                from triedbefore.ingest.pipeline import PublicCopy, run
+
+                run(store, PublicCopy())
             store = store.public_copy()
         if rdf:
             path = export_rdf(store, Path(directory), rdf)
@@ -240,22 +246,13 @@ def export(state: Context, directory: str, rdf: str | None, public: bool, fmt: s
         _table([[k, v] for k, v in data["files"].items()], ["file", "rows"])
 
 
-def graph_stats(store: Store) -> dict[str, Any]:
-    from triedbefore.graph import queries
-    from triedbefore.ontology.vocab import Label, Link
-
-    nodes = {label.value: int(store.read(queries.count_nodes(label))[0]["n"]) for label in Label}
-    links = {link.value: int(store.read(queries.count_links(link))[0]["n"]) for link in Link}
-    runs = [r["run"] for r in store.read(queries.LATEST_RUNS, {"limit": 5})]
-    return {"store": store.uri.display, "engine": store.engine, "nodes": nodes,
-            "relationships": links, "latest_runs": runs}
-
-
 @cli.command()
 @FORMAT
 @click.pass_obj
 def stats(state: Context, fmt: str) -> None:
     """Counts of nodes and relationships, and the latest ingest runs."""
+    from triedbefore.graph.stats import graph_stats
+
     with _domain_errors():
         data = graph_stats(state.store())
     if fmt == "json":
@@ -387,6 +384,9 @@ def resolve(state: Context, accept: tuple[str, str] | None, reject: tuple[str, s
             fmt: str) -> None:
     """Propose solutions for initiatives loaded without one; or record a curator's decision."""
     from triedbefore.graph import resolution
+    from triedbefore.ingest.curation import decide
+    from triedbefore.ingest.pipeline import ResolveAll, run
+    from triedbefore.ontology.vocab import LinkHow
 
     with _domain_errors():
         store = state.store()
@@ -394,13 +394,14 @@ def resolve(state: Context, accept: tuple[str, str] | None, reject: tuple[str, s
             _fail("give --accept or --reject, not both")
         if accept or reject:
             iid, sid = accept or reject  # type: ignore[misc]
-            done = resolution.decide(store, iid, sid, "accepted" if accept else "rejected")
-            results = [done]
+            how = LinkHow.ACCEPTED if accept else LinkHow.REJECTED
+            results = [decide(store, iid, sid, how.value)]
         else:
-            results = resolution.resolve(store)
-            store.rebuild_public_copy()
+            run(store, ResolveAll())
+            results = resolution.proposals(store)
     if fmt == "json":
-        _emit_json([r.to_dict() for r in results])
+        _emit_json([{"initiative_id": r.initiative_id, "solution_id": r.solution_id,
+                     "score": r.score, "status": r.status} for r in results])
         return
     _table([[r.initiative_id, r.solution_id or "", "" if r.score is None else r.score, r.status]
             for r in results], ["initiative", "solution", "score", "status"])
@@ -453,7 +454,7 @@ def check(state: Context, text: tuple[str, ...], as_of: str | None, fmt: str) ->
 
 
 @cli.group(invoke_without_command=True)
-@click.option("--status", type=click.Choice(["proposed", "accepted", "rejected"]),
+@click.option("--status", type=click.Choice([s.value for s in CandidateStatus]),
               default=None, help="Only candidates with this status.")
 @click.option("--solution", "solution_id", default=None, help="Only candidates of a solution.")
 @FORMAT
@@ -473,7 +474,7 @@ def _candidate_rows(rows: list[dict[str, Any]]) -> None:
 
 
 @candidates.command("list")
-@click.option("--status", type=click.Choice(["proposed", "accepted", "rejected"]),
+@click.option("--status", type=click.Choice([s.value for s in CandidateStatus]),
               default=None, help="Only candidates with this status.")
 @click.option("--solution", "solution_id", default=None, help="Only candidates of a solution.")
 @FORMAT
@@ -481,8 +482,7 @@ def _candidate_rows(rows: list[dict[str, Any]]) -> None:
 def candidates_list(state: Context, status: str | None, solution_id: str | None,
                     fmt: str) -> None:
     """List candidate evaluations."""
-    from triedbefore.ingest.sources import candidates as cands
-    from triedbefore.ontology.vocab import CandidateStatus
+    from triedbefore.ingest import candidates as cands
 
     with _domain_errors():
         rows = cands.list_candidates(state.store(),
@@ -496,7 +496,7 @@ def candidates_list(state: Context, status: str | None, solution_id: str | None,
 
 @candidates.command("fetch")
 @click.argument("solution_id")
-@click.option("--source", "source", type=click.Choice(["clinicaltrials", "europepmc"]),
+@click.option("--source", "source", type=click.Choice([s.value for s in CandidateSource]),
               default=None, help="One source only (default: both; Europe PMC only with --doi).")
 @click.option("--query", default=None, help="Search text (default: the solution's name).")
 @click.option("--doi", default=None, help="Europe PMC: the article with this DOI.")
@@ -514,7 +514,6 @@ def candidates_fetch(state: Context, solution_id: str, source: str | None, query
     find becomes candidates (never facts until accepted)."""
     from triedbefore.ingest.sources import candidates as cands
     from triedbefore.ingest.sources.client import HttpClient
-    from triedbefore.ontology.vocab import CandidateSource
 
     client = HttpClient()
     try:
@@ -541,9 +540,10 @@ def candidates_fetch(state: Context, solution_id: str, source: str | None, query
 @click.option("--initiative", "initiatives", multiple=True, required=True,
               help="An initiative the study evaluated (repeat for several).")
 @click.option("--finding", required=True,
-              type=click.Choice(["positive", "mixed", "no_effect", "negative", "inconclusive"]),
+              type=click.Choice([f.value for f in Finding]),
               help="What the study found.")
-@click.option("--design", default=None, help="The design, if not the one guessed.")
+@click.option("--design", type=click.Choice([d.value for d in Design]), default=None,
+              help="The design, if not the one guessed.")
 @click.option("--published-date", default=None, metavar="YYYY[-MM[-DD]]",
               help="The publication date, if not the candidate's.")
 @FORMAT
@@ -553,7 +553,7 @@ def candidates_accept(state: Context, candidate_id: str, initiatives: tuple[str,
                       fmt: str) -> None:
     """Accept a candidate: load it as an evaluation, with its source, URL and retrieval
     time."""
-    from triedbefore.ingest.sources import candidates as cands
+    from triedbefore.ingest import candidates as cands
 
     with _domain_errors():
         done = cands.accept(state.store(), candidate_id, initiative_ids=initiatives,
@@ -570,7 +570,7 @@ def candidates_accept(state: Context, candidate_id: str, initiatives: tuple[str,
 @click.pass_obj
 def candidates_reject(state: Context, candidate_id: str, fmt: str) -> None:
     """Reject a candidate; later fetches never propose it again for that solution."""
-    from triedbefore.ingest.sources import candidates as cands
+    from triedbefore.ingest import candidates as cands
 
     with _domain_errors():
         done = cands.reject(state.store(), candidate_id)
@@ -621,7 +621,7 @@ def _users_file(path: str | None) -> Path:
 
 @user.command("add")
 @click.argument("name")
-@click.option("--role", type=click.Choice(["viewer", "curator", "admin"]), default="viewer",
+@click.option("--role", type=click.Choice(ROLES), default="viewer",
               show_default=True, help="curator: may accept or reject solution links; "
                                       "admin: everything.")
 @click.option("--password-stdin", is_flag=True,

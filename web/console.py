@@ -49,9 +49,10 @@ from triedbefore.graph.readonly import (
     ReadResult,
     run_read_only,
 )
+from triedbefore.ontology.cells import neutralise
 from triedbefore.ontology.vocab import Label
-from triedbefore.web.app import get_store
-from triedbefore.web.pages import PAGES, neutralise
+from triedbefore.web.pages import PAGES
+from triedbefore.web.stores import get_store
 
 bp = Blueprint("console", __name__)
 
@@ -110,8 +111,8 @@ class RateLimiter:
 
 def _rate_limited() -> Any:
     """A 429 answer when this client has used up its console requests, else None."""
-    from triedbefore.web.app import wants_json
     from triedbefore.web.auth import current_user
+    from triedbefore.web.negotiation import wants_json
 
     limiter: RateLimiter = current_app.extensions.setdefault("triedbefore.console_limiter",
                                                              RateLimiter())

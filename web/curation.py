@@ -30,18 +30,19 @@ from flask import (
     url_for,
 )
 
-from triedbefore.graph import resolution
-from triedbefore.graph.analytics import NotFound
-from triedbefore.ingest.sources import CandidateError
-from triedbefore.ingest.sources import candidates as cands
+from triedbefore.graph import BadArgument, NotFound, resolution
+from triedbefore.ingest import CandidateError
+from triedbefore.ingest import candidates as cands
+from triedbefore.ingest.curation import decide as record_decision
 from triedbefore.ontology.vocab import CandidateStatus, Design, Finding
-from triedbefore.web.app import full_store, get_store, wants_json
 from triedbefore.web.auth import current_user, login_required
+from triedbefore.web.negotiation import wants_json
 from triedbefore.web.pages import choice_arg, paginate
+from triedbefore.web.stores import full_store, get_store
 
 bp = Blueprint("curation", __name__)
 
-STATUSES = ("inferred", "suggested", "unresolved", "accepted", "rejected")
+STATUSES = resolution.STATUSES
 CANDIDATES = 5
 
 
@@ -105,10 +106,12 @@ def _decide() -> resolution.Resolution:
     user = current_user()
     assert user is not None  # login_required
     try:
-        done = resolution.decide(full_store(), initiative_id, solution_id, decision,
-                                 who=user.name)
+        done = record_decision(full_store(), initiative_id, solution_id, decision,
+                               who=user.name)
     except NotFound as exc:
         abort(404, str(exc))
+    except BadArgument as exc:
+        abort(400, str(exc))
     current_app.logger.info("%s %s %s for %s", user.name, decision, solution_id,
                             initiative_id)
     return done
@@ -133,7 +136,7 @@ def decide_json() -> Any:
 # --- candidate evaluations -------------------------------------------------------------
 
 CANDIDATE_STATUSES = tuple(s.value for s in CandidateStatus)
-CANDIDATE_DECISIONS = ("accept", "reject")
+CANDIDATE_DECISIONS = ("accept", "reject")  # the form's verbs for CandidateStatus
 
 
 def candidates_data() -> dict[str, Any]:
@@ -195,7 +198,6 @@ def _decide_candidate() -> dict[str, Any]:
         abort(404, str(exc))
     except CandidateError as exc:
         abort(400, str(exc))
-    store.rebuild_public_copy()  # an accepted candidate is a new (public) evaluation
     current_app.logger.info("%s %sed candidate %s", user.name, decision.rstrip("e"), cid)
     return done
 

@@ -12,15 +12,14 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, abort, g, request
 
-from triedbefore.graph import GraphError, analytics, quality, queries, resolution, rollup
+from triedbefore.graph import GraphError, NotFound, analytics, quality, queries, resolution, rollup
 from triedbefore.graph import search as searching
-from triedbefore.graph.analytics import COUNTED_LINKS, NotFound
+from triedbefore.graph.analytics import COUNTED_LINKS
 from triedbefore.graph.rules import VERDICTS, iso, verdict_of
+from triedbefore.graph.stats import graph_stats
 from triedbefore.ontology.models import measure_key
 from triedbefore.ontology.vocab import InterventionType, QualityDomain, SiteKind
-from triedbefore.web import charts
-from triedbefore.web.app import get_store
-from triedbefore.web.cli import graph_stats
+from triedbefore.web import charts, schemas
 from triedbefore.web.pages import (
     choice_arg,
     date_arg,
@@ -30,6 +29,7 @@ from triedbefore.web.pages import (
     paginate,
     register_page,
 )
+from triedbefore.web.stores import get_store
 
 bp = Blueprint("explore", __name__)
 T = TypeVar("T")
@@ -54,11 +54,12 @@ def _illustrative_records() -> dict[str, Any]:
 
 
 def graph_version() -> tuple[Any, ...]:
-    """What whole-graph answers depend on: the ingest runs, and this process's curation
-    and resolution changes. Read once per request."""
+    """What whole-graph answers depend on: the graph version held in the graph (every
+    write through the ingest entry point bumps it, whichever process or worker made it).
+    Read once per request."""
     if "graph_version" not in g:
         row = get_store().read(queries.GRAPH_VERSION)
-        g.graph_version = (tuple(row[0].values()) if row else ()) + (resolution.EPOCH[0],)
+        g.graph_version = tuple(row[0].values()) if row else ()
     version: tuple[Any, ...] = g.graph_version
     return version
 
@@ -626,34 +627,39 @@ def method_data() -> dict[str, Any]:
 # --- routes ---------------------------------------------------------------------------
 
 register_page(bp, "/", "home", "home.html", home_data, title="Home", decorate=_home_html,
-              html_cache=cached)
+              html_cache=cached, response=schemas.HomePage)
 register_page(bp, "/search", "search", "search.html", search_data, table="results",
-              title="Search")
+              title="Search", response=schemas.SearchResults)
 register_page(bp, "/solutions", "solutions", "solutions.html", solutions_data,
-              table="solutions", title="Solutions")
+              table="solutions", title="Solutions", response=schemas.SolutionsPage)
 register_page(bp, "/solutions/<solution_id>", "solution", "solution.html", solution_data,
               table=("evaluations", "attempts", "outcomes"), title="Solution",
-              decorate=_solution_html)
+              decorate=_solution_html, response=schemas.SolutionPage)
 register_page(bp, "/initiatives/<initiative_id>", "initiative", "initiative.html",
               initiative_data, table=("outcomes", "evaluations", "sites"),
-              title="Initiative")
+              title="Initiative", response=schemas.InitiativePage)
 register_page(bp, "/evaluations/<evaluation_id>", "evaluation", "evaluation.html",
-              evaluation_data, table=("outcomes", "initiatives"), title="Evaluation")
+              evaluation_data, table=("outcomes", "initiatives"), title="Evaluation",
+              response=schemas.EvaluationPage)
 register_page(bp, "/evaluations", "evaluations", "evaluations.html", evaluations_data,
-              table="evaluations", title="Evaluations")
+              table="evaluations", title="Evaluations", response=schemas.EvaluationsPage)
 register_page(bp, "/sites/<site_id>", "site", "site.html", site_data,
               table=("initiatives", "outcomes"),
-              title="Site", decorate=_site_html)
+              title="Site", decorate=_site_html, response=schemas.SitePage)
 register_page(bp, "/zombies", "zombies", "zombies.html", zombies_data,
               table=("zombies", "retries"),
-              title="Zombie repeats")
+              title="Zombie repeats", response=schemas.ZombiesPage)
 register_page(bp, "/gap-map", "gap_map", "gap_map.html", gap_map_data, table="cells",
-              title="Evidence gap map", decorate=_gap_html, html_cache=cached)
+              title="Evidence gap map", decorate=_gap_html, html_cache=cached,
+              response=schemas.GapMapPage)
 register_page(bp, "/deviance", "deviance", "deviance.html", deviance_data,
               table=("changes", "deviants"),
-              title="Positive deviance", decorate=_deviance_html)
-register_page(bp, "/check", "check", "check.html", check_data, title="Proposal check")
-register_page(bp, "/method", "method", "method.html", method_data, title="Method")
+              title="Positive deviance", decorate=_deviance_html,
+              response=schemas.DeviancePage)
+register_page(bp, "/check", "check", "check.html", check_data, title="Proposal check",
+              response=schemas.CheckPage)
+register_page(bp, "/method", "method", "method.html", method_data, title="Method",
+              response=schemas.MethodPage)
 
 
 

@@ -24,11 +24,11 @@ from urllib.parse import quote
 
 from flask import Blueprint, abort, current_app, request, send_from_directory, url_for
 
-from triedbefore.graph import queries
-from triedbefore.graph.analytics import BadArgument, NotFound
+from triedbefore.graph import BadArgument, NotFound, queries
 from triedbefore.ontology.vocab import Label, Rel
-from triedbefore.web.app import get_store
+from triedbefore.web import schemas
 from triedbefore.web.pages import register_page
+from triedbefore.web.stores import get_store
 
 bp = Blueprint("graphview", __name__)
 
@@ -171,7 +171,7 @@ def _requested_node() -> tuple[str, str] | None:
 def _hidden_visibility() -> list[str]:
     """Restricted records are for users with the role that may see them (the public copy
     ``get_store`` gives everyone else holds none; this filter is a second guard)."""
-    from triedbefore.web.app import may_see_restricted
+    from triedbefore.web.stores import may_see_restricted
 
     return [] if may_see_restricted() else ["restricted"]
 
@@ -255,4 +255,4 @@ def _graph_html(data: dict[str, Any]) -> dict[str, Any]:
 
 
 register_page(bp, "/graph", "graph", "graph.html", graph_data, table="edges",
-              title="Graph view", decorate=_graph_html)
+              title="Graph view", decorate=_graph_html, response=schemas.GraphPage)

@@ -40,9 +40,11 @@ from flask import (
 from triedbefore.graph import changes as living
 from triedbefore.graph import queries
 from triedbefore.ontology.vocab import InterventionType, WatchTarget
-from triedbefore.web.app import full_store, get_store, may_see_restricted, wants_json
+from triedbefore.web import schemas
 from triedbefore.web.auth import current_user, login_required
+from triedbefore.web.negotiation import wants_json
 from triedbefore.web.pages import date_arg, paginate, register_page
+from triedbefore.web.stores import full_store, get_store, may_see_restricted
 
 bp = Blueprint("living", __name__)
 
@@ -66,7 +68,7 @@ def changes_data() -> dict[str, Any]:
 
 
 register_page(bp, "/changes", "changes", "changes.html", changes_data, table="changes",
-              title="Evidence changes")
+              title="Evidence changes", response=schemas.ChangesPage)
 
 
 # --- Atom -----------------------------------------------------------------------------

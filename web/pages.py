@@ -14,8 +14,8 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 
-from triedbefore.graph.analytics import BadArgument, NotFound
-from triedbefore.ingest.loader import neutralise
+from triedbefore.graph import BadArgument, NotFound
+from triedbefore.ontology.cells import neutralise
 
 Build = Callable[..., dict[str, Any]]
 
@@ -108,13 +108,15 @@ def register_page(bp: Blueprint, rule: str, endpoint: str, template: str, build:
                   table: str | tuple[str, ...] | None = None, title: str = "",
                   methods: tuple[str, ...] = ("GET",),
                   decorate: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-                  html_cache: Callable[[str, Callable[[], str]], str] | None = None) -> None:
+                  html_cache: Callable[[str, Callable[[], str]], str] | None = None,
+                  response: type[Any] | None = None) -> None:
     """Serve ``rule`` as HTML, ``rule.json`` as JSON and, when ``table`` names the key(s)
     of the page's lists of rows, ``rule.csv`` as a CSV download (``?table=NAME`` picks one
     of several; the first is the default). ``decorate`` adds what only the HTML needs
     (charts) to the page's data. ``html_cache(key, render)`` keeps rendered pages whose
     HTML is costly, for anonymous visitors only (a signed-in page carries the session's
-    CSRF token)."""
+    CSRF token). ``response`` is the JSON twin's model (``web/schemas.py``), from which the
+    OpenAPI description is generated."""
 
     def render(kwargs: dict[str, Any]) -> str:
         data = _build(build, kwargs)
@@ -139,7 +141,8 @@ def register_page(bp: Blueprint, rule: str, endpoint: str, template: str, build:
     bp.add_url_rule(base + ".json", endpoint + "_json", as_json, methods=list(methods))
     tables = (table,) if isinstance(table, str) else tuple(table or ())
     entry = {"rule": rule, "endpoint": f"{bp.name}.{endpoint}", "title": title or endpoint,
-             "json": base + ".json", "csv": None, "methods": methods, "tables": tables}
+             "json": base + ".json", "csv": None, "methods": methods, "tables": tables,
+             "response": response}
     if tables:
         def as_csv(**kwargs: Any) -> Any:
             chosen = choice_arg("table", tables, tables[0]) or tables[0]

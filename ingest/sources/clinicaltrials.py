@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from triedbefore.ingest.sources import SourceError
-from triedbefore.ingest.sources.client import HttpClient
-from triedbefore.ingest.sources.records import (
+from triedbefore.ingest.records import (
     Found,
     design_from_text,
     dig,
     guess_design,
 )
+from triedbefore.ingest.sources import SourceError
+from triedbefore.ingest.sources.client import HttpClient
 from triedbefore.ontology.vocab import CandidateSource, Design
 
 API = "https://clinicaltrials.gov/api/v2/studies"

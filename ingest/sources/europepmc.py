@@ -12,9 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from triedbefore.ingest.sources import SourceError
-from triedbefore.ingest.sources.client import HttpClient
-from triedbefore.ingest.sources.records import (
+from triedbefore.ingest.records import (
     Found,
     clean_doi,
     design_from_publication_types,
@@ -22,6 +20,8 @@ from triedbefore.ingest.sources.records import (
     dig,
     guess_design,
 )
+from triedbefore.ingest.sources import SourceError
+from triedbefore.ingest.sources.client import HttpClient
 from triedbefore.ontology.vocab import CandidateSource
 
 API = "https://www.ebi.ac.uk/europepmc/webservices/rest/search"

@@ -22,7 +22,7 @@ from werkzeug.serving import make_server
 from triedbefore.graph.embedded import EmbeddedServer
 from triedbefore.graph.falkor import FalkorStore
 from triedbefore.graph.store import StoreURI
-from triedbefore.ingest.loader import ingest
+from triedbefore.ingest.pipeline import ingest
 from triedbefore.web.app import create_app
 
 SAMPLE = Path(__file__).resolve().parents[2] / "ingest" / "sample"

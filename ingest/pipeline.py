@@ -1,0 +1,264 @@
+"""The one way into the graph: every write, whatever brings it, is one run of :func:`run`.
+
+A write's **source** (:class:`Source`) brings rows for the interchange loader (a bundle
+on disk, NHS organisations from ODS extracts, an accepted candidate evaluation, later a
+contributed record), writes of its own (a curator's decision, candidates found in a
+registry), or both. :func:`run` always does the whole sequence, in this order; no caller
+can skip a step:
+
+1. record the run: an ``IngestRun`` node with the source, checksums and status;
+2. validate the rows, check their references and write them (:class:`~.loader.Loader`);
+3. the source's own writes, inside the same run;
+4. resolve solutions for initiatives loaded without one (those the run wrote; every one
+   when solutions changed or the source asks);
+5. record what the run changed about the evidence: verdict changes and new zombie
+   repeats (``VerdictChange`` nodes);
+6. keep the public copy (the graph without restricted records) in step: each write is
+   made to it too when it was in step before the run, otherwise it is rebuilt at the end;
+7. when anything changed, bump the graph version held in the graph and give its copy the
+   same number, so every process reading either (every explorer worker) knows its cached
+   answers are stale (a run that changed nothing, such as an unchanged re-load, leaves
+   every cache warm);
+8. write the problem report, when there are problems and a folder for it.
+
+Row sources are read as a stream (:class:`~.bundle.Bundle`) or held in memory
+(:class:`~.bundle.MemoryBundle`); nothing is written to a temporary file to get rows in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from triedbefore.graph import queries
+from triedbefore.graph.changes import Touched
+from triedbefore.graph.changes import record_changes as record
+from triedbefore.graph.mirror import MirroringStore
+from triedbefore.graph.resolution import resolve as resolve_solutions
+from triedbefore.graph.store import (
+    READ_WORKERS,
+    Params,
+    Row,
+    Store,
+    WriteSummary,
+    batched,
+)
+from triedbefore.ingest.bundle import Bundle, MemoryBundle, open_bundle
+from triedbefore.ingest.loader import IngestResult, Loader, Progress, write_report
+
+
+class Source:
+    """What one write brings. The base brings nothing: a run of it only resolves (when
+    ``resolve_all``), keeps the public copy in step and bumps the version."""
+
+    #: Provenance: the run's ``source``.
+    label: str = "triedbefore"
+    #: Reconsider every initiative without a declared solution, not only the run's own.
+    resolve_all: bool = False
+
+    def open(self) -> Bundle:
+        """The rows for the loader (an empty bundle when the source has none)."""
+        return MemoryBundle(self.label, {})
+
+    def run_props(self) -> dict[str, Any]:
+        """Properties the run's ``IngestRun`` node records besides the usual ones."""
+        return {}
+
+    def apply(self, graph: Store, result: IngestResult, touched: Touched) -> None:
+        """The source's own writes, after its rows: made on ``graph`` (which mirrors them
+        to the public copy), noting in ``touched`` the solutions whose evidence they may
+        change."""
+
+    def loaded(self, loader: Loader) -> None:
+        """Read what the loader knows of the rows (rejected ids) before it is closed."""
+
+
+class BundleSource(Source):
+    """An interchange bundle on disk: a folder or a .zip of CSV files."""
+
+    def __init__(self, path: str | Path, *, label: str | None = None) -> None:
+        self.path = Path(path)
+        self.label = label or str(path)
+
+    def open(self) -> Bundle:
+        return open_bundle(self.path)
+
+
+class RowsSource(Source):
+    """Rows held in memory: interchange file name → rows of column → cell text."""
+
+    def __init__(self, label: str, files: dict[str, list[dict[str, str]]], *,
+                 digest: str | None = None) -> None:
+        self.label = label
+        self.files = files
+        self.digest = digest
+
+    def open(self) -> Bundle:
+        return MemoryBundle(self.label, self.files, digest=self.digest)
+
+
+class ResolveAll(Source):
+    """Reconsider the solution of every initiative loaded without one."""
+
+    label = "resolution"
+    resolve_all = True
+
+
+class PublicCopy(Source):
+    """Nothing new: makes the public copy when the graph has none (a graph loaded before
+    copies existed) and bumps the version."""
+
+    label = "public-copy"
+
+
+def run(store: Store, source: Source, *, batch_size: int | None = None,
+        progress: Progress | None = None, report_dir: Path | None = None) -> IngestResult:
+    """Write what ``source`` brings into ``store``, with every step that follows a write
+    (see the module docstring). The problem report goes to ``report_dir``.
+
+    Raises :class:`~triedbefore.ingest.BundleUnreadable` when nothing could be read.
+    """
+    with source.open() as bundle:
+        loader = Loader(store, bundle, batch_size=batch_size, progress=progress,
+                        source=source.label)
+        try:
+            return _run(store, source, loader, report_dir)
+        finally:
+            loader.close()
+
+
+def ingest(store: Store, path: str | Path, *, batch_size: int | None = None,
+           progress: Progress | None = None, report_dir: Path | None = None,
+           source: str | None = None) -> IngestResult:
+    """Load a bundle (folder or .zip): :func:`run` of a :class:`BundleSource`."""
+    return run(store, BundleSource(path, label=source), batch_size=batch_size,
+               progress=progress, report_dir=report_dir)
+
+
+def _run(store: Store, source: Source, loader: Loader,
+         report_dir: Path | None) -> IngestResult:
+    run_id = loader.result.run_id
+    previous = store.read(queries.PREVIOUS_RUN, {"id": run_id})
+    mirror = _mirror(store, previous)
+    graph = _Tracked(mirror or store)
+    loader.store = graph
+    touched = loader.touched
+    result = loader.run(then=_then(source, graph, loader), run_props=source.run_props())
+    source.loaded(loader)
+    for ids in batched(loader.redeclared, loader.batch_size):
+        graph.write(queries.DROP_SHADOWED_BY_IDS, {"ids": ids})
+    # New or changed solutions may match any unresolved initiative; otherwise only the
+    # initiatives this run wrote need a look, unless the run before stopped short of
+    # resolving (killed): then the initiatives it wrote, now unchanged, need one too.
+    finished = not previous or previous[0].get("resolved") is True
+    everything = source.resolve_all or bool(result.written.get("solutions")) or not finished
+    only = None if everything else loader.unresolved
+    if only is None or only:
+        for r in resolve_solutions(graph, run_id=run_id, only=only,
+                                   touched=touched.solutions):
+            result.resolution[r.status] = result.resolution.get(r.status, 0) + 1
+    graph.write(queries.UPSERT_RUN, {"id": run_id, "props": {"resolved": True}})
+    if previous and previous[0].get("public_in_step") is not True:
+        # the run before stopped short (killed): its changes may be unrecorded
+        touched.everything = True
+    if touched.evaluations:  # the solutions their initiatives belong to now
+        touched.solutions_of(graph, queries.SOLUTIONS_OF_EVALUATIONS, touched.evaluations)
+    result.changes = record(graph, run_id, touched, brief=True)
+    # Anonymous readers read a copy without restricted records.
+    if mirror is not None:
+        mirror.finish()
+    if mirror is None or not mirror.in_step:
+        store.rebuild_public_copy()
+        graph.changed = True
+    # The next run may write to the copy as it goes: it is in step now.
+    in_step = {"id": run_id, "props": {"public_in_step": True}}
+    store.write(queries.UPSERT_RUN, in_step)
+    store.write_public_copy(queries.UPSERT_RUN, in_step)
+    if graph.changed:
+        _bump_version(store, run_id)
+    if report_dir is not None and result.problems:
+        result.report_paths = write_report(result, report_dir)
+    return result
+
+
+class _Tracked(Store):
+    """The run's view of the store: every write goes through it, noting whether any
+    changed the graph besides the run's own record."""
+
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+        self.engine = inner.engine
+        self.dialect = inner.dialect
+        self.uri = inner.uri
+        self.changed = False
+
+    def write(self, query: str, params: Params | None = None) -> tuple[list[Row], WriteSummary]:
+        rows, summary = self.inner.write(query, params)
+        if summary.changed and query != queries.UPSERT_RUN:
+            self.changed = True
+        return rows, summary
+
+    def read(self, query: str, params: Params | None = None, *,
+             timeout_ms: int | None = None) -> list[Row]:
+        return self.inner.read(query, params, timeout_ms=timeout_ms)
+
+    def read_each(self, query: str, params: Iterable[Params], *,
+                  workers: int = READ_WORKERS) -> Iterator[list[Row]]:
+        return self.inner.read_each(query, params, workers=workers)
+
+    def public_copy(self) -> Store:
+        return self.inner.public_copy()
+
+    def has_public_copy(self) -> bool:
+        return self.inner.has_public_copy()
+
+    def rebuild_public_copy(self) -> None:
+        self.inner.rebuild_public_copy()
+        self.changed = True
+
+    def write_public_copy(self, query: str, params: Params | None = None) -> None:
+        self.inner.write_public_copy(query, params)
+
+    def run_schema(self, statement: str) -> None:
+        self.inner.run_schema(statement)
+
+    def ensure_schema(self) -> None:
+        self.inner.ensure_schema()
+
+    def close(self) -> None:
+        """The store is closed by its owner."""
+
+
+def _then(source: Source, graph: Store, loader: Loader) -> Callable[[], None]:
+    def apply() -> None:
+        source.apply(graph, loader.result, loader.touched)
+
+    return apply
+
+
+def _bump_version(store: Store, run_id: str) -> None:
+    at = datetime.now(UTC).isoformat(timespec="microseconds")
+    rows, _ = store.write(queries.BUMP_GRAPH_VERSION, {"run_id": run_id, "at": at})
+    store.write_public_copy(queries.SET_GRAPH_VERSION,
+                            {"version": rows[0]["version"], "run_id": run_id, "at": at})
+
+
+def _mirror(store: Store, previous: list[dict[str, Any]]) -> MirroringStore | None:
+    """A store writing to the public copy too, when the copy is in step with the graph:
+    the run before left it so (and it holds that run), or the graph is empty (the copy
+    starts empty). None: the copy is rebuilt after the run."""
+    if previous:
+        if previous[0].get("public_in_step") is not True or not store.has_public_copy():
+            return None
+        there = store.public_copy().read(queries.PREVIOUS_RUN, {"id": ""})
+        if not there or there[0].get("id") != previous[0].get("id") or \
+                there[0].get("public_in_step") is not True:
+            return None
+        return MirroringStore(store)
+    if store.read(queries.ANY_NODE):
+        return None
+    store.ensure_schema()
+    store.rebuild_public_copy()  # empty, with the schema
+    return MirroringStore(store) if store.has_public_copy() else None
