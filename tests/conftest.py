@@ -60,6 +60,40 @@ def store(embedded_server: EmbeddedServer) -> Iterator[FalkorStore]:
         s.close()
 
 
+def _fingerprint(store: FalkorStore) -> tuple[object, ...]:
+    """What a write would change: the graph version, and the counts of nodes and links."""
+    version = store.read("OPTIONAL MATCH (v:GraphVersion {id: 'graph'}) RETURN v.version AS v")
+    nodes = store.read("MATCH (n) RETURN count(n) AS n")
+    links = store.read("MATCH ()-[r]->() RETURN count(r) AS n")
+    return version[0]["v"], nodes[0]["n"], links[0]["n"]
+
+
+@pytest.fixture(scope="module")
+def _module_sample(embedded_server: EmbeddedServer) -> Iterator[FalkorStore]:
+    from triedbefore.ingest.pipeline import ingest
+
+    name = f"s_{uuid.uuid4().hex[:12]}"
+    uri = StoreURI("falkordb", f"falkordb+unix://{embedded_server.socket_path}?graph={name}",
+                   path=embedded_server.socket_path, graph=name)
+    s = FalkorStore(uri, socket_path=embedded_server.socket_path)
+    try:
+        assert ingest(s, SAMPLE).exit_code == 0
+        yield s
+    finally:
+        s.drop_all()
+        s.close()
+
+
+@pytest.fixture
+def read_sample(_module_sample: FalkorStore) -> Iterator[FalkorStore]:
+    """The sample bundle, loaded once per test module and shared by the tests that only
+    read it. A test that writes to it fails: use ``store`` and load what it needs."""
+    before = _fingerprint(_module_sample)
+    yield _module_sample
+    assert _fingerprint(_module_sample) == before, \
+        "a test wrote to the shared sample graph: give it a graph of its own (`store`)"
+
+
 @pytest.fixture
 def store_uri(store: FalkorStore) -> str:
     """The URI of ``store``, for the CLI."""

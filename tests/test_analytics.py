@@ -26,9 +26,8 @@ VERDICTS = {
 
 
 @pytest.fixture
-def sample(store: FalkorStore) -> FalkorStore:
-    assert ingest(store, SAMPLE).exit_code == 0
-    return store
+def sample(read_sample: FalkorStore) -> FalkorStore:
+    return read_sample
 
 
 def test_verdict_of_every_sample_solution(sample: FalkorStore) -> None:

@@ -78,3 +78,18 @@ def test_import_contracts_catch_a_breach(tmp_path: Path) -> None:
                           cwd=copy.parent, env=env, capture_output=True, text=True)
     assert proc.returncode != 0
     assert "graph imports only ontology BROKEN" in proc.stdout
+
+
+def test_the_explorer_loads_no_http_client(tmp_path: Path) -> None:
+    """HTTP stays in ingest.sources: building the explorer imports neither the connectors
+    nor requests (the CLI loads them only for `candidates fetch`)."""
+    code = ("import sys\n"
+            "from triedbefore.web.app import create_app\n"
+            "create_app({'TESTING': True, 'SECRET_KEY': 't', 'STORE_URI': 'falkordb://x:1'})\n"
+            "loaded = sorted(m for m in sys.modules if m == 'requests' or "
+            "m.startswith('triedbefore.ingest.sources'))\n"
+            "print(','.join(loaded) or 'none')\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, env=dict(os.environ, TRIEDBEFORE_DATA_DIR=str(tmp_path)))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "none"

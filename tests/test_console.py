@@ -21,7 +21,6 @@ from triedbefore.graph.readonly import (
     jsonable,
     run_read_only,
 )
-from triedbefore.ingest.pipeline import ingest
 from triedbefore.web import auth
 from triedbefore.web.app import create_app
 
@@ -87,10 +86,9 @@ HARMLESS = [
 
 
 @pytest.fixture
-def loaded(store: FalkorStore, tmp_path: Path) -> FalkorStore:
-    result = ingest(store, SAMPLE, report_dir=tmp_path / "reports")
-    assert result.exit_code == 0
-    return store
+def loaded(read_sample: FalkorStore) -> FalkorStore:
+    """The shared sample graph: the console only reads (a test that wrote would fail)."""
+    return read_sample
 
 
 def _counts(store: FalkorStore) -> tuple[int, int]:

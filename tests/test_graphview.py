@@ -23,9 +23,8 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 @pytest.fixture
-def app(store: FalkorStore) -> Flask:
-    ingest(store, SAMPLE)
-    return create_app({"TESTING": True, "STORE": store, "SECRET_KEY": "t"})
+def app(read_sample: FalkorStore) -> Flask:
+    return create_app({"TESTING": True, "STORE": read_sample, "SECRET_KEY": "t"})
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The explorer's pages, their JSON twins and CSV downloads, on a temporary store per test."""
+"""The explorer's pages, their JSON twins and CSV downloads, on the sample graph (shared
+by the tests that only read) or a temporary store of their own."""
 
 from __future__ import annotations
 
@@ -26,9 +27,8 @@ PAGES_WITH_IDS = [
 
 
 @pytest.fixture
-def client(store: FalkorStore) -> FlaskClient:
-    ingest(store, SAMPLE)
-    app = create_app({"TESTING": True, "STORE": store, "SECRET_KEY": "test"})
+def client(read_sample: FalkorStore) -> FlaskClient:
+    app = create_app({"TESTING": True, "STORE": read_sample, "SECRET_KEY": "test"})
     return app.test_client()
 
 
@@ -145,6 +145,35 @@ def test_errors_are_json_with_the_right_status(client: FlaskClient) -> None:
     assert b"Traceback" not in client.get("/solutions/NOPE").data
 
 
+def test_request_errors_are_not_store_failures(store: FalkorStore) -> None:
+    """NotFound and BadArgument raised anywhere (not only by page builders) are the asker's
+    mistakes: 404 and 400 in the JSON envelope, never the store's 503."""
+    from flask import Blueprint
+
+    from triedbefore.graph import BadArgument, NotFound, StoreUnavailable
+
+    app = create_app({"TESTING": True, "STORE": store, "SECRET_KEY": "test"})
+    bp = Blueprint("raising", __name__)
+
+    def raise_(error: Exception) -> None:
+        raise error
+
+    bp.add_url_rule("/t/missing.json", "missing", lambda: raise_(NotFound("no such thing")))
+    bp.add_url_rule("/t/bad.json", "bad", lambda: raise_(BadArgument("not a date")))
+    bp.add_url_rule("/t/down.json", "down", lambda: raise_(StoreUnavailable("gone")))
+    bp.add_url_rule("/t/missing", "missing_html", lambda: raise_(NotFound("no such thing")))
+    app.register_blueprint(bp)
+    client = app.test_client()
+    assert client.get("/t/missing.json").get_json() == {
+        "ok": False, "error": "no such thing", "status": 404}
+    assert client.get("/t/bad.json").get_json() == {
+        "ok": False, "error": "not a date", "status": 400}
+    down = client.get("/t/down.json")
+    assert down.status_code == 503 and down.get_json()["status"] == 503
+    page = client.get("/t/missing")
+    assert page.status_code == 404 and b"no such thing" in page.data
+
+
 def test_markup_in_titles_is_escaped(store: FalkorStore, tmp_path: Path) -> None:
     (tmp_path / "solutions.csv").write_text(
         "solution_id,name\nS1,<script>alert(1)</script>\n")
@@ -218,7 +247,8 @@ def test_warm_computes_the_shared_answers_ahead(client: FlaskClient) -> None:
             assert explore.cached(name, recomputed) is not None, name
 
 
-def test_site_outcomes_against_their_peers(client: FlaskClient, store: FalkorStore) -> None:
+def test_site_outcomes_against_their_peers(client: FlaskClient,
+                                           read_sample: FalkorStore) -> None:
     import statistics
 
     from triedbefore.graph import analytics, queries
@@ -233,7 +263,8 @@ def test_site_outcomes_against_their_peers(client: FlaskClient, store: FalkorSto
                 continue
             others = [analytics.relative_change(float(p["baseline"]), float(p["value"]),
                                                 p["direction"])
-                      for p in store.read(queries.MEASURE_OUTCOMES, {"key": o["measure_key"]})
+                      for p in read_sample.read(queries.MEASURE_OUTCOMES,
+                                                {"key": o["measure_key"]})
                       if p["outcome_id"] != o["id"] and p["baseline"] not in (None, 0)
                       and p["value"] is not None]
             values = [v for v in others if v is not None]
