@@ -1,9 +1,10 @@
 """Explorer blueprint: the API description.
 
 ``/openapi.json`` serves the OpenAPI 3.1 description of every JSON twin and CSV download
-of the explorer's pages, the graph view, the query console and curation
-(:data:`triedbefore.web.openapi.SPEC`, built once at import); ``/api`` lists the same
-endpoints for people, with example links on the sample bundle's ids.
+of the explorer's pages, the graph view, the query console and curation (generated from
+the app's routes and their response models by :func:`triedbefore.web.openapi.document`);
+``/api`` lists the same endpoints for people, with example links on the sample bundle's
+ids.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, current_app, jsonify, render_template
 
-from triedbefore.web.openapi import EXAMPLES, SPEC
+from triedbefore.web.openapi import EXAMPLES, document
 
 bp = Blueprint("apidocs", __name__)
 
@@ -22,16 +23,16 @@ bp = Blueprint("apidocs", __name__)
 LINKED_PARAMETERS = ("node", "q", "measure")
 
 
-def _parameters(operation: dict[str, Any]) -> list[dict[str, Any]]:
+def _parameters(spec: dict[str, Any], operation: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for p in operation.get("parameters", []):
         if "$ref" in p:
-            p = SPEC["components"]["parameters"][p["$ref"].rsplit("/", 1)[1]]
+            p = spec["components"]["parameters"][p["$ref"].rsplit("/", 1)[1]]
         out.append(p)
     return out
 
 
-def _example_url(path: str, operation: dict[str, Any]) -> str | None:
+def _example_url(spec: dict[str, Any], path: str, operation: dict[str, Any]) -> str | None:
     """``path`` with its path parameters filled in from the sample bundle's ids and the
     main query parameter's example, or None when a path parameter has no example."""
     url = path
@@ -39,22 +40,23 @@ def _example_url(path: str, operation: dict[str, Any]) -> str | None:
         url = url.replace("{" + name + "}", quote(value, safe=""))
     if "{" in url:
         return None
-    query = {p["name"]: p["example"] for p in _parameters(operation)
+    query = {p["name"]: p["example"] for p in _parameters(spec, operation)
              if p["in"] == "query" and p["name"] in LINKED_PARAMETERS and "example" in p}
     return url + ("?" + urlencode(query) if query else "")
 
 
-def _endpoints() -> list[dict[str, Any]]:
+def _endpoints(spec: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
-    for path, item in SPEC["paths"].items():
+    for path, item in spec["paths"].items():
         for method, operation in item.items():
             rows.append({
                 "method": method.upper(), "path": path, "summary": operation["summary"],
                 "description": operation.get("description", ""), "tag": operation["tags"][0],
-                "params": [p["name"] for p in _parameters(operation) if p["in"] == "query"],
+                "params": [p["name"] for p in _parameters(spec, operation)
+                           if p["in"] == "query"],
                 "secured": {"cookieAuth": []} in operation.get("security", []),
                 "optional": {} in operation.get("security", []),
-                "url": _example_url(path, operation) if method == "get" else None,
+                "url": _example_url(spec, path, operation) if method == "get" else None,
                 "statuses": sorted(operation["responses"]),
             })
     return rows
@@ -62,10 +64,11 @@ def _endpoints() -> list[dict[str, Any]]:
 
 @bp.route("/openapi.json")
 def openapi() -> Any:
-    return jsonify(SPEC)
+    return jsonify(document(current_app))
 
 
 @bp.route("/api")
 def api() -> Any:
-    tags = [(t["name"], t["description"]) for t in SPEC["tags"]]
-    return render_template("api.html", info=SPEC["info"], tags=tags, endpoints=_endpoints())
+    spec = document(current_app)
+    tags = [(t["name"], t["description"]) for t in spec["tags"]]
+    return render_template("api.html", info=spec["info"], tags=tags, endpoints=_endpoints(spec))

@@ -1,0 +1,1009 @@
+"""Response models of the explorer's JSON side: every page's ``.json`` twin, the curation,
+console, changes and watches endpoints, the pagination and error envelopes; and the JSON
+Schema generator that turns them into the OpenAPI document's component schemas
+(``web/openapi.py``).
+
+Conventions: the explorer's own envelopes (a page's top-level object, pagination, the
+verdict, a repeat, the error) are closed (``extra="forbid"``: ``additionalProperties:
+false``), so a field added to a page without being described here fails the tests;
+records read from the graph (nodes and query rows) are open (``extra="allow"``), since a
+node keeps every property of its source row (for example ``x_<column>`` properties from
+unknown bundle columns).
+
+A field's docstring is its description. ``absent()`` marks a field that may be left out
+of the object (a missing key, never a ``null``); ``X | None`` marks one that may be null.
+Enumerations are the ontology's (``ontology/vocab.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic.json_schema import GenerateJsonSchema
+from typing_extensions import TypeAliasType
+
+from triedbefore.graph import quality
+from triedbefore.graph.readonly import MAX_STATEMENT_LENGTH
+from triedbefore.ontology.models import (
+    EvaluationRow,
+    InitiativeRow,
+    InterchangeRow,
+    SiteRow,
+    SolutionRow,
+)
+from triedbefore.ontology.vocab import (
+    DECISIONS,
+    CandidateSource,
+    CandidateStatus,
+    ChangeKind,
+    Design,
+    Direction,
+    Finding,
+    InterventionType,
+    LinkHow,
+    QualityDomain,
+    Rel,
+    SiteKind,
+    Status,
+    Verdict,
+    Visibility,
+    WatchTarget,
+)
+
+
+def absent() -> Any:
+    """The default of a field that may be left out of the object."""
+    return Field(default=None)
+
+
+class Envelope(BaseModel):
+    """An object of the explorer's own: exactly these fields."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+
+class Record(BaseModel):
+    """An object read from the graph: these fields, and possibly others."""
+
+    model_config = ConfigDict(extra="allow", use_attribute_docstrings=True)
+
+
+class PageData(Envelope):
+    """A JSON twin: ``{"ok": true, ...the page's data}``."""
+
+    ok: Literal[True]
+
+
+class Form(Envelope):
+    """The fields of a form a client sends (a request body)."""
+
+
+# --- shared types -----------------------------------------------------------------------
+
+Id = Annotated[str, Field(min_length=1)]
+Count = Annotated[int, Field(ge=0)]
+Level = Annotated[int, Field(ge=0, le=5)]  # a Maryland SMS level
+PartialDate = TypeAliasType("PartialDate", Annotated[str, Field(
+    pattern=r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$",
+    description="An ISO 8601 date kept at the precision given: YYYY, YYYY-MM or YYYY-MM-DD.")])
+GAP_DOMAINS = (*(d.value for d in QualityDomain), "unspecified")
+GapDomain = TypeAliasType("GapDomain", Annotated[Literal[GAP_DOMAINS], Field(
+    description="A quality domain, or `unspecified` for evaluations reporting none.")])
+InterventionTypeFilter = Literal[(*(t.value for t in InterventionType), "unspecified")]
+SEARCH_FACETS = ("verdict", "intervention_type", "technology", "region", "icb", "site_kind",
+                 "year")
+SearchFacet = TypeAliasType("SearchFacet", Literal[SEARCH_FACETS])
+GraphKind = TypeAliasType("GraphKind", Literal[
+    "solution", "initiative", "evaluation", "site", "outcome"])
+RESOLUTION_STATUSES = ("inferred", "suggested", "unresolved", "accepted", "rejected")
+ResolutionStatus = TypeAliasType("ResolutionStatus", Literal[RESOLUTION_STATUSES])
+Decision = TypeAliasType("Decision", Literal[tuple(d.value for d in DECISIONS)])
+
+#: Descriptions of the ontology's enumerations, for API readers.
+ENUM_DESCRIPTIONS: dict[type, str] = {
+    Verdict: "What the evidence says about a solution (see /method#verdicts).",
+    InterventionType: "Cochrane EPOC intervention type.",
+    LinkHow: "How an initiative is linked to a solution: declared in the data, inferred by "
+             "the matcher, suggested to a curator, or a curator's decision.",
+    CandidateStatus: "Where a candidate evaluation stands in curation.",
+    CandidateSource: "The service that proposed a candidate evaluation.",
+}
+
+
+class ResponseSchema(GenerateJsonSchema):
+    """JSON Schema 2020-12 for the models: no per-property titles, no defaults (a default
+    only marks a field that may be absent, see :func:`absent`), and ``PaginatedX`` for
+    ``Paginated[X]``."""
+
+    def normalize_name(self, name: str) -> str:
+        return re.sub(r"[^a-zA-Z0-9.\-_]", "", name)
+
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
+
+    def default_schema(self, schema: Any) -> dict[str, Any]:
+        return self.generate_inner(schema["schema"])
+
+    def generate(self, schema: Any, mode: Any = "validation") -> dict[str, Any]:
+        out = super().generate(schema, mode)
+        for definition in (out, *out.get("$defs", {}).values()):
+            _describe_enum(definition)
+        return out
+
+    def generate_definitions(self, inputs: Any) -> Any:
+        mapping, definitions = super().generate_definitions(inputs)
+        for definition in definitions.values():
+            _describe_enum(definition)
+        return mapping, definitions
+
+
+def _describe_enum(schema: dict[str, Any]) -> None:
+    for enum, text in ENUM_DESCRIPTIONS.items():
+        if "enum" in schema and schema.get("title") == enum.__name__:
+            schema["description"] = text
+
+
+def counts(name: str, keys: Any, doc: str) -> type[Envelope]:
+    """A closed object with one count per key."""
+    return create_model(name, __base__=Envelope, __doc__=doc,
+                        **{str(k): (Count, ...) for k in keys})
+
+
+# --- envelopes --------------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+class Paginated(Envelope, Generic[T]):
+    """A page of an ordered list (parameters `page` and `size`)."""
+
+    items: list[T]
+    page: int = Field(ge=1)
+    size: int = Field(ge=1, le=500)
+    total: Count
+    next_page: Annotated[int, Field(ge=2)] | None
+    prev_page: Annotated[int, Field(ge=1)] | None
+
+
+class Error(Envelope):
+    """Every error of a JSON endpoint: unknown ids are 404, bad parameters 400, an
+    unreachable or refusing store 503."""
+
+    ok: Literal[False]
+    error: str
+    """What went wrong, in plain English."""
+    status: int
+    """The HTTP status code again."""
+
+
+# --- graph records ----------------------------------------------------------------------
+
+
+class SiteRef(Record):
+    id: Id
+    name: str | None = absent()
+    kind: SiteKind | None = absent()
+    region: str | None = absent()
+    lat: float | None = absent()
+    lon: float | None = absent()
+
+
+class SiteSummary(Record):
+    id: Id
+    name: str | None = absent()
+    kind: SiteKind | None = absent()
+
+
+class Outcome(Record):
+    id: Id
+    initiative_id: Id = absent()
+    measure: str | None
+    domain: QualityDomain | None = absent()
+    baseline: float | None
+    value: float | None
+    unit: str | None = absent()
+    direction: Direction | None
+
+
+def node(row: type[InterchangeRow], described: dict[str, str], **computed: Any) -> Any:
+    """The properties of a node loaded from an interchange row: the row's columns but its id
+    and references, typed as the format types them (an unknown cell is no property); the
+    first and last day of each date column (``<column>_lo``, ``<column>_hi``, days since
+    1970-01-01); the ingest run that wrote it; and the ``computed`` fields. ``described``:
+    descriptions of fields."""
+    fields: dict[str, Any] = {"id": (Id, ...)}
+    for name in row.property_columns():
+        info = row.model_fields[name]
+        tp = PartialDate if name in row.DATE_COLUMNS else Annotated[
+            (info.annotation, *info.metadata)] if info.metadata else info.annotation
+        fields[name] = (tp | None if info.default is None else tp, Field(
+            ... if info.is_required() else None, description=described.get(name)))
+    for name in row.DATE_COLUMNS:
+        fields[f"{name}_lo"] = fields[f"{name}_hi"] = (int | None, absent())
+    fields["run_id"] = (str | None, absent())
+    label = row.LABEL.value
+    return create_model(f"{label}Node", __base__=Record, **fields, **computed,
+                        __doc__=f"The properties of one {label} node.")
+
+
+ILLUSTRATIVE = {"illustrative": "true: invented to illustrate the analytics, not a real project"}
+SolutionNode = node(SolutionRow, ILLUSTRATIVE)
+InitiativeNode = node(InitiativeRow, ILLUSTRATIVE, declares_solution=(bool, Field(
+    None, description="Whether the initiative's row named its solution.")))
+EvaluationNode = node(EvaluationRow, ILLUSTRATIVE, sms_effective=(Level | None, Field(
+    None, description="The SMS level it counts at: the reviewer's `sms_level`, else its "
+                      "design's.")))
+SiteNode = node(SiteRow, ILLUSTRATIVE | {
+    "close_date": "Set when the organisation has closed; it stays in the graph."})
+
+
+class IngestRun(Record):
+    """The properties of one IngestRun node."""
+
+    id: Id
+    source: str | None = absent()
+    status: str | None = absent()
+    started_at: str | None = absent()
+    ended_at: str | None = absent()
+    errors_count: int | None = absent()
+    warnings_count: int | None = absent()
+    checksums: list[str] | None = absent()
+
+
+# --- verdicts, repeats, warnings, changes -----------------------------------------------
+
+
+class SolutionVerdict(Envelope):
+    """What the evidence says about one solution as of a date, and why."""
+
+    solution_id: Id
+    verdict: Verdict
+    strength: Level
+    """The highest SMS level behind the verdict; 0 when none."""
+    as_of: date
+    """The date the verdict is for."""
+    evaluations: list[Id]
+    """The evaluations that drove the verdict, strongest first."""
+    explanation: str
+    """The rule applied, in plain English."""
+    considered: list[Id]
+    """Every evaluation published by `as_of`, strongest first."""
+
+
+class Repeat(Envelope):
+    """A zombie repeat, or an informed re-try when `cited` is present."""
+
+    initiative_id: Id
+    solution_id: Id
+    ignored_evaluations: list[Id]
+    """The failed evidence published before the start, strongest first."""
+    lag_days: int
+    """Start minus the publication of the earliest ignored evaluation, in days."""
+    cited: list[Id] = absent()
+    """Informed re-tries only: the evidence the initiative cited."""
+    inferred_link: Literal[True] = absent()
+    """Present when the initiative's link to the solution was inferred."""
+
+
+class DesignWarning(Envelope):
+    """A design that may not carry its claim (see /method#warnings). Never changes a
+    verdict."""
+
+    code: Literal[quality.UNCONTROLLED, quality.SHORT_SERIES,
+                  quality.SELF_EVALUATION, quality.SMALL, quality.EARLY]
+    evaluation_id: str | None
+    """The evaluation it is about; null for a warning about the verdict as a whole."""
+    reason: str
+    """Why, in plain English."""
+    reference: str
+    """The criterion's source."""
+    url: str
+
+
+class Change(Envelope):
+    """A verdict change or a new zombie repeat recorded by an ingest run."""
+
+    id: Id
+    change_kind: ChangeKind
+    solution_id: Id
+    solution_name: str | None
+    from_verdict: Verdict | None
+    """The verdict before the run (null for a zombie repeat)."""
+    to_verdict: Verdict
+    from_strength: Level | None
+    strength: Level
+    evaluations: list[Id]
+    """The evaluations that caused it (for a zombie repeat: those it ignored)."""
+    initiative_id: str | None
+    """The zombie repeat (null for a verdict change)."""
+    site_ids: list[str]
+    run_id: str | None
+    changed_at: datetime
+    visibility: Visibility
+    explanation: str | None
+
+
+# --- home, solutions ---------------------------------------------------------------------
+
+GapRow = create_model(
+    "GapRow", __base__=Envelope,
+    __doc__="One row of the gap map: evaluations per quality domain (one property per "
+            "domain, `unspecified` included).",
+    row=(Id, Field(description="A solution id, or an intervention type.")),
+    label=(str, ...),
+    verdict=(Verdict, Field(description="The row's verdict (the commonest among its "
+                                        "solutions).")),
+    warnings=(Count, Field(description="Evaluations of the row with a design-quality "
+                                       "warning.")),
+    **{d: (Count, ...) for d in GAP_DOMAINS},
+)
+
+
+class GapMap(Envelope):
+    """Evaluations per row (solution or intervention type) and quality domain."""
+
+    by: Literal["solution", "intervention_type"]
+    domains: list[GapDomain]
+    cells: list[GapRow]
+
+
+class HomePage(PageData):
+    """Node counts, the latest ingest runs, the zombie repeats with the longest lag and the
+    gap map by intervention type."""
+
+    counts: dict[str, Count]
+    """Nodes per label."""
+    latest_runs: list[IngestRun]
+    zombies: list[Repeat]
+    """The five zombie repeats with the longest lag."""
+    zombie_total: Count
+    gap: GapMap
+
+
+class SolutionListItem(Record):
+    id: Id
+    name: str
+    intervention_type: InterventionType | None = absent()
+    technology: bool | None = absent()
+    initiatives: Count
+    verdict: Verdict
+
+
+class SolutionsPage(PageData):
+    """Every solution with its verdict and number of initiatives, by name."""
+
+    solutions: Paginated[SolutionListItem]
+    verdict_filter: Verdict | None
+
+
+class SolutionEvaluation(Record):
+    id: Id
+    title: str
+    design: Design | None = absent()
+    level: Level | None
+    independent: bool | None = absent()
+    finding: Finding
+    published_date: PartialDate
+    published_hi: int = absent()
+    url: str | None = absent()
+    doi: str | None = absent()
+    evaluator: str | None = absent()
+
+
+class Attempt(Record):
+    """An initiative that tried the solution."""
+
+    id: Id
+    title: str
+    start_date: PartialDate | None = absent()
+    start_lo: int | None = absent()
+    end_date: PartialDate | None = absent()
+    status: Status | None = absent()
+    visibility: Visibility | None = absent()
+    how: LinkHow
+    score: float | None = absent()
+    sites: list[SiteRef]
+    zombie: bool
+    """A zombie repeat of this solution."""
+
+
+class Similar(Envelope):
+    solution_id: Id
+    score: float
+
+
+class Rollup(Envelope):
+    """Where the solution was tried, rolled up the organisation hierarchy (ICBs and NHS
+    England regions above each site)."""
+
+    sites: Count
+    by_kind: dict[str, Count]
+    """Distinct sites per site kind."""
+    icbs: list[Id]
+    regions: list[str]
+    text: str
+    """e.g. "Tried in 14 GP practices across 3 ICBs in the North West." """
+
+
+class SolutionPage(PageData):
+    """One solution: its verdict as of a date, the evaluations and attempts behind it,
+    zombie repeats, sites, outcomes and similar solutions."""
+
+    solution: SolutionNode
+    verdict: SolutionVerdict
+    evaluations: Paginated[SolutionEvaluation]
+    """Published by `as_of`, oldest first (parameter `evaluations_page`)."""
+    attempts: Paginated[Attempt]
+    """Started by `as_of`, oldest first (parameter `attempts_page`)."""
+    zombies: list[Repeat]
+    sites: list[SiteRef]
+    """Every site of the attempts started by `as_of`."""
+    outcomes: Paginated[Outcome]
+    """By measure (parameter `outcomes_page`)."""
+    similar: list[Similar]
+    as_of: date
+    evidence_years: list[int]
+    rollup: Rollup
+    verdict_warnings: list[DesignWarning]
+    """Beside the verdict: warnings about the evaluations behind it, and about the
+    verdict."""
+    evaluation_warnings: dict[str, list[DesignWarning]]
+    """Evaluation id → its warnings (listed evaluations with any)."""
+
+
+# --- initiative, evaluation, site -------------------------------------------------------
+
+
+class InitiativeSolution(Record):
+    id: Id
+    name: str = absent()
+    how: LinkHow
+    score: float | None = absent()
+
+
+class InitiativeEvaluation(Record):
+    id: Id
+    title: str = absent()
+    design: Design | None = absent()
+    finding: Finding
+    published_date: PartialDate = absent()
+    sms_effective: Level | None = absent()
+
+
+class LearnedFrom(Record):
+    id: Id
+    title: str | None = absent()
+    kind: Literal["Evaluation", "Initiative"]
+
+
+class InitiativePage(PageData):
+    """One initiative: its solutions, sites, outcomes, evaluations, what it learned from,
+    and whether it repeats a failure."""
+
+    initiative: InitiativeNode
+    solutions: list[InitiativeSolution]
+    sites: list[SiteRef]
+    outcomes: list[Outcome]
+    evaluations: list[InitiativeEvaluation]
+    learned_from: list[LearnedFrom]
+    repeat: Repeat | None
+    """Set when the initiative is a zombie repeat or an informed re-try."""
+
+
+class EvaluatedInitiative(Record):
+    id: Id
+    title: str = absent()
+    start_date: PartialDate | None = absent()
+
+
+class SolutionName(Record):
+    id: Id
+    name: str = absent()
+
+
+class EvaluationPage(PageData):
+    """One evaluation: the initiatives it evaluated, their solutions and the outcomes it
+    reports."""
+
+    evaluation: EvaluationNode
+    initiatives: list[EvaluatedInitiative]
+    solutions: list[SolutionName]
+    outcomes: list[Outcome]
+    warnings: list[DesignWarning]
+
+
+class SiteInitiative(Record):
+    id: Id
+    title: str
+    start_date: PartialDate | None = absent()
+    status: Status | None = absent()
+    solution_id: str | None
+    solution: str | None = absent()
+
+
+class SiteOutcome(Outcome):
+    measure_key: str | None = absent()
+    relative_change: float | None
+    peer_median: float | None
+    """Median relative change of the same measure at other sites."""
+    peers: Count
+
+
+class TriedInside(Record):
+    id: Id
+    kind: SiteKind | None = absent()
+    name: str | None = absent()
+    initiatives: Count
+
+
+class Hierarchy(Envelope):
+    """The site's place in the organisation hierarchy and what was tried inside it."""
+
+    ancestors: list[SiteSummary]
+    """The organisations above, nearest first."""
+    contains: dict[str, Count]
+    """Organisations within it (up to three levels down), per site kind."""
+    tried_inside: list[TriedInside]
+    text: str
+
+
+class SitePage(PageData):
+    """One site: its place in the NHS hierarchy, the initiatives tried there and their
+    outcomes against peers."""
+
+    site: SiteNode
+    parents: list[SiteSummary]
+    children: list[SiteSummary]
+    initiatives: list[SiteInitiative]
+    outcomes: list[SiteOutcome]
+    hierarchy: Hierarchy
+
+
+# --- evaluations list, gap map, zombies, deviance ---------------------------------------
+
+
+class EvaluationSummary(Record):
+    id: Id
+    title: str
+    design: Design | None = absent()
+    finding: Finding
+    published_date: PartialDate
+    solution_id: Id
+    domains: list[GapDomain]
+
+
+class EvaluationFilters(Envelope):
+    solution: str | None
+    intervention_type: InterventionTypeFilter | None
+    domain: GapDomain | None
+
+
+class EvaluationsPage(PageData):
+    """Evaluations by publication date, filtered like a cell of the gap map."""
+
+    evaluations: Paginated[EvaluationSummary]
+    filters: EvaluationFilters
+
+
+class GapMapPage(PageData):
+    """Evaluations per solution (or intervention type) and quality domain."""
+
+    by: Literal["solution", "intervention_type"]
+    domains: list[GapDomain]
+    cells: Paginated[GapRow]
+    """One page of rows, in the order of their labels."""
+
+
+class ZombieFilters(Envelope):
+    solution: str | None
+    min_lag: Count
+    as_of: date | None
+
+
+class ZombiesPage(PageData):
+    """Initiatives that repeated a solution after evidence that it does not work, without
+    citing it; and informed re-tries that did cite it."""
+
+    zombies: Paginated[Repeat]
+    retries: list[Repeat]
+    """Informed re-tries (not paginated)."""
+    filters: ZombieFilters
+
+
+class Measure(Record):
+    key: str
+    measure: str
+    outcomes: Count
+
+
+class Deviant(Record):
+    site_id: Id
+    baseline: float
+    value: float
+    relative_change: float
+    score: float
+    """Robust z of the relative change."""
+    outcome_id: Id
+    initiative_id: Id = absent()
+    unit: str | None = absent()
+
+
+class Deviance(Envelope):
+    """Sites whose outcome on one measure improved far more than their peers' (robust
+    z ≥ 2)."""
+
+    measure: str
+    outcomes: Count
+    median: float | None
+    mad: float | None
+    note: str
+    deviants: list[Deviant]
+
+
+class DevianceChange(Record):
+    id: Id
+    sites: list[str] | None = absent()
+    label: str
+    relative_change: float
+
+
+class DeviancePage(PageData):
+    """Sites whose outcome on a measure improved far more than their peers'. Without
+    `measure`: the list of measures only (`result` null, no `deviants`)."""
+
+    measures: list[Measure]
+    measure: str | None
+    result: Deviance | None
+    deviants: list[Deviant] = absent()
+    changes: list[DevianceChange]
+
+
+# --- search, proposal check, method ------------------------------------------------------
+
+
+class SearchHit(Envelope):
+    kind: Literal["solution", "initiative", "evaluation", "site"]
+    id: Id
+    name: str | None
+    score: float
+    facets: dict[SearchFacet, list[str]]
+
+
+ChosenFacets = create_model(
+    "ChosenFacets", __base__=Envelope, __doc__="The facet values chosen (parameters).",
+    **{f: (str | None, ...) for f in SEARCH_FACETS})
+
+
+class SearchResults(PageData):
+    """Ranked search over solutions, initiatives, evaluations and sites, with facet counts
+    and filters."""
+
+    q: str
+    results: Paginated[SearchHit]
+    chosen: ChosenFacets
+    facets: dict[SearchFacet, list[tuple[str, Count]]]
+    """Per facet, [value, number of results] pairs (before the chosen filters)."""
+
+
+class CheckMatch(Envelope):
+    solution_id: Id
+    score: float
+    verdict: Verdict
+    strength: Level
+    explanation: str
+    evaluations: list[Id]
+    warnings: list[DesignWarning] = absent()
+
+
+class CheckInitiative(Envelope):
+    initiative_id: Id
+    title: str | None
+    start_date: PartialDate | None
+    score: float
+
+
+class CheckReport(Envelope):
+    matches: list[CheckMatch]
+    """The closest solutions."""
+    zombie_risk: bool
+    """Funding this would repeat a solution that does not work, without citing its
+    evidence."""
+    read_first: list[Id]
+    """Evaluations to read first."""
+    initiatives: list[CheckInitiative]
+    as_of: date
+
+
+class CheckPage(PageData):
+    """Before funding: the closest solutions with their verdicts, the zombie risk and what
+    to read first."""
+
+    q: str
+    as_of: date | None
+    report: CheckReport | None
+    """Null without `q`."""
+
+
+class MethodPage(PageData):
+    """The method page (no data of its own)."""
+
+
+# --- graph view -------------------------------------------------------------------------
+
+
+class GraphNode(Envelope):
+    id: str = Field(pattern=r"^[a-z]+:.+$")
+    """`<kind>:<id>`, as the `node` parameter takes it."""
+    kind: GraphKind
+    label: str
+    url: str | None
+    """The node's explorer page (outcomes have none)."""
+
+
+class GraphEdge(Envelope):
+    """A relationship as stored: source → target (node ids as in `nodes`)."""
+
+    source: str
+    target: str
+    type: Rel
+    how: LinkHow | None
+    """IMPLEMENTS links only."""
+
+
+class GraphPage(PageData):
+    """One node's neighbourhood (one hop): the node, its neighbours and the relationships
+    between them. Restricted records are shown to signed-in users only."""
+
+    center: GraphNode | None
+    nodes: list[GraphNode]
+    """The centre first."""
+    edges: list[GraphEdge]
+    capped: bool
+    """More neighbours than `limit`: only the first `limit` are given."""
+    limit: int | None
+    total: Count
+    """Neighbours in all."""
+    kinds: list[GraphKind]
+
+
+# --- changes and watches ----------------------------------------------------------------
+
+
+class ChangesPage(PageData):
+    """Verdict changes and new zombie repeats recorded by ingest runs, newest first.
+    Restricted changes are shown to signed-in users only."""
+
+    changes: Paginated[Change]
+    since: date | None
+
+
+class Watch(Envelope):
+    id: Id
+    target_kind: WatchTarget
+    target_id: Id
+    label: str
+    created_at: str | None
+    seen_at: str | None
+    new: Count
+    """Changes since the watch was last marked seen."""
+    feed: str
+    """The watch's Atom feed (its address holds a key)."""
+
+
+class WatchesPage(PageData):
+    """The signed-in user's watches, each with its feed address and the number of new
+    changes, and what changed since the last visit."""
+
+    watches: list[Watch]
+    notices: list[Change]
+    """What changed since the last visit, over all watches."""
+    intervention_types: list[InterventionType]
+
+
+class NewWatch(Envelope):
+    id: Id
+    target_kind: WatchTarget
+    target_id: Id
+    created_at: str | None
+    seen_at: str | None
+
+
+class WatchAdded(PageData):
+    """The watch."""
+
+    watch: NewWatch
+
+
+class WatchDeleted(PageData):
+    """The watch removed."""
+
+    deleted: Id
+
+
+class Done(PageData):
+    """Done."""
+
+
+class WatchForm(Form):
+    target_kind: WatchTarget
+    target_id: Id
+    next: str = absent()
+    csrf_token: str = absent()
+
+
+# --- query console ----------------------------------------------------------------------
+
+
+class ConsoleResult(PageData):
+    """The statement's result."""
+
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    """One object per row, keyed by column; any JSON values."""
+    truncated: bool
+    """More rows than `limit`."""
+    elapsed_ms: float = Field(ge=0)
+
+
+class ConsoleError(Envelope):
+    """A console statement that could not run: the Error envelope plus `kind`."""
+
+    ok: Literal[False]
+    error: str
+    status: Literal[400]
+    kind: Literal["refused", "query_error", "timeout", "bad_input"]
+    """`refused`: not a pure read; `query_error`: the database rejected it (its message is
+    passed on); `timeout`: out of time; `bad_input`: a field out of range or no
+    statement."""
+
+
+class ConsoleLabel(Envelope):
+    label: str
+    keys: list[str]
+
+
+class ConsoleSchema(PageData):
+    """Node labels with the property names of a sample of their nodes, and relationship
+    types."""
+
+    labels: list[ConsoleLabel]
+    relationship_types: list[str]
+    error: str | None
+
+
+class ConsoleForm(Form):
+    """The same fields as the GET parameters."""
+
+    q: str = Field(max_length=MAX_STATEMENT_LENGTH)
+    limit: str = Field(default=None, pattern=r"^[0-9]*$")
+    timeout: str = Field(default=None, pattern=r"^[0-9]*$")
+    csrf_token: str = absent()
+
+
+# --- curation ---------------------------------------------------------------------------
+
+
+class ProposedSolution(Envelope):
+    solution_id: Id
+    name: str
+    score: float
+
+
+class Proposal(Envelope):
+    initiative_id: Id
+    title: str | None
+    solution_id: str | None
+    solution_name: str | None
+    score: float | None
+    status: ResolutionStatus
+    candidates: list[ProposedSolution] = absent()
+    """Unresolved initiatives only: the best-matching solutions."""
+
+
+ResolutionCounts = counts("ResolutionCounts", RESOLUTION_STATUSES, "Initiatives per status.")
+
+
+class CurationPage(PageData):
+    """The resolution state of every initiative loaded without a declared solution;
+    unresolved ones come with their best-matching solutions."""
+
+    proposals: Paginated[Proposal]
+    status: ResolutionStatus | None
+    statuses: list[ResolutionStatus]
+    counts: ResolutionCounts
+
+
+class Resolution(PageData):
+    """The decision recorded."""
+
+    initiative_id: Id
+    solution_id: str | None
+    score: float | None
+    status: Decision
+
+
+class DecisionForm(Form):
+    initiative_id: Id
+    solution_id: Id
+    decision: Decision
+    csrf_token: str = absent()
+
+
+class CandidateInitiative(Envelope):
+    id: Id
+    title: str | None
+
+
+class Candidate(Envelope):
+    id: Id
+    solution_id: Id
+    solution_name: str | None = absent()
+    status: CandidateStatus
+    source: CandidateSource
+    source_id: Id
+    title: str
+    doi: str | None = absent()
+    url: str | None = absent()
+    published_date: str | None = absent()
+    design: Design | None
+    design_reason: str | None
+    """Why the design was guessed: the publication type, registry field or phrase that
+    decided it."""
+    publication_types: list[str] = absent()
+    countries: list[str] = absent()
+    query: str | None = absent()
+    """The search, as sent, that last found it."""
+    retrieved_at: str | None = absent()
+    """When the source's answer was retrieved."""
+    decided_by: str | None = absent()
+    decided_at: str | None = absent()
+    evaluation_id: str | None = absent()
+    """Accepted: the evaluation it became."""
+    initiatives: list[CandidateInitiative] = absent()
+    """The initiatives of its solution, to choose from when accepting it."""
+
+
+CandidateCounts = counts("CandidateCounts", CandidateStatus, "Candidates per status.")
+
+
+class CandidatesPage(PageData):
+    """Studies that ClinicalTrials.gov and Europe PMC returned for a solution, waiting for
+    (or after) a curator's decision, with the design guessed and why."""
+
+    candidates: Paginated[Candidate]
+    status: CandidateStatus | None
+    solution: str | None
+    statuses: list[CandidateStatus]
+    counts: CandidateCounts
+    designs: list[Design]
+    findings: list[Finding]
+
+
+class CandidateDecision(PageData):
+    """The candidate as decided (an accepted one names its evaluation)."""
+
+    candidate: Candidate
+
+
+class CandidateDecisionForm(Form):
+    candidate_id: Id
+    decision: Literal["accept", "reject"]
+    initiative_ids: Id | list[Id] = absent()
+    finding: Finding = absent()
+    design: str = absent()
+    published_date: str = absent()
+    csrf_token: str = absent()
+
+
+# --- the description itself --------------------------------------------------------------
+
+
+class OpenAPIDocument(Record):
+    """An OpenAPI 3.1 document."""
+
+    openapi: Literal["3.1.0"]
+    info: dict[str, Any]
+    paths: dict[str, Any]
