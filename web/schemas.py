@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.json_schema import GenerateJsonSchema
 from typing_extensions import TypeAliasType
 
-from triedbefore.graph import quality
+from triedbefore.graph import quality, resolution
 from triedbefore.graph.readonly import MAX_STATEMENT_LENGTH
 from triedbefore.ontology.models import (
     EvaluationRow,
@@ -98,8 +98,7 @@ SEARCH_FACETS = ("verdict", "intervention_type", "technology", "region", "icb", 
 SearchFacet = TypeAliasType("SearchFacet", Literal[SEARCH_FACETS])
 GraphKind = TypeAliasType("GraphKind", Literal[
     "solution", "initiative", "evaluation", "site", "outcome"])
-RESOLUTION_STATUSES = ("inferred", "suggested", "unresolved", "accepted", "rejected")
-ResolutionStatus = TypeAliasType("ResolutionStatus", Literal[RESOLUTION_STATUSES])
+ResolutionStatus = TypeAliasType("ResolutionStatus", Literal[resolution.STATUSES])
 Decision = TypeAliasType("Decision", Literal[tuple(d.value for d in DECISIONS)])
 
 #: Descriptions of the ontology's enumerations, for API readers.
@@ -903,7 +902,7 @@ class Proposal(Envelope):
     """Unresolved initiatives only: the best-matching solutions."""
 
 
-ResolutionCounts = counts("ResolutionCounts", RESOLUTION_STATUSES, "Initiatives per status.")
+ResolutionCounts = counts("ResolutionCounts", resolution.STATUSES, "Initiatives per status.")
 
 
 class CurationPage(PageData):
