@@ -46,13 +46,17 @@ def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedd
         server.stop()
 
 
+def _new_graph(server: EmbeddedServer, prefix: str) -> FalkorStore:
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    uri = StoreURI("falkordb", f"falkordb+unix://{server.socket_path}?graph={name}",
+                   path=server.socket_path, graph=name)
+    return FalkorStore(uri, socket_path=server.socket_path)
+
+
 @pytest.fixture
 def store(embedded_server: EmbeddedServer) -> Iterator[FalkorStore]:
     """An empty graph of its own on the session's server."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    uri = StoreURI("falkordb", f"falkordb+unix://{embedded_server.socket_path}?graph={name}",
-                   path=embedded_server.socket_path, graph=name)
-    s = FalkorStore(uri, socket_path=embedded_server.socket_path)
+    s = _new_graph(embedded_server, "t")
     try:
         yield s
     finally:
@@ -72,10 +76,7 @@ def _fingerprint(store: FalkorStore) -> tuple[object, ...]:
 def _module_sample(embedded_server: EmbeddedServer) -> Iterator[FalkorStore]:
     from triedbefore.ingest.pipeline import ingest
 
-    name = f"s_{uuid.uuid4().hex[:12]}"
-    uri = StoreURI("falkordb", f"falkordb+unix://{embedded_server.socket_path}?graph={name}",
-                   path=embedded_server.socket_path, graph=name)
-    s = FalkorStore(uri, socket_path=embedded_server.socket_path)
+    s = _new_graph(embedded_server, "s")
     try:
         assert ingest(s, SAMPLE).exit_code == 0
         yield s
