@@ -22,7 +22,6 @@ reveal records.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from typing import Any
 
 from triedbefore.graph import GraphError, queries
@@ -31,10 +30,10 @@ from triedbefore.graph.store import (
     HIDDEN_FROM_PUBLIC,
     NOT_COPIED,
     PRIVATE_LABELS,
-    READ_WORKERS,
     Params,
     Row,
     Store,
+    WrappedStore,
     WriteSummary,
 )
 from triedbefore.ontology.vocab import Label, Link
@@ -57,14 +56,11 @@ def _without_hidden(params: Params | None) -> Params | None:
     return params if len(kept) == len(rows) else {**params, "rows": kept}
 
 
-class MirroringStore(Store):
+class MirroringStore(WrappedStore):
     """A store whose writes also go to its public copy (reads go to the graph only)."""
 
     def __init__(self, main: Store) -> None:
-        self.main = main
-        self.engine = main.engine
-        self.dialect = main.dialect
-        self.uri = main.uri
+        super().__init__(main)
         self.in_step = True
         #: Records that were in the graph, restricted, and are now visible: copied whole.
         self.revealed: dict[Label, set[str]] = {}
@@ -154,35 +150,9 @@ class MirroringStore(Store):
         except GraphError:
             self.in_step = False
 
-    # -- everything else is the graph's ----------------------------------------------------
-
-    def read(self, query: str, params: Params | None = None, *,
-             timeout_ms: int | None = None) -> list[Row]:
-        return self.main.read(query, params, timeout_ms=timeout_ms)
-
-    def read_each(self, query: str, params: Iterable[Params], *,
-                  workers: int = READ_WORKERS) -> Iterator[list[Row]]:
-        return self.main.read_each(query, params, workers=workers)
-
-    def public_copy(self) -> Store:
-        return self.main.public_copy()
-
-    def has_public_copy(self) -> bool:
-        return self.main.has_public_copy()
+    # -- everything else is the graph's (WrappedStore) -------------------------------------
 
     def rebuild_public_copy(self) -> None:
         self.main.rebuild_public_copy()
         self.in_step = True
         self.revealed = {}
-
-    def write_public_copy(self, query: str, params: Params | None = None) -> None:
-        self.main.write_public_copy(query, params)
-
-    def run_schema(self, statement: str) -> None:
-        self.main.run_schema(statement)
-
-    def ensure_schema(self) -> None:
-        self.main.ensure_schema()
-
-    def close(self) -> None:
-        """The graph's own store is closed by its owner."""

@@ -270,9 +270,9 @@ def apply_decision(store: Store, initiative_id: str, solution_id: str, decision:
                    who: str, run_id: str, touched: set[str]) -> Resolution:
     """Write a curator's decision (``accepted`` or ``rejected``) on a link; ``touched``
     receives the solutions whose attempts it may change. The ingest entry point calls this
-    inside a run (``triedbefore.ingest.curation.decide``), which keeps the public copy and
-    the graph version in step."""
-    check_decision(store, initiative_id, solution_id, decision)
+    inside a run (``triedbefore.ingest.curation.decide``, which has made
+    :func:`check_decision` before the run), and keeps the public copy and the graph version
+    in step."""
     at = datetime.now(UTC).isoformat(timespec="seconds")
     touched.update(str(r["id"]) for r in store.read(
         queries.SOLUTIONS_OF_INITIATIVES, {"ids": [initiative_id], "counted": COUNTED_LINKS}))

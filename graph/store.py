@@ -1,9 +1,9 @@
 """The store interface and the URI that selects its engine.
 
-``open_store("embedded:/data")`` (in :mod:`triedbefore.graph.engines`) starts (or reuses)
-the embedded FalkorDB server in that folder; ``falkordb://`` and ``falkordb+unix://`` connect to a
-FalkorDB server someone already runs; ``neo4j://``, ``neo4j+s://`` and
-``bolt://`` connect to Neo4j with the official driver.
+``open_store("embedded:/data")`` (in :mod:`triedbefore.graph.engines`) starts (or
+reuses) the embedded FalkorDB server in that folder; ``falkordb://`` and
+``falkordb+unix://`` connect to a FalkorDB server someone already runs; ``neo4j://``,
+``neo4j+s://`` and ``bolt://`` connect to Neo4j with the official driver.
 """
 
 from __future__ import annotations
@@ -292,3 +292,47 @@ class Store(ABC):
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+class WrappedStore(Store):
+    """A store that passes every call to another (``main``), for wrappers that change one
+    or two of them (mirroring writes to the public copy, noting whether a write changed
+    anything). Closing it leaves ``main`` open: its owner closes it."""
+
+    def __init__(self, main: Store) -> None:
+        self.main = main
+        self.engine = main.engine
+        self.dialect = main.dialect
+        self.uri = main.uri
+
+    def read(self, query: str, params: Params | None = None, *,
+             timeout_ms: int | None = None) -> list[Row]:
+        return self.main.read(query, params, timeout_ms=timeout_ms)
+
+    def read_each(self, query: str, params: Iterable[Params], *,
+                  workers: int = READ_WORKERS) -> Iterator[list[Row]]:
+        return self.main.read_each(query, params, workers=workers)
+
+    def write(self, query: str, params: Params | None = None) -> tuple[list[Row], WriteSummary]:
+        return self.main.write(query, params)
+
+    def public_copy(self) -> Store:
+        return self.main.public_copy()
+
+    def has_public_copy(self) -> bool:
+        return self.main.has_public_copy()
+
+    def rebuild_public_copy(self) -> None:
+        self.main.rebuild_public_copy()
+
+    def write_public_copy(self, query: str, params: Params | None = None) -> None:
+        self.main.write_public_copy(query, params)
+
+    def run_schema(self, statement: str) -> None:
+        self.main.run_schema(statement)
+
+    def ensure_schema(self) -> None:
+        self.main.ensure_schema()
+
+    def close(self) -> None:
+        """``main`` is closed by its owner."""

@@ -37,7 +37,7 @@ from triedbefore.ingest.loader import IngestResult
 from triedbefore.ingest.pipeline import RowsSource, Source, run
 from triedbefore.ingest.records import Found, candidate_id, clean_doi
 from triedbefore.ontology.models import EvaluationRow
-from triedbefore.ontology.vocab import CandidateStatus, Design, Finding
+from triedbefore.ontology.vocab import CandidateSource, CandidateStatus, Design, Finding
 
 BATCH = 500
 
@@ -76,8 +76,6 @@ def get_solution(store: Store, solution_id: str) -> dict[str, Any]:
 
 def evaluation_id_for(doi: str | None, source_id: str) -> str:
     """The evaluation id an accepted candidate gets (see ``Found.evaluation_id``)."""
-    from triedbefore.ontology.vocab import CandidateSource
-
     return Found(CandidateSource.EUROPEPMC, source_id, "", "", doi=clean_doi(doi)
                  ).evaluation_id()
 

@@ -27,7 +27,7 @@ Row sources are read as a stream (:class:`~.bundle.Bundle`) or held in memory
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,14 +37,7 @@ from triedbefore.graph.changes import Touched
 from triedbefore.graph.changes import record_changes as record
 from triedbefore.graph.mirror import MirroringStore
 from triedbefore.graph.resolution import resolve as resolve_solutions
-from triedbefore.graph.store import (
-    READ_WORKERS,
-    Params,
-    Row,
-    Store,
-    WriteSummary,
-    batched,
-)
+from triedbefore.graph.store import Params, Row, Store, WrappedStore, WriteSummary, batched
 from triedbefore.ingest.bundle import Bundle, MemoryBundle, open_bundle
 from triedbefore.ingest.loader import IngestResult, Loader, Progress, write_report
 
@@ -183,52 +176,23 @@ def _run(store: Store, source: Source, loader: Loader,
     return result
 
 
-class _Tracked(Store):
-    """The run's view of the store: every write goes through it, noting whether any
-    changed the graph besides the run's own record."""
+class _Tracked(WrappedStore):
+    """The run's view of the store: notes whether any write changed the graph besides the
+    run's own record."""
 
-    def __init__(self, inner: Store) -> None:
-        self.inner = inner
-        self.engine = inner.engine
-        self.dialect = inner.dialect
-        self.uri = inner.uri
+    def __init__(self, main: Store) -> None:
+        super().__init__(main)
         self.changed = False
 
     def write(self, query: str, params: Params | None = None) -> tuple[list[Row], WriteSummary]:
-        rows, summary = self.inner.write(query, params)
+        rows, summary = self.main.write(query, params)
         if summary.changed and query != queries.UPSERT_RUN:
             self.changed = True
         return rows, summary
 
-    def read(self, query: str, params: Params | None = None, *,
-             timeout_ms: int | None = None) -> list[Row]:
-        return self.inner.read(query, params, timeout_ms=timeout_ms)
-
-    def read_each(self, query: str, params: Iterable[Params], *,
-                  workers: int = READ_WORKERS) -> Iterator[list[Row]]:
-        return self.inner.read_each(query, params, workers=workers)
-
-    def public_copy(self) -> Store:
-        return self.inner.public_copy()
-
-    def has_public_copy(self) -> bool:
-        return self.inner.has_public_copy()
-
     def rebuild_public_copy(self) -> None:
-        self.inner.rebuild_public_copy()
+        self.main.rebuild_public_copy()
         self.changed = True
-
-    def write_public_copy(self, query: str, params: Params | None = None) -> None:
-        self.inner.write_public_copy(query, params)
-
-    def run_schema(self, statement: str) -> None:
-        self.inner.run_schema(statement)
-
-    def ensure_schema(self) -> None:
-        self.inner.ensure_schema()
-
-    def close(self) -> None:
-        """The store is closed by its owner."""
 
 
 def _then(source: Source, graph: Store, loader: Loader) -> Callable[[], None]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from processes import children
 
 from triedbefore.graph.falkor import FalkorStore
 from triedbefore.ingest.pipeline import ingest
@@ -40,7 +41,7 @@ def test_serve_answers_then_stops_on_sigterm(store: FalkorStore, store_uri: str,
             assert res.json()["verdict"]["verdict"] == "does_not_work"
         assert requests.get(base + "/solutions/NOPE.json", timeout=30).status_code == 404
         # with several workers, the command's process is gunicorn's master over them
-        assert len(_children(proc.pid)) == (workers if workers > 1 else 0)
+        assert len(children(proc.pid)) == (workers if workers > 1 else 0)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -49,19 +50,6 @@ def test_serve_answers_then_stops_on_sigterm(store: FalkorStore, store_uri: str,
             proc.kill()
             raise
     assert proc.returncode is not None
-
-
-def _children(pid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                out.append(int(entry.name))
-    return out
 
 
 def test_serve_with_an_unreachable_store_is_one_line(tmp_path: Path) -> None:
