@@ -48,8 +48,8 @@ class Dialect(ABC):
     @abstractmethod
     def fulltext_query(self, label: Label) -> str:
         """A statement with parameters ``$q`` and ``$limit`` yielding ``node`` (a map of
-        its ``id``, ``name``, ``title`` and ``start_date``, not the whole node) and
-        ``score`` (higher is better). The map is built after ``LIMIT``, for the best
+        its ``id``, ``name``, ``title``, ``start_date`` and ``start_date_lo``, not the whole
+        node) and ``score`` (higher is better). The map is built after ``LIMIT``, for the best
         ``$limit`` hits only: a common word matches most of a large graph, and building it
         for every hit cost five times the search itself."""
 
@@ -83,7 +83,7 @@ class Neo4jDialect(Dialect):
         FULLTEXT_FIELDS[label]  # only labels with a full-text index can be searched
         return (f"CALL db.index.fulltext.queryNodes('{fulltext_index_name(label)}', $q) "
                 "YIELD node, score WITH node, score ORDER BY score DESC LIMIT $limit "
-                "RETURN node {.id, .name, .title, .start_date} AS node, score")
+                "RETURN node {.id, .name, .title, .start_date, .start_date_lo} AS node, score")
 
     def _terms(self, words: list[str], every: bool) -> str:
         # Lucene: terms are OR-ed by default, `+` makes one required, `word~1` allows one
@@ -121,7 +121,7 @@ class FalkorDialect(Dialect):
         FULLTEXT_FIELDS[label]  # only labels with a full-text index can be searched
         return (f"CALL db.idx.fulltext.queryNodes('{label.value}', $q) "
                 "YIELD node, score WITH node, score ORDER BY score DESC LIMIT $limit "
-                "RETURN node {.id, .name, .title, .start_date} AS node, score")
+                "RETURN node {.id, .name, .title, .start_date, .start_date_lo} AS node, score")
 
     def _terms(self, words: list[str], every: bool) -> str:
         # RediSearch: `|` is OR, a space AND, `%word%` allows one edit.

@@ -338,12 +338,18 @@ SOLUTIONS_LIST = (
 
 SOLUTION_NODE = "MATCH (s:Solution {id: $id}) RETURN s {.*} AS solution"
 
+# "As of $when" (a day number), in Cypher: the rule of graph/asof.py (an initiative `i`
+# started, an evaluation `e` published, an outcome `o` measured by then).
+_STARTED_BY = "(i.start_date_lo IS NULL OR i.start_date_lo <= $when) "
+_PUBLISHED_BY = "e.published_date_hi <= $when "
+_MEASURED_BY = "coalesce(o.period_end_hi, o.period_start_hi, $when) <= $when "
+
 # The solution page reads one page of each of its tables ($skip, $limit), in a stable
-# order; "as of" filters ($when, a day number) sit after a WITH, so that the traversal
-# from the solution stays the plan.
+# order; "as of" filters sit after a WITH, so that the traversal from the solution stays
+# the plan.
 _ATTEMPTS_BY = (
     "MATCH (s:Solution {id: $id})<-[l:IMPLEMENTS]-(i:Initiative) WHERE l.how IN $counted "
-    "WITH i, l WHERE i.start_date_lo IS NULL OR i.start_date_lo <= $when "
+    "WITH i, l WHERE " + _STARTED_BY
 )
 
 SOLUTION_ATTEMPTS = (
@@ -387,8 +393,8 @@ INITIATIVE_POINTS = (
 SOLUTION_EVALUATIONS = (
     "MATCH (s:Solution {id: $id})<-[l:IMPLEMENTS]-(:Initiative)<-[:EVALUATED]-(e:Evaluation) "
     "WHERE l.how IN $counted "
-    "WITH DISTINCT e WHERE e.published_date_hi <= $when "
-    "WITH e ORDER BY e.published_date_hi, e.id SKIP $skip LIMIT $limit "
+    "WITH DISTINCT e WHERE " + _PUBLISHED_BY
+    + "WITH e ORDER BY e.published_date_hi, e.id SKIP $skip LIMIT $limit "
     "RETURN e.id AS id, e.title AS title, e.design AS design, "
     "e.sms_effective AS level, e.independent AS independent, e.finding AS finding, "
     "e.published_date AS published_date, e.published_date_hi AS published_hi, "
@@ -396,9 +402,11 @@ SOLUTION_EVALUATIONS = (
     "ORDER BY published_hi, id"
 )
 
+# Outcomes as of $when: of initiatives started by then, measured by then.
 _OUTCOMES_BY = (
     "MATCH (s:Solution {id: $id})<-[l:IMPLEMENTS]-(i:Initiative)-[:HAS_OUTCOME]->(o:Outcome) "
     "WHERE l.how IN $counted "
+    "WITH i, o WHERE " + _STARTED_BY + "AND " + _MEASURED_BY
 )
 
 SOLUTION_OUTCOME_COUNT = _OUTCOMES_BY + "RETURN count(o) AS total"
@@ -409,6 +417,13 @@ SOLUTION_OUTCOMES = (
     "RETURN o.id AS id, i.id AS initiative_id, o.measure AS measure, o.domain AS domain, "
     "o.baseline AS baseline, o.value AS value, o.unit AS unit, o.direction AS direction "
     "ORDER BY measure, id"
+)
+
+# The first start of each solution's initiatives (a solution is knowable from then on).
+SOLUTION_FIRST_STARTS = (
+    "MATCH (s:Solution)<-[l:IMPLEMENTS]-(i:Initiative) WHERE l.how IN $counted "
+    "AND i.start_date_lo IS NOT NULL "
+    "RETURN s.id AS id, min(i.start_date_lo) AS first_start"
 )
 
 INITIATIVE_DETAIL = (

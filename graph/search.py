@@ -18,7 +18,7 @@ import re
 from datetime import date
 from typing import Any
 
-from triedbefore.graph import analytics
+from triedbefore.graph import analytics, asof
 from triedbefore.graph.dialect import fulltext_terms
 from triedbefore.graph.matching import AUTO_LINK_THRESHOLD, STOPWORDS, SUGGEST_THRESHOLD
 from triedbefore.graph.resolution import solution_matcher, solution_names
@@ -129,8 +129,10 @@ def check(store: Store, text: str, as_of: str | date | None = None,
         for eid in list(v.evaluations) + list(v.shown):
             if eid not in read_first:
                 read_first.append(eid)
+    # only initiatives started by the date (asof): a few more are read for those cut
     initiatives = [{"initiative_id": f["node"].get("id"), "title": f["node"].get("title"),
                     "start_date": f["node"].get("start_date"), "score": round(f["score"], 4)}
-                   for f in fulltext(store, Label.INITIATIVE, text, limit)]
+                   for f in fulltext(store, Label.INITIATIVE, text, limit * 4)
+                   if asof.started_by(f["node"].get("start_date_lo"), when)][:limit]
     return {"matches": matches, "zombie_risk": risk, "read_first": read_first[:limit],
             "initiatives": initiatives, "as_of": iso(when)}

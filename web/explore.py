@@ -12,7 +12,16 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, abort, g, request
 
-from triedbefore.graph import GraphError, NotFound, analytics, quality, queries, resolution, rollup
+from triedbefore.graph import (
+    GraphError,
+    NotFound,
+    analytics,
+    asof,
+    quality,
+    queries,
+    resolution,
+    rollup,
+)
 from triedbefore.graph import search as searching
 from triedbefore.graph.analytics import COUNTED_LINKS
 from triedbefore.graph.rules import VERDICTS, iso, verdict_of
@@ -134,10 +143,12 @@ def verdict_today(solution_id: str) -> str:
     return verdicts().get(solution_id, "unevaluated")
 
 
-def zombie_rows() -> dict[str, Any]:
-    """Zombie repeats and re-tries as rows, and the zombie rows by solution."""
+def zombie_rows(as_of: str | None = None) -> dict[str, Any]:
+    """Zombie repeats and re-tries as rows, and the zombie rows by solution: today's, or
+    those known as of a date (every page marks the zombies of the date it shows)."""
     def compute() -> dict[str, Any]:
-        zombies, retries = repeats()
+        zombies, retries = (repeats() if as_of is None else
+                            analytics.repeats(get_store(), as_of, index=evidence_index()))
         rows = [z.to_dict() for z in zombies]
         retry_rows = [r.to_dict() for r in retries]
         by_solution: dict[str, list[dict[str, Any]]] = {}
@@ -151,7 +162,21 @@ def zombie_rows() -> dict[str, Any]:
                 "by_initiative": {r.initiative_id: r.to_dict() for r in zombies + retries},
                 "longest": sorted(rows, key=lambda z: -z["lag_days"])[:5]}
 
-    return cached("zombie_rows", compute)
+    return cached("zombie_rows" if as_of is None else f"zombie_rows:{as_of}", compute)
+
+
+def solution_first_days() -> dict[str, tuple[int | None, int | None]]:
+    """Every solution's first initiative start and first publication (days), which say
+    from when it is knowable (``asof.solution_known``)."""
+    def compute() -> dict[str, tuple[int | None, int | None]]:
+        starts = {str(r["id"]): r["first_start"] for r in get_store().read(
+            queries.SOLUTION_FIRST_STARTS, {"counted": COUNTED_LINKS})}
+        published = {sid: min(e.published_hi for e in ev)
+                     for sid, ev in evidence_index().by_solution.items() if ev}
+        return {sid: (starts.get(sid), published.get(sid))
+                for sid in set(starts) | set(published)}
+
+    return cached("solution_first_days", compute)
 
 
 def warm() -> None:
@@ -228,17 +253,20 @@ def _solution_data(solution_id: str, as_of: str | None, pages: tuple[int, ...],
     when = analytics.as_of_day(as_of)
     solution = {k: v for k, v in found[0]["solution"].items()
                 if k not in ("row_hash", "aliases_text", "tags_text")}
-    evidence = evidence_index().of(solution_id)
+    evidence = [e for e in evidence_index().of(solution_id)
+                if asof.published_by(e.published_hi, when)]
     verdict = analytics.verdict_dict(solution_id, verdict_of(evidence, when), when)
     ev_page, at_page, out_page = pages
     common = {"id": solution_id, "counted": COUNTED_LINKS, "when": when, "limit": size}
-    evaluations = store.read(queries.SOLUTION_EVALUATIONS,
-                             {**common, "skip": (ev_page - 1) * size})
-    published = sum(1 for e in evidence if e.published_hi <= when)
-    attempts = store.read(queries.SOLUTION_ATTEMPTS, {**common, "skip": (at_page - 1) * size})
+    # Every list is cut at the date (asof.knowable); the paged reads apply the same rule
+    # in their statements, so that their totals agree.
+    evaluations = asof.cut(store.read(queries.SOLUTION_EVALUATIONS,
+                                      {**common, "skip": (ev_page - 1) * size}), when)
+    attempts = asof.cut(store.read(queries.SOLUTION_ATTEMPTS,
+                                   {**common, "skip": (at_page - 1) * size}), when)
     counted = store.read(queries.SOLUTION_ATTEMPT_SITES, common)
     zombies = {z["initiative_id"]: z
-               for z in zombie_rows()["by_solution"].get(solution_id, [])}
+               for z in zombie_rows(as_of)["by_solution"].get(solution_id, [])}
     for a in attempts:
         a["sites"] = [s for s in a["sites"] or [] if s]
         a["zombie"] = a["id"] in zombies
@@ -250,14 +278,16 @@ def _solution_data(solution_id: str, as_of: str | None, pages: tuple[int, ...],
     outcome_total = store.read(queries.SOLUTION_OUTCOME_COUNT, common)[0]["total"]
     matcher = cached("solution_matcher", lambda: resolution.solution_matcher(store))
     text = ". ".join(str(solution.get(k) or "") for k in ("name", "description", "problem"))
+    first = solution_first_days()
     similar = [{"solution_id": sid, "score": round(score, 3)}
-               for sid, score in matcher.match(text, k=6)
-               if sid != solution_id and score >= 0.05][:5]
+               for sid, score in matcher.match(text, k=12)
+               if sid != solution_id and score >= 0.05
+               and asof.solution_known(*first.get(sid, (None, None)), when)][:5]
     years = sorted({int(iso(e.published_hi)[:4]) for e in evidence})
     warnings = quality.page_warnings(store, verdict["verdict"], verdict["evaluations"],
                                      [e["id"] for e in evaluations])
     return {"solution": solution, "verdict": verdict,
-            "evaluations": paged(evaluations, ev_page, size, published),
+            "evaluations": paged(evaluations, ev_page, size, len(evidence)),
             "attempts": paged(attempts, at_page, size, int(counted[0]["total"])),
             "zombies": list(zombies.values()),
             "sites": sites, "outcomes": paged(outcomes, out_page, size, int(outcome_total)),
@@ -286,11 +316,12 @@ def _solution_html(data: dict[str, Any]) -> dict[str, Any]:
         if missing:
             drawn.update((a["id"], a) for a in store.read(queries.INITIATIVE_POINTS,
                                                           {"ids": missing}))
-        points = sorted(drawn.values(), key=lambda a: (a["start_lo"] or 0, a["id"]))
         when = analytics.as_of_day(as_of)
+        points = sorted(asof.cut(drawn.values(), when),
+                        key=lambda a: (a["start_lo"] or 0, a["id"]))
         marks = [{"id": e.id, "finding": e.finding, "published_hi": e.published_hi,
                   "published_date": iso(e.published_hi)}
-                 for e in evidence_index().of(sid) if e.published_hi <= when]
+                 for e in evidence_index().of(sid) if asof.published_by(e.published_hi, when)]
         marks = marks[::max(1, -(-len(marks) // TIMELINE_POINTS))]
         return (charts.timeline(points, marks, zombie_ids),
                 svg_map(data["sites"], 420, 480))
@@ -408,21 +439,13 @@ def zombies_data() -> dict[str, Any]:
     as_of = _as_of()
     solution = request.args.get("solution") or None
     min_lag = int_arg("min_lag", 0, 0, 100_000)
-    if as_of:
-        zombies, retries = analytics.repeats(get_store(), as_of, index=evidence_index())
-        all_rows = [z.to_dict() for z in zombies]
-        retry_rows = [r.to_dict() for r in retries]
-        if solution is not None:
-            all_rows = [z for z in all_rows if z["solution_id"] == solution]
-            retry_rows = [r for r in retry_rows if r["solution_id"] == solution]
-    else:
-        # today's rows, indexed by solution once per graph version: a request copies
-        # nothing unless it filters by lag
-        cached_rows = zombie_rows()
-        all_rows = (cached_rows["by_solution"].get(solution, []) if solution
-                    else cached_rows["zombies"])
-        retry_rows = (cached_rows["retries_by_solution"].get(solution, []) if solution
-                      else cached_rows["retries"])
+    # the rows of the date asked (today's by default), indexed by solution once per graph
+    # version and date: a request copies nothing unless it filters by lag
+    cached_rows = zombie_rows(as_of)
+    all_rows = (cached_rows["by_solution"].get(solution, []) if solution
+                else cached_rows["zombies"])
+    retry_rows = (cached_rows["retries_by_solution"].get(solution, []) if solution
+                  else cached_rows["retries"])
     if min_lag:  # not cached per value: any number of values could be asked for
         all_rows = [z for z in all_rows if z["lag_days"] >= min_lag]
     return {"zombies": paginate(all_rows), "retries": retry_rows,
