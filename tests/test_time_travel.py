@@ -245,3 +245,12 @@ def test_one_day_before_a_start_hides_it(client: FlaskClient) -> None:
     on = client.get(f"/solutions/SOL-TELE.json?as_of={start}").data
     assert b"INI-0023" not in before and b"INI-0023" in on
 
+
+
+def test_year_slider_reaches_this_year_from_an_earlier_date(client: FlaskClient) -> None:
+    """Evidence years stop at the date shown; the slider still moves forward to today."""
+    html = client.get("/solutions/SOL-TELE?year=2015").data.decode()
+    slider = re.search(r'<input id="year"[^>]*>', html)
+    assert slider is not None
+    assert f'max="{date.today().year}"' in slider.group(0) and 'value="2015"' in slider.group(0)
+    assert "Evidence published in 2014, 2015;" in html

@@ -1,7 +1,7 @@
 """Server-rendered SVG charts: readable without JavaScript, printable, accessible.
 
 Every chart is an ``<svg role="img">`` with an ``aria-label`` and a ``<title>`` per
-mark; all text is escaped.
+mark (the timeline, whose marks are links, is a labelled group); all text is escaped.
 """
 
 from __future__ import annotations
@@ -21,10 +21,47 @@ def _year(days: int) -> float:
     return 1970 + days / 365.2425
 
 
+#: Characters of an initiative's name shown beside its dot on a timeline (the full name
+#: is its tooltip, its accessible name and is shown on hover and keyboard focus).
+LABEL_CHARS = 28
+
+
+def shorten(text: str, limit: int = LABEL_CHARS) -> str:
+    """``text`` in at most ``limit`` characters: cut at a word when one ends late enough,
+    with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    space = cut.rfind(" ")
+    if space >= limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:–-(") + "…"
+
+
+def _point(a: dict[str, Any], cx: float, cy: int, zombie: bool, width: int) -> str:
+    """One attempt: a dot and its name, linked to the initiative (its id is the link
+    target, its name the label). Labels right of the middle sit left of their dot."""
+    ident = escape(a["id"])
+    name = str(a.get("title") or a["id"])
+    started = f", started {a['start_date']}" if a.get("start_date") else ""
+    full = f"{name}{started}{' — zombie repeat' if zombie else ''}"
+    dot = 'r="7" class="zombie"' if zombie else 'r="5" class="attempt"'
+    suffix = " (zombie)" if zombie else ""
+    left = cx > width * 0.55
+    tx, anchor = (cx - 10, "end") if left else (cx + 10, "start")
+    return (f'<a href="/initiatives/{ident}" class="point" aria-label="{escape(full)}">'
+            f'<title>{escape(full)} ({ident})</title>'
+            f'<circle cx="{cx:.1f}" cy="{cy}" {dot}/>'
+            f'<text x="{tx:.1f}" y="{cy + 4}" text-anchor="{anchor}" class="label">'
+            f'<tspan class="short">{escape(shorten(name))}{suffix}</tspan>'
+            f'<tspan class="full">{escape(name)}{suffix}</tspan></text></a>')
+
+
 def timeline(attempts: list[dict[str, Any]], evaluations: list[dict[str, Any]],
              zombie_ids: set[str], width: int = 900) -> Markup:
-    """Attempts as dots on a time axis (zombie repeats highlighted), evaluation
-    publication dates as ticks coloured by finding."""
+    """Attempts as dots on a time axis, labelled by name (zombie repeats highlighted),
+    evaluation publication dates as ticks coloured by finding."""
     points = [a for a in attempts if a.get("start_lo") is not None]
     evs = [e for e in evaluations if e.get("published_hi") is not None]
     if not points and not evs:
@@ -37,7 +74,9 @@ def timeline(attempts: list[dict[str, Any]], evaluations: list[dict[str, Any]],
     def x(year: float) -> float:
         return pad + (year - lo) / max(hi - lo, 1) * (width - 2 * pad)
 
-    parts = [f'<svg class="timeline" viewBox="0 0 {width} {height}" role="img" '
+    # a group, not an image: its dots and ticks are links that keyboards and screen
+    # readers reach
+    parts = [f'<svg class="timeline" viewBox="0 0 {width} {height}" role="group" '
              f'aria-label="Timeline of {len(points)} attempts and {len(evs)} evaluations">']
     for year in range(lo, hi + 1):
         parts.append(f'<line x1="{x(year):.1f}" y1="{pad - 10}" x2="{x(year):.1f}" '
@@ -46,24 +85,17 @@ def timeline(attempts: list[dict[str, Any]], evaluations: list[dict[str, Any]],
     for e in evs:
         colour = {"positive": "#007f3b", "no_effect": "#d5281b", "negative": "#8a1538"}.get(
             str(e.get("finding")), "#768692")
+        about = (f'{e.get("title") or e["id"]}: {str(e.get("finding")).replace("_", " ")}, '
+                 f'published {e.get("published_date")}')
         parts.append(
-            f'<a href="/evaluations/{escape(e["id"])}"><line x1="{x(_year(e["published_hi"])):.1f}"'
+            f'<a href="/evaluations/{escape(e["id"])}" aria-label="{escape(about)}">'
+            f'<line x1="{x(_year(e["published_hi"])):.1f}"'
             f' y1="{pad - 20}" x2="{x(_year(e["published_hi"])):.1f}" y2="{height - 25}" '
             f'stroke="{colour}" stroke-width="2" stroke-dasharray="4 3"><title>'
-            f'{escape(e["id"])}: {escape(e.get("finding"))}, published '
-            f'{escape(e.get("published_date"))}</title></line></a>')
+            f'{escape(about)} ({escape(e["id"])})</title></line></a>')
     for row, a in enumerate(points):
-        cy = pad + row_h * (row + 1)
-        zombie = a["id"] in zombie_ids
-        ident = escape(a["id"])
-        cx = x(_year(a["start_lo"]))
-        mark = ('r="7" class="zombie"', " — zombie repeat", " (zombie)") if zombie else \
-            ('r="5" class="attempt"', "", "")
-        parts.append(
-            f'<a href="/initiatives/{ident}"><circle cx="{cx:.1f}" cy="{cy}" {mark[0]}>'
-            f'<title>{escape(a.get("title"))} ({escape(a.get("start_date"))}){mark[1]}'
-            f'</title></circle></a><text x="{cx + 10:.1f}" y="{cy + 4}" class="label">'
-            f'{ident}{mark[2]}</text>')
+        parts.append(_point(a, x(_year(a["start_lo"])), pad + row_h * (row + 1),
+                            a["id"] in zombie_ids, width))
     parts.append("</svg>")
     return Markup("".join(parts))
 

@@ -8,6 +8,7 @@ import statistics
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable
+from datetime import date
 from typing import Any, TypeVar
 
 from flask import Blueprint, abort, g, request
@@ -328,6 +329,8 @@ def _solution_html(data: dict[str, Any]) -> dict[str, Any]:
 
     data["timeline_svg"], data["map_svg"] = cached(f"solution_svg:{sid}:{as_of}", draw)
     data["sampled"] = data["attempts"]["total"] > TIMELINE_POINTS
+    # the year slider reaches this year (evidence years stop at the date shown)
+    data["this_year"] = date.today().year
     data["colour"] = charts.VERDICT_COLOURS.get(data["verdict"]["verdict"], "#768692")
     return data
 
