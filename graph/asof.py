@@ -10,7 +10,9 @@ no one is accused on a guess):
 - an outcome once its initiative has started and its measurement period has ended: the
   last day of ``period_end`` (of ``period_start`` when only that is given);
 - a solution once one of its initiatives has started or one of its evaluations has been
-  published.
+  published;
+- an initiative's end (and the status ``completed`` or ``stopped`` it brings) from the
+  first day of its end date: before that, an initiative that had started was running.
 
 Records read from the graph carry these days as ``start_lo``, ``published_hi`` and
 ``measured_hi`` (an outcome's row also carries its initiative's ``start_lo``).
@@ -24,7 +26,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
+from triedbefore.ontology.models import date_bounds
+
 R = TypeVar("R", bound=Mapping[str, Any])
+
+#: Statuses an initiative has only once it has ended.
+ENDED = frozenset({"completed", "stopped"})
 
 
 def started_by(start_lo: int | None, when: int) -> bool:
@@ -62,3 +69,14 @@ def solution_known(first_start: int | None, first_published: int | None, when: i
     published (``None``: it has none)."""
     return ((first_start is not None and first_start <= when)
             or (first_published is not None and first_published <= when))
+
+
+def as_then(initiative: dict[str, Any], when: int) -> dict[str, Any]:
+    """An initiative's row as it stood on day ``when``: an end date after it is not yet
+    known, and an initiative that had started and not yet ended was active."""
+    end = initiative.get("end_date")
+    if not end or date_bounds(str(end))[0] <= when:
+        return initiative
+    status = initiative.get("status")
+    return {**initiative, "end_date": None,
+            "status": "active" if status in ENDED else status}

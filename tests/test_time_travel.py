@@ -129,6 +129,16 @@ def test_nothing_after_the_date_on_any_page(client: FlaskClient, when: date, by_
         sid = page.rsplit("/", 1)[1]
         texts = _texts(client, page, f"{query}&size=500", SOLUTION_TABLES)
         assert not _later(texts, cut, sid, _solution_first_days_cached(client)), page
+        _no_later_end(client.get(f"{page}.json?{query}&size=500").get_json(), cut)
+
+
+def _no_later_end(data: dict[str, object], cut: int) -> None:
+    """No attempt shows an end (or the status an end brings) after the date."""
+    attempts = data["attempts"]["items"]  # type: ignore[index]
+    for a in attempts:
+        assert not a["end_date"] or date_bounds(a["end_date"])[0] <= cut, a
+        if not a["end_date"]:
+            assert a["status"] not in ("completed", "stopped"), a
 
 
 _FIRST_DAYS: dict[int, dict[str, int]] = {}
@@ -150,6 +160,8 @@ def test_every_solution_page_at_turning_points(client: FlaskClient, when: date) 
         sid = row["solution_id"]
         texts = _texts(client, f"/solutions/{sid}", f"as_of={when}&size=500", SOLUTION_TABLES)
         assert not _later(texts, cut, sid, first), sid
+        _no_later_end(client.get(f"/solutions/{sid}.json?as_of={when}&size=500").get_json(),
+                      cut)
 
 
 # --- the three cases seen on the demo -------------------------------------------------
@@ -254,3 +266,15 @@ def test_year_slider_reaches_this_year_from_an_earlier_date(client: FlaskClient)
     assert slider is not None
     assert f'max="{date.today().year}"' in slider.group(0) and 'value="2015"' in slider.group(0)
     assert "Evidence published in 2014, 2015;" in html
+
+
+def test_an_attempt_running_on_the_date_shows_no_later_end(client: FlaskClient) -> None:
+    """INI-0021 (2016-10-01 to 2018-03, stopped) was running on 1 January 2017."""
+    then = client.get("/solutions/SOL-TELE.json?as_of=2017-01-01").get_json()
+    stockport = next(a for a in then["attempts"]["items"] if a["id"] == "INI-0021")
+    assert stockport["end_date"] is None and stockport["status"] == "active"
+    html = client.get("/solutions/SOL-TELE?as_of=2017-01-01").data.decode()
+    assert "stopped" not in html
+    today = client.get("/solutions/SOL-TELE.json").get_json()
+    stockport = next(a for a in today["attempts"]["items"] if a["id"] == "INI-0021")
+    assert stockport["end_date"] == "2018-03" and stockport["status"] == "stopped"

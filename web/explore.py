@@ -263,8 +263,8 @@ def _solution_data(solution_id: str, as_of: str | None, pages: tuple[int, ...],
     # in their statements, so that their totals agree.
     evaluations = asof.cut(store.read(queries.SOLUTION_EVALUATIONS,
                                       {**common, "skip": (ev_page - 1) * size}), when)
-    attempts = asof.cut(store.read(queries.SOLUTION_ATTEMPTS,
-                                   {**common, "skip": (at_page - 1) * size}), when)
+    attempts = [asof.as_then(a, when) for a in asof.cut(store.read(
+        queries.SOLUTION_ATTEMPTS, {**common, "skip": (at_page - 1) * size}), when)]
     counted = store.read(queries.SOLUTION_ATTEMPT_SITES, common)
     zombies = {z["initiative_id"]: z
                for z in zombie_rows(as_of)["by_solution"].get(solution_id, [])}
