@@ -112,7 +112,7 @@ PAGES = [f"/solutions/{r['solution_id']}" for r in _rows("solutions.csv")] + [
     "/zombies", *(f"/check?q={p}" for p in PROPOSALS)]
 
 
-@settings(max_examples=30, deadline=None,
+@settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(when=st.dates(date(1995, 1, 1), date(2030, 12, 31)), by_year=st.booleans(),
        page=st.sampled_from(PAGES))
@@ -278,3 +278,15 @@ def test_an_attempt_running_on_the_date_shows_no_later_end(client: FlaskClient) 
     today = client.get("/solutions/SOL-TELE.json").get_json()
     stockport = next(a for a in today["attempts"]["items"] if a["id"] == "INI-0021")
     assert stockport["end_date"] == "2018-03" and stockport["status"] == "stopped"
+
+
+@pytest.mark.parametrize("when", ["2016-06-30", "2018-12-31", "2021-06-30"])
+def test_solution_page_and_zombies_page_agree_on_a_date(client: FlaskClient,
+                                                        when: str) -> None:
+    listed = client.get(f"/zombies.json?as_of={when}").get_json()["zombies"]["items"]
+    for row in _rows("solutions.csv"):
+        sid = row["solution_id"]
+        page = client.get(f"/solutions/{sid}.json?as_of={when}&size=500").get_json()
+        marked = {a["id"] for a in page["attempts"]["items"] if a["zombie"]}
+        assert {z["initiative_id"] for z in page["zombies"]} == marked == {
+            z["initiative_id"] for z in listed if z["solution_id"] == sid}, sid
