@@ -290,3 +290,15 @@ def test_solution_page_and_zombies_page_agree_on_a_date(client: FlaskClient,
         marked = {a["id"] for a in page["attempts"]["items"] if a["zombie"]}
         assert {z["initiative_id"] for z in page["zombies"]} == marked == {
             z["initiative_id"] for z in listed if z["solution_id"] == sid}, sid
+
+
+def test_year_slider_before_any_evidence_tells_no_later_year(client: FlaskClient) -> None:
+    """Before the first evidence the slider is still there to move forward, and neither its
+    range nor its marks tell when the evidence came."""
+    html = client.get("/solutions/SOL-TELE?as_of=2010-06-01").data.decode()
+    slider = re.search(r'<input id="year"[^>]*>', html)
+    assert slider is not None
+    assert 'min="2010"' in slider.group(0) and f'max="{date.today().year}"' in slider.group(0)
+    marks = re.search(r'<datalist id="evidence-years">(.*?)</datalist>', html)
+    assert marks is not None and marks.group(1) == ""
+    assert "No evidence published by 2010-06-01" in html

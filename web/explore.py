@@ -329,8 +329,13 @@ def _solution_html(data: dict[str, Any]) -> dict[str, Any]:
 
     data["timeline_svg"], data["map_svg"] = cached(f"solution_svg:{sid}:{as_of}", draw)
     data["sampled"] = data["attempts"]["total"] > TIMELINE_POINTS
-    # the year slider reaches this year (evidence years stop at the date shown)
-    data["this_year"] = date.today().year
+    # The year slider runs from the year before the first evidence (or the year shown,
+    # when earlier: a later first year is not told) to this year; the years of evidence
+    # it marks stop at the date shown.
+    published = [e.published_hi for e in evidence_index().of(sid)]
+    shown = int(as_of[:4])
+    data["slider_years"] = ((min(shown, int(iso(min(published))[:4]) - 1),
+                             max(shown, date.today().year)) if published else None)
     data["colour"] = charts.VERDICT_COLOURS.get(data["verdict"]["verdict"], "#768692")
     return data
 
