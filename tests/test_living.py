@@ -367,8 +367,10 @@ def test_time_travel_on_the_solution_and_check_pages(store: FalkorStore, sample_
     assert 'type="range"' in html and 'name="year"' in html
     assert 'value="2012-12-31"' in html  # the date field shows the date the year stands for
     assert "as of 2012-12-31" in html
-    for year in today["evidence_years"]:
-        assert f'<option value="{year}"' in html
+    for shown in (2012, 2016):  # the slider marks the years of evidence known by then
+        html_then = client.get(f"/solutions/SOL-TELE?year={shown}").get_data(as_text=True)
+        for year in today["evidence_years"]:
+            assert (f'<option value="{year}"' in html_then) == (year <= shown), (shown, year)
     assert client.get("/solutions/SOL-TELE.json?year=12345").status_code == 400
     check = client.get("/check.json?q=telehealth+home+monitoring+COPD&as_of=2010-01-01")
     report = check.get_json()["report"]
