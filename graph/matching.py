@@ -751,6 +751,14 @@ class SolutionMatcher:
             pool = list(scores.items())
         return sorted(pool, key=lambda item: (-item[1], self._ids[item[0]]))[:k]
 
+    def describes(self, text: str) -> bool:
+        """Whether a word of ``text``, as written (no typo or truncation), is in a
+        solution's text or is a generic project word: such a word says what was done, not
+        where (the proposal check's place names)."""
+        original, rewritten = _analyse(text)
+        return any(w.stem in self._postings or w.stem in _GENERIC_STEMS
+                   for w in (*_terms(original), *_terms(rewritten)))
+
     def match(self, text: str, k: int = 5) -> list[tuple[str, float]]:
         """The ``k`` best solutions for ``text`` as (solution id, confidence), best first.
 
