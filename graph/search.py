@@ -315,12 +315,15 @@ def similar_initiatives(store: Store, text: str, solution_ids: list[str],
     for that order: (tier + (nearness + similarity) / 5) / 3, in [0, 1]."""
     tier: dict[str, tuple[int, str | None]] = {}
     for rank, sid in enumerate(solution_ids):
+        if len(tier) >= limit:
+            break  # the tiers above fill the list
         for row in store.read(queries.CHECK_SOLUTION_INITIATIVES, {
                 "id": sid, "counted": COUNTED_LINKS, "when": when,
                 "limit": SOLUTION_INITIATIVES_MAX}):
             tier.setdefault(str(row["id"]), (CLOSEST if rank == 0 else CLOSE, sid))
-    for f in fulltext(store, Label.INITIATIVE, text, TEXT_POOL):
-        tier.setdefault(str(f["node"].get("id")), (WORDED, None))
+    if len(tier) < limit:
+        for f in fulltext(store, Label.INITIATIVE, text, TEXT_POOL):
+            tier.setdefault(str(f["node"].get("id")), (WORDED, None))
     if not tier:
         return []
     rows = [r for r in store.read(queries.CHECK_INITIATIVES,
