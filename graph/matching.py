@@ -768,6 +768,15 @@ class SolutionMatcher:
         return [(self._ids[doc], round(self._confidence(ev, mass, best), 4))
                 for doc, ev in ranked]
 
+    def coverage(self, text: str, k: int = 5) -> list[tuple[str, float]]:
+        """The ``k`` best documents for ``text`` with their coverage (the share of the
+        query's weight each explains, as in :meth:`explain`), best first: a similarity
+        that does not depend on the other candidates."""
+        ranked, _slots, mass = self._rank(text, k)
+        best = ranked[0][1] if ranked else 0.0
+        return [(self._ids[doc], round(self._features(ev, mass, best)[0], 4))
+                for doc, ev in ranked]
+
     def explain(self, text: str, k: int = 5) -> list[Explanation]:
         """Why each of the ``k`` best solutions matched: its score, coverage, evidence and
         the query terms it shares (a term starting with ``§`` is a whole name or alias;

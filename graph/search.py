@@ -157,12 +157,18 @@ def check(store: Store, text: str, as_of: str | date | None = None,
             if eid not in read_first:
                 read_first.append(eid)
     illustrative = _illustrative(store, Label.SOLUTION, [m["solution_id"] for m in matches])
-    shown = [eid for _, v in verdicts.values() for eid in v.shown]
+    # The evaluations the report names: to read first, behind a verdict or in its words.
+    named = set(read_first[:limit]) | {
+        eid for _, v in verdicts.values()
+        for eid in {*v.evaluations, *_tokens(v.explanation)} & set(v.shown)}
     evaluations = {str(r["props"].get("id")): r["props"] for r in store.read(
-        queries.nodes_by_ids(Label.EVALUATION), {"ids": shown})} if shown else {}
+        queries.nodes_by_ids(Label.EVALUATION), {"ids": sorted(named)})} if named else {}
     for match in matches:
         match["illustrative"] = match["solution_id"] in illustrative
         match["explanation_titled"] = _titled(match["explanation"], evaluations)
+        match["evaluation_titles"] = {
+            eid: str(evaluations[eid].get("title") or eid)
+            for eid in verdicts[match["solution_id"]][1].shown if eid in evaluations}
     places = find_places(store, text)
     initiatives = similar_initiatives(store, text, [m["solution_id"] for m in matches],
                                       places, when, verdicts)
@@ -186,7 +192,7 @@ PLACE_SITES_MAX = 25
 PLACE_CANDIDATES_MAX = 12
 #: Initiatives the check lists; of one solution it reads at most this many (most recent).
 SIMILAR_LIMIT = 10
-SOLUTION_INITIATIVES_MAX = 300
+SOLUTION_INITIATIVES_MAX = 200
 TEXT_POOL = 30  # initiatives read from the full-text index, ranked again by their text
 #: Tiers of similar initiatives, first first: the closest solution's own, another close
 #: solution's, and those that only share words with the proposal.
@@ -299,8 +305,7 @@ def _text_similarity(text: str, rows: list[dict[str, Any]]) -> dict[str, float]:
                           description=str(r.get("description") or "")) for r in rows]
     if not texts:
         return {}
-    return {str(e["solution_id"]): float(e["coverage"])
-            for e in SolutionMatcher(texts).explain(text, k=len(texts))}
+    return dict(SolutionMatcher(texts).coverage(text, k=len(texts)))
 
 
 def similar_initiatives(store: Store, text: str, solution_ids: list[str],
@@ -330,9 +335,12 @@ def similar_initiatives(store: Store, text: str, solution_ids: list[str],
                                   {"ids": list(tier), "counted": COUNTED_LINKS})
             if r["start_lo"] is None or r["start_lo"] <= when]
     similarity = _text_similarity(text, rows)
-    chains = _site_chains(store, {str(s["id"]) for r in rows for s in r["sites"] or []})
+    # The areas above each site matter only near a place the proposal names by a site's.
+    chains = _site_chains(store, {str(s["id"]) for r in rows for s in r["sites"] or []}) \
+        if places else {}
     named = {p.name.lower() for p in places}
-    for region in sorted({str(c["region"]) for c in chains.values() if c["region"]}):
+    for region in sorted({str(s["region"]) for r in rows for s in r["sites"] or []
+                          if s.get("region")}):
         if region.lower() not in named and _whole(region, text):
             places.append(Place(region, regions={region}))  # an NHS region, by its name
     ranked: list[dict[str, Any]] = []
@@ -412,15 +420,20 @@ def design_words(design: str | None) -> str:
     return DESIGN_WORDS.get(design or "", (design or "design not recorded").replace("_", " "))
 
 
+_TOKEN = re.compile(r"[^\s,();]+")
+
+
+def _tokens(text: str) -> set[str]:
+    return set(_TOKEN.findall(text))
+
+
 def _titled(explanation: str, evaluations: dict[str, dict[str, Any]]) -> str:
-    """A verdict's explanation with each evaluation named by its title, for people."""
+    """A verdict's explanation with each evaluation named by its title, for people (the
+    rules list evaluation ids separated by commas, in parentheses)."""
     def title(found: re.Match[str]) -> str:
         e = evaluations.get(found.group(0))
         return f"“{e['title']}”" if e and e.get("title") else found.group(0)
-    if not evaluations:
-        return explanation
-    ids = "|".join(re.escape(eid) for eid in sorted(evaluations, key=len, reverse=True))
-    return re.sub(rf"(?<![\w-])(?:{ids})(?![\w-])", title, explanation)
+    return _TOKEN.sub(title, explanation)
 
 
 def _read_first(ids: list[str], props: dict[str, dict[str, Any]],

@@ -202,14 +202,19 @@ def test_read_first_without_a_strength_level_says_so(demo_client: FlaskClient) -
 # --- names, not ids; no raw scores ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", [README_EXAMPLE, WAKEFIELD])
-def test_the_report_shows_names_not_ids_or_scores(demo_client: FlaskClient, text: str) -> None:
+@pytest.mark.parametrize(("text", "name", "sid"), [
+    (README_EXAMPLE, "Telehealth monitoring for COPD", "SOL-TELE"),
+    (WAKEFIELD, "Telehealth monitoring for COPD", "SOL-TELE"),
+    ("Enhanced health in care homes", "Enhanced health in care homes", "SOL-EHCH"),  # warned
+])
+def test_the_report_shows_names_not_ids_or_scores(demo_client: FlaskClient, text: str,
+                                                  name: str, sid: str) -> None:
     seen = _report_text(demo_client, text)
-    assert "Telehealth monitoring for COPD" in seen
+    assert name in seen
     assert not ID_AS_TEXT.search(seen), ID_AS_TEXT.findall(seen)
     assert not RAW_SCORE.search(seen), RAW_SCORE.findall(seen)
     html = demo_client.get(f"/check?q={quote(text)}").get_data(as_text=True)
-    assert 'href="/solutions/SOL-TELE"' in html  # ids stay as link targets
+    assert f'href="/solutions/{sid}"' in html  # ids stay as link targets
 
 
 def test_json_twin_carries_names_reasons_badges_and_scores(demo_client: FlaskClient) -> None:

@@ -697,6 +697,8 @@ class CheckMatch(Envelope):
     explanation: str
     explanation_titled: str
     """The explanation with each evaluation named by its title."""
+    evaluation_titles: dict[str, str]
+    """The title of each evaluation considered (id → title)."""
     evaluations: list[Id]
     illustrative: bool
     warnings: list[DesignWarning] = absent()
