@@ -751,6 +751,14 @@ class SolutionMatcher:
             pool = list(scores.items())
         return sorted(pool, key=lambda item: (-item[1], self._ids[item[0]]))[:k]
 
+    def describes(self, text: str) -> bool:
+        """Whether a word of ``text``, as written (no typo or truncation), is in a
+        solution's text or is a generic project word: such a word says what was done, not
+        where (the proposal check's place names)."""
+        original, rewritten = _analyse(text)
+        return any(w.stem in self._postings or w.stem in _GENERIC_STEMS
+                   for w in (*_terms(original), *_terms(rewritten)))
+
     def match(self, text: str, k: int = 5) -> list[tuple[str, float]]:
         """The ``k`` best solutions for ``text`` as (solution id, confidence), best first.
 
@@ -758,6 +766,15 @@ class SolutionMatcher:
         ranked, _slots, mass = self._rank(text, k)
         best = ranked[0][1] if ranked else 0.0
         return [(self._ids[doc], round(self._confidence(ev, mass, best), 4))
+                for doc, ev in ranked]
+
+    def coverage(self, text: str, k: int = 5) -> list[tuple[str, float]]:
+        """The ``k`` best documents for ``text`` with their coverage (the share of the
+        query's weight each explains, as in :meth:`explain`), best first: a similarity
+        that does not depend on the other candidates."""
+        ranked, _slots, mass = self._rank(text, k)
+        best = ranked[0][1] if ranked else 0.0
+        return [(self._ids[doc], round(self._features(ev, mass, best)[0], 4))
                 for doc, ev in ranked]
 
     def explain(self, text: str, k: int = 5) -> list[Explanation]:

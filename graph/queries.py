@@ -826,6 +826,37 @@ SOLUTION_INITIATIVES = (
     "RETURN DISTINCT i.id AS id, i.title AS title ORDER BY id"
 )
 
+# --- the proposal check (graph/search.py) ------------------------------------------------
+
+#: The most recent ``$limit`` initiatives of a solution started by ``$when`` (or undated).
+CHECK_SOLUTION_INITIATIVES = (
+    "MATCH (s:Solution {id: $id})<-[l:IMPLEMENTS]-(i:Initiative) WHERE l.how IN $counted "
+    "WITH DISTINCT i WHERE i.start_date_lo IS NULL OR i.start_date_lo <= $when "
+    "WITH i ORDER BY i.start_date_lo DESC, i.id LIMIT $limit "
+    "RETURN i.id AS id"
+)
+
+#: What the check shows of each of ``$ids`` (initiatives): dates, status, sites, the
+#: solutions it is counted for and what it learned from (for the zombie rule).
+CHECK_INITIATIVES = (
+    "UNWIND $ids AS id MATCH (i:Initiative {id: id}) "
+    "RETURN i.id AS id, i.title AS title, i.description AS description, "
+    "i.start_date AS start_date, i.start_date_lo AS start_lo, i.end_date AS end_date, "
+    "i.status AS status, i.illustrative AS illustrative, "
+    "[(i)-[:TRIED_AT]->(t1:Site) | t1 {.id, .name, .kind, .region}] AS sites, "
+    "[(i)-[l2:IMPLEMENTS]->(s2:Solution) WHERE l2.how IN $counted | {id: s2.id, how: l2.how}] "
+    "AS solutions, "
+    "[(i)-[:LEARNED_FROM]->(x3) | x3.id] AS learned_from"
+)
+
+#: Each of ``$ids`` (sites) with the sites above it (sub-ICB location, ICB, NHS region).
+SITE_CHAINS = (
+    "UNWIND $ids AS id MATCH (t:Site {id: id}) "
+    "OPTIONAL MATCH (t)-[:PART_OF*1..4]->(a:Site) "
+    "RETURN t.id AS id, t.name AS name, t.kind AS kind, t.region AS region, "
+    "collect(DISTINCT a {.id, .kind, .name}) AS ancestors"
+)
+
 # --- living evidence: verdict changes and watches (graph/changes.py) ---------------------
 
 SOLUTIONS_OF_INITIATIVES = (

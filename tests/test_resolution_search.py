@@ -125,7 +125,7 @@ def test_proposal_check_flags_a_zombie(sample: FalkorStore) -> None:
     assert report["matches"][0]["solution_id"] == "SOL-TELE"
     assert report["matches"][0]["verdict"] == "does_not_work"
     assert report["zombie_risk"] is True
-    assert report["read_first"][0] == "EVAL-0004" or "EVAL-0004" in report["read_first"]
+    assert "EVAL-0004" in [e["evaluation_id"] for e in report["read_first"]]
     cited = search.check(sample, text + ". We build on the lessons of EVAL-0004.")
     assert cited["zombie_risk"] is False
     then = search.check(sample, text, as_of="2013-01-01")
@@ -153,8 +153,10 @@ def test_cli_resolve_search_check_json(sample: FalkorStore) -> None:
     hits = run("search", "hospital", "at", "home", "--limit", "3")
     assert isinstance(hits, list) and len(hits) <= 3
     report = run("check", "telehealth for COPD")
-    assert set(report) == {"matches", "zombie_risk", "read_first"}  # type: ignore[arg-type]
-    assert set(report["matches"][0]) == {"solution_id", "score", "verdict"}  # type: ignore[index]
+    assert set(report) == {"matches", "zombie_risk", "read_first",  # type: ignore[arg-type]
+                           "initiatives", "places", "as_of"}
+    assert set(report["matches"][0]) == {  # type: ignore[index]
+        "solution_id", "name", "score", "verdict", "strength", "explanation", "illustrative"}
 
 
 def test_fulltext_prefers_every_word_then_any(sample: FalkorStore) -> None:

@@ -437,20 +437,57 @@ def check(state: Context, text: tuple[str, ...], as_of: str | None, fmt: str) ->
     with _domain_errors():
         report = searching.check(state.store(), " ".join(text), as_of)
     if fmt == "json":
-        _emit_json({k: report[k] for k in ("matches", "zombie_risk", "read_first")}
-                   | {"matches": [{k: m[k] for k in ("solution_id", "score", "verdict")}
+        _emit_json({k: report[k] for k in ("zombie_risk", "read_first", "initiatives",
+                                           "places", "as_of")}
+                   | {"matches": [{k: m[k] for k in ("solution_id", "name", "score", "verdict",
+                                                     "strength", "explanation",
+                                                     "illustrative")}
                                   for m in report["matches"]]})
         return
     if not report["matches"]:
         click.echo("No known solution matches this proposal closely.")
-    for m in report["matches"]:
-        click.echo(f"{m['solution_id']} (match {m['score']}): {m['verdict']}, strength "
-                   f"{m['strength']}. {m['explanation']}")
+    for n, m in enumerate(report["matches"]):
+        click.echo(f"{'Closest solution' if n == 0 else 'Also close'}: {m['name']}"
+                   f"{_ILLUSTRATIVE if m['illustrative'] else ''}: "
+                   f"{_verdict_words(m['verdict'], m['strength'])}. {m['explanation_titled']}")
     click.echo("Zombie risk: " + ("YES: the evidence says this does not work and the "
                                   "proposal does not cite it" if report["zombie_risk"]
                                   else "no"))
     if report["read_first"]:
-        click.echo("Read first: " + ", ".join(report["read_first"]))
+        click.echo("Read first:")
+    for n, e in enumerate(report["read_first"], 1):
+        level = f"SMS level {e['level']}" if e["level"] else "no strength level"
+        finding = (e["finding"] or "finding not recorded").replace("_", " ")
+        click.echo(f"  {n}. {e['title'] or e['evaluation_id']}"
+                   f"{_ILLUSTRATIVE if e['illustrative'] else ''} ({e['design_label']}, "
+                   f"{level}, {finding}, {e['published_date'] or 'date not recorded'})")
+        click.echo(f"     {e['reason']}")
+    if report["places"]:
+        click.echo("Places the proposal names: "
+                   + ", ".join(p["name"] for p in report["places"]))
+    if report["initiatives"]:
+        click.echo("Similar past initiatives:")
+    for n, i in enumerate(report["initiatives"], 1):
+        where = "; ".join(s["name"] or s["id"] for s in i["sites"]) or "site not recorded"
+        when = (f"{i['start_date']} to {i['end_date']}" if i["start_date"] and i["end_date"]
+                else f"from {i['start_date']}" if i["start_date"] else "dates not recorded")
+        mark = (", zombie repeat" if i["zombie"] else
+                ", informed re-try" if i["informed_retry"] else "")
+        verdict = (f"; {i['solution_name']}: {_verdict_words(i['verdict'], i['strength'])}"
+                   if i["solution_id"] else "")
+        click.echo(f"  {n}. {i['title'] or i['initiative_id']}"
+                   f"{_ILLUSTRATIVE if i['illustrative'] else ''} ({where}; {when}; "
+                   f"{i['status'] or 'status not recorded'}{mark}{verdict})")
+        click.echo(f"     {i['reason']}")
+
+
+_ILLUSTRATIVE = " [illustrative]"
+
+
+def _verdict_words(verdict: str | None, strength: int | None) -> str:
+    """A verdict as the explorer's badge says it ("does not work, SMS level 5")."""
+    words = (verdict or "no verdict").replace("_", " ")
+    return f"{words}, SMS level {strength}" if strength else words
 
 
 @cli.group(invoke_without_command=True)

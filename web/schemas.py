@@ -689,19 +689,83 @@ class SearchResults(PageData):
 
 class CheckMatch(Envelope):
     solution_id: Id
+    name: str
     score: float
+    """The matcher's confidence that the proposal is this solution (0 to 1)."""
     verdict: Verdict
     strength: Level
     explanation: str
+    explanation_titled: str
+    """The explanation with each evaluation named by its title."""
+    evaluation_titles: dict[str, str]
+    """The title of each evaluation considered (id → title)."""
     evaluations: list[Id]
+    illustrative: bool
     warnings: list[DesignWarning] = absent()
 
 
+class CheckSite(Envelope):
+    id: Id
+    name: str | None
+
+
 class CheckInitiative(Envelope):
+    """A past initiative like the proposal: the closest solution's own first, then other
+    close solutions', then those only worded like it; within each, those tried nearest a
+    place the proposal names first, then the most similar text."""
+
     initiative_id: Id
     title: str | None
     start_date: PartialDate | None
+    end_date: PartialDate | None
+    status: Status | None
+    illustrative: bool
+    sites: list[CheckSite]
+    solution_id: Id | None
+    """The solution it is an attempt at (the close solution it was found through)."""
+    solution_name: str | None
+    verdict: Verdict | None
+    """That solution's verdict as of the report's date."""
+    strength: Level | None
+    zombie: bool
+    """A zombie repeat: started after the evidence said its solution does not work, citing
+    none of it."""
+    informed_retry: bool
+    place: str | None
+    """Where it was tried, said when that is in or near a place the proposal names."""
     score: float
+    """The list's order, one number: (tier + (nearness + similarity) / 5) / 3, tier 2 for
+    the closest solution's initiatives, 1 for another close solution's, 0 otherwise;
+    nearness 0 (elsewhere) to 4 (in the named place); non-increasing down the list."""
+    similarity: float
+    """The share of the proposal's words (weighted) its title and description hold."""
+    reason: str
+    """Why it is listed, in a sentence."""
+
+
+class CheckEvaluation(Envelope):
+    """An evaluation to read first."""
+
+    evaluation_id: Id
+    title: str | None
+    design: Design | None
+    design_label: str
+    level: Level | None
+    """SMS level; null when it has no strength level."""
+    finding: Finding | None
+    published_date: PartialDate | None
+    illustrative: bool
+    solution_id: Id | None
+    solution_name: str | None
+    reason: str
+    """Why it is on the list, in a sentence."""
+
+
+class CheckPlace(Envelope):
+    name: str
+    """As the proposal writes it ("Wakefield"), or an NHS region's name."""
+    sites: list[Id]
+    """The sites whose names hold it (none for a region)."""
 
 
 class CheckReport(Envelope):
@@ -710,9 +774,12 @@ class CheckReport(Envelope):
     zombie_risk: bool
     """Funding this would repeat a solution that does not work, without citing its
     evidence."""
-    read_first: list[Id]
-    """Evaluations to read first."""
+    read_first: list[CheckEvaluation]
+    """Evaluations to read first: those that decided the closest solution's verdict,
+    strongest first, then the others considered."""
     initiatives: list[CheckInitiative]
+    places: list[CheckPlace]
+    """Places the proposal names, found among the graph's site names and NHS regions."""
     as_of: date
 
 

@@ -86,7 +86,7 @@ def test_proposal_check_warns_of_a_zombie_risk(page: Any) -> None:
     alert = page.get_by_role("alert")
     expect(alert).to_be_visible()
     expect(alert).to_contain_text("Zombie risk")
-    expect(page.locator(".match").first).to_contain_text("SOL-TELE")
+    expect(page.locator(".match").first).to_contain_text("Telehealth monitoring for COPD")
 
 
 def test_keyboard_reaches_the_skip_link_then_the_navigation(page: Any) -> None:

@@ -1,0 +1,259 @@
+"""The proposal check shows the right neighbours, by name: the closest solution's own
+initiatives first (those in the place the proposal names first), then those only worded
+like it, in score order; what to read first with design, strength, finding, date and why;
+names, not ids or raw scores, on the page and in the CLI; the JSON twin carries the same."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from click.testing import CliRunner
+from flask.testing import FlaskClient
+
+from triedbefore.graph import search
+from triedbefore.graph.embedded import EmbeddedServer
+from triedbefore.graph.falkor import FalkorStore
+from triedbefore.graph.store import StoreURI
+from triedbefore.ingest.pipeline import ingest
+from triedbefore.web import schemas
+from triedbefore.web.app import create_app
+from triedbefore.web.cli import cli, demo_bundle
+
+README_EXAMPLE = "Proposal: telehealth monitoring for COPD patients"
+WAKEFIELD = ("We propose telehealth for people with COPD in three Wakefield practices: "
+             "patients send daily oxygen saturation and symptom readings from home, and "
+             "community respiratory nurses review the alerts, to cut emergency admissions.")
+PROPOSALS = [README_EXAMPLE, WAKEFIELD, "Hospital at home for frail patients in Devon",
+             "Care home support across London", "Social prescribing link workers",
+             "High-intensity user service for people who call 999 very often"]
+ID_AS_TEXT = re.compile(r"\b(?:SOL|INI|EVAL)-[A-Z0-9]+\b|\bEV\d+\b|\bVG\d+")
+RAW_SCORE = re.compile(r"\b0\.\d{3,}|\bmatch \d")
+
+
+@pytest.fixture(scope="module")
+def demo(embedded_server: EmbeddedServer) -> Iterator[FalkorStore]:
+    name = f"demo_{uuid.uuid4().hex[:12]}"
+    uri = StoreURI("falkordb", f"falkordb+unix://{embedded_server.socket_path}?graph={name}",
+                   path=embedded_server.socket_path, graph=name)
+    store = FalkorStore(uri, socket_path=embedded_server.socket_path)
+    assert ingest(store, Path(demo_bundle())).exit_code == 0
+    try:
+        yield store
+    finally:
+        store.drop_all()
+        store.close()
+
+
+@pytest.fixture
+def demo_client(demo: FalkorStore) -> FlaskClient:
+    return create_app({"TESTING": True, "STORE": demo, "SECRET_KEY": "test"}).test_client()
+
+
+@pytest.fixture
+def sample_client(read_sample: FalkorStore) -> FlaskClient:
+    return create_app({"TESTING": True, "STORE": read_sample,
+                       "SECRET_KEY": "test"}).test_client()
+
+
+def _report(client: FlaskClient, text: str, **args: str) -> dict[str, Any]:
+    query = "&".join(f"{k}={quote(v)}" for k, v in {"q": text, **args}.items())
+    response = client.get(f"/check.json?{query}")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    data = response.get_json()
+    schemas.CheckPage.model_validate(data)
+    report: dict[str, Any] = data["report"]
+    return report
+
+
+class _Text(HTMLParser):
+    """The text a reader sees in the report section (not the form, not link targets)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = 0
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.depth or ("class", "check-report") in attrs:
+            self.depth += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.depth and tag not in ("br",):
+            self.depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self.depth:
+            self.parts.append(data)
+
+
+def _report_text(client: FlaskClient, text: str) -> str:
+    response = client.get(f"/check?q={quote(text)}")
+    assert response.status_code == 200
+    parser = _Text()
+    parser.feed(response.get_data(as_text=True).replace("<br>", " "))
+    out = " ".join(parser.parts)
+    assert "Similar past initiatives" in out
+    return out
+
+
+# --- the neighbours ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("client_name", ["sample_client", "demo_client"])
+def test_readme_example_lists_the_telehealth_solutions_initiatives_first(
+        client_name: str, request: pytest.FixtureRequest) -> None:
+    client: FlaskClient = request.getfixturevalue(client_name)
+    report = _report(client, README_EXAMPLE)
+    assert report["matches"][0]["solution_id"] == "SOL-TELE"
+    own = client.get("/solutions/SOL-TELE.json?size=100").get_json()["attempts"]["items"]
+    own_ids = {a["id"] for a in own}
+    listed = [i["initiative_id"] for i in report["initiatives"]]
+    assert set(listed[:len(own_ids)]) == own_ids, listed  # all of them, before any other
+    assert all(i["solution_id"] == "SOL-TELE" and i["verdict"] == "does_not_work"
+               for i in report["initiatives"][:len(own_ids)])
+    assert "coaching" not in report["initiatives"][0]["title"].lower()
+
+
+@pytest.mark.parametrize("client_name", ["sample_client", "demo_client"])
+def test_a_paragraph_naming_wakefield_lists_wakefield_first(
+        client_name: str, request: pytest.FixtureRequest) -> None:
+    client: FlaskClient = request.getfixturevalue(client_name)
+    report = _report(client, WAKEFIELD)
+    first = report["initiatives"][0]
+    assert first["title"] == "Home telehealth for COPD, Wakefield", report["initiatives"]
+    assert "Wakefield" in [p["name"] for p in report["places"]]
+    assert first["place"] and "Wakefield" in first["place"] and "Wakefield" in first["reason"]
+    # Elsewhere, the same solution's initiatives still come before those only worded alike.
+    tiers = [i["solution_id"] == "SOL-TELE" for i in report["initiatives"]]
+    assert tiers == sorted(tiers, reverse=True), tiers
+
+
+def test_place_words_are_not_what_the_solutions_describe(read_sample: FalkorStore) -> None:
+    assert [p.name for p in search.find_places(read_sample, WAKEFIELD)] == ["Wakefield"]
+    assert search.find_places(read_sample, "Care Home support. Hospital at Home pilot") == []
+    assert search.find_places(read_sample, "") == []
+
+
+@pytest.mark.parametrize("text", PROPOSALS)
+def test_similar_initiatives_are_in_score_order_with_what_a_reader_needs(
+        demo_client: FlaskClient, text: str) -> None:
+    report = _report(demo_client, text)
+    scores = [i["score"] for i in report["initiatives"]]
+    assert scores and scores == sorted(scores, reverse=True), scores
+    for i in report["initiatives"]:
+        assert i["title"] and i["reason"].endswith(".")
+        assert i["sites"] and all(s["name"] for s in i["sites"]), i
+        assert isinstance(i["illustrative"], bool) and isinstance(i["zombie"], bool)
+        if i["solution_id"]:
+            assert i["solution_name"] and i["verdict"]
+
+
+def test_zombie_marks_and_badges_agree_with_the_solution_page(demo_client: FlaskClient) -> None:
+    report = _report(demo_client, README_EXAMPLE)
+    page = demo_client.get("/solutions/SOL-TELE.json?size=100").get_json()["attempts"]["items"]
+    zombies = {a["id"] for a in page if a["zombie"]}
+    assert zombies  # the demo has zombie repeats of telehealth
+    listed = {i["initiative_id"]: i for i in report["initiatives"]}
+    assert {k for k, i in listed.items() if i["zombie"]} == zombies
+    assert any(i["illustrative"] for i in listed.values())
+    html = demo_client.get(f"/check?q={quote(README_EXAMPLE)}").get_data(as_text=True)
+    similar = html[html.index('<ol class="similar">'):]
+    assert similar.count("zombie repeat") == len(zombies)
+    assert 'class="badge illustrative"' in similar
+
+
+def test_as_of_lists_no_initiative_started_later(sample_client: FlaskClient) -> None:
+    report = _report(sample_client, README_EXAMPLE, as_of="2017-01-01")
+    starts = [i["start_date"] for i in report["initiatives"]]
+    assert starts and all(s is None or s[:10] <= "2017-01-01" for s in starts), starts
+    assert "INI-0023" not in [i["initiative_id"] for i in report["initiatives"]]
+
+
+# --- read first ---------------------------------------------------------------------------
+
+
+def test_read_first_says_design_level_finding_date_and_why(sample_client: FlaskClient) -> None:
+    report = _report(sample_client, README_EXAMPLE)
+    first = report["read_first"][0]
+    assert first["level"] == 5 and first["finding"] == "no_effect"
+    assert first["title"] and first["published_date"] and first["design_label"]
+    assert "strongest" in first["reason"] and "Telehealth monitoring for COPD" in first["reason"]
+    text = _report_text(sample_client, README_EXAMPLE)
+    assert first["title"] in text and first["reason"] in text
+    assert f"{first['design_label'].capitalize()} · SMS level 5 · found no effect" in text
+
+
+def test_read_first_without_a_strength_level_says_so(demo_client: FlaskClient) -> None:
+    text = "High-intensity user service for people who call 999 very often"
+    report = _report(demo_client, text)
+    assert report["read_first"] and all(e["level"] is None for e in report["read_first"])
+    seen = _report_text(demo_client, text)
+    assert "no strength level" in seen
+    assert not re.search(r"SMS (?:level )?0\b", seen), seen
+
+
+# --- names, not ids; no raw scores ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "name", "sid"), [
+    (README_EXAMPLE, "Telehealth monitoring for COPD", "SOL-TELE"),
+    (WAKEFIELD, "Telehealth monitoring for COPD", "SOL-TELE"),
+    ("Enhanced health in care homes", "Enhanced health in care homes", "SOL-EHCH"),  # warned
+])
+def test_the_report_shows_names_not_ids_or_scores(demo_client: FlaskClient, text: str,
+                                                  name: str, sid: str) -> None:
+    seen = _report_text(demo_client, text)
+    assert name in seen
+    assert not ID_AS_TEXT.search(seen), ID_AS_TEXT.findall(seen)
+    assert not RAW_SCORE.search(seen), RAW_SCORE.findall(seen)
+    html = demo_client.get(f"/check?q={quote(text)}").get_data(as_text=True)
+    assert f'href="/solutions/{sid}"' in html  # ids stay as link targets
+
+
+def test_json_twin_carries_names_reasons_badges_and_scores(demo_client: FlaskClient) -> None:
+    report = _report(demo_client, WAKEFIELD)
+    match = report["matches"][0]
+    assert match["name"] == "Telehealth monitoring for COPD" and match["illustrative"] is True
+    assert 0 < match["score"] <= 1 and "EVAL-0004" in match["explanation"]
+    assert "EVAL-0004" not in match["explanation_titled"]
+    assert {"initiative_id", "title", "sites", "start_date", "end_date", "status",
+            "solution_name", "verdict", "zombie", "informed_retry", "illustrative", "score",
+            "similarity", "reason", "place"} <= set(report["initiatives"][0])
+    assert {"evaluation_id", "title", "design", "level", "finding", "published_date",
+            "illustrative", "reason"} <= set(report["read_first"][0])
+
+
+def test_cli_check_shows_names_and_no_raw_scores(demo: FalkorStore) -> None:
+    res = CliRunner().invoke(cli, ["--store", demo.uri.raw, "check", WAKEFIELD])
+    assert res.exit_code == 0, res.output
+    assert "Telehealth monitoring for COPD" in res.output
+    assert "Home telehealth for COPD, Wakefield" in res.output
+    assert not ID_AS_TEXT.search(res.output), ID_AS_TEXT.findall(res.output)
+    assert not re.search(r"\d\.\d{3,}", res.output), res.output
+    lines = res.output.splitlines()
+    similar = lines.index("Similar past initiatives:")
+    assert lines[similar + 1].startswith("  1. Home telehealth for COPD, Wakefield")
+    as_json = CliRunner().invoke(cli, ["--store", demo.uri.raw, "check", WAKEFIELD,
+                                       "--format", "json"])
+    assert '"solution_id": "SOL-TELE"' in as_json.output  # ids in JSON
+
+
+# --- print --------------------------------------------------------------------------------
+
+
+def test_pages_link_a_print_stylesheet_that_hides_navigation_and_forms(
+        sample_client: FlaskClient) -> None:
+    html = sample_client.get(f"/check?q={quote(README_EXAMPLE)}").get_data(as_text=True)
+    link = re.search(r'<link rel="stylesheet" href="([^"]*print\.css)" media="print">', html)
+    assert link, "no print stylesheet"
+    css = sample_client.get(link.group(1)).get_data(as_text=True)
+    hidden = re.search(r"([^{}]*)\{\s*display:\s*none", css)
+    assert hidden and {"nav", "form", "header"} <= {s.strip() for s in hidden.group(1).split(",")}
+    assert "attr(data-url)" in css
