@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from triedbefore.ontology.models import EPOCH
@@ -80,6 +80,11 @@ class Verdict:
     explanation: str
     positive_level: int = 0  # P
     negative_level: int = 0  # N
+    # Both sides, so that a verdict names what it weighed against what: every counted
+    # evaluation with a positive finding (the P side) and every one finding no effect or
+    # harm (the N side), each strongest first.
+    positive: tuple[str, ...] = ()
+    negative: tuple[str, ...] = ()
 
 
 def negative_wins(p: int, n: int) -> bool:
@@ -109,6 +114,14 @@ def verdict_of(evidence: Iterable[Evidence], as_of: int | None = None) -> Verdic
     negatives = strength_order(e for e in counted if e.finding in NEGATIVE)
     p = positives[0].level or 0 if positives else 0
     n = negatives[0].level or 0 if negatives else 0
+    return replace(_weigh(counted, positives, negatives, p, n, shown),
+                   positive=tuple(e.id for e in positives),
+                   negative=tuple(e.id for e in negatives))
+
+
+def _weigh(counted: list[Evidence], positives: list[Evidence], negatives: list[Evidence],
+           p: int, n: int, shown: tuple[str, ...]) -> Verdict:
+    """The verdict table of semantics.md, once some evaluation has a strength level."""
     if p == 0 and n == 0:
         drivers = strength_order(counted)
         return Verdict(
@@ -175,7 +188,7 @@ class Repeat:
 
     initiative_id: str
     solution_id: str
-    ignored_evaluations: tuple[str, ...]  # the failed evidence, strongest first
+    ignored_evaluations: tuple[str, ...]  # the failed evidence not cited, strongest first
     lag_days: int  # start − publication of the earliest failed evidence
     cited: tuple[str, ...] = ()
     inferred_link: bool = False
@@ -195,6 +208,13 @@ class Repeat:
         return out
 
 
+def heeds(attempt: Attempt, evaluation: Evidence) -> bool:
+    """Whether the attempt cites the evaluation, or an initiative it evaluated: such an
+    evaluation is listed as cited, never as ignored."""
+    return evaluation.id in attempt.learned_from or bool(
+        evaluation.initiatives & attempt.learned_from)
+
+
 def classify(attempt: Attempt, evidence: Sequence[Evidence]) -> Repeat | None:
     """Zombie repeat, informed re-try (``cited`` set), or None, per semantics.md."""
     before = [e for e in evidence if e.published_hi < attempt.start_lo]
@@ -206,7 +226,7 @@ def classify(attempt: Attempt, evidence: Sequence[Evidence]) -> Repeat | None:
         return None
     prior_initiatives = set().union(*(e.initiatives for e in before))
     cited = sorted(attempt.learned_from & ({e.id for e in before} | prior_initiatives))
-    ordered = strength_order(failed)
+    ordered = strength_order(e for e in failed if not heeds(attempt, e))
     lag = attempt.start_lo - min(e.published_hi for e in failed)
     return Repeat(attempt.id, attempt.solution_id, tuple(e.id for e in ordered), lag,
                   tuple(cited), attempt.how == "inferred", then)
@@ -283,12 +303,13 @@ def classify_many(attempts: Sequence[Attempt], evidence: Sequence[Evidence]
         # an evaluation of this initiative alone does not count against it
         mine = [e for e in snapshot if e.initiatives == {attempt.id}] if attempt.id in \
             first_seen else []
-        ignored = snapshot if not mine else tuple(e for e in snapshot if e not in mine)
-        if not ignored:
+        others = snapshot if not mine else tuple(e for e in snapshot if e not in mine)
+        if not others:
             continue
         earliest = next(e for e in failed_by_date if not mine or e not in mine)
         cited = sorted(ref for ref in attempt.learned_from
                        if position.get(ref, k) < k or first_seen.get(ref, k) < k)
+        ignored = tuple(e for e in others if not heeds(attempt, e)) if cited else others
         yield attempt, Repeat(attempt.id, attempt.solution_id, tuple(e.id for e in ignored),
                               attempt.start_lo - earliest.published_hi, tuple(cited),
                               attempt.how == "inferred")
