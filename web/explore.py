@@ -229,7 +229,9 @@ def _solution_data(solution_id: str, as_of: str | None, pages: tuple[int, ...],
     solution = {k: v for k, v in found[0]["solution"].items()
                 if k not in ("row_hash", "aliases_text", "tags_text")}
     evidence = evidence_index().of(solution_id)
-    verdict = analytics.verdict_dict(solution_id, verdict_of(evidence, when), when)
+    judged = verdict_of(evidence, when)
+    verdict = analytics.verdict_dict(solution_id, judged, when,
+                                     analytics.side_details(store, judged))
     ev_page, at_page, out_page = pages
     common = {"id": solution_id, "counted": COUNTED_LINKS, "when": when, "limit": size}
     evaluations = store.read(queries.SOLUTION_EVALUATIONS,
