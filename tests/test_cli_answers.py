@@ -224,3 +224,22 @@ def test_design_names_are_the_ontology_labels() -> None:
               for c in graph.subjects(SKOS.notation, None)}
     assert set(DESIGNS) == {d.value for d in Design}
     assert all(DESIGNS[d] == labels[d] for d in DESIGNS)
+
+
+# --- the RDF export's message ---------------------------------------------------------
+
+
+def test_rdf_export_of_a_loaded_graph_says_only_where_it_wrote(
+        store: FalkorStore, sample_copy: Path, tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Every property the product itself writes (ingest runs' counts included) is in the
+    vocabulary, so exporting a graph it loaded has nothing to warn about."""
+    from triedbefore.ingest.pipeline import ResolveAll, run
+
+    assert ingest(store, sample_copy).exit_code == 0
+    run(store, ResolveAll())  # a run of another kind
+    with caplog.at_level("WARNING"):
+        result = invoke(store.uri.raw, "export", str(tmp_path / "rdf"), "--rdf", "turtle")
+    assert result.exit_code == 0
+    assert result.output == f"wrote {tmp_path / 'rdf' / 'triedbefore.ttl'}\n"
+    assert not caplog.records, caplog.text
