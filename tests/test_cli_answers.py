@@ -243,3 +243,50 @@ def test_rdf_export_of_a_loaded_graph_says_only_where_it_wrote(
     assert result.exit_code == 0
     assert result.output == f"wrote {tmp_path / 'rdf' / 'triedbefore.ttl'}\n"
     assert not caplog.records, caplog.text
+
+
+# --- words -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("count, word, expected", [
+    (0, "day", "0 days"), (1, "day", "1 day"), (2, "day", "2 days"),
+    (1, "verdict change", "1 verdict change"), (3, "verdict change", "3 verdict changes"),
+    (1, "watch", "1 watch"), (2, "watch", "2 watches"), (1_200, "site", "1,200 sites"),
+])
+def test_plural(count: int, word: str, expected: str) -> None:
+    from triedbefore.graph.wording import plural
+
+    assert plural(count, word) == expected
+
+
+@pytest.mark.parametrize("fn, value, expected", [
+    ("level", 0, "no strength level"), ("level", None, "no strength level"),
+    ("level", 3, "SMS level 3"), ("percent", 0.420513, "42.1%"),
+    ("change", 0.420513, "42.1% better"), ("change", -0.05, "5.0% worse"),
+    ("change", 0.0, "no change"), ("number", 780.0, "780"), ("number", 12.3456, "12.35"),
+    ("number", 1234.5, "1,234.5"), ("design", "cluster_rct",
+                                    "cluster randomised controlled trial"),
+    ("design", None, "design not recorded"),
+])
+def test_numbers_and_levels_for_people(fn: str, value: object, expected: str) -> None:
+    from triedbefore.graph import wording
+
+    assert getattr(wording, fn)(value) == expected
+
+
+def test_ingest_says_what_it_changed_in_words(store_uri: str, sample_copy: Path) -> None:
+    from triedbefore.graph.wording import plural
+
+    out = invoke(store_uri, "ingest", str(sample_copy)).output
+    recorded = json.loads(invoke(store_uri, "changes", "--format", "json").output)
+    verdicts = sum(1 for c in recorded if c["change_kind"] == "verdict")
+    assert verdicts > 1 and f"{verdicts} verdict changes recorded" in out, out
+    # one verdict moves: the trial that sank patient activation coaching now finds an effect
+    evaluations = sample_copy / "evaluations.csv"
+    evaluations.write_text(evaluations.read_text().replace(
+        "rct,,,no_effect,2019,true,860", "rct,,,positive,2019,true,860", 1))
+    out = invoke(store_uri, "ingest", str(sample_copy)).output
+    assert "1 verdict change recorded" in out, out
+    assert plural(1, "verdict change") == "1 verdict change"
+    listed = invoke(store_uri, "changes").output
+    assert f"{verdicts + 1} changes, newest first:" in listed, listed

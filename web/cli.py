@@ -145,6 +145,7 @@ def run_ingest(state: Context, path: str, *, fmt: str, batch_size: int | None,
                              "evaluations"].index(r[0]))
     click.echo(f"run {result.run_id} from {result.source}")
     _table(rows, ["file", "loaded", "written", "unchanged", "rejected"])
+    _changes_line(result.changes)
     shown = result.problems[:50]
     if shown:
         click.echo("")
@@ -156,6 +157,17 @@ def run_ingest(state: Context, path: str, *, fmt: str, batch_size: int | None,
     for path_ in result.report_paths:
         click.echo(f"report: {path_}")
     return result.exit_code
+
+
+def _changes_line(changes: list[dict[str, Any]]) -> None:
+    """What the run changed about the evidence, in words."""
+    verdicts = sum(1 for c in changes if c["change_kind"] == "verdict")
+    zombies = sum(1 for c in changes if c["change_kind"] == "zombie")
+    if verdicts or zombies:
+        parts = [wording.plural(verdicts, "verdict change") if verdicts else "",
+                 wording.plural(zombies, "new zombie repeat") if zombies else ""]
+        click.echo(" and ".join(p for p in parts if p)
+                   + " recorded (`triedbefore changes` lists them)")
 
 
 @cli.command()
@@ -204,6 +216,7 @@ def ingest_ods(state: Context, paths: tuple[str, ...], fmt: str, batch_size: int
            ["file", "extract", "columns", "organisations", "skipped", "rejected"])
     click.echo(f"sites: {run.loaded.get('sites', 0)} loaded, {run.written.get('sites', 0)} "
                f"written, {run.unchanged.get('sites', 0)} unchanged")
+    _changes_line(run.changes)
     click.echo("")
     if result.first_load:
         click.echo(f"first load of these organisations: {len(result.changes['opened'])} added")
