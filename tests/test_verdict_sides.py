@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from triedbefore.graph import analytics
 from triedbefore.graph.falkor import FalkorStore
 from triedbefore.graph.rules import NEGATIVE, POSITIVE
+from triedbefore.graph.wording import design
 from triedbefore.web.app import create_app
 from triedbefore.web.cli import cli
 
@@ -78,5 +79,6 @@ def test_solution_page_verdict_box_shows_both_sides(client: FlaskClient) -> None
         for e in data["verdict"]["sides"][side]["evaluations"]:
             assert f'href="/evaluations/{e["id"]}"' in box
             assert e["title"] in box and e["published_date"] in box
+            assert design(e["design"]) in box  # "cluster randomised controlled trial"
     # the stronger side first, each under its heading
     assert box.index("Found no effect or harm") < box.index("Found a positive effect")

@@ -364,8 +364,10 @@ def _side_text(key: str, side: dict[str, Any]) -> str:
     finding = "a positive effect" if key == "positive" else "no effect or harm"
     if not side["count"]:
         return f"Found {finding}: no evaluation with a strength level."
-    return (f"Found {finding}: {wording.plural(side['count'], 'evaluation')}, the strongest "
-            f"at {wording.level(side['level'])}; strongest first:")
+    if side["count"] == 1:
+        return f"Found {finding}: 1 evaluation, at {wording.level(side['level'])}:"
+    return (f"Found {finding}: {side['count']} evaluations, the strongest at "
+            f"{wording.level(side['level'])}; strongest first:")
 
 
 def _evaluation_text(e: dict[str, Any]) -> str:

@@ -684,3 +684,12 @@ def _without(args: dict[str, str], name: str) -> str:
     from urllib.parse import urlencode
 
     return urlencode({k: v for k, v in args.items() if k not in (name, "page")})
+
+
+@bp.app_template_filter("design_name")
+def _design_name(value: str | None) -> str:
+    """An evaluation design as people name it (``cluster_rct``: cluster randomised
+    controlled trial)."""
+    from triedbefore.graph.wording import design
+
+    return design(value)
