@@ -312,9 +312,11 @@ class Repeat(Envelope):
     initiative_id: Id
     solution_id: Id
     ignored_evaluations: list[Id]
-    """The failed evidence published before the start, strongest first."""
+    """The failed evidence published before the start that the initiative did not cite
+    (directly or through an initiative it evaluated), strongest first; never also in
+    `cited`."""
     lag_days: int
-    """Start minus the publication of the earliest ignored evaluation, in days."""
+    """Start minus the publication of the earliest failed evaluation, in days."""
     cited: list[Id] = absent()
     """Informed re-tries only: the evidence the initiative cited."""
     inferred_link: Literal[True] = absent()
