@@ -290,3 +290,15 @@ def test_ingest_says_what_it_changed_in_words(store_uri: str, sample_copy: Path)
     assert plural(1, "verdict change") == "1 verdict change"
     listed = invoke(store_uri, "changes").output
     assert f"{verdicts + 1} changes, newest first:" in listed, listed
+
+
+def test_resolve_accounts_and_db_status_answer_plainly_when_there_is_nothing(
+        store_uri: str, tmp_path: Path) -> None:
+    out = invoke(store_uri, "resolve").output
+    assert "No initiative is waiting for a solution." in out and HINT in out.lower()
+    out = CliRunner().invoke(cli, ["user", "list", "--users-file",
+                                   str(tmp_path / "users.json")]).output
+    assert out == "No accounts yet; add one with `triedbefore user add NAME`.\n"
+    out = CliRunner().invoke(cli, ["--store", f"embedded:{tmp_path / 'db'}", "db",
+                                   "status"]).output
+    assert re.search(r"running: no$", out, re.M) and "None" not in out and "False" not in out

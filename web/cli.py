@@ -567,6 +567,10 @@ def resolve(state: Context, accept: tuple[str, str] | None, reject: tuple[str, s
         _emit_json([{"initiative_id": r.initiative_id, "solution_id": r.solution_id,
                      "score": r.score, "status": r.status} for r in results])
         return
+    if not results:
+        click.echo("No initiative is waiting for a solution.")
+        _say_if_empty(state)
+        return
     _table([[r.initiative_id, r.solution_id or "",
              "" if r.score is None else wording.percent(r.score, 0), r.status]
             for r in results], ["initiative", "solution", "match", "status"])
@@ -862,6 +866,9 @@ def user_list(users_file: str | None, fmt: str) -> None:
     if fmt == "json":
         _emit_json([u.to_dict() for u in users])
         return
+    if not users:
+        click.echo("No accounts yet; add one with `triedbefore user add NAME`.")
+        return
     _table([[u.name, u.role, u.created_at] for u in users], ["name", "role", "created"])
 
 
@@ -955,7 +962,9 @@ def _print_status(status: Any, fmt: str) -> None:
         _emit_json(data)
     else:
         for key, value in data.items():
-            click.echo(f"{key:>12}: {value}")
+            shown = {True: "yes", False: "no", None: "-"}.get(value, value) \
+                if isinstance(value, bool) or value is None else value
+            click.echo(f"{key.replace('_', ' '):>12}: {shown}")
 
 
 def demo_bundle() -> Path:
