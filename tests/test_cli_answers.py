@@ -302,3 +302,18 @@ def test_resolve_accounts_and_db_status_answer_plainly_when_there_is_nothing(
     out = CliRunner().invoke(cli, ["--store", f"embedded:{tmp_path / 'db'}", "db",
                                    "status"]).output
     assert re.search(r"running: no$", out, re.M) and "None" not in out and "False" not in out
+
+
+def test_a_new_zombie_repeat_one_day_after_the_evidence_says_1_day(
+        store_uri: str, sample_copy: Path) -> None:
+    initiatives = sample_copy / "initiatives.csv"
+    whole = initiatives.read_text()
+    initiatives.write_text("".join(line for line in whole.splitlines(keepends=True)
+                                   if not line.startswith("INI-0027,")))
+    invoke(store_uri, "ingest", str(sample_copy))
+    initiatives.write_text(whole)  # Wirral's coaching service, started the day after the trial
+    invoke(store_uri, "ingest", str(sample_copy))
+    found = json.loads(invoke(store_uri, "changes", "--format", "json").output)
+    zombie = next(c for c in found if c["change_kind"] == "zombie")
+    assert zombie["initiative_id"] == "INI-0027"
+    assert " started 1 day after " in zombie["explanation"], zombie["explanation"]
