@@ -28,6 +28,7 @@ from triedbefore.graph.rules import (
     verdict_of,
 )
 from triedbefore.graph.store import Store
+from triedbefore.graph.wording import plural
 from triedbefore.ontology import vocab
 from triedbefore.ontology.models import measure_key
 
@@ -71,18 +72,40 @@ def solution_evidence(store: Store, solution_id: str) -> list[Evidence]:
     return [_evidence(r) for r in rows]
 
 
+#: Evaluations listed on each side of a verdict (the strongest; ``count`` says how many).
+SIDE_SHOWN = 5
+
+
 def verdict(store: Store, solution_id: str, as_of: str | date | None = None) -> dict[str, Any]:
     """The verdict for one solution as of a date: category, strength, the evaluations that
-    drove it (strongest first) and the rule applied, in plain English."""
+    drove it (strongest first), both sides weighed and the rule applied, in plain English."""
     when = as_of_day(as_of)
     v = verdict_of(solution_evidence(store, solution_id), when)
-    return verdict_dict(solution_id, v, when)
+    return verdict_dict(solution_id, v, when, side_details(store, v))
 
 
-def verdict_dict(solution_id: str, v: Verdict, when: int) -> dict[str, Any]:
+def side_details(store: Store, v: Verdict) -> dict[str, dict[str, Any]]:
+    """What a reader needs to weigh the evaluations listed on the sides of ``v``: title,
+    design, SMS level, finding, publication date, by id."""
+    ids = [*v.positive[:SIDE_SHOWN], *v.negative[:SIDE_SHOWN]]
+    if not ids:
+        return {}
+    return {str(r["id"]): r for r in store.read(queries.EVALUATION_SUMMARIES, {"ids": ids})}
+
+
+def verdict_dict(solution_id: str, v: Verdict, when: int,
+                 details: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The verdict as the CLI and the explorer give it; ``details`` from
+    :func:`side_details`."""
+    def side(level: int, ids: tuple[str, ...]) -> dict[str, Any]:
+        return {"level": level, "count": len(ids),
+                "evaluations": [details.get(i) or {"id": i} for i in ids[:SIDE_SHOWN]]}
+
     return {"solution_id": solution_id, "verdict": v.verdict, "strength": v.strength,
             "as_of": iso(when), "evaluations": list(v.evaluations),
-            "explanation": v.explanation, "considered": list(v.shown)}
+            "explanation": v.explanation, "considered": list(v.shown),
+            "sides": {"positive": side(v.positive_level, v.positive),
+                      "negative": side(v.negative_level, v.negative)}}
 
 
 # --- bulk reads for the whole-graph questions -------------------------------------
@@ -232,8 +255,8 @@ def deviance(store: Store, measure: str, *, min_peers: int = MIN_PEERS,
             scored.append((x, row))
     result = Deviance(measure, len(scored))
     if len(scored) < min_peers:
-        result.note = (f"only {len(scored)} outcome(s) with a baseline and a value; at least "
-                       f"{min_peers} are needed to compare peers")
+        result.note = (f"only {plural(len(scored), 'outcome')} with a baseline and a value; "
+                       f"at least {min_peers} are needed to compare peers")
         return result
     xs = [x for x, _ in scored]
     med = statistics.median(xs)
@@ -254,8 +277,8 @@ def deviance(store: Store, measure: str, *, min_peers: int = MIN_PEERS,
                 "outcome_id": row["outcome_id"], "initiative_id": row["initiative_id"],
                 "unit": row.get("unit")})
     result.deviants.sort(key=lambda d: (-d["score"], d["site_id"]))
-    result.note = (f"{len(result.deviants)} site(s) with robust z ≥ {threshold} among "
-                   f"{len(scored)} outcomes" if result.deviants else
+    result.note = (f"{plural(len(result.deviants), 'site')} with robust z ≥ {threshold} "
+                   f"among {plural(len(scored), 'outcome')}" if result.deviants else
                    f"no outcome reaches robust z ≥ {threshold}")
     return result
 

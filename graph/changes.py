@@ -40,6 +40,7 @@ from triedbefore.graph.rules import (
     verdict_of,
 )
 from triedbefore.graph.store import Store, batched
+from triedbefore.graph.wording import days
 from triedbefore.ontology.vocab import ChangeKind, Visibility
 
 T = TypeVar("T")
@@ -198,7 +199,7 @@ def _new_zombies(store: Store, evidence: dict[str, list[Evidence]],
                 "evaluations": list(repeat.ignored_evaluations),
                 "explanation": (
                     f"New zombie repeat: initiative {repeat.initiative_id} started "
-                    f"{repeat.lag_days} days after evidence that the solution does not work "
+                    f"{days(repeat.lag_days)} after evidence that the solution does not work "
                     f"was published ({', '.join(repeat.ignored_evaluations)}), without "
                     "citing it" + (" (its solution link is inferred)"
                                    if repeat.inferred_link else "") + "."),

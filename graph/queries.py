@@ -150,6 +150,15 @@ def any_node(label: Label) -> str:
     """One node of a label, if there is any."""
     return f"MATCH (n:{label.value}) RETURN n.id AS id LIMIT 1"
 
+
+@cypher_builder
+def names_by_ids(label: Label) -> str:
+    """What people call the nodes of a label with the ids in ``$ids`` (name, title or
+    measure), and whether each is illustrative."""
+    return (f"UNWIND $ids AS x MATCH (n:{label.value} {{id: x}}) "
+            "RETURN n.id AS id, coalesce(n.name, n.title, n.measure, n.id) AS name, "
+            "n.illustrative AS illustrative")
+
 # --- export and stats --------------------------------------------------------
 
 #: Reference columns per label, from the interchange models (column, link).
@@ -240,6 +249,14 @@ SOLUTION_EVIDENCE = (
     "collect(j.id) AS initiatives"
 )
 
+
+# The evaluations listed on the sides of a verdict, in the order of $ids.
+EVALUATION_SUMMARIES = (
+    "UNWIND $ids AS id MATCH (e:Evaluation {id: id}) "
+    "RETURN e.id AS id, e.title AS title, e.design AS design, e.sms_effective AS level, "
+    "e.finding AS finding, e.published_date AS published_date, "
+    "e.independent AS independent, e.illustrative AS illustrative"
+)
 
 # The distinct sites of the given solutions, for those tried at $min_sites or more.
 SOLUTION_SITES = (

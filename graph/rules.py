@@ -21,9 +21,10 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
+from triedbefore.graph.wording import plural
 from triedbefore.ontology.models import EPOCH
 from triedbefore.ontology.vocab import Verdict as VerdictName
 
@@ -80,6 +81,11 @@ class Verdict:
     explanation: str
     positive_level: int = 0  # P
     negative_level: int = 0  # N
+    # Both sides, so that a verdict names what it weighed against what: every counted
+    # evaluation with a positive finding (the P side) and every one finding no effect or
+    # harm (the N side), each strongest first.
+    positive: tuple[str, ...] = ()
+    negative: tuple[str, ...] = ()
 
 
 def negative_wins(p: int, n: int) -> bool:
@@ -92,6 +98,14 @@ def _names(evidence: Sequence[Evidence]) -> str:
     return ", ".join(e.id for e in evidence)
 
 
+def _above(side: str, level: int) -> str:
+    """How the winning side compares with the other one, which may have no evaluation."""
+    if not level:
+        finding = "a positive effect" if side == "positive" else "no effect or harm"
+        return f"with no counted evaluation finding {finding}"
+    return f"above the strongest {side} one (level {level})"
+
+
 def verdict_of(evidence: Iterable[Evidence], as_of: int | None = None) -> Verdict:
     """The verdict from the evaluations published on or before ``as_of`` (all if None)."""
     pool = [e for e in evidence if as_of is None or e.published_hi <= as_of]
@@ -100,7 +114,10 @@ def verdict_of(evidence: Iterable[Evidence], as_of: int | None = None) -> Verdic
     if not counted:
         why = ("No evaluation with a strength level has been published"
                if not pool else
-               f"The {len(pool)} evaluation(s) published ({_names(strength_order(pool))}) are "
+               f"The evaluation published ({_names(pool)}) is qualitative, a case study or a "
+               "critically low-quality review, which explains how and why but cannot show "
+               "whether it worked" if len(pool) == 1 else
+               f"The {len(pool)} evaluations published ({_names(strength_order(pool))}) are "
                "qualitative, case studies or critically low-quality reviews, which explain how "
                "and why but cannot show whether it worked")
         return Verdict(UNEVALUATED, 0, (), shown,
@@ -109,11 +126,19 @@ def verdict_of(evidence: Iterable[Evidence], as_of: int | None = None) -> Verdic
     negatives = strength_order(e for e in counted if e.finding in NEGATIVE)
     p = positives[0].level or 0 if positives else 0
     n = negatives[0].level or 0 if negatives else 0
+    return replace(_weigh(counted, positives, negatives, p, n, shown),
+                   positive=tuple(e.id for e in positives),
+                   negative=tuple(e.id for e in negatives))
+
+
+def _weigh(counted: list[Evidence], positives: list[Evidence], negatives: list[Evidence],
+           p: int, n: int, shown: tuple[str, ...]) -> Verdict:
+    """The verdict table of semantics.md, once some evaluation has a strength level."""
     if p == 0 and n == 0:
         drivers = strength_order(counted)
         return Verdict(
             INCONCLUSIVE, max(e.level or 0 for e in counted), tuple(e.id for e in drivers), shown,
-            f"Inconclusive. {len(counted)} evaluation(s) with a strength level "
+            f"Inconclusive. {plural(len(counted), 'evaluation')} with a strength level "
             f"({_names(drivers)}) found only mixed or inconclusive results, so neither a "
             "positive nor a negative finding moves the verdict.", 0, 0)
     if p > n:
@@ -121,34 +146,39 @@ def verdict_of(evidence: Iterable[Evidence], as_of: int | None = None) -> Verdic
         drivers = [e for e in positives if (e.level or 0) == p] or positives[:1]
         if p >= 4:
             rule = (f"the strongest positive evaluation is at SMS level {p} "
-                    f"({_names(drivers)}), above the strongest negative one (level {n}), and "
+                    f"({_names(drivers)}), {_above('negative', n)}, and "
                     "level 4 or 5 designs can attribute the effect")
             return Verdict(WORKS, p, tuple(e.id for e in positives), shown,
                            f"Works. {rule[0].upper()}{rule[1:]}.", p, n)
         if len(strong_independent) >= 2:
             return Verdict(
                 WORKS, p, tuple(e.id for e in strength_order(strong_independent)), shown,
-                f"Works. Positive findings (highest SMS level {p}) outweigh negative ones "
-                f"(level {n}), and {len(strong_independent)} independent evaluations at level 3 "
+                f"Works. Positive findings (highest SMS level {p}) "
+                + (f"outweigh negative ones (level {n})" if n else
+                   "meet no finding of no effect or harm")
+                + f", and {len(strong_independent)} independent evaluations at level 3 "
                 f"or above agree ({_names(strength_order(strong_independent))}).", p, n)
         return Verdict(
             PROMISING, p, tuple(e.id for e in positives), shown,
             f"Promising. The strongest positive evaluation is at SMS level {p} "
-            f"({_names(drivers)}), above the strongest negative one (level {n}), but a works "
+            f"({_names(drivers)}), {_above('negative', n)}, but a works "
             "verdict needs a level 4–5 design or two independent positive evaluations at level "
-            f"3 or above (there are {len(strong_independent)}).", p, n)
+            "3 or above (there " + {0: "are none", 1: "is only one"}.get(
+                len(strong_independent), f"are {len(strong_independent)}") + ").", p, n)
     if n > p:
         drivers = [e for e in negatives if (e.level or 0) == n] or negatives[:1]
         if negative_wins(p, n):
             return Verdict(
                 DOES_NOT_WORK, n, tuple(e.id for e in negatives), shown,
                 f"Does not work. The strongest evaluation finding no effect or harm is at SMS "
-                f"level {n} ({_names(drivers)}), above the strongest positive one (level {p}); a "
+                f"level {n} ({_names(drivers)}), {_above('positive', p)}; a "
                 "level 3 or higher design can attribute the absence of effect.", p, n)
         return Verdict(
             WEAK_NEGATIVE, n, tuple(e.id for e in negatives), shown,
-            f"Weak negative. Evaluations finding no effect or harm outweigh positive ones "
-            f"(levels {n} against {p}), but the strongest is only SMS level {n} "
+            "Weak negative. Evaluations finding no effect or harm "
+            + (f"outweigh positive ones (levels {n} against {p})" if p else
+               "meet no positive finding")
+            + f", but the strongest is only SMS level {n} "
             f"({_names(drivers)}), too weak to attribute the absence of effect.", p, n)
     drivers = strength_order([e for e in counted if e.finding in POSITIVE | NEGATIVE
                               and (e.level or 0) == p])
@@ -175,7 +205,7 @@ class Repeat:
 
     initiative_id: str
     solution_id: str
-    ignored_evaluations: tuple[str, ...]  # the failed evidence, strongest first
+    ignored_evaluations: tuple[str, ...]  # the failed evidence not cited, strongest first
     lag_days: int  # start − publication of the earliest failed evidence
     cited: tuple[str, ...] = ()
     inferred_link: bool = False
@@ -195,6 +225,13 @@ class Repeat:
         return out
 
 
+def heeds(attempt: Attempt, evaluation: Evidence) -> bool:
+    """Whether the attempt cites the evaluation, or an initiative it evaluated: such an
+    evaluation is listed as cited, never as ignored."""
+    return evaluation.id in attempt.learned_from or bool(
+        evaluation.initiatives & attempt.learned_from)
+
+
 def classify(attempt: Attempt, evidence: Sequence[Evidence]) -> Repeat | None:
     """Zombie repeat, informed re-try (``cited`` set), or None, per semantics.md."""
     before = [e for e in evidence if e.published_hi < attempt.start_lo]
@@ -206,7 +243,7 @@ def classify(attempt: Attempt, evidence: Sequence[Evidence]) -> Repeat | None:
         return None
     prior_initiatives = set().union(*(e.initiatives for e in before))
     cited = sorted(attempt.learned_from & ({e.id for e in before} | prior_initiatives))
-    ordered = strength_order(failed)
+    ordered = strength_order(e for e in failed if not heeds(attempt, e))
     lag = attempt.start_lo - min(e.published_hi for e in failed)
     return Repeat(attempt.id, attempt.solution_id, tuple(e.id for e in ordered), lag,
                   tuple(cited), attempt.how == "inferred", then)
@@ -283,12 +320,13 @@ def classify_many(attempts: Sequence[Attempt], evidence: Sequence[Evidence]
         # an evaluation of this initiative alone does not count against it
         mine = [e for e in snapshot if e.initiatives == {attempt.id}] if attempt.id in \
             first_seen else []
-        ignored = snapshot if not mine else tuple(e for e in snapshot if e not in mine)
-        if not ignored:
+        others = snapshot if not mine else tuple(e for e in snapshot if e not in mine)
+        if not others:
             continue
         earliest = next(e for e in failed_by_date if not mine or e not in mine)
         cited = sorted(ref for ref in attempt.learned_from
                        if position.get(ref, k) < k or first_seen.get(ref, k) < k)
+        ignored = tuple(e for e in others if not heeds(attempt, e)) if cited else others
         yield attempt, Repeat(attempt.id, attempt.solution_id, tuple(e.id for e in ignored),
                               attempt.start_lo - earliest.published_hi, tuple(cited),
                               attempt.how == "inferred")

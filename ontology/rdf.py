@@ -181,7 +181,8 @@ def build_rdf(nodes: Iterable[NodeRecord], rels: Iterable[RelRecord]) -> Graph:
     for rel_type, from_id, to_id, props in rels:
         _add_rel(graph, Rel(rel_type), str(from_id), str(to_id), props, known, unmapped)
     if unmapped:
-        _LOG.warning("RDF export skipped properties the ontology does not name: %s",
+        _LOG.warning("The RDF file leaves out these properties, which the triedbefore "
+                     "vocabulary does not define: %s",
                      ", ".join(f"{owner}.{key}" for owner, key in sorted(unmapped)))
     return graph
 

@@ -164,3 +164,72 @@ def test_repeats_start_only_inside_the_does_not_work_windows() -> None:
             assert until is not None and until <= after  # ordered, not overlapping
 
     check()
+
+
+# --- both sides of a verdict ------------------------------------------------------
+
+WAKEFIELD = ev("rct", "no_effect", 5, independent=True)
+TORBAY = ev("ba", "positive", 1, independent=False)
+
+
+@pytest.mark.parametrize("evidence, verdict, positive, negative", [
+    ([], "unevaluated", (), ()),
+    ([ev("q", "positive", None)], "unevaluated", (), ()),               # not counted
+    ([ev("a", "mixed", 3), ev("b", "inconclusive", 5)], "inconclusive", (), ()),
+    # does_not_work names the level-1 positive result its explanation mentions
+    ([WAKEFIELD, TORBAY], "does_not_work", ("ba",), ("rct",)),
+    ([ev("a", "positive", 4), ev("b", "negative", 2), ev("c", "no_effect", 3)],
+     "works", ("a",), ("c", "b")),
+    ([ev("a", "positive", 2), ev("b", "positive", 3)], "promising", ("b", "a"), ()),
+    ([ev("a", "negative", 2), ev("b", "positive", 1)], "weak_negative", ("b",), ("a",)),
+    ([ev("a", "positive", 3), ev("b", "negative", 3), ev("c", "positive", 1)],
+     "mixed", ("a", "c"), ("b",)),
+    # strongest first: level, then independent before not, then the most recent
+    ([ev("old", "no_effect", 3, independent=True, published="2015"),
+      ev("new", "no_effect", 3, independent=True, published="2018"),
+      ev("self", "negative", 3, independent=False, published="2019"),
+      ev("m", "mixed", 5)], "does_not_work", (), ("new", "old", "self")),
+])
+def test_a_verdict_names_the_evaluations_on_both_sides(
+        evidence: list[Evidence], verdict: str, positive: tuple[str, ...],
+        negative: tuple[str, ...]) -> None:
+    v = verdict_of(evidence)
+    assert v.verdict == verdict
+    assert (v.positive, v.negative) == (positive, negative)
+    assert (v.positive_level, v.negative_level) == (
+        max((e.level or 0 for e in evidence if e.id in positive), default=0),
+        max((e.level or 0 for e in evidence if e.id in negative), default=0))
+
+
+def test_both_sides_hold_only_what_was_published_by_the_date() -> None:
+    later = ev("later", "positive", 4, published="2021")
+    assert verdict_of([WAKEFIELD, TORBAY, later], day(date(2020, 1, 1))).positive == ("ba",)
+    assert verdict_of([WAKEFIELD, TORBAY, later]).positive == ("later", "ba")
+
+
+# --- an informed re-try's evaluations: ignored or cited, never both -----------------
+
+E_RCT = ev("E1", "no_effect", 5, published="2019", initiatives=("I0",))
+E_REVIEW = ev("E2", "no_effect", 4, published="2019", initiatives=("I0", "I2"))
+E_OWN = ev("E3", "negative", 3, published="2019", initiatives=("I2",))
+
+
+@pytest.mark.parametrize("cites, ignored, cited", [
+    ((), ("E1", "E2", "E3"), ()),                   # a zombie ignores every failed one
+    (("E1",), ("E2", "E3"), ("E1",)),               # cited: not ignored
+    (("E1", "E2", "E3"), (), ("E1", "E2", "E3")),   # heeded all of it
+    (("I2",), ("E1",), ("I2",)),                    # citing an initiative heeds its evaluations
+    (("I0",), ("E3",), ("I0",)),
+])
+def test_an_evaluation_is_ignored_or_cited_never_both(
+        cites: tuple[str, ...], ignored: tuple[str, ...], cited: tuple[str, ...]) -> None:
+    from triedbefore.graph.rules import classify_many
+
+    evidence = [E_RCT, E_REVIEW, E_OWN]
+    one = classify(attempt("2020-01", cites), evidence)
+    many = dict(classify_many([attempt("2020-01", cites)], evidence))
+    for found in (one, *many.values()):
+        assert found is not None
+        assert (found.ignored_evaluations, found.cited) == (ignored, cited)
+        assert not set(found.ignored_evaluations) & set(found.cited)
+        assert found.lag_days == 1  # from the earliest failed evidence, cited or not

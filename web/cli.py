@@ -16,12 +16,13 @@ from typing import Any
 
 import click
 
-from triedbefore.graph import GraphError, RequestError, settings
+from triedbefore.graph import GraphError, NotFound, RequestError, names, settings, wording
 from triedbefore.graph.engines import open_store
+from triedbefore.graph.stats import NOTHING_LOADED
 from triedbefore.graph.store import Store, parse_store_uri
 from triedbefore.ingest import BundleUnreadable, IngestError
 from triedbefore.ingest.export import RDF_FORMATS
-from triedbefore.ontology.vocab import CandidateSource, CandidateStatus, Design, Finding
+from triedbefore.ontology.vocab import CandidateSource, CandidateStatus, Design, Finding, Label
 from triedbefore.web.auth import ROLES
 
 EXIT_OK = 0
@@ -39,13 +40,33 @@ def _fail(message: str, code: int = EXIT_ERROR) -> None:
 
 
 @contextmanager
-def _domain_errors() -> Iterator[None]:
+def _domain_errors(state: Context | None = None) -> Iterator[None]:
+    """Domain errors as one line; an unknown id in a graph with nothing loaded says so
+    (``state``: the command's, to look)."""
     try:
         yield
     except BundleUnreadable as exc:
         _fail(str(exc), EXIT_UNREADABLE)
+    except NotFound as exc:
+        _fail(f"{exc}; {NOTHING_LOADED}" if state is not None and _nothing_loaded(state)
+              else str(exc))
     except (GraphError, IngestError, RequestError) as exc:
         _fail(str(exc))
+
+
+def _nothing_loaded(state: Context) -> bool:
+    from triedbefore.graph.stats import nothing_loaded
+
+    try:
+        return nothing_loaded(state.store())
+    except GraphError:
+        return False
+
+
+def _say_if_empty(state: Context) -> None:
+    """Below an empty answer: say when it is empty because nothing was loaded."""
+    if _nothing_loaded(state):
+        click.echo(NOTHING_LOADED[0].upper() + NOTHING_LOADED[1:] + ".")
 
 
 def _emit_json(data: Any) -> None:
@@ -53,6 +74,11 @@ def _emit_json(data: Any) -> None:
 
 
 def _table(rows: list[list[Any]], header: list[str]) -> None:
+    if "illustrative" in header:
+        column = header.index("illustrative")
+        if not any(row[column] for row in rows):  # no such record: no column
+            header = header[:column] + header[column + 1:]
+            rows = [row[:column] + row[column + 1:] for row in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
     click.echo("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     click.echo("  ".join("-" * w for w in widths))
@@ -119,6 +145,7 @@ def run_ingest(state: Context, path: str, *, fmt: str, batch_size: int | None,
                              "evaluations"].index(r[0]))
     click.echo(f"run {result.run_id} from {result.source}")
     _table(rows, ["file", "loaded", "written", "unchanged", "rejected"])
+    _changes_line(result.changes)
     shown = result.problems[:50]
     if shown:
         click.echo("")
@@ -130,6 +157,17 @@ def run_ingest(state: Context, path: str, *, fmt: str, batch_size: int | None,
     for path_ in result.report_paths:
         click.echo(f"report: {path_}")
     return result.exit_code
+
+
+def _changes_line(changes: list[dict[str, Any]]) -> None:
+    """What the run changed about the evidence, in words."""
+    verdicts = sum(1 for c in changes if c["change_kind"] == "verdict")
+    zombies = sum(1 for c in changes if c["change_kind"] == "zombie")
+    if verdicts or zombies:
+        parts = [wording.plural(verdicts, "verdict change") if verdicts else "",
+                 wording.plural(zombies, "new zombie repeat") if zombies else ""]
+        click.echo(" and ".join(p for p in parts if p)
+                   + " recorded (`triedbefore changes` lists them)")
 
 
 @cli.command()
@@ -178,6 +216,7 @@ def ingest_ods(state: Context, paths: tuple[str, ...], fmt: str, batch_size: int
            ["file", "extract", "columns", "organisations", "skipped", "rejected"])
     click.echo(f"sites: {run.loaded.get('sites', 0)} loaded, {run.written.get('sites', 0)} "
                f"written, {run.unchanged.get('sites', 0)} unchanged")
+    _changes_line(run.changes)
     click.echo("")
     if result.first_load:
         click.echo(f"first load of these organisations: {len(result.changes['opened'])} added")
@@ -227,6 +266,7 @@ def export(state: Context, directory: str, rdf: str | None, public: bool, fmt: s
 
     with _domain_errors():
         store = state.store()
+        empty = _nothing_loaded(state)
         if public:
             if not store.has_public_copy():
                 from triedbefore.ingest.pipeline import PublicCopy, run
@@ -240,10 +280,13 @@ def export(state: Context, directory: str, rdf: str | None, public: bool, fmt: s
             data = {"files": export_bundle(store, Path(directory)), "directory": directory}
     if fmt == "json":
         _emit_json(data)
-    elif rdf:
+        return
+    if rdf:
         click.echo(f"wrote {data['rdf']}")
     else:
         _table([[k, v] for k, v in data["files"].items()], ["file", "rows"])
+    if empty:
+        _say_if_empty(state)
 
 
 @cli.command()
@@ -264,8 +307,10 @@ def stats(state: Context, fmt: str) -> None:
     _table([[k, v] for k, v in data["relationships"].items()], ["relationship", "count"])
     if data["latest_runs"]:
         click.echo("")
-        _table([[r.get("id"), r.get("status"), r.get("started_at"), r.get("source")]
+        _table([[r.get("id"), r.get("status"),
+                 str(r.get("started_at") or "")[:19].replace("T", " "), r.get("source")]
                 for r in data["latest_runs"]], ["run", "status", "started", "source"])
+    _say_if_empty(state)
 
 
 AS_OF = click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD",
@@ -281,21 +326,59 @@ def verdict(state: Context, solution_id: str, as_of: str | None, fmt: str) -> No
     """The evidence verdict for a solution, its strength and the rule applied."""
     from triedbefore.graph import analytics, quality
 
-    with _domain_errors():
+    with _domain_errors(state):
         data = analytics.verdict(state.store(), solution_id, as_of)
         data["warnings"] = quality.explain(state.store(), data["verdict"],
                                            data["evaluations"])
+        name = names.name_of(names.named(state.store(), Label.SOLUTION, [solution_id]),
+                             solution_id)
     if fmt == "json":
         _emit_json({k: v for k, v in data.items() if k != "considered"})
         return
-    click.echo(f"{data['solution_id']}: {data['verdict']} (strength: SMS level "
-               f"{data['strength']}) as of {data['as_of']}")
+    click.echo(f"{name} ({data['solution_id']}): {_verdict_name(data['verdict'])}, "
+               f"{wording.level(data['strength'])}, as of {data['as_of']}")
     click.echo(data["explanation"])
-    if data["evaluations"]:
-        click.echo("evaluations, strongest first: " + ", ".join(data["evaluations"]))
+    sides = data["sides"]
+    # the side that weighs more first; both, so that the reader sees what was outweighed
+    order = ["negative", "positive"] if sides["negative"]["level"] > sides["positive"][
+        "level"] else ["positive", "negative"]
+    if sides["positive"]["count"] or sides["negative"]["count"]:
+        for key in order:
+            click.echo("")
+            click.echo(_side_text(key, sides[key]))
+            for e in sides[key]["evaluations"]:
+                click.echo("  - " + _evaluation_text(e))
+            more = sides[key]["count"] - len(sides[key]["evaluations"])
+            if more:
+                click.echo(f"  … and {more} more")
     for w in data["warnings"]:
         about = f" ({w['evaluation_id']})" if w["evaluation_id"] else ""
         click.echo(f"warning{about}: {w['reason']} [{w['reference']}]")
+
+
+def _verdict_name(verdict: str) -> str:
+    return verdict.replace("_", " ")
+
+
+def _side_text(key: str, side: dict[str, Any]) -> str:
+    finding = "a positive effect" if key == "positive" else "no effect or harm"
+    if not side["count"]:
+        return f"Found {finding}: no evaluation with a strength level."
+    if side["count"] == 1:
+        return f"Found {finding}: 1 evaluation, at {wording.level(side['level'])}:"
+    return (f"Found {finding}: {side['count']} evaluations, the strongest at "
+            f"{wording.level(side['level'])}; strongest first:")
+
+
+def _evaluation_text(e: dict[str, Any]) -> str:
+    parts = [wording.design(e.get("design")),
+             wording.level(e.get("level")), str(e.get("finding") or "").replace("_", " "),
+             f"published {e.get('published_date') or 'on an unknown date'}"]
+    if e.get("independent"):
+        parts.append("independent")
+    if e.get("illustrative"):
+        parts.append("illustrative")
+    return f"{e.get('title') or e['id']} ({e['id']}): {', '.join(parts)}"
 
 
 def _repeats(state: Context, as_of: str | None, fmt: str, retries: bool) -> None:
@@ -303,18 +386,63 @@ def _repeats(state: Context, as_of: str | None, fmt: str, retries: bool) -> None
 
     with _domain_errors():
         zombies, informed = analytics.repeats(state.store(), as_of)
-    found = informed if retries else zombies
+        found = informed if retries else zombies
+        if fmt != "json":
+            store = state.store()
+            initiatives = names.named(store, Label.INITIATIVE, [
+                *(r.initiative_id for r in found), *(c for r in found for c in r.cited)])
+            solutions = names.named(store, Label.SOLUTION, (r.solution_id for r in found))
+            evaluations = names.named(store, Label.EVALUATION, [
+                *(e for r in found for e in r.ignored_evaluations),
+                *(c for r in found for c in r.cited)])
     if fmt == "json":
         _emit_json([r.to_dict() for r in found])
         return
-    header = ["initiative", "solution", "ignored evaluations", "lag (days)"]
-    rows = [[r.initiative_id, r.solution_id + (" (inferred link)" if r.inferred_link else ""),
-             ", ".join(r.ignored_evaluations), r.lag_days] for r in found]
+    if not found:
+        click.echo("No informed re-tries." if retries else "No zombie repeats.")
+        _say_if_empty(state)
+        return
+
+    def name(found_names: dict[str, names.Named], node_id: str) -> str:
+        return _short(names.name_of(found_names, node_id))
+
+    header = ["initiative", "solution", "ignored evaluations", "lag"]
+    rows: list[list[Any]] = []
+    for r in found:
+        shown = [initiatives.get(r.initiative_id), solutions.get(r.solution_id),
+                 *(evaluations.get(e) for e in r.ignored_evaluations)]
+        row: list[Any] = [
+            names.name_of(initiatives, r.initiative_id),
+            names.name_of(solutions, r.solution_id)
+            + (" (inferred link)" if r.inferred_link else ""),
+            "; ".join(name(evaluations, e) for e in r.ignored_evaluations) or "none",
+            wording.days(r.lag_days)]
+        if retries:
+            cited = [evaluations.get(c) or initiatives.get(c) for c in r.cited]
+            row.append("; ".join(_short(n.name) if n else c
+                                 for n, c in zip(cited, r.cited, strict=True)))
+            shown += cited
+        row.append("yes" if any(n and n.illustrative for n in shown) else "")
+        rows.append(row)
     if retries:
         header.append("cited")
-        for row, r in zip(rows, found, strict=True):
-            row.append(", ".join(r.cited))
+    header.append("illustrative")
     _table(rows, header)
+    _illustrative_note(rows, header)
+
+
+def _short(text: str, width: int = 60) -> str:
+    """A long title cut at a word for a table cell (the JSON keeps ids, the pages titles)."""
+    if len(text) <= width:
+        return text
+    return text[:width - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
+def _illustrative_note(rows: list[list[Any]], header: list[str]) -> None:
+    if "illustrative" in header and any(row[header.index("illustrative")] for row in rows):
+        click.echo("")
+        click.echo("illustrative: the row shows records invented to illustrate the analytics "
+                   "(no real project, study or organisation)")
 
 
 @cli.command()
@@ -345,11 +473,32 @@ def spread(state: Context, as_of: str | None, fmt: str) -> None:
 
     with _domain_errors():
         data = analytics.spread(state.store(), as_of)
+        if fmt != "json":
+            solutions = names.named(state.store(), Label.SOLUTION,
+                                    (d["solution_id"] for d in data))
+            sites = names.named(state.store(), Label.SITE, (s for d in data for s in d["sites"]))
     if fmt == "json":
         _emit_json(data)
         return
-    _table([[d["solution_id"], len(d["sites"]), ", ".join(d["sites"])] for d in data],
-           ["solution", "sites", "site ids"])
+    if not data:
+        click.echo("No solution tried at three or more sites is unevaluated.")
+        _say_if_empty(state)
+        return
+    rows: list[list[Any]] = []
+    for d in data:
+        shown = [names.name_of(sites, s) for s in d["sites"][:SITES_SHOWN]]
+        more = len(d["sites"]) - len(shown)
+        flagged = [solutions.get(d["solution_id"]), *(sites.get(s) for s in d["sites"])]
+        rows.append([names.name_of(solutions, d["solution_id"]), len(d["sites"]),
+                     "; ".join(shown) + (f"; and {more} more" if more else ""),
+                     "yes" if any(n and n.illustrative for n in flagged) else ""])
+    header = ["solution", "sites", "tried at", "illustrative"]
+    _table(rows, header)
+    _illustrative_note(rows, header)
+
+
+#: Sites named per solution in the spread table (the JSON lists them all).
+SITES_SHOWN = 3
 
 
 @cli.command()
@@ -360,17 +509,32 @@ def deviance(state: Context, measure: str, fmt: str) -> None:
     """Positive deviance: sites that improved far more than their peers on one measure."""
     from triedbefore.graph import analytics
 
-    with _domain_errors():
+    with _domain_errors(state):
         result = analytics.deviance(state.store(), measure)
+        store = state.store()
+        sites = names.named(store, Label.SITE, (d["site_id"] for d in result.deviants))
+        outcomes = names.named(store, Label.OUTCOME, (d["outcome_id"] for d in result.deviants))
+        initiatives = names.named(store, Label.INITIATIVE,
+                                  (d["initiative_id"] for d in result.deviants))
     if fmt == "json":
         _emit_json([{k: d[k] for k in ("site_id", "baseline", "value", "relative_change",
                                        "score")} for d in result.deviants])
         return
     click.echo(f"{result.measure}: {result.note}")
     if result.deviants:
-        _table([[d["site_id"], d["baseline"], d["value"], d["relative_change"], d["score"]]
-                for d in result.deviants],
-               ["site", "baseline", "value", "relative change", "robust z"])
+        rows = []
+        for d in result.deviants:
+            flagged = [sites.get(d["site_id"]), outcomes.get(d["outcome_id"]),
+                       initiatives.get(d["initiative_id"])]
+            rows.append([names.name_of(sites, d["site_id"]),
+                         wording.number(d["baseline"]), wording.number(d["value"]),
+                         d.get("unit") or "", wording.change(d["relative_change"]),
+                         f"{d['score']:.1f}",
+                         "yes" if any(n and n.illustrative for n in flagged) else ""])
+        header = ["site", "baseline", "value", "unit", "relative change", "robust z",
+                  "illustrative"]
+        _table(rows, header)
+        _illustrative_note(rows, header)
 
 
 @cli.command()
@@ -403,8 +567,13 @@ def resolve(state: Context, accept: tuple[str, str] | None, reject: tuple[str, s
         _emit_json([{"initiative_id": r.initiative_id, "solution_id": r.solution_id,
                      "score": r.score, "status": r.status} for r in results])
         return
-    _table([[r.initiative_id, r.solution_id or "", "" if r.score is None else r.score, r.status]
-            for r in results], ["initiative", "solution", "score", "status"])
+    if not results:
+        click.echo("No initiative is waiting for a solution.")
+        _say_if_empty(state)
+        return
+    _table([[r.initiative_id, r.solution_id or "",
+             "" if r.score is None else wording.percent(r.score, 0), r.status]
+            for r in results], ["initiative", "solution", "match", "status"])
 
 
 @cli.command()
@@ -418,11 +587,29 @@ def search(state: Context, text: tuple[str, ...], limit: int, fmt: str) -> None:
 
     with _domain_errors():
         hits = searching.search(state.store(), " ".join(text), limit)
+        if fmt != "json":
+            flagged: dict[str, names.Named] = {}
+            for kind, label in SEARCH_KINDS.items():
+                flagged |= names.named(state.store(), label,
+                                       (h["id"] for h in hits if h["kind"] == kind))
     if fmt == "json":
         _emit_json(hits)
         return
-    _table([[h["kind"], h["id"], h["name"], h["score"]] for h in hits],
-           ["kind", "id", "name", "score"])
+    if not hits:
+        click.echo("Nothing found.")
+        _say_if_empty(state)
+        return
+    rows = [[h["kind"], h["name"], h["id"], wording.percent(h["score"], 0),
+             "yes" if h["id"] in flagged and flagged[h["id"]].illustrative else ""]
+            for h in hits]
+    header = ["kind", "name", "id", "match", "illustrative"]
+    _table(rows, header)
+    _illustrative_note(rows, header)
+
+
+#: The labels of the kinds of search hits.
+SEARCH_KINDS = {"solution": Label.SOLUTION, "initiative": Label.INITIATIVE,
+                "evaluation": Label.EVALUATION, "site": Label.SITE}
 
 
 @cli.command()
@@ -528,6 +715,10 @@ def candidates_list(state: Context, status: str | None, solution_id: str | None,
     if fmt == "json":
         _emit_json(rows)
         return
+    if not rows:
+        click.echo("No candidate evaluations.")
+        _say_if_empty(state)
+        return
     _candidate_rows(rows)
 
 
@@ -632,14 +823,19 @@ def changes(state: Context, since: str | None, fmt: str) -> None:
         _emit_json(found)
         return
     if not found:
-        click.echo("No changes recorded" + (f" since {since}." if since else "."))
+        click.echo("No verdict changes or new zombie repeats recorded"
+                   + (f" since {since}." if since else "."))
+        _say_if_empty(state)
         return
     rows = []
     for c in found:
-        what = (f"{c['from_verdict']} -> {c['to_verdict']}" if c["change_kind"] == "verdict"
+        what = (f"{_verdict_name(c['from_verdict'] or 'unevaluated')} → "
+                f"{_verdict_name(c['to_verdict'])}" if c["change_kind"] == "verdict"
                 else f"zombie repeat {c['initiative_id']}")
-        rows.append([str(c["changed_at"])[:19], c["solution_id"], what, c["strength"],
-                     ", ".join(c["evaluations"]), c["run_id"]])
+        rows.append([str(c["changed_at"])[:19].replace("T", " "),
+                     c.get("solution_name") or c["solution_id"], what,
+                     wording.level(c["strength"]), ", ".join(c["evaluations"]), c["run_id"]])
+    click.echo(f"{wording.plural(len(found), 'change')}, newest first:")
     _table(rows, ["recorded", "solution", "change", "strength", "evaluations", "run"])
 
 
@@ -706,6 +902,9 @@ def user_list(users_file: str | None, fmt: str) -> None:
         _fail(f"cannot read the users file: {exc}")
     if fmt == "json":
         _emit_json([u.to_dict() for u in users])
+        return
+    if not users:
+        click.echo("No accounts yet; add one with `triedbefore user add NAME`.")
         return
     _table([[u.name, u.role, u.created_at] for u in users], ["name", "role", "created"])
 
@@ -800,7 +999,9 @@ def _print_status(status: Any, fmt: str) -> None:
         _emit_json(data)
     else:
         for key, value in data.items():
-            click.echo(f"{key:>12}: {value}")
+            shown = {True: "yes", False: "no", None: "-"}.get(value, value) \
+                if isinstance(value, bool) or value is None else value
+            click.echo(f"{key.replace('_', ' '):>12}: {shown}")
 
 
 def demo_bundle() -> Path:

@@ -256,7 +256,9 @@ def _solution_data(solution_id: str, as_of: str | None, pages: tuple[int, ...],
                 if k not in ("row_hash", "aliases_text", "tags_text")}
     evidence = [e for e in evidence_index().of(solution_id)
                 if asof.published_by(e.published_hi, when)]
-    verdict = analytics.verdict_dict(solution_id, verdict_of(evidence, when), when)
+    judged = verdict_of(evidence, when)
+    verdict = analytics.verdict_dict(solution_id, judged, when,
+                                     analytics.side_details(store, judged))
     ev_page, at_page, out_page = pages
     common = {"id": solution_id, "counted": COUNTED_LINKS, "when": when, "limit": size}
     # Every list is cut at the date (asof.knowable); the paged reads apply the same rule
@@ -713,3 +715,12 @@ def _without(args: dict[str, str], name: str) -> str:
     from urllib.parse import urlencode
 
     return urlencode({k: v for k, v in args.items() if k not in (name, "page")})
+
+
+@bp.app_template_filter("design_name")
+def _design_name(value: str | None) -> str:
+    """An evaluation design as people name it (``cluster_rct``: cluster randomised
+    controlled trial)."""
+    from triedbefore.graph.wording import design
+
+    return design(value)

@@ -255,6 +255,39 @@ class IngestRun(Record):
 # --- verdicts, repeats, warnings, changes -----------------------------------------------
 
 
+class SideEvaluation(Record):
+    """One evaluation on a side of a verdict."""
+
+    id: Id
+    title: str = absent()
+    design: Design | None = absent()
+    level: Level | None = absent()
+    """Its effective SMS level."""
+    finding: Finding = absent()
+    published_date: PartialDate = absent()
+    independent: bool | None = absent()
+    illustrative: bool | None = absent()
+
+
+class VerdictSide(Envelope):
+    """The evaluations on one side of a verdict, strongest first."""
+
+    level: Level
+    """The highest SMS level on this side (P or N of /method#verdicts); 0 when none."""
+    count: Count
+    """How many evaluations with an SMS level are on this side."""
+    evaluations: list[SideEvaluation]
+    """The strongest of them (at most five), strongest first."""
+
+
+class VerdictSides(Envelope):
+    """What the verdict weighed: the evaluations that found a positive effect against
+    those that found no effect or harm. Mixed and inconclusive findings are on neither."""
+
+    positive: VerdictSide
+    negative: VerdictSide
+
+
 class SolutionVerdict(Envelope):
     """What the evidence says about one solution as of a date, and why."""
 
@@ -270,6 +303,7 @@ class SolutionVerdict(Envelope):
     """The rule applied, in plain English."""
     considered: list[Id]
     """Every evaluation published by `as_of`, strongest first."""
+    sides: VerdictSides
 
 
 class Repeat(Envelope):
@@ -278,9 +312,11 @@ class Repeat(Envelope):
     initiative_id: Id
     solution_id: Id
     ignored_evaluations: list[Id]
-    """The failed evidence published before the start, strongest first."""
+    """The failed evidence published before the start that the initiative did not cite
+    (directly or through an initiative it evaluated), strongest first; never also in
+    `cited`."""
     lag_days: int
-    """Start minus the publication of the earliest ignored evaluation, in days."""
+    """Start minus the publication of the earliest failed evaluation, in days."""
     cited: list[Id] = absent()
     """Informed re-tries only: the evidence the initiative cited."""
     inferred_link: Literal[True] = absent()
