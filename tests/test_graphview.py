@@ -221,7 +221,7 @@ def test_svg_map_is_valid_xml_with_one_circle_per_placed_site() -> None:
     svg = geo.svg_map(SITES, 300, 340)
     root = ET.fromstring(str(svg))
     assert root.tag == f"{SVG}svg"
-    assert root.get("role") == "img" and "4 sites" in root.get("aria-label", "")
+    assert root.get("role") == "group" and "4 sites" in root.get("aria-label", "")
     assert "2 sites without coordinates" in root.get("aria-label", "")
     assert root.get("width") == "300" and root.get("height") == "340"
     circles = root.findall(f".//{SVG}circle")

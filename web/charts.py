@@ -1,7 +1,8 @@
 """Server-rendered SVG charts: readable without JavaScript, printable, accessible.
 
-Every chart is an ``<svg role="img">`` with an ``aria-label`` and a ``<title>`` per
-mark (the timeline, whose marks are links, is a labelled group); all text is escaped.
+Every chart is an ``<svg>`` with an ``aria-label`` and a ``<title>`` per mark; all text
+is escaped. A chart whose marks are links is ``role="group"`` (its links stay reachable by
+keyboard and screen reader: an image's content is not), one without is ``role="img"``.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ def gap_map(rows: list[str], columns: list[str], cells: dict[tuple[str, str], in
     cell, left, top = 70, 260, 110
     width, height = left + cell * len(columns) + 120, top + cell * len(rows) + 20
     biggest = max(cells.values() or [1])
-    parts = [f'<svg class="gapmap" viewBox="0 0 {width} {height}" role="img" '
+    parts = [f'<svg class="gapmap" viewBox="0 0 {width} {height}" role="group" '
              f'aria-label="Evidence gap map: {len(rows)} rows by {len(columns)} quality '
              'domains; bubble size is the number of evaluations">']
     for j, column in enumerate(columns):

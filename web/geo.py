@@ -179,7 +179,7 @@ def svg_map(sites: Iterable[Mapping[str, Any]], width: int, height: int) -> Mark
     label = _label([s for s, _, _ in placed], len(sites) - len(placed))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="site-map" width="{int(width)}" '
-        f'height="{int(height)}" viewBox="0 0 {int(width)} {int(height)}" role="img" '
+        f'height="{int(height)}" viewBox="0 0 {int(width)} {int(height)}" role="group" '
         f'aria-label="{escape(label)}">',
         f"<desc>{escape(OUTLINE_ATTRIBUTION)}</desc>",
         f'<path class="outline" d="{path}" fill="#e8edee" stroke="#aeb7bd" '

@@ -1,6 +1,6 @@
 """Living evidence in a real browser: the time-travel control of the solution page (with
 and without JavaScript) and a design-quality warning. Screenshots of both land in
-tests/browser/screenshots/ for review."""
+docs/screenshots/ for review."""
 
 from __future__ import annotations
 
