@@ -232,7 +232,8 @@ def deviance(store: Store, measure: str, *, min_peers: int = MIN_PEERS,
             scored.append((x, row))
     result = Deviance(measure, len(scored))
     if len(scored) < min_peers:
-        result.note = (f"only {len(scored)} outcome(s) with a baseline and a value; at least "
+        result.note = (f"only {len(scored)} outcome{'' if len(scored) == 1 else 's'} with a "
+                       "baseline and a value; at least "
                        f"{min_peers} are needed to compare peers")
         return result
     xs = [x for x, _ in scored]
@@ -254,7 +255,8 @@ def deviance(store: Store, measure: str, *, min_peers: int = MIN_PEERS,
                 "outcome_id": row["outcome_id"], "initiative_id": row["initiative_id"],
                 "unit": row.get("unit")})
     result.deviants.sort(key=lambda d: (-d["score"], d["site_id"]))
-    result.note = (f"{len(result.deviants)} site(s) with robust z ≥ {threshold} among "
+    result.note = (f"{len(result.deviants)} site{'' if len(result.deviants) == 1 else 's'} "
+                   f"with robust z ≥ {threshold} among "
                    f"{len(scored)} outcomes" if result.deviants else
                    f"no outcome reaches robust z ≥ {threshold}")
     return result

@@ -285,6 +285,17 @@ class Repeat(Envelope):
     """Informed re-tries only: the evidence the initiative cited."""
     inferred_link: Literal[True] = absent()
     """Present when the initiative's link to the solution was inferred."""
+    initiative_title: str = absent()
+    """The initiative's title (pages and their twins; the CLI gives ids)."""
+    solution_name: str = absent()
+    ignored_evaluation_titles: list[str] = absent()
+    """The titles of `ignored_evaluations`, in the same order."""
+    cited_titles: list[str] = absent()
+    """The titles of `cited`, in the same order."""
+    illustrative: bool = absent()
+    """Whether any record of the row is illustrative (invented, no real project)."""
+    illustrative_records: list[Id] = absent()
+    """The row's illustrative records (initiative, solution, evaluations)."""
 
 
 class DesignWarning(Envelope):
@@ -411,6 +422,7 @@ class Attempt(Record):
 
 class Similar(Envelope):
     solution_id: Id
+    name: str
     score: float
 
 
@@ -669,6 +681,8 @@ class SearchHit(Envelope):
     name: str | None
     score: float
     facets: dict[SearchFacet, list[str]]
+    illustrative: bool
+    """Whether the record is illustrative (invented, no real project or organisation)."""
 
 
 ChosenFacets = create_model(
