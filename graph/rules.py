@@ -100,7 +100,8 @@ def verdict_of(evidence: Iterable[Evidence], as_of: int | None = None) -> Verdic
     if not counted:
         why = ("No evaluation with a strength level has been published"
                if not pool else
-               f"The {len(pool)} evaluation(s) published ({_names(strength_order(pool))}) are "
+               f"The {_count(len(pool), 'evaluation')} published "
+               f"({_names(strength_order(pool))}) are "
                "qualitative, case studies or critically low-quality reviews, which explain how "
                "and why but cannot show whether it worked")
         return Verdict(UNEVALUATED, 0, (), shown,
@@ -113,7 +114,7 @@ def verdict_of(evidence: Iterable[Evidence], as_of: int | None = None) -> Verdic
         drivers = strength_order(counted)
         return Verdict(
             INCONCLUSIVE, max(e.level or 0 for e in counted), tuple(e.id for e in drivers), shown,
-            f"Inconclusive. {len(counted)} evaluation(s) with a strength level "
+            f"Inconclusive. {_count(len(counted), 'evaluation')} with a strength level "
             f"({_names(drivers)}) found only mixed or inconclusive results, so neither a "
             "positive nor a negative finding moves the verdict.", 0, 0)
     if p > n:
@@ -121,20 +122,20 @@ def verdict_of(evidence: Iterable[Evidence], as_of: int | None = None) -> Verdic
         drivers = [e for e in positives if (e.level or 0) == p] or positives[:1]
         if p >= 4:
             rule = (f"the strongest positive evaluation is at SMS level {p} "
-                    f"({_names(drivers)}), above the strongest negative one (level {n}), and "
-                    "level 4 or 5 designs can attribute the effect")
+                    f"({_names(drivers)}), above the strongest negative one ({_level(n)}), "
+                    "and level 4 or 5 designs can attribute the effect")
             return Verdict(WORKS, p, tuple(e.id for e in positives), shown,
                            f"Works. {rule[0].upper()}{rule[1:]}.", p, n)
         if len(strong_independent) >= 2:
             return Verdict(
                 WORKS, p, tuple(e.id for e in strength_order(strong_independent)), shown,
                 f"Works. Positive findings (highest SMS level {p}) outweigh negative ones "
-                f"(level {n}), and {len(strong_independent)} independent evaluations at level 3 "
+                f"({_level(n)}), and {len(strong_independent)} independent evaluations at level 3 "
                 f"or above agree ({_names(strength_order(strong_independent))}).", p, n)
         return Verdict(
             PROMISING, p, tuple(e.id for e in positives), shown,
             f"Promising. The strongest positive evaluation is at SMS level {p} "
-            f"({_names(drivers)}), above the strongest negative one (level {n}), but a works "
+            f"({_names(drivers)}), above the strongest negative one ({_level(n)}), but a works "
             "verdict needs a level 4–5 design or two independent positive evaluations at level "
             f"3 or above (there are {len(strong_independent)}).", p, n)
     if n > p:
@@ -143,12 +144,12 @@ def verdict_of(evidence: Iterable[Evidence], as_of: int | None = None) -> Verdic
             return Verdict(
                 DOES_NOT_WORK, n, tuple(e.id for e in negatives), shown,
                 f"Does not work. The strongest evaluation finding no effect or harm is at SMS "
-                f"level {n} ({_names(drivers)}), above the strongest positive one (level {p}); a "
+                f"level {n} ({_names(drivers)}), above the strongest positive one ({_level(p)}); a "
                 "level 3 or higher design can attribute the absence of effect.", p, n)
         return Verdict(
             WEAK_NEGATIVE, n, tuple(e.id for e in negatives), shown,
             f"Weak negative. Evaluations finding no effect or harm outweigh positive ones "
-            f"(levels {n} against {p}), but the strongest is only SMS level {n} "
+            f"(level {n} against {_level(p)}), but the strongest is only SMS level {n} "
             f"({_names(drivers)}), too weak to attribute the absence of effect.", p, n)
     drivers = strength_order([e for e in counted if e.finding in POSITIVE | NEGATIVE
                               and (e.level or 0) == p])
@@ -156,6 +157,15 @@ def verdict_of(evidence: Iterable[Evidence], as_of: int | None = None) -> Verdic
         MIXED, p, tuple(e.id for e in drivers), shown,
         f"Mixed. Positive and negative findings are equally strong (SMS level {p}): "
         f"{_names(drivers)}.", p, n)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _level(level: int) -> str:
+    """One side's strongest level in an explanation; 0 means that side has no evaluation."""
+    return f"level {level}" if level else "none"
 
 
 @dataclass(frozen=True)

@@ -593,15 +593,24 @@ def deviance_data() -> dict[str, Any]:
                             "site_names": names,
                             "label": ", ".join(names) or row["outcome_id"],
                             "relative_change": round(x, 4), "baseline": row["baseline"],
-                            "value": row["value"], "illustrative": bool(
-                                row["illustrative"] or any(sites.get(s, {}).get(
-                                    "illustrative") for s in row["sites"] or []))})
+                            "value": row["value"],
+                            **_marks([row["outcome_id"]] if row["illustrative"] else [],
+                                     row["sites"] or [], sites)})
     changes.sort(key=lambda c: -c["relative_change"])
+    invented = {str(r["outcome_id"]) for r in rows if r["illustrative"]}
     deviants = [{**d, "site_name": sites.get(d["site_id"], {}).get("name") or d["site_id"],
-                 "illustrative": bool(sites.get(d["site_id"], {}).get("illustrative"))}
+                 **_marks([d["outcome_id"]] if d["outcome_id"] in invented else [],
+                          [d["site_id"]], sites)}
                 for d in result.deviants]
     return {"measures": measures, "measure": measure, "result": result.to_dict(),
             "deviants": deviants, "changes": changes}
+
+
+def _marks(marked: list[str], ids: Iterable[str],
+           found: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A row's illustrative records: ``marked`` and those of ``ids`` that ``found`` marks."""
+    records = marked + [i for i in ids if (found.get(i) or {}).get("illustrative")]
+    return {"illustrative": bool(records), "illustrative_records": records}
 
 
 # --- search and proposal check --------------------------------------------------------

@@ -96,12 +96,13 @@ def change_text(relative: Any, baseline: Any = None, value: Any = None) -> str:
     direction (positive: improved), as the analytics compute it."""
     if relative is None:
         return ""
-    size = abs(float(relative))
-    judged = "improvement" if relative > 0 else "worse" if relative < 0 else "no change"
-    if size == 0:
+    if float(relative) == 0:
         return "no change"
-    if baseline is None or value is None or float(baseline) == float(value):
-        return f"{size:.1%} {'improvement' if relative > 0 else 'worse'}"
+    judged = "improvement" if relative > 0 else "worse"
+    if baseline is None or value is None or float(baseline) in (0, float(value)):
+        return f"{abs(float(relative)):.1%} {judged}"
+    # the size from the figures themselves (the change shown may be rounded)
+    size = abs(float(value) - float(baseline)) / abs(float(baseline))
     moved = "lower" if float(value) < float(baseline) else "higher"
     return f"{size:.1%} {moved} ({judged})"
 
