@@ -115,7 +115,7 @@ def bars(items: list[dict[str, Any]], value_key: str, label_key: str, highlight:
     improvements to the right of zero, changes for the worse to the left."""
     if not items:
         return Markup("<p>Nothing to chart.</p>")
-    bar_h, left = 22, 220
+    bar_h, left = 22, 320
     values = [float(i[value_key]) for i in items]
     lo, hi = min(0.0, *values), max(0.0, *values)
     span = (hi - lo) or 1.0
@@ -129,8 +129,11 @@ def bars(items: list[dict[str, Any]], value_key: str, label_key: str, highlight:
              f'aria-label="Relative change of {len(items)} outcomes: improvements to the '
              'right, changes for the worse to the left">',
              f'<line x1="{x(0):.1f}" y1="0" x2="{x(0):.1f}" y2="{height - 30}" class="grid"/>']
-    for tick in sorted({lo, 0.0, hi}):
-        parts.append(f'<text x="{x(tick):.1f}" y="{height - 8}" text-anchor="middle" '
+    # the ends of the axis are labelled where they do not crowd "no change"
+    ticks = [(0.0, "middle")] + [(end, anchor) for end, anchor in ((lo, "start"), (hi, "end"))
+                                 if abs(x(end) - x(0)) > 130]
+    for tick, anchor in ticks:
+        parts.append(f'<text x="{x(tick):.1f}" y="{height - 8}" text-anchor="{anchor}" '
                      f'class="axis">{_tick(tick)}</text>')
     for k, item in enumerate(items):
         v = float(item[value_key])
@@ -138,7 +141,8 @@ def bars(items: list[dict[str, Any]], value_key: str, label_key: str, highlight:
         cls = "bar deviant" if str(item.get("id")) in highlight else "bar"
         parts.append(
             f'<text x="{left - 8}" y="{y + 14}" text-anchor="end" class="label">'
-            f'{escape(item[label_key])[:34]}</text><rect x="{min(x(0), x(v)):.1f}" y="{y}" '
+            f'{escape(_short(str(item[label_key]), 44))}</text>'
+            f'<rect x="{min(x(0), x(v)):.1f}" y="{y}" '
             f'width="{max(abs(x(v) - x(0)), 1.5):.1f}" height="{bar_h - 6}" class="{cls}">'
             f'<title>{escape(item[label_key])}: '
             f'{escape(change_text(v, item.get("baseline"), item.get("value")))}</title></rect>')
@@ -149,3 +153,9 @@ def bars(items: list[dict[str, Any]], value_key: str, label_key: str, highlight:
 def _tick(value: float) -> str:
     return ("no change" if value == 0 else
             f"{abs(value):.0%} {'better' if value > 0 else 'worse'}")
+
+
+def _short(text: str, size: int) -> str:
+    """A label cut to ``size`` characters, with an ellipsis (the full text is in the mark's
+    title)."""
+    return text if len(text) <= size else text[:size - 1].rstrip() + "…"
