@@ -37,7 +37,8 @@ LINK = re.compile(r'<a href="/(initiatives|solutions|evaluations|sites)/([^"/?#]
                   r'(\s*<span class="badge illustrative")?')
 #: The pages whose tables list records of other kinds, by name and with the badge.
 LISTING_PAGES = ["/", "/zombies", "/search?q=telehealth", "/search?q=care+homes",
-                 "/evaluations", "/evaluations?solution=SOL-TELE", DEVIANCE, "/solutions"]
+                 "/evaluations", "/evaluations?solution=SOL-TELE", DEVIANCE, "/solutions",
+                 "/changes"]
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +117,7 @@ def test_every_listed_illustrative_record_has_the_badge(client: FlaskClient,
     "/initiatives/INI-0021.csv?table=outcomes", "/initiatives/INI-0019.csv?table=evaluations",
     "/evaluations/EVAL-0004.csv?table=initiatives",
     "/sites/X-CH-001.csv?table=outcomes", "/sites/X-CH-001.csv?table=initiatives",
+    "/changes.csv",
 ])
 def test_every_csv_has_an_illustrative_column(client: FlaskClient, url: str) -> None:
     response = client.get(url)
@@ -138,7 +140,7 @@ def test_csv_marks_real_records_false(client: FlaskClient) -> None:
 WORDING_PAGES = LISTING_PAGES + [
     "/solutions/SOL-TELE", "/solutions/SOL-ACC", "/initiatives/INI-0021",
     "/initiatives/INI-0027", "/evaluations/EVAL-0004", "/sites/X-CH-001", "/sites/QWO",
-    "/sites/Y63", "/gap-map", "/gap-map?by=intervention_type", "/changes",
+    "/sites/Y63", "/gap-map", "/gap-map?by=intervention_type",
     "/search?q=telehealth&site_kind=sub_icb", "/search?q=hospital+at+home"]
 
 
@@ -185,6 +187,8 @@ def test_strength_zero_reads_no_strength_level(client: FlaskClient) -> None:
     assert "no strength level" in page
     assert wording.strength(0) == wording.strength(None) == "no strength level"
     assert wording.strength(4) == "SMS level 4"
+    feed = client.get("/changes.atom").get_data(as_text=True)
+    assert "no strength level" in feed and "SMS 0" not in feed
 
 
 def test_relative_change_follows_the_measure(client: FlaskClient,

@@ -334,6 +334,13 @@ class Change(Envelope):
     changed_at: datetime
     visibility: Visibility
     explanation: str | None
+    initiative_title: str | None = absent()
+    """The zombie repeat's title (the page and its twin)."""
+    evaluation_titles: list[str] = absent()
+    """The titles of `evaluations`, in the same order (the page and its twin)."""
+    illustrative: bool = absent()
+    """Whether any record of the change is illustrative (the page and its twin)."""
+    illustrative_records: list[Id] = absent()
 
 
 # --- home, solutions ---------------------------------------------------------------------
