@@ -187,8 +187,10 @@ def test_strength_zero_reads_no_strength_level(client: FlaskClient) -> None:
     assert "no strength level" in page
     assert wording.strength(0) == wording.strength(None) == "no strength level"
     assert wording.strength(4) == "SMS level 4"
-    feed = client.get("/changes.atom").get_data(as_text=True)
-    assert "no strength level" in feed and "SMS 0" not in feed
+    from triedbefore.web.living import _title
+    title = _title({"solution_id": "SOL-X", "solution_name": "X", "change_kind": "verdict",
+                    "from_verdict": "promising", "to_verdict": "unevaluated", "strength": 0})
+    assert title == "X: promising → unevaluated (no strength level)"
 
 
 def test_relative_change_follows_the_measure(client: FlaskClient,
