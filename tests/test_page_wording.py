@@ -38,7 +38,7 @@ LINK = re.compile(r'<a href="/(initiatives|solutions|evaluations|sites)/([^"/?#]
 #: The pages whose tables list records of other kinds, by name and with the badge.
 LISTING_PAGES = ["/", "/zombies", "/search?q=telehealth", "/search?q=care+homes",
                  "/evaluations", "/evaluations?solution=SOL-TELE", DEVIANCE, "/solutions",
-                 "/changes"]
+                 "/changes", "/gap-map"]
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,7 @@ def test_every_listed_illustrative_record_has_the_badge(client: FlaskClient,
     "/initiatives/INI-0021.csv?table=outcomes", "/initiatives/INI-0019.csv?table=evaluations",
     "/evaluations/EVAL-0004.csv?table=initiatives",
     "/sites/X-CH-001.csv?table=outcomes", "/sites/X-CH-001.csv?table=initiatives",
-    "/changes.csv",
+    "/changes.csv", "/gap-map.csv",
 ])
 def test_every_csv_has_an_illustrative_column(client: FlaskClient, url: str) -> None:
     response = client.get(url)

@@ -533,7 +533,12 @@ def gap_map_data() -> dict[str, Any]:
     labels."""
     by = choice_arg("by", list(GAP_AXES), "solution") or "solution"
     data = gap_data(by)
-    return {"by": by, "domains": data["domains"], "cells": paginate(data["cells"], GAP_ROWS)}
+    page = paginate(data["cells"], GAP_ROWS)
+    if by == "solution":  # a row is a solution: it may be illustrative
+        marks = record_names(Label.SOLUTION, (r["row"] for r in page["items"]))
+        page["items"] = [{**r, "illustrative": bool(marks.get(r["row"], {}).get(
+            "illustrative"))} for r in page["items"]]
+    return {"by": by, "domains": data["domains"], "cells": page}
 
 
 def evaluations_data() -> dict[str, Any]:

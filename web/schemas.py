@@ -355,6 +355,8 @@ GapRow = create_model(
                                         "solutions).")),
     warnings=(Count, Field(description="Evaluations of the row with a design-quality "
                                        "warning.")),
+    illustrative=(bool, Field(default=None, description="Rows by solution: whether the "
+                                                        "solution is illustrative.")),
     **{d: (Count, ...) for d in GAP_DOMAINS},
 )
 
