@@ -178,6 +178,8 @@ def test_labels_come_from_the_ontology(client: FlaskClient) -> None:
     assert not re.search(r"\btrue\b", search)
     site = _text(client.get("/sites/QWO").get_data(as_text=True))
     assert "Integrated care board" in site
+    evaluation = _text(client.get("/evaluations/EVAL-0004").get_data(as_text=True))
+    assert "Cluster randomised controlled trial" in evaluation and "cluster rct" not in evaluation
     region = _text(client.get("/sites/Y63").get_data(as_text=True))
     assert re.search(r"\d+ sub-ICB locations", region) and "sub icb" not in region
 
