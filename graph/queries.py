@@ -275,7 +275,7 @@ MEASURE_OUTCOMES = (
     "OPTIONAL MATCH (i)-[:TRIED_AT]->(t:Site) "
     "RETURN o.id AS outcome_id, i.id AS initiative_id, o.baseline AS baseline, "
     "o.value AS value, o.direction AS direction, o.unit AS unit, "
-    "collect(t.id) AS sites ORDER BY outcome_id"
+    "o.illustrative AS illustrative, collect(t.id) AS sites ORDER BY outcome_id"
 )
 
 MEASURES = (
@@ -350,7 +350,8 @@ SOLUTIONS_LIST = (
     "MATCH (s:Solution) "
     "OPTIONAL MATCH (s)<-[l:IMPLEMENTS]-(i:Initiative) WHERE l.how IN $counted "
     "RETURN s.id AS id, s.name AS name, s.intervention_type AS intervention_type, "
-    "s.technology AS technology, count(DISTINCT i) AS initiatives ORDER BY name, id"
+    "s.technology AS technology, s.illustrative AS illustrative, "
+    "count(DISTINCT i) AS initiatives ORDER BY name, id"
 )
 
 SOLUTION_NODE = "MATCH (s:Solution {id: $id}) RETURN s {.*} AS solution"
@@ -432,7 +433,8 @@ SOLUTION_OUTCOMES = (
     _OUTCOMES_BY
     + "WITH i, o ORDER BY o.measure, o.id SKIP $skip LIMIT $limit "
     "RETURN o.id AS id, i.id AS initiative_id, o.measure AS measure, o.domain AS domain, "
-    "o.baseline AS baseline, o.value AS value, o.unit AS unit, o.direction AS direction "
+    "o.baseline AS baseline, o.value AS value, o.unit AS unit, o.direction AS direction, "
+    "i.title AS initiative, o.illustrative AS illustrative "
     "ORDER BY measure, id"
 )
 
@@ -448,11 +450,12 @@ INITIATIVE_DETAIL = (
     "RETURN i {.*} AS initiative, "
     "[(i)-[l1:IMPLEMENTS]->(s1:Solution) | {id: s1.id, name: s1.name, how: l1.how, "
     "score: l1.score}] AS solutions, "
-    "[(i)-[:TRIED_AT]->(t2:Site) | t2 {.id, .name, .kind, .region, .lat, .lon}] AS sites, "
+    "[(i)-[:TRIED_AT]->(t2:Site) | t2 {.id, .name, .kind, .region, .lat, .lon, "
+    ".illustrative}] AS sites, "
     "[(i)-[:HAS_OUTCOME]->(o3:Outcome) | o3 {.id, .measure, .domain, .baseline, .value, "
-    ".unit, .direction}] AS outcomes, "
+    ".unit, .direction, .illustrative}] AS outcomes, "
     "[(e4:Evaluation)-[:EVALUATED]->(i) | e4 {.id, .title, .design, .finding, "
-    ".published_date, .sms_effective}] AS evaluations, "
+    ".published_date, .sms_effective, .illustrative}] AS evaluations, "
     "[(i)-[:LEARNED_FROM]->(x5) | {id: x5.id, title: coalesce(x5.title, x5.id), "
     "kind: labels(x5)[0]}] AS learned_from"
 )
@@ -460,11 +463,12 @@ INITIATIVE_DETAIL = (
 EVALUATION_DETAIL = (
     "MATCH (e:Evaluation {id: $id}) "
     "RETURN e {.*} AS evaluation, "
-    "[(e)-[:EVALUATED]->(i1:Initiative) | i1 {.id, .title, .start_date}] AS initiatives, "
+    "[(e)-[:EVALUATED]->(i1:Initiative) | i1 {.id, .title, .start_date, .illustrative}] "
+    "AS initiatives, "
     "[(e)-[:EVALUATED]->(:Initiative)-[l2:IMPLEMENTS]->(s2:Solution) "
     "WHERE l2.how IN $counted | {id: s2.id, name: s2.name}] AS solutions, "
     "[(e)-[:REPORTS]->(o3:Outcome) | o3 {.id, .measure, .domain, .baseline, .value, .unit, "
-    ".direction}] AS outcomes"
+    ".direction, .illustrative}] AS outcomes"
 )
 
 SITE_DETAIL = (
@@ -486,7 +490,8 @@ SITE_OUTCOMES = (
     "MATCH (t:Site {id: $id})<-[:TRIED_AT]-(i:Initiative)-[:HAS_OUTCOME]->(o:Outcome) "
     "RETURN o.id AS id, i.id AS initiative_id, o.measure AS measure, "
     "o.measure_key AS measure_key, o.baseline AS baseline, o.value AS value, "
-    "o.unit AS unit, o.direction AS direction ORDER BY measure, id"
+    "o.unit AS unit, o.direction AS direction, o.illustrative AS illustrative "
+    "ORDER BY measure, id"
 )
 
 # Roll-ups over the organisation hierarchy (Site-PART_OF->Site: practice → sub-ICB
@@ -532,6 +537,15 @@ INITIATIVE_ICBS = (
     "OPTIONAL MATCH (t)-[:PART_OF*1..3]->(a:Site) WHERE a.kind = 'icb' "
     "RETURN id, t.kind AS kind, t.name AS name, collect(DISTINCT a.name) AS icbs"
 )
+
+@cypher_builder
+def names_of(label: Label) -> str:
+    """The name (or title) of each node of ``label`` among ``$ids``, and whether it is
+    illustrative: what a page shows in place of an id."""
+    return (f"UNWIND $ids AS id MATCH (n:{label.value} {{id: id}}) "
+            "RETURN n.id AS id, coalesce(n.name, n.title) AS name, "
+            "n.illustrative AS illustrative")
+
 
 #: How many records are marked illustrative (the explorer then says so on every page).
 ILLUSTRATIVE_COUNT = (

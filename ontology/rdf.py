@@ -151,6 +151,16 @@ def concept_iri(scheme: str, notation: str) -> URIRef:
     return URIRef(f"{TBV}{snake}/{quote(notation, safe='')}")
 
 
+def concept_labels(scheme: str) -> dict[str, str]:
+    """The English ``skos:prefLabel`` of each concept of a scheme, by notation: what people
+    read in place of an enumeration's value (``concept_labels("SiteKind")["sub_icb"]`` is
+    "Sub-ICB location"). ``scheme`` as for :func:`concept_iri`."""
+    snake = _snake(scheme)
+    if snake not in _MODEL.schemes:
+        raise OntologyError(f"no concept scheme {scheme!r} in the ontology")
+    return dict(_LABELS.get(snake, {}))
+
+
 def instance_iri(label: Label | str, id: str) -> URIRef:
     """The IRI of a node: ``tbi:<label in lower case>/<id percent-encoded>``.
 
@@ -475,4 +485,16 @@ def _local_name(node: Node) -> str:
     return re.split(r"[#/]", text)[-1]
 
 
-_MODEL = _read_model(load_ontology())
+def _read_labels(ontology: Graph) -> dict[str, dict[str, str]]:
+    labels: dict[str, dict[str, str]] = {}
+    for concept, scheme in ontology.subject_objects(SKOS.inScheme):
+        notation = ontology.value(concept, SKOS.notation)
+        label = ontology.value(concept, SKOS.prefLabel)
+        if notation is not None and label is not None:
+            labels.setdefault(_snake(_local_name(scheme)), {})[str(notation)] = str(label)
+    return labels
+
+
+_ONTOLOGY = load_ontology()
+_MODEL = _read_model(_ONTOLOGY)
+_LABELS = _read_labels(_ONTOLOGY)

@@ -230,7 +230,8 @@ def test_svg_map_is_valid_xml_with_one_circle_per_placed_site() -> None:
         x, y = float(circle.get("cx", "-1")), float(circle.get("cy", "-1"))
         assert 0 <= x <= 300 and 0 <= y <= 340
     titles = [c.find(f"{SVG}title").text for c in circles]  # type: ignore[union-attr]
-    assert "Guy's <b>& St Thomas'</b> (trust)" in titles
+    assert "Guy's <b>& St Thomas'</b> (NHS trust)" in titles
+    assert "Nottingham (integrated care board)" in titles  # the ontology's labels
     assert root.find(f"{SVG}path") is not None
     links = root.findall(f".//{SVG}a")
     assert [a.get("href") for a in links] == ["/sites/RJ1", "/sites/QT1", "/sites/W1"]
@@ -253,7 +254,7 @@ def test_svg_map_draws_a_site_where_each_map_puts_it() -> None:
                                                for m in (alone, wide, again))]
     assert at[0] == at[2] != at[1]  # Shetland widens the view and moves London
     renamed = str(geo.svg_map([{**london, "name": "St Thomas'"}], 300, 340))
-    assert "St Thomas&#39; (trust)" in renamed and "Guy" not in renamed
+    assert "St Thomas&#39; (NHS trust)" in renamed and "Guy" not in renamed
     odd = str(geo.svg_map([{"id": "L", "name": ["a", "list"], "lat": 52.0, "lon": -1.0}],
                           200, 200))  # not a cache key: drawn all the same
     assert "[&#39;a&#39;, &#39;list&#39;]" in odd

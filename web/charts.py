@@ -11,6 +11,8 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from triedbefore.web.wording import change_text, concept_label
+
 VERDICT_COLOURS = {
     "works": "#007f3b", "promising": "#78be20", "mixed": "#ffb81c",
     "inconclusive": "#768692", "weak_negative": "#ed8b00", "does_not_work": "#d5281b",
@@ -117,7 +119,7 @@ def gap_map(rows: list[str], columns: list[str], cells: dict[tuple[str, str], in
         cx = left + cell * j + cell / 2
         parts.append(f'<text x="{cx:.0f}" y="{top - 12}" text-anchor="start" '
                      f'transform="rotate(-35 {cx:.0f} {top - 12})" class="axis">'
-                     f'{escape(column.replace("_", " "))}</text>')
+                     f'{escape(concept_label(column, "QualityDomain"))}</text>')
     for i, row in enumerate(rows):
         cy = top + cell * i + cell / 2
         parts.append(f'<text x="{left - 10}" y="{cy + 4:.0f}" text-anchor="end" '
@@ -131,7 +133,8 @@ def gap_map(rows: list[str], columns: list[str], cells: dict[tuple[str, str], in
             parts.append(
                 f'<a href="{escape(links[(row, column)])}"><circle cx="{cx:.0f}" cy="{cy:.0f}" '
                 f'r="{r:.1f}" fill="{colours.get(row, "#768692")}" fill-opacity="0.8">'
-                f'<title>{escape(labels.get(row, row))} × {escape(column)}: {n} '
+                f'<title>{escape(labels.get(row, row))} × '
+                f'{escape(concept_label(column, "QualityDomain"))}: {n} '
                 f'evaluation{"s" if n != 1 else ""}</title></circle>'
                 f'<text x="{cx:.0f}" y="{cy + 4:.0f}" text-anchor="middle" class="count">{n}'
                 '</text></a>')
@@ -141,10 +144,11 @@ def gap_map(rows: list[str], columns: list[str], cells: dict[tuple[str, str], in
 
 def bars(items: list[dict[str, Any]], value_key: str, label_key: str, highlight: set[str],
          width: int = 800) -> Markup:
-    """Horizontal bars of one value per item (negative values to the left of zero)."""
+    """Horizontal bars of one relative change per item, signed by the outcome's direction:
+    improvements to the right of zero, changes for the worse to the left."""
     if not items:
         return Markup("<p>Nothing to chart.</p>")
-    bar_h, left = 22, 220
+    bar_h, left = 22, 320
     values = [float(i[value_key]) for i in items]
     lo, hi = min(0.0, *values), max(0.0, *values)
     span = (hi - lo) or 1.0
@@ -155,19 +159,36 @@ def bars(items: list[dict[str, Any]], value_key: str, label_key: str, highlight:
 
     height += 20
     parts = [f'<svg class="bars" viewBox="0 0 {width} {height}" role="img" '
-             f'aria-label="Relative change of {len(items)} outcomes">',
+             f'aria-label="Relative change of {len(items)} outcomes: improvements to the '
+             'right, changes for the worse to the left">',
              f'<line x1="{x(0):.1f}" y1="0" x2="{x(0):.1f}" y2="{height - 30}" class="grid"/>']
-    for tick in sorted({lo, 0.0, hi}):
-        parts.append(f'<text x="{x(tick):.1f}" y="{height - 8}" text-anchor="middle" '
-                     f'class="axis">{tick:+.0%}</text>')
+    # the ends of the axis are labelled where they do not crowd "no change"
+    ticks = [(0.0, "middle")] + [(end, anchor) for end, anchor in ((lo, "start"), (hi, "end"))
+                                 if abs(x(end) - x(0)) > 130]
+    for tick, anchor in ticks:
+        parts.append(f'<text x="{x(tick):.1f}" y="{height - 8}" text-anchor="{anchor}" '
+                     f'class="axis">{_tick(tick)}</text>')
     for k, item in enumerate(items):
         v = float(item[value_key])
         y = k * bar_h + 4
         cls = "bar deviant" if str(item.get("id")) in highlight else "bar"
         parts.append(
             f'<text x="{left - 8}" y="{y + 14}" text-anchor="end" class="label">'
-            f'{escape(item[label_key])[:34]}</text><rect x="{min(x(0), x(v)):.1f}" y="{y}" '
+            f'{escape(_short(str(item[label_key]), 44))}</text>'
+            f'<rect x="{min(x(0), x(v)):.1f}" y="{y}" '
             f'width="{max(abs(x(v) - x(0)), 1.5):.1f}" height="{bar_h - 6}" class="{cls}">'
-            f'<title>{escape(item[label_key])}: {v:+.1%}</title></rect>')
+            f'<title>{escape(item[label_key])}: '
+            f'{escape(change_text(v, item.get("baseline"), item.get("value")))}</title></rect>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _tick(value: float) -> str:
+    return ("no change" if value == 0 else
+            f"{abs(value):.0%} {'better' if value > 0 else 'worse'}")
+
+
+def _short(text: str, size: int) -> str:
+    """A label cut to ``size`` characters, with an ellipsis (the full text is in the mark's
+    title)."""
+    return text if len(text) <= size else text[:size - 1].rstrip() + "…"

@@ -7,7 +7,7 @@ import bisect
 import statistics
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any, TypeVar
 
@@ -28,8 +28,8 @@ from triedbefore.graph.analytics import COUNTED_LINKS
 from triedbefore.graph.rules import VERDICTS, iso, verdict_of
 from triedbefore.graph.stats import graph_stats
 from triedbefore.ontology.models import measure_key
-from triedbefore.ontology.vocab import InterventionType, QualityDomain, SiteKind
-from triedbefore.web import charts, schemas
+from triedbefore.ontology.vocab import InterventionType, Label, QualityDomain, SiteKind
+from triedbefore.web import charts, schemas, wording
 from triedbefore.web.pages import (
     choice_arg,
     date_arg,
@@ -42,6 +42,7 @@ from triedbefore.web.pages import (
 from triedbefore.web.stores import get_store
 
 bp = Blueprint("explore", __name__)
+wording.register(bp)
 T = TypeVar("T")
 
 _CACHE: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = OrderedDict()
@@ -180,6 +181,44 @@ def solution_first_days() -> dict[str, tuple[int | None, int | None]]:
     return cached("solution_first_days", compute)
 
 
+def record_names(label: Label, ids: Iterable[Any]) -> dict[str, dict[str, Any]]:
+    """The name (or title) and illustrative mark of each of ``ids``, nodes of ``label``, by
+    id: what a page shows in place of an id (read for the rows of one page)."""
+    wanted = sorted({str(i) for i in ids if i})
+    if not wanted:
+        return {}
+    return {str(r["id"]): {"name": r["name"], "illustrative": bool(r["illustrative"])}
+            for r in get_store().read(queries.names_of(label), {"ids": wanted})}
+
+
+def named_repeats(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Zombie repeats or re-tries with the names of their initiative, solution and
+    evaluations, and which of these records are illustrative (``illustrative_records``;
+    ``illustrative`` when any is). Copies: the cached rows stay the analytics' own."""
+    cited = {e for r in rows for e in r.get("cited") or []}
+    found = {**record_names(Label.INITIATIVE, [r["initiative_id"] for r in rows] + list(cited)),
+             **record_names(Label.SOLUTION, (r["solution_id"] for r in rows)),
+             **record_names(Label.EVALUATION, [e for r in rows
+                                               for e in r["ignored_evaluations"]] + list(cited))}
+
+    def name(record_id: str) -> str:
+        return str((found.get(record_id) or {}).get("name") or record_id)
+
+    out = []
+    for r in rows:
+        ids = [r["initiative_id"], r["solution_id"], *r["ignored_evaluations"],
+               *(r.get("cited") or [])]
+        marked = [i for i in dict.fromkeys(ids) if (found.get(i) or {}).get("illustrative")]
+        named = {**r, "initiative_title": name(r["initiative_id"]),
+                 "solution_name": name(r["solution_id"]),
+                 "ignored_evaluation_titles": [name(e) for e in r["ignored_evaluations"]],
+                 "illustrative": bool(marked), "illustrative_records": marked}
+        if r.get("cited"):
+            named["cited_titles"] = [name(e) for e in r["cited"]]
+        out.append(named)
+    return out
+
+
 def warm() -> None:
     """Compute the whole-graph answers the pages share (zombie repeats, verdicts, the gap
     map, headline counts) ahead of the first visitor. Needs a request context."""
@@ -208,7 +247,7 @@ def home_data() -> dict[str, Any]:
     stats = cached("stats", lambda: graph_stats(get_store()))
     rows = zombie_rows()
     return {"counts": stats["nodes"], "latest_runs": stats["latest_runs"],
-            "zombies": rows["longest"], "zombie_total": len(rows["zombies"]),
+            "zombies": named_repeats(rows["longest"]), "zombie_total": len(rows["zombies"]),
             "gap": gap_data("intervention_type")}
 
 
@@ -282,7 +321,8 @@ def _solution_data(solution_id: str, as_of: str | None, pages: tuple[int, ...],
     matcher = cached("solution_matcher", lambda: resolution.solution_matcher(store))
     text = ". ".join(str(solution.get(k) or "") for k in ("name", "description", "problem"))
     first = solution_first_days()
-    similar = [{"solution_id": sid, "score": round(score, 3)}
+    names = resolution.solution_names(store)
+    similar = [{"solution_id": sid, "name": names.get(sid, sid), "score": round(score, 3)}
                for sid, score in matcher.match(text, k=12)
                if sid != solution_id and score >= 0.05
                and asof.solution_known(*first.get(sid, (None, None)), when)][:5]
@@ -376,6 +416,7 @@ def initiative_data(initiative_id: str) -> dict[str, Any]:
     row = rows[0]
     initiative = {k: v for k, v in row["initiative"].items() if k != "row_hash"}
     repeat = zombie_rows()["by_initiative"].get(initiative_id)
+    repeat = named_repeats([repeat])[0] if repeat else None
     return {"initiative": initiative, "solutions": row["solutions"] or [],
             "sites": row["sites"] or [], "outcomes": row["outcomes"] or [],
             "evaluations": row["evaluations"] or [], "learned_from": row["learned_from"] or [],
@@ -458,7 +499,9 @@ def zombies_data() -> dict[str, Any]:
                   else cached_rows["retries"])
     if min_lag:  # not cached per value: any number of values could be asked for
         all_rows = [z for z in all_rows if z["lag_days"] >= min_lag]
-    return {"zombies": paginate(all_rows), "retries": retry_rows,
+    page = paginate(all_rows)
+    page["items"] = named_repeats(page["items"])
+    return {"zombies": page, "retries": named_repeats(retry_rows),
             "filters": {"solution": solution, "min_lag": min_lag, "as_of": as_of}}
 
 
@@ -482,7 +525,8 @@ def _gap_data(by: str) -> dict[str, Any]:
     for row in rows:
         key = row["solution_id"] if by == "solution" else (row["intervention_type"]
                                                            or "unspecified")
-        labels[key] = row["name"] if by == "solution" else key.replace("_", " ")
+        labels[key] = row["name"] if by == "solution" else wording.concept_label(
+            key, "InterventionType")
         members.setdefault(key, set()).add(row["solution_id"])
         for domain in [d for d in row["domains"] or [] if d] or ["unspecified"]:
             cells.setdefault((key, domain), set()).add(row["evaluation_id"])
@@ -522,7 +566,12 @@ def gap_map_data() -> dict[str, Any]:
     labels."""
     by = choice_arg("by", list(GAP_AXES), "solution") or "solution"
     data = gap_data(by)
-    return {"by": by, "domains": data["domains"], "cells": paginate(data["cells"], GAP_ROWS)}
+    page = paginate(data["cells"], GAP_ROWS)
+    if by == "solution":  # a row is a solution: it may be illustrative
+        marks = record_names(Label.SOLUTION, (r["row"] for r in page["items"]))
+        page["items"] = [{**r, "illustrative": bool(marks.get(r["row"], {}).get(
+            "illustrative"))} for r in page["items"]]
+    return {"by": by, "domains": data["domains"], "cells": page}
 
 
 def evaluations_data() -> dict[str, Any]:
@@ -543,9 +592,16 @@ def evaluations_data() -> dict[str, Any]:
         out.setdefault(row["evaluation_id"], {
             "id": row["evaluation_id"], "title": row["title"], "design": row["design"],
             "finding": row["finding"], "published_date": row["published_date"],
-            "solution_id": row["solution_id"], "domains": domains})
+            "solution_id": row["solution_id"], "solution_name": row["name"],
+            "domains": domains})
     ordered = sorted(out.values(), key=lambda e: (str(e["published_date"]), e["id"]))
-    return {"evaluations": paginate(ordered),
+    page = paginate(ordered)
+    marks = {**record_names(Label.EVALUATION, (e["id"] for e in page["items"])),
+             **record_names(Label.SOLUTION, (e["solution_id"] for e in page["items"]))}
+    page["items"] = [{**e, "illustrative": marks.get(e["id"], {}).get("illustrative", False),
+                      "solution_illustrative": marks.get(e["solution_id"], {}).get(
+                          "illustrative", False)} for e in page["items"]]
+    return {"evaluations": page,
             "filters": {"solution": solution, "intervention_type": itype, "domain": domain}}
 
 
@@ -561,6 +617,8 @@ def deviance_data() -> dict[str, Any]:
                 "deviants": []}
     result = analytics.deviance(store, measure)
     rows = store.read(queries.MEASURE_OUTCOMES, {"key": measure_key(measure)})
+    sites = record_names(Label.SITE, [s for row in rows for s in row["sites"] or []]
+                         + [d["site_id"] for d in result.deviants])
     changes = []
     for row in rows:
         if row["baseline"] is None or row["value"] is None:
@@ -568,12 +626,29 @@ def deviance_data() -> dict[str, Any]:
         x = analytics.relative_change(float(row["baseline"]), float(row["value"]),
                                       row["direction"])
         if x is not None:
+            names = [str(sites.get(s, {}).get("name") or s) for s in row["sites"] or []]
             changes.append({"id": row["outcome_id"], "sites": row["sites"],
-                            "label": ", ".join(row["sites"] or []) or row["outcome_id"],
-                            "relative_change": round(x, 4)})
+                            "site_names": names,
+                            "label": ", ".join(names) or row["outcome_id"],
+                            "relative_change": round(x, 4), "baseline": row["baseline"],
+                            "value": row["value"],
+                            **_marks([row["outcome_id"]] if row["illustrative"] else [],
+                                     row["sites"] or [], sites)})
     changes.sort(key=lambda c: -c["relative_change"])
+    invented = {str(r["outcome_id"]) for r in rows if r["illustrative"]}
+    deviants = [{**d, "site_name": sites.get(d["site_id"], {}).get("name") or d["site_id"],
+                 **_marks([d["outcome_id"]] if d["outcome_id"] in invented else [],
+                          [d["site_id"]], sites)}
+                for d in result.deviants]
     return {"measures": measures, "measure": measure, "result": result.to_dict(),
-            "deviants": result.deviants, "changes": changes}
+            "deviants": deviants, "changes": changes}
+
+
+def _marks(marked: list[str], ids: Iterable[str],
+           found: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A row's illustrative records: ``marked`` and those of ``ids`` that ``found`` marks."""
+    records = marked + [i for i in ids if (found.get(i) or {}).get("illustrative")]
+    return {"illustrative": bool(records), "illustrative_records": records}
 
 
 # --- search and proposal check --------------------------------------------------------
@@ -614,6 +689,10 @@ def _search_results(q: str) -> dict[str, Any]:
         names.update(n for n in row["icbs"] or [] if n)
         if row["kind"] == "icb" and row["name"]:
             names.add(str(row["name"]))
+    marks: dict[str, dict[str, dict[str, Any]]] = {
+        kind.value.lower(): record_names(kind, (h["id"] for h in hits
+                                                if h["kind"] == kind.value.lower()))
+        for kind in (Label.SOLUTION, Label.INITIATIVE, Label.EVALUATION, Label.SITE)}
     results: list[dict[str, Any]] = []
     for hit in hits:
         values: dict[str, list[str]] = {}
@@ -630,7 +709,8 @@ def _search_results(q: str) -> dict[str, Any]:
                       "icb": sorted(icbs.get(hit["id"], set())),
                       "site_kind": sorted({k for k in i["kinds"] or [] if k}),
                       "year": [str(i["start_date"])[:4]] if i["start_date"] else []}
-        results.append({**hit, "facets": values})
+        results.append({**hit, "facets": values, "illustrative": bool(
+            marks.get(hit["kind"], {}).get(str(hit["id"]), {}).get("illustrative"))})
     counts: dict[str, Counter[str]] = {f: Counter() for f in FACETS}
     for r in results:
         for f, vals in r["facets"].items():

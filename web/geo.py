@@ -18,6 +18,8 @@ from urllib.parse import quote
 
 from markupsafe import Markup, escape
 
+from triedbefore.web.wording import concept_label, in_sentence
+
 OUTLINE_FILE = Path(__file__).resolve().parent / "static" / "geo" / "england_outline.json"
 
 #: Required with any display of the outline (static/geo/SOURCES.md).
@@ -140,7 +142,7 @@ def _site_mark(lon: float, lat: float, name: Any, site_id: Any, kind: Any, url: 
     off_x, off_y, min_x, max_lat, scale = view
     x, y = off_x + (lon * COS_LAT - min_x) * scale, off_y + (max_lat - lat) * scale
     label = str(name or site_id or "unnamed site")
-    what = str(kind or "").replace("_", " ")
+    what = in_sentence(concept_label(kind, "SiteKind")) if kind else ""
     tip = f"{label} ({what})" if what else label
     circle = (f'<circle class="site" cx="{_fmt(x)}" cy="{_fmt(y)}" r="5" fill="#005eb8" '
               f'stroke="#ffffff" stroke-width="1.5"><title>{escape(tip)}</title></circle>')

@@ -39,12 +39,14 @@ from flask import (
 
 from triedbefore.graph import changes as living
 from triedbefore.graph import queries
-from triedbefore.ontology.vocab import InterventionType, WatchTarget
+from triedbefore.ontology.vocab import InterventionType, Label, WatchTarget
 from triedbefore.web import schemas
 from triedbefore.web.auth import current_user, login_required
+from triedbefore.web.explore import record_names
 from triedbefore.web.negotiation import wants_json
 from triedbefore.web.pages import date_arg, paginate, register_page
 from triedbefore.web.stores import full_store, get_store, may_see_restricted
+from triedbefore.web.wording import strength
 
 bp = Blueprint("living", __name__)
 
@@ -64,7 +66,27 @@ def _now() -> str:
 def changes_data() -> dict[str, Any]:
     since = date_arg("since")
     rows = living.list_changes(get_store(), since, public_only=not may_see_restricted())
-    return {"changes": paginate(rows), "since": since}
+    page = paginate(rows)
+    page["items"] = _named(page["items"])
+    return {"changes": page, "since": since}
+
+
+def _named(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Changes with the titles of their initiative and evaluations, and which of their
+    records are illustrative (copies)."""
+    found = {**record_names(Label.SOLUTION, (r["solution_id"] for r in rows)),
+             **record_names(Label.INITIATIVE, (r.get("initiative_id") for r in rows)),
+             **record_names(Label.EVALUATION, (e for r in rows for e in r["evaluations"]))}
+    out = []
+    for r in rows:
+        ids = [r["solution_id"], r.get("initiative_id"), *r["evaluations"]]
+        marked = [i for i in dict.fromkeys(ids) if i and (found.get(i) or {}).get("illustrative")]
+        out.append({**r, "initiative_title": (found.get(r.get("initiative_id") or "") or {})
+                    .get("name"),
+                    "evaluation_titles": [(found.get(e) or {}).get("name") or e
+                                          for e in r["evaluations"]],
+                    "illustrative": bool(marked), "illustrative_records": marked})
+    return out
 
 
 register_page(bp, "/changes", "changes", "changes.html", changes_data, table="changes",
@@ -80,7 +102,7 @@ def _title(change: dict[str, Any]) -> str:
         return f"{name}: new zombie repeat {change.get('initiative_id')}"
     before = str(change.get("from_verdict") or "unevaluated").replace("_", " ")
     after = str(change.get("to_verdict")).replace("_", " ")
-    return f"{name}: {before} → {after} (SMS {change.get('strength')})"
+    return f"{name}: {before} → {after} ({strength(change.get('strength'))})"
 
 
 def atom_feed(title: str, feed_id: str, self_url: str, page_url: str,

@@ -81,18 +81,33 @@ def paginate(rows: list[Any], size: int = 50) -> dict[str, Any]:
 
 
 def csv_response(rows: list[dict[str, Any]], filename: str) -> Response:
+    """Rows as a CSV download. Every download has an ``illustrative`` column (``true`` for
+    an invented record, ``false`` for a real one; empty for rows that are not records of
+    their own), as every page shows the badge."""
     columns: list[str] = []
     for row in rows:
         for key in row:
             if key not in columns:
                 columns.append(key)
+    if ILLUSTRATIVE not in columns:
+        columns.append(ILLUSTRATIVE)
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([neutralise(row.get(c)) for c in columns])
+        writer.writerow([_illustrative_cell(row) if c == ILLUSTRATIVE
+                         else neutralise(row.get(c)) for c in columns])
     return Response(buf.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+ILLUSTRATIVE = "illustrative"
+
+
+def _illustrative_cell(row: dict[str, Any]) -> str:
+    if ILLUSTRATIVE not in row:
+        return ""
+    return "true" if row[ILLUSTRATIVE] else "false"
 
 
 def _build(build: Build, kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -321,6 +321,17 @@ class Repeat(Envelope):
     """Informed re-tries only: the evidence the initiative cited."""
     inferred_link: Literal[True] = absent()
     """Present when the initiative's link to the solution was inferred."""
+    initiative_title: str = absent()
+    """The initiative's title (pages and their twins; the CLI gives ids)."""
+    solution_name: str = absent()
+    ignored_evaluation_titles: list[str] = absent()
+    """The titles of `ignored_evaluations`, in the same order."""
+    cited_titles: list[str] = absent()
+    """The titles of `cited`, in the same order."""
+    illustrative: bool = absent()
+    """Whether any record of the row is illustrative (invented, no real project)."""
+    illustrative_records: list[Id] = absent()
+    """The row's illustrative records (initiative, solution, evaluations)."""
 
 
 class DesignWarning(Envelope):
@@ -359,6 +370,13 @@ class Change(Envelope):
     changed_at: datetime
     visibility: Visibility
     explanation: str | None
+    initiative_title: str | None = absent()
+    """The zombie repeat's title (the page and its twin)."""
+    evaluation_titles: list[str] = absent()
+    """The titles of `evaluations`, in the same order (the page and its twin)."""
+    illustrative: bool = absent()
+    """Whether any record of the change is illustrative (the page and its twin)."""
+    illustrative_records: list[Id] = absent()
 
 
 # --- home, solutions ---------------------------------------------------------------------
@@ -373,6 +391,8 @@ GapRow = create_model(
                                         "solutions).")),
     warnings=(Count, Field(description="Evaluations of the row with a design-quality "
                                        "warning.")),
+    illustrative=(bool, Field(default=None, description="Rows by solution: whether the "
+                                                        "solution is illustrative.")),
     **{d: (Count, ...) for d in GAP_DOMAINS},
 )
 
@@ -447,6 +467,7 @@ class Attempt(Record):
 
 class Similar(Envelope):
     solution_id: Id
+    name: str
     score: float
 
 
@@ -705,6 +726,8 @@ class SearchHit(Envelope):
     name: str | None
     score: float
     facets: dict[SearchFacet, list[str]]
+    illustrative: bool
+    """Whether the record is illustrative (invented, no real project or organisation)."""
 
 
 ChosenFacets = create_model(

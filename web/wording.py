@@ -1,0 +1,120 @@
+"""Words for people: counts with their nouns ("1 day", "3 watches"), the ontology's labels
+in place of enumeration values ("Sub-ICB location", not "sub_icb"), strength levels and
+relative changes read the way the measure runs. Template filters of every page; the JSON
+twins and CSV downloads keep the raw values."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint
+
+from triedbefore.ontology.rdf import concept_labels
+
+#: Search facets as headings.
+FACET_LABELS = {
+    "verdict": "Verdict", "intervention_type": "Intervention type",
+    "technology": "Uses technology", "region": "NHS England region", "icb": "ICB",
+    "site_kind": "Site kind", "year": "Year started",
+}
+#: The ontology's concept scheme of each facet whose values are enumerations.
+FACET_SCHEMES = {"intervention_type": "InterventionType", "site_kind": "SiteKind",
+                 "verdict": "Verdict"}
+_YES_NO = {"true": "Yes", "false": "No"}
+
+
+def plural(count: Any, one: str, many: str | None = None) -> str:
+    """``count`` with its noun: "1 day", "2 days", "1 watch", "0 watches"."""
+    try:
+        single = int(count) == 1
+    except (TypeError, ValueError):
+        single = False
+    return f"{count} {one if single else many or plural_noun(one)}"
+
+
+def plural_noun(noun: str) -> str:
+    """The English plural of a noun phrase (its last word)."""
+    if noun.endswith(("s", "sh", "ch", "x", "z")):
+        return noun + "es"
+    if noun.endswith("y") and noun[-2:-1] not in ("a", "e", "i", "o", "u"):
+        return noun[:-1] + "ies"
+    return noun + "s"
+
+
+def label_words(label: str) -> str:
+    """A graph label as words: "VerdictChange" is "verdict change"."""
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", label).lower()
+
+
+def concept_label(value: Any, scheme: str) -> str:
+    """The ontology's label of an enumeration value; an unknown value as written."""
+    if value is None:
+        return ""
+    return concept_labels(scheme).get(str(value), str(value).replace("_", " "))
+
+
+def in_sentence(label: str) -> str:
+    """A label inside a sentence: "integrated care board", but "NHS trust", "GP practice"
+    and "sub-ICB location" keep their capitals."""
+    if label[:2].isupper():
+        return label
+    return label[:1].lower() + label[1:]
+
+
+def kind_label(value: Any, count: int | None = None) -> str:
+    """A site kind for people: "GP practice"; with ``count``, "14 GP practices"."""
+    label = concept_label(value, "SiteKind")
+    if count is None:
+        return label
+    return plural(count, in_sentence(label))
+
+
+def facet_label(facet: str) -> str:
+    return FACET_LABELS.get(facet, facet.replace("_", " ").capitalize())
+
+
+def facet_value(value: Any, facet: str) -> str:
+    """A facet's value for people (``technology`` "true" is "Yes", ``site_kind``
+    "sub_icb" is "Sub-ICB location")."""
+    if facet == "technology":
+        return _YES_NO.get(str(value), str(value))
+    if facet in FACET_SCHEMES:
+        return concept_label(value, FACET_SCHEMES[facet])
+    return str(value)
+
+
+def strength(level: Any) -> str:
+    """A Maryland SMS level as read: "SMS level 3"; 0 or none is "no strength level"."""
+    return f"SMS level {level}" if level else "no strength level"
+
+
+def change_text(relative: Any, baseline: Any = None, value: Any = None) -> str:
+    """A relative change as the measure runs: "42.1% lower (improvement)" when the value
+    fell and the outcome improved, "5.0% higher (worse)"; without baseline and value (a
+    median of changes), "8.1% improvement". ``relative`` is signed by the outcome's
+    direction (positive: improved), as the analytics compute it."""
+    if relative is None:
+        return ""
+    if float(relative) == 0:
+        return "no change"
+    judged = "improvement" if relative > 0 else "worse"
+    if baseline is None or value is None or float(baseline) in (0, float(value)):
+        return f"{abs(float(relative)):.1%} {judged}"
+    # the size from the figures themselves (the change shown may be rounded)
+    size = abs(float(value) - float(baseline)) / abs(float(baseline))
+    moved = "lower" if float(value) < float(baseline) else "higher"
+    return f"{size:.1%} {moved} ({judged})"
+
+
+def register(bp: Blueprint) -> None:
+    """The filters, for every template of the app."""
+    bp.add_app_template_filter(plural, "plural")
+    bp.add_app_template_filter(plural_noun, "plural_noun")
+    bp.add_app_template_filter(label_words, "label_words")
+    bp.add_app_template_filter(concept_label, "concept_label")
+    bp.add_app_template_filter(kind_label, "kind_label")
+    bp.add_app_template_filter(facet_label, "facet_label")
+    bp.add_app_template_filter(facet_value, "facet_value")
+    bp.add_app_template_filter(strength, "strength")
+    bp.add_app_template_filter(change_text, "change_text")
