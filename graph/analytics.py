@@ -7,6 +7,7 @@ live in ``rules.py`` so that the CLI, the explorer and the benchmarks share them
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -84,10 +85,27 @@ def verdict(store: Store, solution_id: str, as_of: str | date | None = None) -> 
     return verdict_dict(solution_id, v, when, side_details(store, v))
 
 
+_TOKEN = re.compile(r"[^\s,();]*[^\s,();.]")  # an id; a sentence's full stop is not part
+
+
+def explanation_ids(v: Verdict) -> set[str]:
+    """The evaluations a verdict's explanation names (the rules name them by id)."""
+    return set(_TOKEN.findall(v.explanation)) & set(v.shown)
+
+
+def titled(explanation: str, evaluations: dict[str, dict[str, Any]]) -> str:
+    """A verdict's explanation with each evaluation named by its title, for people (the
+    rules list evaluation ids separated by commas, in parentheses)."""
+    def title(found: re.Match[str]) -> str:
+        e = evaluations.get(found.group(0))
+        return f"“{e['title']}”" if e and e.get("title") else found.group(0)
+    return _TOKEN.sub(title, explanation)
+
+
 def side_details(store: Store, v: Verdict) -> dict[str, dict[str, Any]]:
-    """What a reader needs to weigh the evaluations listed on the sides of ``v``: title,
-    design, SMS level, finding, publication date, by id."""
-    ids = [*v.positive[:SIDE_SHOWN], *v.negative[:SIDE_SHOWN]]
+    """What a reader needs to weigh the evaluations listed on the sides of ``v`` or named
+    in its explanation: title, design, SMS level, finding, publication date, by id."""
+    ids = sorted({*v.positive[:SIDE_SHOWN], *v.negative[:SIDE_SHOWN], *explanation_ids(v)})
     if not ids:
         return {}
     return {str(r["id"]): r for r in store.read(queries.EVALUATION_SUMMARIES, {"ids": ids})}
@@ -103,7 +121,9 @@ def verdict_dict(solution_id: str, v: Verdict, when: int,
 
     return {"solution_id": solution_id, "verdict": v.verdict, "strength": v.strength,
             "as_of": iso(when), "evaluations": list(v.evaluations),
-            "explanation": v.explanation, "considered": list(v.shown),
+            "explanation": v.explanation,
+            "explanation_titled": titled(v.explanation, details),
+            "considered": list(v.shown),
             "sides": {"positive": side(v.positive_level, v.positive),
                       "negative": side(v.negative_level, v.negative)}}
 

@@ -151,13 +151,19 @@ def warnings_for(store: Store, ids: Iterable[str]) -> dict[str, list[DesignWarni
     return out
 
 
+def _shown(w: DesignWarning, rows: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """A warning as pages and the CLI show it: with its evaluation's title, for people."""
+    row = rows.get(w.evaluation_id or "") or {}
+    return {**w.to_dict(), "evaluation_title": row.get("title") or w.evaluation_id}
+
+
 def explain(store: Store, verdict: str, drivers: Sequence[str]) -> list[dict[str, Any]]:
     """The warnings to show beside a verdict: those of the evaluations behind it, then
     the verdict's own."""
     rows = quality_rows(store, drivers)
-    out = [w.to_dict() for eid in drivers if eid in rows
+    out = [_shown(w, rows) for eid in drivers if eid in rows
            for w in evaluation_warnings(rows[eid])]
-    out.extend(w.to_dict() for w in verdict_warnings(verdict, [rows[e] for e in drivers
+    out.extend(_shown(w, rows) for w in verdict_warnings(verdict, [rows[e] for e in drivers
                                                                if e in rows]))
     return out
 
@@ -168,10 +174,10 @@ def page_warnings(store: Store, verdict: str, drivers: Sequence[str],
     each listed evaluation's own (``evaluation_warnings``: id → warnings), in one read."""
     shown = list(evaluations)
     rows = quality_rows(store, [*drivers, *shown])
-    per = {eid: [w.to_dict() for w in evaluation_warnings(rows[eid])]
+    per = {eid: [_shown(w, rows) for w in evaluation_warnings(rows[eid])]
            for eid in rows}
     beside = [w for eid in drivers for w in per.get(eid, [])]
-    beside.extend(w.to_dict() for w in verdict_warnings(
+    beside.extend(_shown(w, rows) for w in verdict_warnings(
         verdict, [rows[e] for e in drivers if e in rows]))
     return {"verdict_warnings": beside,
             "evaluation_warnings": {eid: per[eid] for eid in shown if per.get(eid)}}

@@ -168,12 +168,12 @@ def check(store: Store, text: str, as_of: str | date | None = None,
     # The evaluations the report names: to read first, behind a verdict or in its words.
     named = set(read_first[:limit]) | {
         eid for _, v in verdicts.values()
-        for eid in {*v.evaluations, *_tokens(v.explanation)} & set(v.shown)}
+        for eid in {*(set(v.evaluations) & set(v.shown)), *analytics.explanation_ids(v)}}
     evaluations = {str(r["props"].get("id")): r["props"] for r in store.read(
         queries.nodes_by_ids(Label.EVALUATION), {"ids": sorted(named)})} if named else {}
     for match in matches:
         match["illustrative"] = match["solution_id"] in illustrative
-        match["explanation_titled"] = _titled(match["explanation"], evaluations)
+        match["explanation_titled"] = analytics.titled(match["explanation"], evaluations)
         match["evaluation_titles"] = {
             eid: str(evaluations[eid].get("title") or eid)
             for eid in verdicts[match["solution_id"]][1].shown if eid in evaluations}
@@ -426,22 +426,6 @@ FINDING_WORDS = {"positive": "a positive effect", "no_effect": "no effect",
 
 def design_words(design: str | None) -> str:
     return DESIGN_WORDS.get(design or "", (design or "design not recorded").replace("_", " "))
-
-
-_TOKEN = re.compile(r"[^\s,();]+")
-
-
-def _tokens(text: str) -> set[str]:
-    return set(_TOKEN.findall(text))
-
-
-def _titled(explanation: str, evaluations: dict[str, dict[str, Any]]) -> str:
-    """A verdict's explanation with each evaluation named by its title, for people (the
-    rules list evaluation ids separated by commas, in parentheses)."""
-    def title(found: re.Match[str]) -> str:
-        e = evaluations.get(found.group(0))
-        return f"“{e['title']}”" if e and e.get("title") else found.group(0)
-    return _TOKEN.sub(title, explanation)
 
 
 def _read_first(ids: list[str], props: dict[str, dict[str, Any]],

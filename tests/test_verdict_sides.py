@@ -82,3 +82,40 @@ def test_solution_page_verdict_box_shows_both_sides(client: FlaskClient) -> None
             assert design(e["design"]) in box  # "cluster randomised controlled trial"
     # the stronger side first, each under its heading
     assert box.index("Found no effect or harm") < box.index("Found a positive effect")
+
+
+@pytest.mark.parametrize("solution_id", ["SOL-TELE", "SOL-PAC", "SOL-VW", "SOL-SPLW"])
+def test_explanations_name_evaluations_by_title_for_people(client: FlaskClient,
+                                                             read_sample: FalkorStore,
+                                                             solution_id: str) -> None:
+    """The rule's words name evaluations by id (JSON keeps them); the page and the CLI's
+    text name them by title."""
+    import re
+
+    data = client.get(f"/solutions/{solution_id}.json").get_json()["verdict"]
+    named = set(re.findall(r"EVAL-\d+", data["explanation"]))
+    assert named, data["explanation"]  # the sample's verdicts name their evidence
+    titles = {e["id"]: e["title"] for side in data["sides"].values()
+              for e in side["evaluations"]}
+    for eid in named:
+        assert eid not in data["explanation_titled"]
+        if eid in titles:
+            assert titles[eid] in data["explanation_titled"]
+    page = client.get(f"/solutions/{solution_id}").data.decode()
+    box = page[page.index('id="verdict-h"'):page.index('id="evidence-h"')]
+    from html.parser import HTMLParser
+
+    class Text(HTMLParser):
+        words: list[str] = []
+
+        def handle_data(self, data: str) -> None:
+            self.words.append(data)
+
+    reader = Text()
+    reader.feed(box)
+    prose = " ".join(reader.words)  # what a reader sees: no attribute, no link target
+    found = re.search(r"\bEVAL-\d+", prose)
+    assert not found, prose[max(0, found.start() - 200):found.end() + 50]
+    text = CliRunner().invoke(cli, ["--store", read_sample.uri.raw, "verdict",
+                                    solution_id]).output
+    assert not re.search(r"\bEVAL-\d+", text.split("\n", 2)[1]), text

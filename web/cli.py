@@ -337,7 +337,7 @@ def verdict(state: Context, solution_id: str, as_of: str | None, fmt: str) -> No
         return
     click.echo(f"{name} ({data['solution_id']}): {_verdict_name(data['verdict'])}, "
                f"{wording.level(data['strength'])}, as of {data['as_of']}")
-    click.echo(data["explanation"])
+    click.echo(data["explanation_titled"])
     sides = data["sides"]
     # the side that weighs more first; both, so that the reader sees what was outweighed
     order = ["negative", "positive"] if sides["negative"]["level"] > sides["positive"][

@@ -300,7 +300,9 @@ class SolutionVerdict(Envelope):
     evaluations: list[Id]
     """The evaluations that drove the verdict, strongest first."""
     explanation: str
-    """The rule applied, in plain English."""
+    """The rule applied, in plain English (evaluations named by id)."""
+    explanation_titled: str
+    """The explanation with each evaluation named by its title."""
     considered: list[Id]
     """Every evaluation published by `as_of`, strongest first."""
     sides: VerdictSides
@@ -342,6 +344,8 @@ class DesignWarning(Envelope):
                   quality.SELF_EVALUATION, quality.SMALL, quality.EARLY]
     evaluation_id: str | None
     """The evaluation it is about; null for a warning about the verdict as a whole."""
+    evaluation_title: str | None = None
+    """That evaluation's title (beside a verdict or in a list of evaluations)."""
     reason: str
     """Why, in plain English."""
     reference: str
