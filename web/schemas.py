@@ -337,6 +337,9 @@ GapRow = create_model(
                                         "solutions).")),
     warnings=(Count, Field(description="Evaluations of the row with a design-quality "
                                        "warning.")),
+    evaluations=(Count, Field(description="Evaluations of the row, in any domain (0: a "
+                                          "gap, tried but never evaluated).")),
+    initiatives=(Count, Field(description="Initiatives that tried the row's solutions.")),
     **{d: (Count, ...) for d in GAP_DOMAINS},
 )
 

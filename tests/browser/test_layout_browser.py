@@ -128,3 +128,19 @@ def test_attempts_rows_are_as_tall_as_their_text(page: Any, live_server: str) ->
         assert rows, solution
         for height, text in rows:
             assert height <= text + 24, (solution, height, text)
+
+
+def test_gap_map_labels_fit_and_the_legend_shows(page: Any) -> None:
+    page.set_viewport_size(DESKTOP)
+    page.goto("/gap-map", wait_until="networkidle")
+    svg = page.locator("svg.gapmap")
+    box = svg.bounding_box()
+    assert box
+    labels = svg.locator("text.label")
+    assert labels.count() > 0
+    for label in labels.all():
+        inner = label.bounding_box()
+        assert inner and inner["x"] >= box["x"] - 0.5, (label.text_content(), inner, box)
+        assert inner["x"] + inner["width"] <= box["x"] + box["width"] + 0.5
+    legend = svg.locator("g.legend")
+    assert legend.is_visible() and "Colour: the verdict of the row" in legend.text_content()
