@@ -26,6 +26,7 @@ from triedbefore.ingest.pipeline import ingest
 from triedbefore.web.app import create_app
 
 SAMPLE = Path(__file__).resolve().parents[2] / "ingest" / "sample"
+DEMO = Path(__file__).resolve().parents[2] / "ingest" / "demo" / "bundle"
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 CHROMIUM = os.environ.get("TRIEDBEFORE_CHROMIUM", "/usr/bin/chromium")
 # As this machine's notes require: no GPU, no network chatter of Chromium's own (the
@@ -65,6 +66,32 @@ def live_server(sample_store: FalkorStore) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def demo_server(embedded_server: EmbeddedServer,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The explorer on the demo corpus (real organisations, long names and source
+    addresses), served like ``live_server``; yields its base URL."""
+    name = f"browser_demo_{uuid.uuid4().hex[:12]}"
+    uri = StoreURI("falkordb", f"falkordb+unix://{embedded_server.socket_path}?graph={name}",
+                   path=embedded_server.socket_path, graph=name)
+    store = FalkorStore(uri, socket_path=embedded_server.socket_path)
+    server = None
+    try:
+        assert ingest(store, DEMO, report_dir=tmp_path_factory.mktemp("reports")).exit_code == 0
+        server = make_server("127.0.0.1", 0, create_app({"STORE": store, "SECRET_KEY": "test"}),
+                             threaded=True)
+        thread = threading.Thread(target=server.serve_forever, name="demo", daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{server.server_port}"
+        server.shutdown()
+        thread.join(timeout=10)
+    finally:
+        if server is not None:
+            server.server_close()
+        store.drop_all()
+        store.close()
 
 
 @pytest.fixture(scope="session")
@@ -136,6 +163,24 @@ def page(browser: Any, live_server: str, page_problems: Problems) -> Iterator[An
     p.on("pageerror", lambda exc: page_problems.uncaught.append(str(exc)))
     try:
         yield p
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def demo_page(browser: Any, demo_server: str) -> Iterator[Any]:
+    """A page on the demo's server, which fails its test on an uncaught exception (the
+    ``page`` fixture allows only the sample's server)."""
+    context = browser.new_context(base_url=demo_server, viewport={"width": 1366, "height": 900},
+                                  locale="en-GB", timezone_id="Europe/London")
+    context.route(lambda url: not url.startswith(demo_server + "/"),
+                  lambda route: route.abort("internetdisconnected"))
+    errors: list[str] = []
+    p = context.new_page()
+    p.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield p
+        assert errors == [], errors
     finally:
         context.close()
 

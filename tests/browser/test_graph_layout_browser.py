@@ -5,24 +5,11 @@ in words."""
 
 from __future__ import annotations
 
-import threading
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
-
-from triedbefore.graph.embedded import EmbeddedServer
-from triedbefore.graph.falkor import FalkorStore
-from triedbefore.graph.store import StoreURI
-from triedbefore.ingest.pipeline import ingest
-from triedbefore.web.app import create_app
 
 pytestmark = pytest.mark.browser
-
-DEMO = Path(__file__).resolve().parents[2] / "ingest" / "demo" / "bundle"
 
 SAMPLE_VIEWS = ["solution:SOL-TELE", "solution:SOL-EHCH", "site:RXF", "site:QWO",
                 "initiative:INI-0021", "evaluation:EVAL-0004"]
@@ -42,31 +29,6 @@ BOXES = """() => {
                                        text: n.renderedBoundingBox(only),
                                        body: n.renderedBoundingBox(body)}))};
 }"""
-
-
-@pytest.fixture(scope="module")
-def demo_server(embedded_server: EmbeddedServer,
-                tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The explorer on the demo corpus, served on a free port."""
-    name = f"browser_demo_{uuid.uuid4().hex[:12]}"
-    uri = StoreURI("falkordb", f"falkordb+unix://{embedded_server.socket_path}?graph={name}",
-                   path=embedded_server.socket_path, graph=name)
-    store = FalkorStore(uri, socket_path=embedded_server.socket_path)
-    server = None
-    try:
-        assert ingest(store, DEMO, report_dir=tmp_path_factory.mktemp("reports")).exit_code == 0
-        app = create_app({"STORE": store, "SECRET_KEY": "test"})
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, name="demo", daemon=True)
-        thread.start()
-        yield f"http://127.0.0.1:{server.server_port}"
-        server.shutdown()
-        thread.join(timeout=10)
-    finally:
-        if server is not None:
-            server.server_close()
-        store.drop_all()
-        store.close()
 
 
 def _overlap(a: dict[str, float], b: dict[str, float]) -> bool:
@@ -101,23 +63,6 @@ def test_graph_labels_never_overlap_on_the_sample_graph(page: Any, page_problems
                                                        view: str) -> None:
     _check(_drawn(page, f"/graph?node={view}"), view)
     assert page_problems.all() == [], page_problems.all()
-
-
-@pytest.fixture
-def demo_page(browser: Any, demo_server: str) -> Iterator[Any]:
-    """A page on the demo's server (the ``page`` fixture allows only the sample's)."""
-    context = browser.new_context(base_url=demo_server,
-                                  viewport={"width": 1366, "height": 900})
-    context.route(lambda url: not url.startswith(demo_server + "/"),
-                  lambda route: route.abort("internetdisconnected"))
-    errors: list[str] = []
-    p = context.new_page()
-    p.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        yield p
-        assert errors == []
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize("view", DEMO_VIEWS)
