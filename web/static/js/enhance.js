@@ -243,7 +243,7 @@
     details.className = "facets";
     var summary = document.createElement("summary");
     var chosen = aside.querySelectorAll("li strong").length;
-    summary.textContent = "Show the filters" + (chosen ? " (" + chosen + " chosen)" : "");
+    summary.textContent = "Filters" + (chosen ? " (" + chosen + " chosen)" : "");
     details.appendChild(summary);
     while (heading.nextSibling) { details.appendChild(heading.nextSibling); }
     aside.appendChild(details);
