@@ -281,6 +281,24 @@ def test_anonymous_console_users_read_the_public_copy(app: Any) -> None:
     assert found["ok"] and found["rows"] == []
 
 
+def test_readme_says_who_may_use_the_console(app: Any) -> None:
+    """The README says it once and means it: the console is open to everyone, signed in or
+    not (as the anonymous answers above show), and nothing else in it says otherwise."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
+    paragraphs = [" ".join(p.split()) for p in readme.split("\n\n")]
+    console = [p for p in paragraphs if "query console** (`/console`" in p]
+    assert len(console) == 1 and "open to everyone, signed in or not" in console[0]
+    assert "no role gives it more" in console[0]
+    accounts = [p for p in paragraphs if "Signing in (`/login`) is needed" in p]
+    assert len(accounts) == 1 and "the query console included, are open to everyone" \
+        in accounts[0]
+    for p in paragraphs:
+        assert "needed only for curation" not in p
+        assert not ("/console" in p and "signed-in users)" in p)
+    assert app.test_client().get("/console.json", query_string={"q": "RETURN 1 AS n"}) \
+        .get_json()["rows"] == [{"n": 1}]
+
+
 def test_page_has_editor_schema_and_examples(client: FlaskClient) -> None:
     page = client.get("/console")
     assert page.status_code == 200

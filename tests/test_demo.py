@@ -148,3 +148,15 @@ def test_search_facet_rolls_sites_up_to_their_icb(client: FlaskClient) -> None:
     assert "VG24" in ids
     assert all("NHS West Yorkshire Integrated Care Board" in r["facets"]["icb"]
                for r in narrowed["results"]["items"])
+
+
+def test_gap_map_shows_the_vanguard_models_never_evaluated(client: FlaskClient) -> None:
+    """Four vanguard models were tried by 8 to 14 initiatives each and never evaluated:
+    the biggest gaps of the demo, each an empty row of the gap map."""
+    rows = client.get("/gap-map.json?size=500").get_json()["cells"]["items"]
+    gaps = {r["row"]: r["initiatives"] for r in rows if r["evaluations"] == 0}
+    assert set(gaps) >= {"SOL-ACC", "SOL-PACS", "SOL-MCP", "SOL-UEC"}
+    assert all(8 <= gaps[s] <= 14 for s in ("SOL-ACC", "SOL-PACS", "SOL-MCP", "SOL-UEC"))
+    page = client.get("/gap-map?size=500").get_data(as_text=True)
+    for n in {gaps[s] for s in ("SOL-ACC", "SOL-PACS", "SOL-MCP", "SOL-UEC")}:
+        assert f"No evaluation · tried by {n} initiatives" in page

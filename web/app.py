@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, render_template, request
+from markupsafe import escape
 from werkzeug import exceptions as werkzeug_errors
 from werkzeug.exceptions import HTTPException
 
@@ -50,6 +52,46 @@ SECURITY_HEADERS = {
 }
 
 
+#: A table the page wrote itself (data reaches a page escaped, so never matches), unless it
+#: is in its scroll box already.
+_TABLE = re.compile(r'(?<!<div class="table-scroll">)<table\b(.*?)</table>', re.S)
+
+
+def scroll_tables(html: str) -> str:
+    """Every table of a page in a box that scrolls sideways on its own, so that a wide
+    table never makes the page wider than a phone's screen."""
+    return _TABLE.sub(r'<div class="table-scroll"><table\1</table></div>', html)
+
+
+#: What a reader is told, by status; other statuses say werkzeug's name and description.
+ERROR_TEXT = {
+    404: ("Page not found", "There is no page at this address."),
+    500: ("Something went wrong", "The explorer failed to build this page; the failure is "
+                                  "logged."),
+    503: ("Service unavailable", "The graph store is unavailable or refused the query."),
+}
+
+
+def error_page(exc: HTTPException) -> Any:
+    """An error as a page of the site (its navigation, a search box), with the error's
+    status and headers. If that page cannot be built, a plain one says the same."""
+    if exc.code is None or exc.code < 400 or exc.response is not None:
+        return exc
+    title, message = ERROR_TEXT.get(exc.code, (exc.name, exc.description or exc.name))
+    if exc.description and exc.description != type(exc).description and exc.code != 500:
+        message = exc.description  # what exactly was not found, or was wrong
+    response = exc.get_response()
+    try:
+        html = render_template("error.html", title=title, message=message, status=exc.code,
+                               query=request.path.rstrip("/").rsplit("/", 1)[-1][:200])
+    except Exception:  # noqa: BLE001 - the error page must not fail in turn
+        html = (f'<!doctype html><html lang="en"><title>{escape(title)}</title>'
+                f'<h1>{escape(title)}</h1><p>{escape(message)}</p><p><a href="/">Home</a></p>')
+    response.set_data(html)
+    response.content_type = "text/html; charset=utf-8"
+    return response
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the explorer. ``STORE_URI`` selects the store (None: the default store);
     ``STORE`` may give an open :class:`Store` directly (tests)."""
@@ -88,6 +130,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
                                         "max-age=31536000; includeSubDomains")
         return response
 
+    @app.after_request
+    def tables_scroll_on_their_own(response: Any) -> Any:
+        """Every page's tables in their own scroll box (one place, not every template)."""
+        if response.mimetype == "text/html" and not response.is_streamed \
+                and not response.direct_passthrough:
+            html = response.get_data(as_text=True)
+            if "<table" in html:
+                response.set_data(scroll_tables(html))
+        return response
+
     @app.template_filter("web_link")
     def web_link(value: Any) -> str | None:
         """A link target only for http(s) addresses: data never becomes a ``javascript:``
@@ -99,7 +151,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     def http_error(exc: HTTPException) -> Any:
         if wants_json():
             return jsonify({"ok": False, "error": exc.description, "status": exc.code}), exc.code
-        return exc
+        return error_page(exc)
 
     @app.errorhandler(NotFound)
     def not_found(exc: NotFound) -> Any:
@@ -116,6 +168,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
                 "status": 503}
         if wants_json():
             return jsonify(body), 503
-        return f"<h1>Service unavailable</h1><p>{body['error']}</p>", 503
+        return error_page(werkzeug_errors.ServiceUnavailable(body["error"]))
 
     return app

@@ -7,6 +7,7 @@ keyboard and screen reader: an image's content is not), one without is ``role="i
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -105,41 +106,106 @@ def timeline(attempts: list[dict[str, Any]], evaluations: list[dict[str, Any]],
 
 def gap_map(rows: list[str], columns: list[str], cells: dict[tuple[str, str], int],
             colours: dict[str, str], links: dict[tuple[str, str], str],
-            labels: dict[str, str]) -> Markup:
-    """A bubble grid: rows × columns, bubble area ∝ count, colour per row."""
+            labels: dict[str, str], empty: dict[str, int] | None = None,
+            row_links: dict[str, str] | None = None) -> Markup:
+    """A bubble grid: rows × columns, bubble area ∝ count, colour per row, and a legend.
+
+    ``empty`` holds the rows without any evaluation (the biggest gaps), with their number
+    of initiatives: each is drawn as a dashed band saying so. Row labels wrap, never cut
+    (the whole label is also the row's ``<title>``); ``row_links`` makes them links."""
     if not rows:
         return Markup("<p>No evaluations yet.</p>")
-    cell, left, top = 70, 260, 110
-    width, height = left + cell * len(columns) + 120, top + cell * len(rows) + 20
+    empty, row_links = empty or {}, row_links or {}
+    cell, left, top, line = 70, 260, 110, 15
+    wrapped = {row: textwrap.wrap(labels.get(row, row), GAP_LABEL_CHARS) or [row]
+               for row in rows}
+    heights = [max(cell, line * len(wrapped[row]) + 20) for row in rows]
+    grid_w = cell * len(columns)
+    width = left + grid_w + 120
+    legend_y = top + sum(heights) + 30
     biggest = max(cells.values() or [1])
+    radius = lambda n: 6 + 24 * (n / biggest) ** 0.5  # noqa: E731 - one formula, twice
+    legend, legend_h = _gap_legend(width, legend_y, biggest, radius)
+    height = legend_y + legend_h
     parts = [f'<svg class="gapmap" viewBox="0 0 {width} {height}" role="group" '
              f'aria-label="Evidence gap map: {len(rows)} rows by {len(columns)} quality '
-             'domains; bubble size is the number of evaluations">']
+             'domains; bubble size is the number of evaluations, colour the verdict; '
+             f'{len(empty)} row{"s" if len(empty) != 1 else ""} without any evaluation">']
     for j, column in enumerate(columns):
         cx = left + cell * j + cell / 2
         parts.append(f'<text x="{cx:.0f}" y="{top - 12}" text-anchor="start" '
                      f'transform="rotate(-35 {cx:.0f} {top - 12})" class="axis">'
                      f'{escape(concept_label(column, "QualityDomain"))}</text>')
+    y0 = top
     for i, row in enumerate(rows):
-        cy = top + cell * i + cell / 2
-        parts.append(f'<text x="{left - 10}" y="{cy + 4:.0f}" text-anchor="end" '
-                     f'class="label">{escape(labels.get(row, row))[:40]}</text>')
+        cy = y0 + heights[i] / 2
+        full = escape(labels.get(row, row))
+        first = cy + 4 - line * (len(wrapped[row]) - 1) / 2
+        spans = "".join(f'<tspan x="{left - 10}" y="{first + line * k:.0f}">{escape(text)}'
+                        '</tspan>' for k, text in enumerate(wrapped[row]))
+        label = f'<text text-anchor="end" class="label"><title>{full}</title>{spans}</text>'
+        if row in row_links:
+            label = f'<a href="{escape(row_links[row])}">{label}</a>'
+        parts.append(label)
+        if row in empty:
+            n = empty[row]
+            tried = (f"tried by {n} initiative{'s' if n != 1 else ''}" if n
+                     else "not tried yet")
+            parts.append(
+                f'<rect x="{left + 4}" y="{cy - 16:.0f}" width="{grid_w - 8}" height="32" '
+                f'rx="16" class="gap-empty"><title>{full}: no evaluation; {tried}</title>'
+                f'</rect><text x="{left + grid_w / 2:.0f}" y="{cy + 5:.0f}" '
+                f'text-anchor="middle" class="gap-note">No evaluation · {tried}</text>')
         for j, column in enumerate(columns):
             n = cells.get((row, column), 0)
             if not n:
                 continue
             cx = left + cell * j + cell / 2
-            r = 6 + 24 * (n / biggest) ** 0.5
             parts.append(
                 f'<a href="{escape(links[(row, column)])}"><circle cx="{cx:.0f}" cy="{cy:.0f}" '
-                f'r="{r:.1f}" fill="{colours.get(row, "#768692")}" fill-opacity="0.8">'
-                f'<title>{escape(labels.get(row, row))} × '
-                f'{escape(concept_label(column, "QualityDomain"))}: {n} '
+                f'r="{radius(n):.1f}" fill="{colours.get(row, "#768692")}" fill-opacity="0.8">'
+                f'<title>{full} × {escape(concept_label(column, "QualityDomain"))}: {n} '
                 f'evaluation{"s" if n != 1 else ""}</title></circle>'
                 f'<text x="{cx:.0f}" y="{cy + 4:.0f}" text-anchor="middle" class="count">{n}'
                 '</text></a>')
+        y0 += heights[i]
+    parts.extend(legend)
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+#: Characters per line of a gap map's row label (about the width of its margin).
+GAP_LABEL_CHARS = 30
+
+
+def _gap_legend(width: int, y: float, biggest: int,
+                radius: Any) -> tuple[list[str], float]:
+    """The gap map's key: what the colours, the sizes and the dashed band mean."""
+    parts = [f'<g class="legend"><text x="10" y="{y:.0f}" class="legend-title">'
+             'Colour: the verdict of the row</text>']
+    x, row_y = 10.0, y + 24
+    for verdict, colour in VERDICT_COLOURS.items():
+        name = verdict.replace("_", " ")
+        step = 30 + 7.5 * len(name)
+        if x + step > width:
+            x, row_y = 10.0, row_y + 24
+        parts.append(f'<circle cx="{x + 8:.0f}" cy="{row_y - 4:.0f}" r="8" fill="{colour}" '
+                     f'fill-opacity="0.8"/><text x="{x + 22:.0f}" y="{row_y:.0f}" '
+                     f'class="label">{escape(name)}</text>')
+        x += step
+    size_y = row_y + 40
+    parts.append(f'<text x="10" y="{size_y:.0f}" class="legend-title">Size: evaluations</text>')
+    x = 150.0
+    for n in sorted({1, biggest}):
+        r = radius(n)
+        parts.append(f'<circle cx="{x + r:.0f}" cy="{size_y - 4:.0f}" r="{r:.1f}" '
+                     f'fill="#aeb7bd" fill-opacity="0.8"/><text x="{x + 2 * r + 6:.0f}" '
+                     f'y="{size_y:.0f}" class="label">{n}</text>')
+        x += 2 * r + 40
+    parts.append(f'<rect x="{x:.0f}" y="{size_y - 16:.0f}" width="60" height="24" rx="12" '
+                 f'class="gap-empty"/><text x="{x + 68:.0f}" y="{size_y:.0f}" class="label">'
+                 'no evaluation at all: the biggest gap</text></g>')
+    return parts, size_y + 30 - y
 
 
 def bars(items: list[dict[str, Any]], value_key: str, label_key: str, highlight: set[str],

@@ -26,7 +26,7 @@ The console is open to everyone. Statements run on the store ``get_store`` gives
 request: the whole graph for users who may see restricted records, and for everyone else
 the public copy, a second graph (database) holding no restricted record at all, so no
 statement can reach one however it is written. Console requests are rate-limited per
-client address (``CONSOLE_RATE``).
+signed-in user, or per client address when signed out (``CONSOLE_RATE``).
 """
 
 from __future__ import annotations

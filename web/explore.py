@@ -518,16 +518,32 @@ def gap_data(by: str) -> dict[str, Any]:
 
 
 def _gap_data(by: str) -> dict[str, Any]:
+    """Every solution (or intervention type) is a row, those without any evaluation too:
+    they are the biggest gaps. A row counts its initiatives and its evaluations."""
     rows = cached("gap", lambda: get_store().read(queries.GAP_MAP, {"counted": COUNTED_LINKS}))
+    solutions = cached("gap_solutions", lambda: get_store().read(
+        queries.SOLUTIONS_LIST, {"counted": COUNTED_LINKS}))
+
+    def key_of(row: dict[str, Any], sid: str) -> str:
+        return sid if by == "solution" else (row["intervention_type"] or "unspecified")
+
     cells: dict[tuple[str, str], set[str]] = {}
     labels: dict[str, str] = {}
     members: dict[str, set[str]] = {}
-    for row in rows:
-        key = row["solution_id"] if by == "solution" else (row["intervention_type"]
-                                                           or "unspecified")
-        labels[key] = row["name"] if by == "solution" else wording.concept_label(
+    initiatives: Counter[str] = Counter()
+    evaluated: dict[str, set[str]] = {}
+    for solution in solutions:
+        key = key_of(solution, solution["id"])
+        labels[key] = solution["name"] if by == "solution" else wording.concept_label(
             key, "InterventionType")
+        members.setdefault(key, set()).add(solution["id"])
+        initiatives[key] += int(solution["initiatives"] or 0)
+    for row in rows:
+        key = key_of(row, row["solution_id"])
+        labels.setdefault(key, row["name"] if by == "solution" else wording.concept_label(
+            key, "InterventionType"))
         members.setdefault(key, set()).add(row["solution_id"])
+        evaluated.setdefault(key, set()).add(row["evaluation_id"])
         for domain in [d for d in row["domains"] or [] if d] or ["unspecified"]:
             cells.setdefault((key, domain), set()).add(row["evaluation_id"])
     flagged = set(cached("warned", lambda: sorted(quality.warnings_for(
@@ -535,16 +551,16 @@ def _gap_data(by: str) -> dict[str, Any]:
     warned: dict[str, set[str]] = {}
     for row in rows:
         if row["evaluation_id"] in flagged:
-            key = row["solution_id"] if by == "solution" else (row["intervention_type"]
-                                                               or "unspecified")
-            warned.setdefault(key, set()).add(row["evaluation_id"])
+            warned.setdefault(key_of(row, row["solution_id"]), set()).add(row["evaluation_id"])
     table = []
-    for key in sorted(labels, key=lambda k: labels[k].lower()):
+    for key in sorted(labels, key=lambda k: (labels[k].lower(), k)):
         # a row's colour: its solution's verdict, or the commonest among its solutions
         counts = Counter(verdict_today(sid) for sid in sorted(members[key]))
         table.append({"row": key, "label": labels[key], "verdict": counts.most_common(1)[0][0],
                       **{d: len(cells.get((key, d), ())) for d in DOMAINS},
-                      "warnings": len(warned.get(key, ()))})
+                      "warnings": len(warned.get(key, ())),
+                      "evaluations": len(evaluated.get(key, ())),
+                      "initiatives": initiatives[key]})
     return {"by": by, "domains": DOMAINS, "cells": table}
 
 
@@ -555,7 +571,10 @@ def gap_svg(data: dict[str, Any]) -> Any:
         [r["row"] for r in data["cells"]], DOMAINS, counts,
         {r["row"]: charts.VERDICT_COLOURS.get(r["verdict"], "#768692") for r in data["cells"]},
         {k: f"/evaluations?{param}={k[0]}&domain={k[1]}" for k in counts},
-        {r["row"]: r["label"] for r in data["cells"]})
+        {r["row"]: r["label"] for r in data["cells"]},
+        empty={r["row"]: r["initiatives"] for r in data["cells"] if not r["evaluations"]},
+        row_links=({r["row"]: f"/solutions/{r['row']}" for r in data["cells"]}
+                   if data["by"] == "solution" else {}))
 
 
 GAP_ROWS = 50  # rows per page of the gap map (a national graph has thousands of solutions)

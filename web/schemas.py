@@ -397,6 +397,9 @@ GapRow = create_model(
                                        "warning.")),
     illustrative=(bool, Field(default=None, description="Rows by solution: whether the "
                                                         "solution is illustrative.")),
+    evaluations=(Count, Field(description="Evaluations of the row, in any domain (0: a "
+                                          "gap, tried but never evaluated).")),
+    initiatives=(Count, Field(description="Initiatives that tried the row's solutions.")),
     **{d: (Count, ...) for d in GAP_DOMAINS},
 )
 

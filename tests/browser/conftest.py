@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "ingest" / "sample"
 #: Screenshots of the pages, kept in the repository: the README shows some of them.
 SCREENSHOTS = ROOT / "docs" / "screenshots"
+DEMO = ROOT / "ingest" / "demo" / "bundle"
 CHROMIUM = os.environ.get("TRIEDBEFORE_CHROMIUM", "/usr/bin/chromium")
 # As this machine's notes require: no GPU, no network chatter of Chromium's own (the
 # machine's network is closed), a fresh profile (Playwright makes one per launch).
@@ -75,6 +76,32 @@ def live_server(sample_store: FalkorStore,
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def demo_server(embedded_server: EmbeddedServer,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The explorer on the demo corpus (real organisations, long names and source
+    addresses), served like ``live_server``; yields its base URL."""
+    name = f"browser_demo_{uuid.uuid4().hex[:12]}"
+    uri = StoreURI("falkordb", f"falkordb+unix://{embedded_server.socket_path}?graph={name}",
+                   path=embedded_server.socket_path, graph=name)
+    store = FalkorStore(uri, socket_path=embedded_server.socket_path)
+    server = None
+    try:
+        assert ingest(store, DEMO, report_dir=tmp_path_factory.mktemp("reports")).exit_code == 0
+        server = make_server("127.0.0.1", 0, create_app({"STORE": store, "SECRET_KEY": "test"}),
+                             threaded=True)
+        thread = threading.Thread(target=server.serve_forever, name="demo", daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{server.server_port}"
+        server.shutdown()
+        thread.join(timeout=10)
+    finally:
+        if server is not None:
+            server.server_close()
+        store.drop_all()
+        store.close()
 
 
 @pytest.fixture(scope="session")
@@ -177,6 +204,24 @@ def open_page(browser: Any, live_server: str,
     finally:
         for context in contexts:
             context.close()
+
+
+@pytest.fixture
+def demo_page(browser: Any, demo_server: str) -> Iterator[Any]:
+    """A page on the demo's server, which fails its test on an uncaught exception (the
+    ``page`` fixture allows only the sample's server)."""
+    context = browser.new_context(base_url=demo_server, viewport={"width": 1366, "height": 900},
+                                  locale="en-GB", timezone_id="Europe/London")
+    context.route(lambda url: not url.startswith(demo_server + "/"),
+                  lambda route: route.abort("internetdisconnected"))
+    errors: list[str] = []
+    p = context.new_page()
+    p.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield p
+        assert errors == [], errors
+    finally:
+        context.close()
 
 
 @pytest.fixture(scope="session")

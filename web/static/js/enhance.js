@@ -226,3 +226,53 @@
     window.location.assign(url.toString());
   });
 }());
+
+/* Small screens. The search filters fold into a <details> (open on wide screens, closed
+ * on narrow ones, where the results would otherwise sit under a long list of filters);
+ * a table's scroll box that does scroll becomes a named, focusable region, so that a
+ * keyboard can scroll it too (web/app.py puts every table in one). */
+(function () {
+  "use strict";
+  if (!window.matchMedia) { return; }
+  var narrow = window.matchMedia("(max-width: 50rem)");
+
+  var aside = document.querySelector(".with-facets > aside");
+  var heading = aside && aside.querySelector("h2");
+  if (aside && heading && !aside.querySelector("details")) {
+    var details = document.createElement("details");
+    details.className = "facets";
+    var summary = document.createElement("summary");
+    var chosen = aside.querySelectorAll("li strong").length;
+    summary.textContent = "Filters" + (chosen ? " (" + chosen + " chosen)" : "");
+    details.appendChild(summary);
+    while (heading.nextSibling) { details.appendChild(heading.nextSibling); }
+    aside.appendChild(details);
+    details.open = !narrow.matches;
+    var follow = function (e) { details.open = !e.matches; };
+    if (narrow.addEventListener) { narrow.addEventListener("change", follow); }
+  }
+
+  function labelScrollers() {
+    var boxes = document.querySelectorAll(".table-scroll");
+    Array.prototype.forEach.call(boxes, function (box, i) {
+      if (box.scrollWidth > box.clientWidth + 1) {
+        if (!box.hasAttribute("tabindex")) {
+          var title = box.querySelector("caption");
+          var section = box.closest("section");
+          var named = title || (section && section.querySelector("h2, h3")) ||
+            document.querySelector("main h1");
+          box.setAttribute("tabindex", "0");
+          box.setAttribute("role", "region");
+          box.setAttribute("aria-label", (named ? named.textContent.trim() + ": " : "") +
+            "table " + (i + 1) + ", scrolls sideways");
+        }
+      } else if (box.getAttribute("role") === "region") {
+        box.removeAttribute("tabindex");
+        box.removeAttribute("role");
+        box.removeAttribute("aria-label");
+      }
+    });
+  }
+  labelScrollers();
+  window.addEventListener("resize", labelScrollers);
+}());
