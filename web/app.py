@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import secrets
 from typing import Any
 
@@ -50,17 +49,6 @@ SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
 }
-
-
-#: A table the page wrote itself (data reaches a page escaped, so never matches), unless it
-#: is in its scroll box already.
-_TABLE = re.compile(r'(?<!<div class="table-scroll">)<table\b(.*?)</table>', re.S)
-
-
-def scroll_tables(html: str) -> str:
-    """Every table of a page in a box that scrolls sideways on its own, so that a wide
-    table never makes the page wider than a phone's screen."""
-    return _TABLE.sub(r'<div class="table-scroll"><table\1</table></div>', html)
 
 
 #: What a reader is told, by status; other statuses say werkzeug's name and description.
@@ -128,16 +116,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         if app.config.get("PREFER_HTTPS"):
             response.headers.setdefault("Strict-Transport-Security",
                                         "max-age=31536000; includeSubDomains")
-        return response
-
-    @app.after_request
-    def tables_scroll_on_their_own(response: Any) -> Any:
-        """Every page's tables in their own scroll box (one place, not every template)."""
-        if response.mimetype == "text/html" and not response.is_streamed \
-                and not response.direct_passthrough:
-            html = response.get_data(as_text=True)
-            if "<table" in html:
-                response.set_data(scroll_tables(html))
         return response
 
     @app.template_filter("web_link")
