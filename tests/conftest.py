@@ -16,6 +16,7 @@ from triedbefore.graph.falkor import FalkorStore
 from triedbefore.graph.store import StoreURI
 
 SAMPLE = Path(__file__).resolve().parents[1] / "ingest" / "sample"
+DEMO = Path(__file__).resolve().parents[1] / "ingest" / "demo" / "bundle"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -93,6 +94,30 @@ def read_sample(_module_sample: FalkorStore) -> Iterator[FalkorStore]:
     yield _module_sample
     assert _fingerprint(_module_sample) == before, \
         "a test wrote to the shared sample graph: give it a graph of its own (`store`)"
+
+
+@pytest.fixture(scope="session")
+def _session_demo(embedded_server: EmbeddedServer) -> Iterator[FalkorStore]:
+    from triedbefore.ingest.pipeline import ingest
+
+    s = _new_graph(embedded_server, "demo")
+    try:
+        result = ingest(s, DEMO)
+        assert result.errors == [] and result.exit_code == 0, result.errors[:3]
+        yield s
+    finally:
+        s.drop_all()
+        s.close()
+
+
+@pytest.fixture
+def read_demo(_session_demo: FalkorStore) -> Iterator[FalkorStore]:
+    """The demo corpus (real organisations and evaluations, and illustrative records),
+    loaded once per test session and shared by the tests that only read it."""
+    before = _fingerprint(_session_demo)
+    yield _session_demo
+    assert _fingerprint(_session_demo) == before, \
+        "a test wrote to the shared demo graph: give it a graph of its own (`store`)"
 
 
 @pytest.fixture

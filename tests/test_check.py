@@ -6,10 +6,7 @@ names, not ids or raw scores, on the page and in the CLI; the JSON twin carries 
 from __future__ import annotations
 
 import re
-import uuid
-from collections.abc import Iterator
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -18,13 +15,10 @@ from click.testing import CliRunner
 from flask.testing import FlaskClient
 
 from triedbefore.graph import search
-from triedbefore.graph.embedded import EmbeddedServer
 from triedbefore.graph.falkor import FalkorStore
-from triedbefore.graph.store import StoreURI
-from triedbefore.ingest.pipeline import ingest
 from triedbefore.web import schemas
 from triedbefore.web.app import create_app
-from triedbefore.web.cli import cli, demo_bundle
+from triedbefore.web.cli import cli
 
 README_EXAMPLE = "Proposal: telehealth monitoring for COPD patients"
 WAKEFIELD = ("We propose telehealth for people with COPD in three Wakefield practices: "
@@ -37,18 +31,9 @@ ID_AS_TEXT = re.compile(r"\b(?:SOL|INI|EVAL)-[A-Z0-9]+\b|\bEV\d+\b|\bVG\d+")
 RAW_SCORE = re.compile(r"\b0\.\d{3,}|\bmatch \d")
 
 
-@pytest.fixture(scope="module")
-def demo(embedded_server: EmbeddedServer) -> Iterator[FalkorStore]:
-    name = f"demo_{uuid.uuid4().hex[:12]}"
-    uri = StoreURI("falkordb", f"falkordb+unix://{embedded_server.socket_path}?graph={name}",
-                   path=embedded_server.socket_path, graph=name)
-    store = FalkorStore(uri, socket_path=embedded_server.socket_path)
-    assert ingest(store, Path(demo_bundle())).exit_code == 0
-    try:
-        yield store
-    finally:
-        store.drop_all()
-        store.close()
+@pytest.fixture
+def demo(read_demo: FalkorStore) -> FalkorStore:
+    return read_demo
 
 
 @pytest.fixture

@@ -6,19 +6,15 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 from triedbefore.graph import analytics
-from triedbefore.graph.embedded import EmbeddedServer
 from triedbefore.graph.falkor import FalkorStore
-from triedbefore.graph.store import StoreURI
 from triedbefore.ingest.pipeline import ingest
-from triedbefore.web.cli import cli, demo_bundle
+from triedbefore.web.cli import cli
 
 HINT = "nothing loaded yet, try `triedbefore demo`"
 MEASURE = "Emergency admissions from care homes per 1,000 residents"
@@ -83,19 +79,9 @@ def test_stats_on_an_empty_store_shows_zeros(store_uri: str) -> None:
 # --- names, the illustrative column, numbers and words, on the demo and the sample -----
 
 
-@pytest.fixture(scope="module")
-def demo(embedded_server: EmbeddedServer) -> Iterator[FalkorStore]:
-    """The demo corpus (it has illustrative records; the sample has none)."""
-    name = f"demo_{uuid.uuid4().hex[:12]}"
-    uri = StoreURI("falkordb", f"falkordb+unix://{embedded_server.socket_path}?graph={name}",
-                   path=embedded_server.socket_path, graph=name)
-    store = FalkorStore(uri, socket_path=embedded_server.socket_path)
-    assert ingest(store, demo_bundle()).exit_code == 0
-    try:
-        yield store
-    finally:
-        store.drop_all()
-        store.close()
+@pytest.fixture
+def demo(read_demo: FalkorStore) -> FalkorStore:
+    return read_demo
 
 
 def _columns(output: str, header: str) -> tuple[list[str], list[list[str]]]:

@@ -4,21 +4,16 @@ illustrative records, sources and licences, and roll-ups over the organisation h
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
 
 from triedbefore.graph import queries
-from triedbefore.graph.embedded import EmbeddedServer
 from triedbefore.graph.falkor import FalkorStore
 from triedbefore.graph.rollup import summarise
-from triedbefore.graph.store import StoreURI
 from triedbefore.ingest.demo.build import build
-from triedbefore.ingest.pipeline import ingest
 from triedbefore.ontology.vocab import Label
 from triedbefore.web.app import create_app
 from triedbefore.web.cli import demo_bundle
@@ -42,19 +37,9 @@ def test_rollup_sentence() -> None:
     assert summarise(Counter(), set(), []) == ""
 
 
-@pytest.fixture(scope="module")
-def demo_store(embedded_server: EmbeddedServer) -> Iterator[FalkorStore]:
-    name = f"demo_{uuid.uuid4().hex[:12]}"
-    uri = StoreURI("falkordb", f"falkordb+unix://{embedded_server.socket_path}?graph={name}",
-                   path=embedded_server.socket_path, graph=name)
-    store = FalkorStore(uri, socket_path=embedded_server.socket_path)
-    result = ingest(store, BUNDLE)
-    assert result.errors == [] and result.exit_code == 0
-    try:
-        yield store
-    finally:
-        store.drop_all()
-        store.close()
+@pytest.fixture
+def demo_store(read_demo: FalkorStore) -> FalkorStore:
+    return read_demo
 
 
 @pytest.fixture

@@ -10,8 +10,6 @@ import csv
 import html
 import io
 import re
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -19,10 +17,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from triedbefore.graph import queries
-from triedbefore.graph.embedded import EmbeddedServer
 from triedbefore.graph.falkor import FalkorStore
-from triedbefore.graph.store import StoreURI
-from triedbefore.ingest.pipeline import ingest
 from triedbefore.ontology.rdf import concept_labels
 from triedbefore.ontology.vocab import Label, SiteKind
 from triedbefore.web import wording
@@ -41,18 +36,9 @@ LISTING_PAGES = ["/", "/zombies", "/search?q=telehealth", "/search?q=care+homes"
                  "/changes", "/gap-map"]
 
 
-@pytest.fixture(scope="module")
-def demo_store(embedded_server: EmbeddedServer) -> Iterator[FalkorStore]:
-    name = f"words_{uuid.uuid4().hex[:12]}"
-    uri = StoreURI("falkordb", f"falkordb+unix://{embedded_server.socket_path}?graph={name}",
-                   path=embedded_server.socket_path, graph=name)
-    store = FalkorStore(uri, socket_path=embedded_server.socket_path)
-    assert ingest(store, BUNDLE).exit_code == 0
-    try:
-        yield store
-    finally:
-        store.drop_all()
-        store.close()
+@pytest.fixture
+def demo_store(read_demo: FalkorStore) -> FalkorStore:
+    return read_demo
 
 
 @pytest.fixture
