@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from triedbefore.graph import analytics, asof, queries
+from triedbefore.graph import analytics, asof, queries, wording
 from triedbefore.graph.analytics import COUNTED_LINKS
 from triedbefore.graph.dialect import fulltext_terms
 from triedbefore.graph.matching import (
@@ -416,16 +416,8 @@ _DECIDING: dict[str, frozenset[str]] = {
     WORKS: POSITIVE, PROMISING: POSITIVE, DOES_NOT_WORK: NEGATIVE, WEAK_NEGATIVE: NEGATIVE,
     MIXED: POSITIVE | NEGATIVE, INCONCLUSIVE: frozenset({"mixed", "inconclusive"}),
 }
-DESIGN_WORDS = {"rct": "randomised controlled trial", "cluster_rct": "cluster randomised trial",
-                "non_randomised_trial": "non-randomised trial",
-                "before_after": "before-and-after study",
-                "controlled_before_after": "controlled before-and-after study"}
 FINDING_WORDS = {"positive": "a positive effect", "no_effect": "no effect",
                  "negative": "harm", "mixed": "mixed results", "inconclusive": "no clear result"}
-
-
-def design_words(design: str | None) -> str:
-    return DESIGN_WORDS.get(design or "", (design or "design not recorded").replace("_", " "))
 
 
 def _read_first(ids: list[str], props: dict[str, dict[str, Any]],
@@ -461,7 +453,7 @@ def _read_first(ids: list[str], props: dict[str, dict[str, Any]],
         if here:
             why += f" It evaluated “{here[0][0]}”, {here[0][1]}."
         out.append({"evaluation_id": eid, "title": e.get("title"), "design": e.get("design"),
-                    "design_label": design_words(e.get("design")),
+                    "design_label": wording.design(e.get("design")),
                     "level": int(level) if level else None,
                     "finding": e.get("finding"), "published_date": e.get("published_date"),
                     "illustrative": bool(e.get("illustrative")),

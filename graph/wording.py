@@ -7,16 +7,29 @@ nobody reads "1 evaluation(s)", "SMS level 0" or 0.420513.
 
 from __future__ import annotations
 
-#: Plurals that do not just add an "s".
-_IRREGULAR = {"study": "studies", "repeat": "repeats", "watch": "watches",
-              "re-try": "re-tries", "retry": "retries", "analysis": "analyses"}
+from triedbefore.ontology.rdf import concept_labels
+
+#: Plurals that do not follow the spelling rules of :func:`plural_noun`.
+_IRREGULAR = {"analysis": "analyses"}
+
+
+def plural_noun(noun: str) -> str:
+    """The English plural of a noun phrase (its last word): "watches", "local
+    authorities", "verdict changes"."""
+    if noun in _IRREGULAR:
+        return _IRREGULAR[noun]
+    if noun.endswith(("s", "sh", "ch", "x", "z")):
+        return noun + "es"
+    if noun.endswith("y") and noun[-2:-1] not in ("a", "e", "i", "o", "u"):
+        return noun[:-1] + "ies"
+    return noun + "s"
 
 
 def plural(count: int, word: str, many: str | None = None) -> str:
     """``1 day``, ``2 days``, ``1,200 sites`` (``many``: the plural when irregular)."""
     if count == 1:
         return f"1 {word}"
-    return f"{count:,} {many or _IRREGULAR.get(word) or word + 's'}"
+    return f"{count:,} {many or plural_noun(word)}"
 
 
 def level(value: int | None) -> str:
@@ -54,31 +67,10 @@ def days(count: int) -> str:
     return plural(count, "day")
 
 
-#: Evaluation designs as people name them: the ontology's ``skos:prefLabel`` of each
-#: notation (tests/test_cli_answers.py checks that they agree).
-DESIGNS = {
-    "systematic_review": "Systematic review",
-    "rct": "Randomised controlled trial",
-    "cluster_rct": "Cluster randomised controlled trial",
-    "stepped_wedge": "Stepped-wedge trial",
-    "regression_discontinuity": "Regression discontinuity",
-    "matched_comparison": "Matched comparison",
-    "non_randomised_trial": "Non-randomised controlled trial",
-    "difference_in_differences": "Difference in differences",
-    "interrupted_time_series": "Interrupted time series",
-    "controlled_before_after": "Controlled before-and-after study",
-    "before_after": "Before-and-after study",
-    "cross_sectional": "Cross-sectional study",
-    "economic": "Economic evaluation",
-    "mixed_methods": "Mixed-methods study",
-    "qualitative": "Qualitative study",
-    "case_study": "Case study",
-}
-
-
 def design(value: str | None) -> str:
-    """``cluster_rct`` → ``cluster randomised controlled trial``."""
+    """``cluster_rct`` → ``cluster randomised controlled trial``: the ontology's label, as
+    read inside a sentence."""
     if not value:
         return "design not recorded"
-    label = DESIGNS.get(value, value.replace("_", " "))
+    label = concept_labels("Design").get(value, value.replace("_", " "))
     return label[0].lower() + label[1:]

@@ -10,6 +10,8 @@ from typing import Any
 
 from flask import Blueprint
 
+from triedbefore.graph import wording as graph_wording
+from triedbefore.graph.wording import plural_noun
 from triedbefore.ontology.rdf import concept_labels
 
 #: Search facets as headings.
@@ -25,21 +27,12 @@ _YES_NO = {"true": "Yes", "false": "No"}
 
 
 def plural(count: Any, one: str, many: str | None = None) -> str:
-    """``count`` with its noun: "1 day", "2 days", "1 watch", "0 watches"."""
+    """``count`` with its noun: "1 day", "2 days", "1 watch", "0 watches" (a count that is
+    not a number is shown as given, with the plural)."""
     try:
-        single = int(count) == 1
+        return graph_wording.plural(int(count), one, many)
     except (TypeError, ValueError):
-        single = False
-    return f"{count} {one if single else many or plural_noun(one)}"
-
-
-def plural_noun(noun: str) -> str:
-    """The English plural of a noun phrase (its last word)."""
-    if noun.endswith(("s", "sh", "ch", "x", "z")):
-        return noun + "es"
-    if noun.endswith("y") and noun[-2:-1] not in ("a", "e", "i", "o", "u"):
-        return noun[:-1] + "ies"
-    return noun + "s"
+        return f"{count} {many or plural_noun(one)}"
 
 
 def label_words(label: str) -> str:
@@ -84,9 +77,7 @@ def facet_value(value: Any, facet: str) -> str:
     return str(value)
 
 
-def strength(level: Any) -> str:
-    """A Maryland SMS level as read: "SMS level 3"; 0 or none is "no strength level"."""
-    return f"SMS level {level}" if level else "no strength level"
+strength = graph_wording.level
 
 
 def change_text(relative: Any, baseline: Any = None, value: Any = None) -> str:
