@@ -146,7 +146,7 @@ def test_gap_map_counts_are_legible_on_every_bubble(page: Any) -> None:
     needs a contrast of 4.5 against the bubble (as painted over white) or against a halo
     painted beneath it."""
     page.goto("/gap-map")
-    marks = page.locator("svg.gapmap a").evaluate_all("""els => els.map(a => {
+    marks = page.locator("svg.gapmap a:has(text.count)").evaluate_all("""els => els.map(a => {
       const text = getComputedStyle(a.querySelector('text.count'));
       const circle = a.querySelector('circle');
       const bubble = getComputedStyle(circle);
