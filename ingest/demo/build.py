@@ -11,6 +11,10 @@ Deterministic: the same sources give byte-identical files. What goes in:
   organisations of ``sources/vanguard_sites.csv``, implementing the five new care
   models;
 - the three real evaluations (``EV01``–``EV03``) and their 15 outcomes;
+- the real evidence corpus of ``sources/evidence/<topic>/``: published evaluations of
+  solutions tried in the NHS, the programmes and pilots they evaluated and the outcomes
+  they report, each fact checked against a stored copy of its source (``sources.csv``
+  of each topic names the copy read and what was taken from it);
 - the illustrative records of the sample bundle (``ingest/sample``) that make
   zombies, spread and deviance visible, each marked ``illustrative=true``.
 """
@@ -77,6 +81,60 @@ def _write(out: Path, name: str, columns: list[str], rows: list[dict[str, str]])
 
 def _rename(cell: str) -> str:
     return "|".join(RENAME.get(part, part) for part in cell.split("|")) if cell else cell
+
+
+EVIDENCE = SOURCES / "evidence"
+#: The interchange files of an evidence topic, in the order they are read.
+EVIDENCE_FILES = ("sites.csv", "solutions.csv", "initiatives.csv", "outcomes.csv",
+                  "evaluations.csv")
+#: Columns of a topic's ``sources.csv``: one row per source read.
+SOURCE_COLUMNS = ("source_id", "title", "publisher", "published_date", "doi", "url",
+                  "copy_read", "records", "taken")
+_ID_COLUMN = {"sites.csv": "site_id", "solutions.csv": "solution_id",
+              "initiatives.csv": "initiative_id", "outcomes.csv": "outcome_id",
+              "evaluations.csv": "evaluation_id"}
+
+
+class EvidenceError(SystemExit):
+    """A topic of the evidence corpus breaks a rule of the corpus (README.md)."""
+
+
+def evidence_topics(root: Path = EVIDENCE) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+
+def read_evidence(topic: Path) -> tuple[dict[str, list[dict[str, str]]], list[dict[str, str]]]:
+    """A topic's interchange rows by file, and its sources, checked against the corpus's
+    rules: every record real (``illustrative=false``), named in ``sources.csv`` with the
+    copy read; every evaluation with a DOI or URL, a date, a design and a finding."""
+    rows = {name: _read(topic / name) if (topic / name).is_file() else []
+            for name in EVIDENCE_FILES}
+    sources = _read(topic / "sources.csv")
+    if sources and list(sources[0]) != list(SOURCE_COLUMNS):
+        raise EvidenceError(f"{topic.name}/sources.csv: columns must be "
+                            f"{', '.join(SOURCE_COLUMNS)}")
+    cited: set[str] = set()
+    for n, src in enumerate(sources, start=2):
+        if not (src["doi"] or src["url"]) or not src["copy_read"] or not src["taken"]:
+            raise EvidenceError(f"{topic.name}/sources.csv line {n}: a source needs a DOI or "
+                                "URL, the address of the copy read and what was taken")
+        cited.update(r for r in src["records"].split("|") if r)
+    for name, found in rows.items():
+        key = _ID_COLUMN[name]
+        for n, row in enumerate(found, start=2):
+            where = f"{topic.name}/{name} line {n} ({row.get(key)})"
+            if row.get("illustrative", "false") != "false":
+                raise EvidenceError(f"{where}: the evidence corpus holds real records only")
+            if name != "sites.csv" and row[key] not in cited:
+                raise EvidenceError(f"{where}: no row of sources.csv names this record")
+            if name == "evaluations.csv":
+                missing = [c for c in ("published_date", "design", "finding") if not row[c]]
+                if not (row["doi"] or row["url"]) or missing:
+                    raise EvidenceError(f"{where}: a real evaluation needs a DOI or URL, a "
+                                        f"date, a design and a finding (missing: "
+                                        f"{', '.join(missing) or 'doi/url'})")
+            row["illustrative"] = "false"
+    return rows, sources
 
 
 def build(out: Path = OUT) -> dict[str, int]:
@@ -177,6 +235,20 @@ def build(out: Path = OUT) -> dict[str, int]:
     if [o["measure"] for o in real_outcomes] != [o["outcome"] for o in outcome_src]:
         raise SystemExit("the real outcomes no longer follow vanguard_evaluation_outcomes.csv")
 
+    # The real evidence corpus, topic by topic: ids are unique across the whole bundle.
+    tables = {"sites.csv": sites, "solutions.csv": solutions,
+              "initiatives.csv": initiatives, "outcomes.csv": outcomes,
+              "evaluations.csv": evaluations}
+    for topic in evidence_topics():
+        found, _ = read_evidence(topic)
+        for name, rows in found.items():
+            key = _ID_COLUMN[name]
+            taken = {r[key] for r in tables[name]}
+            for row in rows:
+                if row[key] in taken:
+                    raise EvidenceError(f"{topic.name}/{name}: id {row[key]} is used twice")
+                taken.add(row[key])
+                tables[name].append(row)
     files: dict[str, tuple[type[InterchangeRow], list[dict[str, str]]]] = {
         "sites.csv": (SiteRow, sites), "solutions.csv": (SolutionRow, solutions),
         "initiatives.csv": (InitiativeRow, initiatives), "outcomes.csv": (OutcomeRow, outcomes),
@@ -190,5 +262,5 @@ def build(out: Path = OUT) -> dict[str, int]:
 
 
 if __name__ == "__main__":
-    for file, n in build().items():
+    for file, n in build(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT).items():
         sys.stdout.write(f"{file}: {n} rows\n")
