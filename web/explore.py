@@ -243,25 +243,49 @@ def _as_of() -> str | None:
 # --- home ------------------------------------------------------------------------
 
 
+HOME_EVIDENCE = 12  # solutions in the home page's table of published evidence
+
+
 def home_data() -> dict[str, Any]:
     stats = cached("stats", lambda: graph_stats(get_store()))
     rows = zombie_rows()
     return {"counts": stats["nodes"], "latest_runs": stats["latest_runs"],
+            "evidence": cached("home_evidence", home_evidence),
             "zombies": named_repeats(rows["longest"]), "zombie_total": len(rows["zombies"]),
             "gap": gap_data("intervention_type")}
+
+
+def home_evidence() -> list[dict[str, Any]]:
+    """The real (not illustrative) solutions with the most published evaluations: what the
+    home page leads with."""
+    index = evidence_index()
+    listed = cached("solutions", _solutions_rows)
+    out = []
+    for s in listed:
+        evidence = index.of(s["id"])
+        if s.get("illustrative") or not evidence:
+            continue
+        v = verdict_of(evidence)
+        out.append({"id": s["id"], "name": s["name"], "verdict": v.verdict,
+                    "strength": v.strength, "evaluations": len(evidence),
+                    "initiatives": s["initiatives"],
+                    "latest": int(iso(max(e.published_hi for e in evidence))[:4])})
+    out.sort(key=lambda r: (-r["evaluations"], r["name"].lower()))
+    return out[:HOME_EVIDENCE]
 
 
 # --- solutions -------------------------------------------------------------------
 
 
-def solutions_data() -> dict[str, Any]:
-    def compute() -> list[dict[str, Any]]:
-        rows = get_store().read(queries.SOLUTIONS_LIST, {"counted": COUNTED_LINKS})
-        for row in rows:
-            row["verdict"] = verdict_today(row["id"])
-        return rows
+def _solutions_rows() -> list[dict[str, Any]]:
+    rows = get_store().read(queries.SOLUTIONS_LIST, {"counted": COUNTED_LINKS})
+    for row in rows:
+        row["verdict"] = verdict_today(row["id"])
+    return rows
 
-    rows = cached("solutions", compute)
+
+def solutions_data() -> dict[str, Any]:
+    rows = cached("solutions", _solutions_rows)
     verdict = choice_arg("verdict", VERDICTS)
     if verdict:
         rows = [r for r in rows if r["verdict"] == verdict]

@@ -412,6 +412,20 @@ class GapMap(Envelope):
     cells: list[GapRow]
 
 
+class HomeEvidence(Envelope):
+    """A solution and what its published evaluations say today."""
+
+    id: Id
+    name: str
+    verdict: Verdict
+    strength: Level
+    evaluations: Count
+    """Evaluations published so far."""
+    initiatives: Count
+    latest: int
+    """The year the latest evaluation was published."""
+
+
 class HomePage(PageData):
     """Node counts, the latest ingest runs, the zombie repeats with the longest lag and the
     gap map by intervention type."""
@@ -419,6 +433,9 @@ class HomePage(PageData):
     counts: dict[str, Count]
     """Nodes per label."""
     latest_runs: list[IngestRun]
+    evidence: list[HomeEvidence]
+    """The real (not illustrative) solutions with the most published evaluations, most
+    evaluated first."""
     zombies: list[Repeat]
     """The five zombie repeats with the longest lag."""
     zombie_total: Count
