@@ -4,6 +4,7 @@ illustrative records, sources and licences, and roll-ups over the organisation h
 
 from __future__ import annotations
 
+import csv
 from collections import Counter
 from pathlib import Path
 
@@ -13,7 +14,13 @@ from flask.testing import FlaskClient
 from triedbefore.graph import queries
 from triedbefore.graph.falkor import FalkorStore
 from triedbefore.graph.rollup import summarise
-from triedbefore.ingest.demo.build import build
+from triedbefore.ingest.demo.build import (
+    SOURCE_COLUMNS,
+    EvidenceError,
+    build,
+    evidence_topics,
+    read_evidence,
+)
 from triedbefore.ontology.vocab import Label
 from triedbefore.web.app import create_app
 from triedbefore.web.cli import demo_bundle
@@ -55,7 +62,7 @@ def test_demo_holds_the_vanguards_and_their_real_evaluations(client: FlaskClient
     assert {f"VG{n:02d}" for n in range(1, 51)} <= ids
     wakefield = client.get("/initiatives/VG24.json").get_json()
     findings = {e["id"]: e["finding"] for e in wakefield["evaluations"]}
-    assert findings == {"EV02": "mixed", "EV03": "positive"}  # the two disagree
+    assert {"EV02": "mixed", "EV03": "positive"}.items() <= findings.items()  # they disagree
     assert {s["id"] for s in wakefield["sites"]} == {"03R", "RXF", "RXG", "RX8"}
     assert wakefield["initiative"]["illustrative"] is False
     assert wakefield["initiative"]["source_url"].startswith("https://www.england.nhs.uk/")
@@ -136,12 +143,96 @@ def test_search_facet_rolls_sites_up_to_their_icb(client: FlaskClient) -> None:
 
 
 def test_gap_map_shows_the_vanguard_models_never_evaluated(client: FlaskClient) -> None:
-    """Four vanguard models were tried by 8 to 14 initiatives each and never evaluated:
-    the biggest gaps of the demo, each an empty row of the gap map."""
+    """Two vanguard models were tried by 8 and 13 initiatives and never evaluated: the
+    biggest gaps of the demo, each an empty row of the gap map."""
     rows = client.get("/gap-map.json?size=500").get_json()["cells"]["items"]
     gaps = {r["row"]: r["initiatives"] for r in rows if r["evaluations"] == 0}
-    assert set(gaps) >= {"SOL-ACC", "SOL-PACS", "SOL-MCP", "SOL-UEC"}
-    assert all(8 <= gaps[s] <= 14 for s in ("SOL-ACC", "SOL-PACS", "SOL-MCP", "SOL-UEC"))
+    assert set(gaps) >= {"SOL-ACC", "SOL-UEC"}
+    assert all(8 <= gaps[s] <= 14 for s in ("SOL-ACC", "SOL-UEC"))
     page = client.get("/gap-map?size=500").get_data(as_text=True)
-    for n in {gaps[s] for s in ("SOL-ACC", "SOL-PACS", "SOL-MCP", "SOL-UEC")}:
+    for n in {gaps[s] for s in ("SOL-ACC", "SOL-UEC")}:
         assert f"No evaluation · tried by {n} initiatives" in page
+
+
+# --- the real evidence corpus (sources/evidence/<topic>/) -----------------------------
+
+
+def _bundle(name: str) -> list[dict[str, str]]:
+    with open(BUNDLE / name, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_real_evaluations_carry_their_source_date_design_and_finding() -> None:
+    real = [e for e in _bundle("evaluations.csv") if e["illustrative"] == "false"]
+    for e in real:
+        assert e["doi"] or e["url"], e["evaluation_id"]
+        assert e["published_date"] and e["design"] and e["finding"], e["evaluation_id"]
+        assert e["licence"], e["evaluation_id"]
+    # what the issue asks of the corpus: 60 real evaluations of 20 solutions, all findings
+    initiatives = {i["initiative_id"]: i for i in _bundle("initiatives.csv")}
+    solutions = {initiatives[i]["solution_id"] for e in real
+                 for i in e["initiative_ids"].split("|")}
+    assert len(real) >= 60 and len(solutions) >= 20, (len(real), len(solutions))
+    assert {"positive", "no_effect", "negative", "mixed"} <= {e["finding"] for e in real}
+    for sid in solutions:  # real evidence is about real solutions
+        assert sid in {s["solution_id"] for s in _bundle("solutions.csv")
+                       if s["illustrative"] == "false"}, sid
+
+
+def test_no_illustrative_record_has_a_doi_and_evidence_records_are_real() -> None:
+    assert not [e["evaluation_id"] for e in _bundle("evaluations.csv")
+                if e["illustrative"] == "true" and e["doi"]]
+    for topic in evidence_topics():
+        rows, _ = read_evidence(topic)
+        for name, found in rows.items():
+            assert all(r["illustrative"] == "false" for r in found), (topic.name, name)
+
+
+def test_every_evidence_record_names_the_copy_of_its_source_read() -> None:
+    topics = evidence_topics()
+    assert len(topics) >= 4
+    for topic in topics:
+        rows, sources = read_evidence(topic)  # raises on a record no source names
+        assert sources and all(s["copy_read"] and s["taken"] for s in sources)
+        ids = {r[key] for name, found in rows.items() for r in found
+               for key in [next(k for k in r if k.endswith("_id"))]}
+        named = {r for s in sources for r in s["records"].split("|") if r}
+        assert named <= ids | {i["initiative_id"] for i in _bundle("initiatives.csv")} | {
+            s["solution_id"] for s in _bundle("solutions.csv")}, (topic.name, named - ids)
+
+
+def test_the_rules_of_the_corpus_are_enforced(tmp_path: Path) -> None:
+    """A topic breaking a rule stops the build with the file, line and rule."""
+    topic = tmp_path / "bad"
+    topic.mkdir()
+    (topic / "sources.csv").write_text(",".join(SOURCE_COLUMNS) + "\n", encoding="utf-8")
+    header = "evaluation_id,initiative_ids,title,design,finding,published_date,doi,url," \
+             "illustrative\n"
+    (topic / "evaluations.csv").write_text(
+        header + "X-E01,VG01,A study,rct,positive,2020,,,false\n", encoding="utf-8")
+    with pytest.raises(EvidenceError, match="line 2 .*X-E01.*no row of sources.csv"):
+        read_evidence(topic)
+    (topic / "sources.csv").write_text(
+        ",".join(SOURCE_COLUMNS) + "\nS1,A study,Publisher,2020,,https://example.org/a,"
+        "https://example.org/a,X-E01,finding\n", encoding="utf-8")
+    with pytest.raises(EvidenceError, match="needs a DOI or URL"):
+        read_evidence(topic)
+    (topic / "evaluations.csv").write_text(
+        header + "X-E01,VG01,A study,rct,positive,2020,,,true\n", encoding="utf-8")
+    with pytest.raises(EvidenceError, match="real records only"):
+        read_evidence(topic)
+
+
+def test_home_and_pages_lead_with_real_evidence(client: FlaskClient) -> None:
+    home = client.get("/index.json").get_json()
+    assert len(home["evidence"]) >= 10
+    real = {s["solution_id"] for s in _bundle("solutions.csv") if s["illustrative"] == "false"}
+    assert {s["id"] for s in home["evidence"]} <= real
+    page = client.get("/").get_data(as_text=True)
+    assert page.index("What published evaluations found") < page.index("Latest zombie repeats")
+    first = home["evidence"][0]["id"]
+    data = client.get(f"/solutions/{first}.json").get_json()
+    assert data["evaluations"]["items"] and not any(
+        e.get("illustrative") for e in data["evaluations"]["items"])
+    html = client.get(f"/solutions/{first}").get_data(as_text=True)
+    assert "Facts from the cited publication" in html  # the solution's licence

@@ -199,12 +199,28 @@ def build(out: Path = OUT) -> dict[str, int]:
         "solution_id": "SOL-EHCH", "site_ids": mapping["VG23"]["site_ids"],
         "start_date": "2014-04", "source_url": ev01["source_url"],
         "licence": FINDINGS_LICENCE, "illustrative": "false"})
+    # An invented attempt never weighs on a real solution's verdict: the sample's
+    # illustrative attempts at a care model implement an illustrative twin of it.
+    twins: dict[str, str] = {}
     for row in _read(SAMPLE / "initiatives.csv"):
         if row["initiative_id"] in REAL_SAMPLE_IDS:
             continue
-        initiatives.append(row | {"learned_from": _rename(row["learned_from"]),
+        solution = row["solution_id"]
+        if solution[len("SOL-"):] in CARE_MODELS:
+            twins[solution] = solution = f"{solution}-X"
+        initiatives.append(row | {"solution_id": solution,
+                                  "learned_from": _rename(row["learned_from"]),
                                   "site_ids": _rename(row["site_ids"]),
                                   "illustrative": "true"})
+    for real_id, twin in sorted(twins.items()):
+        model = next(s for s in solutions if s["solution_id"] == real_id)
+        solutions.append({
+            "solution_id": twin, "name": f"{model['name']}: illustrative attempts",
+            "description": "Invented attempts at this care model, kept apart from the real "
+                           "one so that they never weigh on its verdict; they show positive "
+                           "deviance and the spread of a model across sites.",
+            "intervention_type": model["intervention_type"], "licence": "",
+            "illustrative": "true"})
 
     # Outcomes and evaluations: the real ones renamed, the illustrative ones marked.
     outcomes: list[dict[str, str]] = []
