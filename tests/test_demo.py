@@ -236,3 +236,15 @@ def test_home_and_pages_lead_with_real_evidence(client: FlaskClient) -> None:
         e.get("illustrative") for e in data["evaluations"]["items"])
     html = client.get(f"/solutions/{first}").get_data(as_text=True)
     assert "Facts from the cited publication" in html  # the solution's licence
+
+
+def test_real_programmes_show_zombie_repeats(client: FlaskClient) -> None:
+    """The zombie list holds real programmes that repeated a solution the real evidence
+    says does not work (the later programmes of the corpus)."""
+    rows = client.get("/zombies.json?size=500").get_json()["zombies"]["items"]
+    real = [z for z in rows if not z["illustrative"]]
+    assert len(real) >= 3, rows
+    for z in real:
+        page = client.get(f"/evaluations/{z['ignored_evaluations'][0]}.json").get_json()
+        assert page["evaluation"]["illustrative"] is False
+        assert page["evaluation"].get("doi") or page["evaluation"].get("url")
