@@ -175,11 +175,11 @@ def test_read_first_says_design_level_finding_date_and_why(sample_client: FlaskC
     assert f"{first['design_label'].capitalize()} · SMS level 5 · found no effect" in text
 
 
-def test_read_first_without_a_strength_level_says_so(demo_client: FlaskClient) -> None:
+def test_read_first_without_a_strength_level_says_so(sample_client: FlaskClient) -> None:
     text = "High-intensity user service for people who call 999 very often"
-    report = _report(demo_client, text)
+    report = _report(sample_client, text)
     assert report["read_first"] and all(e["level"] is None for e in report["read_first"])
-    seen = _report_text(demo_client, text)
+    seen = _report_text(sample_client, text)
     assert "no strength level" in seen
     assert not re.search(r"SMS (?:level )?0\b", seen), seen
 

@@ -83,6 +83,14 @@ def _rename(cell: str) -> str:
     return "|".join(RENAME.get(part, part) for part in cell.split("|")) if cell else cell
 
 
+#: The illustrative stories the demo keeps, each for a feature no real record shows (by
+#: the solution they implement; "" for initiatives that name no solution).
+ILLUSTRATIVE_KEPT = {
+    "SOL-TELE": "informed re-tries: a repeat that cited the evidence and adapted",
+    "SOL-EHCH-X": "positive deviance: one outcome measure reported at enough sites",
+    "": "resolution: initiatives that name no solution, for the resolver to propose one",
+}
+
 EVIDENCE = SOURCES / "evidence"
 #: The interchange files of an evidence topic, in the order they are read.
 EVIDENCE_FILES = ("sites.csv", "solutions.csv", "initiatives.csv", "outcomes.csv",
@@ -246,6 +254,17 @@ def build(out: Path = OUT) -> dict[str, int]:
             evaluations.append(row | {"initiative_ids": _rename(row["initiative_ids"]),
                                       "outcome_ids": _rename(row["outcome_ids"]),
                                       "illustrative": "true"})
+    # Only the illustrative stories of ILLUSTRATIVE_KEPT: the real records show the rest.
+    kept = {i["initiative_id"] for i in initiatives
+            if i["illustrative"] == "false" or i["solution_id"] in ILLUSTRATIVE_KEPT}
+    initiatives = [i for i in initiatives if i["initiative_id"] in kept]
+    solutions = [s for s in solutions
+                 if s["illustrative"] == "false" or s["solution_id"] in ILLUSTRATIVE_KEPT]
+    evaluations = [e for e in evaluations if e["illustrative"] == "false"
+                   or set(e["initiative_ids"].split("|")) <= kept]
+    outcomes = [o for o in outcomes if o["illustrative"] == "false" or o["initiative_id"] in kept]
+    placed = {s for i in initiatives for s in i["site_ids"].split("|")}
+    sites = [s for s in sites if s["illustrative"] != "true" or s["site_id"] in placed]
     outcome_src = _read(SOURCES / "innovations" / "vanguard_evaluation_outcomes.csv")
     real_outcomes = [o for o in outcomes if o["illustrative"] == "false"]
     if [o["measure"] for o in real_outcomes] != [o["outcome"] for o in outcome_src]:
