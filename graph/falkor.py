@@ -13,10 +13,11 @@ from typing import Any
 import redis
 from falkordb import FalkorDB
 from falkordb.edge import Edge
+from falkordb.graph_schema import GraphSchema
 from falkordb.node import Node
 from falkordb.query_result import QueryResult
 
-from triedbefore.graph import GraphError, QueryError, QueryRefused, StoreUnavailable
+from triedbefore.graph import GraphError, QueryError, QueryRefused, StoreUnavailable, queries
 from triedbefore.graph.dialect import KEYED_LABELS, FalkorDialect
 from triedbefore.graph.falkor_wire import (
     STAT_NAMES,
@@ -40,6 +41,56 @@ _log = logging.getLogger(__name__)
 STALE_COPY_SECONDS = 3600
 
 _ALREADY = ("already indexed", "already exists", "constraint already")
+
+#: Times a statement is sent again when the graph's schema changed under it.
+_SCHEMA_RETRIES = 8
+
+
+class _Schema(GraphSchema):  # type: ignore[misc]  # the client has no type hints
+    """The names behind the label, property key and relationship type ids of compact
+    replies, and the graph's schema version they were read at.
+
+    Ids are positions in the graph's lists of names, and a graph deleted and created
+    again (the public copy is rebuilt and renamed over the old one) numbers the same
+    names differently. Every statement carries the version (``version`` argument of
+    ``GRAPH.QUERY``): the server refuses one sent with another version before running
+    it, and its reply gives the version, at which the names are read again and the
+    statement sent again. The version is a digest of the ordered names (a graph made
+    again with the same names has the same version), so names read at a version map
+    every reply at that version. The names are read with read-only statements, so
+    reading them never creates a graph."""
+
+    def __init__(self, graph: Any, connection: Any) -> None:
+        self._connection = connection
+        super().__init__(graph)
+
+    def _names(self, statement: str) -> list[str]:
+        try:
+            response = self._connection.execute_command(
+                "GRAPH.RO_QUERY", self.graph.name, statement, "--compact")
+        except redis.ResponseError as exc:
+            if "empty key" in str(exc):
+                return []  # no graph (any more): the next statement finds out
+            raise
+        return [str(next(iter(row.values()))) for row in decode_rows(list(response))]
+
+    def refresh_labels(self) -> None:
+        self.labels = self._names(queries.SCHEMA_LABELS)
+
+    def refresh_relations(self) -> None:
+        self.relationships = self._names(queries.SCHEMA_RELATIONSHIP_TYPES)
+
+    def refresh_properties(self) -> None:
+        self.properties = self._names(queries.SCHEMA_PROPERTY_KEYS)
+
+
+def _version_mismatch(response: Any) -> int | None:
+    """The graph's schema version when the server refused a statement sent with another."""
+    if (isinstance(response, list) and len(response) == 2
+            and isinstance(response[0], redis.ResponseError)
+            and str(response[0]) == "version mismatch"):
+        return int(response[1])
+    return None
 
 
 def _plain(value: Any) -> Any:
@@ -71,6 +122,7 @@ class FalkorStore(Store):
             self.public_only = True
             self._db = _public_of._db
             self._graph = self._db.select_graph(uri.graph)
+            self._graph.schema = _Schema(self._graph, self._db.connection)
             return
         try:
             if socket_path is not None:
@@ -82,6 +134,7 @@ class FalkorStore(Store):
         except (redis.ConnectionError, OSError) as exc:
             raise StoreUnavailable(f"cannot reach FalkorDB at {uri.display}: {exc}") from None
         self._graph = self._db.select_graph(uri.graph)
+        self._graph.schema = _Schema(self._graph, self._db.connection)
 
     @property
     def graph_name(self) -> str:
@@ -97,17 +150,17 @@ class FalkorStore(Store):
                               self._graph.name, text, "--compact"]
         if timeout_ms is not None:
             command += ["timeout", int(timeout_ms)]
+        schema = self._graph.schema
         try:
-            try:
-                response = self._db.connection.execute_command(*command)
-            except redis.ConnectionError as exc:
-                # The embedded server stopped (a crash): start it again, which replays its
-                # append-only file, and run a read once more. A write is not repeated: it
-                # may or may not have been applied, so its caller hears of it (an ingest
-                # run is idempotent and can be run again).
-                if self._restart is None or not self._restarted(exc) or not read_only:
-                    raise
-                response = self._db.connection.execute_command(*command)
+            for _ in range(_SCHEMA_RETRIES):
+                response = self._execute([*command, "version", schema.version], read_only)
+                version = _version_mismatch(response)
+                if version is None:
+                    break
+                schema.refresh(version)  # not run: read the names, send it again
+            else:
+                raise QueryError("the graph's schema kept changing while the statement was "
+                                 "sent; try again")
         except redis.ResponseError as exc:
             message = str(exc)
             if read_only and "empty key" in message:
@@ -120,6 +173,18 @@ class FalkorStore(Store):
             if isinstance(part, redis.ResponseError):
                 raise QueryError(str(part)) from None
         return list(response)
+
+    def _execute(self, command: list[Any], read_only: bool) -> Any:
+        try:
+            return self._db.connection.execute_command(*command)
+        except redis.ConnectionError as exc:
+            # The embedded server stopped (a crash): start it again, which replays its
+            # append-only file, and run a read once more. A write is not repeated: it
+            # may or may not have been applied, so its caller hears of it (an ingest
+            # run is idempotent and can be run again).
+            if self._restart is None or not self._restarted(exc) or not read_only:
+                raise
+            return self._db.connection.execute_command(*command)
 
     def _restarted(self, exc: Exception) -> bool:
         """Start the embedded server again after ``exc`` lost it; False if it could not be
