@@ -37,6 +37,10 @@ RATIO_FLOOR = 1 << 20
 
 #: Why a cell cannot be stored (the database ends a string at a NUL).
 NUL_REASON = "holds a NUL character (U+0000), which no value may hold"
+#: Why an id cannot be loaded: the explorer refuses an address holding one (web/app.py).
+ID_CONTROL_REASON = ("holds a control character (U+0001 to U+001F or U+007F), which no id "
+                     "may hold")
+_ID_CONTROL = frozenset(chr(c) for c in (*range(1, 0x20), 0x7F))
 
 @dataclass(frozen=True)
 class Problem:
@@ -301,6 +305,8 @@ class Bundle:
             if columns is None:
                 return
             width = len(header)
+            id_at = next((i for i, (c, extra) in enumerate(columns)
+                          if c == row_type.ID_COLUMN and not extra), None)
             previous = lines.number
             count = 0  # rows read, blank lines aside
             while True:
@@ -355,6 +361,10 @@ class Bundle:
                 if nul is not None:
                     column = columns[nul][0] if not columns[nul][1] else header[nul]
                     problems.append(Problem(name, start, column, NUL_REASON))
+                    continue
+                if id_at is not None and not _ID_CONTROL.isdisjoint(cells[id_at]):
+                    problems.append(Problem(name, start, row_type.ID_COLUMN,
+                                            ID_CONTROL_REASON))
                     continue
                 row = RawRow(start, {})
                 for (canonical, is_extra), raw_cell in zip(columns, cells, strict=True):
@@ -443,6 +453,10 @@ class MemoryBundle(Bundle):
             nul = next((c for c, cell in cells.items() if "\x00" in cell), None)
             if nul is not None:
                 problems.append(Problem(row_type.FILE, number, nul, NUL_REASON))
+                continue
+            if not _ID_CONTROL.isdisjoint(cells.get(row_type.ID_COLUMN, "")):
+                problems.append(Problem(row_type.FILE, number, row_type.ID_COLUMN,
+                                        ID_CONTROL_REASON))
                 continue
             row = RawRow(number, {})
             for column, cell in cells.items():

@@ -151,21 +151,25 @@ def test_nul_in_cells_rejects_the_row_and_the_clean_rows_load(
         b"S\x002,Id with a NUL,trust,\n"
         b"S3,Name with a \x00,trust,\n"
         b"S4,Extra column with one,trust,a\x00b\n"
-        b"S5,Clean too,trust,\n")
+        b"S5,Clean too,trust,\n"
+        b"S\x1b6,An id with an escape,trust,\n"
+        b"S7,A name with an escape \x1b is fine,trust,\n")
     (bundle / "solutions.csv").write_text(SOLUTIONS)
     result = ingest(store, bundle, report_dir=tmp_path / "reports")
     places = sorted((p.file, p.line, p.column) for p in result.errors)
     assert places == [("sites.csv", 3, "site_id"), ("sites.csv", 4, "name"),
-                      ("sites.csv", 5, "note")]
-    assert all("NUL" in p.reason for p in result.errors)
-    assert _ids(store, "Site") == ["S1", "S5"]
+                      ("sites.csv", 5, "note"), ("sites.csv", 7, "site_id")]
+    assert all("NUL" in p.reason for p in result.errors[:3])
+    assert "control character" in result.errors[3].reason
+    assert _ids(store, "Site") == ["S1", "S5", "S7"]
     assert _ids(store, "Solution") == ["SOL-A", "SOL-B"]
     assert result.exit_code == 3 and len(result.report_paths) == 2
     # the same in rows held in memory (ODS extracts, curation)
     memory = run(store, RowsSource("memory", {"sites.csv": [
         {"site_id": "M1", "name": "Fine", "kind": "trust"},
-        {"site_id": "M\x002", "name": "Not fine", "kind": "trust"}]}))
-    assert [(p.line, p.column) for p in memory.errors] == [(3, "site_id")]
+        {"site_id": "M\x002", "name": "Not fine", "kind": "trust"},
+        {"site_id": "M\x7f3", "name": "Not fine either", "kind": "trust"}]}))
+    assert [(p.line, p.column) for p in memory.errors] == [(3, "site_id"), (4, "site_id")]
     assert "M1" in _ids(store, "Site")
 
 
