@@ -62,3 +62,13 @@ def test_watch_with_a_nul_in_its_target_is_400(store: FalkorStore, sample_copy: 
     assert res.status_code == 400
     assert "control character" in res.get_json()["error"]
     assert viewer.get("/watches.json").get_json()["watches"] == []
+
+
+def test_console_statements_with_a_nul_get_the_consoles_own_error(
+        client: FlaskClient) -> None:
+    res = client.get("/console.json?q=RETURN%201%00")
+    assert res.status_code == 400
+    body = res.get_json()
+    assert body["kind"] == "bad_input" and "control character" in body["error"]
+    ok = client.get("/console.json?q=RETURN%0A1%09AS%20n")  # typed line breaks and tabs
+    assert ok.status_code == 200, ok.get_json()
