@@ -7,6 +7,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from falkordb.edge import Edge
 from falkordb.node import Node
 from falkordb.query_result import QueryResult
 
-from triedbefore.graph import GraphError, QueryError, QueryRefused, StoreUnavailable
+from triedbefore.graph import GraphError, QueryError, QueryRefused, StoreUnavailable, queries
 from triedbefore.graph.dialect import KEYED_LABELS, FalkorDialect
 from triedbefore.graph.falkor_wire import (
     STAT_NAMES,
@@ -40,6 +41,72 @@ _log = logging.getLogger(__name__)
 STALE_COPY_SECONDS = 3600
 
 _ALREADY = ("already indexed", "already exists", "constraint already")
+
+#: Times a statement is sent again when the graph's schema changed under it.
+_SCHEMA_RETRIES = 10  # about 2 s of waiting in all
+
+
+@dataclass(frozen=True)
+class _Names:
+    """The names behind the label, property key and relationship type ids of compact
+    replies, at one schema version of one graph: immutable, so the explorer's threads
+    share them and a reply is decoded with the names its statement was sent with.
+
+    Ids are positions in the graph's lists of names, and a graph deleted and created
+    again (the public copy is rebuilt and renamed over the old one) numbers the same
+    names differently. Every statement carries the version (``version`` argument of
+    ``GRAPH.QUERY``): the server refuses one sent with another version before running
+    it, and its reply gives the version, at which the names are read again and the
+    statement sent again. The version is a digest of the ordered names (a graph made
+    again with the same names has the same version), so names read at a version map
+    every reply at that version."""
+
+    version: int = 0  # the version of a graph with no names
+    labels: tuple[str, ...] = ()
+    properties: tuple[str, ...] = ()
+    relationships: tuple[str, ...] = ()
+
+
+class _Reply(list[Any]):
+    """A compact reply, with the names of the version its statement was sent with."""
+
+    names: _Names
+
+
+class _Decoding:
+    """What the client's reply parser asks of a graph: the names of the reply's ids. An id
+    past them (a write that added a key while it ran: ids only grow within a graph) reads
+    the names again."""
+
+    def __init__(self, store: FalkorStore, names: _Names) -> None:
+        self.schema = self
+        self._store = store
+        self._names = names
+
+    def _get(self, kind: str, index: int) -> str:
+        names: tuple[str, ...] = getattr(self._names, kind)
+        if index >= len(names):
+            self._names = self._store._read_names(self._names.version)
+            names = getattr(self._names, kind)
+        return names[index]
+
+    def get_label(self, index: int) -> str:
+        return self._get("labels", index)
+
+    def get_property(self, index: int) -> str:
+        return self._get("properties", index)
+
+    def get_relation(self, index: int) -> str:
+        return self._get("relationships", index)
+
+
+def _version_mismatch(response: Any) -> int | None:
+    """The graph's schema version when the server refused a statement sent with another."""
+    if (isinstance(response, list) and len(response) == 2
+            and isinstance(response[0], redis.ResponseError)
+            and str(response[0]) == "version mismatch"):
+        return int(response[1])
+    return None
 
 
 def _plain(value: Any) -> Any:
@@ -71,6 +138,7 @@ class FalkorStore(Store):
             self.public_only = True
             self._db = _public_of._db
             self._graph = self._db.select_graph(uri.graph)
+            self._names = _Names()
             return
         try:
             if socket_path is not None:
@@ -82,6 +150,8 @@ class FalkorStore(Store):
         except (redis.ConnectionError, OSError) as exc:
             raise StoreUnavailable(f"cannot reach FalkorDB at {uri.display}: {exc}") from None
         self._graph = self._db.select_graph(uri.graph)
+        #: The names of the graph's ids, at the version statements are sent with.
+        self._names = _Names()
 
     @property
     def graph_name(self) -> str:
@@ -97,17 +167,19 @@ class FalkorStore(Store):
                               self._graph.name, text, "--compact"]
         if timeout_ms is not None:
             command += ["timeout", int(timeout_ms)]
+        names = self._names
         try:
-            try:
-                response = self._db.connection.execute_command(*command)
-            except redis.ConnectionError as exc:
-                # The embedded server stopped (a crash): start it again, which replays its
-                # append-only file, and run a read once more. A write is not repeated: it
-                # may or may not have been applied, so its caller hears of it (an ingest
-                # run is idempotent and can be run again).
-                if self._restart is None or not self._restarted(exc) or not read_only:
-                    raise
-                response = self._db.connection.execute_command(*command)
+            for attempt in range(_SCHEMA_RETRIES):
+                response = self._execute([*command, "version", names.version], read_only)
+                version = _version_mismatch(response)
+                if version is None:
+                    break
+                if attempt:  # another client is changing the schema now: let it finish
+                    time.sleep(0.002 * 2 ** attempt)
+                names = self._names = self._read_names(version)  # not run: send it again
+            else:
+                raise QueryError("the graph's schema kept changing while the statement was "
+                                 "sent; try again")
         except redis.ResponseError as exc:
             message = str(exc)
             if read_only and "empty key" in message:
@@ -119,7 +191,41 @@ class FalkorStore(Store):
         for part in (response[0], response[-1]) if response else ():
             if isinstance(part, redis.ResponseError):
                 raise QueryError(str(part)) from None
-        return list(response)
+        reply = _Reply(response)
+        reply.names = names
+        return reply
+
+    def _read_names(self, version: int) -> _Names:
+        """The graph's names now, for ``version`` (read-only: never creates a graph).
+        Names read after the version changed again are caught by the next statement,
+        which the server refuses: they are never used for a reply of another version."""
+
+        def names(statement: str) -> tuple[str, ...]:
+            try:
+                response = self._db.connection.execute_command(
+                    "GRAPH.RO_QUERY", self._graph.name, statement, "--compact")
+            except redis.ResponseError as exc:
+                if "empty key" in str(exc):
+                    return ()  # no graph (any more): the next statement finds out
+                raise
+            return tuple(str(next(iter(row.values())))
+                         for row in decode_rows(list(response)))
+
+        return _Names(version, names(queries.SCHEMA_LABELS),
+                      names(queries.SCHEMA_PROPERTY_KEYS),
+                      names(queries.SCHEMA_RELATIONSHIP_TYPES))
+
+    def _execute(self, command: list[Any], read_only: bool) -> Any:
+        try:
+            return self._db.connection.execute_command(*command)
+        except redis.ConnectionError as exc:
+            # The embedded server stopped (a crash): start it again, which replays its
+            # append-only file, and run a read once more. A write is not repeated: it
+            # may or may not have been applied, so its caller hears of it (an ingest
+            # run is idempotent and can be run again).
+            if self._restart is None or not self._restarted(exc) or not read_only:
+                raise
+            return self._db.connection.execute_command(*command)
 
     def _restarted(self, exc: Exception) -> bool:
         """Start the embedded server again after ``exc`` lost it; False if it could not be
@@ -140,8 +246,9 @@ class FalkorStore(Store):
             return []
         try:
             return decode_rows(response)
-        except NotPlain:  # nodes, edges, paths…: the client's decoder knows the schema
-            result = QueryResult(self._graph, response)
+        except NotPlain:  # nodes, edges, paths…: named with the reply's own names
+            known = response.names if isinstance(response, _Reply) else self._names
+            result = QueryResult(_Decoding(self, known), response)
             if not result.header:
                 return []
             names = [col[1] if isinstance(col, list | tuple) else col for col in result.header]

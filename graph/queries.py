@@ -121,6 +121,14 @@ def existing_ids(label: Label) -> str:
     return f"UNWIND $ids AS id MATCH (n:{label.value} {{id: id}}) RETURN n.id AS id"
 
 
+#: The names behind the ids of a compact FalkorDB reply, in id order (``graph/falkor.py``
+#: reads them again whenever the graph's schema version is not the one they were read at).
+SCHEMA_LABELS = "CALL db.labels() YIELD label RETURN label"
+SCHEMA_PROPERTY_KEYS = "CALL db.propertyKeys() YIELD propertyKey RETURN propertyKey"
+SCHEMA_RELATIONSHIP_TYPES = (
+    "CALL db.relationshipTypes() YIELD relationshipType RETURN relationshipType"
+)
+
 UPSERT_RUN = "MERGE (r:IngestRun {id: $id}) SET r += $props"
 
 RUN_NODE = "MATCH (r:IngestRun {id: $id}) RETURN r {.*} AS props"

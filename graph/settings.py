@@ -54,6 +54,25 @@ NEO4J_DATABASE = Setting(
 BATCH_SIZE = Setting(
     "batch_size", "TRIEDBEFORE_BATCH_SIZE", "2000", "Rows per write transaction during ingest",
 )
+INGEST_PROBLEM_LIMIT = Setting(
+    "ingest_problem_limit", "TRIEDBEFORE_INGEST_PROBLEM_LIMIT", "1000",
+    "Problems an ingest run keeps in memory and prints; the rest are counted and written "
+    "to the report only",
+)
+INGEST_MAX_ROWS = Setting(
+    "ingest_max_rows", "TRIEDBEFORE_INGEST_MAX_ROWS", "5000000",
+    "Most rows read from one file of a bundle; the rows after it are not read (an error)",
+)
+INGEST_MAX_FILE_MB = Setting(
+    "ingest_max_file_mb", "TRIEDBEFORE_INGEST_MAX_FILE_MB", "2048",
+    "Largest uncompressed size of one file in a .zip bundle, in MiB; a larger file is not "
+    "read (an error)",
+)
+INGEST_MAX_RATIO = Setting(
+    "ingest_max_ratio", "TRIEDBEFORE_INGEST_MAX_RATIO", "100",
+    "Largest compression ratio (uncompressed size / compressed size) of a file over 1 MiB "
+    "in a .zip bundle; a file compressed more is not read (an error)",
+)
 
 SECRET_KEY = Setting(
     "secret_key", "TRIEDBEFORE_SECRET_KEY", "",
@@ -100,7 +119,8 @@ RESTRICTED_ROLE = Setting(
 
 SETTINGS: tuple[Setting, ...] = (
     STORE, DATA_DIR, GRAPH_NAME, FSYNC, START_TIMEOUT,
-    NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE, BATCH_SIZE, MATCH_WORKERS, WORKERS,
+    NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE, BATCH_SIZE, INGEST_PROBLEM_LIMIT,
+    INGEST_MAX_ROWS, INGEST_MAX_FILE_MB, INGEST_MAX_RATIO, MATCH_WORKERS, WORKERS,
     SECRET_KEY, CONSOLE_ROW_LIMIT, CONSOLE_TIMEOUT_MS, HTTP_CACHE_TTL, CONSOLE_RATE,
     PUBLIC_GRAPH, RESTRICTED_ROLE,
 )

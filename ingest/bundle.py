@@ -10,13 +10,17 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import re
+import stat
+import tempfile
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from triedbefore.graph import settings
 from triedbefore.ingest import BundleUnreadable
 from triedbefore.ontology.cells import unprotect_cell
 from triedbefore.ontology.models import ROW_TYPES, InterchangeRow
@@ -26,6 +30,17 @@ MAX_CELL = 1_000_000
 csv.field_size_limit(MAX_CELL)
 
 BUNDLE_FILES: tuple[str, ...] = tuple(t.FILE for t in ROW_TYPES)
+
+#: A .zip member this small is never refused for its compression ratio (a short file of
+#: repeated values compresses well and is harmless).
+RATIO_FLOOR = 1 << 20
+
+#: Why a cell cannot be stored (the database ends a string at a NUL).
+NUL_REASON = "holds a NUL character (U+0000), which no value may hold"
+#: Why an id cannot be loaded: the explorer refuses an address holding one (web/app.py).
+ID_CONTROL_REASON = ("holds a control character (U+0001 to U+001F or U+007F), which no id "
+                     "may hold")
+_ID_CONTROL = frozenset(chr(c) for c in (*range(1, 0x20), 0x7F))
 
 @dataclass(frozen=True)
 class Problem:
@@ -47,11 +62,74 @@ class Problem:
             out["severity"] = self.severity
         return out
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Problem:
+        return cls(data["file"], data["line"], data["column"], data["reason"],
+                   tuple(data.get("allowed", ())), data.get("severity", "error"))
+
     def __str__(self) -> str:
         where = self.file + (f":{self.line}" if self.line is not None else "")
         col = f" [{self.column}]" if self.column else ""
         allowed = f" (allowed: {', '.join(self.allowed)})" if self.allowed else ""
         return f"{where}{col}: {self.reason}{allowed}"
+
+
+class ProblemLog:
+    """A run's problems, in the order found: the first ``limit`` held in memory (what is
+    printed), every one counted, and the others kept in a temporary file, so that memory
+    does not grow with their number (a bundle of millions of bad rows) and the report
+    still lists every one. Iterating gives them all, the kept ones first; ``spool=False``
+    only counts those past the limit (a pass that reads rows again)."""
+
+    def __init__(self, limit: int | None = None, *, spool: bool = True) -> None:
+        self.limit = int(settings.INGEST_PROBLEM_LIMIT.get()) if limit is None else limit
+        self.kept: list[Problem] = []
+        self.error_count = 0
+        self.warning_count = 0
+        self._spool_on = spool
+        self._spool: IO[str] | None = None
+
+    def append(self, problem: Problem) -> None:
+        if problem.severity == "error":
+            self.error_count += 1
+        else:
+            self.warning_count += 1
+        if len(self.kept) < self.limit:
+            self.kept.append(problem)
+        elif self._spool_on:
+            if self._spool is None:
+                self._spool = tempfile.TemporaryFile("w+", encoding="utf-8")
+            self._spool.write(json.dumps(problem.to_dict() | {"severity": problem.severity},
+                                         ensure_ascii=False) + "\n")
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        for problem in problems:
+            self.append(problem)
+
+    def __len__(self) -> int:
+        return self.error_count + self.warning_count
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    def __iter__(self) -> Iterator[Problem]:
+        yield from self.kept
+        if self._spool is not None:
+            self._spool.flush()
+            self._spool.seek(0)
+            for line in self._spool:
+                yield Problem.from_dict(json.loads(line))
+            self._spool.seek(0, os.SEEK_END)
+
+    @property
+    def truncated(self) -> bool:
+        """Whether some problems are not held in memory."""
+        return len(self) > len(self.kept)
+
+    def close(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
 
 
 @dataclass
@@ -95,10 +173,19 @@ class Bundle:
         self.path = path
         self._zip: zipfile.ZipFile | None = None
         self.members: dict[str, str] = {}  # file name → member path (zip) or file path
+        #: Problems found on opening: files that are not read at all (reported by the run).
+        self.problems: list[Problem] = []
+        self.max_rows = int(settings.INGEST_MAX_ROWS.get())
         if path.is_dir():
-            for child in path.iterdir():
-                if child.is_file() and child.name.lower() in BUNDLE_FILES:
-                    self.members[child.name.lower()] = str(child)
+            for child in sorted(path.iterdir()):
+                name = child.name.lower()
+                if name not in BUNDLE_FILES or name in self.members:
+                    continue
+                refused = self._not_regular(child)
+                if refused:
+                    self.problems.append(Problem(child.name, None, None, refused))
+                else:
+                    self.members[name] = str(child)
         elif path.is_file() and zipfile.is_zipfile(path):
             try:
                 self._zip = zipfile.ZipFile(path)
@@ -108,17 +195,60 @@ class Bundle:
                 if info.is_dir():
                     continue
                 parts = info.filename.split("/")
-                if len(parts) > 2 or parts[-1].lower() not in BUNDLE_FILES:
+                name = parts[-1].lower()
+                if len(parts) > 2 or name not in BUNDLE_FILES or name in self.members:
                     continue
-                self.members.setdefault(parts[-1].lower(), info.filename)
+                refused = self._too_big(info)
+                if refused:
+                    self.problems.append(Problem(info.filename, None, None, refused))
+                    self.members.setdefault(name, "")  # the first of a name counts
+                    continue
+                self.members[name] = info.filename
+            self.members = {k: v for k, v in self.members.items() if v}
         elif not path.exists():
             raise BundleUnreadable(f"{path}: no such file or folder")
         else:
             raise BundleUnreadable(
                 f"{path}: not a bundle (expected a folder or a .zip of CSV files)")
-        if not self.members:
+        if not self.members and not self.problems:
             raise BundleUnreadable(
                 f"{path}: not a bundle: it holds none of {', '.join(BUNDLE_FILES)}")
+
+    @staticmethod
+    def _not_regular(child: Path) -> str | None:
+        """Why a folder bundle's file is not read: only regular files inside the folder
+        are, never a link (whose target may be anywhere: its content would show in the
+        problems), a device or a pipe."""
+        try:
+            mode = child.lstat().st_mode
+        except OSError as exc:
+            return f"cannot be read ({exc.strerror}); the file was not read"
+        if stat.S_ISLNK(mode):
+            return ("is a symbolic link; a bundle folder's files must be regular files in "
+                    "it, and links are not followed: the file was not read")
+        if not stat.S_ISREG(mode):
+            return "is not a regular file: the file was not read"
+        return None
+
+    @staticmethod
+    def _too_big(info: zipfile.ZipInfo) -> str | None:
+        """Why a .zip member is not read: larger uncompressed than ``ingest_max_file_mb``,
+        or compressed more than ``ingest_max_ratio`` (a zip bomb). The sizes are those the
+        archive declares; the zip reader never gives more bytes than declared (it stops,
+        and the checksum fails)."""
+        limit_mb = int(settings.INGEST_MAX_FILE_MB.get())
+        ratio_limit = float(settings.INGEST_MAX_RATIO.get())
+        size = info.file_size
+        if size > limit_mb * (1 << 20):
+            return (f"is {size:,} bytes uncompressed, more than the limit of {limit_mb:,} MiB "
+                    f"(setting {settings.INGEST_MAX_FILE_MB.name}): the file was not read")
+        ratio = size / max(info.compress_size, 1)
+        if size > RATIO_FLOOR and ratio > ratio_limit:
+            return (f"is compressed {ratio:,.0f} to 1 ({size:,} bytes from "
+                    f"{info.compress_size:,}), more than the limit of {ratio_limit:,.0f} to 1 "
+                    f"(setting {settings.INGEST_MAX_RATIO.name}); a file compressed so much "
+                    "is likely a zip bomb: the file was not read")
+        return None
 
     def __enter__(self) -> Bundle:
         return self
@@ -134,7 +264,9 @@ class Bundle:
         member = self.members[name]
         if self._zip is not None:
             return self._zip.open(member)
-        return open(member, "rb")
+        # never through a link put in place of the file after the bundle was opened
+        fd = os.open(member, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        return os.fdopen(fd, "rb")
 
     def checksum(self, name: str) -> str:
         digest = hashlib.sha256()
@@ -143,12 +275,13 @@ class Bundle:
                 digest.update(block)
         return digest.hexdigest()
 
-    def rows(self, row_type: type[InterchangeRow], problems: list[Problem],
+    def rows(self, row_type: type[InterchangeRow], problems: list[Problem] | ProblemLog,
              *, warn: bool = True) -> Iterator[RawRow]:
         """Stream the rows of one file; file and parse problems go to ``problems``.
 
-        Rows whose bytes are not UTF-8 or whose quoting is broken are reported
-        and not yielded. ``warn`` controls header warnings (given once per ingest).
+        Rows whose bytes are not UTF-8, whose quoting is broken or that hold a NUL are
+        reported and not yielded; rows after the first ``max_rows`` are not read.
+        ``warn`` controls header warnings (given once per ingest).
         """
         name = row_type.FILE
         if name not in self.members:
@@ -172,7 +305,10 @@ class Bundle:
             if columns is None:
                 return
             width = len(header)
+            id_at = next((i for i, (c, extra) in enumerate(columns)
+                          if c == row_type.ID_COLUMN and not extra), None)
             previous = lines.number
+            count = 0  # rows read, blank lines aside
             while True:
                 start = previous + 1
                 try:
@@ -188,6 +324,10 @@ class Bundle:
                             "a quoted cell is never closed; the rest of the file "
                             f"(lines {start}–{lines.number}) cannot be read"))
                         break
+                    count += 1
+                    if count > self.max_rows:
+                        problems.append(self._past_limit(name, start))
+                        break
                     if "field larger than field limit" in message:
                         message = f"a cell is longer than {MAX_CELL:,} characters"
                     problems.append(Problem(name, start, None, f"malformed CSV: {message}"))
@@ -195,6 +335,11 @@ class Bundle:
                     continue
                 end = lines.number
                 previous = end
+                if cells and not (len(cells) == 1 and cells[0].strip() == ""):
+                    count += 1
+                    if count > self.max_rows:
+                        problems.append(self._past_limit(name, start))
+                        break
                 bad = [n for n in range(start, end + 1) if n in lines.bad]
                 if bad:
                     offset = lines.bad[bad[0]]
@@ -212,6 +357,15 @@ class Bundle:
                         name, start, None,
                         f"row has {len(cells)} cells but the header has {width}"))
                     continue
+                nul = next((i for i, cell in enumerate(cells) if "\x00" in cell), None)
+                if nul is not None:
+                    column = columns[nul][0] if not columns[nul][1] else header[nul]
+                    problems.append(Problem(name, start, column, NUL_REASON))
+                    continue
+                if id_at is not None and not _ID_CONTROL.isdisjoint(cells[id_at]):
+                    problems.append(Problem(name, start, row_type.ID_COLUMN,
+                                            ID_CONTROL_REASON))
+                    continue
                 row = RawRow(start, {})
                 for (canonical, is_extra), raw_cell in zip(columns, cells, strict=True):
                     cell = unprotect_cell(raw_cell)
@@ -221,9 +375,16 @@ class Bundle:
                         row.cells[canonical] = cell
                 yield row
 
+    def _past_limit(self, name: str, line: int) -> Problem:
+        return Problem(name, line, None,
+                       f"the file has more than {self.max_rows:,} rows (setting "
+                       f"{settings.INGEST_MAX_ROWS.name}); line {line} and the lines after "
+                       "it were not read")
+
     @staticmethod
     def _map_header(row_type: type[InterchangeRow], header: list[str],
-                    problems: list[Problem], warn: bool) -> list[tuple[str, bool]] | None:
+                    problems: list[Problem] | ProblemLog, warn: bool
+                    ) -> list[tuple[str, bool]] | None:
         name = row_type.FILE
         known = set(row_type.columns())
         seen: set[str] = set()
@@ -269,6 +430,8 @@ class MemoryBundle(Bundle):
             raise ValueError(f"not interchange files: {', '.join(unknown)}")
         self.path = Path(label)
         self._zip = None
+        self.problems = []
+        self.max_rows = int(settings.INGEST_MAX_ROWS.get())
         self._files = {name: list(rows) for name, rows in files.items()}
         self.members = {name: label for name in self._files}
         self._digest = digest
@@ -283,10 +446,18 @@ class MemoryBundle(Bundle):
                           separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
-    def rows(self, row_type: type[InterchangeRow], problems: list[Problem],
+    def rows(self, row_type: type[InterchangeRow], problems: list[Problem] | ProblemLog,
              *, warn: bool = True) -> Iterator[RawRow]:
         known = set(row_type.columns())
         for number, cells in enumerate(self._files.get(row_type.FILE, ()), start=2):
+            nul = next((c for c, cell in cells.items() if "\x00" in cell), None)
+            if nul is not None:
+                problems.append(Problem(row_type.FILE, number, nul, NUL_REASON))
+                continue
+            if not _ID_CONTROL.isdisjoint(cells.get(row_type.ID_COLUMN, "")):
+                problems.append(Problem(row_type.FILE, number, row_type.ID_COLUMN,
+                                        ID_CONTROL_REASON))
+                continue
             row = RawRow(number, {})
             for column, cell in cells.items():
                 if column in known:

@@ -40,7 +40,7 @@ from pydantic import ValidationError
 from triedbefore.graph import QueryError, queries, settings
 from triedbefore.graph.changes import Touched
 from triedbefore.graph.store import Store, batched
-from triedbefore.ingest.bundle import Bundle, Problem, RawRow
+from triedbefore.ingest.bundle import Bundle, Problem, ProblemLog, RawRow
 from triedbefore.ingest.ledger import NOWHERE as _NOWHERE
 from triedbefore.ingest.ledger import IdState, Ledger, Queue
 from triedbefore.ontology.cells import neutralise
@@ -80,7 +80,8 @@ class IngestResult:
     written: dict[str, int] = field(default_factory=dict)
     unchanged: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
+    #: Every problem, counted; the first ``ingest_problem_limit`` in memory.
+    problems: ProblemLog = field(default_factory=ProblemLog)
     report_paths: list[Path] = field(default_factory=list)
     resolution: dict[str, int] = field(default_factory=dict)
     #: The verdict changes and new zombie repeats the run recorded, in brief
@@ -91,16 +92,18 @@ class IngestResult:
 
     @property
     def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
+        """The errors among the problems held in memory (``problems.error_count`` counts
+        them all)."""
+        return [p for p in self.problems.kept if p.severity == "error"]
 
     @property
     def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity != "error"]
+        return [p for p in self.problems.kept if p.severity != "error"]
 
     @property
     def exit_code(self) -> int:
         """0: every row loaded; 3: some rows (or files) rejected, the rest loaded."""
-        return 3 if self.errors else 0
+        return 3 if self.problems.error_count else 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -112,6 +115,10 @@ class IngestResult:
             "rejected": self.rejected,
             "errors": [p.to_dict() for p in self.errors],
             "warnings": [p.to_dict() for p in self.warnings],
+            # errors and warnings list the first problems only; the report lists them all
+            "problem_counts": {"errors": self.problems.error_count,
+                               "warnings": self.problems.warning_count,
+                               "listed": len(self.problems.kept)},
             "resolution": self.resolution,
             "changes": {kind: sum(1 for c in self.changes if c["change_kind"] == kind)
                         for kind in ("verdict", "zombie")},
@@ -245,6 +252,7 @@ class Loader:
         checksums = [f"{name}:{self.bundle.checksum(name)}" for name in sorted(self.bundle.members)]
         self._record_run({"source": result.source, "started_at": result.started_at,
                           "status": "running", "checksums": checksums, **(run_props or {})})
+        result.problems.extend(self.bundle.problems)  # files not read at all
         try:
             self._validate()
             self._check_references()
@@ -260,8 +268,8 @@ class Loader:
             "ended_at": result.ended_at,
             "counts_json": json.dumps({k: result.loaded.get(k, 0) for k in result.loaded}),
             "written_json": json.dumps(result.written),
-            "errors_count": len(result.errors),
-            "warnings_count": len(result.warnings),
+            "errors_count": result.problems.error_count,
+            "warnings_count": result.problems.warning_count,
         })
         return result
 
@@ -271,7 +279,8 @@ class Loader:
     def _chunks(self, row_type: type[InterchangeRow]) -> Iterator[list[RawRow]]:
         """The file's rows again (problems were reported on the first read), a batch at a
         time."""
-        return batched(self.bundle.rows(row_type, [], warn=False), self.batch_size)
+        return batched(self.bundle.rows(row_type, ProblemLog(0, spool=False), warn=False),
+                       self.batch_size)
 
     # -- pass 1: validate -----------------------------------------------------
 
@@ -632,23 +641,38 @@ class Loader:
                     + self._apply(row_type, statement, rows[mid:], param, rel_props=rel_props))
 
 
+def _private(path: Path) -> Any:
+    """A file only its owner may read (0600, whatever the umask): reports quote the rows."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "w", newline="", encoding="utf-8")
+
+
 def write_report(result: IngestResult, directory: Path) -> list[Path]:
-    """Write the run's problems as ``<run>.problems.json`` and ``.csv``."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write the run's problems as ``<run>.problems.json`` and ``.csv``, every one of them,
+    a problem at a time (they may be millions), readable by their owner only."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     json_path = directory / f"{result.run_id}.problems.json"
     csv_path = directory / f"{result.run_id}.problems.csv"
     tmp = json_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"run_id": result.run_id, "source": result.source,
-                               "problems": [p.to_dict() | {"severity": p.severity}
-                                            for p in result.problems]},
-                              indent=2, ensure_ascii=False), encoding="utf-8")
+    counts = {"errors": result.problems.error_count,
+              "warnings": result.problems.warning_count}
+    with _private(tmp) as fh:
+        fh.write(json.dumps({"run_id": result.run_id, "source": result.source,
+                             "problem_counts": counts}, ensure_ascii=False)[:-1])
+        fh.write(', "problems": [')
+        for i, p in enumerate(result.problems):
+            fh.write(("\n  " if i == 0 else ",\n  ") + json.dumps(
+                p.to_dict() | {"severity": p.severity}, ensure_ascii=False))
+        fh.write("\n]}\n")
     os.replace(tmp, json_path)
-    with open(csv_path, "w", newline="", encoding="utf-8") as fh:
+    tmp = csv_path.with_suffix(".tmp")
+    with _private(tmp) as fh:
         writer = csv.writer(fh)
         writer.writerow(["file", "line", "column", "severity", "reason", "allowed"])
         for p in result.problems:
             writer.writerow([neutralise(str(v)) for v in (
                 p.file, "" if p.line is None else p.line, p.column or "", p.severity, p.reason,
                 "|".join(p.allowed))])
+    os.replace(tmp, csv_path)
     return [json_path, csv_path]
-

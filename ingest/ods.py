@@ -40,7 +40,7 @@ from typing import Any
 from triedbefore.graph import queries
 from triedbefore.graph.store import Store
 from triedbefore.ingest import BundleUnreadable
-from triedbefore.ingest.bundle import Problem
+from triedbefore.ingest.bundle import Problem, ProblemLog
 from triedbefore.ingest.loader import IngestResult, Loader, Progress, write_report
 from triedbefore.ingest.pipeline import RowsSource, run
 from triedbefore.ontology.models import SiteRow
@@ -580,7 +580,8 @@ def ingest_ods(store: Store, paths: Iterable[str | Path], *, batch_size: int | N
     result = run(store, source, batch_size=batch_size, progress=progress)
     rejected = source.rejected
     # Name problems by the extract file and line they came from.
-    mapped: list[Problem] = list(built.problems)
+    mapped = ProblemLog()
+    mapped.extend(built.problems)
     for prob in result.problems:
         if (prob.file == SiteRow.FILE and prob.line is not None
                 and 2 <= prob.line < len(built.origin) + 2):
@@ -590,6 +591,7 @@ def ingest_ods(store: Store, paths: Iterable[str | Path], *, batch_size: int | N
             mapped.append(Problem(file, line, col, prob.reason, prob.allowed, prob.severity))
         else:
             mapped.append(prob)
+    result.problems.close()
     result.problems = mapped
     for kind in CHANGE_KINDS:
         changes[kind] = [c for c in changes[kind] if c["id"] not in rejected]

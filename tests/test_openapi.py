@@ -340,6 +340,24 @@ def sign_in(client: FlaskClient, name: str) -> str:
     return csrf_token(client)
 
 
+def exercise_control_characters(check: Checker, app: Flask) -> None:
+    """Every operation taking an id, a parameter or a form refuses a control character in
+    it with 400 (web/app.py), before anything else looks at the request."""
+    client = app.test_client()
+    for path, method, op in operations():
+        if "400" not in op["responses"]:
+            continue
+        url = re.sub(r"\{[^}]+\}", "a%00b", path)
+        names = sorted(query_parameters(op))
+        data = None
+        if url == path and names:
+            url += f"?{names[0]}=%01"
+        elif url == path:
+            data = {"field": "a\x00b"}
+        res = check(client, url, method.upper(), data=data)
+        assert res.status_code == 400, (method, url, res.status_code)
+
+
 def exercise_console(check: Checker, app: Flask) -> None:
     run = urlencode({"q": STATEMENT, "limit": 5, "timeout": 2000})
     form = {"q": STATEMENT, "limit": "3"}
@@ -508,6 +526,7 @@ def test_real_responses_match_the_description(store: FalkorStore, tmp_path: Path
     exercise_candidates(check, app, store, tmp_path)
     exercise_console(check, app)
     exercise_living(check, app)
+    exercise_control_characters(check, app)
 
     assert not check.failures, "\n".join(check.failures)
 

@@ -71,13 +71,33 @@ def error_page(exc: HTTPException) -> Any:
     response = exc.get_response()
     try:
         html = render_template("error.html", title=title, message=message, status=exc.code,
-                               query=request.path.rstrip("/").rsplit("/", 1)[-1][:200])
+                               query="".join(c for c in request.path.rstrip("/").rsplit(
+                                   "/", 1)[-1][:200] if c not in _CONTROL))
     except Exception:  # noqa: BLE001 - the error page must not fail in turn
         html = (f'<!doctype html><html lang="en"><title>{escape(title)}</title>'
                 f'<h1>{escape(title)}</h1><p>{escape(message)}</p><p><a href="/">Home</a></p>')
     response.set_data(html)
     response.content_type = "text/html; charset=utf-8"
     return response
+
+
+#: C0 control characters and DEL. No id holds one, and the store cannot hold a NUL.
+_CONTROL = frozenset(chr(c) for c in (*range(0x20), 0x7F))
+#: Those a parameter or form field may hold: text typed in a box (a console statement).
+_TYPED = frozenset("\t\n\r")
+
+
+def control_character_in_request() -> str | None:
+    """Where the request holds a control character no id or value may hold: the path
+    (any of them), or a query parameter or form field (any but tab and line breaks)."""
+    if not _CONTROL.isdisjoint(request.path):
+        return "the address"
+    for where, values in (("parameter", request.args), ("form field", request.form)):
+        for name, value in values.items(multi=True):
+            if not (_CONTROL - _TYPED).isdisjoint(value) or \
+                    not (_CONTROL - _TYPED).isdisjoint(name):
+                return f"the {where} {name!r}"
+    return None
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -97,6 +117,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     from triedbefore.web.auth import ROLES
+
+    @app.before_request
+    def refuse_control_characters() -> Any:
+        """Refused at the edge, before any handler or the store sees them (a NUL reached
+        the store and was answered 503): 400, in JSON for the JSON API."""
+        where = control_character_in_request()
+        if where is None:
+            return None
+        message = (f"{where} holds a control character (U+0000 to U+001F or U+007F), "
+                   "which no id or value may hold")
+        if request.path.startswith("/console") and wants_json():  # the console's envelope
+            return jsonify({"ok": False, "error": message, "status": 400,
+                            "kind": "bad_input"}), 400
+        raise werkzeug_errors.BadRequest(message)
 
     if app.config["RESTRICTED_ROLE"] not in ROLES:
         raise ValueError(f"restricted_role must be one of {', '.join(ROLES)}")

@@ -146,14 +146,16 @@ def run_ingest(state: Context, path: str, *, fmt: str, batch_size: int | None,
     click.echo(f"run {result.run_id} from {result.source}")
     _table(rows, ["file", "loaded", "written", "unchanged", "rejected"])
     _changes_line(result.changes)
-    shown = result.problems[:50]
+    shown = result.problems.kept[:50]
     if shown:
         click.echo("")
         for problem in shown:
             prefix = "warning" if problem.severity != "error" else "error"
             click.echo(f"{prefix}: {problem}")
         if len(result.problems) > len(shown):
-            click.echo(f"… and {len(result.problems) - len(shown)} more")
+            click.echo(f"… and {len(result.problems) - len(shown):,} more "
+                       f"({result.problems.error_count:,} errors and "
+                       f"{result.problems.warning_count:,} warnings in all)")
     for path_ in result.report_paths:
         click.echo(f"report: {path_}")
     return result.exit_code
@@ -239,14 +241,16 @@ def ingest_ods(state: Context, paths: tuple[str, ...], fmt: str, batch_size: int
         _table(rows, ["change", "id", "name", "detail"])
     elif not result.first_load:
         click.echo("no organisation changed")
-    shown = run.problems[:50]
+    shown = run.problems.kept[:50]
     if shown:
         click.echo("")
         for problem in shown:
             prefix = "warning" if problem.severity != "error" else "error"
             click.echo(f"{prefix}: {problem}")
         if len(run.problems) > len(shown):
-            click.echo(f"… and {len(run.problems) - len(shown)} more")
+            click.echo(f"… and {len(run.problems) - len(shown):,} more "
+                       f"({run.problems.error_count:,} errors and "
+                       f"{run.problems.warning_count:,} warnings in all)")
     for path_ in run.report_paths:
         click.echo(f"report: {path_}")
     sys.exit(result.exit_code)

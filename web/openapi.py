@@ -171,7 +171,8 @@ def param(name: str | dict[str, Any]) -> dict[str, Any]:
 # --- operations -------------------------------------------------------------------------
 
 ERROR_TEXT = {
-    400: "A parameter is malformed or out of range.",
+    400: "A parameter is malformed or out of range, or the address, a parameter or a form "
+         "field holds a control character (any request may be refused so).",
     401: "Not signed in.",
     403: "Signed in without the needed role.",
     404: "No record with that id (or no such measure).",
@@ -475,6 +476,16 @@ def _resolve(node: Any, refs: dict[type[BaseModel], Any]) -> Any:
     return node
 
 
+def _refusable(responses: dict[str, Any]) -> dict[str, Any]:
+    """With 400: any id, parameter or form field holding a control character is refused
+    (web/app.py), HTML or JSON as the operation's other errors."""
+    if "400" in responses:
+        return responses
+    html = any("text/html" in (r.get("content") or {}) for code, r in responses.items()
+               if code >= "400")
+    return dict(sorted((responses | {"400": error(400, html)}).items()))
+
+
 def build(app: Flask) -> dict[str, Any]:
     """The OpenAPI document of ``app``'s routes."""
     by_url = {entry[kind]: (entry, kind == "csv") for entry in PAGES for kind in ("json", "csv")
@@ -499,6 +510,8 @@ def build(app: Flask) -> dict[str, Any]:
             missing += [f"{method} {rule.rule}: path parameter {n}" for n in unknown]
             if names or op.get("parameters"):
                 op["parameters"] = [param(n) for n in names] + op.get("parameters", [])
+            if op.get("parameters") or "requestBody" in op:
+                op["responses"] = _refusable(op["responses"])
             paths.setdefault(openapi_path(rule.rule), {})[method.lower()] = op
     missing += [f"{m} {e}: declared, not a route" for e, m in ENDPOINTS.keys() - declared]
     if missing:
