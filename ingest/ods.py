@@ -178,9 +178,12 @@ def title_case(name: str) -> str:
             out.append(word)
         elif bare in _LOWER and i > 0:
             out.append(word.lower())
-        else:
-            out.append(re.sub(r"[A-Z]+", lambda m: m.group(0).capitalize(), word)
-                       .replace("'S", "'s"))
+        else:  # each part of a hyphenated word on its own: SUB-ICB is Sub-ICB
+            out.append("-".join(
+                part if part.strip("(),.&'/") in _UPPER
+                else part.lower() if j > 0 and part in _LOWER
+                else re.sub(r"[A-Z]+", lambda m: m.group(0).capitalize(), part)
+                .replace("'S", "'s") for j, part in enumerate(word.split("-"))))
     text = " ".join(out)
     return re.sub(r"\bMc([a-z])", lambda m: "Mc" + m.group(1).upper(), text)
 

@@ -84,6 +84,8 @@ def test_names_and_centroids() -> None:
     assert title_case("KING'S COLLEGE HOSPITAL NHS FOUNDATION TRUST") == \
         "King's College Hospital NHS Foundation Trust"
     assert title_case("Already Mixed") == "Already Mixed"
+    assert title_case("NEWHAM - SUB-ICB REPORTING ENTITY") == "Newham - Sub-ICB Reporting Entity"
+    assert title_case("STOKE-ON-TRENT") == "Stoke-on-Trent"
     assert centroid("SE1 7EH") == centroid("SE17EH") is not None
     assert centroid("ZZ9 9ZZ") is None and centroid(None) is None
 
