@@ -67,6 +67,21 @@ CONSOLE_TIMEOUT_MS = Setting(
     "console_timeout_ms", "TRIEDBEFORE_CONSOLE_TIMEOUT_MS", "5000",
     "Time limit of one console query, in milliseconds",
 )
+CONSOLE_ANONYMOUS = Setting(
+    "console_anonymous", "TRIEDBEFORE_CONSOLE_ANONYMOUS", "no",
+    "yes: signed-out readers may use the query console (on the public copy); no: the "
+    "console needs sign-in",
+)
+CONSOLE_QUERIES = Setting(
+    "console_queries", "TRIEDBEFORE_CONSOLE_QUERIES", "1",
+    "Console statements the database runs at once, per explorer process; one that runs "
+    "past its time limit keeps its place until the database has finished with it",
+)
+QUERY_MEMORY_MB = Setting(
+    "query_memory_mb", "TRIEDBEFORE_QUERY_MEMORY_MB", "1024",
+    "Most memory one query may use in the embedded FalkorDB server (its "
+    "QUERY_MEM_CAPACITY), in MB; 0: no limit",
+)
 HTTP_CACHE_TTL = Setting(
     "http_cache_ttl", "TRIEDBEFORE_HTTP_CACHE_TTL", "86400",
     "Seconds an answer of ClinicalTrials.gov or Europe PMC is reused from the on-disk "
@@ -101,7 +116,8 @@ RESTRICTED_ROLE = Setting(
 SETTINGS: tuple[Setting, ...] = (
     STORE, DATA_DIR, GRAPH_NAME, FSYNC, START_TIMEOUT,
     NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE, BATCH_SIZE, MATCH_WORKERS, WORKERS,
-    SECRET_KEY, CONSOLE_ROW_LIMIT, CONSOLE_TIMEOUT_MS, HTTP_CACHE_TTL, CONSOLE_RATE,
+    SECRET_KEY, CONSOLE_ROW_LIMIT, CONSOLE_TIMEOUT_MS, CONSOLE_ANONYMOUS, CONSOLE_QUERIES,
+    QUERY_MEMORY_MB, HTTP_CACHE_TTL, CONSOLE_RATE,
     PUBLIC_GRAPH, RESTRICTED_ROLE,
 )
 

@@ -346,6 +346,12 @@ def exercise_console(check: Checker, app: Flask) -> None:
     anonymous = app.test_client()
     token = csrf_token(anonymous)
     html_only = {"Accept": "text/html"}
+    for url in ("/console.json?" + run, "/console.csv?" + run, "/console/schema.json"):
+        assert check(anonymous, url).status_code == 401  # sign-in needed by default
+    for url in ("/console.json", "/console.csv"):
+        assert check(anonymous, url, "POST", data=form, headers={
+            "X-CSRF-Token": token, "Accept": "application/json"}).status_code == 401
+    app.config["CONSOLE_ANONYMOUS"] = True
     check(anonymous, "/console.json?" + run)  # the public copy
     check(anonymous, "/console.csv?" + run)
     check(anonymous, "/console/schema.json")
@@ -365,6 +371,7 @@ def exercise_console(check: Checker, app: Flask) -> None:
                 "X-CSRF-Token": token, "Accept": "application/json"}).status_code == 429
     finally:
         app.config["CONSOLE_RATE"] = rate
+        app.config["CONSOLE_ANONYMOUS"] = False
 
     viewer = app.test_client()
     token = sign_in(viewer, "vic")

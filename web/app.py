@@ -15,6 +15,16 @@ from triedbefore.graph import BadArgument, GraphError, NotFound, settings
 from triedbefore.web.negotiation import wants_json
 
 
+def _yes(setting: settings.Setting) -> bool:
+    """A yes/no setting; anything else is refused rather than guessed."""
+    value = setting.get().strip().lower()
+    if value in ("yes", "true", "1", "on"):
+        return True
+    if value in ("no", "false", "0", "off"):
+        return False
+    raise ValueError(f"{setting.env} must be yes or no, not {value!r}")
+
+
 def _secret_key() -> str:
     configured = settings.SECRET_KEY.get()
     if configured:
@@ -89,6 +99,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         CONSOLE_ROW_LIMIT=int(settings.CONSOLE_ROW_LIMIT.get()),
         CONSOLE_TIMEOUT_MS=int(settings.CONSOLE_TIMEOUT_MS.get()),
         CONSOLE_RATE=int(settings.CONSOLE_RATE.get()),
+        CONSOLE_ANONYMOUS=_yes(settings.CONSOLE_ANONYMOUS),
+        CONSOLE_QUERIES=int(settings.CONSOLE_QUERIES.get()),
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
         RESTRICTED_ROLE=settings.RESTRICTED_ROLE.get(),
         USERS_FILE=str(settings.data_dir() / "users.json"),

@@ -182,6 +182,8 @@ STRING = {"type": "string"}
 SIGNED_IN = [{"cookieAuth": []}]
 #: Open to everyone; signed in, more is shown (restricted records) or allowed.
 SIGNED_IN_SEES_MORE = [{}, {"cookieAuth": []}]
+#: The console: signed in (cookie or API token); a deployment may open it to everyone.
+CONSOLE_SECURITY = [{"cookieAuth": []}, {"bearerAuth": []}]
 
 
 def error(status: int, html: bool = False) -> dict[str, Any]:
@@ -305,7 +307,13 @@ def console_operation(method: str, csv: bool) -> dict[str, Any]:
                            else s.ConsoleError}}}
     if post and csv:
         bad["content"]["text/html"] = {"schema": STRING}
-    answers = {"400": bad, "429": error(429, csv)}
+    answers = {"400": bad, "401": error(401), "429": error(429, csv), "503": {
+        "description": ERROR_TEXT[503] + " Also (`kind` `busy`, with `Retry-After`) when "
+                       "every place for console statements stayed taken for the whole time "
+                       "limit.",
+        "headers": {"Retry-After": {"schema": {"type": "integer"},
+                                    "description": "Seconds to wait (when busy)."}},
+        "content": {JSON: {"schema": {"anyOf": [s.ConsoleError, s.Error]}}}}}
     if csv:
         answers["200"] = {
             "description": "The result as CSV: a header of column names, then one line per "
@@ -319,11 +327,14 @@ def console_operation(method: str, csv: bool) -> dict[str, Any]:
         f"console_{'csv' if csv else 'json'}_{method.lower()}",
         "Query console" + (" (CSV)" if csv else ""), None if csv else s.ConsoleResult,
         description="Run a read-only Cypher statement (a pure read; anything else is "
-                    "refused) with a row limit and a time limit. Anonymous users and users "
-                    "without the role that sees restricted records query the public copy of "
-                    "the graph, which holds none. Rate-limited per user or client address."
+                    "refused) with a row limit and a time limit, both enforced by the "
+                    "database. Needs sign-in (401 otherwise) unless the deployment opens "
+                    "the console to signed-out readers (setting `console_anonymous`). Users "
+                    "without the role that sees restricted records (and signed-out readers) "
+                    "query the public copy of the graph, which holds none. Rate-limited per "
+                    "user or client address."
                     + (" The form's POST needs the session's CSRF token." if post else ""),
-        tag="console", security=SIGNED_IN_SEES_MORE, ok="The result.", html_errors=csv,
+        tag="console", security=CONSOLE_SECURITY, ok="The result.", html_errors=csv,
         parameters=("csrf_header",) if post else ("console_q", "console_limit",
                                                   "console_timeout"),
         form=s.ConsoleForm if post else None, responses=answers)
@@ -337,8 +348,9 @@ ENDPOINTS: dict[tuple[str, str], dict[str, Any]] = {
         "console_schema", "Query console schema", s.ConsoleSchema, tag="console",
         description="The labels, their property names and the relationship types, as the "
                     "console's sidebar shows them (`error` is set when the store could not "
-                    "list them), for the copy of the graph the user may query.",
-        errors=(429,), security=SIGNED_IN_SEES_MORE),
+                    "list them), for the copy of the graph the user may query. Needs "
+                    "sign-in unless `console_anonymous` is set.",
+        errors=(401, 429), security=CONSOLE_SECURITY),
     ("curation.curation_json", "GET"): operation(
         "curation", "Curation", s.CurationPage, tag="curation", security=SIGNED_IN,
         description=described(s.CurationPage) + " Curators and admins only.",
