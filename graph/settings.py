@@ -113,12 +113,17 @@ RESTRICTED_ROLE = Setting(
     "Least explorer role that sees restricted records: viewer, curator or admin",
 )
 
+TOKEN_DAYS = Setting(
+    "token_days", "TRIEDBEFORE_TOKEN_DAYS", "90",
+    "Days a new API token lasts (`user token --days` overrides); 0: no expiry",
+)
+
 SETTINGS: tuple[Setting, ...] = (
     STORE, DATA_DIR, GRAPH_NAME, FSYNC, START_TIMEOUT,
     NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE, BATCH_SIZE, MATCH_WORKERS, WORKERS,
     SECRET_KEY, CONSOLE_ROW_LIMIT, CONSOLE_TIMEOUT_MS, CONSOLE_ANONYMOUS, CONSOLE_QUERIES,
     QUERY_MEMORY_MB, HTTP_CACHE_TTL, CONSOLE_RATE,
-    PUBLIC_GRAPH, RESTRICTED_ROLE,
+    PUBLIC_GRAPH, RESTRICTED_ROLE, TOKEN_DAYS,
 )
 
 

@@ -913,11 +913,15 @@ def user_list(users_file: str | None, fmt: str) -> None:
 @click.argument("name")
 @click.option("--label", default="", help="What the token is for (kept beside its hash).")
 @click.option("--revoke", is_flag=True, help="Remove every token of the user instead.")
+@click.option("--days", type=click.IntRange(min=0), default=None,
+              help="Days the token lasts (default the token_days setting, 90; 0: never "
+                   "expires).")
 @USERS_FILE
 @FORMAT
-def user_token(name: str, label: str, revoke: bool, users_file: str | None, fmt: str) -> None:
-    """Make an API token for NAME (printed once; send it as `Authorization: Bearer TOKEN`),
-    or --revoke all of NAME's tokens."""
+def user_token(name: str, label: str, revoke: bool, days: int | None, users_file: str | None,
+               fmt: str) -> None:
+    """Make an API token for NAME (printed once; send it as `Authorization: Bearer TOKEN`;
+    its expiry is shown on stderr), or --revoke all of NAME's tokens."""
     from triedbefore.web import auth
 
     path = _users_file(users_file)
@@ -925,7 +929,7 @@ def user_token(name: str, label: str, revoke: bool, users_file: str | None, fmt:
         if revoke:
             count = auth.revoke_tokens(path, name)
         else:
-            token = auth.add_token(path, name, label)
+            made = auth.add_token(path, name, label, days=days)
     except (auth.UserError, OSError, ValueError) as exc:
         _fail(str(exc))
     if revoke:
@@ -934,9 +938,11 @@ def user_token(name: str, label: str, revoke: bool, users_file: str | None, fmt:
         else:
             click.echo(f"revoked {count} token{'s' if count != 1 else ''} of {name}")
     elif fmt == "json":
-        _emit_json({"name": name, "token": token})
+        _emit_json({"name": name, "token": made.token, "expires_at": made.expires_at})
     else:
-        click.echo(token)
+        click.echo(made.token)
+        click.echo(f"expires {made.expires_at}" if made.expires_at else "never expires",
+                   err=True)
 
 
 @cli.group()
