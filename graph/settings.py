@@ -113,6 +113,11 @@ RESTRICTED_ROLE = Setting(
     "Least explorer role that sees restricted records: viewer, curator or admin",
 )
 
+PUBLIC_URL = Setting(
+    "public_url", "TRIEDBEFORE_PUBLIC_URL", "",
+    "The explorer's public base URL (https://…), used for the absolute links of feeds and "
+    "printed pages; empty: root-relative links. Never taken from the request's Host header",
+)
 TOKEN_DAYS = Setting(
     "token_days", "TRIEDBEFORE_TOKEN_DAYS", "90",
     "Days a new API token lasts (`user token --days` overrides); 0: no expiry",
@@ -123,7 +128,7 @@ SETTINGS: tuple[Setting, ...] = (
     NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE, BATCH_SIZE, MATCH_WORKERS, WORKERS,
     SECRET_KEY, CONSOLE_ROW_LIMIT, CONSOLE_TIMEOUT_MS, CONSOLE_ANONYMOUS, CONSOLE_QUERIES,
     QUERY_MEMORY_MB, HTTP_CACHE_TTL, CONSOLE_RATE,
-    PUBLIC_GRAPH, RESTRICTED_ROLE, TOKEN_DAYS,
+    PUBLIC_GRAPH, RESTRICTED_ROLE, TOKEN_DAYS, PUBLIC_URL,
 )
 
 

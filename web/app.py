@@ -103,6 +103,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         CONSOLE_QUERIES=int(settings.CONSOLE_QUERIES.get()),
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
         RESTRICTED_ROLE=settings.RESTRICTED_ROLE.get(),
+        PUBLIC_URL=settings.PUBLIC_URL.get(),
         USERS_FILE=str(settings.data_dir() / "users.json"),
         NODE_MODULES=None,  # None: the package's own front-end files (web/graphview.py)
     )
@@ -112,6 +113,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     if app.config["RESTRICTED_ROLE"] not in ROLES:
         raise ValueError(f"restricted_role must be one of {', '.join(ROLES)}")
+    from triedbefore.web.links import check_public_url, site_root
+
+    app.config["PUBLIC_URL"] = check_public_url(str(app.config.get("PUBLIC_URL") or ""))
+    app.jinja_env.globals["site_root"] = site_root
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key()
 
