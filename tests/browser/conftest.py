@@ -70,6 +70,7 @@ def live_server(sample_store: FalkorStore,
     app = create_app({"STORE": sample_store, "SECRET_KEY": "test", "USERS_FILE": str(users),
                       "CONSOLE_ANONYMOUS": True})
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    app.config["PUBLIC_URL"] = f"http://127.0.0.1:{server.server_port}"  # printed links
     thread = threading.Thread(target=server.serve_forever, name="explorer", daemon=True)
     thread.start()
     try:
