@@ -51,7 +51,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from triedbefore.graph import QueryError, QueryRefused
+from triedbefore.graph import QueryError, QueryRefused, queries
 from triedbefore.graph.store import Params, Row, Store
 
 __all__ = [
@@ -304,11 +304,12 @@ def _check_call(tokens: list[_Token], i: int) -> None:
             f"({', '.join(sorted(ALLOWED_PROCEDURES))})")
 
 
-def bounded(statement: str, max_rows: int) -> str:
+def bounded(statement: str) -> str:
     """``statement`` (already checked) rewritten so that the engine itself stops after
-    ``max_rows`` rows: ``LIMIT`` appended to a final ``RETURN`` that has none, or the whole
-    statement wrapped in ``CALL { … } RETURN * LIMIT``; unchanged when it has no ``RETURN``
-    of its own (a procedure call from the allow-list, whose answer the schema bounds)."""
+    ``$console_rows`` rows (:func:`queries.console_bounded`): ``LIMIT`` appended to a final
+    ``RETURN`` that has none, or the whole statement wrapped in ``CALL { … } RETURN *
+    LIMIT``; unchanged when it has no ``RETURN`` of its own (a procedure call from the
+    allow-list, whose answer the schema bounds)."""
     tokens = _tokens(statement)
     depth = 0
     last_return: int | None = None
@@ -331,9 +332,7 @@ def bounded(statement: str, max_rows: int) -> str:
             limited = True
     if last_return is None:
         return statement
-    if union or limited:
-        return f"CALL {{\n{statement}\n}}\nRETURN * LIMIT {int(max_rows)}"
-    return f"{statement}\nLIMIT {int(max_rows)}"
+    return queries.console_bounded(statement, wrap=union or limited)
 
 
 # --------------------------------------------------------------------------- #
@@ -468,7 +467,9 @@ def run_read_only(store: Store, query: str, params: dict[str, Any] | None = None
                     "not 'r' (read only)")
             return store.read_limited(statement, params, max_rows=row_limit + 1,
                                       timeout_ms=ms)
-        found = store.read(bounded(statement, row_limit + 1), params, timeout_ms=ms)
+        sent = bounded(statement)
+        found = store.read(sent, {**(params or {}), "console_rows": row_limit + 1}
+                           if sent != statement else params, timeout_ms=ms)
         return (list(found[0]) if found else []), found
 
     try:

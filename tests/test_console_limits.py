@@ -179,24 +179,24 @@ def test_millions_of_rows_stop_in_the_engine_at_the_row_limit(app: Any) -> None:
 
 
 @pytest.mark.parametrize(("statement", "sent"), [
-    ("MATCH (n) RETURN n.id AS id", "MATCH (n) RETURN n.id AS id\nLIMIT 11"),
+    ("MATCH (n) RETURN n.id AS id", "MATCH (n) RETURN n.id AS id\nLIMIT $console_rows"),
     ("MATCH (n) RETURN n.id AS id ORDER BY id SKIP 2 // note",
-     "MATCH (n) RETURN n.id AS id ORDER BY id SKIP 2 // note\nLIMIT 11"),
+     "MATCH (n) RETURN n.id AS id ORDER BY id SKIP 2 // note\nLIMIT $console_rows"),
     ("MATCH (n) RETURN n LIMIT 5000000", "CALL {\nMATCH (n) RETURN n LIMIT 5000000\n}\n"
-                                         "RETURN * LIMIT 11"),
+                                         "RETURN * LIMIT $console_rows"),
     ("RETURN 1 AS a UNION RETURN 2 AS a", "CALL {\nRETURN 1 AS a UNION RETURN 2 AS a\n}\n"
-                                          "RETURN * LIMIT 11"),
+                                          "RETURN * LIMIT $console_rows"),
     ("CALL { MATCH (n) RETURN n LIMIT 3 } RETURN n.id AS id",
-     "CALL { MATCH (n) RETURN n LIMIT 3 } RETURN n.id AS id\nLIMIT 11"),
+     "CALL { MATCH (n) RETURN n LIMIT 3 } RETURN n.id AS id\nLIMIT $console_rows"),
     ("MATCH (n) WITH n LIMIT 3 RETURN n.id AS id",
-     "MATCH (n) WITH n LIMIT 3 RETURN n.id AS id\nLIMIT 11"),
+     "MATCH (n) WITH n LIMIT 3 RETURN n.id AS id\nLIMIT $console_rows"),
     ("CALL db.labels()", "CALL db.labels()"),
     ("MATCH (n) RETURN n {return: 1, limit: 2} AS m", "MATCH (n) RETURN n {return: 1, "
-                                                      "limit: 2} AS m\nLIMIT 11"),
-    ("MATCH (n) RETURN 'LIMIT 3' AS s", "MATCH (n) RETURN 'LIMIT 3' AS s\nLIMIT 11"),
+                                                      "limit: 2} AS m\nLIMIT $console_rows"),
+    ("MATCH (n) RETURN 'LIMIT 3' AS s", "MATCH (n) RETURN 'LIMIT 3' AS s\nLIMIT $console_rows"),
 ])
 def test_statements_are_bounded_before_they_are_sent(statement: str, sent: str) -> None:
-    assert bounded(check_statement(statement), 11) == sent
+    assert bounded(check_statement(statement)) == sent
 
 
 @pytest.mark.parametrize("statement", [
@@ -208,6 +208,6 @@ def test_statements_are_bounded_before_they_are_sent(statement: str, sent: str) 
 def test_bounded_statements_give_what_the_statement_gives(store: FalkorStore,
                                                           statement: str) -> None:
     whole = store.read(statement)
-    cut = store.read(bounded(statement, 3))
+    cut = store.read(bounded(statement), {"console_rows": 3})
     assert len(cut) == min(3, len(whole))
     assert all(row in whole for row in cut)
