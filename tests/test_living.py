@@ -253,6 +253,42 @@ def test_restricted_changes_stay_out_of_public_lists(store: FalkorStore, sample_
                              .get_json()["changes"]["items"]]
 
 
+def test_a_public_change_is_listed_when_the_same_run_adds_restricted_evidence(
+        store: FalkorStore, sample_copy: Path, tmp_path: Path) -> None:
+    """Finding 9: one run adds a public trial that flips SOL-FRAIL to does_not_work for
+    anonymous readers and a restricted trial that says otherwise; the public lists and the
+    feed carry the public flip, and readers of everything see the change on all the
+    evidence instead (once)."""
+    ingest(store, sample_copy)
+    add_rows(sample_copy, "evaluations.csv", FLIP, {
+        **FLIP, "evaluation_id": "EVAL-HIDDEN", "finding": "positive",
+        "title": "Restricted trial of frailty screening", "visibility": "restricted"})
+    second = ingest(store, sample_copy)
+    app = app_for(store, tmp_path)
+    anonymous = app.test_client()
+    public = [c for c in anonymous.get("/changes.json?size=500").get_json()["changes"]
+              ["items"] if c["solution_id"] == "SOL-FRAIL" and c["run_id"] == second.run_id
+              and c["change_kind"] == "verdict"]
+    assert len(public) == 1, public
+    assert (public[0]["from_verdict"], public[0]["to_verdict"]) == ("promising",
+                                                                    "does_not_work")
+    assert public[0]["visibility"] == "public" and "EVAL-HIDDEN" not in public[0]["evaluations"]
+    assert public[0]["to_verdict"] == analytics.verdict(store.public_copy(), "SOL-FRAIL")[
+        "verdict"]
+    feed = anonymous.get("/changes.atom").get_data(as_text=True)
+    assert public[0]["id"].replace(":", "%3A") in feed
+    # everything: the change on all the evidence, restricted, and not the public copy of it
+    everything = [c for c in living.list_changes(store) if c["solution_id"] == "SOL-FRAIL"
+                  and c["run_id"] == second.run_id and c["change_kind"] == "verdict"]
+    full = analytics.verdict(store, "SOL-FRAIL")["verdict"]
+    assert [c["to_verdict"] for c in everything] == ([full] if full != "promising" else [])
+    assert all(c["visibility"] == "restricted" for c in everything)
+    # an identical run records nothing more
+    listed = len(living.list_changes(store.public_copy(), public_only=True))
+    ingest(store, sample_copy)
+    assert len(living.list_changes(store.public_copy(), public_only=True)) == listed
+
+
 def test_changes_cli_since_and_errors(store: FalkorStore, sample_copy: Path) -> None:
     ingest(store, sample_copy)
     runner = CliRunner()
