@@ -109,7 +109,7 @@ PUBLIC_GRAPH = Setting(
     "database name followed by `-public`",
 )
 RESTRICTED_ROLE = Setting(
-    "restricted_role", "TRIEDBEFORE_RESTRICTED_ROLE", "viewer",
+    "restricted_role", "TRIEDBEFORE_RESTRICTED_ROLE", "curator",
     "Least explorer role that sees restricted records: viewer, curator or admin",
 )
 

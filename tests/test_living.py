@@ -247,6 +247,7 @@ def test_restricted_changes_stay_out_of_public_lists(store: FalkorStore, sample_
     assert flip[0]["id"] not in ids
     assert flip[0]["id"].replace(":", "%3A") not in anonymous.get("/changes.atom") \
         .get_data(as_text=True)
+    app.config["RESTRICTED_ROLE"] = "viewer"  # a deployment where viewers see them
     viewer = app.test_client()
     sign_in(viewer)
     assert flip[0]["id"] in [c["id"] for c in viewer.get("/changes.json?size=500")
