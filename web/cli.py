@@ -16,7 +16,15 @@ from typing import Any
 
 import click
 
-from triedbefore.graph import GraphError, NotFound, RequestError, names, settings, wording
+from triedbefore.graph import (
+    GraphError,
+    NotFound,
+    RequestError,
+    StoreURIError,
+    names,
+    settings,
+    wording,
+)
 from triedbefore.graph.engines import open_store
 from triedbefore.graph.stats import NOTHING_LOADED
 from triedbefore.graph.store import Store, parse_store_uri
@@ -29,6 +37,8 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_UNREADABLE = 2
 EXIT_REJECTED = 3
+#: A bad argument (click's own usage errors exit with 2 too).
+EXIT_USAGE = 2
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
                       show_default=True, help="Output format.")
@@ -45,6 +55,8 @@ def _domain_errors(state: Context | None = None) -> Iterator[None]:
     (``state``: the command's, to look)."""
     try:
         yield
+    except StoreURIError as exc:  # a bad --store argument: a usage error, as click's are
+        _fail(str(exc), EXIT_USAGE)
     except BundleUnreadable as exc:
         _fail(str(exc), EXIT_UNREADABLE)
     except NotFound as exc:
@@ -1018,7 +1030,7 @@ def demo_bundle() -> Path:
 
 SERVE_OPTIONS = (
     click.option("--host", default="127.0.0.1", show_default=True),
-    click.option("--port", default=5000, show_default=True, type=int,
+    click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535),
                  help="0 picks a free port."),
     click.option("--workers", type=click.IntRange(1, 64), default=None,
                  help="Worker processes (gunicorn) [default: setting `workers`]; 1 serves "
