@@ -6,7 +6,7 @@ import os
 import secrets
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, abort, jsonify, render_template, request
 from markupsafe import escape
 from werkzeug import exceptions as werkzeug_errors
 from werkzeug.exceptions import HTTPException
@@ -105,6 +105,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         RESTRICTED_ROLE=settings.RESTRICTED_ROLE.get(),
         PUBLIC_URL=settings.PUBLIC_URL.get(),
         USERS_FILE=str(settings.data_dir() / "users.json"),
+        MAX_URL_LENGTH=8000,
         NODE_MODULES=None,  # None: the package's own front-end files (web/graphview.py)
     )
     if test_config:
@@ -135,6 +136,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
                                         "max-age=31536000; includeSubDomains")
         return response
 
+    @app.before_request
+    def address_length() -> None:
+        """An address longer than ``MAX_URL_LENGTH`` is 414 (JSON on the JSON routes), the
+        same whichever server runs the app."""
+        raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or \
+            request.full_path
+        if len(raw) > int(app.config["MAX_URL_LENGTH"]):
+            abort(414, f"the address is longer than {app.config['MAX_URL_LENGTH']} characters")
+
     @app.template_filter("web_link")
     def web_link(value: Any) -> str | None:
         """A link target only for http(s) addresses: data never becomes a ``javascript:``
@@ -145,7 +155,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
         if wants_json():
-            return jsonify({"ok": False, "error": exc.description, "status": exc.code}), exc.code
+            # the error's own headers stay (405's Allow, 429's Retry-After…)
+            headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+            return jsonify({"ok": False, "error": exc.description, "status": exc.code}), \
+                exc.code, headers
         return error_page(exc)
 
     @app.errorhandler(NotFound)

@@ -502,6 +502,8 @@ def csrf_field() -> Markup:
 def _check_csrf() -> None:
     if request.method not in UNSAFE_METHODS:
         return
+    if request.routing_exception is not None:
+        return  # no such route, or not this method: 404 or 405 (with Allow), not a CSRF 400
     if g.get("auth_token"):
         return  # a bearer token is never sent by a browser on its own: no CSRF risk
     expected = session.get("csrf")

@@ -175,6 +175,7 @@ ERROR_TEXT = {
     401: "Not signed in.",
     403: "Signed in without the needed role.",
     404: "No record with that id (or no such measure).",
+    414: "The address is longer than the explorer takes (8,000 characters).",
     429: "Too many requests from this client; `Retry-After` says when to try again.",
     503: "The graph store is unavailable or refused the query.",
 }
@@ -225,7 +226,8 @@ def operation(op_id: str, summary: str, response: type[BaseModel] | None = None,
     answers: dict[str, Any] = {}
     if response is not None:
         answers["200"] = {"description": ok, "content": {JSON: {"schema": response}}}
-    answers |= {str(c): error(c, html_errors) for c in {*errors, *([503] if store else [])}}
+    answers |= {str(c): error(c, html_errors)
+                for c in {*errors, *([503] if store else []), 414}}
     out["responses"] = dict(sorted((answers | (responses or {})).items()))
     return out
 
@@ -452,7 +454,18 @@ SECURITY_SCHEMES = {
     "bearerAuth": {
         "type": "http", "scheme": "bearer",
         "description": "An API token made with `triedbefore user token NAME`; it acts as that "
-                       "user (and role). A request with an invalid token is refused with 401.",
+                       "user (and role). A request with an invalid, revoked or expired token "
+                       "is refused with 401. Tokens expire after `token_days` (90) days.",
+    },
+    "csrfToken": {
+        "type": "apiKey", "in": "header", "name": "X-CSRF-Token",
+        "description": "CSRF protection: every POST, PUT, PATCH or DELETE made with the "
+                       "session cookie must carry the session's CSRF token, in this header or "
+                       "as the `csrf_token` form field (any form the explorer shows holds "
+                       "it); a missing or wrong token is 400 with the Error envelope (an HTML "
+                       "page when JSON is not accepted). Requests with `Authorization: Bearer` "
+                       "need none. The method is checked first: a method a route does not "
+                       "take is 405 with `Allow`, never a CSRF 400.",
     },
 }
 
