@@ -7,12 +7,23 @@ import secrets
 from typing import Any
 
 from flask import Flask, abort, jsonify, render_template, request
-from markupsafe import escape
+from markupsafe import Markup, escape
 from werkzeug import exceptions as werkzeug_errors
 from werkzeug.exceptions import HTTPException
 
 from triedbefore.graph import BadArgument, GraphError, NotFound, settings
+from triedbefore.ontology.cells import show_controls
 from triedbefore.web.negotiation import wants_json
+
+
+def _displayed(value: Any) -> Any:
+    """Every ``{{ … }}`` of the templates: text shows its bidirectional control characters
+    as markers (``[U+202E]``), so that no record's name displays as another."""
+    if isinstance(value, Markup):
+        return Markup(show_controls(str(value)))
+    if isinstance(value, str):
+        return show_controls(value)
+    return value
 
 
 def _yes(setting: settings.Setting) -> bool:
@@ -118,6 +129,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.config["PUBLIC_URL"] = check_public_url(str(app.config.get("PUBLIC_URL") or ""))
     app.jinja_env.globals["site_root"] = site_root
+    app.jinja_env.finalize = _displayed
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key()
 
