@@ -144,6 +144,8 @@ def test_a_long_computation_ends_at_the_time_limit_and_pages_are_served(base: st
 
 def test_a_statement_asking_for_gigabytes_is_stopped(base: str, server: EmbeddedServer
                                                      ) -> None:
+    """The per-query memory cap fails the statement (FalkorDB checks it after building the
+    list, so the server's memory still peaks for about two seconds: docs/security.md)."""
     import redis
 
     with redis.Redis(unix_socket_path=str(server.socket_path)) as client:
