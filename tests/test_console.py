@@ -273,6 +273,8 @@ def test_the_console_needs_sign_in_by_default(app: Any) -> None:
     anonymous = app.test_client()
     page = anonymous.get("/console?q=RETURN+1+AS+n")
     assert page.status_code == 302 and "/login" in page.headers["Location"]
+    assert "The query console needs an account" in anonymous.get(
+        page.headers["Location"]).get_data(as_text=True)
     for twin in ("/console.json", "/console.csv", "/console/schema.json"):
         answer = anonymous.get(twin, query_string={"q": "RETURN 1 AS n"})
         assert answer.status_code == 401, twin
