@@ -108,3 +108,25 @@ def test_the_description_states_csrf_and_414(app: Flask) -> None:
         for op in item.values():
             if isinstance(op, dict) and "responses" in op and path.endswith(".json"):
                 assert "414" in op["responses"], path
+
+
+@pytest.mark.parametrize("url", [
+    "/search.json?q=" + "x" * 2001, "/search.csv?year=null", "/search.json?year=20161",
+    "/evaluations.json?solution=", "/zombies.csv?solution=", "/deviance.json?measure=",
+    "/solutions.json?verdict=works&verdict=mixed", "/solutions.json?size=501",
+    "/graph.json?node=nokind",
+])
+def test_twins_take_only_what_the_description_says(app: Flask, url: str) -> None:
+    """The fuzzer's "schema-violating request accepted": the twins and downloads check
+    their query against the OpenAPI document's parameter schemas."""
+    answer = app.test_client().get(url, headers={"Accept": "application/json"})
+    assert answer.status_code == 400, url
+    assert answer.get_json()["error"].startswith("parameter ")
+    assert "400" in document(app)["paths"][url.split("?")[0]]["get"]["responses"]
+
+
+def test_described_values_still_work(app: Flask) -> None:
+    client = app.test_client()
+    for url in ("/search.json?q=telehealth&year=2016", "/solutions.json?verdict=works&size=500",
+                "/zombies.json?solution=SOL-TELE&as_of=2020-01-01", "/changes.json?since=2020-01-01"):
+        assert client.get(url).status_code == 200, url

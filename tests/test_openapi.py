@@ -248,7 +248,7 @@ REQUESTS: list[str] = [
     "/gap-map.json", "/gap-map.json?by=intervention_type", "/gap-map.json?by=colour",
     "/gap-map.json?page=2&size=1",
     "/deviance.json", "/deviance.json?" + urlencode({"measure": MEASURE}),
-    "/deviance.json?measure=No+such+measure",
+    "/deviance.json?measure=No+such+measure", "/deviance.json?measure=",
     "/check.json", "/check.json?q=telehealth+monitoring+for+COPD",
     "/check.json?q=telehealth+for+COPD&as_of=2014-01-01", "/check.json?as_of=yesterday",
     "/method.json", "/openapi.json",

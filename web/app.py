@@ -157,6 +157,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         if len(raw) > int(app.config["MAX_URL_LENGTH"]):
             abort(414, f"the address is longer than {app.config['MAX_URL_LENGTH']} characters")
 
+    @app.before_request
+    def described_query() -> None:
+        """The JSON twins and downloads take what the OpenAPI document says they take
+        (its types, values, lengths and formats): anything else is 400."""
+        from triedbefore.web.openapi import query_problem
+
+        if request.url_rule is None or request.routing_exception is not None:
+            return
+        why = query_problem(app, request.url_rule.rule, request.method,
+                            request.args.to_dict(flat=False))
+        if why is not None:
+            abort(400, why)
+
     @app.template_filter("web_link")
     def web_link(value: Any) -> str | None:
         """A link target only for http(s) addresses: data never becomes a ``javascript:``

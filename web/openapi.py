@@ -524,6 +524,9 @@ def build(app: Flask) -> dict[str, Any]:
             missing += [f"{method} {rule.rule}: path parameter {n}" for n in unknown]
             if names or op.get("parameters"):
                 op["parameters"] = [param(n) for n in names] + op.get("parameters", [])
+            if _held_to_parameters(rule.rule, op) and "400" not in op["responses"]:
+                op["responses"] = dict(sorted({**op["responses"], "400": error(
+                    400, rule.rule.endswith(".csv"))}.items()))
             paths.setdefault(openapi_path(rule.rule), {})[method.lower()] = op
     missing += [f"{m} {e}: declared, not a route" for e, m in ENDPOINTS.keys() - declared]
     if missing:
@@ -552,3 +555,83 @@ def document(app: Flask) -> dict[str, Any]:
     if spec is None:
         spec = app.extensions["triedbefore.openapi"] = build(app)
     return spec
+
+
+# --------------------------------------------------------------------------- #
+# Holding the JSON twins and downloads to their described query parameters
+# --------------------------------------------------------------------------- #
+
+
+def _value_problem(schema: dict[str, Any], raw: str) -> str | None:
+    """Why ``raw`` (a query value) does not fit ``schema``, or None. The schemas of
+    :data:`PARAMETERS` are simple: an enum, an integer range, or a string's length,
+    pattern or date format."""
+    if raw == "":
+        return "is empty: leave it out, or give a value"
+    if "enum" in schema:
+        allowed = [str(v) for v in schema["enum"]]
+        return None if raw in allowed else f"must be one of: {', '.join(allowed)}"
+    if schema.get("type") == "integer":
+        try:
+            value = int(raw)
+        except ValueError:
+            return "must be a whole number"
+        lo, hi = schema.get("minimum"), schema.get("maximum")
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            return f"must be between {lo} and {hi}" if hi is not None else \
+                f"must be at least {lo}"
+        return None
+    if schema.get("type") == "string":
+        if len(raw) < schema.get("minLength", 0):
+            return "must not be empty"
+        if "maxLength" in schema and len(raw) > schema["maxLength"]:
+            return f"must be at most {schema['maxLength']} characters"
+        if "pattern" in schema and not re.search(schema["pattern"], raw):
+            return f"must match {schema['pattern']}"
+        if schema.get("format") == "date":
+            try:
+                if len(raw) != 10:
+                    raise ValueError(raw)
+                date.fromisoformat(raw)
+            except ValueError:
+                return "must be a date (YYYY-MM-DD)"
+    return None
+
+
+def _held_to_parameters(rule: str, op: dict[str, Any]) -> bool:
+    """Whether :func:`query_problem` checks this operation's query (so it may answer 400)."""
+    return rule.endswith((".json", ".csv")) and not rule.startswith("/console") and any(
+        "$ref" not in p or not p["$ref"].endswith(PATH_PARAMETERS)
+        for p in op.get("parameters", []))
+
+
+PATH_PARAMETERS = ("_id",)
+
+
+def query_problem(app: Flask, rule: str, method: str,
+                  args: dict[str, list[str]]) -> str | None:
+    """Why the query of a request to a JSON twin or download (``rule``, ``method``) breaks
+    the parameters this document describes for it, or None: what a client reads here is
+    what the explorer takes. (The console checks its own fields, answering in its own
+    envelope with ``kind``.)"""
+    if not rule.endswith((".json", ".csv")) or rule.startswith("/console"):
+        return None
+    try:
+        spec = document(app)
+    except Undescribed:  # an app with routes of its own (tests): nothing to hold them to
+        return None
+    op = spec["paths"].get(openapi_path(rule), {}).get(method.lower())
+    if not op:
+        return None
+    described = spec["components"]["parameters"]
+    for entry in op.get("parameters", []):
+        found = described[entry["$ref"].rsplit("/", 1)[1]] if "$ref" in entry else entry
+        values = args.get(found["name"]) or []
+        if found["in"] != "query" or not values:
+            continue
+        if len(values) > 1:
+            return f"parameter {found['name']!r} is given {len(values)} times"
+        why = _value_problem(found["schema"], values[0])
+        if why is not None:
+            return f"parameter {found['name']!r} {why}"
+    return None
