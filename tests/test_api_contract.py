@@ -61,7 +61,7 @@ def test_a_method_a_route_does_not_take_is_405_with_allow(app: Flask, method: st
 
 def test_a_long_address_is_414_json_on_json_routes(app: Flask) -> None:
     client = app.test_client()
-    long = "x" * 9000
+    long = "x" * 66_000
     answer = client.get(f"/search.json?q={long}")
     assert answer.status_code == 414 and answer.get_json()["status"] == 414
     page = client.get(f"/search?q={long}")

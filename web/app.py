@@ -116,7 +116,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         RESTRICTED_ROLE=settings.RESTRICTED_ROLE.get(),
         PUBLIC_URL=settings.PUBLIC_URL.get(),
         USERS_FILE=str(settings.data_dir() / "users.json"),
-        MAX_URL_LENGTH=8000,
+        MAX_URL_LENGTH=65_000,
         NODE_MODULES=None,  # None: the package's own front-end files (web/graphview.py)
     )
     if test_config:

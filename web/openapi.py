@@ -175,7 +175,7 @@ ERROR_TEXT = {
     401: "Not signed in.",
     403: "Signed in without the needed role.",
     404: "No record with that id (or no such measure).",
-    414: "The address is longer than the explorer takes (8,000 characters).",
+    414: "The address is longer than the explorer takes (65,000 characters).",
     429: "Too many requests from this client; `Retry-After` says when to try again.",
     503: "The graph store is unavailable or refused the query.",
 }
@@ -566,7 +566,8 @@ def _value_problem(schema: dict[str, Any], raw: str) -> str | None:
     """Why ``raw`` (a query value) does not fit ``schema``, or None. The schemas of
     :data:`PARAMETERS` are simple: an enum, an integer range, or a string's length,
     pattern or date format."""
-    if raw == "":
+    if raw == "" and ("enum" in schema or schema.get("type") != "string" or any(
+            k in schema for k in ("minLength", "pattern", "format"))):
         return "is empty: leave it out, or give a value"
     if "enum" in schema:
         allowed = [str(v) for v in schema["enum"]]

@@ -100,8 +100,8 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc, valid-type]
         self._options = {
             "bind": f"{host}:{port}", "workers": workers, "threads": threads,
             "worker_class": "gthread", "timeout": 120, "graceful_timeout": 10,
-            # gunicorn's own bound (its largest) stays above the app's MAX_URL_LENGTH, so
-            # the app answers 414 (JSON on the JSON routes) first
+            # gunicorn's largest bound on the request line (the app's own, MAX_URL_LENGTH,
+            # is higher: longer lines get gunicorn's 400)
             "limit_request_line": 8190,
             "accesslog": None, "errorlog": "-", "loglevel": "warning" if quiet else "info",
             "when_ready": self._when_ready, "post_worker_init": self._post_worker_init,
