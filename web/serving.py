@@ -64,7 +64,7 @@ def _json_errors_handler() -> type:
             self.send_header("Connection", "close")
             self.end_headers()
             if self.command != "HEAD" and code >= 200 and code not in (204, 304):
-                self.wfile.write(body)
+                self.wfile.writelines([body])  # (not a store write)
 
     return Handler
 
