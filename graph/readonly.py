@@ -19,13 +19,22 @@
    which refuses every write, with its ``TIMEOUT``. Neo4j first plans it with ``EXPLAIN``
    and refuses unless the plan's query type is ``r`` (read only), then runs it in a READ
    transaction with a timeout, which is rolled back, never committed.
-3. **Limits**: ``timeout_ms`` caps the server's work; at most ``row_limit`` rows are
-   returned, and ``truncated`` says whether there were more. The row limit is applied on
-   the client: wrapping the statement as ``CALL { … } RETURN * LIMIT n`` is not valid for
-   every statement (a standalone procedure call, one whose columns clash, …) and would
-   change what runs. Neo4j streams, so at most ``row_limit + 1`` rows are fetched before the
-   transaction is closed; FalkorDB answers a query with its whole result, so there the
-   timeout is what bounds the work and the size of the answer.
+3. **Limits**, enforced by the engine: ``timeout_ms`` is passed to it (FalkorDB's
+   query ``TIMEOUT``, Neo4j's transaction timeout), and at most ``row_limit + 1`` rows leave
+   it (``truncated`` says whether there were more). Neo4j streams, so the transaction is
+   closed after ``row_limit + 1`` rows. FalkorDB answers a query with its whole result, so
+   the statement is bounded before it is sent (:func:`bounded`): ``LIMIT n`` is appended
+   when its last clause is a ``RETURN`` without one, and anything else that returns rows
+   (``UNION``, a ``LIMIT`` of its own) runs as ``CALL { … } RETURN * LIMIT n`` (whose
+   columns FalkorDB gives in alphabetical order). The embedded server also caps each
+   query's memory (``QUERY_MEM_CAPACITY``, setting ``query_memory_mb``).
+4. **A deadline of its own**: FalkorDB checks its timeout between records, not inside
+   one expression (``reduce`` over a long list runs on past it), so the explorer stops
+   waiting at ``timeout_ms`` plus :data:`GRACE_MS` and answers "timed out". The statement
+   keeps its place (one of ``slots``) until the engine has finished with it, so statements
+   that outrun their limit can never hold more than ``slots`` of the engine's threads and
+   pages keep being served; a statement that finds no free place within its time limit is
+   refused as :class:`QueryBusy`.
 
 An engine that refuses a statement as a write raises :class:`QueryRefused`; a statement
 that runs out of time raises :class:`QueryTimedOut`; any other engine error (a syntax
@@ -36,17 +45,18 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from triedbefore.graph import QueryError, QueryRefused
+from triedbefore.graph import QueryError, QueryRefused, queries
 from triedbefore.graph.store import Params, Row, Store
 
 __all__ = [
-    "ALLOWED_PROCEDURES", "MAX_STATEMENT_LENGTH", "QueryRefused", "QueryTimedOut",
-    "ReadResult", "check_statement", "jsonable", "run_read_only",
+    "ALLOWED_PROCEDURES", "GRACE_MS", "MAX_STATEMENT_LENGTH", "QueryBusy", "QueryRefused",
+    "QueryTimedOut", "ReadResult", "bounded", "check_statement", "jsonable", "run_read_only",
 ]
 
 #: Longest statement accepted, in characters.
@@ -62,8 +72,16 @@ ALLOWED_PROCEDURES: frozenset[str] = frozenset({
 })
 
 
+#: How long past a statement's time limit the explorer still waits for the engine's answer.
+GRACE_MS = 500
+
+
 class QueryTimedOut(QueryError):
-    """The statement ran out of its time limit (and was stopped)."""
+    """The statement ran out of its time limit (and was stopped, or is being)."""
+
+
+class QueryBusy(QueryError):
+    """Every place for a console statement stayed taken for the whole time limit."""
 
 
 @dataclass(frozen=True)
@@ -286,6 +304,37 @@ def _check_call(tokens: list[_Token], i: int) -> None:
             f"({', '.join(sorted(ALLOWED_PROCEDURES))})")
 
 
+def bounded(statement: str) -> str:
+    """``statement`` (already checked) rewritten so that the engine itself stops after
+    ``$console_rows`` rows (:func:`queries.console_bounded`): ``LIMIT`` appended to a final
+    ``RETURN`` that has none, or the whole statement wrapped in ``CALL { … } RETURN *
+    LIMIT``; unchanged when it has no ``RETURN`` of its own (a procedure call from the
+    allow-list, whose answer the schema bounds)."""
+    tokens = _tokens(statement)
+    depth = 0
+    last_return: int | None = None
+    union = limited = False
+    for i, token in enumerate(tokens):
+        if token.kind == "other":
+            if token.text in "([{":
+                depth += 1
+            elif token.text in ")]}":
+                depth -= 1
+            continue
+        if depth or token.kind != "word" or not _is_keyword(tokens, i):
+            continue
+        word = token.text.upper()
+        if word == "RETURN":
+            last_return, limited = i, False
+        elif word == "UNION":
+            union = True
+        elif word == "LIMIT" and last_return is not None:
+            limited = True
+    if last_return is None:
+        return statement
+    return queries.console_bounded(statement, wrap=union or limited)
+
+
 # --------------------------------------------------------------------------- #
 # Values
 # --------------------------------------------------------------------------- #
@@ -349,13 +398,57 @@ def jsonable(value: Any) -> Any:
 # --------------------------------------------------------------------------- #
 
 _TIMED_OUT = re.compile(r"timed out|TransactionTimedOut", re.IGNORECASE)
+_MEMORY = re.compile(r"mem consumption exceeded|MemoryLimitExceeded|memory limit",
+                     re.IGNORECASE)
 _NOT_READ_ONLY = re.compile(r"only on read-only queries|in read access mode", re.IGNORECASE)
 
 
+_SLOTS: dict[int, threading.BoundedSemaphore] = {}
+_SLOTS_LOCK = threading.Lock()
+
+
+def _slots(count: int) -> threading.BoundedSemaphore:
+    """The places for console statements in this process (one set per size)."""
+    with _SLOTS_LOCK:
+        return _SLOTS.setdefault(count, threading.BoundedSemaphore(count))
+
+
+def _with_deadline(call: Callable[[int], Any], timeout_ms: int, slots: int) -> Any:
+    """``call(ms)`` in a thread of its own holding one of ``slots`` places until it
+    returns; its answer, or :class:`QueryTimedOut` when it has none ``GRACE_MS`` after the
+    time limit (the thread and its place stay until the engine answers)."""
+    started = time.monotonic()
+    places = _slots(max(1, slots))
+    if not places.acquire(timeout=timeout_ms / 1000):
+        raise QueryBusy("the console is busy with other statements; try again in a few "
+                        "seconds")
+    left_ms = max(1, timeout_ms - int((time.monotonic() - started) * 1000))
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            box["value"] = call(left_ms)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            box["error"] = exc
+        finally:
+            places.release()
+            done.set()
+
+    threading.Thread(target=work, name="console-statement", daemon=True).start()
+    if not done.wait((left_ms + GRACE_MS) / 1000):
+        raise QueryTimedOut(f"the query timed out (limit {timeout_ms} ms)")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
 def run_read_only(store: Store, query: str, params: dict[str, Any] | None = None, *,
-                  row_limit: int, timeout_ms: int, _lexical_check: bool = True) -> ReadResult:
+                  row_limit: int, timeout_ms: int, slots: int = 1,
+                  _lexical_check: bool = True) -> ReadResult:
     """Run ``query`` read-only on ``store``: at most ``row_limit`` rows, stopped after
-    ``timeout_ms``. Raises :class:`QueryRefused` (not a pure read), :class:`QueryTimedOut`
+    ``timeout_ms``, at most ``slots`` such statements at once in this process. Raises
+    :class:`QueryRefused` (not a pure read), :class:`QueryTimedOut`, :class:`QueryBusy`
     or :class:`QueryError` (the engine's message). ``_lexical_check=False`` is for tests
     of the engine layer alone."""
     if row_limit < 1:
@@ -364,22 +457,32 @@ def run_read_only(store: Store, query: str, params: dict[str, Any] | None = None
         raise ValueError("timeout_ms must be at least 1 (0 would mean no limit)")
     statement = check_statement(query) if _lexical_check else query
     started = time.perf_counter()
-    try:
+
+    def call(ms: int) -> tuple[list[str], list[Row]]:
         if isinstance(store, PlanningStore):
             kind = store.query_type(statement, params)
             if kind != "r":
                 raise QueryRefused(
                     f"refused: the database plans this statement as query type {kind!r}, "
                     "not 'r' (read only)")
-            columns, rows = store.read_limited(statement, params, max_rows=row_limit + 1,
-                                               timeout_ms=timeout_ms)
-        else:
-            rows = store.read(statement, params, timeout_ms=timeout_ms)
-            columns = list(rows[0]) if rows else []
+            return store.read_limited(statement, params, max_rows=row_limit + 1,
+                                      timeout_ms=ms)
+        sent = bounded(statement)
+        found = store.read(sent, {**(params or {}), "console_rows": row_limit + 1}
+                           if sent != statement else params, timeout_ms=ms)
+        return (list(found[0]) if found else []), found
+
+    try:
+        columns, rows = _with_deadline(call, timeout_ms, slots)
     except QueryError as exc:
+        if isinstance(exc, QueryTimedOut | QueryBusy):
+            raise
         message = str(exc)
         if _TIMED_OUT.search(message):
             raise QueryTimedOut(f"the query timed out (limit {timeout_ms} ms)") from None
+        if _MEMORY.search(message):
+            raise QueryError(f"the query needed more memory than one query may use "
+                             f"({message})") from None
         if _NOT_READ_ONLY.search(message):
             raise QueryRefused(f"refused by the database as not read-only: {message}"
                                ) from None

@@ -86,6 +86,21 @@ CONSOLE_TIMEOUT_MS = Setting(
     "console_timeout_ms", "TRIEDBEFORE_CONSOLE_TIMEOUT_MS", "5000",
     "Time limit of one console query, in milliseconds",
 )
+CONSOLE_ANONYMOUS = Setting(
+    "console_anonymous", "TRIEDBEFORE_CONSOLE_ANONYMOUS", "no",
+    "yes: signed-out readers may use the query console (on the public copy); no: the "
+    "console needs sign-in",
+)
+CONSOLE_QUERIES = Setting(
+    "console_queries", "TRIEDBEFORE_CONSOLE_QUERIES", "1",
+    "Console statements the database runs at once, per explorer process; one that runs "
+    "past its time limit keeps its place until the database has finished with it",
+)
+QUERY_MEMORY_MB = Setting(
+    "query_memory_mb", "TRIEDBEFORE_QUERY_MEMORY_MB", "1024",
+    "Most memory one query may use in the embedded FalkorDB server (its "
+    "QUERY_MEM_CAPACITY), in MB; 0: no limit",
+)
 HTTP_CACHE_TTL = Setting(
     "http_cache_ttl", "TRIEDBEFORE_HTTP_CACHE_TTL", "86400",
     "Seconds an answer of ClinicalTrials.gov or Europe PMC is reused from the on-disk "
@@ -113,16 +128,27 @@ PUBLIC_GRAPH = Setting(
     "database name followed by `-public`",
 )
 RESTRICTED_ROLE = Setting(
-    "restricted_role", "TRIEDBEFORE_RESTRICTED_ROLE", "viewer",
+    "restricted_role", "TRIEDBEFORE_RESTRICTED_ROLE", "curator",
     "Least explorer role that sees restricted records: viewer, curator or admin",
+)
+
+PUBLIC_URL = Setting(
+    "public_url", "TRIEDBEFORE_PUBLIC_URL", "",
+    "The explorer's public base URL (https://…), used for the absolute links of feeds and "
+    "printed pages; empty: root-relative links. Never taken from the request's Host header",
+)
+TOKEN_DAYS = Setting(
+    "token_days", "TRIEDBEFORE_TOKEN_DAYS", "90",
+    "Days a new API token lasts (`user token --days` overrides); 0: no expiry",
 )
 
 SETTINGS: tuple[Setting, ...] = (
     STORE, DATA_DIR, GRAPH_NAME, FSYNC, START_TIMEOUT,
     NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE, BATCH_SIZE, INGEST_PROBLEM_LIMIT,
     INGEST_MAX_ROWS, INGEST_MAX_FILE_MB, INGEST_MAX_RATIO, MATCH_WORKERS, WORKERS,
-    SECRET_KEY, CONSOLE_ROW_LIMIT, CONSOLE_TIMEOUT_MS, HTTP_CACHE_TTL, CONSOLE_RATE,
-    PUBLIC_GRAPH, RESTRICTED_ROLE,
+    SECRET_KEY, CONSOLE_ROW_LIMIT, CONSOLE_TIMEOUT_MS, CONSOLE_ANONYMOUS, CONSOLE_QUERIES,
+    QUERY_MEMORY_MB, HTTP_CACHE_TTL, CONSOLE_RATE,
+    PUBLIC_GRAPH, RESTRICTED_ROLE, TOKEN_DAYS, PUBLIC_URL,
 )
 
 

@@ -84,7 +84,11 @@ def parse_store_uri(uri: str | None = None) -> StoreURI:
     if scheme in NEO4J_SCHEMES:
         if not parts.hostname:
             raise StoreURIError(f"store URI {raw!r}: a Neo4j URI needs a host")
-        return StoreURI("neo4j", raw, host=parts.hostname, port=parts.port, graph=graph,
+        try:
+            neo4j_port = parts.port
+        except ValueError as exc:
+            raise StoreURIError(f"store URI {raw!r}: {exc}") from None
+        return StoreURI("neo4j", raw, host=parts.hostname, port=neo4j_port, graph=graph,
                         options=options)
     raise StoreURIError(
         f"store URI {raw!r} names no known engine; use embedded:[PATH], falkordb://HOST:PORT, "

@@ -91,7 +91,8 @@ _FORMATS: dict[str, tuple[str, str]] = {
 _SEGMENTS: dict[Label, str] = {Label.INGEST_RUN: "run"}
 
 _INTERNAL = frozenset({"row_hash", "sms_effective", "measure_key", "declares_solution",
-                       "verdict", "verdict_strength"})
+                       "verdict", "verdict_strength", "public_verdict",
+                       "public_verdict_strength"})
 _INTERNAL_SUFFIXES = ("_lo", "_hi", "_text")
 _REL_KEYS = frozenset({"run_id", "to_label"})
 _PARTIAL_DATES = (

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ def _proposal(app: Any) -> dict[str, str]:
 
 
 def test_a_curators_token_writes_without_csrf(app: Any) -> None:
-    token = auth.add_token(app.config["USERS_FILE"], "cora", "script")
+    token = auth.add_token(app.config["USERS_FILE"], "cora", "script").token
     client = app.test_client()
     res = client.post("/curation/decide.json", data=_proposal(app),
                       headers={"Authorization": f"Bearer {token}"})
@@ -70,8 +71,8 @@ def test_an_invalid_token_is_401_not_anonymous(app: Any, token: str) -> None:
 
 def test_revoked_tokens_and_viewer_tokens_cannot_write(app: Any) -> None:
     users = app.config["USERS_FILE"]
-    curator = auth.add_token(users, "cora")
-    viewer = auth.add_token(users, "vic")
+    curator = auth.add_token(users, "cora").token
+    viewer = auth.add_token(users, "vic").token
     client = app.test_client()
     denied = client.post("/curation/decide.json", data=_proposal(app),
                          headers={"Authorization": f"Bearer {viewer}"})
@@ -143,6 +144,7 @@ def test_session_cookie_flags(app: Any) -> None:
 
 def test_console_rate_limit(app: Any) -> None:
     app.config["CONSOLE_RATE"] = 3
+    app.config["CONSOLE_ANONYMOUS"] = True  # counted per address when signed out
     client = app.test_client()
     answers = [client.get("/console.json?q=RETURN+1+AS+x").status_code for _ in range(5)]
     assert answers == [200, 200, 200, 429, 429]
@@ -164,3 +166,69 @@ def test_login_rate_limit(app: Any) -> None:
     right = client.post("/login", data={"name": "cora", "password": PASSWORD,
                                         "csrf_token": token.group(1)})
     assert right.status_code == 429  # even the right password waits
+
+
+def _signed_in(app: Any, name: str) -> FlaskClient:
+    client: FlaskClient = app.test_client()
+    with client.session_transaction() as session:
+        session["csrf"] = "t0ken"
+    res = client.post("/login", data={"name": name, "password": PASSWORD, "csrf_token": "t0ken"})
+    assert res.status_code == 302
+    return client
+
+
+def test_signing_out_ends_the_session_even_for_a_copied_cookie(app: Any) -> None:
+    client = _signed_in(app, "vic")
+    other_device = _signed_in(app, "vic")
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    copy: FlaskClient = app.test_client()
+    copy.set_cookie("session", cookie.value)
+    assert copy.get("/watches.json").status_code == 200
+    with client.session_transaction() as session:
+        session["csrf"] = "t0ken"
+    assert client.post("/logout", data={"csrf_token": "t0ken"}).status_code == 302
+    assert copy.get("/watches.json").status_code == 401
+    assert copy.get("/initiatives/INI-0055.json").status_code == 404  # restricted: unseen
+    assert other_device.get("/watches.json").status_code == 200  # only that session ended
+
+
+def test_tokens_expire_and_record_their_last_use(app: Any, monkeypatch: Any) -> None:
+    users = Path(app.config["USERS_FILE"])
+    made = auth.add_token(users, "cora")
+    assert made.expires_at is not None
+    lasts = datetime.fromisoformat(made.expires_at) - datetime.now(UTC)
+    assert timedelta(days=89) < lasts <= timedelta(days=90)  # token_days' default
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {made.token}"}
+    assert client.get("/watches.json", headers=headers).status_code == 200
+    listed = auth.list_tokens(users, "cora")
+    assert listed[0]["last_used"] == datetime.now(UTC).date().isoformat()
+    assert "hash" not in listed[0] and listed[0]["expired"] is False
+    data = json.loads(users.read_text())
+    for stored in data["users"]["cora"]["tokens"].values():
+        stored["expires_at"] = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    users.write_text(json.dumps(data))
+    assert client.get("/watches.json", headers=headers).status_code == 401
+    assert auth.list_tokens(users, "cora")[0]["expired"] is True
+    monkeypatch.setenv("TRIEDBEFORE_TOKEN_DAYS", "0")
+    assert auth.add_token(users, "cora").expires_at is None
+
+
+def test_cli_shows_when_a_token_expires(tmp_path: Path) -> None:
+    users = tmp_path / "users.json"
+    auth.add_user(users, "cora", PASSWORD, "curator")
+    runner = CliRunner()
+    made = runner.invoke(cli, ["user", "token", "cora", "--days", "7", "--users-file",
+                               str(users), "--format", "json"])
+    assert made.exit_code == 0, made.output
+    answer = json.loads(made.output)
+    assert answer["expires_at"].startswith(
+        (datetime.now(UTC) + timedelta(days=7)).date().isoformat()[:8])
+    text = runner.invoke(cli, ["user", "token", "cora", "--users-file", str(users)])
+    assert text.exit_code == 0
+    assert text.stdout.strip().startswith("tb_") and len(text.stdout.splitlines()) == 1
+    assert "expires 20" in text.stderr
+    bad = runner.invoke(cli, ["user", "token", "cora", "--days", "-1", "--users-file",
+                              str(users)])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output

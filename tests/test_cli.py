@@ -61,9 +61,31 @@ def test_store_uris(tmp_path: Path) -> None:
     for raw in ("neo4j://h", "neo4j+s://x.databases.neo4j.io", "bolt://h:7687"):
         assert parse_store_uri(raw).engine == "neo4j"
     assert parse_store_uri("neo4j://user:secret@h").display == "neo4j://h"
-    for bad in ("postgres://h", "falkordb://", "nonsense"):
+    for bad in ("postgres://h", "falkordb://", "nonsense", "neo4j://127.0.0.1:abc",
+                "bolt://h:99999", "falkordb://h:abc"):
         with pytest.raises(StoreURIError):
             parse_store_uri(bad)
+
+
+@pytest.mark.parametrize("args", [
+    ["serve", "--port", "-1"], ["serve", "--port", "99999"], ["demo", "--port", "65536"],
+    ["--store", "neo4j://127.0.0.1:abc", "stats"],
+    ["--store", "neo4j://127.0.0.1:abc", "serve", "--port", "5112"],
+    ["--store", "bolt://h:99999", "stats"], ["--store", "falkordb://h:abc", "stats"],
+])
+def test_bad_arguments_are_one_line_usage_errors(args: list[str]) -> None:
+    """Finding 11: a bad argument is refused before anything is served, in one line, with
+    exit code 2 (no traceback, never another port)."""
+    from click.testing import CliRunner
+
+    from triedbefore.web.cli import cli
+
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    assert "Traceback" not in result.output and result.exception is None or \
+        isinstance(result.exception, SystemExit)
+    errors = [line for line in result.output.splitlines() if "rror" in line]
+    assert len(errors) == 1, result.output
 
 
 def test_store_uri_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

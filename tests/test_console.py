@@ -269,7 +269,20 @@ def test_example_and_schema_statements_run_read_only(loaded: FalkorStore) -> Non
 # --------------------------------------------------------------------------- #
 
 
+def test_the_console_needs_sign_in_by_default(app: Any) -> None:
+    anonymous = app.test_client()
+    page = anonymous.get("/console?q=RETURN+1+AS+n")
+    assert page.status_code == 302 and "/login" in page.headers["Location"]
+    assert "The query console needs an account" in anonymous.get(
+        page.headers["Location"]).get_data(as_text=True)
+    for twin in ("/console.json", "/console.csv", "/console/schema.json"):
+        answer = anonymous.get(twin, query_string={"q": "RETURN 1 AS n"})
+        assert answer.status_code == 401, twin
+        assert answer.get_json()["ok"] is False
+
+
 def test_anonymous_console_users_read_the_public_copy(app: Any) -> None:
+    app.config["CONSOLE_ANONYMOUS"] = True
     anonymous = app.test_client()
     assert anonymous.get("/console").status_code == 200
     answer = anonymous.get("/console.json", query_string={
@@ -282,21 +295,21 @@ def test_anonymous_console_users_read_the_public_copy(app: Any) -> None:
 
 
 def test_readme_says_who_may_use_the_console(app: Any) -> None:
-    """The README says it once and means it: the console is open to everyone, signed in or
-    not (as the anonymous answers above show), and nothing else in it says otherwise."""
+    """The README says it once and means it: the console needs sign-in unless
+    `console_anonymous` opens it (as the answers above show), and no other paragraph says
+    who may use it."""
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
     paragraphs = [" ".join(p.split()) for p in readme.split("\n\n")]
     console = [p for p in paragraphs if "query console** (`/console`" in p]
-    assert len(console) == 1 and "open to everyone, signed in or not" in console[0]
-    assert "no role gives it more" in console[0]
-    accounts = [p for p in paragraphs if "Signing in (`/login`) is needed" in p]
-    assert len(accounts) == 1 and "the query console included, are open to everyone" \
-        in accounts[0]
+    assert len(console) == 1 and "needs sign-in" in console[0]
+    assert "`console_anonymous`" in console[0] and "no role gives it more" in console[0]
     for p in paragraphs:
-        assert "needed only for curation" not in p
-        assert not ("/console" in p and "signed-in users)" in p)
+        if p is not console[0]:
+            assert not ("console" in p and any(
+                said in p for said in ("open to everyone", "needs sign-in", "signed in or not",
+                                       "without signing in"))), p
     assert app.test_client().get("/console.json", query_string={"q": "RETURN 1 AS n"}) \
-        .get_json()["rows"] == [{"n": 1}]
+        .status_code == 401
 
 
 def test_page_has_editor_schema_and_examples(client: FlaskClient) -> None:

@@ -1,5 +1,5 @@
 """Attack statements through the console's HTTP API, as anonymous users (who query the
-public copy) and as signed-in users (the whole graph): every one is refused with a
+public copy, on a deployment that opens the console to them: ``CONSOLE_ANONYMOUS``) and as signed-in users (the whole graph): every one is refused with a
 one-line reason (400, ``kind`` = ``refused``), and neither the graph nor its public copy
 changes. The engine layer (GRAPH.RO_QUERY; EXPLAIN's query type on Neo4j) is tested on its
 own in test_console.py and test_console_neo4j.py."""
@@ -84,7 +84,8 @@ def app(embedded_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     auth.add_user(users, "ada", PASSWORD, "admin")
     try:
         yield create_app({"TESTING": True, "STORE": store, "SECRET_KEY": "t",
-                          "USERS_FILE": str(users), "CONSOLE_RATE": 0})
+                          "USERS_FILE": str(users), "CONSOLE_RATE": 0,
+                          "CONSOLE_ANONYMOUS": True})
     finally:
         store.drop_all()
         store.close()

@@ -61,9 +61,13 @@ def add_rows(bundle: Path, file: str, *rows: dict[str, str]) -> None:
         writer.writerows([*existing, *rows])
 
 
+#: The explorer's configured public address (``PUBLIC_URL``).
+BASE = "https://triedbefore.example.org"
+
+
 def app_for(store: FalkorStore, tmp_path: Path) -> Flask:
     app = create_app({"TESTING": True, "STORE": store, "SECRET_KEY": "test-key",
-                      "USERS_FILE": str(tmp_path / "users.json")})
+                      "USERS_FILE": str(tmp_path / "users.json"), "PUBLIC_URL": BASE})
     auth.add_user(app.config["USERS_FILE"], "vic", PASSWORD, "viewer")
     return app
 
@@ -200,7 +204,8 @@ def test_one_new_evaluation_flips_a_verdict_once_everywhere(
     assert page.count("badge verdict-promising") == 1
     assert f"({len(data['notices'])} new)" in page  # in the navigation, on every page
     for watch in data["watches"]:
-        feed = anonymous.get(watch["feed"].replace("http://localhost", ""))
+        assert watch["feed"].startswith(BASE + "/watches/")
+        feed = anonymous.get(watch["feed"].removeprefix(BASE))
         assert feed.status_code == 200
         assert [e.id for e in parse_atom(feed.data)].count(mine[0].id) == 1
     # a wrong key is no feed
@@ -242,10 +247,47 @@ def test_restricted_changes_stay_out_of_public_lists(store: FalkorStore, sample_
     assert flip[0]["id"] not in ids
     assert flip[0]["id"].replace(":", "%3A") not in anonymous.get("/changes.atom") \
         .get_data(as_text=True)
+    app.config["RESTRICTED_ROLE"] = "viewer"  # a deployment where viewers see them
     viewer = app.test_client()
     sign_in(viewer)
     assert flip[0]["id"] in [c["id"] for c in viewer.get("/changes.json?size=500")
                              .get_json()["changes"]["items"]]
+
+
+def test_a_public_change_is_listed_when_the_same_run_adds_restricted_evidence(
+        store: FalkorStore, sample_copy: Path, tmp_path: Path) -> None:
+    """Finding 9: one run adds a public trial that flips SOL-FRAIL to does_not_work for
+    anonymous readers and a restricted trial that says otherwise; the public lists and the
+    feed carry the public flip, and readers of everything see the change on all the
+    evidence instead (once)."""
+    ingest(store, sample_copy)
+    add_rows(sample_copy, "evaluations.csv", FLIP, {
+        **FLIP, "evaluation_id": "EVAL-HIDDEN", "finding": "positive",
+        "title": "Restricted trial of frailty screening", "visibility": "restricted"})
+    second = ingest(store, sample_copy)
+    app = app_for(store, tmp_path)
+    anonymous = app.test_client()
+    public = [c for c in anonymous.get("/changes.json?size=500").get_json()["changes"]
+              ["items"] if c["solution_id"] == "SOL-FRAIL" and c["run_id"] == second.run_id
+              and c["change_kind"] == "verdict"]
+    assert len(public) == 1, public
+    assert (public[0]["from_verdict"], public[0]["to_verdict"]) == ("promising",
+                                                                    "does_not_work")
+    assert public[0]["visibility"] == "public" and "EVAL-HIDDEN" not in public[0]["evaluations"]
+    assert public[0]["to_verdict"] == analytics.verdict(store.public_copy(), "SOL-FRAIL")[
+        "verdict"]
+    feed = anonymous.get("/changes.atom").get_data(as_text=True)
+    assert public[0]["id"].replace(":", "%3A") in feed
+    # everything: the change on all the evidence, restricted, and not the public copy of it
+    everything = [c for c in living.list_changes(store) if c["solution_id"] == "SOL-FRAIL"
+                  and c["run_id"] == second.run_id and c["change_kind"] == "verdict"]
+    full = analytics.verdict(store, "SOL-FRAIL")["verdict"]
+    assert [c["to_verdict"] for c in everything] == ([full] if full != "promising" else [])
+    assert all(c["visibility"] == "restricted" for c in everything)
+    # an identical run records nothing more
+    listed = len(living.list_changes(store.public_copy(), public_only=True))
+    ingest(store, sample_copy)
+    assert len(living.list_changes(store.public_copy(), public_only=True)) == listed
 
 
 def test_changes_cli_since_and_errors(store: FalkorStore, sample_copy: Path) -> None:
@@ -392,3 +434,41 @@ def test_recorded_verdicts_are_not_exported(store: FalkorStore, sample_copy: Pat
                                        "target_id": "SOL-TELE", "at": "2026-01-01T00:00:00"})
     text = export_rdf(store, tmp_path / "rdf", "turtle").read_text(encoding="utf-8")
     assert "VerdictChange" in text and "w-1" not in text
+
+
+def test_feed_links_never_follow_the_host_header(store: FalkorStore, sample_copy: Path,
+                                                tmp_path: Path) -> None:
+    """Finding 8: the links of the feeds and the watch list come from ``PUBLIC_URL`` (or
+    are root-relative without it), whatever Host the request names."""
+    assert ingest(store, sample_copy).exit_code == 0
+    evil = {"Host": "evil.example"}
+    for base in (BASE, ""):
+        app = app_for(store, tmp_path / ("configured" if base else "relative"))
+        app.config["PUBLIC_URL"] = base
+        anonymous = app.test_client()
+        body = anonymous.get("/changes.atom", headers=evil).data
+        assert b"evil.example" not in body
+        root = ET.fromstring(body)
+        hrefs = [link.get("href") or "" for link in root.iter(ATOM + "link")]
+        assert hrefs and all(h.startswith(base + "/") for h in hrefs), hrefs
+        viewer = app.test_client()
+        made = viewer.post("/watches", data={"target_kind": "solution",
+                                             "target_id": "SOL-FRAIL",
+                                             "csrf_token": sign_in(viewer)})
+        assert made.status_code == 302
+        bearer = {**evil, "Authorization": "Bearer " + auth.add_token(
+            app.config["USERS_FILE"], "vic").token}  # cookies are not sent to another host
+        watches = viewer.get("/watches.json", headers=bearer).get_json()["watches"]
+        assert watches and all(w["feed"].startswith(base + "/watches/") for w in watches)
+        feed = anonymous.get(watches[0]["feed"].removeprefix(base), headers=evil)
+        assert feed.status_code == 200 and b"evil.example" not in feed.data
+        assert b"evil.example" not in viewer.get(
+            "/check?q=telehealth+for+COPD", headers=evil).data
+
+
+def test_a_public_url_must_be_an_http_address(store: FalkorStore, tmp_path: Path) -> None:
+    for bad in ("javascript:alert(1)", "evil.example", "https://x.example/?a=1",
+                "https://user:pw@x.example"):
+        with pytest.raises(ValueError, match="public_url"):
+            create_app({"TESTING": True, "STORE": store, "SECRET_KEY": "t",
+                        "PUBLIC_URL": bad})

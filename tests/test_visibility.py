@@ -178,6 +178,20 @@ def test_signed_in_users_without_the_role_see_what_anonymous_readers_see(
     assert not leaked, dict(list(leaked.items())[:5])
 
 
+def test_by_default_only_curators_see_restricted_records(
+        loaded: FalkorStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finding 10: least privilege unless a deployment says otherwise."""
+    monkeypatch.delenv("TRIEDBEFORE_RESTRICTED_ROLE", raising=False)
+    app = create_app({"TESTING": True, "STORE": loaded, "SECRET_KEY": "t",
+                      "USERS_FILE": str(tmp_path / "users.json")})
+    assert app.config["RESTRICTED_ROLE"] == "curator"
+    for name, role in (("vic", "viewer"), ("cora", "curator")):
+        auth.add_user(app.config["USERS_FILE"], name, PASSWORD, role)
+    url = "/initiatives/INI-Q1.json"
+    assert client_for(app, "vic").get(url).status_code == 404
+    assert client_for(app, "cora").get(url).status_code == 200
+
+
 def test_users_with_the_role_see_restricted_records_everywhere(loaded: FalkorStore,
                                                                tmp_path: Path) -> None:
     app = make_app(loaded, tmp_path, role="curator")

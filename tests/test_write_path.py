@@ -406,7 +406,7 @@ def test_a_decision_in_one_worker_is_seen_by_the_other(sample: FalkorStore, stor
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     auth.add_user(data_dir / "users.json", "cora", "correct horse battery", "curator")
-    token = auth.add_token(data_dir / "users.json", "cora", "test")
+    token = auth.add_token(data_dir / "users.json", "cora", "test").token
     proc = subprocess.Popen(
         [sys.executable, "-m", "triedbefore.web.cli", "--store", store_uri, "serve",
          "--port", "0", "--workers", "2"],

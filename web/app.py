@@ -6,13 +6,34 @@ import os
 import secrets
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
-from markupsafe import escape
+from flask import Flask, abort, jsonify, render_template, request
+from markupsafe import Markup, escape
 from werkzeug import exceptions as werkzeug_errors
 from werkzeug.exceptions import HTTPException
 
 from triedbefore.graph import BadArgument, GraphError, NotFound, settings
+from triedbefore.ontology.cells import show_controls
 from triedbefore.web.negotiation import wants_json
+
+
+def _displayed(value: Any) -> Any:
+    """Every ``{{ … }}`` of the templates: text shows its bidirectional control characters
+    as markers (``[U+202E]``), so that no record's name displays as another."""
+    if isinstance(value, Markup):
+        return Markup(show_controls(str(value)))
+    if isinstance(value, str):
+        return show_controls(value)
+    return value
+
+
+def _yes(setting: settings.Setting) -> bool:
+    """A yes/no setting; anything else is refused rather than guessed."""
+    value = setting.get().strip().lower()
+    if value in ("yes", "true", "1", "on"):
+        return True
+    if value in ("no", "false", "0", "off"):
+        return False
+    raise ValueError(f"{setting.env} must be yes or no, not {value!r}")
 
 
 def _secret_key() -> str:
@@ -109,9 +130,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         CONSOLE_ROW_LIMIT=int(settings.CONSOLE_ROW_LIMIT.get()),
         CONSOLE_TIMEOUT_MS=int(settings.CONSOLE_TIMEOUT_MS.get()),
         CONSOLE_RATE=int(settings.CONSOLE_RATE.get()),
+        CONSOLE_ANONYMOUS=_yes(settings.CONSOLE_ANONYMOUS),
+        CONSOLE_QUERIES=int(settings.CONSOLE_QUERIES.get()),
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
         RESTRICTED_ROLE=settings.RESTRICTED_ROLE.get(),
+        PUBLIC_URL=settings.PUBLIC_URL.get(),
         USERS_FILE=str(settings.data_dir() / "users.json"),
+        MAX_URL_LENGTH=65_000,
         NODE_MODULES=None,  # None: the package's own front-end files (web/graphview.py)
     )
     if test_config:
@@ -134,6 +159,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     if app.config["RESTRICTED_ROLE"] not in ROLES:
         raise ValueError(f"restricted_role must be one of {', '.join(ROLES)}")
+    from triedbefore.web.links import check_public_url, site_root
+
+    app.config["PUBLIC_URL"] = check_public_url(str(app.config.get("PUBLIC_URL") or ""))
+    app.jinja_env.globals["site_root"] = site_root
+    app.jinja_env.finalize = _displayed
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key()
 
@@ -152,6 +182,28 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
                                         "max-age=31536000; includeSubDomains")
         return response
 
+    @app.before_request
+    def address_length() -> None:
+        """An address longer than ``MAX_URL_LENGTH`` is 414 (JSON on the JSON routes), the
+        same whichever server runs the app."""
+        raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or \
+            request.full_path
+        if len(raw) > int(app.config["MAX_URL_LENGTH"]):
+            abort(414, f"the address is longer than {app.config['MAX_URL_LENGTH']} characters")
+
+    @app.before_request
+    def described_query() -> None:
+        """The JSON twins and downloads take what the OpenAPI document says they take
+        (its types, values, lengths and formats): anything else is 400."""
+        from triedbefore.web.openapi import query_problem
+
+        if request.url_rule is None or request.routing_exception is not None:
+            return
+        why = query_problem(app, request.url_rule.rule, request.method,
+                            request.args.to_dict(flat=False))
+        if why is not None:
+            abort(400, why)
+
     @app.template_filter("web_link")
     def web_link(value: Any) -> str | None:
         """A link target only for http(s) addresses: data never becomes a ``javascript:``
@@ -162,7 +214,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
         if wants_json():
-            return jsonify({"ok": False, "error": exc.description, "status": exc.code}), exc.code
+            # the error's own headers stay (405's Allow, 429's Retry-After…)
+            headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+            return jsonify({"ok": False, "error": exc.description, "status": exc.code}), \
+                exc.code, headers
         return error_page(exc)
 
     @app.errorhandler(NotFound)

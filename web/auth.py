@@ -6,8 +6,13 @@ werkzeug hashes (its default, scrypt). Roles are ordered: ``viewer`` < ``curator
 ``admin``; :func:`login_required` lets in the named role and every higher one.
 
 The session is Flask's signed cookie (``session``: HttpOnly, SameSite=Lax, Secure when
-``PREFER_HTTPS`` is set). It holds the user's name and a fingerprint of their password
-hash, so changing a password (or removing the user) ends their other sessions.
+``PREFER_HTTPS`` is set). It holds the user's name, a fingerprint of their password hash
+(so changing a password, or removing the user, ends their other sessions) and a session id
+that the users file lists under the user (the :data:`MAX_SESSIONS` latest sign-ins):
+signing out removes it there, so a copy of the cookie no longer works.
+
+API tokens expire after ``TOKEN_DAYS`` days (setting ``token_days``, 90; 0: never), and
+record the day they were last used.
 
 CSRF: :func:`init_app` installs a ``before_request`` hook that refuses (400) every POST,
 PUT, PATCH or DELETE whose ``csrf_token`` form field (or ``X-CSRF-Token`` header, for
@@ -37,7 +42,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -71,6 +76,8 @@ MIN_PASSWORD = 8
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: Sessions kept per user (the latest sign-ins); an older one is ended by a newer sign-in.
+MAX_SESSIONS = 20
 
 bp = Blueprint("auth", __name__)
 
@@ -207,9 +214,39 @@ def _token_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def add_token(path: str | os.PathLike[str], name: str, label: str = "") -> str:
-    """A new API token for user ``name``, shown once: only its SHA-256 is stored."""
+def token_days() -> int:
+    """Days an API token lasts (setting ``token_days``; 0: no expiry)."""
+    from triedbefore.graph import settings
+
+    raw = settings.TOKEN_DAYS.get()
+    try:
+        days = int(raw)
+    except ValueError:
+        raise UserError(f"{settings.TOKEN_DAYS.env}={raw!r} is not a whole number of days"
+                        ) from None
+    if days < 0:
+        raise UserError(f"{settings.TOKEN_DAYS.env} must be 0 or more")
+    return days
+
+
+@dataclass(frozen=True)
+class Token:
+    """A new API token: the secret (shown once) and when it expires (None: never)."""
+
+    token: str
+    expires_at: str | None
+
+
+def add_token(path: str | os.PathLike[str], name: str, label: str = "", *,
+              days: int | None = None) -> Token:
+    """A new API token for user ``name``, shown once: only its SHA-256 is stored. It
+    expires after ``days`` (default the ``token_days`` setting; 0: never)."""
+    days = token_days() if days is None else days
+    if days < 0:
+        raise UserError("a token lasts 0 (no expiry) or more days")
     file = Path(path)
+    now = datetime.now(UTC)
+    expires = (now + timedelta(days=days)).isoformat(timespec="seconds") if days else None
     with _locked(file):
         users = _load(file)
         if name not in users:
@@ -217,9 +254,20 @@ def add_token(path: str | os.PathLike[str], name: str, label: str = "") -> str:
         token_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
         tokens = users[name].setdefault("tokens", {})
         tokens[token_id] = {"hash": _token_hash(secret), "label": label,
-                            "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
+                            "created_at": now.isoformat(timespec="seconds"),
+                            "expires_at": expires}
         _write(file, users)
-    return f"{TOKEN_PREFIX}{token_id}_{secret}"
+    return Token(f"{TOKEN_PREFIX}{token_id}_{secret}", expires)
+
+
+def _expired(stored: dict[str, Any], now: datetime) -> bool:
+    expires = stored.get("expires_at")
+    if not expires:
+        return False
+    try:
+        return datetime.fromisoformat(str(expires)) <= now
+    except ValueError:
+        return True  # an expiry that cannot be read is not trusted
 
 
 def revoke_tokens(path: str | os.PathLike[str], name: str) -> int:
@@ -235,17 +283,45 @@ def revoke_tokens(path: str | os.PathLike[str], name: str) -> int:
 
 
 def token_user(path: str | os.PathLike[str], token: str) -> User | None:
-    """The user an API token belongs to, or None (malformed, unknown or revoked)."""
+    """The user an API token belongs to, or None (malformed, unknown, revoked or expired).
+    The token's ``last_used`` day is recorded (one write a day at most)."""
     found = _TOKEN_RE.fullmatch(token.strip())
     if not found:
         return None
     token_id, secret = found.groups()
+    now = datetime.now(UTC)
     for name, entry in _load(Path(path)).items():
         stored = (entry.get("tokens") or {}).get(token_id)
         if stored and entry.get("role") in ROLES and hmac.compare_digest(
                 str(stored.get("hash", "")), _token_hash(secret)):
+            if _expired(stored, now):
+                return None
+            if stored.get("last_used") != now.date().isoformat():
+                _mark_used(Path(path), name, token_id, now.date().isoformat())
             return User(name, str(entry["role"]), str(entry.get("created_at", "")))
     return None
+
+
+def _mark_used(file: Path, name: str, token_id: str, day: str) -> None:
+    with _locked(file):
+        users = _load(file)
+        stored = (users.get(name, {}).get("tokens") or {}).get(token_id)
+        if stored is not None:
+            stored["last_used"] = day
+            _write(file, users)
+
+
+def list_tokens(path: str | os.PathLike[str], name: str) -> list[dict[str, Any]]:
+    """The tokens of user ``name`` (never their hashes): id, label, created, expiry, last
+    used day and whether it has expired."""
+    entry = _entry(path, name)
+    if entry is None:
+        raise UserError(f"no user {name!r}")
+    now = datetime.now(UTC)
+    return [{"id": token_id, "label": str(t.get("label", "")),
+             "created_at": t.get("created_at"), "expires_at": t.get("expires_at"),
+             "last_used": t.get("last_used"), "expired": _expired(t, now)}
+            for token_id, t in sorted((entry.get("tokens") or {}).items())]
 
 
 def _bearer() -> str | None:
@@ -269,6 +345,38 @@ def _check_token() -> None:
 
 def _fingerprint(password_hash: str) -> str:
     return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
+def _session_hash(sid: str) -> str:
+    """What the users file keeps of a session id (a stolen file gives no live cookie)."""
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+def start_session(path: str | os.PathLike[str], name: str) -> str:
+    """A new session id for ``name``, listed in the users file (the latest
+    :data:`MAX_SESSIONS` only)."""
+    file = Path(path)
+    sid = secrets.token_urlsafe(24)
+    with _locked(file):
+        users = _load(file)
+        if name not in users:
+            raise UserError(f"no user {name!r}")
+        sessions = users[name].get("sessions") or {}
+        sessions[_session_hash(sid)] = datetime.now(UTC).isoformat(timespec="seconds")
+        latest = sorted(sessions.items(), key=lambda item: item[1])[-MAX_SESSIONS:]
+        users[name]["sessions"] = dict(latest)
+        _write(file, users)
+    return sid
+
+
+def end_session(path: str | os.PathLike[str], name: str, sid: str) -> None:
+    """Remove one session of ``name``: a copy of its cookie stops working."""
+    file = Path(path)
+    with _locked(file):
+        users = _load(file)
+        sessions = (users.get(name) or {}).get("sessions") or {}
+        if sessions.pop(_session_hash(sid), None) is not None:
+            _write(file, users)
 
 
 # --------------------------------------------------------------------------- #
@@ -342,10 +450,12 @@ def current_user() -> User | None:
         return cached
     user: User | None = None
     name = session.get("user")
-    if isinstance(name, str):
+    sid = session.get("sid")
+    if isinstance(name, str) and isinstance(sid, str):
         entry = _entry(current_app.config["USERS_FILE"], name)
         if entry and entry.get("role") in ROLES and hmac.compare_digest(
-                str(session.get("pw", "")), _fingerprint(str(entry.get("password_hash", "")))):
+                str(session.get("pw", "")), _fingerprint(str(entry.get("password_hash", "")))
+        ) and _session_hash(sid) in (entry.get("sessions") or {}):
             user = User(name, str(entry["role"]), str(entry.get("created_at", "")))
     g.auth_user = user
     return user
@@ -392,6 +502,8 @@ def csrf_field() -> Markup:
 def _check_csrf() -> None:
     if request.method not in UNSAFE_METHODS:
         return
+    if request.routing_exception is not None:
+        return  # no such route, or not this method: 404 or 405 (with Allow), not a CSRF 400
     if g.get("auth_token"):
         return  # a bearer token is never sent by a browser on its own: no CSRF risk
     expected = session.get("csrf")
@@ -461,6 +573,7 @@ def login() -> Any:
     session.clear()  # a fresh session (and CSRF token) for the signed-in user
     session["user"] = user.name
     session["pw"] = _fingerprint(str(entry.get("password_hash", "")))
+    session["sid"] = start_session(current_app.config["USERS_FILE"], user.name)
     g.pop("auth_user", None)
     flash(f"Signed in as {user.name} ({user.role}).")
     return redirect(_safe_next(next_url))
@@ -468,6 +581,9 @@ def login() -> Any:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Any:
+    name, sid = session.get("user"), session.get("sid")
+    if isinstance(name, str) and isinstance(sid, str):
+        end_session(current_app.config["USERS_FILE"], name, sid)
     session.clear()
     g.pop("auth_user", None)
     flash("You have signed out.")

@@ -16,7 +16,15 @@ from typing import Any
 
 import click
 
-from triedbefore.graph import GraphError, NotFound, RequestError, names, settings, wording
+from triedbefore.graph import (
+    GraphError,
+    NotFound,
+    RequestError,
+    StoreURIError,
+    names,
+    settings,
+    wording,
+)
 from triedbefore.graph.engines import open_store
 from triedbefore.graph.stats import NOTHING_LOADED
 from triedbefore.graph.store import Store, parse_store_uri
@@ -29,6 +37,8 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_UNREADABLE = 2
 EXIT_REJECTED = 3
+#: A bad argument (click's own usage errors exit with 2 too).
+EXIT_USAGE = 2
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
                       show_default=True, help="Output format.")
@@ -45,6 +55,8 @@ def _domain_errors(state: Context | None = None) -> Iterator[None]:
     (``state``: the command's, to look)."""
     try:
         yield
+    except StoreURIError as exc:  # a bad --store argument: a usage error, as click's are
+        _fail(str(exc), EXIT_USAGE)
     except BundleUnreadable as exc:
         _fail(str(exc), EXIT_UNREADABLE)
     except NotFound as exc:
@@ -917,11 +929,15 @@ def user_list(users_file: str | None, fmt: str) -> None:
 @click.argument("name")
 @click.option("--label", default="", help="What the token is for (kept beside its hash).")
 @click.option("--revoke", is_flag=True, help="Remove every token of the user instead.")
+@click.option("--days", type=click.IntRange(min=0), default=None,
+              help="Days the token lasts (default the token_days setting, 90; 0: never "
+                   "expires).")
 @USERS_FILE
 @FORMAT
-def user_token(name: str, label: str, revoke: bool, users_file: str | None, fmt: str) -> None:
-    """Make an API token for NAME (printed once; send it as `Authorization: Bearer TOKEN`),
-    or --revoke all of NAME's tokens."""
+def user_token(name: str, label: str, revoke: bool, days: int | None, users_file: str | None,
+               fmt: str) -> None:
+    """Make an API token for NAME (printed once; send it as `Authorization: Bearer TOKEN`;
+    its expiry is shown on stderr), or --revoke all of NAME's tokens."""
     from triedbefore.web import auth
 
     path = _users_file(users_file)
@@ -929,7 +945,7 @@ def user_token(name: str, label: str, revoke: bool, users_file: str | None, fmt:
         if revoke:
             count = auth.revoke_tokens(path, name)
         else:
-            token = auth.add_token(path, name, label)
+            made = auth.add_token(path, name, label, days=days)
     except (auth.UserError, OSError, ValueError) as exc:
         _fail(str(exc))
     if revoke:
@@ -938,9 +954,11 @@ def user_token(name: str, label: str, revoke: bool, users_file: str | None, fmt:
         else:
             click.echo(f"revoked {count} token{'s' if count != 1 else ''} of {name}")
     elif fmt == "json":
-        _emit_json({"name": name, "token": token})
+        _emit_json({"name": name, "token": made.token, "expires_at": made.expires_at})
     else:
-        click.echo(token)
+        click.echo(made.token)
+        click.echo(f"expires {made.expires_at}" if made.expires_at else "never expires",
+                   err=True)
 
 
 @cli.group()
@@ -1016,7 +1034,7 @@ def demo_bundle() -> Path:
 
 SERVE_OPTIONS = (
     click.option("--host", default="127.0.0.1", show_default=True),
-    click.option("--port", default=5000, show_default=True, type=int,
+    click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535),
                  help="0 picks a free port."),
     click.option("--workers", type=click.IntRange(1, 64), default=None,
                  help="Worker processes (gunicorn) [default: setting `workers`]; 1 serves "

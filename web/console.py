@@ -20,13 +20,17 @@ anything that is not a pure read. Answers:
   a request answered 408, which would run an expensive statement again. The page shows
   the same message in an alert (``role="alert"``), also with status 400; ``.csv`` errors
   use the JSON envelope.
-- An unreachable store is 503, as everywhere in the explorer.
+- A statement that finds every place for console statements taken for its whole time
+  limit is 503 with ``Retry-After`` (``kind`` ``busy``); an unreachable store is 503, as
+  everywhere in the explorer.
 
-The console is open to everyone. Statements run on the store ``get_store`` gives the
-request: the whole graph for users who may see restricted records, and for everyone else
-the public copy, a second graph (database) holding no restricted record at all, so no
-statement can reach one however it is written. Console requests are rate-limited per
-signed-in user, or per client address when signed out (``CONSOLE_RATE``).
+The console needs sign-in (a redirect to ``/login`` for the page, 401 for its twins) unless
+``CONSOLE_ANONYMOUS`` (setting ``console_anonymous``) opens it to signed-out readers.
+Statements run on the store ``get_store`` gives the request: the whole graph for users
+who may see restricted records, and for everyone else the public copy, a second graph
+(database) holding no restricted record at all, so no statement can reach one however it
+is written. Console requests are rate-limited per signed-in user, or per client address
+when signed out (``CONSOLE_RATE``).
 """
 
 from __future__ import annotations
@@ -40,11 +44,21 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from triedbefore.graph import QueryError, QueryRefused, queries
 from triedbefore.graph.readonly import (
     MAX_STATEMENT_LENGTH,
+    QueryBusy,
     QueryTimedOut,
     ReadResult,
     run_read_only,
@@ -71,7 +85,7 @@ EXAMPLES: tuple[tuple[str, str], ...] = (
     ("Initiatives that cite prior work", queries.CONSOLE_EXAMPLE_LEARNED_FROM),
 )
 
-_HEADINGS = {"refused": "Refused", "timeout": "Timed out",
+_HEADINGS = {"refused": "Refused", "timeout": "Timed out", "busy": "The console is busy",
              "query_error": "The database could not run the statement",
              "bad_input": "Check the form"}
 
@@ -107,6 +121,20 @@ class RateLimiter:
                 for k in [k for k, v in self._hits.items() if not v]:
                     del self._hits[k]
             return 0.0
+
+
+@bp.before_request
+def _signed_in() -> Any:
+    """Signed-out readers are sent to sign in (401 for the JSON and CSV twins) unless the
+    deployment opens the console to them."""
+    from triedbefore.web.auth import current_user
+
+    if current_app.config["CONSOLE_ANONYMOUS"] or current_user() is not None:
+        return None
+    if request.path.endswith((".json", ".csv")):
+        return jsonify({"ok": False, "error": "sign in to use the query console",
+                        "status": 401}), 401
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
 def _rate_limited() -> Any:
@@ -175,9 +203,12 @@ def _run(form: dict[str, Any]) -> tuple[ReadResult | None, dict[str, str] | None
     """The result, or the error as ``{"error", "kind"}``."""
     try:
         result = run_read_only(get_store(), form["q"], None, row_limit=form["limit"],
-                               timeout_ms=form["timeout"])
+                               timeout_ms=form["timeout"],
+                               slots=max(1, int(current_app.config["CONSOLE_QUERIES"])))
     except QueryRefused as exc:
         return None, {"error": str(exc), "kind": "refused"}
+    except QueryBusy as exc:
+        return None, {"error": str(exc), "kind": "busy"}
     except QueryTimedOut as exc:
         return None, {"error": str(exc), "kind": "timeout"}
     except QueryError as exc:
@@ -186,9 +217,18 @@ def _run(form: dict[str, Any]) -> tuple[ReadResult | None, dict[str, str] | None
     return result, None
 
 
+def _status(error: dict[str, str]) -> tuple[int, dict[str, str]]:
+    """400 for the statement's own faults; 503 with ``Retry-After`` when the console is
+    busy."""
+    if error["kind"] == "busy":
+        return 503, {"Retry-After": str(max(1, _limits()[1] // 1000))}
+    return 400, {}
+
+
 def _error_json(error: dict[str, str]) -> Any:
-    return jsonify({"ok": False, "error": error["error"], "status": 400,
-                    "kind": error["kind"]}), 400
+    status, headers = _status(error)
+    return jsonify({"ok": False, "error": error["error"], "status": status,
+                    "kind": error["kind"]}), status, headers
 
 
 def _answer() -> tuple[ReadResult | None, dict[str, str] | None]:
@@ -268,7 +308,9 @@ def console() -> Any:
         "console.html", form=form, result=result, table=table, error=error,
         error_heading=_HEADINGS.get(error["kind"], "Error") if error else None,
         schema=schema(), examples=EXAMPLES, urls=_urls(form) if form["q"].strip() else None)
-    return page, 400 if error else 200
+    if error:
+        return (page, *_status(error))
+    return page, 200
 
 
 @bp.route("/console.json", methods=["GET", "POST"])

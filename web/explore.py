@@ -833,6 +833,12 @@ def _with_arg(args: dict[str, str], name: str, value: str) -> str:
     return urlencode({**{k: v for k, v in args.items() if k != "page"}, name: value})
 
 
+@bp.app_template_filter("without_empty")
+def _without_empty(args: dict[str, str]) -> dict[str, str]:
+    """A page's query without its empty fields: the JSON twins refuse empty values."""
+    return {k: v for k, v in args.items() if v != ""}
+
+
 @bp.app_template_filter("without")
 def _without(args: dict[str, str], name: str) -> str:
     from urllib.parse import urlencode

@@ -43,6 +43,7 @@ from triedbefore.ontology.vocab import InterventionType, Label, WatchTarget
 from triedbefore.web import schemas
 from triedbefore.web.auth import current_user, login_required
 from triedbefore.web.explore import record_names
+from triedbefore.web.links import absolute_url, site_root
 from triedbefore.web.negotiation import wants_json
 from triedbefore.web.pages import date_arg, paginate, register_page
 from triedbefore.web.stores import full_store, get_store, may_see_restricted
@@ -118,7 +119,7 @@ def atom_feed(title: str, feed_id: str, self_url: str, page_url: str,
             node.text = text
         return node
 
-    root = url_for("explore.home", _external=True).rstrip("/")
+    root = site_root()
     feed = ET.Element(f"{{{ATOM_NS}}}feed")
     el(feed, "id", feed_id)
     el(feed, "title", title)
@@ -152,8 +153,7 @@ def atom_feed(title: str, feed_id: str, self_url: str, page_url: str,
 def changes_atom() -> Response:
     rows = living.list_changes(get_store(), None, public_only=True)[:FEED_ENTRIES]
     return atom_feed("triedbefore: evidence changes", TAG + "changes",
-                     url_for("living.changes_atom", _external=True),
-                     url_for("living.changes", _external=True), rows)
+                     absolute_url("living.changes_atom"), absolute_url("living.changes"), rows)
 
 
 def feed_token(watch_id: str) -> str:
@@ -177,9 +177,8 @@ def watch_atom(watch_id: str) -> Response:
         abort(404, "no such feed")
     rows = living.watched_changes(full_store(), [watch], public_only=True)[watch_id]
     return atom_feed(f"triedbefore: {_describe(watch)}", TAG + "watch/" + watch_id,
-                     url_for("living.watch_atom", watch_id=watch_id, token=token,
-                             _external=True),
-                     url_for("living.changes", _external=True), rows[:FEED_ENTRIES])
+                     absolute_url("living.watch_atom", watch_id=watch_id, token=token),
+                     absolute_url("living.changes"), rows[:FEED_ENTRIES])
 
 
 # --- watches ----------------------------------------------------------------------------
@@ -212,8 +211,8 @@ def watches_data() -> dict[str, Any]:
                     "target_id": w["target_id"], "label": _describe(w),
                     "created_at": w.get("created_at"), "seen_at": w.get("seen_at"),
                     "new": len(found),
-                    "feed": url_for("living.watch_atom", watch_id=w["id"],
-                                    token=feed_token(str(w["id"])), _external=True)})
+                    "feed": absolute_url("living.watch_atom", watch_id=w["id"],
+                                         token=feed_token(str(w["id"])))})
     ordered = sorted(notices.values(), key=lambda c: (str(c["changed_at"]), c["id"]),
                      reverse=True)
     return {"watches": out, "notices": ordered,

@@ -176,6 +176,7 @@ ERROR_TEXT = {
     401: "Not signed in.",
     403: "Signed in without the needed role.",
     404: "No record with that id (or no such measure).",
+    414: "The address is longer than the explorer takes (65,000 characters).",
     429: "Too many requests from this client; `Retry-After` says when to try again.",
     503: "The graph store is unavailable or refused the query.",
 }
@@ -183,6 +184,8 @@ STRING = {"type": "string"}
 SIGNED_IN = [{"cookieAuth": []}]
 #: Open to everyone; signed in, more is shown (restricted records) or allowed.
 SIGNED_IN_SEES_MORE = [{}, {"cookieAuth": []}]
+#: The console: signed in (cookie or API token); a deployment may open it to everyone.
+CONSOLE_SECURITY = [{"cookieAuth": []}, {"bearerAuth": []}]
 
 
 def error(status: int, html: bool = False) -> dict[str, Any]:
@@ -224,7 +227,8 @@ def operation(op_id: str, summary: str, response: type[BaseModel] | None = None,
     answers: dict[str, Any] = {}
     if response is not None:
         answers["200"] = {"description": ok, "content": {JSON: {"schema": response}}}
-    answers |= {str(c): error(c, html_errors) for c in {*errors, *([503] if store else [])}}
+    answers |= {str(c): error(c, html_errors)
+                for c in {*errors, *([503] if store else []), 414}}
     out["responses"] = dict(sorted((answers | (responses or {})).items()))
     return out
 
@@ -306,7 +310,13 @@ def console_operation(method: str, csv: bool) -> dict[str, Any]:
                            else s.ConsoleError}}}
     if post and csv:
         bad["content"]["text/html"] = {"schema": STRING}
-    answers = {"400": bad, "429": error(429, csv)}
+    answers = {"400": bad, "401": error(401), "429": error(429, csv), "503": {
+        "description": ERROR_TEXT[503] + " Also (`kind` `busy`, with `Retry-After`) when "
+                       "every place for console statements stayed taken for the whole time "
+                       "limit.",
+        "headers": {"Retry-After": {"schema": {"type": "integer"},
+                                    "description": "Seconds to wait (when busy)."}},
+        "content": {JSON: {"schema": {"anyOf": [s.ConsoleError, s.Error]}}}}}
     if csv:
         answers["200"] = {
             "description": "The result as CSV: a header of column names, then one line per "
@@ -320,11 +330,14 @@ def console_operation(method: str, csv: bool) -> dict[str, Any]:
         f"console_{'csv' if csv else 'json'}_{method.lower()}",
         "Query console" + (" (CSV)" if csv else ""), None if csv else s.ConsoleResult,
         description="Run a read-only Cypher statement (a pure read; anything else is "
-                    "refused) with a row limit and a time limit. Anonymous users and users "
-                    "without the role that sees restricted records query the public copy of "
-                    "the graph, which holds none. Rate-limited per user or client address."
+                    "refused) with a row limit and a time limit, both enforced by the "
+                    "database. Needs sign-in (401 otherwise) unless the deployment opens "
+                    "the console to signed-out readers (setting `console_anonymous`). Users "
+                    "without the role that sees restricted records (and signed-out readers) "
+                    "query the public copy of the graph, which holds none. Rate-limited per "
+                    "user or client address."
                     + (" The form's POST needs the session's CSRF token." if post else ""),
-        tag="console", security=SIGNED_IN_SEES_MORE, ok="The result.", html_errors=csv,
+        tag="console", security=CONSOLE_SECURITY, ok="The result.", html_errors=csv,
         parameters=("csrf_header",) if post else ("console_q", "console_limit",
                                                   "console_timeout"),
         form=s.ConsoleForm if post else None, responses=answers)
@@ -338,8 +351,9 @@ ENDPOINTS: dict[tuple[str, str], dict[str, Any]] = {
         "console_schema", "Query console schema", s.ConsoleSchema, tag="console",
         description="The labels, their property names and the relationship types, as the "
                     "console's sidebar shows them (`error` is set when the store could not "
-                    "list them), for the copy of the graph the user may query.",
-        errors=(429,), security=SIGNED_IN_SEES_MORE),
+                    "list them), for the copy of the graph the user may query. Needs "
+                    "sign-in unless `console_anonymous` is set.",
+        errors=(401, 429), security=CONSOLE_SECURITY),
     ("curation.curation_json", "GET"): operation(
         "curation", "Curation", s.CurationPage, tag="curation", security=SIGNED_IN,
         description=described(s.CurationPage) + " Curators and admins only.",
@@ -441,7 +455,18 @@ SECURITY_SCHEMES = {
     "bearerAuth": {
         "type": "http", "scheme": "bearer",
         "description": "An API token made with `triedbefore user token NAME`; it acts as that "
-                       "user (and role). A request with an invalid token is refused with 401.",
+                       "user (and role). A request with an invalid, revoked or expired token "
+                       "is refused with 401. Tokens expire after `token_days` (90) days.",
+    },
+    "csrfToken": {
+        "type": "apiKey", "in": "header", "name": "X-CSRF-Token",
+        "description": "CSRF protection: every POST, PUT, PATCH or DELETE made with the "
+                       "session cookie must carry the session's CSRF token, in this header or "
+                       "as the `csrf_token` form field (any form the explorer shows holds "
+                       "it); a missing or wrong token is 400 with the Error envelope (an HTML "
+                       "page when JSON is not accepted). Requests with `Authorization: Bearer` "
+                       "need none. The method is checked first: a method a route does not "
+                       "take is 405 with `Allow`, never a CSRF 400.",
     },
 }
 
@@ -512,6 +537,9 @@ def build(app: Flask) -> dict[str, Any]:
                 op["parameters"] = [param(n) for n in names] + op.get("parameters", [])
             if op.get("parameters") or "requestBody" in op:
                 op["responses"] = _refusable(op["responses"])
+            if _held_to_parameters(rule.rule, op) and "400" not in op["responses"]:
+                op["responses"] = dict(sorted({**op["responses"], "400": error(
+                    400, rule.rule.endswith(".csv"))}.items()))
             paths.setdefault(openapi_path(rule.rule), {})[method.lower()] = op
     missing += [f"{m} {e}: declared, not a route" for e, m in ENDPOINTS.keys() - declared]
     if missing:
@@ -540,3 +568,84 @@ def document(app: Flask) -> dict[str, Any]:
     if spec is None:
         spec = app.extensions["triedbefore.openapi"] = build(app)
     return spec
+
+
+# --------------------------------------------------------------------------- #
+# Holding the JSON twins and downloads to their described query parameters
+# --------------------------------------------------------------------------- #
+
+
+def _value_problem(schema: dict[str, Any], raw: str) -> str | None:
+    """Why ``raw`` (a query value) does not fit ``schema``, or None. The schemas of
+    :data:`PARAMETERS` are simple: an enum, an integer range, or a string's length,
+    pattern or date format."""
+    if raw == "" and ("enum" in schema or schema.get("type") != "string" or any(
+            k in schema for k in ("minLength", "pattern", "format"))):
+        return "is empty: leave it out, or give a value"
+    if "enum" in schema:
+        allowed = [str(v) for v in schema["enum"]]
+        return None if raw in allowed else f"must be one of: {', '.join(allowed)}"
+    if schema.get("type") == "integer":
+        try:
+            value = int(raw)
+        except ValueError:
+            return "must be a whole number"
+        lo, hi = schema.get("minimum"), schema.get("maximum")
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            return f"must be between {lo} and {hi}" if hi is not None else \
+                f"must be at least {lo}"
+        return None
+    if schema.get("type") == "string":
+        if len(raw) < schema.get("minLength", 0):
+            return "must not be empty"
+        if "maxLength" in schema and len(raw) > schema["maxLength"]:
+            return f"must be at most {schema['maxLength']} characters"
+        if "pattern" in schema and not re.search(schema["pattern"], raw):
+            return f"must match {schema['pattern']}"
+        if schema.get("format") == "date":
+            try:
+                if len(raw) != 10:
+                    raise ValueError(raw)
+                date.fromisoformat(raw)
+            except ValueError:
+                return "must be a date (YYYY-MM-DD)"
+    return None
+
+
+def _held_to_parameters(rule: str, op: dict[str, Any]) -> bool:
+    """Whether :func:`query_problem` checks this operation's query (so it may answer 400)."""
+    return rule.endswith((".json", ".csv")) and not rule.startswith("/console") and any(
+        "$ref" not in p or not p["$ref"].endswith(PATH_PARAMETERS)
+        for p in op.get("parameters", []))
+
+
+PATH_PARAMETERS = ("_id",)
+
+
+def query_problem(app: Flask, rule: str, method: str,
+                  args: dict[str, list[str]]) -> str | None:
+    """Why the query of a request to a JSON twin or download (``rule``, ``method``) breaks
+    the parameters this document describes for it, or None: what a client reads here is
+    what the explorer takes. (The console checks its own fields, answering in its own
+    envelope with ``kind``.)"""
+    if not rule.endswith((".json", ".csv")) or rule.startswith("/console"):
+        return None
+    try:
+        spec = document(app)
+    except Undescribed:  # an app with routes of its own (tests): nothing to hold them to
+        return None
+    op = spec["paths"].get(openapi_path(rule), {}).get(method.lower())
+    if not op:
+        return None
+    described = spec["components"]["parameters"]
+    for entry in op.get("parameters", []):
+        found = described[entry["$ref"].rsplit("/", 1)[1]] if "$ref" in entry else entry
+        values = args.get(found["name"]) or []
+        if found["in"] != "query" or not values:
+            continue
+        if len(values) > 1:
+            return f"parameter {found['name']!r} is given {len(values)} times"
+        why = _value_problem(found["schema"], values[0])
+        if why is not None:
+            return f"parameter {found['name']!r} {why}"
+    return None

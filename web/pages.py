@@ -23,9 +23,23 @@ Build = Callable[..., dict[str, Any]]
 PAGES: list[dict[str, Any]] = []
 
 
+def _absent(name: str, raw: str | None) -> bool:
+    """True when the parameter was not given. An empty value counts as not given on a page
+    (its GET forms send empty fields) but is refused (400) on a JSON twin or a CSV download,
+    whose OpenAPI description gives the parameter a format or a list of values that "" is
+    not (the pages link to them without their empty fields)."""
+    if raw is None:
+        return True
+    if raw != "":
+        return False
+    if request.path.endswith((".json", ".csv")):
+        abort(400, f"parameter {name!r} is empty: leave it out, or give a value")
+    return True
+
+
 def int_arg(name: str, default: int, lo: int, hi: int) -> int:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if _absent(name, raw) or raw is None:
         return default
     try:
         value = int(raw)
@@ -38,7 +52,7 @@ def int_arg(name: str, default: int, lo: int, hi: int) -> int:
 
 def choice_arg(name: str, allowed: Iterable[str], default: str | None = None) -> str | None:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if _absent(name, raw) or raw is None:
         return default
     options = list(allowed)
     if raw not in options:
@@ -50,7 +64,7 @@ def date_arg(name: str) -> str | None:
     from datetime import date
 
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if _absent(name, raw) or raw is None:
         return None
     try:
         if len(raw) != 10 or raw[4] != "-" or raw[7] != "-":

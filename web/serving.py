@@ -9,6 +9,7 @@ this process with Werkzeug's threaded server.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -46,12 +47,34 @@ def serve(make_app: Callable[[], Flask], host: str, port: int, *, workers: int =
         _Gunicorn(make_app, host, port, workers, threads, ready, quiet).run()
 
 
+def _json_errors_handler() -> type:
+    """Werkzeug's request handler, whose own errors (sent before the app sees the request:
+    a request line over 64 KiB is 414, a malformed one 400) are the explorer's JSON
+    envelope rather than http.server's HTML page."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    class Handler(WSGIRequestHandler):
+        def send_error(self, code: int, message: str | None = None,
+                       explain: str | None = None) -> None:
+            text = message or self.responses.get(code, ("error",))[0]
+            body = json.dumps({"ok": False, "error": text, "status": code}).encode()
+            self.send_response(code, message)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+                self.wfile.writelines([body])  # (not a store write)
+
+    return Handler
+
+
 def _threaded(app: Flask, host: str, port: int, ready: Ready | None, quiet: bool) -> None:
     from werkzeug.serving import make_server
 
     if quiet:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
-    http = make_server(host, port, app, threaded=True)
+    http = make_server(host, port, app, threaded=True, request_handler=_json_errors_handler())
     warm(app)
     if ready is not None:
         ready(host, http.server_port)
@@ -77,6 +100,9 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc, valid-type]
         self._options = {
             "bind": f"{host}:{port}", "workers": workers, "threads": threads,
             "worker_class": "gthread", "timeout": 120, "graceful_timeout": 10,
+            # gunicorn's largest bound on the request line (the app's own, MAX_URL_LENGTH,
+            # is higher: longer lines get gunicorn's 400)
+            "limit_request_line": 8190,
             "accesslog": None, "errorlog": "-", "loglevel": "warning" if quiet else "info",
             "when_ready": self._when_ready, "post_worker_init": self._post_worker_init,
         }

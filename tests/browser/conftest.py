@@ -63,11 +63,14 @@ def sample_store(embedded_server: EmbeddedServer,
 def live_server(sample_store: FalkorStore,
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The explorer served on 127.0.0.1 (a free port) in a thread; yields its base URL.
-    Its users file holds one curator (:data:`CURATOR`)."""
+    Its users file holds one curator (:data:`CURATOR`). Its console is open to signed-out
+    readers (``CONSOLE_ANONYMOUS``), so the page tests see it as such a deployment shows it."""
     users = tmp_path_factory.mktemp("users") / "users.json"
     auth.add_user(users, *CURATOR, "curator")
-    app = create_app({"STORE": sample_store, "SECRET_KEY": "test", "USERS_FILE": str(users)})
+    app = create_app({"STORE": sample_store, "SECRET_KEY": "test", "USERS_FILE": str(users),
+                      "CONSOLE_ANONYMOUS": True})
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    app.config["PUBLIC_URL"] = f"http://127.0.0.1:{server.server_port}"  # printed links
     thread = threading.Thread(target=server.serve_forever, name="explorer", daemon=True)
     thread.start()
     try:
