@@ -66,6 +66,7 @@ def test_watch_with_a_nul_in_its_target_is_400(store: FalkorStore, sample_copy: 
 
 def test_console_statements_with_a_nul_get_the_consoles_own_error(
         client: FlaskClient) -> None:
+    client.application.config["CONSOLE_ANONYMOUS"] = True  # the answers, not the sign-in
     res = client.get("/console.json?q=RETURN%201%00")
     assert res.status_code == 400
     body = res.get_json()
