@@ -11,7 +11,10 @@ listed in docs/scaling.md ("FalkorDB's Bolt listener"); the store works around i
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
+import threading
+from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -93,9 +96,13 @@ class BoltStore(Store):
     database: str | None
     _driver: neo4j.Driver
 
+    #: Connections the driver may hold (None: the driver's default, 100).
+    _pool_size: int | None = None
+
     def _connect(self, url: str, auth: tuple[str, str] | None, what: str) -> neo4j.Driver:
+        pool = {"max_connection_pool_size": self._pool_size} if self._pool_size else {}
         driver = GraphDatabase.driver(url, auth=auth,
-                                      max_transaction_retry_time=_retry_time(self.uri))
+                                      max_transaction_retry_time=_retry_time(self.uri), **pool)
         try:
             driver.verify_connectivity()
         except (nex.ServiceUnavailable, nex.SessionExpired, nex.AuthError, nex.DatabaseError,
@@ -279,20 +286,31 @@ class FalkorBoltStore(BoltStore):
     - it cannot plan without running (``EXPLAIN`` runs the statement) nor roll back, so it
       is no planning store: the console's guard is the lexical check alone;
     - it serves one graph, so the public copy is the graph of a second listener;
-    - uniqueness constraints are a Redis command it does not carry: none are created.
+    - uniqueness constraints are a Redis command it does not carry: none are created;
+    - after a connection closes, it often answers no new one (the handshake waits
+      forever), so the stores of one process share one driver per listener, holding one
+      connection that is never closed (``close`` leaves it open), and read one statement
+      at a time.
     """
 
     engine = "falkordb"
     database = None  # the listener ignores the name; managed transactions get "falkordb"
+    _pool_size = 1
 
     def __init__(self, uri: StoreURI, *, _public_of: FalkorBoltStore | None = None) -> None:
         self.uri = uri
         self.dialect: FalkorDialect = FalkorDialect()
         self._public: FalkorBoltStore | None = None
-        # The listener refuses every user name and password; it accepts no authentication.
-        self._driver = self._connect(f"bolt://{uri.host}:{uri.port}", None, "FalkorDB (Bolt)")
         if _public_of is not None:
             self.public_only = True
+        key = (str(uri.host), int(uri.port or 0), _retry_time(uri))
+        with _shared_lock:
+            driver = _shared.get(key)
+            if driver is None:
+                # The listener refuses every user name and password: no authentication.
+                driver = _shared[key] = self._connect(f"bolt://{uri.host}:{uri.port}", None,
+                                                      "FalkorDB (Bolt)")
+        self._driver = driver
 
     @property
     def _server(self) -> str:
@@ -300,6 +318,11 @@ class FalkorBoltStore(BoltStore):
 
     def _statement(self, query: str, params: Params | None) -> tuple[str, dict[str, Any]]:
         return params_header(params) + query, {}
+
+    def read_each(self, query: str, params: Iterable[Params], *,
+                  workers: int = 1) -> Iterator[list[Row]]:
+        """One statement at a time: the store holds one connection."""
+        return super().read_each(query, params, workers=1)
 
     def ensure_schema(self) -> None:
         """The indexes not there yet (the listener answers a repeated index with an error
@@ -350,6 +373,18 @@ class FalkorBoltStore(BoltStore):
             self.public_copy().drop_all()
 
     def close(self) -> None:
-        if self._public is not None:
-            self._public._driver.close()
-        self._driver.close()
+        """The shared driver stays open (see the class); it is closed when the process
+        exits."""
+
+
+#: FalkorDB's Bolt listener: one driver per (host, port, retry time) for the process.
+_shared: dict[tuple[str, int, float], neo4j.Driver] = {}
+_shared_lock = threading.Lock()
+
+
+@atexit.register
+def _close_shared() -> None:
+    with _shared_lock:
+        for driver in _shared.values():
+            driver.close()
+        _shared.clear()

@@ -13,7 +13,7 @@ import pytest
 
 from triedbefore.graph.embedded import EmbeddedServer
 from triedbefore.graph.falkor import FalkorStore
-from triedbefore.graph.store import StoreURI
+from triedbefore.graph.store import Store, StoreURI
 
 SAMPLE = Path(__file__).resolve().parents[1] / "ingest" / "sample"
 DEMO = Path(__file__).resolve().parents[1] / "ingest" / "demo" / "bundle"
@@ -132,3 +132,131 @@ def sample_copy(tmp_path: Path) -> Path:
     dest = tmp_path / "sample"
     shutil.copytree(SAMPLE, dest, ignore=shutil.ignore_patterns("__init__.py", "__pycache__"))
     return dest
+
+
+# --------------------------------------------------------------------------- #
+# The driver path: the official neo4j driver, over Bolt, to FalkorDB's listener
+# --------------------------------------------------------------------------- #
+
+#: Why a store test stays with the stand-in driver (or a real Neo4j) on this path; each
+#: names the failing call (docs/scaling.md, "FalkorDB's Bolt listener").
+NO_PLAN = ("FalkorDB's Bolt listener runs EXPLAIN'd statements (execute_query('EXPLAIN "
+           "CREATE (:X)') creates the node; summary.query_type is None): the stand-in "
+           "driver and NEO4J_URI test query_type")
+NO_ROLLBACK = ("FalkorDB's Bolt listener commits each statement at once (tx.rollback() "
+               "after tx.run('CREATE …') leaves the node): the stand-in driver and NEO4J_URI "
+               "test read_limited's rolled-back READ transaction")
+NO_TIMEOUT = ("FalkorDB's Bolt listener ignores transaction timeouts (Query(…, timeout=0.2) "
+              "ran 2.7 s to the end) and reports every error as "
+              "Neo.DatabaseError.General.UnknownError: the stand-in driver tests the "
+              "timeout's mapping")
+NO_RECONNECT = ("FalkorDB's Bolt listener often answers no new connection after one has "
+                "closed (the next GraphDatabase.driver(…).execute_query waits 60 s for the "
+                "handshake): the stores of a process share one driver per listener instead")
+NO_SCHEMA_ADMIN = ("FalkorDB's Bolt listener has no SHOW, no constraints (GRAPH.CONSTRAINT "
+                   "is a Redis command) and no databases: NEO4J_URI tests Neo4j's schema")
+
+
+def _free_bolt_port() -> int:
+    """A TCP port free on every interface (the listener binds them all), at most 32767
+    (FalkorDB ignores a higher BOLT_PORT without a word)."""
+    import random
+    import socket
+
+    from triedbefore.graph.embedded import MAX_BOLT_PORT
+
+    for _ in range(200):
+        port = random.randint(20000, MAX_BOLT_PORT)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free TCP port for the Bolt listener")
+
+
+def start_bolt_server(folder: Path) -> EmbeddedServer:
+    """An embedded server with a Bolt listener on a free port. Its log says the listener
+    opened (not a test connection: after a connection closes the listener often answers no
+    new one)."""
+    for _ in range(5):
+        server = EmbeddedServer(folder, bolt_port=_free_bolt_port())
+        server.ensure_running()
+        if f"Bolt protocol initialized. Port: {server.bolt_port}" in server.log_path.read_text(
+                errors="replace"):
+            return server
+        server.stop()  # the port was taken between the probe and the start: another one
+    raise RuntimeError("the Bolt listener did not open")
+
+
+@pytest.fixture(scope="session")
+def bolt_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmbeddedServer,
+                                                                             EmbeddedServer]]:
+    """Two embedded servers with FalkorDB's Bolt listener: the graph and its public copy
+    (one listener serves one graph)."""
+    main = start_bolt_server(tmp_path_factory.mktemp("bolt"))
+    try:
+        public = start_bolt_server(tmp_path_factory.mktemp("bolt-public"))
+        try:
+            yield main, public
+        finally:
+            public.stop()
+    finally:
+        main.stop()
+
+
+def bolt_uri(servers: tuple[EmbeddedServer, EmbeddedServer]) -> str:
+    """The store URI of the driver path; ``retry=0``: a lost server fails at once."""
+    main, public = servers
+    return (f"bolt+falkordb://127.0.0.1:{main.bolt_port}"
+            f"?public=127.0.0.1:{public.bolt_port}&retry=0")
+
+
+@pytest.fixture
+def driver_store(bolt_servers: tuple[EmbeddedServer, EmbeddedServer]) -> Iterator[Store]:
+    """The store over the official driver (``bolt+falkordb://``), emptied before and after;
+    its graph is the session's one listener graph, so a test has it to itself."""
+    from triedbefore.graph.engines import open_store
+
+    s = open_store(bolt_uri(bolt_servers))
+    s.drop_all()  # type: ignore[attr-defined]
+    try:
+        yield s
+    finally:
+        s.drop_all()  # type: ignore[attr-defined]
+        s.close()
+
+
+@pytest.fixture(params=["embedded", "driver"])
+def any_store(request: pytest.FixtureRequest) -> Store:
+    """An empty store: the embedded one (FalkorDB's own protocol), then the driver path."""
+    store: Store = request.getfixturevalue("store" if request.param == "embedded"
+                                           else "driver_store")
+    return store
+
+
+@pytest.fixture(scope="module")
+def _driver_sample(bolt_servers: tuple[EmbeddedServer, EmbeddedServer]) -> Iterator[Store]:
+    """The sample loaded through the driver path, once per module that asks (the module's
+    other tests must not use ``driver_store``: there is one listener graph)."""
+    from triedbefore.graph.engines import open_store
+    from triedbefore.ingest.pipeline import ingest
+
+    s = open_store(bolt_uri(bolt_servers))
+    s.drop_all()  # type: ignore[attr-defined]
+    try:
+        assert ingest(s, SAMPLE).exit_code == 0
+        yield s
+    finally:
+        s.drop_all()  # type: ignore[attr-defined]
+        s.close()
+
+
+@pytest.fixture
+def read_driver_sample(_driver_sample: Store) -> Iterator[Store]:
+    """The sample through the driver path, shared read-only like ``read_sample``."""
+    before = _fingerprint(_driver_sample)  # type: ignore[arg-type]
+    yield _driver_sample
+    assert _fingerprint(_driver_sample) == before, \
+        "a test wrote to the shared driver-path sample: give it a store of its own"
