@@ -153,6 +153,20 @@ NO_TIMEOUT = ("FalkorDB's Bolt listener ignores transaction timeouts (Query(…,
 NO_RECONNECT = ("FalkorDB's Bolt listener often answers no new connection after one has "
                 "closed (the next GraphDatabase.driver(…).execute_query waits 60 s for the "
                 "handshake): the stores of a process share one driver per listener instead")
+NO_ENGINE_GUARD = ("FalkorDB's Bolt listener runs writes in READ transactions "
+                   "(session(default_access_mode=READ_ACCESS).begin_transaction().run('CREATE "
+                   "(:X)') creates the node) and cannot plan without running nor roll back: "
+                   "on the driver path the console's guard is the lexical check; the engine "
+                   "layer is tested on GRAPH.RO_QUERY here and with the stand-in driver and "
+                   "NEO4J_URI in test_console_neo4j.py")
+NO_MESSAGE = ("FalkorDB's Bolt listener reports every error as "
+              "Neo.DatabaseError.General.UnknownError 'An unknown error occurred' "
+              "(execute_query('RETRUN 1')): the engine's message is tested on the embedded "
+              "store and with NEO4J_URI")
+NO_TEMPORAL = ("FalkorDB's Bolt listener stops the whole server on a temporal result "
+               "(execute_query(\"RETURN date('2020-01-01')\"): assertion 'Unhandled value "
+               "type' in resultset_replybolt.c): temporal values are tested on the embedded "
+               "store and with NEO4J_URI")
 NO_SCHEMA_ADMIN = ("FalkorDB's Bolt listener has no SHOW, no constraints (GRAPH.CONSTRAINT "
                    "is a Redis command) and no databases: NEO4J_URI tests Neo4j's schema")
 
