@@ -96,13 +96,13 @@ class BoltStore(Store):
     database: str | None
     _driver: neo4j.Driver
 
-    #: Connections the driver may hold (None: the driver's default, 100).
-    _pool_size: int | None = None
+    #: Connections the driver may hold (the driver's default: 100).
+    _pool_size = 100
 
     def _connect(self, url: str, auth: tuple[str, str] | None, what: str) -> neo4j.Driver:
-        pool = {"max_connection_pool_size": self._pool_size} if self._pool_size else {}
         driver = GraphDatabase.driver(url, auth=auth,
-                                      max_transaction_retry_time=_retry_time(self.uri), **pool)
+                                      max_transaction_retry_time=_retry_time(self.uri),
+                                      max_connection_pool_size=self._pool_size)
         try:
             driver.verify_connectivity()
         except (nex.ServiceUnavailable, nex.SessionExpired, nex.AuthError, nex.DatabaseError,
