@@ -205,3 +205,17 @@ def test_fault_every_error_is_unknown(listener: neo4j.Driver) -> None:
         listener.execute_query("RETRUN 1")
     assert failed.value.code == "Neo.DatabaseError.General.UnknownError"
 
+
+
+def test_a_server_with_a_bolt_port_listens_and_keeps_no_append_only_file(
+        bolt_servers: tuple[EmbeddedServer, EmbeddedServer]) -> None:
+    import redis
+
+    for server in bolt_servers:
+        assert f"Bolt protocol initialized. Port: {server.bolt_port}" in \
+            server.log_path.read_text(errors="replace")
+        client = redis.Redis(unix_socket_path=str(server.socket_path), decode_responses=True)
+        try:  # FalkorDB stops at the first write over Bolt when the AOF is on
+            assert client.config_get("appendonly") == {"appendonly": "no"}
+        finally:
+            client.close()
