@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import NO_ENGINE_GUARD, NO_MESSAGE, NO_TEMPORAL
+from driver_path import NO_ENGINE_GUARD, NO_MESSAGE, NO_TEMPORAL
 from flask.testing import FlaskClient
 
 from triedbefore.graph import QueryError, QueryRefused, queries

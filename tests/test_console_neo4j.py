@@ -18,7 +18,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from conftest import NO_PLAN, NO_ROLLBACK
+from driver_path import NO_PLAN, NO_ROLLBACK
 
 from triedbefore.graph import QueryError, QueryRefused
 from triedbefore.graph.engines import open_store

@@ -19,7 +19,7 @@ from typing import Any
 
 import neo4j
 import pytest
-from conftest import start_bolt_server
+from driver_path import start_bolt_server
 from neo4j import exceptions as nex
 
 from triedbefore.graph import QueryError, StoreUnavailable, StoreURIError
