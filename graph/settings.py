@@ -29,7 +29,7 @@ class Setting:
 STORE = Setting(
     "store", "TRIEDBEFORE_STORE", "embedded:",
     "Store URI: embedded:[PATH], falkordb://HOST:PORT, falkordb+unix:///PATH.sock, "
-    "neo4j://…, neo4j+s://…, bolt://…",
+    "neo4j://…, neo4j+s://…, bolt://…, bolt+falkordb://…?public=… (tests and development)",
 )
 DATA_DIR = Setting(
     "data_dir", "TRIEDBEFORE_DATA_DIR", platformdirs.user_data_dir("triedbefore"),

@@ -4,10 +4,15 @@
 reuses) the embedded FalkorDB server in that folder; ``falkordb://`` and
 ``falkordb+unix://`` connect to a FalkorDB server someone already runs; ``neo4j://``,
 ``neo4j+s://`` and ``bolt://`` connect to Neo4j with the official driver.
+
+Protocol and dialect are separate choices: ``bolt+falkordb://`` speaks Bolt through the
+same official driver to FalkorDB's (experimental) Bolt listener and sends FalkorDB's
+dialect, a test and development aid for the driver path (docs/scaling.md).
 """
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -26,18 +31,27 @@ Params = Mapping[str, Any]
 
 NEO4J_SCHEMES = ("neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")
 
+#: FalkorDB's Bolt listener: the official driver, FalkorDB's dialect.
+FALKOR_BOLT_SCHEME = "bolt+falkordb"
+
+#: The one graph FalkorDB's Bolt listener serves to managed transactions: it ignores the
+#: database a session names.
+FALKOR_BOLT_GRAPH = "falkordb"
+
 
 @dataclass(frozen=True)
 class StoreURI:
     """A parsed store URI."""
 
-    engine: str  # "embedded", "falkordb" or "neo4j"
+    engine: str  # "embedded", "falkordb" or "neo4j": the dialect the store sends
     raw: str
     path: Path | None = None  # embedded data folder or unix socket
     host: str | None = None
     port: int | None = None
     graph: str = "triedbefore"
     options: dict[str, str] = field(default_factory=dict)
+    #: "native" (FalkorDB's own protocol) or "bolt" (the official Neo4j driver)
+    protocol: str = "native"
 
     @property
     def display(self) -> str:
@@ -89,11 +103,41 @@ def parse_store_uri(uri: str | None = None) -> StoreURI:
         except ValueError as exc:
             raise StoreURIError(f"store URI {raw!r}: {exc}") from None
         return StoreURI("neo4j", raw, host=parts.hostname, port=neo4j_port, graph=graph,
-                        options=options)
+                        options=options, protocol="bolt")
+    if scheme == FALKOR_BOLT_SCHEME:
+        return _falkor_bolt_uri(raw, parts.hostname, parts, options)
     raise StoreURIError(
         f"store URI {raw!r} names no known engine; use embedded:[PATH], falkordb://HOST:PORT, "
-        "falkordb+unix:///PATH.sock, neo4j://HOST, neo4j+s://HOST or bolt://HOST"
+        "falkordb+unix:///PATH.sock, neo4j://HOST, neo4j+s://HOST, bolt://HOST or "
+        "bolt+falkordb://HOST:PORT?public=HOST:PORT"
     )
+
+
+def _falkor_bolt_uri(raw: str, host: str | None, parts: Any,
+                     options: dict[str, str]) -> StoreURI:
+    """``bolt+falkordb://HOST:PORT[/falkordb]?public=HOST:PORT``. The listener serves one
+    graph whatever the session names, so the public copy needs a second server."""
+    if not host:
+        raise StoreURIError(f"store URI {raw!r}: bolt+falkordb:// needs a host and port")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise StoreURIError(f"store URI {raw!r}: {exc}") from None
+    if port is None:
+        raise StoreURIError(f"store URI {raw!r}: bolt+falkordb:// needs the Bolt port "
+                            "(the BOLT_PORT module argument of the server)")
+    named = unquote(parts.path.strip("/")) or options.get("graph", FALKOR_BOLT_GRAPH)
+    if named != FALKOR_BOLT_GRAPH:
+        raise StoreURIError(
+            f"store URI {raw!r}: FalkorDB's Bolt listener serves only the graph "
+            f"{FALKOR_BOLT_GRAPH!r} (it ignores the database a session names)")
+    public = options.get("public", "")
+    if not re.fullmatch(r"[^:/?#\s]+:\d{1,5}", public):
+        raise StoreURIError(
+            f"store URI {raw!r}: bolt+falkordb:// needs ?public=HOST:PORT, a second "
+            "FalkorDB Bolt listener for the public copy (one listener serves one graph)")
+    return StoreURI("falkordb", raw, host=host, port=port, graph=FALKOR_BOLT_GRAPH,
+                    options=options, protocol="bolt")
 
 
 @dataclass

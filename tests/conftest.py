@@ -10,10 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from driver_path import bolt_uri, start_bolt_server
 
 from triedbefore.graph.embedded import EmbeddedServer
 from triedbefore.graph.falkor import FalkorStore
-from triedbefore.graph.store import StoreURI
+from triedbefore.graph.store import Store, StoreURI
 
 SAMPLE = Path(__file__).resolve().parents[1] / "ingest" / "sample"
 DEMO = Path(__file__).resolve().parents[1] / "ingest" / "demo" / "bundle"
@@ -132,3 +133,72 @@ def sample_copy(tmp_path: Path) -> Path:
     dest = tmp_path / "sample"
     shutil.copytree(SAMPLE, dest, ignore=shutil.ignore_patterns("__init__.py", "__pycache__"))
     return dest
+
+
+# --------------------------------------------------------------------------- #
+# The driver path: the official neo4j driver, over Bolt, to FalkorDB's listener
+# --------------------------------------------------------------------------- #
+
+@pytest.fixture(scope="session")
+def bolt_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmbeddedServer,
+                                                                             EmbeddedServer]]:
+    """Two embedded servers with FalkorDB's Bolt listener: the graph and its public copy
+    (one listener serves one graph)."""
+    main = start_bolt_server(tmp_path_factory.mktemp("bolt"))
+    try:
+        public = start_bolt_server(tmp_path_factory.mktemp("bolt-public"))
+        try:
+            yield main, public
+        finally:
+            public.stop()
+    finally:
+        main.stop()
+
+
+@pytest.fixture
+def driver_store(bolt_servers: tuple[EmbeddedServer, EmbeddedServer]) -> Iterator[Store]:
+    """The store over the official driver (``bolt+falkordb://``), emptied before and after;
+    its graph is the session's one listener graph, so a test has it to itself."""
+    from triedbefore.graph.engines import open_store
+
+    s = open_store(bolt_uri(bolt_servers))
+    s.drop_all()  # type: ignore[attr-defined]
+    try:
+        yield s
+    finally:
+        s.drop_all()  # type: ignore[attr-defined]
+        s.close()
+
+
+@pytest.fixture(params=["embedded", "driver"])
+def any_store(request: pytest.FixtureRequest) -> Store:
+    """An empty store: the embedded one (FalkorDB's own protocol), then the driver path."""
+    store: Store = request.getfixturevalue("store" if request.param == "embedded"
+                                           else "driver_store")
+    return store
+
+
+@pytest.fixture(scope="module")
+def _driver_sample(bolt_servers: tuple[EmbeddedServer, EmbeddedServer]) -> Iterator[Store]:
+    """The sample loaded through the driver path, once per module that asks (the module's
+    other tests must not use ``driver_store``: there is one listener graph)."""
+    from triedbefore.graph.engines import open_store
+    from triedbefore.ingest.pipeline import ingest
+
+    s = open_store(bolt_uri(bolt_servers))
+    s.drop_all()  # type: ignore[attr-defined]
+    try:
+        assert ingest(s, SAMPLE).exit_code == 0
+        yield s
+    finally:
+        s.drop_all()  # type: ignore[attr-defined]
+        s.close()
+
+
+@pytest.fixture
+def read_driver_sample(_driver_sample: Store) -> Iterator[Store]:
+    """The sample through the driver path, shared read-only like ``read_sample``."""
+    before = _fingerprint(_driver_sample)  # type: ignore[arg-type]
+    yield _driver_sample
+    assert _fingerprint(_driver_sample) == before, \
+        "a test wrote to the shared driver-path sample: give it a store of its own"

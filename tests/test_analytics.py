@@ -25,9 +25,26 @@ VERDICTS = {
 }
 
 
-@pytest.fixture
-def sample(read_sample: FalkorStore) -> FalkorStore:
-    return read_sample
+@pytest.fixture(params=["embedded", "driver"])
+def sample(request: pytest.FixtureRequest) -> FalkorStore:
+    """The sample on the embedded store, then through the official driver
+    (``bolt+falkordb://``): every answer below must be the same on both."""
+    store: FalkorStore = request.getfixturevalue(
+        "read_sample" if request.param == "embedded" else "read_driver_sample")
+    return store
+
+
+def test_driver_path_answers_equal_the_embedded_stores(read_sample: FalkorStore,
+                                                        read_driver_sample: FalkorStore
+                                                        ) -> None:
+    def answers(store: FalkorStore) -> object:
+        return ({s: analytics.verdict(store, s) for s in VERDICTS},
+                analytics.repeats(store), analytics.spread(store),
+                analytics.EvidenceIndex.load(store).by_solution)
+
+    embedded, driver = answers(read_sample), answers(read_driver_sample)
+    assert driver == embedded
+    assert embedded[1][0] and embedded[2]  # there are repeats and spread to compare
 
 
 def test_verdict_of_every_sample_solution(sample: FalkorStore) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from driver_path import NO_ENGINE_GUARD, NO_MESSAGE, NO_TEMPORAL
 from flask.testing import FlaskClient
 
 from triedbefore.graph import QueryError, QueryRefused, queries
@@ -85,10 +86,18 @@ HARMLESS = [
 ]
 
 
-@pytest.fixture
-def loaded(read_sample: FalkorStore) -> FalkorStore:
-    """The shared sample graph: the console only reads (a test that wrote would fail)."""
-    return read_sample
+@pytest.fixture(params=["embedded", "driver"])
+def loaded(request: pytest.FixtureRequest) -> FalkorStore:
+    """The shared sample graph: the console only reads (a test that wrote would fail). On
+    the embedded store, then through the official driver (``bolt+falkordb://``)."""
+    store: FalkorStore = request.getfixturevalue(
+        "read_sample" if request.param == "embedded" else "read_driver_sample")
+    return store
+
+
+def _embedded_only(store: FalkorStore, reason: str) -> None:
+    if store.uri.protocol == "bolt":
+        pytest.skip(reason)
 
 
 def _counts(store: FalkorStore) -> tuple[int, int]:
@@ -102,10 +111,10 @@ def _csrf(client: FlaskClient) -> str:
 
 
 @pytest.fixture
-def app(loaded: FalkorStore, tmp_path: Path) -> Any:
+def app(read_sample: FalkorStore, tmp_path: Path) -> Any:
     users = tmp_path / "users.json"
     auth.add_user(users, "researcher", "long enough password", "viewer")
-    return create_app({"TESTING": True, "STORE": loaded, "SECRET_KEY": "test",
+    return create_app({"TESTING": True, "STORE": read_sample, "SECRET_KEY": "test",
                        "USERS_FILE": str(users), "CONSOLE_ROW_LIMIT": 50,
                        "CONSOLE_TIMEOUT_MS": 5000})
 
@@ -200,6 +209,7 @@ def test_trailing_semicolon_is_dropped() -> None:
 ])
 def test_engine_refuses_a_write_that_slips_past_the_lexical_check(
         loaded: FalkorStore, statement: str) -> None:
+    _embedded_only(loaded, NO_ENGINE_GUARD)
     before = _counts(loaded)
     with pytest.raises(QueryRefused, match="refused by the database as not read-only"):
         run_read_only(loaded, statement, None, row_limit=10, timeout_ms=2000,
@@ -213,6 +223,7 @@ def test_engine_refuses_a_write_that_slips_past_the_lexical_check(
 
 
 def test_engine_errors_keep_the_engine_message(loaded: FalkorStore) -> None:
+    _embedded_only(loaded, NO_MESSAGE)
     with pytest.raises(QueryError) as failed:
         run_read_only(loaded, "MATCH (n RETURN n", None, row_limit=10, timeout_ms=2000)
     assert not isinstance(failed.value, QueryTimedOut)
@@ -241,6 +252,7 @@ def test_values_become_json() -> None:
 
 
 def test_paths_and_temporal_values_from_falkordb_are_serialisable(loaded: FalkorStore) -> None:
+    _embedded_only(loaded, NO_TEMPORAL)
     import json
 
     result = run_read_only(

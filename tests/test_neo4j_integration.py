@@ -1,8 +1,8 @@
-"""The store and ingest behaviour against a real Neo4j 5 server.
-
-Runs when ``NEO4J_URI`` is set (with ``NEO4J_USERNAME``/``NEO4J_PASSWORD``; the database
-is emptied first, so point it at a scratch database), and is skipped with that reason
-otherwise.
+"""The store and ingest behaviour over the official driver: against a real Neo4j 5 server
+when ``NEO4J_URI`` is set (with ``NEO4J_USERNAME``/``NEO4J_PASSWORD``; the database is
+emptied first, so point it at a scratch database; skipped with that reason otherwise), and
+always against FalkorDB's Bolt listener (``bolt+falkordb://``, the session's
+``driver_store``).
 """
 
 from __future__ import annotations
@@ -14,21 +14,24 @@ from pathlib import Path
 import pytest
 
 from triedbefore.graph.engines import open_store
-from triedbefore.graph.neo4j_store import Neo4jStore
+from triedbefore.graph.neo4j_store import BoltStore, FalkorBoltStore, Neo4jStore
 from triedbefore.ingest.export import export_bundle
 from triedbefore.ingest.pipeline import ingest
 
 SAMPLE = Path(__file__).resolve().parents[1] / "ingest" / "sample"
 
-pytestmark = [
-    pytest.mark.neo4j,
-    pytest.mark.skipif(not os.environ.get("NEO4J_URI"),
-                       reason="NEO4J_URI is not set: no Neo4j server configured"),
-]
+needs_neo4j = pytest.mark.skipif(not os.environ.get("NEO4J_URI"),
+                                 reason="NEO4J_URI is not set: no Neo4j server configured")
 
 
-@pytest.fixture
-def neo4j_store() -> Iterator[Neo4jStore]:
+@pytest.fixture(params=[pytest.param("neo4j", marks=[pytest.mark.neo4j, needs_neo4j]),
+                        "driver"])
+def neo4j_store(request: pytest.FixtureRequest) -> Iterator[BoltStore]:
+    """A Neo4j server (``NEO4J_URI``), then FalkorDB's Bolt listener: both through the
+    official driver."""
+    if request.param == "driver":
+        yield request.getfixturevalue("driver_store")
+        return
     store = open_store(os.environ["NEO4J_URI"])
     assert isinstance(store, Neo4jStore)
     store.drop_all()
@@ -39,14 +42,20 @@ def neo4j_store() -> Iterator[Neo4jStore]:
         store.close()
 
 
-def test_schema_is_idempotent(neo4j_store: Neo4jStore) -> None:
+def test_schema_is_idempotent(neo4j_store: BoltStore) -> None:
     neo4j_store.ensure_schema()
+    if isinstance(neo4j_store, FalkorBoltStore):  # no SHOW, no constraints: the indexes
+        indexes = neo4j_store.read(neo4j_store.dialect.index_list())
+        neo4j_store.ensure_schema()
+        assert neo4j_store.read(neo4j_store.dialect.index_list()) == indexes
+        assert {r["label"] for r in indexes} >= {"Site", "Solution", "Initiative"}
+        return
     neo4j_store.ensure_schema()
     names = {r["name"] for r in neo4j_store.read("SHOW CONSTRAINTS YIELD name RETURN name")}
     assert "tb_site_id" in names
 
 
-def test_ingest_reload_and_round_trip(neo4j_store: Neo4jStore, tmp_path: Path) -> None:
+def test_ingest_reload_and_round_trip(neo4j_store: BoltStore, tmp_path: Path) -> None:
     first = ingest(neo4j_store, SAMPLE)
     assert first.exit_code == 0, first.errors[:5]
     second = ingest(neo4j_store, SAMPLE)
@@ -59,7 +68,7 @@ def test_ingest_reload_and_round_trip(neo4j_store: Neo4jStore, tmp_path: Path) -
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
-def test_bad_rows_are_reported_and_good_rows_load(neo4j_store: Neo4jStore, tmp_path: Path
+def test_bad_rows_are_reported_and_good_rows_load(neo4j_store: BoltStore, tmp_path: Path
                                                   ) -> None:
     (tmp_path / "sites.csv").write_text("site_id,name,kind\nA1,Alpha,trust\nA2,Beta,castle\n")
     result = ingest(neo4j_store, tmp_path)

@@ -303,16 +303,21 @@ def test_public_export_leaves_restricted_records_out(loaded: FalkorStore, tmp_pa
         assert ("INI-0055" in text) is expect
 
 
-@pytest.mark.neo4j
-@pytest.mark.skipif(not __import__("os").environ.get("NEO4J_URI"),
-                    reason="NEO4J_URI is not set: no Neo4j server configured")
+@pytest.mark.parametrize("server", [
+    pytest.param("neo4j", marks=[pytest.mark.neo4j, pytest.mark.skipif(
+        not __import__("os").environ.get("NEO4J_URI"),
+        reason="NEO4J_URI is not set: no Neo4j server configured")]),
+    "driver"])
 def test_neo4j_public_copy_is_a_second_database_without_restricted_records(
-        tmp_path: Path) -> None:
+        tmp_path: Path, request: pytest.FixtureRequest, server: str) -> None:
+    """On Neo4j a second database; through the driver on FalkorDB's Bolt listener
+    (``bolt+falkordb://``), the graph of a second listener."""
     import os
 
     from triedbefore.graph.engines import open_store
 
-    store = open_store(os.environ["NEO4J_URI"])
+    store: Any = (open_store(os.environ["NEO4J_URI"]) if server == "neo4j"
+                  else request.getfixturevalue("driver_store"))
     try:
         store.drop_all()
         folder = tmp_path / "b"
@@ -323,16 +328,22 @@ def test_neo4j_public_copy_is_a_second_database_without_restricted_records(
             "I1,Open,S1,2020,public\nI2,Quillwort,S1,2021,restricted\n")
         assert ingest(store, folder).exit_code == 0
         public = store.public_copy()
-        assert public.database != store.database  # type: ignore[attr-defined]
+        assert store.has_public_copy()
+        if server == "neo4j":
+            assert public.database != store.database
+        else:
+            assert public.uri.port != store.uri.port
         ids = sorted(r["id"] for r in public.read("MATCH (i:Initiative) RETURN i.id AS id"))
         assert ids == ["I1"]
+        assert sorted(r["id"] for r in store.read("MATCH (i:Initiative) RETURN i.id AS id")
+                      ) == ["I1", "I2"]
         assert public.read("MATCH (:Initiative {id: 'I1'})-[:TRIED_AT]->(s:Site) "
                            "RETURN s.id AS id") == [{"id": "S1"}]
         with pytest.raises(QueryRefused):
             public.write("CREATE (:X)")
     finally:
         store.drop_all()
-        store.public_copy().drop_all()  # type: ignore[attr-defined]
+        store.public_copy().drop_all()
         store.close()
 
 

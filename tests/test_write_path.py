@@ -72,6 +72,9 @@ ALLOWED_WRITES = {
     ("graph/falkor.py", "FalkorStore.drop_all", "drop_all"),
     ("graph/neo4j_store.py", "Neo4jStore.rebuild_public_copy", "copy_visible_into"),
     ("graph/neo4j_store.py", "Neo4jStore.rebuild_public_copy", "drop_all"),
+    ("graph/neo4j_store.py", "FalkorBoltStore.rebuild_public_copy", "copy_visible_into"),
+    ("graph/neo4j_store.py", "FalkorBoltStore.rebuild_public_copy", "drop_all"),
+    ("graph/neo4j_store.py", "FalkorBoltStore.drop_all", "drop_all"),
     # a user's own watches: never in the public copy, no shared answer reads them
     ("web/living.py", "add_watch", "write"),
     ("web/living.py", "delete_watch", "write"),
