@@ -156,8 +156,12 @@ def test_installed_wheel_serves_the_front_end(wheel: Path, tmp_path: Path) -> No
     env["TRIEDBEFORE_DATA_DIR"] = str(tmp_path / "data")
     refused = ["leaflet/package.json", "leaflet/LICENSE", "cytoscape/dist/cytoscape.cjs.js",
                "../vendor.json"]
-    proc = subprocess.run([str(python), "-I", "-c", FETCH, *refused], cwd=work, env=env,
-                          capture_output=True, text=True, timeout=120)
+    try:
+        proc = subprocess.run([str(python), "-I", "-c", FETCH, *refused], cwd=work, env=env,
+                              capture_output=True, text=True, timeout=120)
+    finally:  # the explorer started the embedded server of its data folder: stop it
+        subprocess.run([str(python), "-I", "-c", "from triedbefore.web.cli import main; main()",
+                        "db", "stop"], cwd=work, env=env, capture_output=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
 
