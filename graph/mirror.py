@@ -11,8 +11,8 @@ not there. Three things need more than the same statement:
   links that other records hold to it (:meth:`MirroringStore.finish`);
 - rows of other writes that make records with a hidden visibility (verdict changes that
   rest on restricted evidence) are left out;
-- the ingest runs' row counts and the rows' digests stay out of the copy, as in a full
-  rebuild.
+- the ingest runs' row counts, the rows' digests and the solutions' verdicts on all
+  evidence (restricted included) stay out of the copy, as in a full rebuild.
 
 If a write to the copy fails, mirroring stops and the copy is rebuilt in full instead
 (:attr:`MirroringStore.in_step` is False). The result is the same graph a full rebuild
@@ -76,8 +76,8 @@ class MirroringStore(WrappedStore):
         label = _UPSERTS.get(query) or _CREATES.get(query)
         if label is not None and params is not None:
             return self._upsert(label, query, params)
-        if query in _ROW_HASHES:
-            return self.main.write(query, params)
+        if query in _ROW_HASHES or query == queries.SET_RECORDED_VERDICTS:
+            return self.main.write(query, params)  # not in the copy (NOT_COPIED)
         if query == queries.UPSERT_RUN and params is not None:
             copy: Params | None = {**params, "props": {
                 k: v for k, v in params["props"].items() if k not in NOT_COPIED}}

@@ -185,9 +185,12 @@ def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
 #: Labels of records that belong to one user (watches): never in the public copy.
 PRIVATE_LABELS: frozenset[str] = frozenset({"Watch"})
 
-#: Properties kept out of the public copy: ingest runs' row counts (they count restricted
-#: rows) and the rows' digests (the graph's bookkeeping for the next ingest).
-NOT_COPIED: frozenset[str] = frozenset({"counts_json", "written_json", "row_hash"})
+#: Properties the public copy never gets: the runs' counts (they count restricted rows),
+#: the rows' digests (the graph's bookkeeping for the next ingest), and a
+#: solution's verdict on all evidence (restricted evidence included; the copy keeps
+#: ``public_verdict``, the verdict on what anonymous readers see).
+NOT_COPIED: frozenset[str] = frozenset({"counts_json", "written_json", "row_hash",
+                                        "verdict", "verdict_strength"})
 
 #: Visibility values anonymous readers may not see (docs/interchange.md).
 HIDDEN_FROM_PUBLIC: tuple[str, ...] = ("restricted",)

@@ -356,3 +356,25 @@ def test_watches_stay_out_of_the_public_copy(loaded: FalkorStore) -> None:
     finally:
         loaded.write("MATCH (w:Watch {id: 'w-test'}) DETACH DELETE w")
         loaded.rebuild_public_copy()
+
+
+def test_the_public_copy_holds_no_verdict_shaped_by_restricted_evidence(
+        loaded: FalkorStore) -> None:
+    """A solution's verdict on all evidence (restricted included) stays in the graph; the
+    public copy holds only the verdict on the evidence anonymous readers see, and it is
+    the verdict the public copy's own evidence gives."""
+    from triedbefore.graph import analytics
+
+    main = {r["id"]: r for r in loaded.read(
+        "MATCH (s:Solution) RETURN s.id AS id, s.verdict AS verdict, "
+        "s.public_verdict AS public_verdict")}
+    assert any(r["verdict"] != r["public_verdict"] for r in main.values()), \
+        "the fixture should make restricted evidence move a verdict"
+    public = loaded.public_copy()
+    for row in public.read("MATCH (s:Solution) RETURN s.id AS id, s.verdict AS verdict, "
+                           "s.verdict_strength AS strength, s.public_verdict AS public"):
+        assert row["verdict"] is None and row["strength"] is None, row
+        assert row["public"] == analytics.verdict(public, row["id"])["verdict"], row
+    # and after a full rebuild of the copy
+    loaded.rebuild_public_copy()
+    assert public.read("MATCH (s:Solution) WHERE s.verdict IS NOT NULL RETURN s.id") == []
