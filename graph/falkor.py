@@ -100,6 +100,11 @@ class _Decoding:
         return self._get("relationships", index)
 
 
+def _PROBE(graph: str) -> list[Any]:  # noqa: N802 - a command, like a constant
+    """The cheapest statement the server checks the schema version of."""
+    return ["GRAPH.RO_QUERY", graph, queries.SCHEMA_PROBE, "--compact"]
+
+
 def _version_mismatch(response: Any) -> int | None:
     """The graph's schema version when the server refused a statement sent with another."""
     if (isinstance(response, list) and len(response) == 2
@@ -172,6 +177,12 @@ class FalkorStore(Store):
             for attempt in range(_SCHEMA_RETRIES):
                 response = self._execute([*command, "version", names.version], read_only)
                 version = _version_mismatch(response)
+                if version is None and read_only:
+                    # The server checks the version when the statement arrives and runs it
+                    # later, on a worker thread: a graph made again in between has other
+                    # names. Still at the version after the reply, the reply has its names.
+                    version = _version_mismatch(self._execute(
+                        [*_PROBE(self._graph.name), "version", names.version], True))
                 if version is None:
                     break
                 if attempt:  # another client is changing the schema now: let it finish

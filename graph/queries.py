@@ -125,6 +125,8 @@ def existing_ids(label: Label) -> str:
 #: The names behind the ids of a compact FalkorDB reply, in id order (``graph/falkor.py``
 #: reads them again whenever the graph's schema version is not the one they were read at).
 SCHEMA_LABELS = "CALL db.labels() YIELD label RETURN label"
+#: The cheapest statement: the server checks the schema version it is sent with.
+SCHEMA_PROBE = "RETURN 0 AS probe"
 SCHEMA_PROPERTY_KEYS = "CALL db.propertyKeys() YIELD propertyKey RETURN propertyKey"
 SCHEMA_RELATIONSHIP_TYPES = (
     "CALL db.relationshipTypes() YIELD relationshipType RETURN relationshipType"
