@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from driver_path import bolt_uri, start_bolt_server
+from flask.testing import FlaskClient
 
 from triedbefore.graph.embedded import EmbeddedServer
 from triedbefore.graph.falkor import FalkorStore
@@ -74,6 +75,14 @@ def _fingerprint(store: FalkorStore) -> tuple[object, ...]:
     return version[0]["v"], nodes[0]["n"], links[0]["n"]
 
 
+def _read_only(shared: FalkorStore, name: str) -> Iterator[FalkorStore]:
+    """A graph shared by the tests that only read it: one that writes to it fails."""
+    before = _fingerprint(shared)
+    yield shared
+    assert _fingerprint(shared) == before, \
+        f"a test wrote to the shared {name} graph: give it a graph of its own (`store`)"
+
+
 @pytest.fixture(scope="module")
 def _module_sample(embedded_server: EmbeddedServer) -> Iterator[FalkorStore]:
     from triedbefore.ingest.pipeline import ingest
@@ -91,10 +100,7 @@ def _module_sample(embedded_server: EmbeddedServer) -> Iterator[FalkorStore]:
 def read_sample(_module_sample: FalkorStore) -> Iterator[FalkorStore]:
     """The sample bundle, loaded once per test module and shared by the tests that only
     read it. A test that writes to it fails: use ``store`` and load what it needs."""
-    before = _fingerprint(_module_sample)
-    yield _module_sample
-    assert _fingerprint(_module_sample) == before, \
-        "a test wrote to the shared sample graph: give it a graph of its own (`store`)"
+    yield from _read_only(_module_sample, "sample")
 
 
 @pytest.fixture(scope="session")
@@ -115,10 +121,15 @@ def _session_demo(embedded_server: EmbeddedServer) -> Iterator[FalkorStore]:
 def read_demo(_session_demo: FalkorStore) -> Iterator[FalkorStore]:
     """The demo corpus (real organisations and evaluations, and illustrative records),
     loaded once per test session and shared by the tests that only read it."""
-    before = _fingerprint(_session_demo)
-    yield _session_demo
-    assert _fingerprint(_session_demo) == before, \
-        "a test wrote to the shared demo graph: give it a graph of its own (`store`)"
+    yield from _read_only(_session_demo, "demo")
+
+
+@pytest.fixture
+def demo_client(read_demo: FalkorStore) -> FlaskClient:
+    """The explorer on the shared demo graph."""
+    from triedbefore.web.app import create_app
+
+    return create_app({"TESTING": True, "STORE": read_demo, "SECRET_KEY": "test"}).test_client()
 
 
 @pytest.fixture

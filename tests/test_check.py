@@ -37,11 +37,6 @@ def demo(read_demo: FalkorStore) -> FalkorStore:
 
 
 @pytest.fixture
-def demo_client(demo: FalkorStore) -> FlaskClient:
-    return create_app({"TESTING": True, "STORE": demo, "SECRET_KEY": "test"}).test_client()
-
-
-@pytest.fixture
 def sample_client(read_sample: FalkorStore) -> FlaskClient:
     return create_app({"TESTING": True, "STORE": read_sample,
                        "SECRET_KEY": "test"}).test_client()

@@ -22,7 +22,6 @@ from triedbefore.ingest.demo.build import (
     read_evidence,
 )
 from triedbefore.ontology.vocab import Label
-from triedbefore.web.app import create_app
 from triedbefore.web.cli import demo_bundle
 
 BUNDLE = Path(__file__).resolve().parents[1] / "ingest" / "demo" / "bundle"
@@ -44,45 +43,34 @@ def test_rollup_sentence() -> None:
     assert summarise(Counter(), set(), []) == ""
 
 
-@pytest.fixture
-def demo_store(read_demo: FalkorStore) -> FalkorStore:
-    return read_demo
-
-
-@pytest.fixture
-def client(demo_store: FalkorStore) -> FlaskClient:
-    app = create_app({"TESTING": True, "STORE": demo_store, "SECRET_KEY": "test"})
-    return app.test_client()
-
-
-def test_demo_holds_the_vanguards_and_their_real_evaluations(client: FlaskClient) -> None:
+def test_demo_holds_the_vanguards_and_their_real_evaluations(demo_client: FlaskClient) -> None:
     ids = {i["id"] for sid in ("SOL-PACS", "SOL-MCP", "SOL-EHCH", "SOL-UEC", "SOL-ACC")
-           for i in client.get(f"/solutions/{sid}.json?size=500").get_json()["attempts"][
+           for i in demo_client.get(f"/solutions/{sid}.json?size=500").get_json()["attempts"][
                "items"]}
     assert {f"VG{n:02d}" for n in range(1, 51)} <= ids
-    wakefield = client.get("/initiatives/VG24.json").get_json()
+    wakefield = demo_client.get("/initiatives/VG24.json").get_json()
     findings = {e["id"]: e["finding"] for e in wakefield["evaluations"]}
     assert {"EV02": "mixed", "EV03": "positive"}.items() <= findings.items()  # they disagree
     assert {s["id"] for s in wakefield["sites"]} == {"03R", "RXF", "RXG", "RX8"}
     assert wakefield["initiative"]["illustrative"] is False
     assert wakefield["initiative"]["source_url"].startswith("https://www.england.nhs.uk/")
-    ev01 = client.get("/evaluations/EV01.json").get_json()
+    ev01 = demo_client.get("/evaluations/EV01.json").get_json()
     assert ev01["evaluation"]["url"].startswith("http://reader.health.org.uk/")
     assert len(ev01["outcomes"]) == 6
 
 
-def test_real_records_show_source_and_licence(client: FlaskClient) -> None:
-    page = client.get("/initiatives/VG24").get_data(as_text=True)
+def test_real_records_show_source_and_licence(demo_client: FlaskClient) -> None:
+    page = demo_client.get("/initiatives/VG24").get_data(as_text=True)
     assert "https://www.england.nhs.uk/ourwork/futurenhs/new-care-models/care-homes-sites/" \
         in page
     assert "Open Government Licence v3.0" in page
     assert "<h1>Connecting Care – Wakefield District</h1>" in page
     assert "<strong>Illustrative record.</strong>" not in page
-    site = client.get("/sites/RXF").get_data(as_text=True)
+    site = demo_client.get("/sites/RXF").get_data(as_text=True)
     assert "Contains data from the NHS England Organisation Data Service" in site
-    evaluation = client.get("/evaluations/EV02").get_data(as_text=True)
+    evaluation = demo_client.get("/evaluations/EV02").get_data(as_text=True)
     assert "reader.health.org.uk" in evaluation and "<dt>Licence</dt>" in evaluation
-    method = client.get("/method").get_data(as_text=True)
+    method = demo_client.get("/method").get_data(as_text=True)
     assert "Contains data from the NHS England Organisation Data Service, licensed under the " \
         "Open Government Licence v3.0." in method
     assert "Source: Office for National Statistics licensed under the Open Government " \
@@ -91,50 +79,50 @@ def test_real_records_show_source_and_licence(client: FlaskClient) -> None:
 
 @pytest.mark.parametrize("url", ["/initiatives/INI-0021", "/evaluations/EVAL-0004",
                                  "/sites/X-CH-001", "/solutions/SOL-TELE"])
-def test_illustrative_records_are_labelled(client: FlaskClient, url: str) -> None:
-    page = client.get(url).get_data(as_text=True)
+def test_illustrative_records_are_labelled(demo_client: FlaskClient, url: str) -> None:
+    page = demo_client.get(url).get_data(as_text=True)
     assert '<span class="badge illustrative"' in page
     assert "<strong>Illustrative record.</strong>" in page
-    data = client.get(url + ".json").get_json()
+    data = demo_client.get(url + ".json").get_json()
     record = next(v for k, v in data.items() if isinstance(v, dict) and "illustrative" in v)
     assert record["illustrative"] is True
 
 
-def test_every_page_says_the_graph_holds_illustrative_records(client: FlaskClient) -> None:
+def test_every_page_says_the_graph_holds_illustrative_records(demo_client: FlaskClient) -> None:
     for url in ("/", "/zombies", "/solutions", "/initiatives/VG01"):
-        page = client.get(url).get_data(as_text=True)
+        page = demo_client.get(url).get_data(as_text=True)
         assert "<strong>illustrative</strong> records" in page, url
-    zombies = client.get("/zombies").get_data(as_text=True)
+    zombies = demo_client.get("/zombies").get_data(as_text=True)
     assert "INI-0021" in zombies
 
 
-def test_rollups_on_solution_and_site_pages(client: FlaskClient,
-                                            demo_store: FalkorStore) -> None:
-    data = client.get("/solutions/SOL-ACC.json").get_json()["rollup"]
+def test_rollups_on_solution_and_site_pages(demo_client: FlaskClient,
+                                            read_demo: FalkorStore) -> None:
+    data = demo_client.get("/solutions/SOL-ACC.json").get_json()["rollup"]
     assert data["text"].startswith("Tried in ")
     # the page's roll-up (from the shared table of sites) is the one read for the solution
     from triedbefore.graph.rollup import solution_rollup
-    assert data == solution_rollup(demo_store, "SOL-ACC")
+    assert data == solution_rollup(read_demo, "SOL-ACC")
     assert "NHS trusts" in data["text"] and " ICBs in " in data["text"]
     assert data["by_kind"]["trust"] >= 15
-    page = client.get("/solutions/SOL-ACC").get_data(as_text=True)
+    page = demo_client.get("/solutions/SOL-ACC").get_data(as_text=True)
     assert data["text"].replace("'", "&#39;") in page
-    region = client.get("/sites/Y63.json").get_json()["hierarchy"]
+    region = demo_client.get("/sites/Y63.json").get_json()["hierarchy"]
     assert region["contains"]["icb"] == 4 and region["contains"]["gp_practice"] > 500
     assert "initiatives tried inside it" in region["text"]
-    practice = client.get("/sites/B87017.json").get_json()["hierarchy"]
+    practice = demo_client.get("/sites/B87017.json").get_json()["hierarchy"]
     assert [a["kind"] for a in practice["ancestors"]] == ["sub_icb", "icb", "nhs_region"]
-    closed = client.get("/sites/04N").get_data(as_text=True)
+    closed = demo_client.get("/sites/04N").get_data(as_text=True)
     assert "closed 2020-03-31" in closed
-    rows = demo_store.read(queries.count_nodes(Label.SITE))
+    rows = read_demo.read(queries.count_nodes(Label.SITE))
     assert rows[0]["n"] > 9000
 
 
-def test_search_facet_rolls_sites_up_to_their_icb(client: FlaskClient) -> None:
-    data = client.get("/search.json?q=care+homes").get_json()
+def test_search_facet_rolls_sites_up_to_their_icb(demo_client: FlaskClient) -> None:
+    data = demo_client.get("/search.json?q=care+homes").get_json()
     icb_counts = dict(data["facets"]["icb"])
     assert icb_counts["NHS West Yorkshire Integrated Care Board"] >= 2  # VG24 and others
-    narrowed = client.get("/search.json?q=care+homes&icb=NHS+West+Yorkshire+Integrated+Care"
+    narrowed = demo_client.get("/search.json?q=care+homes&icb=NHS+West+Yorkshire+Integrated+Care"
                           "+Board").get_json()
     ids = {r["id"] for r in narrowed["results"]["items"]}
     assert "VG24" in ids
@@ -142,14 +130,14 @@ def test_search_facet_rolls_sites_up_to_their_icb(client: FlaskClient) -> None:
                for r in narrowed["results"]["items"])
 
 
-def test_gap_map_shows_the_vanguard_models_never_evaluated(client: FlaskClient) -> None:
+def test_gap_map_shows_the_vanguard_models_never_evaluated(demo_client: FlaskClient) -> None:
     """Two vanguard models were tried by 8 and 13 initiatives and never evaluated: the
     biggest gaps of the demo, each an empty row of the gap map."""
-    rows = client.get("/gap-map.json?size=500").get_json()["cells"]["items"]
+    rows = demo_client.get("/gap-map.json?size=500").get_json()["cells"]["items"]
     gaps = {r["row"]: r["initiatives"] for r in rows if r["evaluations"] == 0}
     assert set(gaps) >= {"SOL-ACC", "SOL-UEC"}
     assert all(8 <= gaps[s] <= 14 for s in ("SOL-ACC", "SOL-UEC"))
-    page = client.get("/gap-map?size=500").get_data(as_text=True)
+    page = demo_client.get("/gap-map?size=500").get_data(as_text=True)
     for n in {gaps[s] for s in ("SOL-ACC", "SOL-UEC")}:
         assert f"No evaluation · tried by {n} initiatives" in page
 
@@ -223,28 +211,28 @@ def test_the_rules_of_the_corpus_are_enforced(tmp_path: Path) -> None:
         read_evidence(topic)
 
 
-def test_home_and_pages_lead_with_real_evidence(client: FlaskClient) -> None:
-    home = client.get("/index.json").get_json()
+def test_home_and_pages_lead_with_real_evidence(demo_client: FlaskClient) -> None:
+    home = demo_client.get("/index.json").get_json()
     assert len(home["evidence"]) >= 10
     real = {s["solution_id"] for s in _bundle("solutions.csv") if s["illustrative"] == "false"}
     assert {s["id"] for s in home["evidence"]} <= real
-    page = client.get("/").get_data(as_text=True)
+    page = demo_client.get("/").get_data(as_text=True)
     assert page.index("What published evaluations found") < page.index("Latest zombie repeats")
     first = home["evidence"][0]["id"]
-    data = client.get(f"/solutions/{first}.json").get_json()
+    data = demo_client.get(f"/solutions/{first}.json").get_json()
     assert data["evaluations"]["items"] and not any(
         e.get("illustrative") for e in data["evaluations"]["items"])
-    html = client.get(f"/solutions/{first}").get_data(as_text=True)
+    html = demo_client.get(f"/solutions/{first}").get_data(as_text=True)
     assert "Facts from the cited publication" in html  # the solution's licence
 
 
-def test_real_programmes_show_zombie_repeats(client: FlaskClient) -> None:
+def test_real_programmes_show_zombie_repeats(demo_client: FlaskClient) -> None:
     """The zombie list holds real programmes that repeated a solution the real evidence
     says does not work (the later programmes of the corpus)."""
-    rows = client.get("/zombies.json?size=500").get_json()["zombies"]["items"]
+    rows = demo_client.get("/zombies.json?size=500").get_json()["zombies"]["items"]
     real = [z for z in rows if not z["illustrative"]]
     assert len(real) >= 3, rows
     for z in real:
-        page = client.get(f"/evaluations/{z['ignored_evaluations'][0]}.json").get_json()
+        page = demo_client.get(f"/evaluations/{z['ignored_evaluations'][0]}.json").get_json()
         assert page["evaluation"]["illustrative"] is False
         assert page["evaluation"].get("doi") or page["evaluation"].get("url")

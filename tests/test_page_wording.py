@@ -21,7 +21,6 @@ from triedbefore.graph.falkor import FalkorStore
 from triedbefore.ontology.rdf import concept_labels
 from triedbefore.ontology.vocab import Label, SiteKind
 from triedbefore.web import wording
-from triedbefore.web.app import create_app
 
 BUNDLE = Path(__file__).resolve().parents[1] / "ingest" / "demo" / "bundle"
 MEASURE = "Emergency admissions from care homes per 1,000 residents"
@@ -34,17 +33,6 @@ LINK = re.compile(r'<a href="/(initiatives|solutions|evaluations|sites)/([^"/?#]
 LISTING_PAGES = ["/", "/zombies", "/search?q=telehealth", "/search?q=care+homes",
                  "/evaluations", "/evaluations?solution=SOL-TELE", DEVIANCE, "/solutions",
                  "/changes", "/gap-map"]
-
-
-@pytest.fixture
-def demo_store(read_demo: FalkorStore) -> FalkorStore:
-    return read_demo
-
-
-@pytest.fixture
-def client(demo_store: FalkorStore) -> FlaskClient:
-    app = create_app({"TESTING": True, "STORE": demo_store, "SECRET_KEY": "test"})
-    return app.test_client()
 
 
 def _records(store: FalkorStore, links: list[tuple[str, str]]) -> dict[tuple[str, str], dict]:
@@ -67,13 +55,13 @@ def _text(page: str) -> str:
 
 @pytest.mark.parametrize("url", LISTING_PAGES + ["/solutions/SOL-TELE", "/initiatives/INI-0021",
                                                  "/sites/X-CH-001"])
-def test_record_links_read_names_not_ids(client: FlaskClient, demo_store: FalkorStore,
+def test_record_links_read_names_not_ids(demo_client: FlaskClient, read_demo: FalkorStore,
                                          url: str) -> None:
-    page = client.get(url).get_data(as_text=True)
+    page = demo_client.get(url).get_data(as_text=True)
     links = [(kind, ident, html.unescape(text).strip())
              for kind, ident, text, _ in LINK.findall(_main(page))]
     assert links, url
-    records = _records(demo_store, [(k, i) for k, i, _ in links])
+    records = _records(read_demo, [(k, i) for k, i, _ in links])
     for kind, ident, text in links:
         assert text != ident, f"{url}: a link to {kind}/{ident} reads its id"
         if (kind, ident) in records:
@@ -81,12 +69,12 @@ def test_record_links_read_names_not_ids(client: FlaskClient, demo_store: Falkor
 
 
 @pytest.mark.parametrize("url", LISTING_PAGES + ["/solutions/SOL-TELE"])
-def test_every_listed_illustrative_record_has_the_badge(client: FlaskClient,
-                                                        demo_store: FalkorStore,
+def test_every_listed_illustrative_record_has_the_badge(demo_client: FlaskClient,
+                                                        read_demo: FalkorStore,
                                                         url: str) -> None:
-    page = _main(client.get(url).get_data(as_text=True))
+    page = _main(demo_client.get(url).get_data(as_text=True))
     links = LINK.findall(page)
-    records = _records(demo_store, [(k, i) for k, i, _, _ in links])
+    records = _records(read_demo, [(k, i) for k, i, _, _ in links])
     marked = 0
     for kind, ident, _, badge in links:
         illustrative = bool(records[(kind, ident)]["illustrative"])
@@ -105,19 +93,19 @@ def test_every_listed_illustrative_record_has_the_badge(client: FlaskClient,
     "/sites/X-CH-001.csv?table=outcomes", "/sites/X-CH-001.csv?table=initiatives",
     "/changes.csv", "/gap-map.csv",
 ])
-def test_every_csv_has_an_illustrative_column(client: FlaskClient, url: str) -> None:
-    response = client.get(url)
+def test_every_csv_has_an_illustrative_column(demo_client: FlaskClient, url: str) -> None:
+    response = demo_client.get(url)
     assert response.status_code == 200, url
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     assert rows, url
     assert {r["illustrative"] for r in rows} <= {"true", "false"}, url
     assert "true" in {r["illustrative"] for r in rows}, url
-    real = client.get(url.replace(".csv", ".json")).get_json()
+    real = demo_client.get(url.replace(".csv", ".json")).get_json()
     assert real["ok"] is True
 
 
-def test_csv_marks_real_records_false(client: FlaskClient) -> None:
-    rows = list(csv.DictReader(io.StringIO(client.get("/solutions.csv?size=50")
+def test_csv_marks_real_records_false(demo_client: FlaskClient) -> None:
+    rows = list(csv.DictReader(io.StringIO(demo_client.get("/solutions.csv?size=50")
                                            .get_data(as_text=True))))
     by_id = {r["id"]: r["illustrative"] for r in rows}
     assert by_id["SOL-EHCH"] == "false" and by_id["SOL-TELE"] == "true"
@@ -131,8 +119,8 @@ WORDING_PAGES = LISTING_PAGES + [
 
 
 @pytest.mark.parametrize("url", WORDING_PAGES)
-def test_pages_are_worded_for_people(client: FlaskClient, url: str) -> None:
-    response = client.get(url)
+def test_pages_are_worded_for_people(demo_client: FlaskClient, url: str) -> None:
+    response = demo_client.get(url)
     assert response.status_code == 200, url
     text = _text(response.get_data(as_text=True))
     for wrong in ("SMS 0", "level 0", "Icb", "(s)"):
@@ -143,10 +131,10 @@ def test_pages_are_worded_for_people(client: FlaskClient, url: str) -> None:
     assert not re.search(r"[+-]\d+(\.\d+)?%", text), (url, "a signed change")
 
 
-def test_plurals_follow_the_count(client: FlaskClient) -> None:
-    zombies = _text(client.get("/zombies").get_data(as_text=True))
+def test_plurals_follow_the_count(demo_client: FlaskClient) -> None:
+    zombies = _text(demo_client.get("/zombies").get_data(as_text=True))
     assert re.search(r"\b842 days\b", zombies) and not re.search(r"\b1 days\b", zombies)
-    home = _text(client.get("/").get_data(as_text=True))
+    home = _text(demo_client.get("/").get_data(as_text=True))
     assert re.search(r"\b\d+\s+verdict changes\b", home) and "verdictchange" not in home
     assert re.search(r"\b0\s+watches\b", home) and "watchs" not in home
     assert wording.plural(1, "watch") == "1 watch"
@@ -154,24 +142,24 @@ def test_plurals_follow_the_count(client: FlaskClient) -> None:
     assert wording.plural(3, "local authority") == "3 local authorities"
 
 
-def test_labels_come_from_the_ontology(client: FlaskClient) -> None:
+def test_labels_come_from_the_ontology(demo_client: FlaskClient) -> None:
     labels = concept_labels("SiteKind")
     assert set(labels) == {k.value for k in SiteKind}
     assert labels["sub_icb"] == "Sub-ICB location"
-    search = _text(client.get("/search?q=telehealth").get_data(as_text=True))
+    search = _text(demo_client.get("/search?q=telehealth").get_data(as_text=True))
     for heading in ("ICB", "Site kind", "Sub-ICB location", "Uses technology", "Yes"):
         assert re.search(rf"(^|\s){re.escape(heading)}(\s|$)", search), heading
     assert not re.search(r"\btrue\b", search)
-    site = _text(client.get("/sites/QWO").get_data(as_text=True))
+    site = _text(demo_client.get("/sites/QWO").get_data(as_text=True))
     assert "Integrated care board" in site
-    evaluation = _text(client.get("/evaluations/EVAL-0004").get_data(as_text=True))
+    evaluation = _text(demo_client.get("/evaluations/EVAL-0004").get_data(as_text=True))
     assert "Cluster randomised controlled trial" in evaluation and "cluster rct" not in evaluation
-    region = _text(client.get("/sites/Y63").get_data(as_text=True))
+    region = _text(demo_client.get("/sites/Y63").get_data(as_text=True))
     assert re.search(r"\d+ sub-ICB locations", region) and "sub icb" not in region
 
 
-def test_strength_zero_reads_no_strength_level(client: FlaskClient) -> None:
-    page = _text(client.get("/changes").get_data(as_text=True))
+def test_strength_zero_reads_no_strength_level(demo_client: FlaskClient) -> None:
+    page = _text(demo_client.get("/changes").get_data(as_text=True))
     assert "no strength level" in page
     assert wording.strength(0) == wording.strength(None) == "no strength level"
     assert wording.strength(4) == "SMS level 4"
@@ -181,35 +169,35 @@ def test_strength_zero_reads_no_strength_level(client: FlaskClient) -> None:
     assert title == "X: promising → unevaluated (no strength level)"
 
 
-def test_relative_change_follows_the_measure(client: FlaskClient,
-                                             demo_store: FalkorStore) -> None:
+def test_relative_change_follows_the_measure(demo_client: FlaskClient,
+                                             read_demo: FalkorStore) -> None:
     # The demo's Plymouth care home: admissions from 780 to 452 per 1,000 residents, an
     # improvement (a fall in admissions), which the analytics score +0.4205.
-    row = next(r for r in demo_store.read(queries.MEASURE_OUTCOMES,
+    row = next(r for r in read_demo.read(queries.MEASURE_OUTCOMES,
                                           {"key": MEASURE.lower()}) if "X-CH-001" in r["sites"])
     assert (row["baseline"], row["value"], row["direction"]) == (780.0, 452.0, "improved")
-    site = _text(client.get("/sites/X-CH-001").get_data(as_text=True))
+    site = _text(demo_client.get("/sites/X-CH-001").get_data(as_text=True))
     assert "42.1% lower (improvement)" in site and "+42.1%" not in site
-    deviance = client.get(DEVIANCE).get_data(as_text=True)
+    deviance = demo_client.get(DEVIANCE).get_data(as_text=True)
     assert "42.1% lower (improvement)" in _text(deviance)
     chart = deviance.split('<svg class="bars"', 1)[1].split("</svg>", 1)[0]
     assert "42.1% lower (improvement)</title>" in chart and "+42.1%" not in chart
     assert "better" in chart and "+" not in re.sub(r"<[^>]+>", "", chart).replace(
         "Oakfield", "")
     # the JSON keeps the number
-    change = next(c for c in client.get(DEVIANCE.replace("/deviance", "/deviance.json"))
+    change = next(c for c in demo_client.get(DEVIANCE.replace("/deviance", "/deviance.json"))
                   .get_json()["changes"] if c["id"] == row["outcome_id"])
     assert change["relative_change"] == pytest.approx(0.4205)
     assert wording.change_text(-0.05, 10, 10.5) == "5.0% higher (worse)"
     assert wording.change_text(-0.2, 50, 40) == "20.0% lower (worse)"
 
 
-def test_json_twins_keep_ids_and_scores(client: FlaskClient) -> None:
-    zombies = client.get("/zombies.json").get_json()["zombies"]["items"]
+def test_json_twins_keep_ids_and_scores(demo_client: FlaskClient) -> None:
+    zombies = demo_client.get("/zombies.json").get_json()["zombies"]["items"]
     row = next(z for z in zombies if z["initiative_id"] == "INI-0021")
     assert row["solution_id"] == "SOL-TELE" and row["ignored_evaluations"] == ["EVAL-0004"]
     assert row["initiative_title"] == "Telehealth for people with COPD in Stockport"
     assert row["illustrative"] is True and "INI-0021" in row["illustrative_records"]
-    hits = client.get("/search.json?q=telehealth").get_json()["results"]["items"]
+    hits = demo_client.get("/search.json?q=telehealth").get_json()["results"]["items"]
     assert all(isinstance(h["score"], float) for h in hits)
     assert all(isinstance(h["illustrative"], bool) for h in hits)
