@@ -121,8 +121,27 @@ def test_the_harness_runs_the_search_and_check_on_the_demo(read_demo: FalkorStor
     measured = qs.run_queries(read_demo, rows, "expected_solution_ids")
     assert [m["query"] for m in measured] == [r["query"] for r in rows]
     assert all(m["rank"] is None or 1 <= m["rank"] <= qs.SEARCH_LIMIT for m in measured)
-    figures = qs.query_figures(measured)
-    assert figures["all"]["queries"] == 4
+    assert qs.query_figures(measured)["all"]["queries"] == 4
+    checked = qs.run_proposals(read_demo)
+    assert len(checked) == len(qs.load("proposals.csv"))
+    declared = qs.demo_declared_solutions()
+    for c in checked:  # an initiative belongs to the solution the bundle declares for it
+        if c["first_initiative"] in declared:
+            assert c["first_initiative_solution"] == declared[c["first_initiative"]]
+    figures = qs.proposal_figures(checked)
+    assert figures["all"]["proposals"] == len(checked)
+
+
+def test_the_harness_refuses_a_broken_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A labelled set that breaks its rules stops the run before any graph is built."""
+    shutil.copytree(qs.QUALITY, tmp_path, dirs_exist_ok=True)
+    with (tmp_path / "typos.csv").open("a", encoding="utf-8") as f:
+        f.write("telehealth,telehealth,SOL-TELEHEALTH-LTC,,dev\n")
+    monkeypatch.setattr(qs, "QUALITY", tmp_path)
+    monkeypatch.setattr(qs, "Graphs", None)  # building a graph would fail the test
+    assert qs.main([]) == 2
+    assert "0 typos" in capsys.readouterr().err
 
 
 def test_the_catalogue_bundle_loads(store: FalkorStore, tmp_path: Path) -> None:
