@@ -101,6 +101,18 @@ QUERY_MEMORY_MB = Setting(
     "Most memory one query may use in the embedded FalkorDB server (its "
     "QUERY_MEM_CAPACITY), in MB; 0: no limit",
 )
+CONSOLE_SERVER = Setting(
+    "console_server", "TRIEDBEFORE_CONSOLE_SERVER", "replica",
+    "replica: with the embedded store, console statements run on a read-only replica the "
+    "explorer starts and supervises (killed and started again when a statement overruns "
+    "its time or memory); shared: on the store's own server",
+)
+CONSOLE_MEMORY_MB = Setting(
+    "console_memory_mb", "TRIEDBEFORE_CONSOLE_MEMORY_MB", "1024",
+    "Memory the console's replica may use beyond its copy of the graph, in MiB (its "
+    "address-space limit); a statement past it stops the replica, which starts again; "
+    "0: no limit",
+)
 HTTP_CACHE_TTL = Setting(
     "http_cache_ttl", "TRIEDBEFORE_HTTP_CACHE_TTL", "86400",
     "Seconds an answer of ClinicalTrials.gov or Europe PMC is reused from the on-disk "
@@ -147,7 +159,7 @@ SETTINGS: tuple[Setting, ...] = (
     NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE, BATCH_SIZE, INGEST_PROBLEM_LIMIT,
     INGEST_MAX_ROWS, INGEST_MAX_FILE_MB, INGEST_MAX_RATIO, MATCH_WORKERS, WORKERS,
     SECRET_KEY, CONSOLE_ROW_LIMIT, CONSOLE_TIMEOUT_MS, CONSOLE_ANONYMOUS, CONSOLE_QUERIES,
-    QUERY_MEMORY_MB, HTTP_CACHE_TTL, CONSOLE_RATE,
+    QUERY_MEMORY_MB, CONSOLE_SERVER, CONSOLE_MEMORY_MB, HTTP_CACHE_TTL, CONSOLE_RATE,
     PUBLIC_GRAPH, RESTRICTED_ROLE, TOKEN_DAYS, PUBLIC_URL,
 )
 

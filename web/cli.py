@@ -994,8 +994,11 @@ def db_start(state: Context, fmt: str) -> None:
 @click.pass_obj
 def db_stop(state: Context, fmt: str) -> None:
     """Stop the embedded server, flushing its append-only file."""
+    from triedbefore.graph.console_server import stop_console_server
+
     server = _server(state)
     with _domain_errors():
+        stop_console_server(server.data_dir)  # the query console's replica, if any
         was_running = server.stop()
         status = server.status()
     if fmt == "json":
