@@ -60,7 +60,8 @@ from triedbefore.graph.falkor import FalkorStore
 from triedbefore.graph.readonly import QueryBusy, QueryTimedOut, ReadResult, run_read_only
 from triedbefore.graph.store import StoreURI
 
-__all__ = ["CATCH_UP_SECONDS", "CONSOLE_FOLDER", "ConsoleServer", "ConsoleSupervisor",
+__all__ = ["CATCH_UP_SECONDS", "CONSOLE_FOLDER", "ConsoleServer", "ConsoleServerStopped",
+           "ConsoleSupervisor",
            "replication_address", "stop_console_server", "supervisor_for"]
 
 _log = logging.getLogger(__name__)
@@ -73,6 +74,11 @@ CONF_NAME = "console.conf"
 CATCH_UP_SECONDS = 2.0
 
 _RESTARTED = "the console's database server was stopped and is starting again"
+
+
+class ConsoleServerStopped(QueryError):
+    """The console server stopped under a statement: past its memory limit, or killed for
+    another statement that overran. The message says which."""
 
 
 def _private_write(path: Path, text: str) -> None:
@@ -374,13 +380,13 @@ class ConsoleSupervisor:
         self._restart_soon()
         return _RESTARTED
 
-    def lost(self, pid: int) -> QueryError:
+    def lost(self, pid: int) -> ConsoleServerStopped:
         """Why the console server ``pid`` dropped a statement, as the error to answer with;
         starts it again."""
         server = self._server
         if server is not None and process_alive(pid) and server._is_server_process(pid):
-            return QueryError("the console's database server dropped the connection; try "
-                              "again")
+            return ConsoleServerStopped("the console's database server dropped the "
+                                        "connection; try again")
         if pid not in self._ended:
             self._ended.add(pid)
             self.restarts += 1
@@ -388,12 +394,12 @@ class ConsoleSupervisor:
         if server is not None and server.ran_out_of_memory(pid):
             _log.warning("console server (pid %s) stopped: a statement needed more than "
                          "its memory limit", pid)
-            return QueryError(
+            return ConsoleServerStopped(
                 f"the statement needed more memory than the console allows "
                 f"({self.memory_limit_mb} MiB beyond the graph, setting console_memory_mb); "
                 f"{_RESTARTED}")
-        return QueryError(f"{_RESTARTED} (another statement ran past its time limit); try "
-                          "again in a few seconds")
+        return ConsoleServerStopped(f"{_RESTARTED} (another statement ran past its time "
+                                    "limit); try again in a few seconds")
 
     def _restart_soon(self) -> None:
         def restart() -> None:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 import resource
 import socket
-import statistics
 import stat
+import statistics
 import threading
 import time
 from collections.abc import Iterator
@@ -31,7 +31,7 @@ from triedbefore.graph.console_server import (
     stop_console_server,
     supervisor_for,
 )
-from triedbefore.graph.embedded import EmbeddedServer
+from triedbefore.graph.embedded import EmbeddedServer, process_alive, socket_path_for
 from triedbefore.graph.engines import open_store
 from triedbefore.graph.falkor import FalkorStore
 from triedbefore.graph.readonly import GRACE_MS
@@ -176,18 +176,12 @@ def test_the_primary_opens_to_its_replica_only_with_a_password(
     console = _supervisor(store)
     pid = console.pid()
     assert pid is not None
-    with redis.Redis(unix_socket_path=str(socket_path(folder))) as replica:
+    with redis.Redis(unix_socket_path=str(socket_path_for(folder.resolve()))) as replica:
         with pytest.raises(redis.ReadOnlyError):
             replica.execute_command("GRAPH.QUERY", store.uri.graph, "CREATE (:Solution)")
     soft, _hard = resource.prlimit(pid, resource.RLIMIT_AS)
     assert soft != resource.RLIM_INFINITY
     assert soft - _kb(pid, "VmSize") * 1024 <= MEMORY_MB * 1024 * 1024
-
-
-def socket_path(folder: Path) -> Path:
-    from triedbefore.graph.embedded import socket_path_for
-
-    return socket_path_for(folder.resolve())
 
 
 def test_runaway_statements_are_stopped_and_pages_never_notice(
@@ -292,8 +286,6 @@ def test_db_stop_stops_the_console_server(store: FalkorStore, session: requests.
     pid = _supervisor(store).pid()
     assert pid is not None
     assert stop_console_server(store.uri.path or Path())
-    from triedbefore.graph.embedded import process_alive
-
     assert not process_alive(pid)
     again, _took = _console_answers(session, base, within=10.0)  # started again on demand
     assert again.status_code == 200, again.text

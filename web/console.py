@@ -59,7 +59,11 @@ from flask import (
 )
 
 from triedbefore.graph import QueryError, QueryRefused, queries
-from triedbefore.graph.console_server import ConsoleSupervisor, supervisor_for
+from triedbefore.graph.console_server import (
+    ConsoleServerStopped,
+    ConsoleSupervisor,
+    supervisor_for,
+)
 from triedbefore.graph.readonly import (
     MAX_STATEMENT_LENGTH,
     QueryBusy,
@@ -238,6 +242,8 @@ def _run(form: dict[str, Any]) -> tuple[ReadResult | None, dict[str, str] | None
         return None, {"error": str(exc), "kind": "busy"}
     except QueryTimedOut as exc:
         return None, {"error": str(exc), "kind": "timeout"}
+    except ConsoleServerStopped as exc:
+        return None, {"error": str(exc), "kind": "query_error"}
     except QueryError as exc:
         return None, {"error": f"the database could not run the statement: {exc}",
                       "kind": "query_error"}
