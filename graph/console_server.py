@@ -9,7 +9,7 @@ over a long list keeps a thread busy long past the console's time limit, and
 operating system can stop both, so the console's statements run on a server of their own:
 
 - **A replica.** The embedded server (the primary) opens a TCP port on 127.0.0.1 with a
-  password (kept in ``falkordb.pass`` in its folder, 0600; every client of the folder's
+  password (kept in ``password`` in its folder, 0600; every client of the folder's
   server sends it, see :class:`~triedbefore.graph.embedded.FolderPassword`), and the
   console server, in the ``console/`` folder inside it, is started with ``replicaof``
   that address (its ``masterauth`` in ``console.conf``, 0600). It listens on a unix socket
@@ -101,7 +101,7 @@ def _free_port() -> int:
 def replication_address(primary: EmbeddedServer) -> str:
     """``127.0.0.1:PORT`` where a replica reaches the primary, opened when it has none.
 
-    The primary gets a password first (``falkordb.pass`` in its folder, 0600, made once;
+    The primary gets a password first (``password`` in its folder, 0600, made once;
     its clients in every process read it at each new connection), then listens on a free
     TCP port of 127.0.0.1 only. Both are set at run time, so a primary started earlier
     (by any command) serves a replica without a restart; a primary started again has
@@ -128,8 +128,7 @@ def replication_address(primary: EmbeddedServer) -> str:
                     # folder is recognised (EmbeddedServer._is_server_process); with a
                     # port it would name only the address.
                     client.config_set("proc-title-template",
-                                      "{title} {listen-addr} {server-mode} "
-                                      "unixsocket:{unixsocket}")
+                                      "{title} unixsocket:{unixsocket} {listen-addr}")
                     client.config_set("bind", "127.0.0.1")
                     for attempt in range(5):
                         try:

@@ -42,7 +42,7 @@ PID_NAME = "falkordb.pid"
 LOG_NAME = "falkordb.log"
 LOCK_NAME = "server.lock"
 #: The server's password, once it listens on a TCP port (for a replica): 0600.
-PASSWORD_NAME = "falkordb.pass"
+PASSWORD_NAME = "password"
 # sockaddr_un.sun_path holds 108 bytes on Linux, including the terminating NUL.
 MAX_SOCKET_PATH = 107
 SHORT_SOCKET_ROOT = Path("/tmp")

@@ -235,7 +235,7 @@ def test_runaway_statements_are_stopped_and_pages_never_notice(
           f"{sorted(round(t, 2) for _a, t in results.values())} s; the console answered "
           f"again {ready_after:.2f} s later")
     assert worst < 1.0, meanwhile
-    assert p50 < max(3 * statistics.median(normal), 0.05), (normal, meanwhile)
+    assert p50 < max(3 * statistics.median(normal), 0.1), (normal, meanwhile)
 
 
 def test_a_memory_bomb_stops_the_console_server_not_the_primary(
