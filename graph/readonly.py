@@ -34,7 +34,9 @@
    keeps its place (one of ``slots``) until the engine has finished with it, so statements
    that outrun their limit can never hold more than ``slots`` of the engine's threads and
    pages keep being served; a statement that finds no free place within its time limit is
-   refused as :class:`QueryBusy`.
+   refused as :class:`QueryBusy`. On the console's own server
+   (:mod:`triedbefore.graph.console_server`) ``on_overrun`` kills that server at this
+   point, which ends the statement and frees its place at once.
 
 An engine that refuses a statement as a write raises :class:`QueryRefused`; a statement
 that runs out of time raises :class:`QueryTimedOut`; any other engine error (a syntax

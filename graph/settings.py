@@ -94,7 +94,8 @@ CONSOLE_ANONYMOUS = Setting(
 CONSOLE_QUERIES = Setting(
     "console_queries", "TRIEDBEFORE_CONSOLE_QUERIES", "1",
     "Console statements the database runs at once, per explorer process; one that runs "
-    "past its time limit keeps its place until the database has finished with it",
+    "past its time limit frees its place when the console's replica is killed for it "
+    "(console_server shared: when the database has finished with it)",
 )
 QUERY_MEMORY_MB = Setting(
     "query_memory_mb", "TRIEDBEFORE_QUERY_MEMORY_MB", "1024",
