@@ -296,23 +296,34 @@ class ConsoleSupervisor:
         self._pid: int | None = None
         self._started: set[int] = set()  # pids of console servers this process started
         self._ended: set[int] = set()  # pids of console servers known to be gone
+        self._starting = False  # a thread is starting the console server
+        self._starting_lock = threading.Lock()
         #: Console servers killed or lost, for the operator (and tests).
         self.restarts = 0
         atexit.register(self.close)
 
     # -- the server ------------------------------------------------------------------------
 
+    def _running(self) -> tuple[FalkorStore, int] | None:
+        """The store and pid of the console server when it runs and follows the primary
+        (holding the lock)."""
+        server, pid, store = self._server, self._pid, self._store
+        if server is None or pid is None or store is None or not server._is_server_process(
+                pid):
+            return None
+        try:
+            if server.replication().get("master_link_status") == "up":
+                return store, pid
+        except redis.RedisError:
+            pass
+        return None
+
     def _ensure(self, deadline: float) -> tuple[FalkorStore, int]:
-        """The store on a running console server that follows the primary (holding the
-        lock)."""
-        server, pid = self._server, self._pid
-        if server is not None and pid is not None and server._is_server_process(pid):
-            try:
-                if server.replication().get("master_link_status") == "up":
-                    assert self._store is not None
-                    return self._store, pid
-            except redis.RedisError:
-                pass
+        """The store on a running console server that follows the primary, started and
+        copied first when needed (holding the lock)."""
+        running = self._running()
+        if running is not None:
+            return running
         address = replication_address(self.primary)
         self.folder.mkdir(mode=0o700, exist_ok=True)
         server = ConsoleServer(self.folder, replica_of=address,
@@ -356,16 +367,24 @@ class ConsoleSupervisor:
         """The console store and its server's pid, started or followed when needed; a
         server starting again for longer than ``wait_s`` is :class:`QueryBusy`."""
         deadline = time.monotonic() + max(wait_s, 0.1)
-        if not self._lock.acquire(timeout=max(wait_s, 0.1)):
-            raise QueryBusy("the console's database server is starting; try again in a few "
-                            "seconds")
-        try:
-            store, pid = self._ensure(time.monotonic() + self.primary.start_timeout)
-            assert self._server is not None
-            self._catch_up(self._server, min(deadline, time.monotonic() + CATCH_UP_SECONDS))
-            return store, pid
-        finally:
-            self._lock.release()
+        while True:
+            if self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                try:
+                    running = self._running()
+                    if running is not None:
+                        assert self._server is not None
+                        self._catch_up(self._server,
+                                       min(deadline, time.monotonic() + CATCH_UP_SECONDS))
+                        return running
+                finally:
+                    self._lock.release()
+                # Started (and the graph copied, which takes seconds on a large graph) in
+                # the background: a statement waits for it only within its time limit.
+                self._restart_soon()
+            if time.monotonic() >= deadline:
+                raise QueryBusy("the console's database server is starting (it copies the "
+                                "graph); try again in a few seconds")
+            time.sleep(0.05)
 
     def overrun(self, pid: int) -> str:
         """Kill the console server ``pid`` (a statement ran past its limit) and start it
@@ -401,14 +420,23 @@ class ConsoleSupervisor:
                                     "limit); try again in a few seconds")
 
     def _restart_soon(self) -> None:
-        def restart() -> None:
-            with self._lock:
-                try:
-                    self._ensure(time.monotonic() + self.primary.start_timeout)
-                except Exception as exc:  # noqa: BLE001 - the next statement tries again
-                    _log.error("console server: could not start again: %s", exc)
+        """Start the console server (again) in a thread of its own, unless one is."""
+        with self._starting_lock:
+            if self._starting:
+                return
+            self._starting = True
 
-        threading.Thread(target=restart, name="console-server-restart", daemon=True).start()
+        def restart() -> None:
+            try:
+                with self._lock:
+                    self._ensure(time.monotonic() + self.primary.start_timeout)
+            except Exception as exc:  # noqa: BLE001 - the next statement tries again
+                _log.error("console server: could not start: %s", exc)
+            finally:
+                with self._starting_lock:
+                    self._starting = False
+
+        threading.Thread(target=restart, name="console-server-start", daemon=True).start()
 
     # -- statements ------------------------------------------------------------------------
 
