@@ -289,3 +289,49 @@ def test_db_stop_stops_the_console_server(store: FalkorStore, session: requests.
     assert not process_alive(pid)
     again, _took = _console_answers(session, base, within=10.0)  # started again on demand
     assert again.status_code == 200, again.text
+
+
+def test_serve_stops_the_console_server_it_started_on_sigterm(tmp_path: Path) -> None:
+    """``triedbefore serve`` ended by SIGTERM (a service manager's stop) takes its console
+    server with it; the embedded server stays, as it always does."""
+    import signal
+    import subprocess
+    import sys
+
+    from triedbefore.graph.embedded import process_alive
+
+    data = tmp_path / "db"
+    env = dict(os.environ, TRIEDBEFORE_STORE=f"embedded:{data}",
+               TRIEDBEFORE_DATA_DIR=str(tmp_path / "home"), TRIEDBEFORE_CONSOLE_ANONYMOUS="yes",
+               TRIEDBEFORE_CONSOLE_SERVER="replica")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    serve = subprocess.Popen([sys.executable, "-m", "triedbefore.web.cli", "serve", "--port",
+                              str(port)], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    console = EmbeddedServer(data / CONSOLE_FOLDER)
+    try:
+        started = time.monotonic()
+        while True:
+            try:
+                answer = requests.get(f"http://127.0.0.1:{port}/console.json",
+                                      params={"q": "RETURN 1 AS one"}, timeout=30)
+                if answer.status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() - started < 120 and serve.poll() is None
+            time.sleep(0.2)
+        assert answer.json()["rows"] == [{"one": 1}]
+        pid = console.status().pid
+        assert pid is not None
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(timeout=30) == 0
+        assert not process_alive(pid)
+        assert EmbeddedServer(data).status().running
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+        stop_console_server(data)
+        EmbeddedServer(data).stop()
