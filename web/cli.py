@@ -993,7 +993,8 @@ def db_start(state: Context, fmt: str) -> None:
 @FORMAT
 @click.pass_obj
 def db_stop(state: Context, fmt: str) -> None:
-    """Stop the embedded server, flushing its append-only file."""
+    """Stop the embedded server, flushing its append-only file (and the query console's
+    replica of it)."""
     from triedbefore.graph.console_server import stop_console_server
 
     server = _server(state)
