@@ -31,6 +31,7 @@ from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
+from redis.credentials import CredentialProvider
 from redis.retry import Retry
 
 from triedbefore.graph import StoreUnavailable, settings
@@ -40,6 +41,8 @@ SOCKET_NAME = "falkordb.sock"
 PID_NAME = "falkordb.pid"
 LOG_NAME = "falkordb.log"
 LOCK_NAME = "server.lock"
+#: The server's password, once it listens on a TCP port (for a replica): 0600.
+PASSWORD_NAME = "password"
 # sockaddr_un.sun_path holds 108 bytes on Linux, including the terminating NUL.
 MAX_SOCKET_PATH = 107
 SHORT_SOCKET_ROOT = Path("/tmp")
@@ -108,6 +111,7 @@ class EmbeddedServer:
         self.pid_path = self.data_dir / PID_NAME
         self.log_path = self.data_dir / LOG_NAME
         self.lock_path = self.data_dir / LOCK_NAME
+        self.password_path = self.data_dir / PASSWORD_NAME
 
     def __repr__(self) -> str:
         return f"EmbeddedServer({str(self.data_dir)!r}, fsync={self.fsync!r})"
@@ -377,6 +381,10 @@ class EmbeddedServer:
             return "(no log)"
         return "\n".join(lines[-LOG_TAIL_LINES:]) or "(empty log)"
 
+    def credentials(self) -> CredentialProvider:
+        """What a client of this server sends on connecting (see :class:`FolderPassword`)."""
+        return FolderPassword(self.password_path)
+
     def _client(self, timeout: float) -> redis.Redis:
         return redis.Redis(
             unix_socket_path=str(self.socket_path),
@@ -384,6 +392,7 @@ class EmbeddedServer:
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
             decode_responses=True,
+            credential_provider=self.credentials(),
         )
 
     @contextmanager
@@ -406,6 +415,23 @@ class EmbeddedServer:
             yield
         finally:
             os.close(fd)  # closing releases the lock
+
+
+class FolderPassword(CredentialProvider):
+    """The password in the server's folder, read at every new connection: a server that
+    opens a TCP port for a replica (:mod:`triedbefore.graph.console_server`) gets a
+    password while clients in other processes are connected. Sent as the ``default``
+    user's, which a server without a password accepts too."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def get_credentials(self) -> tuple[str, str] | tuple[()]:  # type: ignore[override]
+        try:
+            password = self.path.read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            return ()
+        return ("default", password) if password else ()
 
 
 # -- helpers ----------------------------------------------------------------

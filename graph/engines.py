@@ -17,7 +17,8 @@ def open_store(uri: str | StoreURI | None = None) -> Store:
         server = EmbeddedServer(parsed.path or settings.data_dir(), fsync=fsync)
         server.ensure_running()
         return FalkorStore(parsed, socket_path=server.socket_path,
-                           restart=server.ensure_running)
+                           restart=server.ensure_running,
+                           client_options={"credential_provider": server.credentials()})
     if parsed.engine == "falkordb" and parsed.protocol == "bolt":
         from triedbefore.graph.neo4j_store import FalkorBoltStore
 

@@ -130,9 +130,11 @@ class FalkorStore(Store):
 
     def __init__(self, uri: StoreURI, *, socket_path: Path | None = None,
                  restart: Callable[[], object] | None = None,
+                 client_options: Mapping[str, Any] | None = None,
                  _public_of: FalkorStore | None = None) -> None:
         """``restart``: for a server this process may start (the embedded one), starts it
-        again when it has stopped (see ``_run``)."""
+        again when it has stopped (see ``_run``). ``client_options``: more options of the
+        FalkorDB client of a unix socket (credentials, retries)."""
         self.uri = uri
         self.dialect = FalkorDialect()
         self._public: FalkorStore | None = None
@@ -147,7 +149,8 @@ class FalkorStore(Store):
             return
         try:
             if socket_path is not None:
-                self._db = FalkorDB(unix_socket_path=str(socket_path))
+                self._db = FalkorDB(unix_socket_path=str(socket_path),
+                                    **(client_options or {}))
             else:
                 self._db = FalkorDB(host=uri.host or "127.0.0.1", port=uri.port or 6379,
                                     password=uri.options.get("password"))

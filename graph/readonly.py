@@ -34,7 +34,9 @@
    keeps its place (one of ``slots``) until the engine has finished with it, so statements
    that outrun their limit can never hold more than ``slots`` of the engine's threads and
    pages keep being served; a statement that finds no free place within its time limit is
-   refused as :class:`QueryBusy`.
+   refused as :class:`QueryBusy`. On the console's own server
+   (:mod:`triedbefore.graph.console_server`) ``on_overrun`` kills that server at this
+   point, which ends the statement and frees its place at once.
 
 An engine that refuses a statement as a write raises :class:`QueryRefused`; a statement
 that runs out of time raises :class:`QueryTimedOut`; any other engine error (a syntax
@@ -413,10 +415,13 @@ def _slots(count: int) -> threading.BoundedSemaphore:
         return _SLOTS.setdefault(count, threading.BoundedSemaphore(count))
 
 
-def _with_deadline(call: Callable[[int], Any], timeout_ms: int, slots: int) -> Any:
+def _with_deadline(call: Callable[[int], Any], timeout_ms: int, slots: int,
+                   on_overrun: Callable[[], str] | None = None) -> Any:
     """``call(ms)`` in a thread of its own holding one of ``slots`` places until it
     returns; its answer, or :class:`QueryTimedOut` when it has none ``GRACE_MS`` after the
-    time limit (the thread and its place stay until the engine answers)."""
+    time limit (the thread and its place stay until the engine answers). ``on_overrun``
+    then stops the engine from outside (a console server of its own, killed and started
+    again) and says so, which ends the statement and frees its place."""
     started = time.monotonic()
     places = _slots(max(1, slots))
     if not places.acquire(timeout=timeout_ms / 1000):
@@ -437,7 +442,8 @@ def _with_deadline(call: Callable[[int], Any], timeout_ms: int, slots: int) -> A
 
     threading.Thread(target=work, name="console-statement", daemon=True).start()
     if not done.wait((left_ms + GRACE_MS) / 1000):
-        raise QueryTimedOut(f"the query timed out (limit {timeout_ms} ms)")
+        stopped = f"; {on_overrun()}" if on_overrun is not None else ""
+        raise QueryTimedOut(f"the query timed out (limit {timeout_ms} ms){stopped}")
     if "error" in box:
         raise box["error"]
     return box["value"]
@@ -445,12 +451,15 @@ def _with_deadline(call: Callable[[int], Any], timeout_ms: int, slots: int) -> A
 
 def run_read_only(store: Store, query: str, params: dict[str, Any] | None = None, *,
                   row_limit: int, timeout_ms: int, slots: int = 1,
+                  on_overrun: Callable[[], str] | None = None,
                   _lexical_check: bool = True) -> ReadResult:
     """Run ``query`` read-only on ``store``: at most ``row_limit`` rows, stopped after
     ``timeout_ms``, at most ``slots`` such statements at once in this process. Raises
     :class:`QueryRefused` (not a pure read), :class:`QueryTimedOut`, :class:`QueryBusy`
-    or :class:`QueryError` (the engine's message). ``_lexical_check=False`` is for tests
-    of the engine layer alone."""
+    or :class:`QueryError` (the engine's message). ``on_overrun``: called when the engine
+    has not answered ``GRACE_MS`` past the limit, to stop it from outside; what it returns
+    ends the "timed out" message. ``_lexical_check=False`` is for tests of the engine
+    layer alone."""
     if row_limit < 1:
         raise ValueError("row_limit must be at least 1")
     if timeout_ms < 1:
@@ -473,7 +482,7 @@ def run_read_only(store: Store, query: str, params: dict[str, Any] | None = None
         return (list(found[0]) if found else []), found
 
     try:
-        columns, rows = _with_deadline(call, timeout_ms, slots)
+        columns, rows = _with_deadline(call, timeout_ms, slots, on_overrun)
     except QueryError as exc:
         if isinstance(exc, QueryTimedOut | QueryBusy):
             raise

@@ -94,12 +94,25 @@ CONSOLE_ANONYMOUS = Setting(
 CONSOLE_QUERIES = Setting(
     "console_queries", "TRIEDBEFORE_CONSOLE_QUERIES", "1",
     "Console statements the database runs at once, per explorer process; one that runs "
-    "past its time limit keeps its place until the database has finished with it",
+    "past its time limit frees its place when the console's replica is killed for it "
+    "(console_server shared: when the database has finished with it)",
 )
 QUERY_MEMORY_MB = Setting(
     "query_memory_mb", "TRIEDBEFORE_QUERY_MEMORY_MB", "1024",
     "Most memory one query may use in the embedded FalkorDB server (its "
     "QUERY_MEM_CAPACITY), in MB; 0: no limit",
+)
+CONSOLE_SERVER = Setting(
+    "console_server", "TRIEDBEFORE_CONSOLE_SERVER", "replica",
+    "replica: with the embedded store, console statements run on a read-only replica the "
+    "explorer starts and supervises (killed and started again when a statement overruns "
+    "its time or memory); shared: on the store's own server",
+)
+CONSOLE_MEMORY_MB = Setting(
+    "console_memory_mb", "TRIEDBEFORE_CONSOLE_MEMORY_MB", "1024",
+    "Memory the console's replica may use beyond its copy of the graph, in MiB (its "
+    "address-space limit); a statement past it stops the replica, which starts again; "
+    "0: no limit",
 )
 HTTP_CACHE_TTL = Setting(
     "http_cache_ttl", "TRIEDBEFORE_HTTP_CACHE_TTL", "86400",
@@ -147,7 +160,7 @@ SETTINGS: tuple[Setting, ...] = (
     NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE, BATCH_SIZE, INGEST_PROBLEM_LIMIT,
     INGEST_MAX_ROWS, INGEST_MAX_FILE_MB, INGEST_MAX_RATIO, MATCH_WORKERS, WORKERS,
     SECRET_KEY, CONSOLE_ROW_LIMIT, CONSOLE_TIMEOUT_MS, CONSOLE_ANONYMOUS, CONSOLE_QUERIES,
-    QUERY_MEMORY_MB, HTTP_CACHE_TTL, CONSOLE_RATE,
+    QUERY_MEMORY_MB, CONSOLE_SERVER, CONSOLE_MEMORY_MB, HTTP_CACHE_TTL, CONSOLE_RATE,
     PUBLIC_GRAPH, RESTRICTED_ROLE, TOKEN_DAYS, PUBLIC_URL,
 )
 

@@ -85,6 +85,7 @@ ALLOWED_WRITES = {
     ("ingest/bundle.py", "ProblemLog.append", "write"),  # problems past the limit, spooled
     ("ingest/loader.py", "write_report", "write"),  # the problem report
     ("ingest/demo/build.py", "", "write"),
+    ("graph/console_server.py", "_private_write", "write"),  # the replica's settings, 0600
 }
 
 #: The graph-level steps of a write, and the only modules that may import them.

@@ -132,6 +132,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         CONSOLE_RATE=int(settings.CONSOLE_RATE.get()),
         CONSOLE_ANONYMOUS=_yes(settings.CONSOLE_ANONYMOUS),
         CONSOLE_QUERIES=int(settings.CONSOLE_QUERIES.get()),
+        CONSOLE_SERVER=settings.CONSOLE_SERVER.get(),
+        CONSOLE_MEMORY_MB=int(settings.CONSOLE_MEMORY_MB.get()),
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
         RESTRICTED_ROLE=settings.RESTRICTED_ROLE.get(),
         PUBLIC_URL=settings.PUBLIC_URL.get(),

@@ -993,9 +993,13 @@ def db_start(state: Context, fmt: str) -> None:
 @FORMAT
 @click.pass_obj
 def db_stop(state: Context, fmt: str) -> None:
-    """Stop the embedded server, flushing its append-only file."""
+    """Stop the embedded server, flushing its append-only file (and the query console's
+    replica of it)."""
+    from triedbefore.graph.console_server import stop_console_server
+
     server = _server(state)
     with _domain_errors():
+        stop_console_server(server.data_dir)  # the query console's replica, if any
         was_running = server.stop()
         status = server.status()
     if fmt == "json":

@@ -29,7 +29,10 @@ The console needs sign-in (a redirect to ``/login`` for the page, 401 for its tw
 Statements run on the store ``get_store`` gives the request: the whole graph for users
 who may see restricted records, and for everyone else the public copy, a second graph
 (database) holding no restricted record at all, so no statement can reach one however it
-is written. Console requests are rate-limited per signed-in user, or per client address
+is written. With the embedded store they run on the console's own server, a read-only
+replica of it (:mod:`triedbefore.graph.console_server`, setting ``console_server``), which
+is killed and started again when a statement overruns its time or memory, so the pages'
+server never runs one. Console requests are rate-limited per signed-in user, or per client address
 when signed out (``CONSOLE_RATE``).
 """
 
@@ -56,6 +59,11 @@ from flask import (
 )
 
 from triedbefore.graph import QueryError, QueryRefused, queries
+from triedbefore.graph.console_server import (
+    ConsoleServerStopped,
+    ConsoleSupervisor,
+    supervisor_for,
+)
 from triedbefore.graph.readonly import (
     MAX_STATEMENT_LENGTH,
     QueryBusy,
@@ -66,7 +74,7 @@ from triedbefore.graph.readonly import (
 from triedbefore.ontology.cells import neutralise
 from triedbefore.ontology.vocab import Label
 from triedbefore.web.pages import PAGES
-from triedbefore.web.stores import get_store
+from triedbefore.web.stores import full_store, get_store
 
 bp = Blueprint("console", __name__)
 
@@ -199,18 +207,43 @@ def _request() -> dict[str, Any]:
     return form
 
 
+def _supervisor() -> ConsoleSupervisor | None:
+    """The supervisor of the console's own server (a replica of the embedded store), or
+    None when statements run on the store's server (``CONSOLE_SERVER`` ``shared``, or a
+    store the explorer does not run)."""
+    mode = str(current_app.config["CONSOLE_SERVER"])
+    if mode == "shared":
+        return None
+    if mode != "replica":
+        current_app.logger.error("console_server %r is not replica or shared: replica",
+                                 mode)
+    uri = full_store().uri
+    if uri.engine != "embedded":
+        return None
+    return supervisor_for(uri, memory_limit_mb=int(current_app.config["CONSOLE_MEMORY_MB"]))
+
+
 def _run(form: dict[str, Any]) -> tuple[ReadResult | None, dict[str, str] | None]:
     """The result, or the error as ``{"error", "kind"}``."""
+    slots = max(1, int(current_app.config["CONSOLE_QUERIES"]))
     try:
-        result = run_read_only(get_store(), form["q"], None, row_limit=form["limit"],
-                               timeout_ms=form["timeout"],
-                               slots=max(1, int(current_app.config["CONSOLE_QUERIES"])))
+        store = get_store()  # which graph this reader may read (and the public copy made)
+        supervisor = _supervisor()
+        if supervisor is not None:
+            result = supervisor.run(form["q"], public=store.public_only,
+                                    row_limit=form["limit"], timeout_ms=form["timeout"],
+                                    slots=slots)
+        else:
+            result = run_read_only(store, form["q"], None, row_limit=form["limit"],
+                                   timeout_ms=form["timeout"], slots=slots)
     except QueryRefused as exc:
         return None, {"error": str(exc), "kind": "refused"}
     except QueryBusy as exc:
         return None, {"error": str(exc), "kind": "busy"}
     except QueryTimedOut as exc:
         return None, {"error": str(exc), "kind": "timeout"}
+    except ConsoleServerStopped as exc:
+        return None, {"error": str(exc), "kind": "query_error"}
     except QueryError as exc:
         return None, {"error": f"the database could not run the statement: {exc}",
                       "kind": "query_error"}

@@ -313,7 +313,8 @@ def console_operation(method: str, csv: bool) -> dict[str, Any]:
     answers = {"400": bad, "401": error(401), "429": error(429, csv), "503": {
         "description": ERROR_TEXT[503] + " Also (`kind` `busy`, with `Retry-After`) when "
                        "every place for console statements stayed taken for the whole time "
-                       "limit.",
+                       "limit, or the console's own database server was still starting "
+                       "(it copies the graph after a statement overran its limits).",
         "headers": {"Retry-After": {"schema": {"type": "integer"},
                                     "description": "Seconds to wait (when busy)."}},
         "content": {JSON: {"schema": {"anyOf": [s.ConsoleError, s.Error]}}}}}
@@ -331,7 +332,10 @@ def console_operation(method: str, csv: bool) -> dict[str, Any]:
         "Query console" + (" (CSV)" if csv else ""), None if csv else s.ConsoleResult,
         description="Run a read-only Cypher statement (a pure read; anything else is "
                     "refused) with a row limit and a time limit, both enforced by the "
-                    "database. Needs sign-in (401 otherwise) unless the deployment opens "
+                    "database; with the embedded store it runs on the console's own server, "
+                    "a read-only replica stopped and started again when a statement "
+                    "overruns its time or memory (400, `timeout` or `query_error`). Needs "
+                    "sign-in (401 otherwise) unless the deployment opens "
                     "the console to signed-out readers (setting `console_anonymous`). Users "
                     "without the role that sees restricted records (and signed-out readers) "
                     "query the public copy of the graph, which holds none. Rate-limited per "

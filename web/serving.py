@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -75,6 +77,10 @@ def _threaded(app: Flask, host: str, port: int, ready: Ready | None, quiet: bool
     if quiet:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
     http = make_server(host, port, app, threaded=True, request_handler=_json_errors_handler())
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM ends the process as Ctrl-C does: the exit handlers run (the query
+        # console's server, started by this process, is stopped with it).
+        signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
     warm(app)
     if ready is not None:
         ready(host, http.server_port)
