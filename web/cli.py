@@ -30,6 +30,7 @@ from triedbefore.graph.stats import NOTHING_LOADED
 from triedbefore.graph.store import Store, parse_store_uri
 from triedbefore.ingest import BundleUnreadable, IngestError
 from triedbefore.ingest.export import RDF_FORMATS
+from triedbefore.ontology.models import ROW_TYPES
 from triedbefore.ontology.vocab import CandidateSource, CandidateStatus, Design, Finding, Label
 from triedbefore.web.auth import ROLES
 
@@ -153,8 +154,8 @@ def run_ingest(state: Context, path: str, *, fmt: str, batch_size: int | None,
         return result.exit_code
     rows = [[k, result.loaded.get(k, 0), result.written.get(k, 0), result.unchanged.get(k, 0),
              result.rejected.get(k, 0)] for k in result.loaded.keys() | result.rejected.keys()]
-    rows.sort(key=lambda r: ["sites", "solutions", "initiatives", "outcomes",
-                             "evaluations"].index(r[0]))
+    order = [t.FILE.removesuffix(".csv") for t in ROW_TYPES]
+    rows.sort(key=lambda r: order.index(r[0]))
     click.echo(f"run {result.run_id} from {result.source}")
     _table(rows, ["file", "loaded", "written", "unchanged", "rejected"])
     _changes_line(result.changes)
@@ -631,17 +632,21 @@ SEARCH_KINDS = {"solution": Label.SOLUTION, "initiative": Label.INITIATIVE,
 @cli.command()
 @click.argument("text", nargs=-1, required=True)
 @AS_OF
+@click.option("--site", default=None, metavar="ODS_CODE_OR_NAME",
+              help="The proposer's organisation: warn when its context lies outside what "
+                   "the evidence covered, and list the attempts in places like it.")
 @FORMAT
 @click.pass_obj
-def check(state: Context, text: tuple[str, ...], as_of: str | None, fmt: str) -> None:
+def check(state: Context, text: tuple[str, ...], as_of: str | None, site: str | None,
+          fmt: str) -> None:
     """Check a proposal: closest solutions, their verdicts, zombie risk, what to read first."""
     from triedbefore.graph import search as searching
 
     with _domain_errors():
-        report = searching.check(state.store(), " ".join(text), as_of)
+        report = searching.check(state.store(), " ".join(text), as_of, site=site)
     if fmt == "json":
         _emit_json({k: report[k] for k in ("zombie_risk", "read_first", "initiatives",
-                                           "places", "as_of")}
+                                           "places", "as_of", "site_context") if k in report}
                    | {"matches": [{k: m[k] for k in ("solution_id", "name", "score", "verdict",
                                                      "strength", "explanation",
                                                      "illustrative")}
@@ -682,6 +687,10 @@ def check(state: Context, text: tuple[str, ...], as_of: str | None, fmt: str) ->
                    f"{_ILLUSTRATIVE if i['illustrative'] else ''} ({where}; {when}; "
                    f"{i['status'] or 'status not recorded'}{mark}{verdict})")
         click.echo(f"     {i['reason']}")
+    if "site_context" in report:
+        from triedbefore.web.cli_context import check_site_text
+
+        check_site_text(report["site_context"])
 
 
 _ILLUSTRATIVE = " [illustrative]"
@@ -1086,6 +1095,9 @@ def _serve(state: Context, host: str, port: int, workers: int | None) -> None:
     with _domain_errors():
         run(lambda: create_app({"STORE_URI": state.store_uri}), host, port, workers=count,
             ready=ready)
+
+
+from triedbefore.web import cli_context  # noqa: E402, F401  (registers its commands)
 
 
 def main() -> None:
