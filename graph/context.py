@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from triedbefore.graph import NotFound, queries
+from triedbefore.graph import NotFound, analytics, queries
 from triedbefore.graph.store import Store
 from triedbefore.ontology.vocab import COUNTED_LINKS, FrameFidelity, Rurality, SiteKind
 
@@ -61,7 +61,6 @@ BANDS: tuple[tuple[str, range], ...] = (
 )
 NOT_CAUSAL = ("Descriptive, not causal: attempts that kept or changed a part differ in "
               "other ways too, and the groups are small. Read the counts before any share.")
-POSITIVE_FINDINGS = ("positive",)
 
 
 @dataclass(frozen=True)
@@ -181,6 +180,8 @@ def similarity(mine: Context, theirs: Context) -> tuple[float, dict[str, float]]
 # --- a solution's attempts, with context ------------------------------------------------
 
 def _attempts(store: Store, solution_id: str) -> list[dict[str, Any]]:
+    if not store.read(queries.SOLUTION_EXISTS, {"id": solution_id}):
+        raise NotFound(f"no solution with id {solution_id!r}")
     rows = [dict(r) for r in store.read(queries.SOLUTION_ATTEMPT_CONTEXT,
                                         {"id": solution_id, "counted": COUNTED})]
     adaptations: dict[str, list[dict[str, Any]]] = {}
@@ -372,7 +373,7 @@ def design(store: Store, solution_id: str) -> dict[str, Any]:
     dropped = [ad for ad in adaptations
                if ad.get("component_id") in core
                and (ad.get("fidelity") == FrameFidelity.INCONSISTENT
-                    or ad.get("nature") in ("removing", "substituting", "drift"))]
+                    or ad.get("nature") in ("removing", "drift"))]
     # Map: per component (and for changes to no named component), who changed it and how.
     mapped: list[dict[str, Any]] = []
     for c in [*components, {"id": None, "name": "No named component", "role": None}]:
@@ -404,26 +405,40 @@ def design(store: Store, solution_id: str) -> dict[str, Any]:
     by_fidelity = {name: _group([a for a in attempts if fidelity_of[str(a["id"])] == name])
                    for name in ("fidelity-consistent only", "fidelity-inconsistent",
                                 "unknown", "none recorded")}
-    deviants = [{"initiative_id": a["id"], "title": a["title"],
-                 "result": _attempt_result(a),
-                 "findings": [e.get("finding") for e in a["evaluations"]],
-                 "adaptations": a["adaptations"]}
-                for a in attempts if _positive_deviant(a)]
+    deviants, notes = _positive_deviants(store, attempts)
     return {"solution_id": solution_id, "versions": versions, "components": components,
             "unversioned_attempts": unversioned, "attempts": len(attempts),
             "adapted_attempts": len({str(ad["initiative_id"]) for ad in adaptations}),
             "adaptations": len(adaptations), "map": mapped, "dropped_core": dropped,
             "against_outcomes": {"by_component": groups, "by_fidelity": by_fidelity,
                                  "warning": NOT_CAUSAL},
-            "positive_deviants": deviants}
+            "positive_deviants": deviants, "deviance_notes": notes}
 
 
-def _positive_deviant(attempt: Mapping[str, Any]) -> bool:
-    """An attempt that did better than the rest: outcomes improved with none worsened, or
-    a positive evaluation and no other finding."""
-    findings = {e.get("finding") for e in attempt["evaluations"]}
-    return _attempt_result(attempt) == "improved" or (bool(findings)
-                                                      and findings <= set(POSITIVE_FINDINGS))
+def _positive_deviants(store: Store, attempts: list[dict[str, Any]]
+                       ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The attempts that are positive deviants on a measure they report (the explorer's
+    positive deviance: an improvement far above the peers that measured the same thing,
+    robust z ≥ 2; docs/analytics.md), with their adaptations; and per measure, what the
+    comparison could say."""
+    by_id = {str(a["id"]): a for a in attempts}
+    found: dict[str, list[dict[str, Any]]] = {}
+    notes: list[dict[str, Any]] = []
+    for measure in sorted({str(o["measure"]) for a in attempts for o in a["outcomes"]
+                           if o.get("measure")}):
+        try:
+            result = analytics.deviance(store, measure)
+        except NotFound:  # pragma: no cover - the measure was just read
+            continue
+        notes.append({"measure": measure, "outcomes": result.outcomes, "note": result.note})
+        for d in result.deviants:
+            if str(d["initiative_id"]) in by_id:
+                found.setdefault(str(d["initiative_id"]), []).append(
+                    {"measure": measure, "score": d["score"],
+                     "relative_change": d["relative_change"]})
+    deviants = [{"initiative_id": i, "title": by_id[i]["title"], "measures": found[i],
+                 "adaptations": by_id[i]["adaptations"]} for i in sorted(found)]
+    return deviants, notes
 
 
 def summary(store: Store, solution_id: str, site_id: str | None = None, *,

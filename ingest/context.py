@@ -416,12 +416,12 @@ def keep_context(store: Store, rows: list[dict[str, str]], *, batch: int = 5000)
             if any(props.get(c) is not None for c in CONTEXT_COLUMNS):
                 held[str(props["id"])] = props
     for row in rows:
-        props = held.get(row["site_id"])
-        if props is None:
+        kept = held.get(row["site_id"])
+        if kept is None:
             continue
         for column in CONTEXT_COLUMNS:
-            if not row.get(column) and props.get(column) is not None:
-                row[column] = _as_cell(props[column])
+            if not row.get(column) and kept.get(column) is not None:
+                row[column] = _as_cell(kept[column])
 
 
 @dataclass
@@ -448,19 +448,19 @@ def ingest_context(store: Store, paths: Iterable[str | Path], *,
                    report_dir: Path | None = None) -> ContextResult:
     """Add the context files' values to the graph's sites, through the ingest entry point.
     Only the sites whose context changes are written."""
-    paths = [Path(p) for p in paths]
-    if not paths:
+    given = [Path(p) for p in paths]
+    if not given:
         raise ContextUnreadable("no context file given")
-    files = [read_context_file(p) for p in paths]
+    files = [read_context_file(p) for p in given]
     store.ensure_schema()
     sites = graph_site_rows(store)
     rows, coverage = apply_context(sites, files)
     before = {row["site_id"]: row for row in sites}
     changed = [row for row in rows if row != before.get(row["site_id"])]
     digest = hashlib.sha256()
-    for path in sorted(paths):
+    for path in sorted(given):
         digest.update(path.read_bytes())
-    source = RowsSource(", ".join(str(p) for p in paths), {SiteRow.FILE: changed},
+    source = RowsSource(", ".join(str(p) for p in given), {SiteRow.FILE: changed},
                         digest=digest.hexdigest())
     result = run(store, source, batch_size=batch_size, progress=progress)
     problems = ProblemLog()

@@ -142,13 +142,17 @@ def test_design_versions_dropped_core_and_adaptations_against_outcomes(
     assert groups["X-C-ROUND"]["changed"]["attempts"] == 1
     assert groups["X-C-ROUND"]["changed"]["outcomes"] == {"worsened": 1}
     assert groups["X-C-ROUND"]["kept"]["attempts"] == 4
+    assert groups["X-C-ROUND"]["kept"]["outcomes"] == {"improved": 3, "no change": 1}
     assert groups["X-C-WHO"]["changed"]["findings"] == {"positive": 1}
     fid = d["against_outcomes"]["by_fidelity"]
     assert fid["fidelity-inconsistent"]["initiative_ids"] == ["X-I2"]
     assert fid["none recorded"]["initiative_ids"] == ["X-I5"]
     assert "not causal" in d["against_outcomes"]["warning"]
+    # X-I1 halved its admissions while its four peers on the measure moved by 10% or less
     assert [p["initiative_id"] for p in d["positive_deviants"]] == ["X-I1"]
     assert [a["id"] for a in d["positive_deviants"][0]["adaptations"]] == ["X-A1"]
+    assert d["positive_deviants"][0]["measures"][0]["score"] >= 2
+    assert d["deviance_notes"][0]["outcomes"] == 5
 
 
 def test_summary_for_a_site_named_or_coded(loaded: FalkorStore) -> None:

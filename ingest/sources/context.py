@@ -36,7 +36,7 @@ def fetch_context_file(url: str, folder: Path) -> Path:
                     size += len(block)
                     if size > MAX_BYTES:
                         raise SourceError(f"{url}: larger than {MAX_BYTES:,} bytes")
-                    fh.write(block)
+                    fh.writelines((block,))  # a file, not the store
     except requests.RequestException as exc:
         tmp.unlink(missing_ok=True)
         raise SourceError(f"{url}: {type(exc).__name__}: cannot be read") from None
