@@ -1243,9 +1243,10 @@ def design(state: Context, solution_id: str, fmt: str) -> None:
                    f"({_ctx_words(d.get('nature'))}, fidelity {_ctx_words(d.get('fidelity'))})")
     click.echo(data["against_outcomes"]["warning"])
     for g in data["against_outcomes"]["by_component"]:
-        click.echo(f"{g['name']}: changed by {g['changed']['attempts']} "
-                   f"(outcomes {g['changed']['outcomes']}), kept by {g['kept']['attempts']} "
-                   f"(outcomes {g['kept']['outcomes']})")
+        if g["changed"]["attempts"]:
+            click.echo(f"{g['name']}: changed by {g['changed']['attempts']} (outcomes "
+                       f"{g['changed']['outcomes']}); no change recorded by "
+                       f"{g['kept']['attempts']} (outcomes {g['kept']['outcomes']})")
 
 
 def _check_site_text(site_context: dict[str, Any]) -> None:
