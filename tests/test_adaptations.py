@@ -174,3 +174,18 @@ def test_graph_without_adaptations_exports_the_five_files(store: FalkorStore,
     assert set(counts) == {"sites.csv", "solutions.csv", "initiatives.csv", "outcomes.csv",
                            "evaluations.csv"}
     assert not (tmp_path / "adaptations.csv").exists()
+
+
+def test_a_restricted_adaptation_stays_out_of_the_public_copy(store: FalkorStore,
+                                                              tmp_path: Path) -> None:
+    assert ingest(store, BUNDLE).exit_code == 0
+    (tmp_path / "adaptations.csv").write_text(
+        "adaptation_id,initiative_id,what,fidelity,description,visibility\n"
+        "X-R1,X-I1,content,consistent,Not for the public.,restricted\n"
+        "X-R2,X-I1,context,unknown,For everyone.,\n", encoding="utf-8")
+    assert ingest(store, tmp_path).exit_code == 0
+    copy = store.public_copy()
+    seen = copy.read("MATCH (a:Adaptation) WHERE a.id IN ['X-R1', 'X-R2'] RETURN a.id AS id")
+    assert seen == [{"id": "X-R2"}]
+    assert len(store.read("MATCH (a:Adaptation) WHERE a.id IN ['X-R1', 'X-R2'] "
+                          "RETURN a.id AS id")) == 2
