@@ -263,18 +263,20 @@ def applicability(store: Store, solution_id: str, *, when: int | None = None,
     gaps: list[str] = []
     for kind in sorted({c.kind for c in tried} - set(kinds)):
         gaps.append(f"no evaluation of an attempt at a {_kind_words(kind)}")
-    if sites:
+    if sites and bands:
         for name, _ in BANDS:
             if name not in bands:
                 label, deciles = name.split(" (", 1)
                 gaps.append(f"no evaluation in a {label} place ({deciles}")
-        if rurality:
-            for broad in ("urban", "rural"):
-                if broad not in rurality:
-                    gaps.append(f"no evaluation in {'an' if broad == 'urban' else 'a'} "
-                                f"{broad} place")
-        else:
-            gaps.append("the rurality of the evaluated places is not known")
+    elif sites:
+        gaps.append("the deprivation of the evaluated places is not known")
+    if sites and rurality:
+        for broad in ("urban", "rural"):
+            if broad not in rurality:
+                gaps.append(f"no evaluation in {'an' if broad == 'urban' else 'a'} "
+                            f"{broad} place")
+    elif sites:
+        gaps.append("the rurality of the evaluated places is not known")
     return {"solution_id": solution_id, "evaluated_attempts": len(evaluated),
             "evaluated_sites": len(sites),
             "covered": {"kinds": kinds, "deprivation": bands, "rurality": rurality},

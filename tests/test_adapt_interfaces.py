@@ -114,5 +114,9 @@ def test_the_page_says_which_context_is_missing(store: FalkorStore, tmp_path: Pa
     client = app.test_client()
     adapt = client.get("/solutions/SOL-TELE.json").get_json()["adapt"]
     assert adapt["coverage"]["missing"] == ["deprivation", "rurality", "size"]
+    # nothing known of the evaluated places: said once, not as a gap in every band
+    assert adapt["applicability"]["not_covered"][-2:] == [
+        "the deprivation of the evaluated places is not known",
+        "the rurality of the evaluated places is not known"]
     html = client.get("/solutions/SOL-TELE").get_data(as_text=True)
     assert "Not in this graph for any site: <strong>deprivation, rurality, size</strong>" in html
