@@ -1006,6 +1006,80 @@ EVALUATION_QUALITY = (
 )
 
 
+# --- design once, adapt locally: site context, places like yours, adaptations ---------
+# (graph/context.py, ingest/context.py)
+
+SITE_IDS = "MATCH (t:Site) RETURN t.id AS id"
+
+# Sites as interchange rows: every property and the parent's id.
+SITE_ROWS = (
+    "UNWIND $ids AS id MATCH (t:Site {id: id}) "
+    "OPTIONAL MATCH (t)-[:PART_OF]->(p:Site) RETURN t {.*} AS props, p.id AS parent_id"
+)
+
+# The context of sites, and of their parent and grandparent (the areas they are in).
+SITE_CONTEXTS = (
+    "UNWIND $ids AS id MATCH (t:Site {id: id}) "
+    "OPTIONAL MATCH (t)-[:PART_OF]->(p:Site) "
+    "OPTIONAL MATCH (p)-[:PART_OF]->(q:Site) "
+    "RETURN t.id AS id, [x IN [t, p, q] WHERE x IS NOT NULL | x {.id, .name, .kind, "
+    ".imd_score, .imd_decile, .imd_year, .imd_source, .rurality, .rurality_source, "
+    ".registered_patients, .registered_patients_date, .registered_patients_source, "
+    ".illustrative}] AS chain"
+)
+
+# Sites whose code is $q, or whose name holds $q (case folded): the organisation picker.
+SITE_LOOKUP = (
+    "MATCH (t:Site) WHERE t.id = $q OR toLower(t.name) CONTAINS toLower($q) "
+    "WITH t, t.id = $q AS exact ORDER BY exact DESC, t.close_date IS NULL DESC, t.name, t.id "
+    "LIMIT $limit "
+    "RETURN t.id AS id, t.name AS name, t.kind AS kind, t.close_date AS close_date, exact"
+)
+
+# A solution's attempts (counted links) with their sites, design version, evaluations and
+# outcomes: the rows "places like yours", "where the evidence applies" and the design
+# page read.
+SOLUTION_ATTEMPT_CONTEXT = (
+    "MATCH (s:Solution {id: $id})<-[l:IMPLEMENTS]-(i:Initiative) WHERE l.how IN $counted "
+    "RETURN i.id AS id, i.title AS title, i.start_date AS start_date, "
+    "i.start_date_lo AS start_lo, i.status AS status, i.illustrative AS illustrative, "
+    "[(i)-[:TRIED_AT]->(t:Site) | t.id] AS sites, "
+    "[(i)-[:FOLLOWS]->(v:DesignVersion) | v.id] AS versions, "
+    "[(e:Evaluation)-[:EVALUATED]->(i) | e {.id, .title, .finding, .design, "
+    ".published_date, .published_date_hi, .sms_effective, .illustrative}] AS evaluations, "
+    "[(i)-[:HAS_OUTCOME]->(o:Outcome) | o {.id, .measure, .direction, .baseline, .value, "
+    ".unit}] AS outcomes "
+    "ORDER BY start_lo, id"
+)
+
+# The adaptations of a solution's attempts, with the component each changed.
+SOLUTION_ADAPTATIONS = (
+    "MATCH (s:Solution {id: $id})<-[l:IMPLEMENTS]-(i:Initiative)<-[:ADAPTS]-(a:Adaptation) "
+    "WHERE l.how IN $counted "
+    "OPTIONAL MATCH (a)-[:MODIFIES]->(c:Component) "
+    "WITH a, i, c ORDER BY i.id, a.id "
+    "RETURN a {.*} AS adaptation, i.id AS initiative_id, c.id AS component_id"
+)
+
+# A solution's design versions (oldest first) and components, each with its versions.
+SOLUTION_VERSIONS = (
+    "MATCH (v:DesignVersion)-[:VERSION_OF]->(s:Solution {id: $id}) "
+    "WITH v ORDER BY v.published_date_lo, v.id RETURN v {.*} AS version"
+)
+SOLUTION_COMPONENTS = (
+    "MATCH (c:Component)-[:COMPONENT_OF]->(s:Solution {id: $id}) "
+    "OPTIONAL MATCH (c)-[:IN_VERSION]->(v:DesignVersion) "
+    "WITH c, collect(v.id) AS versions ORDER BY c.role, c.id "
+    "RETURN c {.*} AS component, versions"
+)
+
+# How many sites hold each kind of context value (the demo says which are missing).
+CONTEXT_COVERAGE = (
+    "MATCH (t:Site) RETURN t.kind AS kind, count(t) AS sites, "
+    "count(t.imd_score) AS imd, count(t.rurality) AS rurality, "
+    "count(t.registered_patients) AS patients"
+)
+
 # --- the query console's row limit (graph/readonly.py) --------------------------------
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from triedbefore.graph import analytics, asof, queries, wording
 from triedbefore.graph.analytics import COUNTED_LINKS
+from triedbefore.graph.context import for_check
 from triedbefore.graph.dialect import fulltext_terms
 from triedbefore.graph.matching import (
     AUTO_LINK_THRESHOLD,
@@ -127,9 +128,12 @@ def _cites(text: str, ref: str) -> bool:
 
 
 def check(store: Store, text: str, as_of: str | date | None = None,
-          limit: int = 5) -> dict[str, Any]:
+          limit: int = 5, site: str | None = None) -> dict[str, Any]:
     """The proposal check: closest solutions with their verdicts, zombie risk, what to read
-    first, and the closest past initiatives (see :func:`similar_initiatives`)."""
+    first, and the closest past initiatives (see :func:`similar_initiatives`); with the
+    proposer's ``site`` (ODS code or name), whether its context lies outside what each
+    solution's evaluations covered, and the attempts in places most like it
+    (:func:`triedbefore.graph.context.for_check`)."""
     when = analytics.as_of_day(as_of)
     matcher = solution_matcher(store)
     names = solution_names(store)
@@ -180,11 +184,15 @@ def check(store: Store, text: str, as_of: str | date | None = None,
     places = find_places(store, text)
     initiatives = similar_initiatives(store, text, [m["solution_id"] for m in matches],
                                       places, when, verdicts)
-    return {"matches": matches, "zombie_risk": risk,
-            "read_first": _read_first(read_first[:limit], evaluations, verdicts, names,
-                                      initiatives),
-            "initiatives": initiatives, "as_of": iso(when),
-            "places": [{"name": p.name, "sites": sorted(p.sites)} for p in places]}
+    report = {"matches": matches, "zombie_risk": risk,
+              "read_first": _read_first(read_first[:limit], evaluations, verdicts, names,
+                                        initiatives),
+              "initiatives": initiatives, "as_of": iso(when),
+              "places": [{"name": p.name, "sites": sorted(p.sites)} for p in places]}
+    if site:
+        report["site_context"] = for_check(store, site, [m["solution_id"] for m in matches],
+                                           when=when)
+    return report
 
 
 # --- the proposal check's neighbours ------------------------------------------------------

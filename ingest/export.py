@@ -64,12 +64,22 @@ def iter_nodes(store: Store, label: Label) -> Iterator[dict[str, Any]]:
         yield from sorted(rows, key=lambda r: str(r["props"]["id"]))
 
 
+#: Files written only when the graph holds rows for them (design versions, components and
+#: adaptations), so that a graph without any exports the five files it always did.
+WHEN_NOT_EMPTY = frozenset({"versions.csv", "components.csv", "adaptations.csv"})
+
+
 def export_bundle(store: Store, dest: Path) -> dict[str, int]:
-    """Write the five interchange files into ``dest``; returns rows per file."""
+    """Write the interchange files into ``dest``; returns rows per file."""
     dest.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     for row_type in ROW_TYPES:
-        counts[row_type.FILE] = _export_file(store, row_type, dest / row_type.FILE)
+        path = dest / row_type.FILE
+        count = _export_file(store, row_type, path)
+        if count == 0 and row_type.FILE in WHEN_NOT_EMPTY:
+            path.unlink()
+            continue
+        counts[row_type.FILE] = count
     return counts
 
 

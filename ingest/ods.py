@@ -41,6 +41,7 @@ from triedbefore.graph import queries
 from triedbefore.graph.store import Store
 from triedbefore.ingest import BundleUnreadable
 from triedbefore.ingest.bundle import Problem, ProblemLog
+from triedbefore.ingest.context import keep_context
 from triedbefore.ingest.loader import IngestResult, Loader, Progress, write_report
 from triedbefore.ingest.pipeline import RowsSource, run
 from triedbefore.ontology.models import SiteRow
@@ -575,6 +576,7 @@ def ingest_ods(store: Store, paths: Iterable[str | Path], *, batch_size: int | N
             if s.get("kind") not in (SiteKind.ICB.value, SiteKind.NHS_REGION.value):
                 coordinates[sid] = point  # its own coordinates, not a district centroid
     built = site_rows(extracts, known_sites=known_sites, coordinates=coordinates)
+    keep_context(store, built.rows, batch=batch)  # deprivation, rurality, size stay
     org_ids = {o.code for e in extracts for o in e.organisations}
     first_load = not any(sid in state for sid in org_ids)
     changes = _changes(built.rows, state)

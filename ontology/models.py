@@ -29,14 +29,25 @@ from pydantic import (
 )
 
 from triedbefore.ontology.vocab import (
+    ComponentRole,
     Design,
     Direction,
     Finding,
+    FrameFidelity,
+    FrameGoal,
+    FrameLevel,
+    FrameNature,
+    FramePlanned,
+    FrameReason,
+    FrameWhat,
+    FrameWhen,
+    FrameWho,
     InterventionType,
     Label,
     Link,
     QualityDomain,
     ReviewQuality,
+    Rurality,
     SiteKind,
     Status,
     Visibility,
@@ -232,6 +243,17 @@ class SiteRow(InterchangeRow):
     source_url: str | None = None
     licence: str | None = None
     illustrative: Bool = None
+    # Context (issue 22): each value with where it came from.
+    imd_score: Annotated[float, Field(ge=0), AfterValidator(_finite)] | None = None
+    imd_decile: Annotated[int, Field(ge=1, le=10)] | None = None
+    imd_year: Annotated[int, Field(ge=2000, le=2100)] | None = None
+    imd_source: str | None = None
+    rurality: Rurality | None = None
+    rurality_source: str | None = None
+    registered_patients: Annotated[int, Field(ge=0)] | None = None
+    registered_patients_date: PartialDate | None = None
+    registered_patients_source: str | None = None
+    context_licence: str | None = None
 
 
 class SolutionRow(InterchangeRow):
@@ -267,6 +289,7 @@ class InitiativeRow(InterchangeRow):
         Reference("site_ids", (Link.INITIATIVE_SITE,)),
         Reference("learned_from", (Link.INITIATIVE_LEARNED_FROM_EVALUATION,
                                    Link.INITIATIVE_LEARNED_FROM_INITIATIVE)),
+        Reference("version_id", (Link.INITIATIVE_VERSION,), many=False),
     )
     DATE_COLUMNS = ("start_date", "end_date")
 
@@ -285,6 +308,7 @@ class InitiativeRow(InterchangeRow):
     licence: str | None = None
     illustrative: Bool = None
     visibility: Visibility = Visibility.PUBLIC
+    version_id: str | None = None
 
     def node_properties(self) -> dict[str, Any]:
         props = super().node_properties()
@@ -378,10 +402,97 @@ class EvaluationRow(InterchangeRow):
         return props
 
 
+#: ``|``-separated cells of enumerated values.
+WhoList = Annotated[list[FrameWho], BeforeValidator(_split_multi)]
+GoalList = Annotated[list[FrameGoal], BeforeValidator(_split_multi)]
+ReasonList = Annotated[list[FrameReason], BeforeValidator(_split_multi)]
+
+
+class DesignVersionRow(InterchangeRow):
+    """One version of a solution's national design (a framework revised in a later year)."""
+
+    FILE = "versions.csv"
+    LABEL = Label.DESIGN_VERSION
+    ID_COLUMN = "version_id"
+    REFERENCES = (Reference("solution_id", (Link.VERSION_SOLUTION,), many=False),)
+    DATE_COLUMNS = ("published_date",)
+
+    version_id: Text
+    solution_id: Text
+    name: Text
+    published_date: PartialDate | None = None
+    description: str | None = None
+    source_url: str | None = None
+    licence: str | None = None
+    illustrative: Bool = None
+
+
+class ComponentRow(InterchangeRow):
+    """A part of a solution: core (every attempt keeps it) or adaptable (CFIR)."""
+
+    FILE = "components.csv"
+    LABEL = Label.COMPONENT
+    ID_COLUMN = "component_id"
+    REFERENCES = (
+        Reference("solution_id", (Link.COMPONENT_SOLUTION,), many=False),
+        Reference("version_ids", (Link.COMPONENT_VERSION,)),
+    )
+
+    component_id: Text
+    solution_id: Text
+    name: Text
+    role: ComponentRole
+    version_ids: MultiValue = []
+    description: str | None = None
+    source_url: str | None = None
+    licence: str | None = None
+    illustrative: Bool = None
+
+
+class AdaptationRow(InterchangeRow):
+    """One modification an initiative made, in the terms of FRAME (Wiltsey Stirman et al.
+    2019): what, when, planned or not, by whom, at what level, how, whether it kept the
+    core, and why."""
+
+    FILE = "adaptations.csv"
+    LABEL = Label.ADAPTATION
+    ID_COLUMN = "adaptation_id"
+    REFERENCES = (
+        Reference("initiative_id", (Link.ADAPTATION_INITIATIVE,), many=False),
+        Reference("component_id", (Link.ADAPTATION_COMPONENT,), many=False),
+    )
+
+    adaptation_id: Text
+    initiative_id: Text
+    component_id: str | None = None
+    what: FrameWhat
+    nature: FrameNature | None = None
+    level: FrameLevel | None = None
+    stage: FrameWhen | None = None
+    planned: FramePlanned | None = None
+    decided_by: WhoList = []
+    fidelity: FrameFidelity
+    goals: GoalList = []
+    reasons: ReasonList = []
+    description: str | None = None
+    source_url: str | None = None
+    licence: str | None = None
+    illustrative: Bool = None
+    visibility: Visibility = Visibility.PUBLIC
+
+    def node_properties(self) -> dict[str, Any]:
+        props = super().node_properties()
+        for column in ("decided_by", "goals", "reasons"):
+            values = getattr(self, column)
+            props[column] = [v.value for v in values] or None
+        return props
+
+
 #: Row types in load order: a file's references point only to earlier files,
 #: except ``learned_from`` and ``parent_id``, which are linked after all nodes exist.
 ROW_TYPES: tuple[type[InterchangeRow], ...] = (
-    SiteRow, SolutionRow, InitiativeRow, OutcomeRow, EvaluationRow,
+    SiteRow, SolutionRow, DesignVersionRow, ComponentRow, InitiativeRow, OutcomeRow,
+    EvaluationRow, AdaptationRow,
 )
 ROW_TYPE_BY_FILE: dict[str, type[InterchangeRow]] = {t.FILE: t for t in ROW_TYPES}
 ROW_TYPE_BY_LABEL: dict[Label, type[InterchangeRow]] = {t.LABEL: t for t in ROW_TYPES}

@@ -24,6 +24,9 @@ class Label(StrEnum):
     VERDICT_CHANGE = "VerdictChange"
     WATCH = "Watch"
     GRAPH_VERSION = "GraphVersion"
+    DESIGN_VERSION = "DesignVersion"
+    COMPONENT = "Component"
+    ADAPTATION = "Adaptation"
 
 
 class Rel(StrEnum):
@@ -37,6 +40,12 @@ class Rel(StrEnum):
     EVALUATED = "EVALUATED"
     REPORTS = "REPORTS"
     CANDIDATE_FOR = "CANDIDATE_FOR"
+    VERSION_OF = "VERSION_OF"
+    COMPONENT_OF = "COMPONENT_OF"
+    IN_VERSION = "IN_VERSION"
+    FOLLOWS = "FOLLOWS"
+    ADAPTS = "ADAPTS"
+    MODIFIES = "MODIFIES"
 
 
 class LinkHow(StrEnum):
@@ -204,6 +213,159 @@ class WatchTarget(StrEnum):
     INTERVENTION_TYPE = "intervention_type"
 
 
+# --- Design once, adapt locally (CFIR core/periphery, FRAME, site context) ----------
+
+
+class ComponentRole(StrEnum):
+    """CFIR: what every attempt must keep (core) or may adapt (the adaptable periphery)."""
+
+    CORE = "core"
+    ADAPTABLE = "adaptable"
+
+
+class FrameWhat(StrEnum):
+    """FRAME: what was modified."""
+
+    CONTENT = "content"
+    CONTEXT = "context"
+    TRAINING = "training"
+    EVALUATION = "evaluation"
+    IMPLEMENTATION_AND_SCALE_UP = "implementation_and_scale_up"
+
+
+class FrameWhen(StrEnum):
+    """FRAME: when in the process the modification was made."""
+
+    PRE_IMPLEMENTATION = "pre_implementation"
+    IMPLEMENTATION = "implementation"
+    SCALE_UP = "scale_up"
+    MAINTENANCE = "maintenance"
+
+
+class FramePlanned(StrEnum):
+    """FRAME: whether the modification was planned (proactive or reactive) or not."""
+
+    PLANNED_PROACTIVE = "planned_proactive"
+    PLANNED_REACTIVE = "planned_reactive"
+    UNPLANNED_REACTIVE = "unplanned_reactive"
+
+
+class FrameWho(StrEnum):
+    """FRAME: who participated in the decision to modify."""
+
+    POLITICAL_LEADERS = "political_leaders"
+    PROGRAMME_LEADER = "programme_leader"
+    FUNDER = "funder"
+    ADMINISTRATOR = "administrator"
+    PROGRAMME_MANAGER = "programme_manager"
+    DEVELOPER = "developer"
+    RESEARCHER = "researcher"
+    DELIVERY_TEAM = "delivery_team"
+    PRACTITIONER = "practitioner"
+    COMMUNITY_MEMBERS = "community_members"
+    RECIPIENTS = "recipients"
+
+
+class FrameLevel(StrEnum):
+    """FRAME: at what level of delivery the modification was made (for whom or what)."""
+
+    INDIVIDUAL_RECIPIENT = "individual_recipient"
+    COHORT = "cohort"
+    POPULATION = "population"
+    TARGETED_GROUP = "targeted_group"
+    INDIVIDUAL_PRACTITIONER = "individual_practitioner"
+    UNIT = "unit"
+    ORGANISATION = "organisation"
+    NETWORK = "network"
+
+
+class FrameNature(StrEnum):
+    """FRAME: the nature of a change to content or context."""
+
+    TAILORING = "tailoring"
+    PACKAGING = "packaging"
+    ADDING = "adding"
+    REMOVING = "removing"
+    SHORTENING = "shortening"
+    LENGTHENING = "lengthening"
+    SUBSTITUTING = "substituting"
+    REORDERING = "reordering"
+    SPREADING = "spreading"
+    INTEGRATING_INTO_OTHER = "integrating_into_other"
+    INTEGRATING_OTHER = "integrating_other"
+    REPEATING = "repeating"
+    LOOSENING_STRUCTURE = "loosening_structure"
+    DEPARTING_AND_RETURNING = "departing_and_returning"
+    DRIFT = "drift"
+
+
+class FrameFidelity(StrEnum):
+    """FRAME: whether the modification kept the core elements."""
+
+    CONSISTENT = "consistent"
+    INCONSISTENT = "inconsistent"
+    UNKNOWN = "unknown"
+
+
+class FrameGoal(StrEnum):
+    """FRAME: the goal of the modification."""
+
+    INCREASE_REACH = "increase_reach"
+    INCREASE_RETENTION = "increase_retention"
+    IMPROVE_FEASIBILITY = "improve_feasibility"
+    IMPROVE_FIT = "improve_fit"
+    ADDRESS_CULTURAL_FACTORS = "address_cultural_factors"
+    IMPROVE_EFFECTIVENESS = "improve_effectiveness"
+    REDUCE_COST = "reduce_cost"
+    INCREASE_SATISFACTION = "increase_satisfaction"
+
+
+class FrameReason(StrEnum):
+    """FRAME: the contextual factors behind the modification, grouped as the explorer
+    names them (fit the population, the workforce, the resources, the culture, the rules,
+    the organisation)."""
+
+    POPULATION = "population"
+    WORKFORCE = "workforce"
+    RESOURCES = "resources"
+    CULTURE = "culture"
+    RULES = "rules"
+    ORGANISATION = "organisation"
+
+
+class Rurality(StrEnum):
+    """The ONS 2011 rural-urban classification of small areas (England and Wales)."""
+
+    URBAN_MAJOR_CONURBATION = "urban_major_conurbation"
+    URBAN_MINOR_CONURBATION = "urban_minor_conurbation"
+    URBAN_CITY_AND_TOWN = "urban_city_and_town"
+    URBAN_CITY_AND_TOWN_SPARSE = "urban_city_and_town_sparse"
+    RURAL_TOWN_AND_FRINGE = "rural_town_and_fringe"
+    RURAL_TOWN_AND_FRINGE_SPARSE = "rural_town_and_fringe_sparse"
+    RURAL_VILLAGE_AND_DISPERSED = "rural_village_and_dispersed"
+    RURAL_VILLAGE_AND_DISPERSED_SPARSE = "rural_village_and_dispersed_sparse"
+
+    @property
+    def rural(self) -> bool:
+        return self.value.startswith("rural_")
+
+
+#: The schemes of issue 22 (adaptations and site context), by their ontology name.
+ADAPTATION_SCHEMES: dict[str, type[StrEnum]] = {
+    "ComponentRole": ComponentRole,
+    "FrameWhat": FrameWhat,
+    "FrameWhen": FrameWhen,
+    "FramePlanned": FramePlanned,
+    "FrameWho": FrameWho,
+    "FrameLevel": FrameLevel,
+    "FrameNature": FrameNature,
+    "FrameFidelity": FrameFidelity,
+    "FrameGoal": FrameGoal,
+    "FrameReason": FrameReason,
+    "Rurality": Rurality,
+}
+
+
 #: Concept schemes by their local name in the ontology (``tb:SiteKind`` …).
 CONCEPT_SCHEMES: dict[str, type[StrEnum]] = {
     "SiteKind": SiteKind,
@@ -220,6 +382,7 @@ CONCEPT_SCHEMES: dict[str, type[StrEnum]] = {
     "ChangeKind": ChangeKind,
     "WatchTarget": WatchTarget,
     "LinkHow": LinkHow,
+    **ADAPTATION_SCHEMES,
 }
 
 
@@ -260,6 +423,12 @@ class Link(StrEnum):
     EVALUATION_INITIATIVE = "Evaluation-EVALUATED->Initiative"
     EVALUATION_OUTCOME = "Evaluation-REPORTS->Outcome"
     CANDIDATE_SOLUTION = "Candidate-CANDIDATE_FOR->Solution"
+    VERSION_SOLUTION = "DesignVersion-VERSION_OF->Solution"
+    COMPONENT_SOLUTION = "Component-COMPONENT_OF->Solution"
+    COMPONENT_VERSION = "Component-IN_VERSION->DesignVersion"
+    INITIATIVE_VERSION = "Initiative-FOLLOWS->DesignVersion"
+    ADAPTATION_INITIATIVE = "Adaptation-ADAPTS->Initiative"
+    ADAPTATION_COMPONENT = "Adaptation-MODIFIES->Component"
 
     @property
     def source(self) -> Label:

@@ -29,7 +29,7 @@ from triedbefore.graph.rules import VERDICTS, iso, verdict_of
 from triedbefore.graph.stats import graph_stats
 from triedbefore.ontology.models import measure_key
 from triedbefore.ontology.vocab import InterventionType, Label, QualityDomain, SiteKind
-from triedbefore.web import charts, schemas, wording
+from triedbefore.web import adapt, charts, schemas, wording
 from triedbefore.web.pages import (
     choice_arg,
     date_arg,
@@ -303,7 +303,7 @@ def solution_data(solution_id: str) -> dict[str, Any]:
     pages = tuple(page_args(f"{table}_page")[0] for table in SOLUTION_TABLES)
     data: dict[str, Any] = cached(f"solution:{solution_id}:{as_of}:{pages}:{size}",
                                   lambda: _solution_data(solution_id, as_of, pages, size))
-    return dict(data)
+    return {**data, "adapt": adapt.solution_context(solution_id, as_of, cached)}
 
 
 def _solution_data(solution_id: str, as_of: str | None, pages: tuple[int, ...],
@@ -767,17 +767,23 @@ def check_data() -> dict[str, Any]:
     if len(text) > 10_000:
         abort(400, "parameter 'q' is longer than 10000 characters")
     as_of = _as_of()
+    site = adapt.site_arg()
     if not text:
-        return {"q": "", "report": None, "as_of": as_of}
-    report = searching.check(get_store(), text, as_of)
+        return {"q": "", "report": None, "as_of": as_of, "site": site or ""}
+    report = searching.check(get_store(), text, as_of, site=site)
     for match in report["matches"]:
         match["warnings"] = quality.explain(get_store(), match["verdict"],
                                             match["evaluations"])
-    return {"q": text, "as_of": as_of, "report": report}
+    return {"q": text, "as_of": as_of, "report": report, "site": site or ""}
 
 
 def method_data() -> dict[str, Any]:
     return {}
+
+
+def design_data(solution_id: str) -> dict[str, Any]:
+    """A solution's design page (``web/adapt.py``)."""
+    return adapt.design_data(solution_id, cached)
 
 
 # --- routes ---------------------------------------------------------------------------
@@ -814,6 +820,8 @@ register_page(bp, "/deviance", "deviance", "deviance.html", deviance_data,
               response=schemas.DeviancePage)
 register_page(bp, "/check", "check", "check.html", check_data, title="Proposal check",
               response=schemas.CheckPage)
+register_page(bp, "/solutions/<solution_id>/design", "design", "design.html", design_data,
+              title="Design and adaptations", response=schemas.DesignPage)
 register_page(bp, "/method", "method", "method.html", method_data, title="Method",
               response=schemas.MethodPage)
 

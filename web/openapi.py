@@ -128,6 +128,9 @@ PARAMETERS: dict[str, dict[str, Any]] = {
                              "Facet: initiatives at a site of this kind."),
     "facet_year": query("year", text(pattern="^[0-9]{4}$"),
                         "Facet: initiatives started in this year.", example="2016"),
+    "site": query("site", text(max_length=200), "Your organisation: an ODS code, or part of "
+                  "its name (several matches: none is chosen and the candidates are listed).",
+                  example=EXAMPLES["site_id"]),
     "check_q": query("q", text(max_length=10_000),
                      "The proposal's text. Empty: no report.",
                      example="Proposal: telehealth monitoring for COPD patients"),
@@ -252,7 +255,7 @@ PAGE_DOCS: dict[str, tuple[tuple[str, ...], tuple[int, ...], bool]] = {
                         "facet_year", "page", "search_size"), (400,), False),
     "explore.solutions": (("verdict", *LIST), (400,), False),
     "explore.solution": (("as_of", "year", "evaluations_page", "attempts_page",
-                          "outcomes_page", "size"), (400, 404), False),
+                          "outcomes_page", "size", "site"), (400, 404), False),
     "explore.initiative": ((), (404,), False),
     "explore.evaluation": ((), (404,), False),
     "explore.evaluations": (("solution", "evaluations_intervention_type", "domain", *LIST),
@@ -261,10 +264,11 @@ PAGE_DOCS: dict[str, tuple[tuple[str, ...], tuple[int, ...], bool]] = {
     "explore.zombies": (("as_of", "solution", "min_lag", *LIST), (400,), False),
     "explore.gap_map": (("by", *LIST), (400,), False),
     "explore.deviance": (("measure",), (404,), False),
-    "explore.check": (("check_q", "as_of"), (400,), False),
+    "explore.check": (("check_q", "as_of", "site"), (400,), False),
     "explore.method": ((), (), False),
     "living.changes": (("since", *LIST), (400,), True),
     "graphview.graph": (("node", "graph_kind", "graph_id"), (400, 404), True),
+    "explore.design": ((), (404,), False),
 }
 
 

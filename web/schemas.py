@@ -532,6 +532,9 @@ class SolutionPage(PageData):
     verdict."""
     evaluation_warnings: dict[str, list[DesignWarning]]
     """Evaluation id → its warnings (listed evaluations with any)."""
+    adapt: SolutionContext
+    """Where the evidence applies, the adaptations of the attempts and, with `site`, the
+    attempts in the places most like that organisation (docs/adaptations.md)."""
 
 
 # --- initiative, evaluation, site -------------------------------------------------------
@@ -864,6 +867,10 @@ class CheckReport(Envelope):
     places: list[CheckPlace]
     """Places the proposal names, found among the graph's site names and NHS regions."""
     as_of: date
+    site_context: CheckSiteContext = absent()
+    """With `site`: the proposer's organisation, its context and, per matched solution,
+    the warnings when it lies outside what the evidence covered, and the attempts in places
+    most like it."""
 
 
 class CheckPage(PageData):
@@ -874,6 +881,8 @@ class CheckPage(PageData):
     as_of: date | None
     report: CheckReport | None
     """Null without `q`."""
+    site: str
+    """The `site` parameter (empty when not given)."""
 
 
 class MethodPage(PageData):
@@ -1156,3 +1165,113 @@ class OpenAPIDocument(Record):
     openapi: Literal["3.1.0"]
     info: dict[str, Any]
     paths: dict[str, Any]
+
+
+# --- design once, adapt locally (web/adapt.py, graph/context.py) ---------------------------
+
+
+class SiteContext(Record):
+    """A site's context: kind, IMD decile and score, ONS rural-urban class, registered
+    patients; `inherited` names the area a value was taken from, `sources` where each
+    value came from."""
+
+    site_id: Id
+    name: str
+    kind: str
+    imd_decile: int | None
+    rurality: str | None
+    registered_patients: int | None
+    inherited: dict[str, str]
+
+
+class PlaceLike(Record):
+    """An attempt ranked by how alike its closest site is to the chosen organisation."""
+
+    initiative_id: Id
+    title: str
+    similarity: float = Field(ge=0, le=1)
+    compared: dict[str, float]
+    """The score (0 to 1) of each dimension compared: kind, deprivation, rurality, size."""
+    site: SiteContext
+    evaluations: list[Record]
+    outcomes: list[Record]
+    adaptations: list[Record]
+
+
+class PlacesLike(Record):
+    site: SiteContext
+    rule: str
+    """The similarity rule, in words."""
+    weights: dict[str, float]
+    known: list[str]
+    missing: list[str]
+    """Dimensions not known for the chosen organisation (left out of every comparison)."""
+    attempts: list[PlaceLike]
+    total: int
+
+
+class Applicability(Record):
+    """The contexts the solution's evaluations covered (counts of evaluated sites by kind,
+    deprivation band and urban or rural), and those none covered."""
+
+    evaluated_attempts: int
+    evaluated_sites: int
+    covered: dict[str, dict[str, int]]
+    not_covered: list[str]
+
+
+class ContextCoverage(Envelope):
+    by_kind: dict[str, dict[str, int]]
+    """Per kind of site: how many sites, and how many hold each context value."""
+    missing: list[str]
+    """Context dimensions no site in the graph holds."""
+
+
+class SolutionContext(Envelope):
+    applicability: Applicability
+    adaptations: list[Record]
+    """Every adaptation of the solution's attempts (FRAME terms)."""
+    site_query: str | None
+    """The `site` parameter, when given."""
+    site_choices: list[Record]
+    """When `site` names several sites: the candidates (none chosen)."""
+    places_like: PlacesLike | None
+    context_warnings: list[str]
+    """When the chosen organisation's context lies outside what the evaluations covered."""
+    coverage: ContextCoverage
+    rule: str
+    design_url: str
+
+
+class CheckSiteContext(Record):
+    query: str
+    site: SiteContext | None
+    choices: list[Record]
+    solutions: list[Record]
+
+
+class DesignPage(PageData):
+    """A solution's national design: its versions and the attempts that follow each, its
+    core and adaptable components, the map of local adaptations, the attempts that dropped
+    a core component, and adaptations against outcomes (descriptive, with counts)."""
+
+    solution: Record
+    solution_id: Id
+    versions: list[Record]
+    components: list[Record]
+    unversioned_attempts: list[str]
+    attempts: int
+    adapted_attempts: int
+    adaptations: int
+    map: list[Record]
+    dropped_core: list[Record]
+    against_outcomes: Record
+    """Per component, the attempts that changed it and those that kept it; and by fidelity:
+    the counts of attempts, of their outcomes' directions and of their evaluations'
+    findings, with the warning that this is descriptive, not causal."""
+    positive_deviants: list[Record]
+    """Attempts that are positive deviants on a measure they report, with their
+    adaptations."""
+    deviance_notes: list[Record]
+    """Per measure the attempts report: how many outcomes were compared, and what the
+    comparison could say."""

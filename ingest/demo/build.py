@@ -16,7 +16,13 @@ Deterministic: the same sources give byte-identical files. What goes in:
   they report, each fact checked against a stored copy of its source (``sources.csv``
   of each topic names the copy read and what was taken from it);
 - the illustrative records of the sample bundle (``ingest/sample``) that make
-  zombies, spread and deviance visible, each marked ``illustrative=true``.
+  zombies, spread and deviance visible, each marked ``illustrative=true``;
+- the context of the organisations (``sources/context``: deprivation and registered
+  patients of GP practices, and what they give their sub-ICB locations and ICBs),
+  through the same code as ``triedbefore ingest-context``;
+- design versions, core and adaptable components and FRAME adaptations
+  (``sources/design``): the real versions and components of the enhanced health in care
+  homes framework, and illustrative adaptations of the illustrative attempts.
 """
 
 from __future__ import annotations
@@ -25,8 +31,12 @@ import csv
 import sys
 from pathlib import Path
 
+from triedbefore.ingest.context import apply_context, read_context_file
 from triedbefore.ingest.ods import read_extract, site_rows
 from triedbefore.ontology.models import (
+    AdaptationRow,
+    ComponentRow,
+    DesignVersionRow,
     EvaluationRow,
     InitiativeRow,
     InterchangeRow,
@@ -146,12 +156,17 @@ def read_evidence(topic: Path) -> tuple[dict[str, list[dict[str, str]]], list[di
 
 
 def build(out: Path = OUT) -> dict[str, int]:
-    """Write the bundle's five files to ``out``; returns the rows of each."""
+    """Write the bundle's files to ``out``; returns the rows of each."""
     extracts = [read_extract(p) for p in sorted((SOURCES / "ods").glob("*.csv"))]
     problems = [p for e in extracts for p in e.problems]
     if problems:
         raise SystemExit(f"ODS sources have problems: {problems[:3]}")
     sites = site_rows(extracts).rows
+    context_files = [read_context_file(p) for p in sorted((SOURCES / "context").glob("*.csv"))]
+    if any(f.problems for f in context_files):
+        raise SystemExit(f"context sources have problems: "
+                         f"{[p for f in context_files for p in f.problems][:3]}")
+    sites, _coverage = apply_context(sites, context_files)
     site_ids = {r["site_id"] for r in sites}
 
     # Illustrative sites of the sample (care homes, wards); its real ones are in ODS.
@@ -284,10 +299,19 @@ def build(out: Path = OUT) -> dict[str, int]:
                     raise EvidenceError(f"{topic.name}/{name}: id {row[key]} is used twice")
                 taken.add(row[key])
                 tables[name].append(row)
+    # Design versions, components and adaptations; the versions attempts follow.
+    design = SOURCES / "design"
+    follows = {r["initiative_id"]: r["version_id"] for r in _read(design / "follows.csv")}
+    by_initiative = {i["initiative_id"]: i for i in initiatives}
+    for initiative_id, version_id in follows.items():
+        by_initiative[initiative_id]["version_id"] = version_id
     files: dict[str, tuple[type[InterchangeRow], list[dict[str, str]]]] = {
         "sites.csv": (SiteRow, sites), "solutions.csv": (SolutionRow, solutions),
         "initiatives.csv": (InitiativeRow, initiatives), "outcomes.csv": (OutcomeRow, outcomes),
         "evaluations.csv": (EvaluationRow, evaluations),
+        "versions.csv": (DesignVersionRow, _read(design / "versions.csv")),
+        "components.csv": (ComponentRow, _read(design / "components.csv")),
+        "adaptations.csv": (AdaptationRow, _read(design / "adaptations.csv")),
     }
     counts: dict[str, int] = {}
     for name, (row_type, rows) in files.items():
