@@ -431,6 +431,31 @@ SOLUTION_EVALUATIONS = (
     "ORDER BY published_hi, id"
 )
 
+# What the attempts at each of the solutions $ids cost, as of $when: by funder (as
+# written), how many attempts and the costs of those that reported one (collect skips
+# the empty ones).
+SOLUTION_COSTS = (
+    "UNWIND $ids AS sid "
+    "MATCH (s:Solution {id: sid})<-[l:IMPLEMENTS]-(i:Initiative) WHERE l.how IN $counted "
+    "WITH DISTINCT sid, i WHERE " + _STARTED_BY
+    + "RETURN sid AS solution_id, i.funder AS funder, count(i) AS attempts, "
+    "collect(i.cost_gbp) AS costs ORDER BY solution_id, funder"
+)
+
+# The economic results (cost per QALY, net cost per patient) of a solution's
+# evaluations published by $when.
+SOLUTION_ECONOMICS = (
+    "MATCH (s:Solution {id: $id})<-[l:IMPLEMENTS]-(:Initiative)<-[:EVALUATED]-(e:Evaluation) "
+    "WHERE l.how IN $counted "
+    "WITH DISTINCT e WHERE " + _PUBLISHED_BY
+    + "AND (e.cost_per_qaly_gbp IS NOT NULL OR e.net_cost_per_patient_gbp IS NOT NULL) "
+    "RETURN e.id AS id, e.title AS title, e.design AS design, e.finding AS finding, "
+    "e.published_date AS published_date, e.cost_per_qaly_gbp AS cost_per_qaly_gbp, "
+    "e.net_cost_per_patient_gbp AS net_cost_per_patient_gbp, e.price_year AS price_year, "
+    "e.published_date_hi AS published_hi, e.illustrative AS illustrative "
+    "ORDER BY published_hi, id"
+)
+
 # Outcomes as of $when: of initiatives started by then, measured by then.
 _OUTCOMES_BY = (
     "MATCH (s:Solution {id: $id})<-[l:IMPLEMENTS]-(i:Initiative)-[:HAS_OUTCOME]->(o:Outcome) "
@@ -570,6 +595,13 @@ GAP_MAP = (
     "RETURN s.id AS solution_id, s.name AS name, s.intervention_type AS intervention_type, "
     "e.id AS evaluation_id, e.title AS title, e.design AS design, e.finding AS finding, "
     "e.published_date AS published_date, collect(DISTINCT o.domain) AS domains"
+)
+
+# How many attempts at each solution reported a cost (the gap map's cost colouring).
+SOLUTION_COST_COUNTS = (
+    "MATCH (s:Solution)<-[l:IMPLEMENTS]-(i:Initiative) "
+    "WHERE l.how IN $counted AND i.cost_gbp IS NOT NULL "
+    "RETURN s.id AS solution_id, count(DISTINCT i) AS reported"
 )
 
 SOLUTION_FACETS = (

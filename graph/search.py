@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from triedbefore.graph import analytics, asof, queries, wording
+from triedbefore.graph import analytics, asof, costs, queries, wording
 from triedbefore.graph.analytics import COUNTED_LINKS
 from triedbefore.graph.dialect import fulltext_terms
 from triedbefore.graph.matching import (
@@ -177,6 +177,9 @@ def check(store: Store, text: str, as_of: str | date | None = None,
         match["evaluation_titles"] = {
             eid: str(evaluations[eid].get("title") or eid)
             for eid in verdicts[match["solution_id"]][1].shown if eid in evaluations}
+    spent = costs.costs_of(store, [m["solution_id"] for m in matches], when)
+    for match in matches:
+        match["costs"] = spent[match["solution_id"]]
     places = find_places(store, text)
     initiatives = similar_initiatives(store, text, [m["solution_id"] for m in matches],
                                       places, when, verdicts)

@@ -329,6 +329,10 @@ def measure_key(measure: str) -> str:
     return " ".join(measure.split()).casefold()
 
 
+#: The years a price year may take.
+PRICE_YEARS = (1900, 2100)
+
+
 class EvaluationRow(InterchangeRow):
     FILE = "evaluations.csv"
     LABEL = Label.EVALUATION
@@ -355,9 +359,27 @@ class EvaluationRow(InterchangeRow):
     doi: str | None = None
     url: str | None = None
     outcome_ids: MultiValue = []
+    # An economic result, shown beside the verdict (never changing it): cost per QALY
+    # gained (not negative), net cost per patient (negative: a saving), at the prices of
+    # ``price_year`` (required with either).
+    cost_per_qaly_gbp: Annotated[float, Field(ge=0), AfterValidator(_finite)] | None = None
+    net_cost_per_patient_gbp: Number = None
+    price_year: Annotated[int | None, Field(validate_default=True)] = None
     licence: str | None = None
     illustrative: Bool = None
     visibility: Visibility = Visibility.PUBLIC
+
+    @field_validator("price_year", mode="after")
+    @classmethod
+    def _price_year(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is None:
+            if any(info.data.get(c) is not None
+                   for c in ("cost_per_qaly_gbp", "net_cost_per_patient_gbp")):
+                raise ValueError("a cost result needs the year of its prices (YYYY)")
+            return None
+        if not PRICE_YEARS[0] <= value <= PRICE_YEARS[1]:
+            raise ValueError(f"{value} is not a price year ({PRICE_YEARS[0]}–{PRICE_YEARS[1]})")
+        return value
 
     @field_validator("doi", mode="after")
     @classmethod
@@ -403,7 +425,8 @@ def explain(error: ValidationError) -> list[FieldProblem]:
         kind = item.get("type", "")
         value = item.get("input")
         allowed: tuple[str, ...] = ()
-        if kind == "missing" or value is None or (kind == "string_too_short" and value == ""):
+        if kind != "value_error" and (kind == "missing" or value is None
+                                      or (kind == "string_too_short" and value == "")):
             reason = "required value is empty"
         elif kind == "enum":
             expected = str(item.get("ctx", {}).get("expected", ""))

@@ -400,6 +400,8 @@ GapRow = create_model(
     evaluations=(Count, Field(description="Evaluations of the row, in any domain (0: a "
                                           "gap, tried but never evaluated).")),
     initiatives=(Count, Field(description="Initiatives that tried the row's solutions.")),
+    costs_reported=(Count, Field(description="Initiatives of the row's solutions that "
+                                             "reported a cost (`cost_gbp`).")),
     **{d: (Count, ...) for d in GAP_DOMAINS},
 )
 
@@ -508,6 +510,56 @@ class Rollup(Envelope):
     """e.g. "Tried in 14 GP practices across 3 ICBs in the North West." """
 
 
+class FunderCosts(Envelope):
+    """What the attempts one funder paid for cost (``cost_gbp``), as of the date."""
+
+    funder: str
+    """The funder as the initiatives name it, or "funder not recorded"."""
+    attempts: Count
+    """Attempts started by the date with this funder."""
+    reported: Count
+    """Of those, how many reported a cost."""
+    median: float | None
+    """Median cost in pounds of those that reported one (null: none did)."""
+    min: float | None
+    max: float | None
+    text: str
+    """In words, or "no cost reported"."""
+
+
+class CostSummary(Envelope):
+    """What attempts at a solution cost: median and range of ``cost_gbp`` over the attempts
+    started by the date that reported one, overall and by funder."""
+
+    attempts: Count
+    reported: Count
+    median: float | None
+    min: float | None
+    max: float | None
+    text: str
+    """e.g. "median £120,000 (range £40,000 to £2m), from 3 of 5 attempts reporting a
+    cost", or "no cost reported"."""
+    by_funder: list[FunderCosts]
+
+
+class EconomicResult(Envelope):
+    """An evaluation's economic result, shown beside the verdict (it never changes it)."""
+
+    id: Id
+    title: str | None
+    design: Design | None
+    finding: Finding | None
+    published_date: PartialDate | None
+    published_hi: int | None
+    cost_per_qaly_gbp: float | None
+    """Incremental cost per QALY gained, pounds."""
+    net_cost_per_patient_gbp: float | None
+    """Net cost per patient, pounds; negative: a saving."""
+    price_year: int | None
+    illustrative: bool | None
+    text: str
+
+
 class SolutionPage(PageData):
     """One solution: its verdict as of a date, the evaluations and attempts behind it,
     zombie repeats, sites, outcomes and similar solutions."""
@@ -532,6 +584,10 @@ class SolutionPage(PageData):
     verdict."""
     evaluation_warnings: dict[str, list[DesignWarning]]
     """Evaluation id → its warnings (listed evaluations with any)."""
+    costs: CostSummary
+    """What the attempts started by `as_of` cost."""
+    economics: list[EconomicResult]
+    """Economic results of the evaluations published by `as_of`, oldest first."""
 
 
 # --- initiative, evaluation, site -------------------------------------------------------
@@ -672,6 +728,8 @@ class GapMapPage(PageData):
     """Evaluations per solution (or intervention type) and quality domain."""
 
     by: Literal["solution", "intervention_type"]
+    colour: Literal["verdict", "cost"]
+    """What the colours show: the verdict, or whether an attempt reported a cost."""
     domains: list[GapDomain]
     cells: Paginated[GapRow]
     """One page of rows, in the order of their labels."""
@@ -785,6 +843,8 @@ class CheckMatch(Envelope):
     evaluations: list[Id]
     illustrative: bool
     warnings: list[DesignWarning] = absent()
+    costs: CostSummary
+    """What the attempts at this solution started by the date cost."""
 
 
 class CheckSite(Envelope):
