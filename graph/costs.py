@@ -95,7 +95,8 @@ def economic_words(row: Mapping[str, Any]) -> str:
                      f"net cost of {money(net)} per patient" if net > 0 else
                      "no net cost or saving per patient")
     year = row.get("price_year")
-    return "; ".join(parts) + (f" ({int(year)} prices)" if year is not None else "")
+    return "; ".join(parts) + (f" ({int(year)} prices)" if year is not None else
+                               " (price year not stated)")
 
 
 def economics_of(store: Store, solution_id: str, when: int) -> list[dict[str, Any]]:

@@ -255,9 +255,10 @@ SOLUTION_EVIDENCE = (
     "WHERE l.how IN $counted "
     "WITH DISTINCT e "
     "MATCH (e)-[:EVALUATED]->(j:Initiative) "
+    "WITH e, collect(j.id) AS initiatives "
     "RETURN e.id AS id, e.finding AS finding, e.sms_effective AS level, "
-    "e.published_date_hi AS published_hi, e.independent AS independent, "
-    "collect(j.id) AS initiatives"
+    "e.published_date_hi AS published_hi, e.independent AS independent, initiatives, "
+    "[(e)-[:INCLUDES]->(x:Evaluation) | x.id] AS includes"
 )
 
 
@@ -454,6 +455,21 @@ SOLUTION_ECONOMICS = (
     "e.net_cost_per_patient_gbp AS net_cost_per_patient_gbp, e.price_year AS price_year, "
     "e.published_date_hi AS published_hi, e.illustrative AS illustrative "
     "ORDER BY published_hi, id"
+)
+
+# A solution's evaluations published by $when, each with the evaluations it includes
+# (a systematic review's included studies), for the evidence matrix.
+SOLUTION_INCLUSIONS = (
+    "MATCH (s:Solution {id: $id})<-[l:IMPLEMENTS]-(:Initiative)<-[:EVALUATED]-(e:Evaluation) "
+    "WHERE l.how IN $counted "
+    "WITH DISTINCT e WHERE " + _PUBLISHED_BY
+    + "RETURN e.id AS id, e.title AS title, e.design AS design, e.sms_effective AS level, "
+    "e.finding AS finding, e.published_date AS published_date, "
+    "e.published_date_hi AS published_hi, e.independent AS independent, "
+    "e.illustrative AS illustrative, "
+    "[(e)-[:INCLUDES]->(x:Evaluation) | x {.id, .title, .design, level: x.sms_effective, "
+    ".finding, .published_date, published_hi: x.published_date_hi, .independent, "
+    ".illustrative}] AS includes ORDER BY published_hi, id"
 )
 
 # Outcomes as of $when: of initiatives started by then, measured by then.
@@ -818,9 +834,10 @@ EVIDENCE_OF_SOLUTIONS = (
     "WHERE l.how IN $counted "
     "WITH DISTINCT sid, e "
     "MATCH (e)-[:EVALUATED]->(j:Initiative) "
+    "WITH sid, e, collect(j.id) AS initiatives "
     "RETURN sid AS solution_id, e.id AS id, e.finding AS finding, e.sms_effective AS level, "
-    "e.published_date_hi AS published_hi, e.independent AS independent, "
-    "collect(j.id) AS initiatives"
+    "e.published_date_hi AS published_hi, e.independent AS independent, initiatives, "
+    "[(e)-[:INCLUDES]->(x:Evaluation) | x.id] AS includes"
 )
 
 # The same evidence as the public copy holds it: without the evaluations and initiatives
@@ -833,9 +850,11 @@ VISIBLE_EVIDENCE_OF_SOLUTIONS = (
     "WITH DISTINCT sid, e "
     "MATCH (e)-[:EVALUATED]->(j:Initiative) "
     "WHERE NOT coalesce(j.visibility, 'public') IN $hidden "
+    "WITH sid, e, collect(j.id) AS initiatives "
     "RETURN sid AS solution_id, e.id AS id, e.finding AS finding, e.sms_effective AS level, "
-    "e.published_date_hi AS published_hi, e.independent AS independent, "
-    "collect(j.id) AS initiatives"
+    "e.published_date_hi AS published_hi, e.independent AS independent, initiatives, "
+    "[(e)-[:INCLUDES]->(x:Evaluation) WHERE NOT coalesce(x.visibility, 'public') IN $hidden "
+    "| x.id] AS includes"
 )
 
 # $spans: [[solution id, after, until]]: the solution's initiatives that started in the

@@ -340,6 +340,7 @@ class EvaluationRow(InterchangeRow):
     REFERENCES = (
         Reference("initiative_ids", (Link.EVALUATION_INITIATIVE,)),
         Reference("outcome_ids", (Link.EVALUATION_OUTCOME,)),
+        Reference("included_evaluation_ids", (Link.EVALUATION_INCLUDES,)),
     )
     DATE_COLUMNS = ("published_date",)
 
@@ -361,24 +362,34 @@ class EvaluationRow(InterchangeRow):
     outcome_ids: MultiValue = []
     # An economic result, shown beside the verdict (never changing it): cost per QALY
     # gained (not negative), net cost per patient (negative: a saving), at the prices of
-    # ``price_year`` (required with either).
+    # ``price_year`` (empty when the source does not state it: never guessed).
     cost_per_qaly_gbp: Annotated[float, Field(ge=0), AfterValidator(_finite)] | None = None
     net_cost_per_patient_gbp: Number = None
-    price_year: Annotated[int | None, Field(validate_default=True)] = None
+    price_year: int | None = None
+    # A systematic review's included studies: other evaluations (``INCLUDES``).
+    included_evaluation_ids: MultiValue = []
     licence: str | None = None
     illustrative: Bool = None
     visibility: Visibility = Visibility.PUBLIC
 
     @field_validator("price_year", mode="after")
     @classmethod
-    def _price_year(cls, value: int | None, info: ValidationInfo) -> int | None:
+    def _price_year(cls, value: int | None) -> int | None:
         if value is None:
-            if any(info.data.get(c) is not None
-                   for c in ("cost_per_qaly_gbp", "net_cost_per_patient_gbp")):
-                raise ValueError("a cost result needs the year of its prices (YYYY)")
             return None
         if not PRICE_YEARS[0] <= value <= PRICE_YEARS[1]:
             raise ValueError(f"{value} is not a price year ({PRICE_YEARS[0]}–{PRICE_YEARS[1]})")
+        return value
+
+    @field_validator("included_evaluation_ids", mode="after")
+    @classmethod
+    def _included(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        if not value:
+            return value
+        if "design" in info.data and info.data["design"] is not Design.SYSTEMATIC_REVIEW:
+            raise ValueError("only a systematic_review includes other evaluations")
+        if info.data.get("evaluation_id") in value:
+            raise ValueError("a review cannot include itself")
         return value
 
     @field_validator("doi", mode="after")
@@ -401,7 +412,8 @@ class EvaluationRow(InterchangeRow):
 
 
 #: Row types in load order: a file's references point only to earlier files,
-#: except ``learned_from`` and ``parent_id``, which are linked after all nodes exist.
+#: except ``learned_from``, ``parent_id`` and ``included_evaluation_ids``, which are linked
+#: after all nodes exist.
 ROW_TYPES: tuple[type[InterchangeRow], ...] = (
     SiteRow, SolutionRow, InitiativeRow, OutcomeRow, EvaluationRow,
 )
@@ -425,8 +437,7 @@ def explain(error: ValidationError) -> list[FieldProblem]:
         kind = item.get("type", "")
         value = item.get("input")
         allowed: tuple[str, ...] = ()
-        if kind != "value_error" and (kind == "missing" or value is None
-                                      or (kind == "string_too_short" and value == "")):
+        if kind == "missing" or value is None or (kind == "string_too_short" and value == ""):
             reason = "required value is empty"
         elif kind == "enum":
             expected = str(item.get("ctx", {}).get("expected", ""))

@@ -37,6 +37,7 @@ class Rel(StrEnum):
     EVALUATED = "EVALUATED"
     REPORTS = "REPORTS"
     CANDIDATE_FOR = "CANDIDATE_FOR"
+    INCLUDES = "INCLUDES"
 
 
 class LinkHow(StrEnum):
@@ -260,6 +261,7 @@ class Link(StrEnum):
     EVALUATION_INITIATIVE = "Evaluation-EVALUATED->Initiative"
     EVALUATION_OUTCOME = "Evaluation-REPORTS->Outcome"
     CANDIDATE_SOLUTION = "Candidate-CANDIDATE_FOR->Solution"
+    EVALUATION_INCLUDES = "Evaluation-INCLUDES->Evaluation"
 
     @property
     def source(self) -> Label:

@@ -100,8 +100,6 @@ BASE = {"evaluation_id": "E", "initiative_ids": "I", "title": "T", "design": "ec
 
 @pytest.mark.parametrize("cells, column, reason", [
     ({"cost_per_qaly_gbp": "-1", "price_year": "2019"}, "cost_per_qaly_gbp", "out of range"),
-    ({"cost_per_qaly_gbp": "20000"}, "price_year", "needs the year of its prices"),
-    ({"net_cost_per_patient_gbp": "-10"}, "price_year", "needs the year of its prices"),
     ({"net_cost_per_patient_gbp": "-10", "price_year": "19"}, "price_year", "not a price year"),
     ({"net_cost_per_patient_gbp": "-10", "price_year": "2019.5"}, "price_year", "number"),
     ({"cost_per_qaly_gbp": "lots", "price_year": "2019"}, "cost_per_qaly_gbp", "not a number"),
@@ -115,6 +113,13 @@ def test_economic_columns_are_validated(cells: dict[str, str], column: str,
     assert reason in problems[0].reason
 
 
+def test_a_result_whose_source_states_no_price_year_loads_and_says_so() -> None:
+    row = EvaluationRow(**BASE, cost_per_qaly_gbp="92000")
+    assert row.price_year is None
+    assert costs.economic_words(row.node_properties()) == (
+        "£92,000 per QALY gained (price year not stated)")
+
+
 def test_a_net_saving_is_negative_and_loads() -> None:
     row = EvaluationRow(**BASE, net_cost_per_patient_gbp="-150", price_year="2021")
     assert row.node_properties()["net_cost_per_patient_gbp"] == -150
@@ -125,7 +130,7 @@ def test_a_bad_economic_cell_is_a_row_error_with_file_line_and_column(
         store: FalkorStore, tmp_path: Path) -> None:
     folder = _bundle(tmp_path / "bad")
     (folder / "evaluations.csv").write_text(
-        EVALUATIONS + "E3,I3,No price year,economic,positive,2019,9000,,\n")
+        EVALUATIONS + "E3,I3,A price year that is no year,economic,positive,2019,9000,,20\n")
     result = ingest(store, folder)
     [error] = result.errors
     assert (error.file, error.line, error.column) == ("evaluations.csv", 4, "price_year")

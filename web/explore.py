@@ -22,6 +22,7 @@ from triedbefore.graph import (
     quality,
     queries,
     resolution,
+    reviews,
     rollup,
 )
 from triedbefore.graph import search as searching
@@ -799,6 +800,25 @@ def check_data() -> dict[str, Any]:
     return {"q": text, "as_of": as_of, "report": report}
 
 
+def evidence_matrix_data(solution_id: str) -> dict[str, Any]:
+    """A solution's reviews × the studies they include, and the studies no review has
+    included yet, as of the date asked."""
+    as_of = _as_of()
+    when = analytics.as_of_day(as_of)
+
+    def compute() -> dict[str, Any]:
+        store = get_store()
+        found = store.read(queries.SOLUTION_NODE, {"id": solution_id})
+        if not found:
+            raise NotFound(f"no solution with id {solution_id!r}")
+        node = found[0]["solution"]
+        return {"solution": {"id": solution_id, "name": node.get("name"),
+                             "illustrative": node.get("illustrative")},
+                "as_of": iso(when), **reviews.evidence_matrix(store, solution_id, when)}
+
+    return dict(cached(f"matrix:{solution_id}:{when}", compute))
+
+
 def method_data() -> dict[str, Any]:
     return {}
 
@@ -814,6 +834,9 @@ register_page(bp, "/solutions", "solutions", "solutions.html", solutions_data,
 register_page(bp, "/solutions/<solution_id>", "solution", "solution.html", solution_data,
               table=("evaluations", "attempts", "outcomes"), title="Solution",
               decorate=_solution_html, response=schemas.SolutionPage)
+register_page(bp, "/solutions/<solution_id>/evidence-matrix", "evidence_matrix",
+              "evidence_matrix.html", evidence_matrix_data, table="studies",
+              title="Evidence matrix", response=schemas.EvidenceMatrixPage)
 register_page(bp, "/initiatives/<initiative_id>", "initiative", "initiative.html",
               initiative_data, table=("outcomes", "evaluations", "sites"),
               title="Initiative", response=schemas.InitiativePage)

@@ -590,6 +590,61 @@ class SolutionPage(PageData):
     """Economic results of the evaluations published by `as_of`, oldest first."""
 
 
+class MatrixEvaluation(Envelope):
+    """An evaluation in the evidence matrix."""
+
+    id: Id
+    title: str | None
+    design: Design | None
+    level: Level | None
+    """Its SMS level (null: shown, not counted)."""
+    finding: Finding | None
+    published_date: PartialDate | None
+    published_hi: int | None
+    independent: bool | None
+    illustrative: bool | None
+
+
+class MatrixReview(MatrixEvaluation):
+    """A systematic review of the solution: a column of the matrix."""
+
+    includes: Count
+    """How many of the studies shown it includes."""
+
+
+class MatrixStudy(MatrixEvaluation):
+    """A study: a row of the matrix."""
+
+    included_by: list[Id]
+    """The reviews shown that include it."""
+    in_no_review: bool
+    """No review shown includes it (yet)."""
+    after_reviews: bool
+    """Published after the latest review shown."""
+
+
+class MatrixSolution(Envelope):
+    id: Id
+    name: str | None
+    illustrative: bool | None
+
+
+class EvidenceMatrixPage(PageData):
+    """A solution's systematic reviews × the studies they include (``INCLUDES``), with the
+    studies no review has included yet, as of a date."""
+
+    solution: MatrixSolution
+    as_of: date
+    reviews: list[MatrixReview]
+    """Oldest first."""
+    studies: list[MatrixStudy]
+    """The solution's evaluations that are not reviews, and every study a review
+    includes; oldest first."""
+    in_no_review: Count
+    links: Count
+    """Review–study inclusions shown."""
+
+
 # --- initiative, evaluation, site -------------------------------------------------------
 
 
