@@ -553,7 +553,8 @@ SOLUTION_SITE_ROLLUP = (
     "MATCH (s:Solution {id: $id})<-[l:IMPLEMENTS]-(:Initiative)-[:TRIED_AT]->(t:Site) "
     "WHERE l.how IN $counted "
     "WITH DISTINCT t "
-    "OPTIONAL MATCH (t)-[:PART_OF*1..4]->(a:Site) WHERE a.kind IN ['icb', 'nhs_region'] "
+    "OPTIONAL MATCH (t)-[:PART_OF*1..4]->(a:Site) "
+    "WHERE a.kind IN ['icb', 'nhs_region', 'local_health_board', 'nhs_nation'] "
     "RETURN t.id AS id, t.kind AS kind, t.name AS name, "
     "collect(DISTINCT a {.id, .kind, .name}) AS ancestors ORDER BY id"
 )
@@ -561,7 +562,8 @@ SOLUTION_SITE_ROLLUP = (
 # Every site with its ICB and region above it: the solution page's roll-up, read once.
 SITES_WITH_ANCESTORS = (
     "MATCH (t:Site) "
-    "OPTIONAL MATCH (t)-[:PART_OF*1..4]->(a:Site) WHERE a.kind IN ['icb', 'nhs_region'] "
+    "OPTIONAL MATCH (t)-[:PART_OF*1..4]->(a:Site) "
+    "WHERE a.kind IN ['icb', 'nhs_region', 'local_health_board', 'nhs_nation'] "
     "RETURN t.id AS id, t.kind AS kind, t.name AS name, "
     "collect(DISTINCT a {.id, .kind, .name}) AS ancestors"
 )
@@ -586,7 +588,8 @@ SITE_DESCENDANTS_TRIED = (
 #: sites themselves when they are ICBs (the search facet "icb").
 INITIATIVE_ICBS = (
     "UNWIND $ids AS id MATCH (i:Initiative {id: id})-[:TRIED_AT]->(t:Site) "
-    "OPTIONAL MATCH (t)-[:PART_OF*1..3]->(a:Site) WHERE a.kind = 'icb' "
+    "OPTIONAL MATCH (t)-[:PART_OF*1..3]->(a:Site) "
+    "WHERE a.kind IN ['icb', 'local_health_board'] "
     "RETURN id, t.kind AS kind, t.name AS name, collect(DISTINCT a.name) AS icbs"
 )
 

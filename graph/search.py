@@ -195,7 +195,8 @@ def check(store: Store, text: str, as_of: str | date | None = None,
 #: How near an initiative was tried to a place the proposal names (higher: nearer): at a
 #: site of that name or within it, in the same sub-ICB location, ICB or NHS region.
 IN_PLACE, SAME_SUB_ICB, SAME_ICB, SAME_REGION, ELSEWHERE = 4, 3, 2, 1, 0
-_AREA_LEVELS = {"sub_icb": SAME_SUB_ICB, "icb": SAME_ICB, "nhs_region": SAME_REGION}
+_AREA_LEVELS = {"sub_icb": SAME_SUB_ICB, "icb": SAME_ICB, "nhs_region": SAME_REGION,
+                "local_health_board": SAME_ICB, "nhs_nation": SAME_REGION}
 _AREA_WORDS = {IN_PLACE: "", SAME_SUB_ICB: "sub-ICB location", SAME_ICB: "ICB",
                SAME_REGION: "NHS region"}
 #: A name found in more site names than this (or none) is not a place the proposal names.

@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from triedbefore.ontology.vocab import (
+    Country,
     Design,
     Direction,
     Finding,
@@ -232,6 +233,7 @@ class SiteRow(InterchangeRow):
     source_url: str | None = None
     licence: str | None = None
     illustrative: Bool = None
+    country: Country | None = None
 
 
 class SolutionRow(InterchangeRow):

@@ -70,7 +70,18 @@ class SiteKind(StrEnum):
     AMBULANCE_SERVICE = "ambulance_service"
     LOCAL_AUTHORITY = "local_authority"
     NHS_REGION = "nhs_region"
+    LOCAL_HEALTH_BOARD = "local_health_board"
+    NHS_NATION = "nhs_nation"
     OTHER = "other"
+
+
+class Country(StrEnum):
+    """The UK country a site is in (sites.country)."""
+
+    ENGLAND = "england"
+    WALES = "wales"
+    SCOTLAND = "scotland"
+    NORTHERN_IRELAND = "northern_ireland"
 
 
 class Status(StrEnum):
@@ -208,6 +219,7 @@ class WatchTarget(StrEnum):
 #: Concept schemes by their local name in the ontology (``tb:SiteKind`` …).
 CONCEPT_SCHEMES: dict[str, type[StrEnum]] = {
     "SiteKind": SiteKind,
+    "Country": Country,
     "Status": Status,
     "Design": Design,
     "Finding": Finding,

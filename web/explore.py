@@ -754,7 +754,7 @@ def _search_results(q: str) -> dict[str, Any]:
     for row in store.read(queries.INITIATIVE_ICBS, {"ids": ini_ids}):
         names = icbs.setdefault(str(row["id"]), set())
         names.update(n for n in row["icbs"] or [] if n)
-        if row["kind"] == "icb" and row["name"]:
+        if row["kind"] in ("icb", "local_health_board") and row["name"]:
             names.add(str(row["name"]))
     marks: dict[str, dict[str, dict[str, Any]]] = {
         kind.value.lower(): record_names(kind, (h["id"] for h in hits

@@ -122,10 +122,11 @@ PARAMETERS: dict[str, dict[str, Any]] = {
                                      "Facet: solutions' intervention type."),
     "facet_technology": query("technology", Literal["true", "false"],
                               "Facet: solutions that are (or are not) a technology."),
-    "facet_region": query("region", str, "Facet: initiatives at a site in this NHS region.",
-                          example="London"),
+    "facet_region": query("region", str, "Facet: initiatives at a site in this NHS region "
+                          "(`Wales` for sites in Wales).", example="London"),
     "facet_icb": query("icb", str, "Facet: initiatives at a site in this integrated care "
-                       "board (the site, or an organisation above it, is the ICB).",
+                       "board or Welsh local health board (the site, or an organisation "
+                       "above it, is the ICB or board).",
                        example="NHS West Yorkshire Integrated Care Board"),
     "facet_site_kind": query("site_kind", SiteKind,
                              "Facet: initiatives at a site of this kind."),
