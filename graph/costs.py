@@ -45,6 +45,8 @@ def _words(s: Mapping[str, Any]) -> str:
     if not s["reported"]:
         return NO_COST
     median = s["median"]
+    if s["reported"] == 1:  # one cost is no median
+        return f"{money(median)}, from 1 of {plural(s['attempts'], 'attempt')} reporting a cost"
     spread = ("" if s["min"] == s["max"] else
               f" (range {money(s['min'])} to {money(s['max'])})")
     return (f"median {money(median)}{spread}, from {s['reported']:,} of "
