@@ -520,7 +520,11 @@ EVALUATION_DETAIL = (
     "[(e)-[:EVALUATED]->(:Initiative)-[l2:IMPLEMENTS]->(s2:Solution) "
     "WHERE l2.how IN $counted | {id: s2.id, name: s2.name}] AS solutions, "
     "[(e)-[:REPORTS]->(o3:Outcome) | o3 {.id, .measure, .domain, .baseline, .value, .unit, "
-    ".direction, .illustrative}] AS outcomes"
+    ".direction, .illustrative}] AS outcomes, "
+    "[(e)-[:INCLUDES]->(x4:Evaluation) | x4 {.id, .title, .published_date, .illustrative}] "
+    "AS includes, "
+    "[(e)<-[:INCLUDES]-(x5:Evaluation) | x5 {.id, .title, .published_date, .illustrative}] "
+    "AS included_in"
 )
 
 SITE_DETAIL = (

@@ -231,3 +231,12 @@ def test_cli_verdict_and_check_show_costs(priced: FalkorStore) -> None:
                                    "community falls service for older people"]).output
     [match] = [m for m in json.loads(raw)["matches"] if m["solution_id"] == "SOL-C"]
     assert match["costs"]["median"] == 300_000
+
+
+def test_evaluation_page_shows_its_economic_result(client: FlaskClient) -> None:
+    data = client.get("/evaluations/E2.json").get_json()
+    schemas.EvaluationPage.model_validate(data)
+    assert data["economic"] == "net saving of £150 per patient (2021 prices)"
+    assert "net saving of £150 per patient" in client.get("/evaluations/E2").get_data(
+        as_text=True)
+    assert client.get("/evaluations/E2.json").get_json()["economic"] is not None

@@ -173,3 +173,13 @@ def test_evidence_matrix_page_and_csv(client: FlaskClient) -> None:
     rows = list(csv.DictReader(client.get("/solutions/SOL-R/evidence-matrix.csv")
                                .get_data(as_text=True).splitlines()))
     assert {r["id"]: r["included_by"] for r in rows} == {"A": "R", "B": "R", "C": ""}
+
+
+def test_evaluation_pages_name_the_review_and_its_studies(client: FlaskClient) -> None:
+    review = client.get("/evaluations/R.json").get_json()
+    schemas.EvaluationPage.model_validate(review)
+    assert [e["id"] for e in review["includes"]] == ["A", "B"] and review["included_in"] == []
+    study = client.get("/evaluations/A.json").get_json()
+    assert [e["id"] for e in study["included_in"]] == ["R"] and study["includes"] == []
+    html = client.get("/evaluations/A").get_data(as_text=True)
+    assert "Included in reviews" in html and 'href="/evaluations/R"' in html

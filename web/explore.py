@@ -460,8 +460,15 @@ def evaluation_data(evaluation_id: str) -> dict[str, Any]:
     row = rows[0]
     evaluation = {k: v for k, v in row["evaluation"].items() if k != "row_hash"}
     solutions = list({s["id"]: s for s in row["solutions"] or []}.values())
+    by_date = lambda e: (str(e.get("published_date") or ""), str(e["id"]))  # noqa: E731
+    economic = (costs.economic_words(evaluation) if any(
+        evaluation.get(k) is not None for k in ("cost_per_qaly_gbp", "net_cost_per_patient_gbp"))
+        else None)
     return {"evaluation": evaluation, "initiatives": row["initiatives"] or [],
             "solutions": solutions, "outcomes": row["outcomes"] or [],
+            "includes": sorted(row["includes"] or [], key=by_date),
+            "included_in": sorted(row["included_in"] or [], key=by_date),
+            "economic": economic,
             "warnings": [w.to_dict() for w in quality.warnings_for(
                 get_store(), [evaluation_id]).get(evaluation_id, [])]}
 

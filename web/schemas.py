@@ -695,6 +695,13 @@ class SolutionName(Record):
     name: str = absent()
 
 
+class LinkedEvaluation(Record):
+    id: Id
+    title: str | None = absent()
+    published_date: PartialDate | None = absent()
+    illustrative: bool | None = absent()
+
+
 class EvaluationPage(PageData):
     """One evaluation: the initiatives it evaluated, their solutions and the outcomes it
     reports."""
@@ -704,6 +711,12 @@ class EvaluationPage(PageData):
     solutions: list[SolutionName]
     outcomes: list[Outcome]
     warnings: list[DesignWarning]
+    includes: list[LinkedEvaluation]
+    """A systematic review's included studies (``INCLUDES``), oldest first."""
+    included_in: list[LinkedEvaluation]
+    """The reviews that include this evaluation, oldest first."""
+    economic: str | None
+    """Its economic result in words (cost per QALY, net cost per patient), if any."""
 
 
 class SiteInitiative(Record):
