@@ -60,7 +60,8 @@ def _evidence(row: dict[str, Any]) -> Evidence:
         id=str(row["id"]), finding=str(row["finding"]),
         level=int(level) if level is not None else None,
         published_hi=int(row["published_hi"]), independent=row.get("independent"),
-        initiatives=frozenset(str(i) for i in row.get("initiatives") or ()))
+        initiatives=frozenset(str(i) for i in row.get("initiatives") or ()),
+        includes=frozenset(str(i) for i in row.get("includes") or ()))
 
 
 # --- verdict --------------------------------------------------------------------
@@ -154,6 +155,8 @@ class EvidenceIndex:
         for rows in store.read_each(queries.EVIDENCE_OF_SOLUTIONS, batches):
             for row in rows:
                 index.by_solution.setdefault(str(row["solution_id"]), []).append(_evidence(row))
+        for evidence in index.by_solution.values():  # the same order whatever the store's plan
+            evidence.sort(key=lambda e: e.id)
         return index
 
     def of(self, solution_id: str) -> list[Evidence]:

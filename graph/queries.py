@@ -255,9 +255,10 @@ SOLUTION_EVIDENCE = (
     "WHERE l.how IN $counted "
     "WITH DISTINCT e "
     "MATCH (e)-[:EVALUATED]->(j:Initiative) "
+    "WITH e, collect(j.id) AS initiatives "
     "RETURN e.id AS id, e.finding AS finding, e.sms_effective AS level, "
-    "e.published_date_hi AS published_hi, e.independent AS independent, "
-    "collect(j.id) AS initiatives"
+    "e.published_date_hi AS published_hi, e.independent AS independent, initiatives, "
+    "[(e)-[:INCLUDES]->(x:Evaluation) | x.id] AS includes"
 )
 
 
@@ -431,6 +432,46 @@ SOLUTION_EVALUATIONS = (
     "ORDER BY published_hi, id"
 )
 
+# What the attempts at each of the solutions $ids cost, as of $when: by funder (as
+# written), how many attempts and the costs of those that reported one (collect skips
+# the empty ones).
+SOLUTION_COSTS = (
+    "UNWIND $ids AS sid "
+    "MATCH (s:Solution {id: sid})<-[l:IMPLEMENTS]-(i:Initiative) WHERE l.how IN $counted "
+    "WITH DISTINCT sid, i WHERE " + _STARTED_BY
+    + "RETURN sid AS solution_id, i.funder AS funder, count(i) AS attempts, "
+    "collect(i.cost_gbp) AS costs ORDER BY solution_id, funder"
+)
+
+# The economic results (cost per QALY, net cost per patient) of a solution's
+# evaluations published by $when.
+SOLUTION_ECONOMICS = (
+    "MATCH (s:Solution {id: $id})<-[l:IMPLEMENTS]-(:Initiative)<-[:EVALUATED]-(e:Evaluation) "
+    "WHERE l.how IN $counted "
+    "WITH DISTINCT e WHERE " + _PUBLISHED_BY
+    + "AND (e.cost_per_qaly_gbp IS NOT NULL OR e.net_cost_per_patient_gbp IS NOT NULL) "
+    "RETURN e.id AS id, e.title AS title, e.design AS design, e.finding AS finding, "
+    "e.published_date AS published_date, e.cost_per_qaly_gbp AS cost_per_qaly_gbp, "
+    "e.net_cost_per_patient_gbp AS net_cost_per_patient_gbp, e.price_year AS price_year, "
+    "e.published_date_hi AS published_hi, e.illustrative AS illustrative "
+    "ORDER BY published_hi, id"
+)
+
+# A solution's evaluations published by $when, each with the evaluations it includes
+# (a systematic review's included studies), for the evidence matrix.
+SOLUTION_INCLUSIONS = (
+    "MATCH (s:Solution {id: $id})<-[l:IMPLEMENTS]-(:Initiative)<-[:EVALUATED]-(e:Evaluation) "
+    "WHERE l.how IN $counted "
+    "WITH DISTINCT e WHERE " + _PUBLISHED_BY
+    + "RETURN e.id AS id, e.title AS title, e.design AS design, e.sms_effective AS level, "
+    "e.finding AS finding, e.published_date AS published_date, "
+    "e.published_date_hi AS published_hi, e.independent AS independent, "
+    "e.illustrative AS illustrative, "
+    "[(e)-[:INCLUDES]->(x:Evaluation) | x {.id, .title, .design, level: x.sms_effective, "
+    ".finding, .published_date, published_hi: x.published_date_hi, .independent, "
+    ".illustrative}] AS includes ORDER BY published_hi, id"
+)
+
 # Outcomes as of $when: of initiatives started by then, measured by then.
 _OUTCOMES_BY = (
     "MATCH (s:Solution {id: $id})<-[l:IMPLEMENTS]-(i:Initiative)-[:HAS_OUTCOME]->(o:Outcome) "
@@ -479,7 +520,11 @@ EVALUATION_DETAIL = (
     "[(e)-[:EVALUATED]->(:Initiative)-[l2:IMPLEMENTS]->(s2:Solution) "
     "WHERE l2.how IN $counted | {id: s2.id, name: s2.name}] AS solutions, "
     "[(e)-[:REPORTS]->(o3:Outcome) | o3 {.id, .measure, .domain, .baseline, .value, .unit, "
-    ".direction, .illustrative}] AS outcomes"
+    ".direction, .illustrative}] AS outcomes, "
+    "[(e)-[:INCLUDES]->(x4:Evaluation) | x4 {.id, .title, .published_date, .illustrative}] "
+    "AS includes, "
+    "[(e)<-[:INCLUDES]-(x5:Evaluation) | x5 {.id, .title, .published_date, .illustrative}] "
+    "AS included_in"
 )
 
 SITE_DETAIL = (
@@ -512,7 +557,8 @@ SOLUTION_SITE_ROLLUP = (
     "MATCH (s:Solution {id: $id})<-[l:IMPLEMENTS]-(:Initiative)-[:TRIED_AT]->(t:Site) "
     "WHERE l.how IN $counted "
     "WITH DISTINCT t "
-    "OPTIONAL MATCH (t)-[:PART_OF*1..4]->(a:Site) WHERE a.kind IN ['icb', 'nhs_region'] "
+    "OPTIONAL MATCH (t)-[:PART_OF*1..4]->(a:Site) "
+    "WHERE a.kind IN ['icb', 'nhs_region', 'local_health_board', 'nhs_nation'] "
     "RETURN t.id AS id, t.kind AS kind, t.name AS name, "
     "collect(DISTINCT a {.id, .kind, .name}) AS ancestors ORDER BY id"
 )
@@ -520,7 +566,8 @@ SOLUTION_SITE_ROLLUP = (
 # Every site with its ICB and region above it: the solution page's roll-up, read once.
 SITES_WITH_ANCESTORS = (
     "MATCH (t:Site) "
-    "OPTIONAL MATCH (t)-[:PART_OF*1..4]->(a:Site) WHERE a.kind IN ['icb', 'nhs_region'] "
+    "OPTIONAL MATCH (t)-[:PART_OF*1..4]->(a:Site) "
+    "WHERE a.kind IN ['icb', 'nhs_region', 'local_health_board', 'nhs_nation'] "
     "RETURN t.id AS id, t.kind AS kind, t.name AS name, "
     "collect(DISTINCT a {.id, .kind, .name}) AS ancestors"
 )
@@ -545,7 +592,8 @@ SITE_DESCENDANTS_TRIED = (
 #: sites themselves when they are ICBs (the search facet "icb").
 INITIATIVE_ICBS = (
     "UNWIND $ids AS id MATCH (i:Initiative {id: id})-[:TRIED_AT]->(t:Site) "
-    "OPTIONAL MATCH (t)-[:PART_OF*1..3]->(a:Site) WHERE a.kind = 'icb' "
+    "OPTIONAL MATCH (t)-[:PART_OF*1..3]->(a:Site) "
+    "WHERE a.kind IN ['icb', 'local_health_board'] "
     "RETURN id, t.kind AS kind, t.name AS name, collect(DISTINCT a.name) AS icbs"
 )
 
@@ -570,6 +618,13 @@ GAP_MAP = (
     "RETURN s.id AS solution_id, s.name AS name, s.intervention_type AS intervention_type, "
     "e.id AS evaluation_id, e.title AS title, e.design AS design, e.finding AS finding, "
     "e.published_date AS published_date, collect(DISTINCT o.domain) AS domains"
+)
+
+# How many attempts at each solution reported a cost (the gap map's cost colouring).
+SOLUTION_COST_COUNTS = (
+    "MATCH (s:Solution)<-[l:IMPLEMENTS]-(i:Initiative) "
+    "WHERE l.how IN $counted AND i.cost_gbp IS NOT NULL "
+    "RETURN s.id AS solution_id, count(DISTINCT i) AS reported"
 )
 
 SOLUTION_FACETS = (
@@ -786,9 +841,10 @@ EVIDENCE_OF_SOLUTIONS = (
     "WHERE l.how IN $counted "
     "WITH DISTINCT sid, e "
     "MATCH (e)-[:EVALUATED]->(j:Initiative) "
+    "WITH sid, e, collect(j.id) AS initiatives "
     "RETURN sid AS solution_id, e.id AS id, e.finding AS finding, e.sms_effective AS level, "
-    "e.published_date_hi AS published_hi, e.independent AS independent, "
-    "collect(j.id) AS initiatives"
+    "e.published_date_hi AS published_hi, e.independent AS independent, initiatives, "
+    "[(e)-[:INCLUDES]->(x:Evaluation) | x.id] AS includes"
 )
 
 # The same evidence as the public copy holds it: without the evaluations and initiatives
@@ -801,9 +857,11 @@ VISIBLE_EVIDENCE_OF_SOLUTIONS = (
     "WITH DISTINCT sid, e "
     "MATCH (e)-[:EVALUATED]->(j:Initiative) "
     "WHERE NOT coalesce(j.visibility, 'public') IN $hidden "
+    "WITH sid, e, collect(j.id) AS initiatives "
     "RETURN sid AS solution_id, e.id AS id, e.finding AS finding, e.sms_effective AS level, "
-    "e.published_date_hi AS published_hi, e.independent AS independent, "
-    "collect(j.id) AS initiatives"
+    "e.published_date_hi AS published_hi, e.independent AS independent, initiatives, "
+    "[(e)-[:INCLUDES]->(x:Evaluation) WHERE NOT coalesce(x.visibility, 'public') IN $hidden "
+    "| x.id] AS includes"
 )
 
 # $spans: [[solution id, after, until]]: the solution's initiatives that started in the

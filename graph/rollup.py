@@ -1,6 +1,7 @@
 """Roll-ups over the organisation hierarchy: where a solution was tried, summed up the
 levels GP practice → sub-ICB location → ICB → NHS England region ("tried in 14 GP
-practices across 3 ICBs in the North West"), and what was tried inside an ICB or region.
+practices across 3 ICBs in the North West"), and in Wales GP practice → local health
+board → NHS Wales; and what was tried inside an ICB, board or region.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ KIND_NAMES: dict[str, tuple[str, str]] = {
     "sub_icb": ("sub-ICB location", "sub-ICB locations"),
     "icb": ("ICB", "ICBs"),
     "nhs_region": ("NHS England region", "NHS England regions"),
+    "local_health_board": ("local health board", "local health boards"),
+    "nhs_nation": ("NHS nation", "NHS nations"),
     "pcn": ("primary care network", "primary care networks"),
     "care_home": ("care home", "care homes"),
     "hospital": ("hospital", "hospitals"),
@@ -31,8 +34,12 @@ KIND_NAMES: dict[str, tuple[str, str]] = {
 }
 #: Kinds listed first in a roll-up sentence, the most local first.
 KIND_ORDER = ["gp_practice", "care_home", "ward", "hospital", "community_service", "pcn",
-              "trust", "ambulance_service", "sub_icb", "local_authority", "icb", "nhs_region",
-              "other"]
+              "trust", "ambulance_service", "sub_icb", "local_authority", "icb",
+              "local_health_board", "nhs_region", "nhs_nation", "other"]
+#: The ICB level (an ICB in England, a local health board in Wales) and the level above
+#: it (an NHS England region, or NHS Wales), as roll-ups count them.
+AREA_KINDS = ("icb", "local_health_board")
+TOP_KINDS = ("nhs_region", "nhs_nation")
 
 
 def count_text(n: int, kind: str) -> str:
@@ -47,25 +54,31 @@ def _join(parts: list[str]) -> str:
 
 
 def region_phrase(names: list[str]) -> str:
-    """``["North West"]`` → ``the North West``; London takes no article."""
+    """``["North West"]`` → ``the North West``; London and Wales take no article."""
     def one(name: str) -> str:
-        return name if name == "London" or name.startswith("the ") else f"the {name}"
+        return (name if name in ("London", "Wales") or name.startswith(("the ", "NHS "))
+                else f"the {name}")
 
     if not names:
         return ""
     if len(names) <= 3:
         return _join([one(n) for n in sorted(names)])
-    return f"{len(names)} NHS England regions"
+    return f"{len(names)} NHS regions"
 
 
-def summarise(kinds: Counter[str], icbs: set[str], regions: list[str]) -> str:
-    """One sentence: ``Tried in 14 GP practices across 3 ICBs in the North West.``"""
+def summarise(kinds: Counter[str], icbs: set[str], regions: list[str],
+              boards: set[str] | None = None) -> str:
+    """One sentence: ``Tried in 14 GP practices across 3 ICBs in the North West.``; Welsh
+    local health boards count beside ICBs (``across 2 ICBs and 1 local health board in
+    the North West and Wales``)."""
     if not kinds:
         return ""
     ordered = sorted(kinds, key=lambda k: KIND_ORDER.index(k) if k in KIND_ORDER else 99)
     text = "Tried in " + _join([count_text(kinds[k], k) for k in ordered])
-    if icbs:
-        text += f" across {count_text(len(icbs), 'icb')}"
+    areas = [count_text(len(found), kind) for found, kind in
+             ((icbs, "icb"), (boards or set(), "local_health_board")) if found]
+    if areas:
+        text += f" across {_join(areas)}"
     if regions:
         text += f" in {region_phrase(regions)}"
     return text + "."
@@ -83,23 +96,29 @@ def rollup_of(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     rows = list(rows)
     kinds: Counter[str] = Counter()
     icbs: dict[str, str] = {}
+    boards: dict[str, str] = {}
     regions: dict[str, str] = {}
     for row in rows:
         kinds[str(row["kind"])] += 1
         levels = [a for a in row["ancestors"] or [] if a and a.get("id")]
-        if row["kind"] in ("icb", "nhs_region"):
+        if row["kind"] in AREA_KINDS + TOP_KINDS:
             levels.append({"id": row["id"], "kind": row["kind"], "name": row["name"]})
         for a in levels:
-            (icbs if a["kind"] == "icb" else regions)[str(a["id"])] = str(a["name"])
+            found = (icbs if a["kind"] == "icb" else
+                     boards if a["kind"] == "local_health_board" else regions)
+            # NHS Wales is "Wales" in a sentence, as England's regions are by their names
+            found[str(a["id"])] = "Wales" if a["kind"] == "nhs_nation" and str(
+                a["name"]) == "NHS Wales" else str(a["name"])
     return {"sites": len(rows), "by_kind": dict(sorted(kinds.items())),
-            "icbs": sorted(icbs), "regions": sorted(regions.values()),
-            "text": summarise(kinds, set(icbs), sorted(regions.values()))}
+            "icbs": sorted({*icbs, *boards}), "regions": sorted(regions.values()),
+            "text": summarise(kinds, set(icbs), sorted(regions.values()), set(boards))}
 
 
 def site_rollup(store: Store, site_id: str) -> dict[str, Any]:
     """A site's place in the hierarchy and what was tried inside it."""
     ancestors = [dict(r) for r in store.read(queries.SITE_ANCESTORS, {"id": site_id})]
-    order = {"sub_icb": 0, "icb": 1, "nhs_region": 2}
+    order = {"sub_icb": 0, "icb": 1, "local_health_board": 1, "nhs_region": 2,
+             "nhs_nation": 2}
     ancestors.sort(key=lambda a: order.get(str(a["kind"]), -1))
     contains = {str(r["kind"]): int(r["n"])
                 for r in store.read(queries.SITE_DESCENDANT_KINDS, {"id": site_id})}

@@ -60,6 +60,7 @@ class Evidence:
     published_hi: int
     independent: bool | None = None
     initiatives: frozenset[str] = frozenset()  # the initiatives it evaluated
+    includes: frozenset[str] = frozenset()  # a review's included studies (evaluation ids)
 
     @property
     def counted(self) -> bool:
@@ -86,6 +87,35 @@ class Verdict:
     # harm (the N side), each strongest first.
     positive: tuple[str, ...] = ()
     negative: tuple[str, ...] = ()
+
+
+def distinct_groups(evidence: Sequence[Evidence]) -> list[list[Evidence]]:
+    """The evaluations grouped so that no group shares data with another: a review and a
+    study it includes are one group, as are two reviews that include a common study
+    (docs/semantics.md, "distinct evaluations"). Each group strongest first, the groups in
+    the order of their strongest member."""
+    ids = {e.id for e in evidence}
+    parent = {e.id: e.id for e in evidence}
+
+    def root(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    shared: dict[str, str] = {}  # an included study → the first evaluation seen with it
+    for e in evidence:
+        for study in e.includes:
+            if study in ids:
+                parent[root(study)] = root(e.id)
+            if study in shared:
+                parent[root(shared[study])] = root(e.id)
+            else:
+                shared[study] = e.id
+    groups: dict[str, list[Evidence]] = {}
+    for e in strength_order(evidence):
+        groups.setdefault(root(e.id), []).append(e)
+    return list(groups.values())
 
 
 def negative_wins(p: int, n: int) -> bool:
@@ -143,6 +173,13 @@ def _weigh(counted: list[Evidence], positives: list[Evidence], negatives: list[E
             "positive nor a negative finding moves the verdict.", 0, 0)
     if p > n:
         strong_independent = [e for e in positives if (e.level or 0) >= 3 and e.independent]
+        # a review and a study it includes count once (distinct_groups)
+        groups = distinct_groups(strong_independent)
+        distinct = [g[0] for g in groups]
+        overlap = ("" if len(groups) == len(strong_independent) else
+                   f"; a review and the studies it includes count once, so "
+                   f"{len(strong_independent)} such evaluations make "
+                   f"{plural(len(groups), 'distinct one')}")
         drivers = [e for e in positives if (e.level or 0) == p] or positives[:1]
         if p >= 4:
             rule = (f"the strongest positive evaluation is at SMS level {p} "
@@ -150,21 +187,22 @@ def _weigh(counted: list[Evidence], positives: list[Evidence], negatives: list[E
                     "level 4 or 5 designs can attribute the effect")
             return Verdict(WORKS, p, tuple(e.id for e in positives), shown,
                            f"Works. {rule[0].upper()}{rule[1:]}.", p, n)
-        if len(strong_independent) >= 2:
+        if len(distinct) >= 2:
             return Verdict(
                 WORKS, p, tuple(e.id for e in strength_order(strong_independent)), shown,
                 f"Works. Positive findings (highest SMS level {p}) "
                 + (f"outweigh negative ones (level {n})" if n else
                    "meet no finding of no effect or harm")
-                + f", and {len(strong_independent)} independent evaluations at level 3 "
-                f"or above agree ({_names(strength_order(strong_independent))}).", p, n)
+                + f", and {len(distinct)} distinct independent evaluations at level 3 "
+                f"or above agree ({_names(strength_order(strong_independent))}){overlap}.",
+                p, n)
         return Verdict(
             PROMISING, p, tuple(e.id for e in positives), shown,
             f"Promising. The strongest positive evaluation is at SMS level {p} "
             f"({_names(drivers)}), {_above('negative', n)}, but a works "
-            "verdict needs a level 4–5 design or two independent positive evaluations at level "
-            "3 or above (there " + {0: "are none", 1: "is only one"}.get(
-                len(strong_independent), f"are {len(strong_independent)}") + ").", p, n)
+            "verdict needs a level 4–5 design or two distinct independent positive evaluations "
+            "at level 3 or above (there " + {0: "are none", 1: "is only one"}.get(
+                len(distinct), f"are {len(distinct)}") + f"{overlap}).", p, n)
     if n > p:
         drivers = [e for e in negatives if (e.level or 0) == n] or negatives[:1]
         if negative_wins(p, n):

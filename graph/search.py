@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from triedbefore.graph import analytics, asof, queries, wording
+from triedbefore.graph import analytics, asof, costs, queries, wording
 from triedbefore.graph.analytics import COUNTED_LINKS
 from triedbefore.graph.context import for_check
 from triedbefore.graph.dialect import fulltext_terms
@@ -181,6 +181,9 @@ def check(store: Store, text: str, as_of: str | date | None = None,
         match["evaluation_titles"] = {
             eid: str(evaluations[eid].get("title") or eid)
             for eid in verdicts[match["solution_id"]][1].shown if eid in evaluations}
+    spent = costs.costs_of(store, [m["solution_id"] for m in matches], when)
+    for match in matches:
+        match["costs"] = spent[match["solution_id"]]
     places = find_places(store, text)
     initiatives = similar_initiatives(store, text, [m["solution_id"] for m in matches],
                                       places, when, verdicts)
@@ -200,7 +203,8 @@ def check(store: Store, text: str, as_of: str | date | None = None,
 #: How near an initiative was tried to a place the proposal names (higher: nearer): at a
 #: site of that name or within it, in the same sub-ICB location, ICB or NHS region.
 IN_PLACE, SAME_SUB_ICB, SAME_ICB, SAME_REGION, ELSEWHERE = 4, 3, 2, 1, 0
-_AREA_LEVELS = {"sub_icb": SAME_SUB_ICB, "icb": SAME_ICB, "nhs_region": SAME_REGION}
+_AREA_LEVELS = {"sub_icb": SAME_SUB_ICB, "icb": SAME_ICB, "nhs_region": SAME_REGION,
+                "local_health_board": SAME_ICB, "nhs_nation": SAME_REGION}
 _AREA_WORDS = {IN_PLACE: "", SAME_SUB_ICB: "sub-ICB location", SAME_ICB: "ICB",
                SAME_REGION: "NHS region"}
 #: A name found in more site names than this (or none) is not a place the proposal names.

@@ -57,6 +57,7 @@ DEFERRED_LINKS: frozenset[Link] = frozenset({
     Link.SITE_PARENT,
     Link.INITIATIVE_LEARNED_FROM_EVALUATION,
     Link.INITIATIVE_LEARNED_FROM_INITIATIVE,
+    Link.EVALUATION_INCLUDES,
 })
 
 #: Properties set on every link of a kind (IMPLEMENTS from a bundle is "declared").

@@ -45,7 +45,7 @@ from triedbefore.ingest.context import keep_context
 from triedbefore.ingest.loader import IngestResult, Loader, Progress, write_report
 from triedbefore.ingest.pipeline import RowsSource, run
 from triedbefore.ontology.models import SiteRow
-from triedbefore.ontology.vocab import Label, SiteKind
+from triedbefore.ontology.vocab import Country, Label, SiteKind
 
 #: Where every ODS-derived site says it came from, and under which licence.
 ODS_SOURCE_URL = "https://digital.nhs.uk/services/organisation-data-service"
@@ -68,6 +68,7 @@ _ORDER = {"etr": 0, "eccg": 1, "epraccur": 2}
 #: Column numbers (1-based, as in the ODS layout) of the fields read.
 COL_CODE, COL_NAME, COL_REGION, COL_ICB, COL_POSTCODE = 1, 2, 3, 4, 10
 COL_OPEN, COL_CLOSE, COL_STATUS, COL_ROLE, COL_COMMISSIONER, COL_SETTING = 11, 12, 13, 14, 15, 26
+COL_GOR = 24  # trusts: the former Government Office Region letter (W: Wales)
 COLUMN_NAMES = {
     COL_CODE: "organisation code", COL_NAME: "name", COL_REGION: "national grouping",
     COL_ICB: "high level health geography", COL_POSTCODE: "postcode",
@@ -137,6 +138,42 @@ def icbs() -> dict[str, Icb]:
         out[r["ICB24CDH"]] = Icb(r["ICB24CDH"], r["ICB24NM"], region_of.get(r["ICB24CDH"]),
                                  _float(c.get("LAT")), _float(c.get("LONG")))
     return out
+
+
+@dataclass(frozen=True)
+class HealthBoard:
+    code: str  # ODS code (7A1 …), the commissioner of Welsh GP practices
+    ons_code: str  # W11…
+    name: str
+    lat: float | None
+    lon: float | None
+
+
+#: The site NHS Wales: ODS's national grouping of Welsh GP practices (``epraccur`` column 3).
+WALES = "W00"
+WALES_NAME = "NHS Wales"
+WALES_REGION = "Wales"  # the ``region`` of every site in Wales
+_WALES_ONS = "W92000004"
+
+
+@cache
+def health_boards() -> dict[str, HealthBoard]:
+    """The local health boards of Wales by ODS code: ONS name and centroid."""
+    attributes = {r["LHB22CD"]: r for r in _geo_rows("lhb_apr2022_attributes.csv")}
+    out: dict[str, HealthBoard] = {}
+    for r in _geo_rows("lhb_codes.csv"):
+        a = attributes[r["lhb_code"]]
+        out[r["ods_code"]] = HealthBoard(r["ods_code"], r["lhb_code"], a["LHB22NM"],
+                                         _float(a["LAT"]), _float(a["LONG"]))
+    return out
+
+
+@cache
+def wales_centroid() -> tuple[float | None, float | None]:
+    """The ONS centroid of Wales (where the site NHS Wales is drawn)."""
+    row = next(r for r in _geo_rows("ctry_dec2022_attributes.csv")
+               if r["CTRY22CD"] == _WALES_ONS)
+    return _float(row["LAT"]), _float(row["LONG"])
 
 
 @cache
@@ -220,6 +257,14 @@ class Organisation:
     close_date: str | None
     commissioner: str | None = None
     layout: int = 27
+    gor: str | None = None  # trusts: former Government Office Region letter
+
+    @property
+    def welsh(self) -> bool:
+        """In Wales: a practice of ODS's Welsh grouping or of a Welsh health board, or a
+        trust of the Welsh GOR."""
+        return (self.region_code == WALES or self.gor == "W"
+                or (self.commissioner or "") in health_boards())
 
 
 @dataclass
@@ -329,7 +374,8 @@ def _organisation(extract: Extract, line: int, cells: list[str]) -> Organisation
         file=file, line=line, code=code, name=title_case(cell(COL_NAME)), kind=extract.kind,
         region_code=cell(COL_REGION).upper() or None, icb_code=cell(COL_ICB).upper() or None,
         postcode=cell(COL_POSTCODE).upper() or None, open_date=open_date,
-        close_date=close_date, commissioner=commissioner, layout=width)
+        close_date=close_date, commissioner=commissioner, layout=width,
+        gor=(cell(COL_GOR).upper() or None) if extract.name == "etr" else None)
 
 
 # --- site rows -----------------------------------------------------------------------
@@ -352,6 +398,16 @@ def _cells(**values: Any) -> dict[str, str]:
 def region_name(code: str | None) -> str | None:
     region = regions().get(code or "")
     return region.name if region else None
+
+
+def _place(org: Organisation) -> tuple[str | None, str | None]:
+    """An organisation's ``region`` and ``country``: its NHS England region and England,
+    or Wales and Wales; unknown otherwise."""
+    if org.welsh:
+        return WALES_REGION, Country.WALES.value
+    if org.region_code in regions() or (org.icb_code or "") in icbs():
+        return region_name(org.region_code), Country.ENGLAND.value
+    return region_name(org.region_code), None
 
 
 @dataclass
@@ -405,6 +461,18 @@ def site_rows(extracts: Iterable[Extract], *, known_sites: set[str] | None = Non
             return org.region_code
         return None
 
+    # Wales: practices hang from their local health board, boards and trusts from NHS Wales.
+    used_boards: set[str] = set(health_boards()) if all_reference else set()
+
+    def welsh_parent(org: Organisation) -> str | None:
+        if not org.welsh:
+            return None
+        if org.kind is SiteKind.GP_PRACTICE and (org.commissioner or "") in health_boards():
+            used_boards.add(org.commissioner or "")
+            return org.commissioner
+        used_boards.add(WALES)
+        return WALES
+
     parents: dict[str, str | None] = {}
     for org in orgs:
         parent: str | None
@@ -412,11 +480,11 @@ def site_rows(extracts: Iterable[Extract], *, known_sites: set[str] | None = Non
             if org.commissioner and org.commissioner in sub_icbs:
                 parent = org.commissioner
             else:
-                parent = icb_parent(org) or region_parent(org)
+                parent = welsh_parent(org) or icb_parent(org) or region_parent(org)
         elif org.layout == 24:
-            parent = region_parent(org)  # column 4 holds the old area-team codes
+            parent = region_parent(org) or welsh_parent(org)  # column 4: old area teams
         else:
-            parent = icb_parent(org) or region_parent(org)
+            parent = icb_parent(org) or region_parent(org) or welsh_parent(org)
         parents[org.code] = parent
         if org.region_code in regions():
             used_regions.add(org.region_code)
@@ -426,22 +494,39 @@ def site_rows(extracts: Iterable[Extract], *, known_sites: set[str] | None = Non
     for code in sorted(used_icbs):
         if icbs()[code].region_code:
             used_regions.add(icbs()[code].region_code or "")
-    # regions, then ICBs, then organisations
+    # regions, then ICBs, then NHS Wales and its boards, then organisations
+    england = Country.ENGLAND.value
     for code in sorted(c for c in used_regions if c in regions()):
         r = regions()[code]
         out.rows.append(_cells(site_id=code, name=r.name, kind=SiteKind.NHS_REGION.value,
                                region=r.name, lat=r.lat, lon=r.lon,
                                source_url=ONS_SOURCE_URL if r.lat is not None else
                                ODS_SOURCE_URL,
-                               licence=ONS_LICENCE if r.lat is not None else ODS_LICENCE))
+                               licence=ONS_LICENCE if r.lat is not None else ODS_LICENCE,
+                               country=england))
         out.origin.append(("nhs_regions.csv", None))
     for code in sorted(used_icbs):
         i = icbs()[code]
         out.rows.append(_cells(site_id=code, name=i.name, kind=SiteKind.ICB.value,
                                parent_id=i.region_code, region=region_name(i.region_code),
                                lat=i.lat, lon=i.lon, source_url=ONS_SOURCE_URL,
-                               licence=ONS_LICENCE))
+                               licence=ONS_LICENCE, country=england))
         out.origin.append(("icb_names_codes_dec2024.csv", None))
+    if used_boards:
+        lat, lon = wales_centroid()
+        out.rows.append(_cells(site_id=WALES, name=WALES_NAME, kind=SiteKind.NHS_NATION.value,
+                               region=WALES_REGION, lat=lat, lon=lon,
+                               source_url=ONS_SOURCE_URL, licence=ONS_LICENCE,
+                               country=Country.WALES.value))
+        out.origin.append(("ctry_dec2022_attributes.csv", None))
+    for code in sorted(used_boards - {WALES}):
+        b = health_boards()[code]
+        out.rows.append(_cells(site_id=code, name=b.name,
+                               kind=SiteKind.LOCAL_HEALTH_BOARD.value, parent_id=WALES,
+                               region=WALES_REGION, lat=b.lat, lon=b.lon,
+                               source_url=ONS_SOURCE_URL, licence=ONS_LICENCE,
+                               country=Country.WALES.value))
+        out.origin.append(("lhb_apr2022_attributes.csv", None))
     for code, region in sorted(placeholder_icbs.items()):
         if code in icbs():
             continue
@@ -453,12 +538,13 @@ def site_rows(extracts: Iterable[Extract], *, known_sites: set[str] | None = Non
     for org in orgs:
         own = coordinates.get(org.code)
         point = own if own is not None else centroid(org.postcode)
+        region, country = _place(org)
         out.rows.append(_cells(
             site_id=org.code, name=org.name, kind=org.kind.value, parent_id=parents[org.code],
-            postcode=org.postcode, region=region_name(org.region_code),
+            postcode=org.postcode, region=region,
             lat=point[0] if point else None, lon=point[1] if point else None,
             open_date=org.open_date, close_date=org.close_date,
-            source_url=ODS_SOURCE_URL, licence=ODS_LICENCE))
+            source_url=ODS_SOURCE_URL, licence=ODS_LICENCE, country=country))
         out.origin.append((org.file, org.line))
     return out
 
@@ -573,7 +659,9 @@ def ingest_ods(store: Store, paths: Iterable[str | Path], *, batch_size: int | N
         district = centroid(s.get("postcode"))
         if district is None or (abs(district[0] - point[0]) > 1e-6
                                 or abs(district[1] - point[1]) > 1e-6):
-            if s.get("kind") not in (SiteKind.ICB.value, SiteKind.NHS_REGION.value):
+            if s.get("kind") not in (SiteKind.ICB.value, SiteKind.NHS_REGION.value,
+                                     SiteKind.LOCAL_HEALTH_BOARD.value,
+                                     SiteKind.NHS_NATION.value):
                 coordinates[sid] = point  # its own coordinates, not a district centroid
     built = site_rows(extracts, known_sites=known_sites, coordinates=coordinates)
     keep_context(store, built.rows, batch=batch)  # deprivation, rurality, size stay

@@ -30,6 +30,7 @@ from pydantic import (
 
 from triedbefore.ontology.vocab import (
     ComponentRole,
+    Country,
     Design,
     Direction,
     Finding,
@@ -254,6 +255,7 @@ class SiteRow(InterchangeRow):
     registered_patients_date: PartialDate | None = None
     registered_patients_source: str | None = None
     context_licence: str | None = None
+    country: Country | None = None
 
 
 class SolutionRow(InterchangeRow):
@@ -353,6 +355,10 @@ def measure_key(measure: str) -> str:
     return " ".join(measure.split()).casefold()
 
 
+#: The years a price year may take.
+PRICE_YEARS = (1900, 2100)
+
+
 class EvaluationRow(InterchangeRow):
     FILE = "evaluations.csv"
     LABEL = Label.EVALUATION
@@ -360,6 +366,7 @@ class EvaluationRow(InterchangeRow):
     REFERENCES = (
         Reference("initiative_ids", (Link.EVALUATION_INITIATIVE,)),
         Reference("outcome_ids", (Link.EVALUATION_OUTCOME,)),
+        Reference("included_evaluation_ids", (Link.EVALUATION_INCLUDES,)),
     )
     DATE_COLUMNS = ("published_date",)
 
@@ -379,9 +386,37 @@ class EvaluationRow(InterchangeRow):
     doi: str | None = None
     url: str | None = None
     outcome_ids: MultiValue = []
+    # An economic result, shown beside the verdict (never changing it): cost per QALY
+    # gained (not negative), net cost per patient (negative: a saving), at the prices of
+    # ``price_year`` (empty when the source does not state it: never guessed).
+    cost_per_qaly_gbp: Annotated[float, Field(ge=0), AfterValidator(_finite)] | None = None
+    net_cost_per_patient_gbp: Number = None
+    price_year: int | None = None
+    # A systematic review's included studies: other evaluations (``INCLUDES``).
+    included_evaluation_ids: MultiValue = []
     licence: str | None = None
     illustrative: Bool = None
     visibility: Visibility = Visibility.PUBLIC
+
+    @field_validator("price_year", mode="after")
+    @classmethod
+    def _price_year(cls, value: int | None) -> int | None:
+        if value is None:
+            return None
+        if not PRICE_YEARS[0] <= value <= PRICE_YEARS[1]:
+            raise ValueError(f"{value} is not a price year ({PRICE_YEARS[0]}–{PRICE_YEARS[1]})")
+        return value
+
+    @field_validator("included_evaluation_ids", mode="after")
+    @classmethod
+    def _included(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        if not value:
+            return value
+        if "design" in info.data and info.data["design"] is not Design.SYSTEMATIC_REVIEW:
+            raise ValueError("only a systematic_review includes other evaluations")
+        if info.data.get("evaluation_id") in value:
+            raise ValueError("a review cannot include itself")
+        return value
 
     @field_validator("doi", mode="after")
     @classmethod
@@ -489,7 +524,8 @@ class AdaptationRow(InterchangeRow):
 
 
 #: Row types in load order: a file's references point only to earlier files,
-#: except ``learned_from`` and ``parent_id``, which are linked after all nodes exist.
+#: except ``learned_from``, ``parent_id`` and ``included_evaluation_ids``, which are linked
+#: after all nodes exist.
 ROW_TYPES: tuple[type[InterchangeRow], ...] = (
     SiteRow, SolutionRow, DesignVersionRow, ComponentRow, InitiativeRow, OutcomeRow,
     EvaluationRow, AdaptationRow,

@@ -46,6 +46,7 @@ class Rel(StrEnum):
     FOLLOWS = "FOLLOWS"
     ADAPTS = "ADAPTS"
     MODIFIES = "MODIFIES"
+    INCLUDES = "INCLUDES"
 
 
 class LinkHow(StrEnum):
@@ -78,7 +79,18 @@ class SiteKind(StrEnum):
     AMBULANCE_SERVICE = "ambulance_service"
     LOCAL_AUTHORITY = "local_authority"
     NHS_REGION = "nhs_region"
+    LOCAL_HEALTH_BOARD = "local_health_board"
+    NHS_NATION = "nhs_nation"
     OTHER = "other"
+
+
+class Country(StrEnum):
+    """The UK country a site is in (sites.country)."""
+
+    ENGLAND = "england"
+    WALES = "wales"
+    SCOTLAND = "scotland"
+    NORTHERN_IRELAND = "northern_ireland"
 
 
 class Status(StrEnum):
@@ -369,6 +381,7 @@ ADAPTATION_SCHEMES: dict[str, type[StrEnum]] = {
 #: Concept schemes by their local name in the ontology (``tb:SiteKind`` …).
 CONCEPT_SCHEMES: dict[str, type[StrEnum]] = {
     "SiteKind": SiteKind,
+    "Country": Country,
     "Status": Status,
     "Design": Design,
     "Finding": Finding,
@@ -429,6 +442,7 @@ class Link(StrEnum):
     INITIATIVE_VERSION = "Initiative-FOLLOWS->DesignVersion"
     ADAPTATION_INITIATIVE = "Adaptation-ADAPTS->Initiative"
     ADAPTATION_COMPONENT = "Adaptation-MODIFIES->Component"
+    EVALUATION_INCLUDES = "Evaluation-INCLUDES->Evaluation"
 
     @property
     def source(self) -> Label:

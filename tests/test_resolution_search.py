@@ -156,7 +156,8 @@ def test_cli_resolve_search_check_json(sample: FalkorStore) -> None:
     assert set(report) == {"matches", "zombie_risk", "read_first",  # type: ignore[arg-type]
                            "initiatives", "places", "as_of"}
     assert set(report["matches"][0]) == {  # type: ignore[index]
-        "solution_id", "name", "score", "verdict", "strength", "explanation", "illustrative"}
+        "solution_id", "name", "score", "verdict", "strength", "explanation", "illustrative",
+        "costs"}
 
 
 def test_fulltext_prefers_every_word_then_any(sample: FalkorStore) -> None:

@@ -233,3 +233,64 @@ def test_an_evaluation_is_ignored_or_cited_never_both(
         assert (found.ignored_evaluations, found.cited) == (ignored, cited)
         assert not set(found.ignored_evaluations) & set(found.cited)
         assert found.lag_days == 1  # from the earliest failed evidence, cited or not
+
+
+# --- reviews and the studies they include: no double counting ------------------------------
+
+
+def rv(eid: str, finding: str, level: int | None, includes: tuple[str, ...] = (), *,
+       independent: bool | None = True) -> Evidence:
+    """An evaluation that may include others (a systematic review), published 2019."""
+    return Evidence(eid, finding, level, date_bounds("2019")[1], independent,
+                    frozenset({"X"}), frozenset(includes))
+
+
+@pytest.mark.parametrize("evidence, expected, strength", [
+    # two independent positive level-3 evaluations: works (the table's rule) ...
+    ([rv("R", "positive", 3), rv("A", "positive", 3)], "works", 3),
+    # ... but not when one is a review that includes the other: one line of evidence
+    ([rv("R", "positive", 3, ("A",)), rv("A", "positive", 3)], "promising", 3),
+    # a third study the review did not include makes two distinct ones again
+    ([rv("R", "positive", 3, ("A",)), rv("A", "positive", 3), rv("B", "positive", 3)],
+     "works", 3),
+    # two reviews pooling a common study overlap, even when that study is not evidence here
+    ([rv("R1", "positive", 3, ("S",)), rv("R2", "positive", 3, ("S", "T"))], "promising", 3),
+    # two reviews of different studies are distinct
+    ([rv("R1", "positive", 3, ("S",)), rv("R2", "positive", 3, ("T",))], "works", 3),
+    # a chain: R1 includes A, R2 includes A and B: R1, R2, A and B are one group
+    ([rv("R1", "positive", 3, ("A",)), rv("R2", "positive", 3, ("A", "B")),
+      rv("A", "positive", 3), rv("B", "positive", 3)], "promising", 3),
+    # inclusion never moves P or N: where the table decides by level, nothing changes
+    ([rv("R", "positive", 5, ("A",)), rv("A", "positive", 5)], "works", 5),
+    ([rv("R", "no_effect", 3, ("A",)), rv("A", "no_effect", 3)], "does_not_work", 3),
+    ([rv("R", "positive", 3, ("A",)), rv("A", "negative", 3)], "mixed", 3),
+    # a self-evaluation included by a review still does not count as independent
+    ([rv("R", "positive", 3, ("A",)), rv("A", "positive", 3, independent=False),
+      rv("B", "positive", 3)], "works", 3),
+])
+def test_a_review_and_its_included_studies_count_once(evidence: list[Evidence], expected: str,
+                                                      strength: int) -> None:
+    v = verdict_of(evidence)
+    assert (v.verdict, v.strength) == (expected, strength)
+
+
+def test_the_explanation_says_when_inclusion_merged_evaluations() -> None:
+    v = verdict_of([rv("R", "positive", 3, ("A",)), rv("A", "positive", 3)])
+    assert "a review and the studies it includes count once" in v.explanation
+    assert "2 such evaluations make 1 distinct one" in v.explanation
+    plain = verdict_of([rv("R", "positive", 3), rv("A", "positive", 3)])
+    assert "count once" not in plain.explanation
+    assert "2 distinct independent evaluations" in plain.explanation
+
+
+def test_inclusion_agrees_with_the_table_when_nothing_is_included() -> None:
+    """Without INCLUDES links the refinement changes nothing (every verdict of the table)."""
+    import itertools
+
+    findings = ("positive", "no_effect", "negative", "mixed")
+    for combo in itertools.product(findings, (3, 4), (True, False), repeat=2):
+        (f1, l1, i1), (f2, l2, i2) = combo[:3], combo[3:]
+        a = Evidence("a", f1, l1, 0, i1)
+        b = Evidence("b", f2, l2, 0, i2)
+        linked = verdict_of([Evidence("a", f1, l1, 0, i1, includes=frozenset({"z"})), b])
+        assert verdict_of([a, b]).verdict == linked.verdict

@@ -169,8 +169,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key()
 
-    from triedbefore.web import apidocs, auth, console, curation, explore, graphview, living
+    from triedbefore.web import (
+        apidocs,
+        auth,
+        console,
+        curation,
+        explore,
+        graphview,
+        i18n,
+        living,
+    )
 
+    i18n.init_app(app)
     auth.init_app(app)
     for module in (explore, living, console, curation, graphview, apidocs, auth):
         app.register_blueprint(module.bp)

@@ -20,6 +20,9 @@ VERDICT_COLOURS = {
     "unevaluated": "#aeb7bd",
 }
 
+#: The gap map coloured by cost: whether any attempt of the row reported what it cost.
+COST_COLOURS = {"cost_reported": "#005eb8", "no_cost_reported": "#aeb7bd"}
+
 
 def _year(days: int) -> float:
     return 1970 + days / 365.2425
@@ -107,12 +110,15 @@ def timeline(attempts: list[dict[str, Any]], evaluations: list[dict[str, Any]],
 def gap_map(rows: list[str], columns: list[str], cells: dict[tuple[str, str], int],
             colours: dict[str, str], links: dict[tuple[str, str], str],
             labels: dict[str, str], empty: dict[str, int] | None = None,
-            row_links: dict[str, str] | None = None) -> Markup:
+            row_links: dict[str, str] | None = None,
+            key: tuple[str, dict[str, str]] | None = None) -> Markup:
     """A bubble grid: rows × columns, bubble area ∝ count, colour per row, and a legend.
 
     ``empty`` holds the rows without any evaluation (the biggest gaps), with their number
     of initiatives: each is drawn as a dashed band saying so. Row labels wrap, never cut
-    (the whole label is also the row's ``<title>``); ``row_links`` makes them links."""
+    (the whole label is also the row's ``<title>``); ``row_links`` makes them links.
+    ``key``: what the colours mean (a title and name → colour), the verdicts by default."""
+    meaning, key_colours = key or ("the verdict of the row", VERDICT_COLOURS)
     if not rows:
         return Markup("<p>No evaluations yet.</p>")
     empty, row_links = empty or {}, row_links or {}
@@ -125,11 +131,11 @@ def gap_map(rows: list[str], columns: list[str], cells: dict[tuple[str, str], in
     legend_y = top + sum(heights) + 30
     biggest = max(cells.values() or [1])
     radius = lambda n: 6 + 24 * (n / biggest) ** 0.5  # noqa: E731 - one formula, twice
-    legend, legend_h = _gap_legend(width, legend_y, biggest, radius)
+    legend, legend_h = _gap_legend(width, legend_y, biggest, radius, meaning, key_colours)
     height = legend_y + legend_h
     parts = [f'<svg class="gapmap" viewBox="0 0 {width} {height}" role="group" '
              f'aria-label="Evidence gap map: {len(rows)} rows by {len(columns)} quality '
-             'domains; bubble size is the number of evaluations, colour the verdict; '
+             f'domains; bubble size is the number of evaluations, colour {escape(meaning)}; '
              f'{len(empty)} row{"s" if len(empty) != 1 else ""} without any evaluation">']
     for j, column in enumerate(columns):
         cx = left + cell * j + cell / 2
@@ -178,13 +184,14 @@ def gap_map(rows: list[str], columns: list[str], cells: dict[tuple[str, str], in
 GAP_LABEL_CHARS = 30
 
 
-def _gap_legend(width: int, y: float, biggest: int,
-                radius: Any) -> tuple[list[str], float]:
+def _gap_legend(width: int, y: float, biggest: int, radius: Any,
+                meaning: str = "the verdict of the row",
+                colours: dict[str, str] | None = None) -> tuple[list[str], float]:
     """The gap map's key: what the colours, the sizes and the dashed band mean."""
     parts = [f'<g class="legend"><text x="10" y="{y:.0f}" class="legend-title">'
-             'Colour: the verdict of the row</text>']
+             f'Colour: {escape(meaning)}</text>']
     x, row_y = 10.0, y + 24
-    for verdict, colour in VERDICT_COLOURS.items():
+    for verdict, colour in (colours or VERDICT_COLOURS).items():
         name = verdict.replace("_", " ")
         step = 30 + 7.5 * len(name)
         if x + step > width:

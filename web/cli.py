@@ -341,12 +341,15 @@ AS_OF = click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD",
 @click.pass_obj
 def verdict(state: Context, solution_id: str, as_of: str | None, fmt: str) -> None:
     """The evidence verdict for a solution, its strength and the rule applied."""
-    from triedbefore.graph import analytics, quality
+    from triedbefore.graph import analytics, costs, quality
 
     with _domain_errors(state):
         data = analytics.verdict(state.store(), solution_id, as_of)
         data["warnings"] = quality.explain(state.store(), data["verdict"],
                                            data["evaluations"])
+        when = analytics.as_of_day(data["as_of"])
+        data["costs"] = costs.costs_of(state.store(), [solution_id], when)[solution_id]
+        data["economics"] = costs.economics_of(state.store(), solution_id, when)
         name = names.name_of(names.named(state.store(), Label.SOLUTION, [solution_id]),
                              solution_id)
     if fmt == "json":
@@ -371,6 +374,20 @@ def verdict(state: Context, solution_id: str, as_of: str | None, fmt: str) -> No
     for w in data["warnings"]:
         about = f" ({w['evaluation_id']})" if w["evaluation_id"] else ""
         click.echo(f"warning{about}: {w['reason']} [{w['reference']}]")
+    click.echo("")
+    _echo_costs(data["costs"])
+    if data["economics"]:
+        click.echo("Economic results (beside the verdict, not part of it):")
+    for e in data["economics"]:
+        click.echo(f"  - {e['title'] or e['id']} ({e['published_date']}): {e['text']}")
+
+
+def _echo_costs(summary: dict[str, Any], indent: str = "") -> None:
+    """What the attempts cost, overall and by funder (when any reported a cost)."""
+    click.echo(f"{indent}Cost of attempts: {summary['text']}")
+    if summary["reported"]:
+        for f in summary["by_funder"]:
+            click.echo(f"{indent}  - {f['funder']}: {f['text']}")
 
 
 def _verdict_name(verdict: str) -> str:
@@ -649,7 +666,7 @@ def check(state: Context, text: tuple[str, ...], as_of: str | None, site: str | 
                                            "places", "as_of", "site_context") if k in report}
                    | {"matches": [{k: m[k] for k in ("solution_id", "name", "score", "verdict",
                                                      "strength", "explanation",
-                                                     "illustrative")}
+                                                     "illustrative", "costs")}
                                   for m in report["matches"]]})
         return
     if not report["matches"]:
@@ -658,6 +675,7 @@ def check(state: Context, text: tuple[str, ...], as_of: str | None, site: str | 
         click.echo(f"{'Closest solution' if n == 0 else 'Also close'}: {m['name']}"
                    f"{_ILLUSTRATIVE if m['illustrative'] else ''}: "
                    f"{_verdict_words(m['verdict'], m['strength'])}. {m['explanation_titled']}")
+        _echo_costs(m["costs"], "  ")
     click.echo("Zombie risk: " + ("YES: the evidence says this does not work and the "
                                   "proposal does not cite it" if report["zombie_risk"]
                                   else "no"))

@@ -18,9 +18,11 @@ from triedbefore.graph import (
     NotFound,
     analytics,
     asof,
+    costs,
     quality,
     queries,
     resolution,
+    reviews,
     rollup,
 )
 from triedbefore.graph import search as searching
@@ -360,6 +362,8 @@ def _solution_data(solution_id: str, as_of: str | None, pages: tuple[int, ...],
             "sites": sites, "outcomes": paged(outcomes, out_page, size, int(outcome_total)),
             "similar": similar, "as_of": iso(when), "evidence_years": years,
             "rollup": rollup.rollup_of(placed[sid] for sid in site_ids if sid in placed),
+            "costs": costs.costs_of(store, [solution_id], when)[solution_id],
+            "economics": costs.economics_of(store, solution_id, when),
             **warnings}
 
 
@@ -415,7 +419,8 @@ def _site_html(data: dict[str, Any]) -> dict[str, Any]:
 
 def _gap_html(data: dict[str, Any]) -> dict[str, Any]:
     rows = data["cells"]
-    return {**data, "svg": cached(f"gap_svg:{data['by']}:{rows['page']}:{rows['size']}",
+    return {**data, "svg": cached(f"gap_svg:{data['by']}:{data.get('colour')}:{rows['page']}:"
+                                  f"{rows['size']}",
                                   lambda: gap_svg({**data, "cells": rows["items"]}))}
 
 
@@ -455,8 +460,15 @@ def evaluation_data(evaluation_id: str) -> dict[str, Any]:
     row = rows[0]
     evaluation = {k: v for k, v in row["evaluation"].items() if k != "row_hash"}
     solutions = list({s["id"]: s for s in row["solutions"] or []}.values())
+    by_date = lambda e: (str(e.get("published_date") or ""), str(e["id"]))  # noqa: E731
+    economic = (costs.economic_words(evaluation) if any(
+        evaluation.get(k) is not None for k in ("cost_per_qaly_gbp", "net_cost_per_patient_gbp"))
+        else None)
     return {"evaluation": evaluation, "initiatives": row["initiatives"] or [],
             "solutions": solutions, "outcomes": row["outcomes"] or [],
+            "includes": sorted(row["includes"] or [], key=by_date),
+            "included_in": sorted(row["included_in"] or [], key=by_date),
+            "economic": economic,
             "warnings": [w.to_dict() for w in quality.warnings_for(
                 get_store(), [evaluation_id]).get(evaluation_id, [])]}
 
@@ -570,6 +582,9 @@ def _gap_data(by: str) -> dict[str, Any]:
         evaluated.setdefault(key, set()).add(row["evaluation_id"])
         for domain in [d for d in row["domains"] or [] if d] or ["unspecified"]:
             cells.setdefault((key, domain), set()).add(row["evaluation_id"])
+    priced = {str(r["solution_id"]): int(r["reported"]) for r in cached(
+        "gap_costs", lambda: get_store().read(queries.SOLUTION_COST_COUNTS,
+                                              {"counted": COUNTED_LINKS}))}
     flagged = set(cached("warned", lambda: sorted(quality.warnings_for(
         get_store(), {str(r["evaluation_id"]) for r in rows}))))
     warned: dict[str, set[str]] = {}
@@ -584,21 +599,36 @@ def _gap_data(by: str) -> dict[str, Any]:
                       **{d: len(cells.get((key, d), ())) for d in DOMAINS},
                       "warnings": len(warned.get(key, ())),
                       "evaluations": len(evaluated.get(key, ())),
-                      "initiatives": initiatives[key]})
+                      "initiatives": initiatives[key],
+                      "costs_reported": sum(priced.get(sid, 0) for sid in members[key])})
     return {"by": by, "domains": DOMAINS, "cells": table}
+
+
+#: What the gap map's colours can show: the verdict, or whether any attempt reported a cost.
+GAP_COLOURS = ("verdict", "cost")
+
+
+def _row_colour(row: dict[str, Any], colour: str) -> str:
+    if colour == "cost":
+        return charts.COST_COLOURS["cost_reported" if row.get("costs_reported")
+                                   else "no_cost_reported"]
+    return charts.VERDICT_COLOURS.get(row["verdict"], "#768692")
 
 
 def gap_svg(data: dict[str, Any]) -> Any:
     param = "solution" if data["by"] == "solution" else "intervention_type"
     counts = {(r["row"], d): r[d] for r in data["cells"] for d in DOMAINS if r[d]}
+    colour = data.get("colour") or "verdict"
     return charts.gap_map(
         [r["row"] for r in data["cells"]], DOMAINS, counts,
-        {r["row"]: charts.VERDICT_COLOURS.get(r["verdict"], "#768692") for r in data["cells"]},
+        {r["row"]: _row_colour(r, colour) for r in data["cells"]},
         {k: f"/evaluations?{param}={k[0]}&domain={k[1]}" for k in counts},
         {r["row"]: r["label"] for r in data["cells"]},
         empty={r["row"]: r["initiatives"] for r in data["cells"] if not r["evaluations"]},
         row_links=({r["row"]: f"/solutions/{r['row']}" for r in data["cells"]}
-                   if data["by"] == "solution" else {}))
+                   if data["by"] == "solution" else {}),
+        key=("whether any attempt of the row reported its cost", charts.COST_COLOURS)
+        if colour == "cost" else None)
 
 
 GAP_ROWS = 50  # rows per page of the gap map (a national graph has thousands of solutions)
@@ -608,13 +638,14 @@ def gap_map_data() -> dict[str, Any]:
     """One page of the gap map's rows (``page`` and ``size``), in the order of their
     labels."""
     by = choice_arg("by", list(GAP_AXES), "solution") or "solution"
+    colour = choice_arg("colour", list(GAP_COLOURS), "verdict") or "verdict"
     data = gap_data(by)
     page = paginate(data["cells"], GAP_ROWS)
     if by == "solution":  # a row is a solution: it may be illustrative
         marks = record_names(Label.SOLUTION, (r["row"] for r in page["items"]))
         page["items"] = [{**r, "illustrative": bool(marks.get(r["row"], {}).get(
             "illustrative"))} for r in page["items"]]
-    return {"by": by, "domains": data["domains"], "cells": page}
+    return {"by": by, "colour": colour, "domains": data["domains"], "cells": page}
 
 
 def evaluations_data() -> dict[str, Any]:
@@ -730,7 +761,7 @@ def _search_results(q: str) -> dict[str, Any]:
     for row in store.read(queries.INITIATIVE_ICBS, {"ids": ini_ids}):
         names = icbs.setdefault(str(row["id"]), set())
         names.update(n for n in row["icbs"] or [] if n)
-        if row["kind"] == "icb" and row["name"]:
+        if row["kind"] in ("icb", "local_health_board") and row["name"]:
             names.add(str(row["name"]))
     marks: dict[str, dict[str, dict[str, Any]]] = {
         kind.value.lower(): record_names(kind, (h["id"] for h in hits
@@ -777,6 +808,25 @@ def check_data() -> dict[str, Any]:
     return {"q": text, "as_of": as_of, "report": report, "site": site or ""}
 
 
+def evidence_matrix_data(solution_id: str) -> dict[str, Any]:
+    """A solution's reviews × the studies they include, and the studies no review has
+    included yet, as of the date asked."""
+    as_of = _as_of()
+    when = analytics.as_of_day(as_of)
+
+    def compute() -> dict[str, Any]:
+        store = get_store()
+        found = store.read(queries.SOLUTION_NODE, {"id": solution_id})
+        if not found:
+            raise NotFound(f"no solution with id {solution_id!r}")
+        node = found[0]["solution"]
+        return {"solution": {"id": solution_id, "name": node.get("name"),
+                             "illustrative": node.get("illustrative")},
+                "as_of": iso(when), **reviews.evidence_matrix(store, solution_id, when)}
+
+    return dict(cached(f"matrix:{solution_id}:{when}", compute))
+
+
 def method_data() -> dict[str, Any]:
     return {}
 
@@ -797,6 +847,9 @@ register_page(bp, "/solutions", "solutions", "solutions.html", solutions_data,
 register_page(bp, "/solutions/<solution_id>", "solution", "solution.html", solution_data,
               table=("evaluations", "attempts", "outcomes"), title="Solution",
               decorate=_solution_html, response=schemas.SolutionPage)
+register_page(bp, "/solutions/<solution_id>/evidence-matrix", "evidence_matrix",
+              "evidence_matrix.html", evidence_matrix_data, table="studies",
+              title="Evidence matrix", response=schemas.EvidenceMatrixPage)
 register_page(bp, "/initiatives/<initiative_id>", "initiative", "initiative.html",
               initiative_data, table=("outcomes", "evaluations", "sites"),
               title="Initiative", response=schemas.InitiativePage)

@@ -1,9 +1,9 @@
-"""Offline maps: sites drawn over an outline of England as server-rendered SVG.
+"""Offline maps: sites drawn over outlines of England and Wales as server-rendered SVG.
 
-The outline (``static/geo/england_outline.json``) is derived from postcode-district
-centroids (see ``static/geo/SOURCES.md``): a silhouette, not a boundary. The SVG is the
-map every page has without JavaScript; ``static/js/enhance.js`` replaces it with a
-Leaflet map when it can.
+The outlines (``static/geo/england_outline.json``, ``wales_outline.json``) are derived
+from postcode-district centroids (see ``static/geo/SOURCES.md``): silhouettes, not
+boundaries. The SVG is the map every page has without JavaScript;
+``static/js/enhance.js`` replaces it with a Leaflet map when it can.
 """
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ from markupsafe import Markup, escape
 from triedbefore.web.wording import concept_label, in_sentence
 
 OUTLINE_FILE = Path(__file__).resolve().parent / "static" / "geo" / "england_outline.json"
+WALES_OUTLINE_FILE = OUTLINE_FILE.with_name("wales_outline.json")
 
 #: Required with any display of the outline (static/geo/SOURCES.md).
 OUTLINE_ATTRIBUTION = (
-    "Outline of England derived from postcode district centroids. Contains Ordnance Survey "
+    "Outlines of England and Wales derived from postcode district centroids. Contains "
+    "Ordnance Survey "
     "data © Crown copyright and database right; contains Royal Mail data © Royal Mail "
     "copyright and database right; contains National Statistics data © Crown copyright "
     "and database right."
@@ -41,6 +43,14 @@ _MAX_NAMES = 10
 def england_outline() -> tuple[tuple[float, float], ...]:
     """The outline as (lon, lat) points: an open ring (read once)."""
     points = json.loads(OUTLINE_FILE.read_text(encoding="utf-8"))
+    return tuple((float(lon), float(lat)) for lon, lat in points)
+
+
+@functools.cache
+def wales_outline() -> tuple[tuple[float, float], ...]:
+    """Wales's outline, made the same way (``static/geo/SOURCES.md``), drawn beside
+    England's so that Welsh sites are on the map."""
+    points = json.loads(WALES_OUTLINE_FILE.read_text(encoding="utf-8"))
     return tuple((float(lon), float(lat)) for lon, lat in points)
 
 
@@ -113,11 +123,11 @@ def _fmt(value: float) -> str:
 def _label(placed: list[Mapping[str, Any]], missing: int) -> str:
     names = [str(s.get("name") or s.get("id") or "unnamed site") for s in placed]
     if not names:
-        text = "Outline map of England; no site has coordinates"
+        text = "Outline map of England and Wales; no site has coordinates"
     else:
         shown = "; ".join(names[:_MAX_NAMES])
         more = f" and {len(names) - _MAX_NAMES} more" if len(names) > _MAX_NAMES else ""
-        text = (f"Outline map of England with {len(names)} "
+        text = (f"Outline map of England and Wales with {len(names)} "
                 f"site{'s' if len(names) != 1 else ''}: {shown}{more}")
     if missing:
         text += (f" ({missing} site{'s' if missing != 1 else ''} without coordinates "
@@ -127,11 +137,12 @@ def _label(placed: list[Mapping[str, Any]], missing: int) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _outline_path(off_x: float, off_y: float, min_x: float, max_lat: float,
-                  scale: float) -> str:
-    """The outline's SVG path in one projection (most maps share the view of England)."""
+                  scale: float, wales: bool = False) -> str:
+    """The outline's SVG path in one projection (most maps share the view of England);
+    ``wales``: Wales's outline."""
     return "M" + " L".join(
         f"{_fmt(off_x + (lon * COS_LAT - min_x) * scale)},{_fmt(off_y + (max_lat - lat) * scale)}"
-        for lon, lat in england_outline()) + " Z"
+        for lon, lat in (wales_outline() if wales else england_outline())) + " Z"
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -178,6 +189,7 @@ def svg_map(sites: Iterable[Mapping[str, Any]], width: int, height: int) -> Mark
     off_y = _MARGIN + (inner_h - (max_lat - min_lat) * scale) / 2
 
     path = _outline_path(off_x, off_y, min_x, max_lat, scale)
+    wales = _outline_path(off_x, off_y, min_x, max_lat, scale, True)
     label = _label([s for s, _, _ in placed], len(sites) - len(placed))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="site-map" width="{int(width)}" '
@@ -185,6 +197,8 @@ def svg_map(sites: Iterable[Mapping[str, Any]], width: int, height: int) -> Mark
         f'aria-label="{escape(label)}">',
         f"<desc>{escape(OUTLINE_ATTRIBUTION)}</desc>",
         f'<path class="outline" d="{path}" fill="#e8edee" stroke="#aeb7bd" '
+        'stroke-width="1" stroke-linejoin="round"/>',
+        f'<path class="outline-wales" d="{wales}" fill="#e8edee" stroke="#aeb7bd" '
         'stroke-width="1" stroke-linejoin="round"/>',
         '<g class="sites">',
     ]

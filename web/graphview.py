@@ -136,6 +136,8 @@ REL_TITLES: dict[tuple[str, str], str] = {
     (Rel.EVALUATED.value, "in"): "Evaluated by",
     (Rel.REPORTS.value, "out"): "Reports",
     (Rel.REPORTS.value, "in"): "Reported by",
+    (Rel.INCLUDES.value, "out"): "Includes (studies of this review)",
+    (Rel.INCLUDES.value, "in"): "Included in reviews",
 }
 
 

@@ -108,6 +108,9 @@ PARAMETERS: dict[str, dict[str, Any]] = {
                     "Only evaluations reporting an outcome in this quality domain."),
     "by": query("by", Literal["solution", "intervention_type"], "Rows of the map: one per "
                 "solution, or one per intervention type.", default="solution"),
+    "colour": query("colour", Literal["verdict", "cost"], "What the map's colours show: each "
+                    "row's verdict, or whether any attempt of the row reported its cost.",
+                    default="verdict"),
     "measure": query("measure", s.Id, "An outcome measure (as listed in `measures`); "
                      "matched without regard to case or spacing. Unknown: 404.",
                      example=EXAMPLES["measure"]),
@@ -119,10 +122,11 @@ PARAMETERS: dict[str, dict[str, Any]] = {
                                      "Facet: solutions' intervention type."),
     "facet_technology": query("technology", Literal["true", "false"],
                               "Facet: solutions that are (or are not) a technology."),
-    "facet_region": query("region", str, "Facet: initiatives at a site in this NHS region.",
-                          example="London"),
+    "facet_region": query("region", str, "Facet: initiatives at a site in this NHS region "
+                          "(`Wales` for sites in Wales).", example="London"),
     "facet_icb": query("icb", str, "Facet: initiatives at a site in this integrated care "
-                       "board (the site, or an organisation above it, is the ICB).",
+                       "board or Welsh local health board (the site, or an organisation "
+                       "above it, is the ICB or board).",
                        example="NHS West Yorkshire Integrated Care Board"),
     "facet_site_kind": query("site_kind", SiteKind,
                              "Facet: initiatives at a site of this kind."),
@@ -262,7 +266,8 @@ PAGE_DOCS: dict[str, tuple[tuple[str, ...], tuple[int, ...], bool]] = {
                             (400,), False),
     "explore.site": ((), (404,), False),
     "explore.zombies": (("as_of", "solution", "min_lag", *LIST), (400,), False),
-    "explore.gap_map": (("by", *LIST), (400,), False),
+    "explore.gap_map": (("by", "colour", *LIST), (400,), False),
+    "explore.evidence_matrix": (("as_of", "year"), (400, 404), False),
     "explore.deviance": (("measure",), (404,), False),
     "explore.check": (("check_q", "as_of", "site"), (400,), False),
     "explore.method": ((), (), False),

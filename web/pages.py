@@ -160,7 +160,9 @@ def register_page(bp: Blueprint, rule: str, endpoint: str, template: str, build:
 
         if current_user() is not None:
             return render(kwargs)
-        return html_cache(f"html:{request.full_path}", lambda: render(kwargs))
+        from triedbefore.web.i18n import language
+
+        return html_cache(f"html:{language()}:{request.full_path}", lambda: render(kwargs))
 
     def as_json(**kwargs: Any) -> Any:
         return jsonify({"ok": True, **_build(build, kwargs)})

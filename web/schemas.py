@@ -400,6 +400,8 @@ GapRow = create_model(
     evaluations=(Count, Field(description="Evaluations of the row, in any domain (0: a "
                                           "gap, tried but never evaluated).")),
     initiatives=(Count, Field(description="Initiatives that tried the row's solutions.")),
+    costs_reported=(Count, Field(description="Initiatives of the row's solutions that "
+                                             "reported a cost (`cost_gbp`).")),
     **{d: (Count, ...) for d in GAP_DOMAINS},
 )
 
@@ -508,6 +510,56 @@ class Rollup(Envelope):
     """e.g. "Tried in 14 GP practices across 3 ICBs in the North West." """
 
 
+class FunderCosts(Envelope):
+    """What the attempts one funder paid for cost (``cost_gbp``), as of the date."""
+
+    funder: str
+    """The funder as the initiatives name it, or "funder not recorded"."""
+    attempts: Count
+    """Attempts started by the date with this funder."""
+    reported: Count
+    """Of those, how many reported a cost."""
+    median: float | None
+    """Median cost in pounds of those that reported one (null: none did)."""
+    min: float | None
+    max: float | None
+    text: str
+    """In words, or "no cost reported"."""
+
+
+class CostSummary(Envelope):
+    """What attempts at a solution cost: median and range of ``cost_gbp`` over the attempts
+    started by the date that reported one, overall and by funder."""
+
+    attempts: Count
+    reported: Count
+    median: float | None
+    min: float | None
+    max: float | None
+    text: str
+    """e.g. "median £120,000 (range £40,000 to £2m), from 3 of 5 attempts reporting a
+    cost", or "no cost reported"."""
+    by_funder: list[FunderCosts]
+
+
+class EconomicResult(Envelope):
+    """An evaluation's economic result, shown beside the verdict (it never changes it)."""
+
+    id: Id
+    title: str | None
+    design: Design | None
+    finding: Finding | None
+    published_date: PartialDate | None
+    published_hi: int | None
+    cost_per_qaly_gbp: float | None
+    """Incremental cost per QALY gained, pounds."""
+    net_cost_per_patient_gbp: float | None
+    """Net cost per patient, pounds; negative: a saving."""
+    price_year: int | None
+    illustrative: bool | None
+    text: str
+
+
 class SolutionPage(PageData):
     """One solution: its verdict as of a date, the evaluations and attempts behind it,
     zombie repeats, sites, outcomes and similar solutions."""
@@ -535,6 +587,65 @@ class SolutionPage(PageData):
     adapt: SolutionContext
     """Where the evidence applies, the adaptations of the attempts and, with `site`, the
     attempts in the places most like that organisation (docs/adaptations.md)."""
+    costs: CostSummary
+    """What the attempts started by `as_of` cost."""
+    economics: list[EconomicResult]
+    """Economic results of the evaluations published by `as_of`, oldest first."""
+
+
+class MatrixEvaluation(Envelope):
+    """An evaluation in the evidence matrix."""
+
+    id: Id
+    title: str | None
+    design: Design | None
+    level: Level | None
+    """Its SMS level (null: shown, not counted)."""
+    finding: Finding | None
+    published_date: PartialDate | None
+    published_hi: int | None
+    independent: bool | None
+    illustrative: bool | None
+
+
+class MatrixReview(MatrixEvaluation):
+    """A systematic review of the solution: a column of the matrix."""
+
+    includes: Count
+    """How many of the studies shown it includes."""
+
+
+class MatrixStudy(MatrixEvaluation):
+    """A study: a row of the matrix."""
+
+    included_by: list[Id]
+    """The reviews shown that include it."""
+    in_no_review: bool
+    """No review shown includes it (yet)."""
+    after_reviews: bool
+    """Published after the latest review shown."""
+
+
+class MatrixSolution(Envelope):
+    id: Id
+    name: str | None
+    illustrative: bool | None
+
+
+class EvidenceMatrixPage(PageData):
+    """A solution's systematic reviews × the studies they include (``INCLUDES``), with the
+    studies no review has included yet, as of a date."""
+
+    solution: MatrixSolution
+    as_of: date
+    reviews: list[MatrixReview]
+    """Oldest first."""
+    studies: list[MatrixStudy]
+    """The solution's evaluations that are not reviews, and every study a review
+    includes; oldest first."""
+    in_no_review: Count
+    links: Count
+    """Review–study inclusions shown."""
 
 
 # --- initiative, evaluation, site -------------------------------------------------------
@@ -587,6 +698,13 @@ class SolutionName(Record):
     name: str = absent()
 
 
+class LinkedEvaluation(Record):
+    id: Id
+    title: str | None = absent()
+    published_date: PartialDate | None = absent()
+    illustrative: bool | None = absent()
+
+
 class EvaluationPage(PageData):
     """One evaluation: the initiatives it evaluated, their solutions and the outcomes it
     reports."""
@@ -596,6 +714,12 @@ class EvaluationPage(PageData):
     solutions: list[SolutionName]
     outcomes: list[Outcome]
     warnings: list[DesignWarning]
+    includes: list[LinkedEvaluation]
+    """A systematic review's included studies (``INCLUDES``), oldest first."""
+    included_in: list[LinkedEvaluation]
+    """The reviews that include this evaluation, oldest first."""
+    economic: str | None
+    """Its economic result in words (cost per QALY, net cost per patient), if any."""
 
 
 class SiteInitiative(Record):
@@ -675,6 +799,8 @@ class GapMapPage(PageData):
     """Evaluations per solution (or intervention type) and quality domain."""
 
     by: Literal["solution", "intervention_type"]
+    colour: Literal["verdict", "cost"]
+    """What the colours show: the verdict, or whether an attempt reported a cost."""
     domains: list[GapDomain]
     cells: Paginated[GapRow]
     """One page of rows, in the order of their labels."""
@@ -788,6 +914,8 @@ class CheckMatch(Envelope):
     evaluations: list[Id]
     illustrative: bool
     warnings: list[DesignWarning] = absent()
+    costs: CostSummary
+    """What the attempts at this solution started by the date cost."""
 
 
 class CheckSite(Envelope):

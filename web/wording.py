@@ -17,7 +17,8 @@ from triedbefore.ontology.rdf import concept_labels
 #: Search facets as headings.
 FACET_LABELS = {
     "verdict": "Verdict", "intervention_type": "Intervention type",
-    "technology": "Uses technology", "region": "NHS England region", "icb": "ICB",
+    "technology": "Uses technology", "region": "NHS England region or Wales",
+    "icb": "ICB or local health board",
     "site_kind": "Site kind", "year": "Year started",
 }
 #: The ontology's concept scheme of each facet whose values are enumerations.

@@ -25,6 +25,7 @@ PAGES: dict[str, tuple[str, int, bool]] = {
     "search": ("/search?q=hospital+at+home", 200, False),
     "solutions": ("/solutions", 200, False),
     "solution": ("/solutions/SOL-TELE", 200, False),
+    "evidence-matrix": ("/solutions/SOL-TELE/evidence-matrix", 200, False),
     "initiative": ("/initiatives/INI-0021", 200, False),
     "evaluation": ("/evaluations/EVAL-0004", 200, False),
     "evaluations": ("/evaluations", 200, False),

@@ -23,7 +23,8 @@ Because it joins district *centroids*, the outline runs inside the true coast an
 estuaries narrower than ``MAX_EDGE`` are bridged and the simplification cuts corners:
 it is a recognisable silhouette for a locator map, not a boundary.
 
-Usage: ``python make_outline.py [postcode_outcodes.csv] [england_outline.json]``.
+Usage: ``python make_outline.py [postcode_outcodes.csv] [england_outline.json]``; with
+``--wales``, the same steps over Wales's outcodes (``is_welsh``) write ``wales_outline.json``.
 The output is a JSON list of ``[lon, lat]`` points (WGS84, 4 decimals), an open ring
 (the last point is not repeated), anticlockwise.
 """
@@ -36,11 +37,13 @@ import json
 import math
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_SOURCE = Path("/work/shared/data/geography/postcode_outcodes.csv")
 DEFAULT_OUTPUT = HERE / "england_outline.json"
+WALES_OUTPUT = HERE / "wales_outline.json"
 
 #: Postcode areas wholly or almost wholly outside England (Scotland, Wales; Northern
 #: Ireland's BT was already removed from the source file).
@@ -76,12 +79,22 @@ def is_english(outcode: str) -> bool:
     return match.group() not in NOT_ENGLAND and outcode not in WELSH_DISTRICTS
 
 
-def read_points(source: Path) -> list[Point]:
-    """England's outcode centroids as projected (x, y), duplicates removed."""
+WELSH_AREAS = frozenset({"CF", "LD", "LL", "NP", "SA"})
+
+
+def is_welsh(outcode: str) -> bool:
+    """Wales's postcode areas, and the Welsh districts of cross-border areas."""
+    match = re.match(r"[A-Z]+", outcode)
+    return match is not None and (match.group() in WELSH_AREAS or outcode in WELSH_DISTRICTS)
+
+
+def read_points(source: Path, keep: Callable[[str], bool] = is_english) -> list[Point]:
+    """The outcode centroids of one country (England by default) as projected (x, y),
+    duplicates removed."""
     seen: set[Point] = set()
     with source.open(newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
-            if not is_english(row["outcode"]):
+            if not keep(row["outcode"]):
                 continue
             lat, lon = float(row["latitude"]), float(row["longitude"])
             seen.add((round(lon * COS54, 6), round(lat, 6)))
@@ -248,8 +261,8 @@ def signed_area(ring: list[Point]) -> float:
     return sum(a[0] * b[1] - b[0] * a[1] for a, b in pairs) / 2
 
 
-def outline(source: Path) -> list[list[float]]:
-    points = read_points(source)
+def outline(source: Path, keep: Callable[[str], bool] = is_english) -> list[list[float]]:
+    points = read_points(source, keep)
     points = largest_group(points, delaunay(points))
     ring = [points[i] for i in chi_shape(points, delaunay(points))]
     keep = MAX_POINTS
@@ -263,9 +276,11 @@ def outline(source: Path) -> list[list[float]]:
 
 
 def main(argv: list[str]) -> int:
+    wales = "--wales" in argv
+    argv = [a for a in argv if a != "--wales"]
     source = Path(argv[1]) if len(argv) > 1 else DEFAULT_SOURCE
-    output = Path(argv[2]) if len(argv) > 2 else DEFAULT_OUTPUT
-    ring = outline(source)
+    output = Path(argv[2]) if len(argv) > 2 else (WALES_OUTPUT if wales else DEFAULT_OUTPUT)
+    ring = outline(source, is_welsh if wales else is_english)
     text = "[\n" + ",\n".join(json.dumps(p) for p in ring) + "\n]\n"
     output.write_text(text, encoding="utf-8")
     print(f"{output}: {len(ring)} points", file=sys.stderr)

@@ -5,8 +5,8 @@
  * the vendored Leaflet (served by /vendor/, see web/graphview.py) loads, the sites are
  * drawn as circle markers on a Leaflet map and the SVG is hidden; otherwise the SVG
  * stays. OpenStreetMap tiles are used only if one test tile loads within a short time
- * (and not at all with data-tiles="off"); else the map shows the offline outline of
- * England (static/geo/england_outline.json).
+ * (and not at all with data-tiles="off"); else the map shows the offline outlines of
+ * England and Wales (static/geo/england_outline.json, wales_outline.json).
  * No inline scripts, no eval (a Content Security Policy will forbid both).
  */
 (function () {
@@ -18,7 +18,8 @@
   var OSM_ATTRIBUTION =
     '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors';
   var OUTLINE_ATTRIBUTION =
-    "Outline of England from postcode district centroids: contains OS data &copy; Crown " +
+    "Outlines of England and Wales from postcode district centroids: contains OS data " +
+    "&copy; Crown " +
     "copyright and database right; contains Royal Mail data &copy; Royal Mail copyright " +
     "and database right; contains National Statistics data &copy; Crown copyright and " +
     "database right";
@@ -75,10 +76,18 @@
     });
   }
 
-  function loadOutline() {
-    return window.fetch(root + "static/geo/england_outline.json", { credentials: "same-origin" })
+  function loadRing(name) {
+    return window.fetch(root + "static/geo/" + name, { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
       .catch(function () { return null; });
+  }
+
+  /* The outlines drawn without tiles: England's and Wales's rings (those that loaded). */
+  function loadOutline() {
+    return Promise.all([loadRing("england_outline.json"), loadRing("wales_outline.json")])
+      .then(function (rings) {
+        return rings.filter(function (r) { return Array.isArray(r) && r.length > 2; });
+      });
   }
 
   function parseSites(el) {
@@ -153,13 +162,15 @@
     var bounds = L.latLngBounds([]);
     if (tiles) {
       L.tileLayer(TILE_URL, { maxZoom: 19, attribution: OSM_ATTRIBUTION }).addTo(map);
-    } else if (Array.isArray(outline) && outline.length > 2) {
-      var ring = outline.map(function (p) { return [p[1], p[0]]; });
-      L.polygon(ring, {
-        color: "#aeb7bd", weight: 1, fillColor: "#e8edee", fillOpacity: 1, interactive: false
-      }).addTo(map);
+    } else if (Array.isArray(outline) && outline.length > 0) {
+      outline.forEach(function (points) {
+        var ring = points.map(function (p) { return [p[1], p[0]]; });
+        L.polygon(ring, {
+          color: "#aeb7bd", weight: 1, fillColor: "#e8edee", fillOpacity: 1, interactive: false
+        }).addTo(map);
+        bounds.extend(L.latLngBounds(ring));
+      });
       map.attributionControl.addAttribution(OUTLINE_ATTRIBUTION);
-      bounds.extend(L.latLngBounds(ring));
     }
     sites.forEach(function (site) {
       var marker = L.circleMarker([site.lat, site.lon], {
