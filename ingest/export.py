@@ -65,12 +65,22 @@ def iter_nodes(store: Store, label: Label) -> Iterator[dict[str, Any]]:
 
 
 def export_bundle(store: Store, dest: Path) -> dict[str, int]:
-    """Write the five interchange files into ``dest``; returns rows per file."""
+    """Write the interchange files into ``dest``; returns rows per file. The v1 files are
+    always written; ``lessons.csv`` (this project's addition) only when the graph holds
+    lessons, so that a graph without any exports the v1 bundle exactly."""
     dest.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     for row_type in ROW_TYPES:
-        counts[row_type.FILE] = _export_file(store, row_type, dest / row_type.FILE)
+        path = dest / row_type.FILE
+        counts[row_type.FILE] = _export_file(store, row_type, path)
+        if row_type.FILE in ADDED_FILES and counts[row_type.FILE] == 0:
+            path.unlink()
+            del counts[row_type.FILE]
     return counts
+
+
+#: Files this project adds to the interchange v1 contract: written only when not empty.
+ADDED_FILES = frozenset({"lessons.csv"})
 
 
 def _export_file(store: Store, row_type: type[InterchangeRow], path: Path) -> int:
