@@ -21,6 +21,7 @@ FULLTEXT_FIELDS: dict[Label, tuple[str, ...]] = {
     Label.INITIATIVE: ("title", "description"),
     Label.EVALUATION: ("title", "evaluator"),
     Label.SITE: ("name",),
+    Label.LESSON: ("text",),
 }
 
 

@@ -167,10 +167,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key()
 
-    from triedbefore.web import apidocs, auth, console, curation, explore, graphview, living
+    from triedbefore.web import (
+        apidocs,
+        auth,
+        console,
+        contribute,
+        curation,
+        explore,
+        graphview,
+        living,
+    )
 
     auth.init_app(app)
-    for module in (explore, living, console, curation, graphview, apidocs, auth):
+    for module in (explore, living, console, curation, graphview, apidocs, auth, contribute):
         app.register_blueprint(module.bp)
 
     @app.after_request

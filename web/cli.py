@@ -857,7 +857,7 @@ def changes(state: Context, since: str | None, fmt: str) -> None:
 
 @cli.group()
 def user() -> None:
-    """Manage the explorer's accounts (roles: viewer, curator, admin)."""
+    """Manage the explorer's accounts (roles: contributor, viewer, curator, admin)."""
 
 
 USERS_FILE = click.option("--users-file", type=click.Path(dir_okay=False), default=None,
@@ -1086,6 +1086,12 @@ def _serve(state: Context, host: str, port: int, workers: int | None) -> None:
     with _domain_errors():
         run(lambda: create_app({"STORE_URI": state.store_uri}), host, port, workers=count,
             ready=ready)
+
+
+# The contributions and lessons commands.
+from triedbefore.web import cli_contributions  # noqa: E402
+
+cli_contributions.attach(cli, sys.modules[__name__])
 
 
 def main() -> None:

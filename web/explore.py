@@ -29,7 +29,7 @@ from triedbefore.graph.rules import VERDICTS, iso, verdict_of
 from triedbefore.graph.stats import graph_stats
 from triedbefore.ontology.models import measure_key
 from triedbefore.ontology.vocab import InterventionType, Label, QualityDomain, SiteKind
-from triedbefore.web import charts, schemas, wording
+from triedbefore.web import charts, lessons, schemas, wording
 from triedbefore.web.pages import (
     choice_arg,
     date_arg,
@@ -360,6 +360,7 @@ def _solution_data(solution_id: str, as_of: str | None, pages: tuple[int, ...],
             "sites": sites, "outcomes": paged(outcomes, out_page, size, int(outcome_total)),
             "similar": similar, "as_of": iso(when), "evidence_years": years,
             "rollup": rollup.rollup_of(placed[sid] for sid in site_ids if sid in placed),
+            "lessons": lessons.of_solutions(store, [solution_id]),
             **warnings}
 
 
@@ -370,6 +371,8 @@ def _solution_html(data: dict[str, Any]) -> dict[str, Any]:
     # zombie repeat; the evaluations of the page's evidence table are marked on it.
     sid, as_of = data["solution"]["id"], data["as_of"]
     zombie_ids = {z["initiative_id"] for z in data["zombies"]}
+    # stopped attempts with why they stopped are evidence too: always drawn, with the reason
+    stopped = {s["initiative_id"]: s["why"] for s in data["lessons"]["stopped"]}
 
     def draw() -> tuple[Any, Any]:
         store = get_store()
@@ -379,7 +382,7 @@ def _solution_html(data: dict[str, Any]) -> dict[str, Any]:
             "id": sid, "counted": COUNTED_LINKS, "when": analytics.as_of_day(as_of),
             "step": step})[0]["sample"]
         drawn = {a["id"]: a for a in sample}
-        missing = sorted(zombie_ids - set(drawn))
+        missing = sorted((zombie_ids | set(stopped)) - set(drawn))
         if missing:
             drawn.update((a["id"], a) for a in store.read(queries.INITIATIVE_POINTS,
                                                           {"ids": missing}))
@@ -390,7 +393,7 @@ def _solution_html(data: dict[str, Any]) -> dict[str, Any]:
                   "published_date": iso(e.published_hi)}
                  for e in evidence_index().of(sid) if asof.published_by(e.published_hi, when)]
         marks = marks[::max(1, -(-len(marks) // TIMELINE_POINTS))]
-        return (charts.timeline(points, marks, zombie_ids),
+        return (charts.timeline(points, marks, zombie_ids, stopped=stopped),
                 svg_map(data["sites"], 420, 480))
 
     data["timeline_svg"], data["map_svg"] = cached(f"solution_svg:{sid}:{as_of}", draw)
@@ -444,7 +447,7 @@ def initiative_data(initiative_id: str) -> dict[str, Any]:
     return {"initiative": initiative, "solutions": row["solutions"] or [],
             "sites": row["sites"] or [], "outcomes": row["outcomes"] or [],
             "evaluations": row["evaluations"] or [], "learned_from": row["learned_from"] or [],
-            "repeat": repeat}
+            "repeat": repeat, **lessons.of_initiative(get_store(), initiative_id)}
 
 
 def evaluation_data(evaluation_id: str) -> dict[str, Any]:
@@ -732,10 +735,13 @@ def _search_results(q: str) -> dict[str, Any]:
         names.update(n for n in row["icbs"] or [] if n)
         if row["kind"] == "icb" and row["name"]:
             names.add(str(row["name"]))
+    of_lesson = {str(r["id"]): r for r in store.read(queries.LESSON_INITIATIVES, {
+        "ids": [h["id"] for h in hits if h["kind"] == "lesson"]})}
     marks: dict[str, dict[str, dict[str, Any]]] = {
         kind.value.lower(): record_names(kind, (h["id"] for h in hits
                                                 if h["kind"] == kind.value.lower()))
-        for kind in (Label.SOLUTION, Label.INITIATIVE, Label.EVALUATION, Label.SITE)}
+        for kind in (Label.SOLUTION, Label.INITIATIVE, Label.EVALUATION, Label.SITE,
+                     Label.LESSON)}
     results: list[dict[str, Any]] = []
     for hit in hits:
         values: dict[str, list[str]] = {}
@@ -752,6 +758,11 @@ def _search_results(q: str) -> dict[str, Any]:
                       "icb": sorted(icbs.get(hit["id"], set())),
                       "site_kind": sorted({k for k in i["kinds"] or [] if k}),
                       "year": [str(i["start_date"])[:4]] if i["start_date"] else []}
+        if hit["kind"] == "lesson":  # a lesson is read on its initiative's page
+            if hit["id"] not in of_lesson:
+                continue
+            hit = {**hit, "initiative_id": of_lesson[hit["id"]]["initiative_id"],
+                   "initiative_title": of_lesson[hit["id"]]["initiative_title"]}
         results.append({**hit, "facets": values, "illustrative": bool(
             marks.get(hit["kind"], {}).get(str(hit["id"]), {}).get("illustrative"))})
     counts: dict[str, Counter[str]] = {f: Counter() for f in FACETS}
@@ -768,12 +779,14 @@ def check_data() -> dict[str, Any]:
         abort(400, "parameter 'q' is longer than 10000 characters")
     as_of = _as_of()
     if not text:
-        return {"q": "", "report": None, "as_of": as_of}
+        return {"q": "", "report": None, "as_of": as_of, "lessons": None}
     report = searching.check(get_store(), text, as_of)
     for match in report["matches"]:
         match["warnings"] = quality.explain(get_store(), match["verdict"],
                                             match["evaluations"])
-    return {"q": text, "as_of": as_of, "report": report}
+    tried = [m["solution_id"] for m in report["matches"]]
+    return {"q": text, "as_of": as_of, "report": report,
+            "lessons": lessons.of_solutions(get_store(), tried)}
 
 
 def method_data() -> dict[str, Any]:
