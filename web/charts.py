@@ -54,10 +54,12 @@ def _point(a: dict[str, Any], cx: float, cy: int, zombie: bool, width: int,
     why = f" — stopped: {stopped}" if stopped is not None else ""
     full = f"{name}{started}{' — zombie repeat' if zombie else ''}{why}"
     dot = 'r="7" class="zombie"' if zombie else 'r="5" class="attempt"'
-    suffix = " (zombie)" if zombie else (" (stopped)" if stopped is not None else "")
-    if stopped is not None and not zombie:
-        shape = (f'<rect x="{cx - 5:.1f}" y="{cy - 5}" width="10" height="10" '
-                 'class="stopped"/>')
+    suffix = (" (zombie" if zombie else " (") + (", stopped)" if zombie else "stopped)") \
+        if stopped is not None else (" (zombie)" if zombie else "")
+    if stopped is not None:
+        half = 7 if zombie else 5
+        shape = (f'<rect x="{cx - half:.1f}" y="{cy - half}" width="{2 * half}" '
+                 f'height="{2 * half}" class="stopped{" zombie" if zombie else ""}"/>')
     else:
         shape = f'<circle cx="{cx:.1f}" cy="{cy}" {dot}/>'
     left = cx > width * 0.55
