@@ -462,7 +462,45 @@ CREATE TABLE IF NOT EXISTS history (
     comment TEXT
 );
 CREATE INDEX IF NOT EXISTS history_number ON history (number);
+CREATE TABLE IF NOT EXISTS questions (
+    number INTEGER PRIMARY KEY AUTOINCREMENT,
+    initiative_id TEXT NOT NULL,
+    asker TEXT NOT NULL,
+    text TEXT NOT NULL,
+    status TEXT NOT NULL,
+    asked_at TEXT NOT NULL,
+    moderator TEXT,
+    answer TEXT,
+    answered_by TEXT,
+    answered_at TEXT,
+    answer_status TEXT
+);
+CREATE INDEX IF NOT EXISTS questions_initiative ON questions (initiative_id);
 """
+
+#: Where a question (and its answer) stands: waiting for a curator, shown, or refused.
+WAITING, SHOWN, REFUSED = "submitted", "accepted", "rejected"
+#: Longest question or answer, in characters.
+MAX_QUESTION = 2000
+
+
+def question_id(number: int) -> str:
+    return f"Q-{number:05d}"
+
+
+def _question_number(qid: str) -> int:
+    head, _, tail = qid.strip().partition("-")
+    if head != "Q" or not tail.isdigit() or len(tail) > 9:
+        raise ContributionNotFound(f"no question {qid!r}")
+    return int(tail)
+
+
+def _question(row: sqlite3.Row) -> dict[str, Any]:
+    return {"id": question_id(row["number"]), "initiative_id": row["initiative_id"],
+            "asker": row["asker"], "text": row["text"], "status": row["status"],
+            "asked_at": row["asked_at"], "answer": row["answer"],
+            "answered_by": row["answered_by"], "answered_at": row["answered_at"],
+            "answer_status": row["answer_status"]}
 
 
 def contribution_id(number: int) -> str:
@@ -600,6 +638,88 @@ class ContributionStore:
             self._log(db, item.number, who, "accepted" if status == ACCEPTED else "returned",
                       status, item.data, comment)
         return self.get(cid)
+
+    # -- questions to the people who tried it ---------------------------------------------
+
+    def contributors_of(self, initiative_id: str) -> set[str]:
+        """The accounts whose accepted contributions recorded the initiative: those who
+        answer questions about it."""
+        return {c.owner for c in self.all()
+                if c.published and c.initiative_id == initiative_id}
+
+    def ask(self, initiative_id: str, asker: str, text: str) -> dict[str, Any]:
+        text = text.strip()
+        if not text:
+            raise ContributionError("write the question")
+        if len(text) > MAX_QUESTION:
+            raise ContributionError(f"a question has at most {MAX_QUESTION:,} characters "
+                                    f"(this one has {len(text):,})")
+        with self._db() as db:
+            cur = db.execute("INSERT INTO questions (initiative_id, asker, text, status, "
+                             "asked_at) VALUES (?, ?, ?, ?, ?)",
+                             (initiative_id, asker, text, WAITING, _now()))
+            number = int(cur.lastrowid or 0)
+        return self.question(question_id(number))
+
+    def question(self, qid: str) -> dict[str, Any]:
+        with self._db() as db:
+            row = db.execute("SELECT * FROM questions WHERE number = ?",
+                             (_question_number(qid),)).fetchone()
+        if row is None:
+            raise ContributionNotFound(f"no question {qid!r}")
+        return _question(row)
+
+    def questions(self, *, initiative_id: str | None = None,
+                  initiatives: set[str] | None = None, asker: str | None = None
+                  ) -> list[dict[str, Any]]:
+        with self._db() as db:
+            rows = [_question(r) for r in db.execute("SELECT * FROM questions ORDER BY number")]
+        return [q for q in rows
+                if (initiative_id is None or q["initiative_id"] == initiative_id)
+                and (initiatives is None or q["initiative_id"] in initiatives)
+                and (asker is None or q["asker"] == asker)]
+
+    def asked_since(self, asker: str, since: str) -> int:
+        with self._db() as db:
+            row = db.execute("SELECT count(*) AS n FROM questions WHERE asker = ? AND "
+                             "asked_at >= ?", (asker, since)).fetchone()
+            return int(row["n"])
+
+    def answer(self, qid: str, who: str, text: str) -> dict[str, Any]:
+        question = self.question(qid)
+        text = text.strip()
+        if question["status"] != SHOWN:
+            raise ContributionError(f"{qid} is not shown yet: it waits for a curator")
+        if who not in self.contributors_of(question["initiative_id"]):
+            raise ContributionError("only the people who recorded the initiative answer")
+        if not text:
+            raise ContributionError("write the answer")
+        if len(text) > MAX_QUESTION:
+            raise ContributionError(f"an answer has at most {MAX_QUESTION:,} characters "
+                                    f"(this one has {len(text):,})")
+        with self._db() as db:
+            db.execute("UPDATE questions SET answer = ?, answered_by = ?, answered_at = ?, "
+                       "answer_status = ? WHERE number = ?",
+                       (text, who, _now(), WAITING, _question_number(qid)))
+        return self.question(qid)
+
+    def moderate_question(self, qid: str, who: str, decision: str, *, answer: bool = False
+                          ) -> dict[str, Any]:
+        """A curator shows (``accepted``) or refuses (``rejected``) a question, or
+        (``answer``) its answer."""
+        if decision not in (SHOWN, REFUSED):
+            raise ContributionError(f"decision must be {SHOWN} or {REFUSED}")
+        question = self.question(qid)
+        column = "answer_status" if answer else "status"
+        if question[column] != WAITING:
+            raise ContributionError(f"{qid}: its {'answer' if answer else 'question'} does "
+                                    "not wait for moderation")
+        statement = ("UPDATE questions SET answer_status = ?, moderator = ? WHERE number = ?"
+                     if answer else
+                     "UPDATE questions SET status = ?, moderator = ? WHERE number = ?")
+        with self._db() as db:
+            db.execute(statement, (decision, who, _question_number(qid)))
+        return self.question(qid)
 
     @staticmethod
     def _log(db: sqlite3.Connection, number: int, who: str, action: str, status: str,

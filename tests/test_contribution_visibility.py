@@ -2,8 +2,8 @@
 map, as tests/test_visibility.py does for restricted records) walked as an anonymous
 reader, as another contributor, as a viewer and as a curator, while contributions that no
 curator has accepted (submitted, a draft, one returned) carry a marker word found nowhere
-else. Only their contributor and curators may see it, and only on the contribution's own
-pages and the moderation queue."""
+else, as do a question and an answer waiting for a curator. Only their contributor and
+curators may see it, and only on the contribution's own pages and the moderation queue."""
 
 from __future__ import annotations
 
@@ -86,6 +86,27 @@ def walked(embedded_server: Any, tmp_path_factory: pytest.TempPathFactory
     assert token
     assert cora.post(f"/contributions/{ids[2]}/return", data={
         "csrf_token": token.group(1), "comment": "more please"}).status_code == 302
+    # an accepted record (no marker), a question about it waiting for a curator, and the
+    # answer to another question waiting too: both carry the marker
+    plain = {"title": "Accepted attempt", "solution_id": "SOL-TELE", "site_ids": ["L83006"],
+             "start_date": "2020", "separate": True}
+    done = ann.post("/contributions.json", json=plain, headers=headers).get_json()
+    accepted = done["contribution"]["id"]
+    curator = {"csrf_token": token.group(1)}
+    assert cora.post(f"/contributions/{accepted}/accept", data=curator).status_code == 302
+    initiative = done["contribution"]["initiative_id"]
+    auth.register(users, "dan", PASSWORD, {"display_name": "Dan", "sector": "nhs"})
+    dan = client_for(app, "dan")
+    dan_token = TOKEN_RE.search(dan.get(f"/initiatives/{initiative}").get_data(as_text=True))
+    assert dan_token
+    for text in (f"{MARKER} question?", "A plain question?"):
+        assert dan.post(f"/initiatives/{initiative}/questions", data={
+            "csrf_token": dan_token.group(1), "question": text}).status_code == 302
+    assert cora.post("/questions/Q-00002/accept", data={**curator, "part": "question"}
+                     ).status_code == 302
+    assert ann.post("/questions/Q-00002/answer", data={
+        "csrf_token": headers["X-CSRF-Token"], "answer": f"{MARKER} answer"}
+    ).status_code == 302
     try:
         yield app, ids, store
     finally:
@@ -94,7 +115,9 @@ def walked(embedded_server: Any, tmp_path_factory: pytest.TempPathFactory
 
 
 def urls(app: Flask, ids: list[str]) -> list[str]:
-    values = {"solution_id": ["SOL-TELE"], "initiative_id": ["INI-C-00001", "INI-0021"],
+    values = {"solution_id": ["SOL-TELE"],
+              "initiative_id": ["INI-C-00001", "INI-C-00004", "INI-0021"],
+              "question_id": ["Q-00001", "Q-00002"], "decision": ["accept"],
               "evaluation_id": ["EVAL-0004"], "site_id": ["L83006", "SITE-C-00001"],
               "contribution_id": ids, "watch_id": ["w-0"]}
     queries = ["", f"q={MARKER}", "q=telehealth", "q=staff+time", "solution=SOL-TELE",

@@ -456,3 +456,64 @@ def test_cli_submit_list_accept_return_and_lessons(store: FalkorStore, tmp_path:
                                   "site_ids": [PRACTICE], "start_date": "20x0"}))
     bad = runner.invoke(cli, [*base, "submit", str(record), "--user", "ann", *files])
     assert bad.exit_code == 3 and "ISO 8601" in bad.output
+
+
+# --------------------------------------------------------------------------- #
+# Questions to the people who tried it
+# --------------------------------------------------------------------------- #
+
+
+def test_questions_are_moderated_answered_publicly_and_rate_limited(
+        store: FalkorStore, tmp_path: Path) -> None:
+    assert ingest(store, SAMPLE).exit_code == 0
+    app = make_app(store, tmp_path, QUESTIONS_PER_HOUR=2)
+    client, csrf = contributor(app)
+    send(client, csrf, stopped_attempt())
+    cid = waiting_id(app)
+    assert accept(app, cid).status_code == 302
+    initiative = f"INI-C-{int(cid.split('-')[1]):05d}"
+    reader, rcsrf = contributor(app, "reader")
+    # nobody recorded INI-0021 here: nobody to ask
+    assert reader.post("/initiatives/INI-0021/questions", data={
+        "csrf_token": rcsrf, "question": "How?"}).status_code == 400
+    question = "How much nurse time per patient did the monitoring take?"
+    res = reader.post(f"/initiatives/{initiative}/questions",
+                      data={"csrf_token": rcsrf, "question": question})
+    assert res.status_code == 302
+    # waiting: not on the initiative page, not for its contributor yet
+    assert question not in app.test_client().get(f"/initiatives/{initiative}").get_data(
+        as_text=True)
+    assert question not in client.get("/my-contributions").get_data(as_text=True)
+    curator = app.test_client()
+    ccsrf = sign_in(curator, "cora")
+    queue = curator.get("/moderation").get_data(as_text=True)
+    assert question in queue
+    qid = re.search(r"Question (Q-\d+)", queue)
+    assert qid
+    assert curator.post(f"/questions/{qid.group(1)}/accept", data={
+        "csrf_token": ccsrf, "part": "question"}).status_code == 302
+    # the contributor sees it on sign-in (the navigation says so) and answers
+    assert "1 question to you" in client.get("/").get_data(as_text=True)
+    assert question in client.get("/my-contributions").get_data(as_text=True)
+    assert reader.post(f"/questions/{qid.group(1)}/answer", data={
+        "csrf_token": rcsrf, "answer": "Not mine to answer"}).status_code == 400
+    answer = "About ten minutes a day for each patient, more in winter"
+    assert client.post(f"/questions/{qid.group(1)}/answer", data={
+        "csrf_token": csrf, "answer": answer}).status_code == 302
+    assert answer not in app.test_client().get(f"/initiatives/{initiative}").get_data(
+        as_text=True)
+    assert curator.post(f"/questions/{qid.group(1)}/accept", data={
+        "csrf_token": ccsrf, "part": "answer"}).status_code == 302
+    page = app.test_client().get(f"/initiatives/{initiative}.json").get_json()
+    assert [(q["text"], q["answer"]) for q in page["questions"]] == [(question, answer)]
+    assert "reader" not in json.dumps(page["questions"])  # who asked is not shown
+    # rate-limited: the third question within the hour is refused
+    reader.post(f"/initiatives/{initiative}/questions",
+                data={"csrf_token": rcsrf, "question": "Second?"})
+    assert reader.post(f"/initiatives/{initiative}/questions", data={
+        "csrf_token": rcsrf, "question": "Third?"}).status_code == 429
+    # markup is text
+    other, ocsrf = contributor(app, "third")
+    other.post(f"/initiatives/{initiative}/questions",
+               data={"csrf_token": ocsrf, "question": "<script>alert(1)</script>"})
+    assert "<script>alert(1)" not in curator.get("/moderation").get_data(as_text=True)

@@ -122,9 +122,9 @@ def register() -> Any:
     wait = limiter.retry_after("register", addr)
     if wait > 0:
         minutes = max(1, round(wait / 60))
-        errors = {"form": f"Too many accounts were opened from here. Try again in about "
-                          f"{minutes} minute{'s' if minutes != 1 else ''}."}
-        return render_template("register.html", form=form, errors=errors,
+        limited = {"form": f"Too many accounts were opened from here. Try again in about "
+                           f"{minutes} minute{'s' if minutes != 1 else ''}."}
+        return render_template("register.html", form=form, errors=limited,
                                sectors=_sectors()), 429, {"Retry-After": str(int(wait) + 1)}
     errors: dict[str, str] = {}
     password = request.form.get("password", "")
@@ -349,7 +349,10 @@ def mine_data() -> dict[str, Any]:
 @bp.route("/my-contributions")
 @login_required("contributor")
 def mine() -> Any:
-    return render_template("my_contributions.html", **mine_data())
+    user = _user()
+    return render_template("my_contributions.html", **mine_data(),
+                           to_answer=questions_for(user),
+                           asked=store_of_contributions().questions(asker=user.name))
 
 
 @bp.route("/my-contributions.json")
@@ -371,7 +374,11 @@ def moderation_data() -> dict[str, Any]:
 def moderation() -> Any:
     data = moderation_data()
     owners = {c.id: c.owner for c in store_of_contributions().waiting()}
-    return render_template("moderation.html", **data, owners=owners)
+    questions = store_of_contributions().questions()
+    return render_template(
+        "moderation.html", **data, owners=owners,
+        questions=[q for q in questions if q["status"] == contrib.WAITING],
+        answers=[q for q in questions if q["answer_status"] == contrib.WAITING])
 
 
 @bp.route("/moderation.json")
@@ -514,3 +521,114 @@ def suggest_sites() -> Any:
                 "id": str(node.get("id")), "name": str(node.get("name") or node.get("id")),
                 "detail": node.get("kind")})
     return jsonify({"ok": True, "q": q, "items": list(items.values())[:SUGGESTIONS]})
+
+
+# --------------------------------------------------------------------------- #
+# Questions to the people who tried it
+# --------------------------------------------------------------------------- #
+
+#: Questions one account may ask per hour (then 429).
+QUESTIONS_PER_HOUR = 5
+
+
+def public_questions(initiative_id: str) -> list[dict[str, Any]]:
+    """The questions about an initiative that a curator has shown, with their answer once
+    shown too. Who asked and who answered are not shown."""
+    out = []
+    for q in store_of_contributions().questions(initiative_id=initiative_id):
+        if q["status"] != contrib.SHOWN:
+            continue
+        shown = q["answer_status"] == contrib.SHOWN
+        out.append({"id": q["id"], "text": q["text"], "asked_at": q["asked_at"],
+                    "answer": q["answer"] if shown else None,
+                    "answered_at": q["answered_at"] if shown else None})
+    return out
+
+
+def can_ask(initiative_id: str) -> bool:
+    """Whether the initiative has someone to answer: a contributor recorded it."""
+    return bool(store_of_contributions().contributors_of(initiative_id))
+
+
+def questions_for(user: auth.User) -> list[dict[str, Any]]:
+    """Shown questions on the initiatives the user recorded, waiting for their answer."""
+    contributions = store_of_contributions()
+    mine = {c.initiative_id for c in contributions.of_owner(user.name) if c.published}
+    return [q for q in contributions.questions(initiatives=mine)
+            if q["status"] == contrib.SHOWN and q["answer_status"] in (None, contrib.REFUSED)]
+
+
+@bp.app_context_processor
+def _question_helpers() -> dict[str, Any]:
+    def questions_waiting() -> int:
+        """For the navigation: questions the signed-in contributor has to answer."""
+        user = current_user()
+        if user is None:
+            return 0
+        try:
+            return len(questions_for(user))
+        except Exception:  # noqa: BLE001 - the navigation never fails a page
+            return 0
+
+    return {"questions_waiting": questions_waiting}
+
+
+def _back_to(initiative_id: str) -> Any:
+    return redirect(url_for("explore.initiative", initiative_id=initiative_id) + "#questions")
+
+
+@bp.route("/initiatives/<initiative_id>/questions", methods=["POST"])
+@login_required("contributor")
+def ask(initiative_id: str) -> Any:
+    from triedbefore.ontology.vocab import Label
+
+    user = _user()
+    if not get_store().read(queries.existing_ids(Label.INITIATIVE), {"ids": [initiative_id]}):
+        abort(404, f"no initiative with id {initiative_id!r}")
+    if not can_ask(initiative_id):
+        abort(400, "nobody who ran this initiative recorded it here, so nobody can answer")
+    since = (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="seconds")
+    contributions = store_of_contributions()
+    if contributions.asked_since(user.name, since) >= int(
+            current_app.config.get("QUESTIONS_PER_HOUR", QUESTIONS_PER_HOUR)):
+        abort(429, "too many questions in the last hour: try again later")
+    try:
+        contributions.ask(initiative_id, user.name, request.form.get("question", ""))
+    except contrib.ContributionError as exc:
+        abort(400, str(exc))
+    flash("Your question waits for a curator; once shown, the people who ran it see it "
+          "when they sign in.")
+    return _back_to(initiative_id)
+
+
+@bp.route("/questions/<question_id>/answer", methods=["POST"])
+@login_required("contributor")
+def answer(question_id: str) -> Any:
+    user = _user()
+    try:
+        done = store_of_contributions().answer(question_id, user.name,
+                                               request.form.get("answer", ""))
+    except contrib.ContributionNotFound as exc:
+        abort(404, str(exc))
+    except contrib.ContributionError as exc:
+        abort(400, str(exc))
+    flash(f"Your answer to {done['id']} waits for a curator.")
+    return redirect(url_for("contribute.mine"))
+
+
+@bp.route("/questions/<question_id>/<decision>", methods=["POST"])
+@login_required("curator")
+def moderate_question(question_id: str, decision: str) -> Any:
+    if decision not in ("accept", "reject"):
+        abort(404)
+    user = _user()
+    try:
+        store_of_contributions().moderate_question(
+            question_id, user.name, contrib.SHOWN if decision == "accept" else contrib.REFUSED,
+            answer=request.form.get("part") == "answer")
+    except contrib.ContributionNotFound as exc:
+        abort(404, str(exc))
+    except contrib.ContributionError as exc:
+        abort(400, str(exc))
+    flash(f"{question_id}: {decision}ed.")
+    return redirect(url_for("contribute.moderation") + "#questions")

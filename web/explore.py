@@ -447,7 +447,16 @@ def initiative_data(initiative_id: str) -> dict[str, Any]:
     return {"initiative": initiative, "solutions": row["solutions"] or [],
             "sites": row["sites"] or [], "outcomes": row["outcomes"] or [],
             "evaluations": row["evaluations"] or [], "learned_from": row["learned_from"] or [],
-            "repeat": repeat, **lessons.of_initiative(get_store(), initiative_id)}
+            "repeat": repeat, **lessons.of_initiative(get_store(), initiative_id),
+            **_questions(initiative_id)}
+
+
+def _questions(initiative_id: str) -> dict[str, Any]:
+    """Questions to the people who ran it (shown by a curator), and whether anyone can
+    answer one."""
+    from triedbefore.web.contribute import can_ask, public_questions
+
+    return {"questions": public_questions(initiative_id), "can_ask": can_ask(initiative_id)}
 
 
 def evaluation_data(evaluation_id: str) -> dict[str, Any]:

@@ -581,6 +581,10 @@ class InitiativePage(PageData):
     """What its team learned, in their words."""
     contributions: list[ContributionCredit]
     """Who contributed the record (as they chose to be named) and who accepted it."""
+    questions: list[PublicQuestion]
+    """Questions to the people who ran it, shown by a curator, with their answers."""
+    can_ask: bool
+    """Whether someone who ran it recorded it here (and so can answer a question)."""
 
 
 class EvaluatedInitiative(Record):
@@ -1371,6 +1375,17 @@ class ContributionDecided(PageData):
     """The contribution as decided."""
 
     contribution: Contribution
+
+
+class PublicQuestion(Envelope):
+    """A question a reader asked the people who ran an initiative (who asked is not
+    shown), and their answer once a curator has shown it."""
+
+    id: Id
+    text: str
+    asked_at: str
+    answer: str | None
+    answered_at: str | None
 
 
 class ContributionDecisionForm(Form):
