@@ -1074,3 +1074,12 @@ SUGGEST_SOLUTIONS = (
 #: A site by its id (an ODS code), for search as you type.
 SITE_BY_ID = "MATCH (t:Site {id: $id}) RETURN t.id AS id, t.name AS name, t.kind AS detail"
 
+
+@cypher_builder
+def contributed_ids(label: Label) -> str:
+    """The ids of a label's nodes that start with ``$prefix`` (the rows one contribution
+    made) and are not in ``$keep`` (the rows its accepted version makes): what an update
+    removed."""
+    return (f"MATCH (n:{label.value}) WHERE n.id STARTS WITH $prefix AND NOT n.id IN $keep "
+            "RETURN n.id AS id")
+

@@ -771,6 +771,8 @@ class AcceptedContribution(Source):
     def apply(self, graph: Store, result: IngestResult, touched: Touched) -> None:
         if result.errors:
             return  # nothing is recorded as contributed unless all of it loaded
+        if self.item.published:
+            self._remove_dropped(graph, touched)
         props = {"id": self.item.id, "moderator": self.moderator,
                  "accepted_at": self.accepted_at, "submitted_at": self.item.submitted_at,
                  "contributor": self.attribution.name,
@@ -784,6 +786,26 @@ class AcceptedContribution(Source):
         graph.write(queries.sync_links(Link.CONTRIBUTION_INITIATIVE),
                     {"rows": [{"id": self.item.id, "targets": [self.item.initiative_id]}],
                      "run_id": result.run_id, "rel_props": {}})
+
+
+    def _remove_dropped(self, graph: Store, touched: Touched) -> None:
+        """An update of an accepted record: the lessons, outcomes and evaluations its new
+        version no longer holds leave the graph (the solutions whose evidence loses an
+        evaluation have their verdict recorded again)."""
+        ids = row_ids(self.item.number)
+        files = to_files(self.item.number, self.item.data)
+        for label, file, key in ((Label.LESSON, "lessons.csv", "lesson"),
+                                 (Label.OUTCOME, "outcomes.csv", "outcome"),
+                                 (Label.EVALUATION, "evaluations.csv", "evaluation")):
+            column = ROW_TYPE_BY_FILE[file].ID_COLUMN
+            keep = [row[column] for row in files.get(file, [])]
+            dropped = [str(r["id"]) for r in graph.read(queries.contributed_ids(label), {
+                "prefix": f"{ids[key]}-", "keep": keep})]
+            if not dropped:
+                continue
+            if label is Label.EVALUATION:
+                touched.solutions_of(graph, queries.SOLUTIONS_OF_EVALUATIONS, dropped)
+            graph.write(queries.delete_nodes_by_ids(label), {"ids": dropped})
 
 
 def accept(store: Store, contributions: ContributionStore, cid: str, *, moderator: str,

@@ -202,8 +202,8 @@ def test_more_lessons_rows_keep_what_was_typed(app: Flask) -> None:
 # --------------------------------------------------------------------------- #
 
 
-def test_accepted_through_the_write_path_with_provenance(app: Flask, store: FalkorStore
-                                                         ) -> None:
+def test_accepted_through_the_write_path_with_provenance(app: Flask, store: FalkorStore,
+                                                         tmp_path: Path) -> None:
     client, csrf = contributor(app)
     assert send(client, csrf, stopped_attempt()).status_code == 302
     cid = waiting_id(app)
@@ -238,6 +238,25 @@ def test_accepted_through_the_write_path_with_provenance(app: Flask, store: Falk
     assert solution["stopped"][0]["why"] == "Staff time for set-up was underestimated"
     page = anonymous.get(f"/initiatives/{initiative}").get_data(as_text=True)
     assert "Dr Ann Example" in page and "accepted" in page and "cora" in page
+    # the RDF export attributes it (PROV-O) and conforms to the shapes; the bundle export
+    # holds its lessons
+    from pyshacl import validate
+    from rdflib import Graph, URIRef
+    from rdflib.namespace import PROV, RDFS
+
+    from triedbefore.ingest.export import export_bundle, export_rdf
+    from triedbefore.ontology import ONTOLOGY_PATH, SHAPES_PATH
+    from triedbefore.ontology.rdf import instance_iri
+    from triedbefore.ontology.vocab import Label
+
+    data = Graph().parse(export_rdf(store, tmp_path / "rdf", "turtle"), format="turtle")
+    agent = data.value(instance_iri(Label.CONTRIBUTION, cid), PROV.wasAttributedTo)
+    assert isinstance(agent, URIRef) and str(data.value(agent, RDFS.label)) == "Dr Ann Example"
+    conforms, _graph, text = validate(data, shacl_graph=Graph().parse(SHAPES_PATH),
+                                      ont_graph=Graph().parse(ONTOLOGY_PATH), inference="rdfs")
+    assert conforms, text[:2000]
+    counts = export_bundle(store, tmp_path / "bundle")
+    assert counts["lessons.csv"] == 4
 
 
 def test_return_with_a_comment_then_update_an_accepted_record_moderated_again(
@@ -265,9 +284,21 @@ def test_return_with_a_comment_then_update_an_accepted_record_moderated_again(
     assert store.read(title, {"id": initiative})[0]["t"] == "Telehealth for COPD at Mayflower"
     assert accept(app, cid).status_code == 302
     assert store.read(title, {"id": initiative})[0]["t"] == "Telehealth for COPD, second go"
+    # a lesson removed by an update leaves the graph (and the public copy) when accepted
+    lessons = ("MATCH (:Initiative {id: $id})-[:HAS_LESSON]->(x:Lesson {kind: 'lesson'}) "
+               "RETURN x.text AS text ORDER BY text")
+    assert len(store.read(lessons, {"id": initiative})) == 2
+    fewer = {k: v for k, v in stopped_attempt(title="Telehealth for COPD, second go").items()
+             if not k.startswith("lessons-1-")}
+    send(client, csrf, fewer, "submit", f"/contributions/{cid}/edit")
+    assert accept(app, cid).status_code == 302
+    assert [r["text"] for r in store.read(lessons, {"id": initiative})] == [
+        "Nurses had no protected time for the monitoring"]
+    assert [r["text"] for r in store.public_copy().read(lessons, {"id": initiative})] == [
+        "Nurses had no protected time for the monitoring"]
     history = [h["action"] for h in client.get(f"/contributions/{cid}.json").get_json()[
         "contribution"]["history"]]
-    assert history.count("accepted") == 2 and "returned" in history
+    assert history.count("accepted") == 3 and "returned" in history
 
 
 def test_a_curator_edits_before_accepting(app: Flask, store: FalkorStore) -> None:
