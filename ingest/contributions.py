@@ -606,15 +606,12 @@ class ContributionStore:
 
     def update(self, cid: str, who: str, data: dict[str, Any], *, submit: bool | None,
                action: str) -> Contribution:
-        """Store a new version. ``submit``: True sends it for moderation, False keeps (or
-        makes) it a draft, None keeps the status (a curator's edit)."""
+        """Store a new version. ``submit``: True sends it for moderation, False makes it
+        a draft (out of the queue until sent again; an accepted version stays in the
+        graph), None keeps the status (a curator's edit)."""
         item = self.get(cid)
         now = _now()
-        status = item.status if submit is None else (SUBMITTED if submit else
-                                                     (DRAFT if not item.published
-                                                      else item.status))
-        if submit is False and item.status == SUBMITTED and not item.published:
-            status = DRAFT
+        status = item.status if submit is None else (SUBMITTED if submit else DRAFT)
         with self._db() as db:
             db.execute("UPDATE contributions SET data = ?, status = ?, updated_at = ?, "
                        "submitted_at = CASE WHEN ? THEN ? ELSE submitted_at END "

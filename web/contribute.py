@@ -286,10 +286,8 @@ def _store(item: contrib.Contribution | None, user: auth.User, data: dict[str, A
         saved = contributions.update(item.id, user.name, data, submit=None,
                                      action="edited by curator")
         return saved, contrib.problems(full_store(), saved.number, saved.data), []
-    else:
-        keep = item.status == contrib.SUBMITTED
-        saved = contributions.update(item.id, user.name, data, submit=True if keep else False,
-                                     action="saved")
+    else:  # a draft until it passes the checks (a record in the queue always does)
+        saved = contributions.update(item.id, user.name, data, submit=False, action="saved")
     if not submit:
         return saved, [], []
     found = contrib.problems(get_store(), saved.number, saved.data)
