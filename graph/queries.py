@@ -1039,7 +1039,7 @@ SOLUTIONS_LESSONS = (
     "RETURN sid AS solution_id, x.id AS id, x.text AS text, x.kind AS kind, "
     "x.effect AS effect, x.nasss_domain AS nasss_domain, x.illustrative AS illustrative, "
     "i.id AS initiative_id, i.title AS initiative_title, i.status AS status, "
-    "i.start_date AS start_date, collect(DISTINCT t.name) AS sites "
+    "i.start_date AS start_date, i.end_date_hi AS end_hi, collect(DISTINCT t.name) AS sites "
     "ORDER BY solution_id, initiative_id, id"
 )
 

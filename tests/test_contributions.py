@@ -236,6 +236,11 @@ def test_accepted_through_the_write_path_with_provenance(app: Flask, store: Falk
     organisation = next(d for d in solution["domains"] if d["domain"] == "organisation")
     assert organisation["hindered"] == 1 and organisation["teams"] == 1
     assert solution["stopped"][0]["why"] == "Staff time for set-up was underestimated"
+    # as of a date before the attempt ended, its lessons were not knowable yet
+    then = anonymous.get(f"/solutions/{SOLUTION}.json?as_of=2021-06-01").get_json()["lessons"]
+    assert then["lessons"] == 0 and then["stopped"] == []
+    later = anonymous.get(f"/solutions/{SOLUTION}.json?as_of=2022-06-01").get_json()["lessons"]
+    assert later["lessons"] == 2
     page = anonymous.get(f"/initiatives/{initiative}").get_data(as_text=True)
     assert "Dr Ann Example" in page and "accepted" in page and "cora" in page
     # the RDF export attributes it (PROV-O) and conforms to the shapes; the bundle export

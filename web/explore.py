@@ -360,7 +360,8 @@ def _solution_data(solution_id: str, as_of: str | None, pages: tuple[int, ...],
             "sites": sites, "outcomes": paged(outcomes, out_page, size, int(outcome_total)),
             "similar": similar, "as_of": iso(when), "evidence_years": years,
             "rollup": rollup.rollup_of(placed[sid] for sid in site_ids if sid in placed),
-            "lessons": lessons.of_solutions(store, [solution_id]),
+            "lessons": lessons.of_solutions(store, [solution_id],
+                                            known_by=None if as_of is None else when),
             **warnings}
 
 
@@ -795,7 +796,8 @@ def check_data() -> dict[str, Any]:
                                             match["evaluations"])
     tried = [m["solution_id"] for m in report["matches"]]
     return {"q": text, "as_of": as_of, "report": report,
-            "lessons": lessons.of_solutions(get_store(), tried)}
+            "lessons": lessons.of_solutions(get_store(), tried, known_by=None if as_of is None
+                                            else analytics.as_of_day(as_of))}
 
 
 def method_data() -> dict[str, Any]:

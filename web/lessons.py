@@ -75,9 +75,15 @@ def summarise(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
             "do_differently": differently, "stopped": list(stopped.values())}
 
 
-def of_solutions(store: Store, solution_ids: list[str]) -> dict[str, Any]:
+def of_solutions(store: Store, solution_ids: list[str], *,
+                 known_by: int | None = None) -> dict[str, Any]:
+    """The lessons of the solutions' attempts. ``known_by`` (days since 1970-01-01): only
+    those of attempts that had ended by then, as a page "as of" a past date shows what was
+    knowable then (lessons are recorded after the fact; their own date is not kept)."""
     rows = store.read(queries.SOLUTIONS_LESSONS, {"ids": solution_ids,
                                                   "counted": COUNTED_LINKS})
+    if known_by is not None:
+        rows = [r for r in rows if r.get("end_hi") is not None and r["end_hi"] <= known_by]
     return summarise(rows)
 
 
