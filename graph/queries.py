@@ -1149,3 +1149,69 @@ def console_bounded(statement: str, *, wrap: bool) -> str:
     if wrap:
         return "CALL {\n" + statement + "\n}\nRETURN * LIMIT $console_rows"
     return statement + "\nLIMIT $console_rows"
+
+
+# --- contributions and lessons ---------------------------------------------------------
+
+#: Initiatives that look like the same attempt as a contribution: the same solution, a
+#: same site and the same start (as written).
+SAME_ATTEMPTS = (
+    "MATCH (s:Solution {id: $solution})<-[l:IMPLEMENTS]-(i:Initiative)-[:TRIED_AT]->(t:Site) "
+    "WHERE l.how IN $counted AND t.id IN $sites AND i.start_date = $start "
+    "RETURN DISTINCT i.id AS id, i.title AS title ORDER BY id"
+)
+
+#: The lessons of the initiatives of the solutions in ``$ids`` (counted links), with the
+#: initiative each comes from, its status and sites.
+SOLUTIONS_LESSONS = (
+    "UNWIND $ids AS sid "
+    "MATCH (s:Solution {id: sid})<-[l:IMPLEMENTS]-(i:Initiative)-[:HAS_LESSON]->(x:Lesson) "
+    "WHERE l.how IN $counted "
+    "OPTIONAL MATCH (i)-[:TRIED_AT]->(t:Site) "
+    "RETURN sid AS solution_id, x.id AS id, x.text AS text, x.kind AS kind, "
+    "x.effect AS effect, x.nasss_domain AS nasss_domain, x.illustrative AS illustrative, "
+    "i.id AS initiative_id, i.title AS initiative_title, i.status AS status, "
+    "i.start_date AS start_date, i.end_date_hi AS end_hi, collect(DISTINCT t.name) AS sites "
+    "ORDER BY solution_id, initiative_id, id"
+)
+
+#: An initiative's lessons.
+INITIATIVE_LESSONS = (
+    "MATCH (i:Initiative {id: $id})-[:HAS_LESSON]->(x:Lesson) "
+    "RETURN x.id AS id, x.text AS text, x.kind AS kind, x.effect AS effect, "
+    "x.nasss_domain AS nasss_domain, x.illustrative AS illustrative ORDER BY id"
+)
+
+#: Who contributed an initiative's record (as they chose to be named) and who accepted it.
+INITIATIVE_CONTRIBUTIONS = (
+    "MATCH (c:Contribution)-[:RECORDS]->(i:Initiative {id: $id}) "
+    "RETURN c.id AS id, c.contributor AS contributor, c.organisation AS organisation, "
+    "c.sector AS sector, c.moderator AS moderator, c.accepted_at AS accepted_at "
+    "ORDER BY id"
+)
+
+#: The initiatives the lessons in ``$ids`` belong to (search hits on lessons).
+LESSON_INITIATIVES = (
+    "UNWIND $ids AS lid MATCH (i:Initiative)-[:HAS_LESSON]->(x:Lesson {id: lid}) "
+    "RETURN x.id AS id, i.id AS initiative_id, i.title AS initiative_title"
+)
+
+#: Solutions whose name, alias or id holds ``$q`` (lower case), for search as you type.
+SUGGEST_SOLUTIONS = (
+    "MATCH (s:Solution) WHERE toLower(s.name) CONTAINS $q OR toLower(s.id) CONTAINS $q "
+    "OR toLower(coalesce(s.aliases_text, '')) CONTAINS $q "
+    "RETURN s.id AS id, s.name AS name, s.intervention_type AS detail ORDER BY name LIMIT $limit"
+)
+
+#: A site by its id (an ODS code), for search as you type.
+SITE_BY_ID = "MATCH (t:Site {id: $id}) RETURN t.id AS id, t.name AS name, t.kind AS detail"
+
+
+@cypher_builder
+def contributed_ids(label: Label) -> str:
+    """The ids of a label's nodes that start with ``$prefix`` (the rows one contribution
+    made) and are not in ``$keep`` (the rows its accepted version makes): what an update
+    removed."""
+    return (f"MATCH (n:{label.value}) WHERE n.id STARTS WITH $prefix AND NOT n.id IN $keep "
+            "RETURN n.id AS id")
+

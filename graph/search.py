@@ -54,8 +54,10 @@ KIND_WEIGHTS: dict[Label, float] = {
     Label.INITIATIVE: 0.8,
     Label.EVALUATION: 0.7,
     Label.SITE: 0.4,
+    Label.LESSON: 0.6,
 }
-NAME_FIELD = {Label.INITIATIVE: "title", Label.EVALUATION: "title", Label.SITE: "name"}
+NAME_FIELD = {Label.INITIATIVE: "title", Label.EVALUATION: "title", Label.SITE: "name",
+              Label.LESSON: "text"}
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 MAX_QUERY_WORDS = 32
 

@@ -64,13 +64,16 @@ def iter_nodes(store: Store, label: Label) -> Iterator[dict[str, Any]]:
         yield from sorted(rows, key=lambda r: str(r["props"]["id"]))
 
 
-#: Files written only when the graph holds rows for them (design versions, components and
-#: adaptations), so that a graph without any exports the five files it always did.
-WHEN_NOT_EMPTY = frozenset({"versions.csv", "components.csv", "adaptations.csv"})
+#: Files this project adds to the interchange v1 contract (design versions, components,
+#: adaptations, lessons): written only when the graph holds rows for them, so that a graph
+#: without any exports the five files it always did.
+WHEN_NOT_EMPTY = frozenset({"versions.csv", "components.csv", "adaptations.csv", "lessons.csv"})
 
 
 def export_bundle(store: Store, dest: Path) -> dict[str, int]:
-    """Write the interchange files into ``dest``; returns rows per file."""
+    """Write the interchange files into ``dest``; returns rows per file. The v1 files are
+    always written; this project's additions (``WHEN_NOT_EMPTY``) only when the graph holds
+    rows for them, so that a graph without any exports the v1 bundle exactly."""
     dest.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     for row_type in ROW_TYPES:

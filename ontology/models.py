@@ -45,7 +45,10 @@ from triedbefore.ontology.vocab import (
     FrameWho,
     InterventionType,
     Label,
+    LessonEffect,
+    LessonKind,
     Link,
+    NasssDomain,
     QualityDomain,
     ReviewQuality,
     Rurality,
@@ -164,7 +167,7 @@ class InterchangeRow(BaseModel):
         """An empty cell is unknown: None, or the column's documented default."""
         if value is None or (isinstance(value, str) and value.strip() == ""):
             default = cls.model_fields[info.field_name or ""].default
-            return default if isinstance(default, Visibility) else None
+            return default if isinstance(default, Enum) else None
         return value
 
     @property
@@ -523,12 +526,56 @@ class AdaptationRow(InterchangeRow):
         return props
 
 
+#: Longest lesson text, in characters: a lesson is a few sentences another team can act on.
+LESSON_MAX = 2000
+
+
+def _lesson_text(value: str) -> str:
+    if len(value) > LESSON_MAX:
+        raise ValueError(f"is {len(value):,} characters long; a lesson has at most "
+                         f"{LESSON_MAX:,} characters (split it into several lessons)")
+    return value
+
+
+class LessonRow(InterchangeRow):
+    """One lesson of an initiative, in the words of the people who ran it."""
+
+    FILE = "lessons.csv"
+    LABEL = Label.LESSON
+    ID_COLUMN = "lesson_id"
+    REFERENCES = (
+        Reference("initiative_id", (Link.LESSON_INITIATIVE,), many=False),
+    )
+
+    lesson_id: Text
+    initiative_id: Text
+    text: Annotated[Text, AfterValidator(_lesson_text)]
+    kind: LessonKind = LessonKind.LESSON
+    effect: LessonEffect | None = Field(default=None, validate_default=True)
+    nasss_domain: NasssDomain | None = Field(default=None, validate_default=True)
+    licence: str | None = None
+    illustrative: Bool = None
+    visibility: Visibility = Visibility.PUBLIC
+
+    @field_validator("effect", "nasss_domain", mode="after")
+    @classmethod
+    def _a_lesson_says_how(cls, value: Any, info: ValidationInfo) -> Any:
+        """A lesson (not the other kinds) says whether it helped and what it is about, so
+        that lessons from different teams add up."""
+        if value is None and info.data.get("kind") is LessonKind.LESSON:
+            raise ValueError("required value is empty: a lesson says "
+                             + ("whether it helped or got in the way (helped, hindered)"
+                                if info.field_name == "effect" else
+                                "which NASSS domain it is about"))
+        return value
+
+
 #: Row types in load order: a file's references point only to earlier files,
 #: except ``learned_from``, ``parent_id`` and ``included_evaluation_ids``, which are linked
 #: after all nodes exist.
 ROW_TYPES: tuple[type[InterchangeRow], ...] = (
     SiteRow, SolutionRow, DesignVersionRow, ComponentRow, InitiativeRow, OutcomeRow,
-    EvaluationRow, AdaptationRow,
+    EvaluationRow, AdaptationRow, LessonRow,
 )
 ROW_TYPE_BY_FILE: dict[str, type[InterchangeRow]] = {t.FILE: t for t in ROW_TYPES}
 ROW_TYPE_BY_LABEL: dict[Label, type[InterchangeRow]] = {t.LABEL: t for t in ROW_TYPES}

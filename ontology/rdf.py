@@ -21,7 +21,8 @@ Values.
 - ``rdfs:label`` is the value of a property marked ``tb:labelSource`` (name, title,
   measure), else ``"<Label> <id>"``.
 - Provenance: ``run_id`` becomes ``prov:wasGeneratedBy tbi:run/<run_id>``; IngestRun
-  nodes are typed ``prov:Activity`` and ``tb:IngestRun``.
+  nodes are typed ``prov:Activity`` and ``tb:IngestRun``. A contribution is
+  ``prov:wasAttributedTo`` a ``prov:Agent`` of its own, named as its contributor chose.
 
 Relationships. Each is one triple; ``run_id`` on relationships is not exported, except
 on IMPLEMENTS, which also gets a ``tb:ImplementationLink`` (``tb:qualifiedImplementation``)
@@ -247,7 +248,25 @@ def _add_node(graph: Graph, label: Label, props: Mapping[str, Any],
     shown = _add_columns(graph, subject, columns, props, skip={"run_id"},
                          owner=label.value, unmapped=unmapped)
     graph.add((subject, RDFS.label, Literal(shown or f"{label.value} {node_id}")))
+    if label is Label.CONTRIBUTION:
+        _attribute(graph, subject, node_id, props)
     return node_id
+
+
+#: The name of the agent of a contribution whose contributor chose not to be named.
+UNNAMED_CONTRIBUTOR = "A contributor who chose not to be named"
+
+
+def _attribute(graph: Graph, subject: URIRef, node_id: str, props: Mapping[str, Any]) -> None:
+    """PROV-O attribution of a contribution: ``prov:wasAttributedTo`` an agent of its own
+    (``tbi:contributor/<contribution id>``), labelled with the name the contributor chose
+    to show. No account name or contact is exported, so that no record links two
+    contributions of a contributor who chose not to be named."""
+    agent = URIRef(f"{TBI}contributor/{quote(node_id, safe='')}")
+    name = props.get("contributor")
+    graph.add((agent, RDF.type, PROV.Agent))
+    graph.add((agent, RDFS.label, Literal(UNNAMED_CONTRIBUTOR if _is_empty(name) else str(name))))
+    graph.add((subject, PROV.wasAttributedTo, agent))
 
 
 def _add_rel(graph: Graph, rel: Rel, from_id: str, to_id: str, props: Mapping[str, Any],

@@ -27,6 +27,8 @@ class Label(StrEnum):
     DESIGN_VERSION = "DesignVersion"
     COMPONENT = "Component"
     ADAPTATION = "Adaptation"
+    LESSON = "Lesson"
+    CONTRIBUTION = "Contribution"
 
 
 class Rel(StrEnum):
@@ -47,6 +49,8 @@ class Rel(StrEnum):
     ADAPTS = "ADAPTS"
     MODIFIES = "MODIFIES"
     INCLUDES = "INCLUDES"
+    HAS_LESSON = "HAS_LESSON"
+    RECORDS = "RECORDS"
 
 
 class LinkHow(StrEnum):
@@ -376,6 +380,43 @@ ADAPTATION_SCHEMES: dict[str, type[StrEnum]] = {
     "FrameReason": FrameReason,
     "Rurality": Rurality,
 }
+class NasssDomain(StrEnum):
+    """The seven domains of the NASSS framework (Greenhalgh et al., 2017): what a lesson
+    is about, so that lessons from different teams add up."""
+
+    CONDITION = "condition"
+    TECHNOLOGY = "technology"
+    VALUE = "value"
+    ADOPTERS = "adopters"
+    ORGANISATION = "organisation"
+    WIDER = "wider"
+    TIME = "time"
+
+
+class LessonEffect(StrEnum):
+    """Whether what a lesson describes helped the attempt or got in its way."""
+
+    HELPED = "helped"
+    HINDERED = "hindered"
+
+
+class LessonKind(StrEnum):
+    """What a row of ``lessons.csv`` records about an attempt."""
+
+    LESSON = "lesson"  # something learned, which helped or got in the way
+    DO_DIFFERENTLY = "do_differently"  # what the team would do differently
+    WHY_STOPPED = "why_stopped"  # why a stopped attempt stopped
+
+
+class Sector(StrEnum):
+    """Where a contributor works (given when they register)."""
+
+    NHS = "nhs"
+    SOCIAL_CARE = "social_care"
+    LOCAL_AUTHORITY = "local_authority"
+    VOLUNTARY = "voluntary"
+    SUPPLIER = "supplier"
+    PATIENT_CARER = "patient_carer"
 
 
 #: Concept schemes by their local name in the ontology (``tb:SiteKind`` …).
@@ -396,6 +437,10 @@ CONCEPT_SCHEMES: dict[str, type[StrEnum]] = {
     "WatchTarget": WatchTarget,
     "LinkHow": LinkHow,
     **ADAPTATION_SCHEMES,
+    "NasssDomain": NasssDomain,
+    "LessonEffect": LessonEffect,
+    "LessonKind": LessonKind,
+    "Sector": Sector,
 }
 
 
@@ -443,6 +488,8 @@ class Link(StrEnum):
     ADAPTATION_INITIATIVE = "Adaptation-ADAPTS->Initiative"
     ADAPTATION_COMPONENT = "Adaptation-MODIFIES->Component"
     EVALUATION_INCLUDES = "Evaluation-INCLUDES->Evaluation"
+    LESSON_INITIATIVE = "Initiative-HAS_LESSON->Lesson"
+    CONTRIBUTION_INITIATIVE = "Contribution-RECORDS->Initiative"
 
     @property
     def source(self) -> Label:
@@ -459,12 +506,16 @@ class Link(StrEnum):
     @property
     def owner(self) -> Label:
         """The label whose row holds the reference (HAS_OUTCOME is held by the outcome)."""
-        return self.target if self is Link.OUTCOME_INITIATIVE else self.source
+        return self.target if self in _HELD_BY_TARGET else self.source
 
     @property
     def other(self) -> Label:
-        return self.source if self is Link.OUTCOME_INITIATIVE else self.target
+        return self.source if self in _HELD_BY_TARGET else self.target
 
+
+#: Links whose reference column is in the target's row (an outcome or a lesson names its
+#: initiative).
+_HELD_BY_TARGET = frozenset({Link.OUTCOME_INITIATIVE, Link.LESSON_INITIATIVE})
 
 _LINK_PARTS: dict[Link, tuple[Label, Rel, Label]] = {
     link: (Label(link.value.split("-", 1)[0]), Rel(link.value.split("-", 2)[1]),

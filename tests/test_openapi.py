@@ -497,6 +497,77 @@ def exercise_living(check: Checker, app: Flask) -> None:
     check(viewer, f"/watches/{other}/delete", "POST")  # no CSRF token: 400
 
 
+def exercise_contributions(check: Checker, app: Flask) -> None:
+    """Recording an attempt, "my contributions" and moderation: every documented answer."""
+    users = app.config["USERS_FILE"]
+    for name in ("con", "other"):
+        auth.register(users, name, PASSWORD, {"display_name": name, "sector": "nhs"})
+    record = {"title": "Telehealth pilot", "solution_id": "SOL-TELE", "site_ids": ["RBL"],
+              "start_date": "2019-04", "status": "stopped", "why_stopped": "No staff time",
+              "lessons": [{"text": "Plan staff time", "effect": "hindered",
+                           "nasss_domain": "organisation"}], "separate": True}
+    anonymous = app.test_client()
+    token = csrf_token(anonymous)
+    headers = {"X-CSRF-Token": token, "Accept": "application/json"}
+    check(anonymous, "/my-contributions.json")  # 401
+    check(anonymous, "/contributions/CON-00001.json")  # 401
+    check(anonymous, "/moderation.json")  # 401
+    check(anonymous, "/contributions.json", "POST", json=record, headers=headers)  # 401
+    for verb in ("accept", "return"):
+        check(anonymous, f"/contributions/CON-00001/{verb}.json", "POST", headers=headers)
+    check(anonymous, "/suggest/solutions.json?q=tele")
+    check(anonymous, "/suggest/sites.json?q=" + "x" * 201)  # 400
+    check(anonymous, "/suggest/sites.json?q=RBL")
+
+    con = app.test_client()
+    token = sign_in(con, "con")
+    headers = {"X-CSRF-Token": token, "Accept": "application/json"}
+    sent = check(con, "/contributions.json", "POST", json=record, headers=headers)
+    assert sent.get_json()["submitted"], sent.get_json()
+    cid = sent.get_json()["contribution"]["id"]
+    draft = check(con, "/contributions.json", "POST", headers=headers,
+                  json={**record, "start_date": "someday", "draft": False}).get_json()
+    assert not draft["submitted"] and draft["problems"], draft
+    check(con, "/contributions.json", "POST", json=[1], headers=headers)  # 400
+    check(con, "/contributions.json", "POST", json={"id": "CON-99999"},
+          headers=headers)  # 404
+    check(con, "/my-contributions.json")
+    check(con, f"/contributions/{cid}.json")
+    check(con, "/moderation.json")  # 403
+    check(con, f"/contributions/{cid}/accept.json", "POST", headers=headers)  # 403
+    check(con, f"/contributions/{cid}/return.json", "POST", headers=headers)  # 403
+    app.config["CONTRIBUTION_SAVES_PER_HOUR"] = 0
+    try:
+        check(con, "/contributions.json", "POST", json=record, headers=headers)  # 429
+    finally:
+        app.config.pop("CONTRIBUTION_SAVES_PER_HOUR")
+    other = app.test_client()
+    other_headers = {"X-CSRF-Token": sign_in(other, "other"), "Accept": "application/json"}
+    check(other, f"/contributions/{cid}.json")  # 404: not theirs
+
+    curator = app.test_client()
+    headers = {"X-CSRF-Token": sign_in(curator, "cora"), "Accept": "application/json"}
+    check(curator, "/moderation.json")
+    check(curator, "/contributions.json", "POST", json={**record, "id": cid},
+          headers=headers)  # 403: only its contributor sends it
+    check(curator, "/contributions/CON-99999/accept.json", "POST", headers=headers)  # 404
+    check(curator, "/contributions/CON-99999/return.json", "POST", headers=headers)  # 404
+    check(curator, f"/contributions/{cid}/return.json", "POST", headers=headers)  # 400
+    done = check(curator, f"/contributions/{cid}/accept.json", "POST", headers=headers)
+    assert done.status_code == 200, done.get_json()
+    check(curator, f"/contributions/{cid}/accept.json", "POST", headers=headers)  # 400
+    check(curator, f"/contributions/{cid}/return.json", "POST", headers=headers,
+          data={"comment": "again"})  # 400: accepted, not waiting
+    check(other, "/my-contributions.json", headers=other_headers)
+    again = check(con, "/contributions.json", "POST", headers={
+        "X-CSRF-Token": csrf_token(con), "Accept": "application/json"},
+        json={**record, "title": "Telehealth pilot, second site", "start_date": "2020"})
+    returned = check(curator, f"/contributions/{again.get_json()['contribution']['id']}"
+                              "/return.json", "POST", headers=headers,
+                     data={"comment": "Which site?"})
+    assert returned.get_json()["contribution"]["status"] == "returned"
+
+
 def test_real_responses_match_the_description(store: FalkorStore, tmp_path: Path) -> None:
     ingest(store, SAMPLE)
     app = app_for(store, tmp_path)
@@ -542,6 +613,7 @@ def test_real_responses_match_the_description(store: FalkorStore, tmp_path: Path
     exercise_candidates(check, app, store, tmp_path)
     exercise_console(check, app)
     exercise_living(check, app)
+    exercise_contributions(check, app)
     exercise_control_characters(check, app)
 
     assert not check.failures, "\n".join(check.failures)

@@ -173,6 +173,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         apidocs,
         auth,
         console,
+        contribute,
         curation,
         explore,
         graphview,
@@ -182,7 +183,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     i18n.init_app(app)
     auth.init_app(app)
-    for module in (explore, living, console, curation, graphview, apidocs, auth):
+    for module in (explore, living, console, curation, graphview, apidocs, auth, contribute):
         app.register_blueprint(module.bp)
 
     @app.after_request

@@ -2,8 +2,11 @@
 
 Users live in a JSON file (``app.config["USERS_FILE"]``, default ``DATA_DIR/users.json``)
 kept with mode 0600 and replaced atomically on every change. Passwords are stored only as
-werkzeug hashes (its default, scrypt). Roles are ordered: ``viewer`` < ``curator`` <
-``admin``; :func:`login_required` lets in the named role and every higher one.
+werkzeug hashes (its default, scrypt). Roles are ordered: ``contributor`` < ``viewer`` <
+``curator`` < ``admin``; :func:`login_required` lets in the named role and every higher
+one. Anyone may register (``/register``, rate-limited per client address like sign-ins):
+a registered account is a ``contributor`` with a profile (name, organisation, sector, and
+an optional e-mail address that is never shown to anyone).
 
 The session is Flask's signed cookie (``session``: HttpOnly, SameSite=Lax, Secure when
 ``PREFER_HTTPS`` is set). It holds the user's name, a fingerprint of their password hash
@@ -69,7 +72,7 @@ try:  # POSIX: serialise concurrent writers of the users file
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-ROLES = ("viewer", "curator", "admin")
+ROLES = ("contributor", "viewer", "curator", "admin")
 _RANK = {role: rank for rank, role in enumerate(ROLES)}
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 MIN_PASSWORD = 8
@@ -177,6 +180,37 @@ def add_user(path: str | os.PathLike[str], name: str, password: str, role: str, 
                        "created_at": created}
         _write(file, users)
     return User(name, role, created)
+
+
+#: What a profile holds: the name and organisation a contributor may choose to show, their
+#: sector, and an e-mail address kept for the explorer's operators only (never shown).
+PROFILE_FIELDS = ("display_name", "organisation", "sector", "email")
+PROFILE_LIMITS = {"display_name": 100, "organisation": 200, "sector": 40, "email": 254}
+
+
+def register(path: str | os.PathLike[str], name: str, password: str,
+             profile: dict[str, str]) -> User:
+    """A new ``contributor`` account with its profile; an existing name is an error (a
+    registration never replaces an account)."""
+    validate(name, password, "contributor")
+    kept = {k: str(profile.get(k) or "").strip()[:PROFILE_LIMITS[k]] for k in PROFILE_FIELDS}
+    file = Path(path)
+    with _locked(file):
+        users = _load(file)
+        if name in users or any(n.casefold() == name.casefold() for n in users):
+            raise UserError("that user name is taken: choose another")
+        created = datetime.now(UTC).isoformat(timespec="seconds")
+        users[name] = {"role": "contributor", "password_hash": generate_password_hash(password),
+                       "created_at": created, "profile": kept}
+        _write(file, users)
+    return User(name, "contributor", created)
+
+
+def profile(path: str | os.PathLike[str], name: str) -> dict[str, str]:
+    """A user's profile (empty for accounts made without one)."""
+    entry = _entry(path, name) or {}
+    stored = entry.get("profile") or {}
+    return {k: str(stored.get(k) or "") for k in PROFILE_FIELDS}
 
 
 def list_users(path: str | os.PathLike[str]) -> list[User]:
@@ -525,6 +559,10 @@ def init_app(app: Flask) -> None:
     app.extensions["triedbefore.login_limiter"] = LoginLimiter(
         int(app.config.get("LOGIN_MAX_FAILURES", 5)),
         float(app.config.get("LOGIN_WINDOW_SECONDS", 300)))
+    # registrations per client address: counted like failed sign-ins
+    app.extensions["triedbefore.register_limiter"] = LoginLimiter(
+        int(app.config.get("REGISTER_MAX", 5)),
+        float(app.config.get("REGISTER_WINDOW_SECONDS", 3600)))
     app.before_request(_check_token)
     app.before_request(_check_csrf)
     app.jinja_env.globals.update(csrf_field=csrf_field, csrf_token=csrf_token,

@@ -46,28 +46,39 @@ def shorten(text: str, limit: int = LABEL_CHARS) -> str:
     return cut.rstrip(" ,;:–-(") + "…"
 
 
-def _point(a: dict[str, Any], cx: float, cy: int, zombie: bool, width: int) -> str:
+def _point(a: dict[str, Any], cx: float, cy: int, zombie: bool, width: int,
+           stopped: str | None = None) -> str:
     """One attempt: a dot and its name, linked to the initiative (its id is the link
-    target, its name the label). Labels right of the middle sit left of their dot."""
+    target, its name the label). Labels right of the middle sit left of their dot. A
+    stopped attempt with its reason is a hollow square, the reason in its title."""
     ident = escape(a["id"])
     name = str(a.get("title") or a["id"])
     started = f", started {a['start_date']}" if a.get("start_date") else ""
-    full = f"{name}{started}{' — zombie repeat' if zombie else ''}"
+    why = f" — stopped: {stopped}" if stopped is not None else ""
+    full = f"{name}{started}{' — zombie repeat' if zombie else ''}{why}"
     dot = 'r="7" class="zombie"' if zombie else 'r="5" class="attempt"'
-    suffix = " (zombie)" if zombie else ""
+    suffix = (" (zombie" if zombie else " (") + (", stopped)" if zombie else "stopped)") \
+        if stopped is not None else (" (zombie)" if zombie else "")
+    if stopped is not None:
+        half = 7 if zombie else 5
+        shape = (f'<rect x="{cx - half:.1f}" y="{cy - half}" width="{2 * half}" '
+                 f'height="{2 * half}" class="stopped{" zombie" if zombie else ""}"/>')
+    else:
+        shape = f'<circle cx="{cx:.1f}" cy="{cy}" {dot}/>'
     left = cx > width * 0.55
     tx, anchor = (cx - 10, "end") if left else (cx + 10, "start")
     return (f'<a href="/initiatives/{ident}" class="point" aria-label="{escape(full)}">'
-            f'<title>{escape(full)} ({ident})</title>'
-            f'<circle cx="{cx:.1f}" cy="{cy}" {dot}/>'
+            f'<title>{escape(full)} ({ident})</title>{shape}'
             f'<text x="{tx:.1f}" y="{cy + 4}" text-anchor="{anchor}" class="label">'
             f'<tspan class="short">{escape(shorten(name))}{suffix}</tspan>'
             f'<tspan class="full">{escape(name)}{suffix}</tspan></text></a>')
 
 
 def timeline(attempts: list[dict[str, Any]], evaluations: list[dict[str, Any]],
-             zombie_ids: set[str], width: int = 900) -> Markup:
-    """Attempts as dots on a time axis, labelled by name (zombie repeats highlighted),
+             zombie_ids: set[str], width: int = 900, *,
+             stopped: dict[str, str] | None = None) -> Markup:
+    """Attempts as dots on a time axis, labelled by name (zombie repeats highlighted;
+    ``stopped``: initiative id → why it stopped, drawn as a square with the reason),
     evaluation publication dates as ticks coloured by finding."""
     points = [a for a in attempts if a.get("start_lo") is not None]
     evs = [e for e in evaluations if e.get("published_hi") is not None]
@@ -102,7 +113,7 @@ def timeline(attempts: list[dict[str, Any]], evaluations: list[dict[str, Any]],
             f'{escape(about)} ({escape(e["id"])})</title></line></a>')
     for row, a in enumerate(points):
         parts.append(_point(a, x(_year(a["start_lo"])), pad + row_h * (row + 1),
-                            a["id"] in zombie_ids, width))
+                            a["id"] in zombie_ids, width, (stopped or {}).get(a["id"])))
     parts.append("</svg>")
     return Markup("".join(parts))
 

@@ -882,7 +882,7 @@ def changes(state: Context, since: str | None, fmt: str) -> None:
 
 @cli.group()
 def user() -> None:
-    """Manage the explorer's accounts (roles: viewer, curator, admin)."""
+    """Manage the explorer's accounts (roles: contributor, viewer, curator, admin)."""
 
 
 USERS_FILE = click.option("--users-file", type=click.Path(dir_okay=False), default=None,
@@ -1293,6 +1293,10 @@ def _check_site_text(site_context: dict[str, Any]) -> None:
             click.echo(f"  like yours ({sol['solution_id']}, {a['similarity']:.2f}): "
                        f"{a['initiative_id']} {a['title']} at {a['site']['name']} "
                        f"({findings}; {len(a['adaptations'])} adaptations)")
+# The contributions and lessons commands.
+from triedbefore.web import cli_contributions  # noqa: E402
+
+cli_contributions.attach(cli, sys.modules[__name__])
 
 
 def main() -> None:

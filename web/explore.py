@@ -31,7 +31,7 @@ from triedbefore.graph.rules import VERDICTS, iso, verdict_of
 from triedbefore.graph.stats import graph_stats
 from triedbefore.ontology.models import measure_key
 from triedbefore.ontology.vocab import InterventionType, Label, QualityDomain, SiteKind
-from triedbefore.web import adapt, charts, schemas, wording
+from triedbefore.web import adapt, charts, lessons, schemas, wording
 from triedbefore.web.pages import (
     choice_arg,
     date_arg,
@@ -364,6 +364,8 @@ def _solution_data(solution_id: str, as_of: str | None, pages: tuple[int, ...],
             "rollup": rollup.rollup_of(placed[sid] for sid in site_ids if sid in placed),
             "costs": costs.costs_of(store, [solution_id], when)[solution_id],
             "economics": costs.economics_of(store, solution_id, when),
+            "lessons": lessons.of_solutions(store, [solution_id],
+                                            known_by=None if as_of is None else when),
             **warnings}
 
 
@@ -374,6 +376,8 @@ def _solution_html(data: dict[str, Any]) -> dict[str, Any]:
     # zombie repeat; the evaluations of the page's evidence table are marked on it.
     sid, as_of = data["solution"]["id"], data["as_of"]
     zombie_ids = {z["initiative_id"] for z in data["zombies"]}
+    # stopped attempts with why they stopped are evidence too: always drawn, with the reason
+    stopped = {s["initiative_id"]: s["why"] for s in data["lessons"]["stopped"]}
 
     def draw() -> tuple[Any, Any]:
         store = get_store()
@@ -383,7 +387,7 @@ def _solution_html(data: dict[str, Any]) -> dict[str, Any]:
             "id": sid, "counted": COUNTED_LINKS, "when": analytics.as_of_day(as_of),
             "step": step})[0]["sample"]
         drawn = {a["id"]: a for a in sample}
-        missing = sorted(zombie_ids - set(drawn))
+        missing = sorted((zombie_ids | set(stopped)) - set(drawn))
         if missing:
             drawn.update((a["id"], a) for a in store.read(queries.INITIATIVE_POINTS,
                                                           {"ids": missing}))
@@ -394,7 +398,7 @@ def _solution_html(data: dict[str, Any]) -> dict[str, Any]:
                   "published_date": iso(e.published_hi)}
                  for e in evidence_index().of(sid) if asof.published_by(e.published_hi, when)]
         marks = marks[::max(1, -(-len(marks) // TIMELINE_POINTS))]
-        return (charts.timeline(points, marks, zombie_ids),
+        return (charts.timeline(points, marks, zombie_ids, stopped=stopped),
                 svg_map(data["sites"], 420, 480))
 
     data["timeline_svg"], data["map_svg"] = cached(f"solution_svg:{sid}:{as_of}", draw)
@@ -449,7 +453,16 @@ def initiative_data(initiative_id: str) -> dict[str, Any]:
     return {"initiative": initiative, "solutions": row["solutions"] or [],
             "sites": row["sites"] or [], "outcomes": row["outcomes"] or [],
             "evaluations": row["evaluations"] or [], "learned_from": row["learned_from"] or [],
-            "repeat": repeat}
+            "repeat": repeat, **lessons.of_initiative(get_store(), initiative_id),
+            **_questions(initiative_id)}
+
+
+def _questions(initiative_id: str) -> dict[str, Any]:
+    """Questions to the people who ran it (shown by a curator), and whether anyone can
+    answer one."""
+    from triedbefore.web.contribute import can_ask, public_questions
+
+    return {"questions": public_questions(initiative_id), "can_ask": can_ask(initiative_id)}
 
 
 def evaluation_data(evaluation_id: str) -> dict[str, Any]:
@@ -763,10 +776,13 @@ def _search_results(q: str) -> dict[str, Any]:
         names.update(n for n in row["icbs"] or [] if n)
         if row["kind"] in ("icb", "local_health_board") and row["name"]:
             names.add(str(row["name"]))
+    of_lesson = {str(r["id"]): r for r in store.read(queries.LESSON_INITIATIVES, {
+        "ids": [h["id"] for h in hits if h["kind"] == "lesson"]})}
     marks: dict[str, dict[str, dict[str, Any]]] = {
         kind.value.lower(): record_names(kind, (h["id"] for h in hits
                                                 if h["kind"] == kind.value.lower()))
-        for kind in (Label.SOLUTION, Label.INITIATIVE, Label.EVALUATION, Label.SITE)}
+        for kind in (Label.SOLUTION, Label.INITIATIVE, Label.EVALUATION, Label.SITE,
+                     Label.LESSON)}
     results: list[dict[str, Any]] = []
     for hit in hits:
         values: dict[str, list[str]] = {}
@@ -783,6 +799,11 @@ def _search_results(q: str) -> dict[str, Any]:
                       "icb": sorted(icbs.get(hit["id"], set())),
                       "site_kind": sorted({k for k in i["kinds"] or [] if k}),
                       "year": [str(i["start_date"])[:4]] if i["start_date"] else []}
+        if hit["kind"] == "lesson":  # a lesson is read on its initiative's page
+            if hit["id"] not in of_lesson:
+                continue
+            hit = {**hit, "initiative_id": of_lesson[hit["id"]]["initiative_id"],
+                   "initiative_title": of_lesson[hit["id"]]["initiative_title"]}
         results.append({**hit, "facets": values, "illustrative": bool(
             marks.get(hit["kind"], {}).get(str(hit["id"]), {}).get("illustrative"))})
     counts: dict[str, Counter[str]] = {f: Counter() for f in FACETS}
@@ -800,12 +821,15 @@ def check_data() -> dict[str, Any]:
     as_of = _as_of()
     site = adapt.site_arg()
     if not text:
-        return {"q": "", "report": None, "as_of": as_of, "site": site or ""}
+        return {"q": "", "report": None, "as_of": as_of, "site": site or "", "lessons": None}
     report = searching.check(get_store(), text, as_of, site=site)
     for match in report["matches"]:
         match["warnings"] = quality.explain(get_store(), match["verdict"],
                                             match["evaluations"])
-    return {"q": text, "as_of": as_of, "report": report, "site": site or ""}
+    tried = [m["solution_id"] for m in report["matches"]]
+    return {"q": text, "as_of": as_of, "report": report, "site": site or "",
+            "lessons": lessons.of_solutions(get_store(), tried, known_by=None if as_of is None
+                                            else analytics.as_of_day(as_of))}
 
 
 def evidence_matrix_data(solution_id: str) -> dict[str, Any]:

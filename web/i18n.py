@@ -44,9 +44,9 @@ FINDING_WORDS = {
 
 
 def kind_words(kind: str) -> str:
-    """The kind of a search result (a solution, initiative, evaluation or site)."""
+    """The kind of a search result (a solution, initiative, evaluation, site or lesson)."""
     return count_words(kind.capitalize(), 1) if kind in (
-        "solution", "initiative", "evaluation", "site") else kind
+        "solution", "initiative", "evaluation", "site", "lesson") else kind
 
 
 def count_words(label: str, count: int) -> str:
@@ -57,6 +57,11 @@ def count_words(label: str, count: int) -> str:
         "Initiative": ngettext_("initiative", "initiatives", count),
         "Outcome": ngettext_("outcome", "outcomes", count),
         "Evaluation": ngettext_("evaluation", "evaluations", count),
+        "Lesson": ngettext_("lesson", "lessons", count),
+        "Contribution": ngettext_("contribution", "contributions", count),
+        "DesignVersion": ngettext_("design version", "design versions", count),
+        "Component": ngettext_("component", "components", count),
+        "Adaptation": ngettext_("adaptation", "adaptations", count),
         "Candidate": ngettext_("candidate", "candidates", count),
         "VerdictChange": ngettext_("verdict change", "verdict changes", count),
         "Watch": ngettext_("watch", "watches", count),

@@ -84,6 +84,9 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     **{name: path_id(name, EXAMPLES[name])
        for name in ("solution_id", "initiative_id", "evaluation_id", "site_id")},
     "watch_id": path_id("watch_id", "w-0123456789abcdef0123"),
+    "contribution_id": path_id("contribution_id", "CON-00001"),
+    "suggest_q": query("q", text(max_length=200), "What was typed (2 characters or more; "
+                       "fewer: no suggestions).", example="care home"),
     "page": query("page", number(1, 1_000_000), "Page number (1 is the first).", default=1),
     "size": query("size", number(1, 500), "Rows per page.", default=50),
     **{f"{table}_page": query(f"{table}_page", number(1, 1_000_000),
@@ -426,6 +429,58 @@ ENDPOINTS: dict[tuple[str, str], dict[str, Any]] = {
                     "your last visit\" starts again from now. Needs the session's CSRF "
                     "token.", parameters=("csrf_header",), ok="Done.", errors=(400, 401),
         responses=redirect("/watches")),
+    **{(f"contribute.{name}", method): op for name, method, op in (
+        ("view_json", "GET", operation(
+            "contribution", "One contribution", s.ContributionPage, tag="contributions",
+            security=[{"cookieAuth": []}, {"bearerAuth": []}], errors=(401, 404),
+            description=described(s.ContributionPage) + " Anyone else gets 404, as for an "
+            "id that does not exist.")),
+        ("mine_json", "GET", operation(
+            "my_contributions", "My contributions", s.MyContributionsPage,
+            tag="contributions", security=[{"cookieAuth": []}, {"bearerAuth": []}],
+            errors=(401,))),
+        ("moderation_json", "GET", operation(
+            "moderation", "Moderation queue", s.ModerationPage, tag="contributions",
+            security=[{"cookieAuth": []}, {"bearerAuth": []}], errors=(401, 403))),
+        ("submit_json", "POST", {**operation(
+            "contribution_submit", "Record an attempt", s.ContributionSaved,
+            tag="contributions", security=[{"cookieAuth": []}, {"bearerAuth": []}],
+            parameters=("csrf_header",), errors=(400, 401, 403, 404, 429),
+            description="The contribution as a JSON object (the fields of "
+                        "ContributionData; `\"draft\": true` keeps it a draft; `\"id\"` "
+                        "updates one of your own). It is saved first, then checked as an "
+                        "interchange bundle is (the same messages): with problems, or an "
+                        "attempt that looks the same (same solution, site and start), it "
+                        "stays a draft and the answer lists them (`separate: true` says it "
+                        "is a different attempt; `merge_into` adds it to one). Otherwise it "
+                        "waits for moderation. Any signed-in account; saves are limited per "
+                        "hour (429)."),
+            "requestBody": {"required": True,
+                            "content": {JSON: {"schema": s.ContributionData}}}}),
+        ("accept_json", "POST", operation(
+            "contribution_accept", "Accept a contribution", s.ContributionDecided,
+            tag="contributions", security=[{"cookieAuth": []}, {"bearerAuth": []}],
+            parameters=("csrf_header",), form=s.ContributionDecisionForm,
+            errors=(400, 401, 403, 404),
+            description="Loads the contribution into the graph through the ingest path "
+                        "(its rows checked as a bundle's), recording who contributed it "
+                        "(as they chose to be named), when, and the curator. Curators and "
+                        "admins only.")),
+        ("return_json", "POST", operation(
+            "contribution_return", "Return a contribution", s.ContributionDecided,
+            tag="contributions", security=[{"cookieAuth": []}, {"bearerAuth": []}],
+            parameters=("csrf_header",), form=s.ContributionDecisionForm,
+            errors=(400, 401, 403, 404),
+            description="Sends the contribution back to its contributor with `comment` "
+                        "(required). Curators and admins only.")),
+        ("suggest_solutions", "GET", operation(
+            "suggest_solutions", "Solutions as you type", s.SuggestionsPage,
+            tag="contributions", parameters=("suggest_q",), errors=(400,))),
+        ("suggest_sites", "GET", operation(
+            "suggest_sites", "Sites as you type", s.SuggestionsPage, tag="contributions",
+            parameters=("suggest_q",), errors=(400,),
+            description="Sites whose ODS code is `q` or whose name matches it.")),
+    )},
     ("apidocs.openapi", "GET"): operation(
         "openapi", "This description", s.OpenAPIDocument, tag="meta",
         description="The OpenAPI 3.1 description of the explorer's JSON and CSV endpoints.",
@@ -456,14 +511,16 @@ TAGS = [
     {"name": "curation", "description": "Solution resolution by curators (sign-in)."},
     {"name": "feeds", "description": "Atom feeds of evidence changes."},
     {"name": "watches", "description": "What a signed-in user follows (sign-in)."},
+    {"name": "contributions", "description": "Records of attempts sent by the people who "
+                                             "ran them, and their moderation (sign-in)."},
     {"name": "meta", "description": "This description."},
 ]
 SECURITY_SCHEMES = {
     "cookieAuth": {
         "type": "apiKey", "in": "cookie", "name": "session",
         "description": "Flask's signed session cookie, set by signing in with a form POST to "
-                       "`/login` (fields `name`, `password`, `csrf_token`). Roles: viewer < "
-                       "curator < admin.",
+                       "`/login` (fields `name`, `password`, `csrf_token`). Roles: "
+                       "contributor < viewer < curator < admin.",
     },
     "bearerAuth": {
         "type": "http", "scheme": "bearer",

@@ -43,9 +43,13 @@ from triedbefore.ontology.vocab import (
     Direction,
     Finding,
     InterventionType,
+    LessonEffect,
+    LessonKind,
     LinkHow,
+    NasssDomain,
     QualityDomain,
     Rel,
+    Sector,
     SiteKind,
     Status,
     Verdict,
@@ -591,6 +595,8 @@ class SolutionPage(PageData):
     """What the attempts started by `as_of` cost."""
     economics: list[EconomicResult]
     """Economic results of the evaluations published by `as_of`, oldest first."""
+    lessons: Lessons
+    """What the people who tried it learned, from every attempt."""
 
 
 class MatrixEvaluation(Envelope):
@@ -685,6 +691,14 @@ class InitiativePage(PageData):
     learned_from: list[LearnedFrom]
     repeat: Repeat | None
     """Set when the initiative is a zombie repeat or an informed re-try."""
+    lessons: list[InitiativeLesson]
+    """What its team learned, in their words."""
+    contributions: list[ContributionCredit]
+    """Who contributed the record (as they chose to be named) and who accepted it."""
+    questions: list[PublicQuestion]
+    """Questions to the people who ran it, shown by a curator, with their answers."""
+    can_ask: bool
+    """Whether someone who ran it recorded it here (and so can answer a question)."""
 
 
 class EvaluatedInitiative(Record):
@@ -874,13 +888,16 @@ class DeviancePage(PageData):
 
 
 class SearchHit(Envelope):
-    kind: Literal["solution", "initiative", "evaluation", "site"]
+    kind: Literal["solution", "initiative", "evaluation", "site", "lesson"]
     id: Id
     name: str | None
     score: float
     facets: dict[SearchFacet, list[str]]
     illustrative: bool
     """Whether the record is illustrative (invented, no real project or organisation)."""
+    initiative_id: Id | None = absent()
+    """A lesson's initiative (whose page shows it)."""
+    initiative_title: str | None = absent()
 
 
 ChosenFacets = create_model(
@@ -1011,6 +1028,9 @@ class CheckPage(PageData):
     """Null without `q`."""
     site: str
     """The `site` parameter (empty when not given)."""
+    lessons: Lessons | None
+    """Lessons from people who tried the closest solutions, and their stopped attempts
+    (null without `q`)."""
 
 
 class MethodPage(PageData):
@@ -1403,3 +1423,221 @@ class DesignPage(PageData):
     deviance_notes: list[Record]
     """Per measure the attempts report: how many outcomes were compared, and what the
     comparison could say."""
+# --- lessons and contributions ------------------------------------------------------------
+
+
+class LessonItem(Envelope):
+    """A lesson as its team wrote it, with the attempt it comes from."""
+
+    id: Id
+    text: str
+    effect: LessonEffect | None
+    initiative_id: Id
+    initiative_title: str | None
+    status: Status | None
+    sites: list[str]
+    illustrative: bool
+
+
+class LessonGroup(Envelope):
+    """The lessons of one NASSS domain with one effect."""
+
+    effect: LessonEffect
+    teams: Count
+    """How many attempts (teams) gave a lesson of this group."""
+    lessons: list[LessonItem]
+
+
+class LessonDomain(Envelope):
+    domain: NasssDomain
+    label: str
+    teams: Count
+    helped: Count
+    hindered: Count
+    groups: list[LessonGroup]
+
+
+class StoppedAttempt(Envelope):
+    """An attempt that stopped, with why, in its team's words."""
+
+    initiative_id: Id
+    title: str | None
+    start_date: PartialDate | None
+    why: str
+    sites: list[str]
+    illustrative: bool
+
+
+class Lessons(Envelope):
+    """Lessons grouped by NASSS domain (in the framework's order) and effect, counted by
+    team; what teams would do differently; stopped attempts and why."""
+
+    teams: Count
+    lessons: Count
+    domains: list[LessonDomain]
+    do_differently: list[LessonItem]
+    stopped: list[StoppedAttempt]
+
+
+class InitiativeLesson(Record):
+    id: Id
+    text: str
+    kind: LessonKind | None
+    effect: LessonEffect | None
+    nasss_domain: NasssDomain | None
+    illustrative: bool
+
+
+class ContributionCredit(Record):
+    """An accepted contribution that recorded the initiative."""
+
+    id: Id
+    contributor: str | None
+    """The contributor's name, when they chose to show it."""
+    organisation: str | None
+    sector: Sector | None
+    moderator: str
+    """The curator who accepted it."""
+    accepted_at: str
+
+
+ContributionStatus = TypeAliasType("ContributionStatus", Literal[
+    "draft", "submitted", "returned", "accepted"])
+
+
+class ContributionData(Record):
+    """The contribution's fields as the form and the JSON API take them: `title`,
+    `description`, `solution_id` (or `new_solution_name`, `new_solution_description`),
+    `site_ids` (list) and a new site (`new_site_name`, `new_site_kind`,
+    `new_site_postcode`), `start_date`, `end_date`, `status`, `why_stopped`, `funder`,
+    `source_url`, `learned_from` (list), `outcomes` (list of {measure, direction,
+    baseline, value, unit, domain}), `evaluations` (list of {title, url, design, finding,
+    published_date}), `lessons` (list of {text, effect, nasss_domain}), `do_differently`,
+    `visibility` (`public` or `restricted`), `show_name`, `show_organisation`,
+    `separate` (it is not the same attempt as a look-alike) and `merge_into` (an
+    initiative it adds to)."""
+
+
+class ContributionProblem(Envelope):
+    """What stops a contribution from loading, as a bundle row's error would say it."""
+
+    file: str
+    line: int | None
+    column: str | None
+    reason: str
+    allowed: list[str] = absent()
+    field: str | None
+    """The form field it belongs to (`lessons-0-text`)."""
+
+
+class Duplicate(Envelope):
+    """An attempt that looks the same: same solution, a same site, same start."""
+
+    kind: Literal["initiative", "contribution"]
+    id: Id
+    title: str | None
+
+
+class HistoryEntry(Envelope):
+    at: str
+    who: str
+    action: str
+    status: ContributionStatus
+    comment: str | None
+    data: ContributionData
+
+
+class Contribution(Envelope):
+    """A contribution: its status, the curator's comment and its fields."""
+
+    id: Id
+    status: ContributionStatus
+    title: str
+    initiative_id: Id
+    """The initiative it records (once accepted)."""
+    published: bool
+    """Whether a version of it is in the graph."""
+    created_at: str
+    updated_at: str
+    submitted_at: str | None
+    comment: str | None
+    """The curator's comment (a returned record says what to change)."""
+    accepted_at: str | None
+    moderator: str | None
+    data: ContributionData
+    history: list[HistoryEntry] = absent()
+
+
+class ContributionPage(PageData):
+    """One contribution, for its contributor and curators only: what stops it from loading,
+    attempts that look the same, its history."""
+
+    contribution: Contribution
+    problems: list[ContributionProblem]
+    duplicates: list[Duplicate]
+    waiting_alike: list[Id]
+    """For curators: other contributions of the same attempt (same solution, site,
+    start)."""
+
+
+class ContributionSaved(PageData):
+    """A contribution saved: sent for moderation when `submitted`, else kept as a draft
+    with the problems or look-alike attempts to resolve first."""
+
+    submitted: bool
+    contribution: Contribution
+    problems: list[ContributionProblem]
+    duplicates: list[Duplicate]
+
+
+class MyContributionsPage(PageData):
+    """The signed-in user's contributions with their status and the curators' comments."""
+
+    contributions: list[Contribution]
+
+
+class ModerationPage(PageData):
+    """Contributions waiting for a curator, oldest first (curators and admins only)."""
+
+    waiting: list[Contribution]
+    counts: dict[ContributionStatus, Count]
+
+
+class Suggestion(Envelope):
+    id: Id
+    name: str
+    detail: str | None
+
+
+class SuggestionsPage(PageData):
+    """Solutions or sites whose name (or id, or ODS code) matches what was typed."""
+
+    q: str
+    items: list[Suggestion]
+
+
+class ContributionDecided(PageData):
+    """The contribution as decided."""
+
+    contribution: Contribution
+
+
+class PublicQuestion(Envelope):
+    """A question a reader asked the people who ran an initiative (who asked is not
+    shown), and their answer once a curator has shown it."""
+
+    id: Id
+    text: str
+    asked_at: str
+    answer: str | None
+    answered_at: str | None
+
+
+class ContributionDecisionForm(Form):
+    comment: str = absent()
+    csrf_token: str = absent()
+
+
+for _model in (SolutionPage, InitiativePage, SearchHit, CheckPage, SearchResults):
+    _model.model_rebuild()
+

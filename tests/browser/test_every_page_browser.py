@@ -45,6 +45,10 @@ PAGES: dict[str, tuple[str, int, bool]] = {
     "watches": ("/watches", 200, True),
     "curation": ("/curation", 200, True),
     "candidates": ("/curation/candidates", 200, True),
+    "register": ("/register", 200, False),
+    "contribute-form": ("/contribute", 200, True),
+    "moderation-queue": ("/moderation", 200, True),
+    "my-contributions-list": ("/my-contributions", 200, True),
 }
 
 RUN_AXE = """async () => {
