@@ -55,7 +55,7 @@ _COMPUTING: dict[tuple[Any, ...], threading.Lock] = {}
 SHARED_ANSWERS = frozenset({
     "evidence", "repeats", "verdicts", "zombie_rows", "sites_placed", "site_points",
     "solution_first_days", "stats", "solutions", "home_evidence", "illustrative_records",
-    "warned", "gap_solutions", "gap_svg:intervention_type"})
+    "warned", "gap_solutions", "gap_svg:intervention_type", "retries_named"})
 #: How many times this process computed each answer (not loaded, not from memory).
 COMPUTED: Counter[str] = Counter()
 
@@ -262,6 +262,7 @@ def warm() -> None:
     cached("home_evidence", home_evidence)
     _illustrative_records()
     resolution.solution_names(get_store())
+    cached("retries_named", lambda: named_repeats(zombie_rows()["retries"]))
 
 
 def forget() -> None:
@@ -565,7 +566,10 @@ def zombies_data() -> dict[str, Any]:
         all_rows = [z for z in all_rows if z["lag_days"] >= min_lag]
     page = paginate(all_rows)
     page["items"] = named_repeats(page["items"])
-    return {"zombies": page, "retries": named_repeats(retry_rows),
+    # every re-try is listed, with the names of its records: named once per graph version
+    retries = cached("retries_named" if as_of is None and solution is None else
+                     f"retries_named:{as_of}:{solution}", lambda: named_repeats(retry_rows))
+    return {"zombies": page, "retries": retries,
             "filters": {"solution": solution, "min_lag": min_lag, "as_of": as_of}}
 
 

@@ -7,8 +7,8 @@ this process with Werkzeug's threaded server.
 
 The whole-graph answers the pages share are computed once per graph version and kept
 on disk for every process (``web/answers.py``). The server reports itself ready only
-once they are there: with several workers, the main process computes (or finds) them
-before the workers start, and each worker loads them as it starts.
+once they are there: with several workers, the main process computes (or loads) them
+before it forks the workers, which start with them in memory.
 """
 
 from __future__ import annotations
@@ -38,20 +38,18 @@ def warm(app: Flask) -> None:
 
 
 def warm_in_background(app: Flask) -> None:
-    """:func:`warm` in a thread: a worker loads the answers its main process computed,
-    while requests that need one wait for it (a worker blocked in its start would be
-    stopped by gunicorn's timeout)."""
+    """:func:`warm` in a thread: a worker started after the graph changed computes or
+    loads the new version's answers while requests that need one wait for it (a worker
+    blocked in its start would be stopped by gunicorn's timeout)."""
     threading.Thread(target=warm, args=(app,), name="warm", daemon=True).start()
 
 
 def warm_ahead(make_app: Callable[[], Flask]) -> None:
-    """Compute the shared answers in this process for the processes it will start (kept
-    on disk per graph version), then let go of them and of the store's connections."""
-    from triedbefore.web import explore
-
+    """Compute (or load) the shared answers in this process before it starts the workers:
+    they are kept on disk, and the workers, forked from this process, start with them in
+    memory. The store's connections are closed (each worker opens its own)."""
     app = make_app()
     warm(app)
-    explore.forget()
     store = app.extensions.pop("triedbefore_store", None)
     if store is not None:
         store.close()
