@@ -70,7 +70,7 @@ class Serving:
     own (``--serve``), so the clients do not share the server's interpreter and its peak
     memory and CPU time are its own (``peak_rss_mib``, ``cpu_s`` once stopped)."""
 
-    def __init__(self, uri: str, *, separate: bool = False, start_timeout: float = 600.0,
+    def __init__(self, uri: str, *, separate: bool = False, start_timeout: float = 1800.0,
                  workers: int = 1, answers_dir: Path | None = None) -> None:
         self.uri, self.separate, self.start_timeout = uri, separate, start_timeout
         self.workers = workers

@@ -294,25 +294,31 @@ def _run_size(size: int, args: argparse.Namespace, result: dict[str, Any],
                               "bytes": bulk_baseline.dir_bytes(data_dir),
                               "aof_rewrite_s": round(rewrite_s, 2)}
 
-        enter("unchanged re-ingest")
-        again = ingest_phase(uri, bundle, total_rows, server)
-        result["reingest_unchanged"] = again
-        if sum(again["written"].values()):
-            checks.append(f"unchanged re-ingest wrote rows: {again['written']}")
+        skip = set(args.skip or ())
+        if "reingest" not in skip:
+            enter("unchanged re-ingest")
+            again = ingest_phase(uri, bundle, total_rows, server)
+            result["reingest_unchanged"] = again
+            if sum(again["written"].values()):
+                checks.append(f"unchanged re-ingest wrote rows: {again['written']}")
 
-        enter("incremental ingest (1% of rows changed)")
-        incremental = ingest_phase(uri, changed_dir, total_rows, server)
-        incremental["rows_changed"] = sum(changed.values())
-        result["incremental_1pct"] = incremental
-        if {k: v for k, v in incremental["written"].items() if v} != {
-                k: v for k, v in changed.items() if v}:
-            checks.append(f"incremental ingest wrote {incremental['written']}, "
-                          f"expected {changed}")
+        if "incremental" not in skip:
+            enter("incremental ingest (1% of rows changed)")
+            incremental = ingest_phase(uri, changed_dir, total_rows, server)
+            incremental["rows_changed"] = sum(changed.values())
+            result["incremental_1pct"] = incremental
+            if {k: v for k, v in incremental["written"].items() if v} != {
+                    k: v for k, v in changed.items() if v}:
+                checks.append(f"incremental ingest wrote {incremental['written']}, "
+                              f"expected {changed}")
 
-        enter("analytics")
-        result["analytics"] = timed_phase(server, lambda: analytics_child(uri, changed_dir,
-                                                                           args.queries, work))
-        result["query_process"] = result["analytics"].pop("process")
+        if "analytics" not in skip:
+            enter("analytics")
+            result["analytics"] = timed_phase(server, lambda: analytics_child(
+                uri, changed_dir, args.queries, work))
+            result["query_process"] = result["analytics"].pop("process")
+        if skip:
+            result["skipped_phases"] = sorted(skip)
 
         # The explorer runs in a process of its own, its clients in this one. It keeps
         # its whole-graph answers in a folder of the work files (removed with the store).
@@ -636,6 +642,9 @@ def report(res: dict[str, Any], plots: list[str]) -> str:
         if s.get("checks"):
             lines += [f"**Checks failed at {s['initiatives']:,}:** " + "; ".join(s["checks"]),
                       ""]
+        if s.get("skipped_phases"):
+            lines += [f"Phases left out at {s['initiatives']:,} (`--skip`): "
+                      + ", ".join(s["skipped_phases"]) + ".", ""]
     lines += ["Load average (1, 5, 15 min) at the start and end of each size: " + "; ".join(
         f"{s['initiatives']:,}: " + ", ".join(f"{x:.1f}" for x in s["load_average_start"])
         + " to " + (", ".join(f"{x:.1f}" for x in s["load_average_end"])
@@ -899,6 +908,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--page-budget", type=float, default=20.0,
                    help="seconds after which explorer clients start no new request to a page")
     p.add_argument("--keep", action="store_true", help="keep each size's store afterwards")
+    p.add_argument("--skip", nargs="+", choices=["reingest", "incremental", "analytics"],
+                   help="phases to leave out (a shorter run on a busy machine)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                    help="explorer server processes, as `triedbefore serve --workers` "
                         "(default: one per core)")
@@ -916,6 +927,8 @@ def worker_args(args: argparse.Namespace, size: int, out: Path) -> list[str]:
         cmd += ["--store", args.store]
     if args.keep:
         cmd.append("--keep")
+    if args.skip:
+        cmd += ["--skip", *args.skip]
     return cmd
 
 
