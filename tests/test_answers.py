@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conftest import SAMPLE
-
 from triedbefore.graph.falkor import FalkorStore
 from triedbefore.ingest.pipeline import RowsSource, ingest, run
 from triedbefore.web import answers
+
+SAMPLE = Path(__file__).resolve().parents[1] / "ingest" / "sample"
 
 #: Pages whose first request needs the whole-graph answers.
 PAGES = ("/index.json", "/search.json?q=telehealth", "/solutions.json",

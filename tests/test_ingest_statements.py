@@ -7,16 +7,18 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from conftest import SAMPLE, _new_graph
 
 from triedbefore.graph import queries
 from triedbefore.graph.embedded import EmbeddedServer
 from triedbefore.graph.falkor import FalkorStore
-from triedbefore.graph.store import Params, Row, Store, WrappedStore, WriteSummary
+from triedbefore.graph.store import Params, Row, Store, StoreURI, WrappedStore, WriteSummary
 from triedbefore.ingest.pipeline import ingest
 from triedbefore.ontology.vocab import Label, Link
+
+SAMPLE = Path(__file__).resolve().parents[1] / "ingest" / "sample"
 
 
 class Counting(WrappedStore):
@@ -45,7 +47,10 @@ class Counting(WrappedStore):
 
 @pytest.fixture
 def clean(embedded_server: EmbeddedServer) -> Iterator[FalkorStore]:
-    s = _new_graph(embedded_server, f"clean_{uuid.uuid4().hex[:6]}")
+    name = f"clean_{uuid.uuid4().hex[:12]}"
+    s = FalkorStore(StoreURI("falkordb", f"falkordb+unix://{embedded_server.socket_path}"
+                             f"?graph={name}", path=embedded_server.socket_path, graph=name),
+                    socket_path=embedded_server.socket_path)
     try:
         yield s
     finally:
