@@ -70,10 +70,14 @@ class Serving:
     own (``--serve``), so the clients do not share the server's interpreter and its peak
     memory and CPU time are its own (``peak_rss_mib``, ``cpu_s`` once stopped)."""
 
-    def __init__(self, uri: str, *, separate: bool = False, start_timeout: float = 600.0,
-                 workers: int = 1) -> None:
+    def __init__(self, uri: str, *, separate: bool = False, start_timeout: float = 1800.0,
+                 workers: int = 1, answers_dir: Path | None = None) -> None:
         self.uri, self.separate, self.start_timeout = uri, separate, start_timeout
         self.workers = workers
+        #: Where the explorer keeps its whole-graph answers (None: the data folder's).
+        self.answers_dir = answers_dir
+        #: Seconds from launching the server to its saying it is ready (with ``separate``).
+        self.start_s: float | None = None
         self.base = ""
         self.stats: dict[str, float] = {}
         self._http: Any = None
@@ -90,10 +94,12 @@ class Serving:
             return self
         self._tmp = Path(tempfile.mkdtemp(prefix="explorer-"))
         port_file, log = self._tmp / "port", self._tmp / "log"
+        started = time.perf_counter()
+        extra = ["--answers-dir", str(self.answers_dir)] if self.answers_dir else []
         with open(log, "wb") as err:
             self._proc = subprocess.Popen(
                 [sys.executable, str(Path(__file__).resolve()), "--serve", self.uri,
-                 "--port-file", str(port_file), "--workers", str(self.workers)],
+                 "--port-file", str(port_file), "--workers", str(self.workers), *extra],
                 stdout=subprocess.DEVNULL, stderr=err)
         deadline = time.monotonic() + self.start_timeout
         while not port_file.exists():
@@ -102,6 +108,7 @@ class Serving:
                 raise RuntimeError("the explorer server did not start: "
                                    + log.read_text(errors="replace")[-2000:])
             time.sleep(0.05)
+        self.start_s = round(time.perf_counter() - started, 2)
         self.base = f"http://127.0.0.1:{int(port_file.read_text())}"
         return self
 
@@ -119,9 +126,10 @@ class Serving:
             shutil.rmtree(self._tmp, ignore_errors=True)
 
 
-def serve(uri: str, port_file: Path, workers: int = 1) -> None:
+def serve(uri: str, port_file: Path, workers: int = 1, answers_dir: Path | None = None
+          ) -> None:
     """Serve the explorer as ``triedbefore serve --workers N`` does, until SIGTERM; write
-    the port to ``port_file`` once listening."""
+    the port to ``port_file`` once ready."""
     from triedbefore.web.serving import serve as run
 
     def ready(_host: str, port: int) -> None:
@@ -129,8 +137,10 @@ def serve(uri: str, port_file: Path, workers: int = 1) -> None:
         tmp.write_text(str(port))
         tmp.rename(port_file)
 
-    run(lambda: create_app({"STORE_URI": uri, "SECRET_KEY": "bench"}), "127.0.0.1", 0,
-        workers=workers, ready=ready, quiet=True)
+    config: dict[str, Any] = {"STORE_URI": uri, "SECRET_KEY": "bench"}
+    if answers_dir is not None:
+        config["ANSWERS_DIR"] = str(answers_dir)
+    run(lambda: create_app(config), "127.0.0.1", 0, workers=workers, ready=ready, quiet=True)
 
 
 def measure(uri: str, bundle: Path, clients: int, per_client: int, *, cold: bool = True,
@@ -148,16 +158,7 @@ def measure(uri: str, bundle: Path, clients: int, per_client: int, *, cold: bool
                            timeout_s=timeout_s, base=served.base)
     rng = random.Random(3)
     plan = urls(bundle, rng, clients * per_client)
-    first: dict[str, float | None] = {}
-    if cold:
-        with requests.Session() as s:
-            for page, items in plan.items():
-                start = time.perf_counter()
-                try:
-                    ok = s.get(base + items[0], timeout=max(timeout_s, 300)).ok
-                except requests.RequestException:
-                    ok = False
-                first[page] = round((time.perf_counter() - start) * 1000, 1) if ok else None
+    first = first_requests(base, plan, timeout_s) if cold else {}
     figures: dict[str, Any] = {}
     for page, items in plan.items():
         times: list[float] = []
@@ -199,6 +200,22 @@ def measure(uri: str, bundle: Path, clients: int, per_client: int, *, cold: bool
     for f in figures.values():
         f[f"median_over_{BASELINE}"] = round(f["median_ms"] / base_median, 1)
     return figures
+
+
+def first_requests(base: str, plan: dict[str, list[str]], timeout_s: float = 30.0
+                   ) -> dict[str, float | None]:
+    """Milliseconds of one first request per page (None: it failed), one after another:
+    what the first visitors of a server just started wait."""
+    first: dict[str, float | None] = {}
+    with requests.Session() as s:
+        for page, items in plan.items():
+            start = time.perf_counter()
+            try:
+                ok = s.get(base + items[0], timeout=max(timeout_s, 300)).ok
+            except requests.RequestException:
+                ok = False
+            first[page] = round((time.perf_counter() - start) * 1000, 1) if ok else None
+    return first
 
 
 def run(initiatives: int, clients: int, per_client: int, work: Path,
@@ -258,12 +275,13 @@ def main() -> None:
                         help="data folder of an embedded store already holding the bundle")
     parser.add_argument("--serve", metavar="URI", help=argparse.SUPPRESS)
     parser.add_argument("--port-file", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--answers-dir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="server processes, as `triedbefore serve --workers` "
                              "(default: one per core)")
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.port_file, args.workers)
+        serve(args.serve, args.port_file, args.workers, args.answers_dir)
         return
     args.work.mkdir(parents=True, exist_ok=True)
     result = run(args.initiatives, args.clients, args.requests, args.work, args.loaded,

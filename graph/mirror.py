@@ -40,6 +40,9 @@ from triedbefore.ontology.vocab import Label, Link
 
 _UPSERTS: dict[str, Label] = {queries.upsert_nodes(label): label for label in Label}
 _CREATES: dict[str, Label] = {queries.create_nodes(label): label for label in Label}
+#: Creates that write the rows' digests too: the copy gets the nodes without them.
+_CREATES_HASHED: dict[str, Label] = {queries.create_nodes_hashed(label): label
+                                     for label in Label}
 #: Row digests are the graph's bookkeeping for the next ingest: not in the copy.
 _ROW_HASHES = frozenset(queries.set_row_hashes(label) for label in Label)
 
@@ -73,7 +76,7 @@ class MirroringStore(WrappedStore):
     def write(self, query: str, params: Params | None = None) -> tuple[list[Row], WriteSummary]:
         if not self.in_step:
             return self.main.write(query, params)
-        label = _UPSERTS.get(query) or _CREATES.get(query)
+        label = _UPSERTS.get(query) or _CREATES.get(query) or _CREATES_HASHED.get(query)
         if label is not None and params is not None:
             return self._upsert(label, query, params)
         if query in _ROW_HASHES or query == queries.SET_RECORDED_VERDICTS:
@@ -94,7 +97,8 @@ class MirroringStore(WrappedStore):
         ids = [r["id"] for r in params["rows"]]
         in_main: set[str] = set()
         in_copy: set[str] = set()
-        created = query in _CREATES  # rows new to the graph: nothing to reveal or delete
+        # rows new to the graph: nothing to reveal or delete
+        created = query in _CREATES or query in _CREATES_HASHED
         if not created and label not in self.empty_at_start:  # else none was there before
             statement = queries.existing_ids(label)
             in_main = {str(r["id"]) for r in self.main.read(statement, {"ids": ids})}
@@ -110,7 +114,11 @@ class MirroringStore(WrappedStore):
                 shown.append(row)
                 if row["id"] in in_main and row["id"] not in in_copy:
                     self.revealed.setdefault(label, set()).add(row["id"])
-        copy = params if not hidden else ({**params, "rows": shown} if shown else None)
+        if query in _CREATES_HASHED:  # the digests are not copied (NOT_COPIED)
+            shown = [{k: v for k, v in row.items() if k != "hash"} for row in shown]
+            copy: Params | None = {**params, "rows": shown} if shown else None
+        else:
+            copy = params if not hidden else ({**params, "rows": shown} if shown else None)
         rows, summary, copied = self.main.write_with_copy(query, params, copy)
         if copied and hidden and not created:
             try:

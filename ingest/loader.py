@@ -215,6 +215,10 @@ class Loader:
         self._touched_evaluations = self.ledger.id_set("touched-evaluations")
         self.touched = Touched(initiatives=self._touched_initiatives,
                                evaluations=self._touched_evaluations)
+        #: Runs that did not complete: the row hashes they wrote are not trusted.
+        self._unfinished: set[str] = set()
+        #: Labels without a node when the run started: no row of theirs is in the graph.
+        self._empty_at_start: set[Label] = set()
 
     def close(self) -> None:
         self.ledger.close()
@@ -250,6 +254,8 @@ class Loader:
         result = self.result
         result.started_at = _now()
         self.store.ensure_schema()
+        self._unfinished = {str(r["id"]) for r in self.store.read(
+            queries.UNFINISHED_RUNS, {"id": result.run_id})}
         checksums = [f"{name}:{self.bundle.checksum(name)}" for name in sorted(self.bundle.members)]
         self._record_run({"source": result.source, "started_at": result.started_at,
                           "status": "running", "checksums": checksums, **(run_props or {})})
@@ -290,6 +296,8 @@ class Loader:
             if row_type.FILE not in self.bundle.members:
                 continue
             known = int(self.store.read(queries.count_nodes(row_type.LABEL))[0]["n"]) > 0
+            if not known:
+                self._empty_at_start.add(row_type.LABEL)
             chunk: list[RawRow] = []
             done = 0
             for raw in self.bundle.rows(row_type, self.result.problems):
@@ -314,8 +322,7 @@ class Loader:
         before = self.ledger.lookup(label, (i for i in ids if i))
         stored: dict[str, Any] = {}
         if known:
-            stored = {str(r["id"]): r["hash"] for r in self.store.read(
-                queries.existing_hashes(label), {"ids": [i for i in ids if i]})}
+            stored = self._stored_hashes(label, [i for i in ids if i])
         valid: dict[str, tuple[int, bool]] = {}  # id → (line, unchanged)
         rejected: dict[str, int] = {}
         for raw, row_id in zip(chunk, ids, strict=True):
@@ -345,6 +352,12 @@ class Loader:
         self.ledger.accept(label, ((i, line, same) for i, (line, same) in valid.items()))
         # the first rejected line of an id is kept (an earlier chunk's, if it had one)
         self.ledger.reject(label, rejected.items())
+
+    def _stored_hashes(self, label: Label, ids: list[str]) -> dict[str, str | None]:
+        """The row hash of each of ``ids`` the graph holds (None: not trusted, written by a
+        run that did not complete)."""
+        return {str(r["id"]): None if r["run_id"] in self._unfinished else r["hash"]
+                for r in self.store.read(queries.existing_hashes(label), {"ids": ids})}
 
     # -- pass 2: references ---------------------------------------------------
 
@@ -536,21 +549,30 @@ class Loader:
     def _write_batch(self, row_type: type[InterchangeRow], batch: list[_BatchRow]) -> None:
         label = row_type.LABEL
         key = file_key(row_type)
-        existing = {
-            str(r["id"]): r["hash"]
-            for r in self.store.read(queries.existing_hashes(label), {"ids": [b.id for b in batch]})
-        }
+        # (a label without a node when the run started holds only this run's rows, and
+        # a row id is in one batch only: none of this batch's rows is there)
+        existing = ({} if label in self._empty_at_start else
+                    self._stored_hashes(label, [b.id for b in batch]))
         changed = [b for b in batch if existing.get(b.id) != b.hash]
         self.result.unchanged[key] += len(batch) - len(changed)
         if not changed:
             return
         self._touch(label, changed, existing)
         # Rows new to the graph are created (nodes and links), the others merged and their
-        # links made exactly the row's.
-        fresh = self._apply(row_type, queries.create_nodes(label),
-                            [b for b in changed if b.id not in existing],
-                            lambda b: {"id": b.id, "props": {
-                                k: v for k, v in b.props.items() if v is not None}})
+        # links made exactly the row's. A new row whose links are all written in this
+        # batch is created with its hash; the others get it once their links are written.
+        new = [b for b in changed if b.id not in existing]
+        deferred = {b.id for b in new if any(lk in DEFERRED_LINKS and targets
+                                             for lk, targets in b.links.items())}
+
+        def node(b: _BatchRow) -> dict[str, Any]:
+            return {"id": b.id, "props": {k: v for k, v in b.props.items() if v is not None}}
+
+        hashed = self._apply(row_type, queries.create_nodes_hashed(label),
+                             [b for b in new if b.id not in deferred],
+                             lambda b: {**node(b), "hash": b.hash})
+        fresh = hashed + self._apply(row_type, queries.create_nodes(label),
+                                     [b for b in new if b.id in deferred], node)
         known = self._apply(row_type, queries.upsert_nodes(label),
                             [b for b in changed if b.id in existing],
                             lambda b: {"id": b.id, "props": {
@@ -575,12 +597,17 @@ class Loader:
                                 rel_props=rel_props)
         changed = fresh + known
         ok_ids = {b.id for b in changed}
+        # a row created with its hash whose links the database refused is not complete
+        self._apply(row_type, queries.set_row_hashes(label),
+                    [b for b in hashed if b.id not in ok_ids],
+                    lambda b: {"id": b.id, "hash": None})
         if label is Label.INITIATIVE:
             self.unresolved.update(b.id for b in changed
                                    if not b.links.get(Link.INITIATIVE_SOLUTION))
             self.redeclared.update(b.id for b in changed
                                    if b.links.get(Link.INITIATIVE_SOLUTION) and b.id in existing)
-        now = [b for b in now if b.id in ok_ids]
+        hashed_ids = {b.id for b in hashed}
+        now = [b for b in now if b.id in ok_ids and b.id not in hashed_ids]
         self._deferred(label).put(b.deferred() for b in later if b.id in ok_ids)
         self._apply(row_type, queries.set_row_hashes(label), now,
                     lambda b: {"id": b.id, "hash": b.hash})

@@ -59,3 +59,37 @@ def test_serve_with_an_unreachable_store_is_one_line(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60)
     assert res.returncode != 0
     assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_is_ready_once_the_shared_answers_are_kept(
+        store: FalkorStore, store_uri: str, workers: int, tmp_path: Path) -> None:
+    """The address is printed only once the whole-graph answers of the graph's version are
+    on disk, and the workers load them: serving pages computes none again."""
+    ingest(store, SAMPLE)
+    answers = tmp_path / "data" / "cache" / "answers"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "triedbefore.web.cli", "--store", store_uri, "serve",
+         "--port", "0", "--workers", str(workers)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "TRIEDBEFORE_SECRET_KEY": "test",
+             "TRIEDBEFORE_DATA_DIR": str(tmp_path / "data")})
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        found = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        assert found, (line, proc.stderr.read() if proc.poll() is not None else "")
+        kept = {p: p.stat().st_mtime_ns for p in answers.rglob("*.pickle")}
+        assert len(kept) >= 10, sorted(p.name for p in kept)  # before any request
+        base = f"http://127.0.0.1:{found.group(1)}"
+        for page in ("/gap-map.json", "/zombies.json", "/solutions/SOL-TELE.json",
+                     "/search.json?q=telehealth", "/index.json") * 2:
+            assert requests.get(base + page, timeout=60).status_code == 200, page
+        assert {p: p.stat().st_mtime_ns for p in answers.rglob("*.pickle")} == kept
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise

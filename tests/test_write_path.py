@@ -56,6 +56,8 @@ ALLOWED_WRITES = {
     ("graph/changes.py", "_record_chunk", "write"),
     ("ingest/candidates.py", "_store_found", "write"),
     ("ingest/candidates.py", "CandidateDecision.apply", "write"),
+    ("ingest/contributions.py", "AcceptedContribution.apply", "write"),
+    ("ingest/contributions.py", "AcceptedContribution._remove_dropped", "write"),
     # the stores themselves: the public copy, mirroring, engines
     ("graph/store.py", "Store.write_with_copy", "write"),
     ("graph/store.py", "Store.write_with_copy", "write_public_copy"),

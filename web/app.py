@@ -138,6 +138,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         RESTRICTED_ROLE=settings.RESTRICTED_ROLE.get(),
         PUBLIC_URL=settings.PUBLIC_URL.get(),
         USERS_FILE=str(settings.data_dir() / "users.json"),
+        # whole-graph answers shared by every process, per graph version (None: not kept)
+        ANSWERS_DIR=str(settings.data_dir() / "cache" / "answers"),
         MAX_URL_LENGTH=65_000,
         NODE_MODULES=None,  # None: the package's own front-end files (web/graphview.py)
     )

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any, TypeVar
 
-from flask import Blueprint, abort, g, request
+from flask import Blueprint, abort, current_app, g, request
 
 from triedbefore.graph import (
     GraphError,
@@ -29,9 +29,10 @@ from triedbefore.graph import search as searching
 from triedbefore.graph.analytics import COUNTED_LINKS
 from triedbefore.graph.rules import VERDICTS, iso, verdict_of
 from triedbefore.graph.stats import graph_stats
+from triedbefore.graph.store import Store
 from triedbefore.ontology.models import measure_key
 from triedbefore.ontology.vocab import InterventionType, Label, QualityDomain, SiteKind
-from triedbefore.web import adapt, charts, lessons, schemas, wording
+from triedbefore.web import adapt, answers, charts, lessons, schemas, wording
 from triedbefore.web.pages import (
     choice_arg,
     date_arg,
@@ -51,6 +52,14 @@ _CACHE: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = OrderedDict(
 CACHE_ENTRIES = 4096  # least recently used answers are dropped beyond this
 _CACHE_LOCK = threading.Lock()  # guards the table and the per-answer locks, briefly
 _COMPUTING: dict[tuple[Any, ...], threading.Lock] = {}
+#: Whole-graph answers (a fixed set, not one per page asked) that are kept on disk per
+#: graph version and shared by every process (``web/answers.py``); ``gap...`` names too.
+SHARED_ANSWERS = frozenset({
+    "evidence", "repeats", "verdicts", "zombie_rows", "sites_placed", "site_points",
+    "solution_first_days", "stats", "solutions", "home_evidence", "illustrative_records",
+    "warned", "gap_solutions", "gap_svg:intervention_type", "retries_named"})
+#: How many times this process computed each answer (not loaded, not from memory).
+COMPUTED: Counter[str] = Counter()
 
 
 @bp.app_context_processor
@@ -94,7 +103,7 @@ def cached(name: str, compute: Callable[[], T]) -> T:
         if hit is not None and hit[0] == version:
             return hit[1]  # type: ignore[no-any-return]
         try:
-            value = compute()
+            value = _computed(store, version, name, compute)
         except BaseException:
             with _CACHE_LOCK:  # an unknown id must not leave its lock behind
                 if key not in _CACHE:
@@ -107,6 +116,23 @@ def cached(name: str, compute: Callable[[], T]) -> T:
                 dropped, _ = _CACHE.popitem(last=False)
                 _COMPUTING.pop(dropped, None)
     return value
+
+
+def _shared(name: str) -> bool:
+    return name in SHARED_ANSWERS or name.startswith("gap:")
+
+
+def _computed(store: Store, version: tuple[Any, ...], name: str, compute: Callable[[], T]) -> T:
+    """``compute()``, or the answer another process computed for this graph version."""
+    def counted() -> T:
+        COMPUTED[name] += 1
+        return compute()
+
+    folder = current_app.config.get("ANSWERS_DIR")
+    if not folder or not version or version[0] is None or not _shared(name):
+        return counted()
+    files = answers.AnswerFiles(folder, (store.uri.raw, store.uri.graph), version)
+    return files.get(name, counted)
 
 
 def repeats() -> tuple[list[Any], list[Any]]:
@@ -231,6 +257,21 @@ def warm() -> None:
     cached("stats", lambda: graph_stats(get_store()))
     for by in GAP_AXES:
         gap_data(by)
+    # what the home and solution pages need besides (the matcher is this process's own)
+    evidence_index()
+    solution_first_days()
+    cached("solutions", _solutions_rows)
+    cached("home_evidence", home_evidence)
+    _illustrative_records()
+    resolution.solution_names(get_store())
+    cached("retries_named", lambda: named_repeats(zombie_rows()["retries"]))
+
+
+def forget() -> None:
+    """Drop the answers held in this process's memory (those kept on disk stay)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+        _COMPUTING.clear()
 
 
 def _as_of() -> str | None:
@@ -550,7 +591,10 @@ def zombies_data() -> dict[str, Any]:
         all_rows = [z for z in all_rows if z["lag_days"] >= min_lag]
     page = paginate(all_rows)
     page["items"] = named_repeats(page["items"])
-    return {"zombies": page, "retries": named_repeats(retry_rows),
+    # every re-try is listed, with the names of its records: named once per graph version
+    retries = cached("retries_named" if as_of is None and solution is None else
+                     f"retries_named:{as_of}:{solution}", lambda: named_repeats(retry_rows))
+    return {"zombies": page, "retries": retries,
             "filters": {"solution": solution, "min_lag": min_lag, "as_of": as_of}}
 
 

@@ -2,9 +2,13 @@
 
 Pages are mostly Python work (templates, charts, the rules), which one interpreter
 runs on one core at a time. ``workers`` > 1 serves with gunicorn: that many
-processes, each with its own threads, store connections and cache of whole-graph
-answers (each computes them once while it starts). ``workers`` = 1 serves from
+processes, each with its own threads and store connections. ``workers`` = 1 serves from
 this process with Werkzeug's threaded server.
+
+The whole-graph answers the pages share are computed once per graph version and kept
+on disk for every process (``web/answers.py``). The server reports itself ready only
+once they are there: with several workers, the main process computes (or loads) them
+before it forks the workers, which start with them in memory.
 """
 
 from __future__ import annotations
@@ -25,17 +29,32 @@ Ready = Callable[[str, int], None]
 
 
 def warm(app: Flask) -> None:
-    """Compute the shared whole-graph answers (in a thread, while the server starts)."""
+    """Compute or load the shared whole-graph answers, before the server takes requests."""
     from triedbefore.web import explore
 
-    def run() -> None:
-        try:
-            with app.test_request_context("/"):
-                explore.warm()
-        except GraphError as exc:  # the first visitor sees the error, with its message
-            app.logger.warning("warming the explorer's answers failed: %s", exc)
+    try:
+        with app.test_request_context("/"):
+            explore.warm()
+    except GraphError as exc:  # the first visitor sees the error, with its message
+        app.logger.warning("warming the explorer's answers failed: %s", exc)
 
-    threading.Thread(target=run, name="warm", daemon=True).start()
+
+def warm_in_background(app: Flask) -> None:
+    """:func:`warm` in a thread: a worker started after the graph changed computes or
+    loads the new version's answers while requests that need one wait for it (a worker
+    blocked in its start would be stopped by gunicorn's timeout)."""
+    threading.Thread(target=warm, args=(app,), name="warm", daemon=True).start()
+
+
+def warm_ahead(make_app: Callable[[], Flask]) -> None:
+    """Compute (or load) the shared answers in this process before it starts the workers:
+    they are kept on disk, and the workers, forked from this process, start with them in
+    memory. The store's connections are closed (each worker opens its own)."""
+    app = make_app()
+    warm(app)
+    store = app.extensions.pop("triedbefore_store", None)
+    if store is not None:
+        store.close()
 
 
 def serve(make_app: Callable[[], Flask], host: str, port: int, *, workers: int = 1,
@@ -81,7 +100,7 @@ def _threaded(app: Flask, host: str, port: int, ready: Ready | None, quiet: bool
         # SIGTERM ends the process as Ctrl-C does: the exit handlers run (the query
         # console's server, started by this process, is stopped with it).
         signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
-    warm(app)
+    warm(app)  # the socket listens: requests wait for the answers rather than fail
     if ready is not None:
         ready(host, http.server_port)
     try:
@@ -122,10 +141,11 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc, valid-type]
         return self._make_app()
 
     def _when_ready(self, server: Any) -> None:
+        warm_ahead(self._make_app)  # before the workers start: they load the answers
         if self._ready is not None:
             host, port = server.LISTENERS[0].sock.getsockname()[:2]
             self._ready(str(host), int(port))
 
     @staticmethod
     def _post_worker_init(worker: Any) -> None:
-        warm(worker.wsgi)
+        warm_in_background(worker.wsgi)
