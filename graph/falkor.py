@@ -13,10 +13,10 @@ from typing import Any
 
 import redis
 from falkordb import FalkorDB
-from redis.retry import Retry
 from falkordb.edge import Edge
 from falkordb.node import Node
 from falkordb.query_result import QueryResult
+from redis.retry import Retry
 
 from triedbefore.graph import GraphError, QueryError, QueryRefused, StoreUnavailable, queries
 from triedbefore.graph.dialect import KEYED_LABELS, FalkorDialect
