@@ -312,12 +312,17 @@ class ReplicatedStore(Store):
 
     def read(self, query: str, params: Params | None = None, *,
              timeout_ms: int | None = None) -> list[Row]:
+        rows: list[Row] = self._read_any(
+            lambda s: s.read(query, params, timeout_ms=timeout_ms))
+        return rows
+
+    def _read_any(self, call: Callable[[FalkorStore], Any]) -> Any:
+        """``call`` on the first server that answers, in the order of :meth:`_readers`."""
         failures: list[str] = []
         for attempt in range(2):
             for address in self._readers():
                 try:
-                    return self._view(self._shared.server(address)).read(
-                        query, params, timeout_ms=timeout_ms)
+                    return call(self._view(self._shared.server(address)))
                 except StoreUnavailable as exc:
                     failures.append(f"{_address_text(address)}: {exc}")
                     self._shared.forget(address)
@@ -389,7 +394,7 @@ class ReplicatedStore(Store):
         return self._public
 
     def has_public_copy(self) -> bool:
-        result: bool = self._primary()[1].has_public_copy()
+        result: bool = self._read_any(lambda s: s.has_public_copy())
         return result
 
     def rebuild_public_copy(self) -> None:

@@ -283,3 +283,35 @@ def test_an_ingest_is_reported_done_only_once_replicas_have_it(
     assert "only 2 of the 3 replicas" in lines[0]
     again = _cli("--store", uri, "ingest", str(SAMPLE))
     assert again.returncode == 0, again.stderr
+
+
+def test_a_curation_decision_no_replica_confirmed_is_answered_so(
+        deployment: LocalTopology, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from triedbefore.ingest.pipeline import ingest
+    from triedbefore.web import auth
+    from triedbefore.web.app import create_app
+
+    store = open_store(f"embedded:{deployment.root}")
+    assert ingest(store, SAMPLE).exit_code == 0
+    users = tmp_path / "users.json"
+    auth.add_user(users, "cora", "correct horse battery", "curator")
+    app = create_app({"TESTING": True, "STORE": store, "USERS_FILE": str(users),
+                      "SECRET_KEY": "test-secret"})
+    client = app.test_client()
+    form = client.get("/login").get_data(as_text=True)
+    csrf = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    client.post("/login", data={"name": "cora", "password": "correct horse battery",
+                                "csrf_token": csrf})
+    page = client.get("/curation").get_data(as_text=True)
+    csrf = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    monkeypatch.setenv("TRIEDBEFORE_REPLICA_WAIT", "3")  # of two replicas
+    monkeypatch.setenv("TRIEDBEFORE_REPLICA_WAIT_TIMEOUT_MS", "300")
+    res = client.post("/curation/decide.json", headers={"X-CSRF-Token": csrf}, data={
+        "initiative_id": "INI-0066", "solution_id": "SOL-HIU", "decision": "accepted"})
+    assert res.status_code == 503
+    assert "no replica confirmed it in time" in res.get_json()["error"]
+    monkeypatch.setenv("TRIEDBEFORE_REPLICA_WAIT", "1")
+    res = client.post("/curation/decide.json", headers={"X-CSRF-Token": csrf}, data={
+        "initiative_id": "INI-0066", "solution_id": "SOL-HIU", "decision": "accepted"})
+    assert res.status_code == 200, res.get_data(as_text=True)
+    store.close()
