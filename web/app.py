@@ -244,8 +244,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.logger.warning("store error: %s", exc)
         body = {"ok": False, "status": 503,
                 "error": "the change is saved on the primary database server, but no "
-                         "replica confirmed it in time, so it is not yet safe from a server "
-                         "failure; try again in a moment"}
+                         "replica confirmed it in time: it is not yet safe from a server "
+                         "failure"}
         if wants_json():
             return jsonify(body), 503
         return error_page(werkzeug_errors.ServiceUnavailable(body["error"]))
