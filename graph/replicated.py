@@ -24,7 +24,10 @@ Three rules make the replicas safe to read:
   confirm once a second: reads after a write stay on the primary for about a second);
 - **failover**: a read that a server does not answer is sent to the next server (another
   replica, then the primary); a write that the primary does not answer fails with one
-  line, and the next statement asks the Sentinels for the new primary.
+  line, and the next statement asks the Sentinels for the new primary. Within
+  acknowledged writes (:meth:`ReplicatedStore.acknowledged`: an ingest run, a curation
+  decision) a write to another primary than the first fails too: the old primary may
+  have taken writes with it that it had not passed on.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -171,6 +175,9 @@ class _Shared:
         self.offsets: tuple[float, dict[Address, int], int] | None = None
         #: Writes since the last confirmation.
         self.unconfirmed = False
+        #: Blocks of acknowledged writes under way, and the primary they write to.
+        self.sessions = 0
+        self.written_to: Address | None = None
 
     def current(self) -> Topology:
         now = time.monotonic()
@@ -341,6 +348,7 @@ class ReplicatedStore(Store):
         if self.public_only:
             raise QueryRefused("the public copy of the graph is read-only")
         address, primary = self._primary()
+        self._same_primary(address)
         self._shared.unconfirmed = True
         try:
             result = call(primary)
@@ -405,6 +413,39 @@ class ReplicatedStore(Store):
 
     # -- acknowledged writes ----------------------------------------------------------------
 
+    @contextmanager
+    def acknowledged(self) -> Iterator[None]:
+        shared = self._shared
+        with shared.lock:
+            shared.sessions += 1
+        try:
+            yield
+            self.confirm_writes()
+        finally:
+            with shared.lock:
+                shared.sessions -= 1
+                if shared.sessions == 0:
+                    shared.written_to = None
+
+    def _same_primary(self, address: Address) -> None:
+        """Within acknowledged writes, refuse to go on writing to another primary than
+        the first: writes the old one had not passed on when it was lost are gone, and
+        the block must not be reported done without them."""
+        shared = self._shared
+        with shared.lock:
+            if not shared.sessions:
+                return
+            before = shared.written_to
+            if before is None:
+                shared.written_to = address
+                return
+        if before != address:
+            raise StoreUnavailable(
+                f"the primary changed from {_address_text(before)} to "
+                f"{_address_text(address)} (a failover) while writes no replica had "
+                "confirmed were under way: they may have been lost with the old primary; "
+                "run it again")
+
     def confirm_writes(self) -> None:
         """Wait until ``replica_wait`` replicas have every write made so far (Redis
         ``WAIT``), for at most ``replica_wait_timeout_ms``; raise
@@ -416,6 +457,7 @@ class ReplicatedStore(Store):
             self._shared.unconfirmed = False
             return
         address, primary = self._primary()
+        self._same_primary(address)
         try:
             confirmed = primary.wait_for_replicas(ACK_CHANNEL, wanted, timeout_ms)
         except StoreUnavailable as exc:

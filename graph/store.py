@@ -17,6 +17,7 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -345,6 +346,15 @@ class Store(ABC):
         Neo4j cluster (which commits on a majority), has nothing to wait for."""
         return None
 
+    @contextmanager
+    def acknowledged(self) -> Iterator[None]:
+        """Writes that are reported done (an ingest run, a curation decision): the block
+        ends with :meth:`confirm_writes`. On a replicated deployment every write of the
+        block goes to one primary: after a failover the next write fails, since the
+        earlier ones may have been lost with the old primary."""
+        yield
+        self.confirm_writes()
+
     def read_each(self, query: str, params: Iterable[Params], *,
                   workers: int = READ_WORKERS) -> Iterator[list[Row]]:
         """The rows of ``query`` for each parameter set, in order, with up to ``workers``
@@ -418,6 +428,11 @@ class WrappedStore(Store):
 
     def confirm_writes(self) -> None:
         self.main.confirm_writes()
+
+    @contextmanager
+    def acknowledged(self) -> Iterator[None]:
+        with self.main.acknowledged():
+            yield
 
     def close(self) -> None:
         """``main`` is closed by its owner."""

@@ -26,11 +26,16 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from triedbefore.graph import QueryError, StoreURIError
+from triedbefore.graph import QueryError, StoreUnavailable, StoreURIError
 from triedbefore.graph.embedded import EmbeddedServer, process_alive
 from triedbefore.graph.engines import open_store
 from triedbefore.graph.falkor import FalkorStore
-from triedbefore.graph.replicated import ReplicatedStore, ReplicationTimeout
+from triedbefore.graph.replicated import (
+    ReplicatedStore,
+    ReplicationTimeout,
+    StaticLocator,
+    Topology,
+)
 from triedbefore.graph.store import StoreURI, parse_store_uri
 from triedbefore.graph.topology import LocalTopology, free_port
 
@@ -314,4 +319,30 @@ def test_a_curation_decision_no_replica_confirmed_is_answered_so(
     res = client.post("/curation/decide.json", headers={"X-CSRF-Token": csrf}, data={
         "initiative_id": "INI-0066", "solution_id": "SOL-HIU", "decision": "accepted"})
     assert res.status_code == 200, res.get_data(as_text=True)
+    store.close()
+
+
+def test_acknowledged_writes_stop_when_the_primary_changes_under_them(
+        deployment: LocalTopology) -> None:
+    """A failover between two writes of one run: the old primary may have taken the first
+    with it, so the second fails instead of going on with the new primary."""
+    primary = _members(deployment, "primary")[0]["port"]
+    other = _members(deployment, "replica")[0]["port"]
+    locator = StaticLocator(("127.0.0.1", primary), ())
+    uri = StoreURI("falkordb", "falkordb://test", graph="triedbefore")
+    store = ReplicatedStore(uri, locator, password=_password(deployment))
+
+    def failover_to(port: int) -> None:
+        locator._topology = Topology(("127.0.0.1", port), ())  # noqa: SLF001
+        store._shared.topology = None  # noqa: SLF001 - asked again at the next statement
+
+    with pytest.raises(StoreUnavailable, match="the primary changed from 127.0.0.1:"):
+        with store.acknowledged():
+            store.write("MERGE (:Site {id: 'first of the run'})")
+            failover_to(other)
+            store.write("MERGE (:Site {id: 'second of the run'})")
+    failover_to(primary)
+    with store.acknowledged():  # a new run writes to the primary of the moment
+        store.write("MERGE (:Site {id: 'next run'})")
+    assert store.read("MATCH (s:Site {id: 'second of the run'}) RETURN s.id AS id") == []
     store.close()
