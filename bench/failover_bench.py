@@ -324,9 +324,16 @@ def report(r: dict[str, Any]) -> str:
         f"| the same ingest run again | exit {f['rerun_exit']}, {f['rerun_s']} s |",
         f"| rows lost or different (graph and public copy vs a clean load) | "
         f"**{r['rows_lost']}** |", "",
+        "The explorer was started, with its whole-graph answers not yet computed, just "
+        "before the clients and the ingest; the window above includes those first "
+        "answers, computed while the ingest ran.", "",
         "## Read scaling", "",
         f"The explorer benchmark at {r['clients']} clients: median / p95 ms, errors, "
-        "requests per second.", "",
+        "requests per second"
+        + (f" (measured {r['read_scaling_run']['when']} on the same deployment, started "
+           "again after the failover: one of its replicas is the old primary; load average "
+           + ", ".join(f"{x:.1f}" for x in r["read_scaling_run"]["load_at_start"])
+           + " at the start)" if "read_scaling_run" in r else "") + ".", "",
         "| page | " + " | ".join(r["read_scaling"]) + " |",
         "|---|" + "---|" * len(r["read_scaling"]),
     ]

@@ -33,8 +33,9 @@ def open_store(uri: str | StoreURI | None = None) -> Store:
         return FalkorBoltStore(parsed)
     if parsed.engine == "falkordb":
         from triedbefore.graph.falkor import FalkorStore
+        from triedbefore.graph.replicated import read_password
 
-        return FalkorStore(parsed, socket_path=parsed.path)
+        return FalkorStore(parsed, socket_path=parsed.path, password=read_password(parsed))
     from triedbefore.graph.neo4j_store import Neo4jStore
 
     return Neo4jStore(parsed)

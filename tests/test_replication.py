@@ -346,3 +346,13 @@ def test_acknowledged_writes_stop_when_the_primary_changes_under_them(
         store.write("MERGE (:Site {id: 'next run'})")
     assert store.read("MATCH (s:Site {id: 'second of the run'}) RETURN s.id AS id") == []
     store.close()
+
+
+def test_one_server_of_a_deployment_is_reached_with_its_password_file(
+        deployment: LocalTopology) -> None:
+    primary = _members(deployment, "primary")[0]["port"]
+    store = open_store(f"falkordb://127.0.0.1:{primary}"
+                       f"?password_file={deployment.root / 'password'}")
+    assert isinstance(store, FalkorStore)
+    assert store.read("RETURN 1 AS one") == [{"one": 1}]
+    store.close()
