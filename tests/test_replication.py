@@ -354,5 +354,7 @@ def test_one_server_of_a_deployment_is_reached_with_its_password_file(
     store = open_store(f"falkordb://127.0.0.1:{primary}"
                        f"?password_file={deployment.root / 'password'}")
     assert isinstance(store, FalkorStore)
-    assert store.read("RETURN 1 AS one") == [{"one": 1}]
+    store.write("MERGE (:Site {id: 'password file'})")
+    assert store.read("MATCH (s:Site {id: 'password file'}) RETURN s.id AS id") == \
+        [{"id": "password file"}]
     store.close()
