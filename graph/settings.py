@@ -28,7 +28,8 @@ class Setting:
 
 STORE = Setting(
     "store", "TRIEDBEFORE_STORE", "embedded:",
-    "Store URI: embedded:[PATH], falkordb://HOST:PORT, falkordb+unix:///PATH.sock, "
+    "Store URI: embedded:[PATH], falkordb://HOST:PORT[?replicas=HOST:PORT,…], "
+    "falkordb+sentinel://HOST:PORT,…/SERVICE, falkordb+unix:///PATH.sock, "
     "neo4j://…, neo4j+s://…, bolt://…, bolt+falkordb://…?public=… (tests and development)",
 )
 DATA_DIR = Setting(
@@ -155,6 +156,17 @@ TOKEN_DAYS = Setting(
     "Days a new API token lasts (`user token --days` overrides); 0: no expiry",
 )
 
+REPLICA_WAIT = Setting(
+    "replica_wait", "TRIEDBEFORE_REPLICA_WAIT", "1",
+    "Replicated FalkorDB deployments: replicas that must hold an ingest run's or a "
+    "curation decision's writes before it is reported done (Redis WAIT); 0: none",
+)
+REPLICA_WAIT_TIMEOUT_MS = Setting(
+    "replica_wait_timeout_ms", "TRIEDBEFORE_REPLICA_WAIT_TIMEOUT_MS", "5000",
+    "Longest wait for those replicas, in milliseconds; fewer in time: the run or decision "
+    "fails with a message saying so (its writes are on the primary only)",
+)
+
 SETTINGS: tuple[Setting, ...] = (
     STORE, DATA_DIR, GRAPH_NAME, FSYNC, START_TIMEOUT,
     NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE, BATCH_SIZE, INGEST_PROBLEM_LIMIT,
@@ -162,6 +174,7 @@ SETTINGS: tuple[Setting, ...] = (
     SECRET_KEY, CONSOLE_ROW_LIMIT, CONSOLE_TIMEOUT_MS, CONSOLE_ANONYMOUS, CONSOLE_QUERIES,
     QUERY_MEMORY_MB, CONSOLE_SERVER, CONSOLE_MEMORY_MB, HTTP_CACHE_TTL, CONSOLE_RATE,
     PUBLIC_GRAPH, RESTRICTED_ROLE, TOKEN_DAYS, PUBLIC_URL,
+    REPLICA_WAIT, REPLICA_WAIT_TIMEOUT_MS,
 )
 
 

@@ -17,6 +17,7 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -33,6 +34,9 @@ NEO4J_SCHEMES = ("neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")
 
 #: FalkorDB's Bolt listener: the official driver, FalkorDB's dialect.
 FALKOR_BOLT_SCHEME = "bolt+falkordb"
+
+#: A replicated FalkorDB deployment found through its Sentinels.
+FALKOR_SENTINEL_SCHEME = "falkordb+sentinel"
 
 #: The one graph FalkorDB's Bolt listener serves to managed transactions: it ignores the
 #: database a session names.
@@ -80,6 +84,8 @@ def parse_store_uri(uri: str | None = None) -> StoreURI:
     scheme = parts.scheme.lower()
     options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     graph = options.get("graph", graph)
+    if scheme == FALKOR_SENTINEL_SCHEME:
+        return _falkor_sentinel_uri(raw, parts, options, graph)
     if scheme == "falkordb":
         if not parts.hostname:
             raise StoreURIError(
@@ -89,7 +95,8 @@ def parse_store_uri(uri: str | None = None) -> StoreURI:
         except ValueError as exc:
             raise StoreURIError(f"store URI {raw!r}: {exc}") from None
         return StoreURI("falkordb", raw, host=parts.hostname, port=port, graph=graph,
-                        options=options)
+                        options=options,
+                        protocol="replicated" if options.get("replicas") else "native")
     if scheme == "falkordb+unix":
         if not parts.path:
             raise StoreURIError(f"store URI {raw!r}: falkordb+unix:// needs a socket path")
@@ -108,9 +115,28 @@ def parse_store_uri(uri: str | None = None) -> StoreURI:
         return _falkor_bolt_uri(raw, parts.hostname, parts, options)
     raise StoreURIError(
         f"store URI {raw!r} names no known engine; use embedded:[PATH], falkordb://HOST:PORT, "
+        "falkordb+sentinel://HOST:PORT,…/SERVICE, "
         "falkordb+unix:///PATH.sock, neo4j://HOST, neo4j+s://HOST, bolt://HOST or "
         "bolt+falkordb://HOST:PORT?public=HOST:PORT"
     )
+
+
+def _falkor_sentinel_uri(raw: str, parts: Any, options: dict[str, str],
+                         graph: str) -> StoreURI:
+    """``falkordb+sentinel://[:PASSWORD@]HOST:PORT,HOST:PORT/SERVICE``: the Sentinels of
+    a replicated FalkorDB deployment, which name its primary and replicas."""
+    hosts = parts.netloc.rpartition("@")[2]
+    service = unquote(parts.path.strip("/"))
+    if not hosts or not service:
+        raise StoreURIError(
+            f"store URI {raw!r}: falkordb+sentinel:// needs the Sentinels and the service, "
+            "e.g. falkordb+sentinel://127.0.0.1:26379,127.0.0.1:26380/triedbefore")
+    for address in hosts.split(","):
+        host, sep, port = address.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise StoreURIError(f"store URI {raw!r}: Sentinel {address!r} is not HOST:PORT")
+    return StoreURI("falkordb", raw, graph=graph, protocol="sentinel",
+                    options={**options, "sentinels": hosts, "service": service})
 
 
 def _falkor_bolt_uri(raw: str, host: str | None, parts: Any,
@@ -314,6 +340,21 @@ class Store(ABC):
     def close(self) -> None:
         """Release connections (the embedded server keeps running)."""
 
+    def confirm_writes(self) -> None:
+        """Return once the writes made so far may be reported done: on a replicated
+        deployment, once enough replicas hold them (``replica_wait``). One server, or a
+        Neo4j cluster (which commits on a majority), has nothing to wait for."""
+        return None
+
+    @contextmanager
+    def acknowledged(self) -> Iterator[None]:
+        """Writes that are reported done (an ingest run, a curation decision): the block
+        ends with :meth:`confirm_writes`. On a replicated deployment every write of the
+        block goes to one primary: after a failover the next write fails, since the
+        earlier ones may have been lost with the old primary."""
+        yield
+        self.confirm_writes()
+
     def read_each(self, query: str, params: Iterable[Params], *,
                   workers: int = READ_WORKERS) -> Iterator[list[Row]]:
         """The rows of ``query`` for each parameter set, in order, with up to ``workers``
@@ -384,6 +425,14 @@ class WrappedStore(Store):
 
     def ensure_schema(self) -> None:
         self.main.ensure_schema()
+
+    def confirm_writes(self) -> None:
+        self.main.confirm_writes()
+
+    @contextmanager
+    def acknowledged(self) -> Iterator[None]:
+        with self.main.acknowledged():
+            yield
 
     def close(self) -> None:
         """``main`` is closed by its owner."""

@@ -19,7 +19,10 @@ can skip a step:
    same number, so every process reading either (every explorer worker) knows its cached
    answers are stale (a run that changed nothing, such as an unchanged re-load, leaves
    every cache warm);
-8. write the problem report, when there are problems and a folder for it.
+8. write the problem report, when there are problems and a folder for it;
+9. on a replicated deployment, wait until ``replica_wait`` replicas hold every write
+   before the run is done, and fail it if the primary changed while it wrote
+   (:meth:`~triedbefore.graph.store.Store.acknowledged`).
 
 Row sources are read as a stream (:class:`~.bundle.Bundle`) or held in memory
 (:class:`~.bundle.MemoryBundle`); nothing is written to a temporary file to get rows in.
@@ -116,10 +119,12 @@ def run(store: Store, source: Source, *, batch_size: int | None = None,
     with source.open() as bundle:
         loader = Loader(store, bundle, batch_size=batch_size, progress=progress,
                         source=source.label)
-        try:
-            return _run(store, source, loader, report_dir)
-        finally:
-            loader.close()
+        # Done only once it is safe: on a replicated deployment, once replicas hold it.
+        with store.acknowledged():
+            try:
+                return _run(store, source, loader, report_dir)
+            finally:
+                loader.close()
 
 
 def ingest(store: Store, path: str | Path, *, batch_size: int | None = None,

@@ -77,6 +77,12 @@ ALLOWED_WRITES = {
     ("graph/neo4j_store.py", "FalkorBoltStore.rebuild_public_copy", "copy_visible_into"),
     ("graph/neo4j_store.py", "FalkorBoltStore.rebuild_public_copy", "drop_all"),
     ("graph/neo4j_store.py", "FalkorBoltStore.drop_all", "drop_all"),
+    # a replicated deployment: each write passed on to the primary
+    ("graph/replicated.py", "ReplicatedStore.write", "write"),
+    ("graph/replicated.py", "ReplicatedStore.write_with_copy", "write_with_copy"),
+    ("graph/replicated.py", "ReplicatedStore.write_public_copy", "write_public_copy"),
+    ("graph/replicated.py", "ReplicatedStore.rebuild_public_copy", "rebuild_public_copy"),
+    ("graph/replicated.py", "ReplicatedStore.drop_all", "drop_all"),
     # a user's own watches: never in the public copy, no shared answer reads them
     ("web/living.py", "add_watch", "write"),
     ("web/living.py", "delete_watch", "write"),
@@ -84,6 +90,7 @@ ALLOWED_WRITES = {
     # files, not the store
     ("web/app.py", "_secret_key", "write"),
     ("web/auth.py", "_write", "write"),
+    ("graph/embedded.py", "_write_private", "write"),  # a server's password and settings
     ("ingest/bundle.py", "ProblemLog.append", "write"),  # problems past the limit, spooled
     ("ingest/loader.py", "write_report", "write"),  # the problem report
     ("ingest/demo/build.py", "", "write"),

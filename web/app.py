@@ -12,6 +12,7 @@ from werkzeug import exceptions as werkzeug_errors
 from werkzeug.exceptions import HTTPException
 
 from triedbefore.graph import BadArgument, GraphError, NotFound, settings
+from triedbefore.graph.replicated import ReplicationTimeout
 from triedbefore.ontology.cells import show_controls
 from triedbefore.web.negotiation import wants_json
 
@@ -248,6 +249,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.logger.warning("store error: %s", exc)
         body = {"ok": False, "error": "the graph store is unavailable or refused the query",
                 "status": 503}
+        if wants_json():
+            return jsonify(body), 503
+        return error_page(werkzeug_errors.ServiceUnavailable(body["error"]))
+
+    @app.errorhandler(ReplicationTimeout)
+    def not_replicated(exc: ReplicationTimeout) -> Any:
+        """A change the primary holds but too few replicas confirmed in time: said so."""
+        app.logger.warning("store error: %s", exc)
+        body = {"ok": False, "status": 503,
+                "error": "the change is saved on the primary database server, but no "
+                         "replica confirmed it in time: it is not yet safe from a server "
+                         "failure"}
         if wants_json():
             return jsonify(body), 503
         return error_page(werkzeug_errors.ServiceUnavailable(body["error"]))

@@ -117,7 +117,8 @@ class Context:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--store", "store_uri", envvar=settings.STORE.env, default=None,
               help="Store URI (default: embedded: in the user data folder). "
-                   "embedded:[PATH], falkordb://HOST:PORT, falkordb+unix:///PATH.sock, "
+                   "embedded:[PATH], falkordb://HOST:PORT[?replicas=HOST:PORT,…], "
+                   "falkordb+sentinel://HOST:PORT,…/SERVICE, falkordb+unix:///PATH.sock, "
                    "neo4j://HOST, neo4j+s://HOST, bolt://HOST.")
 @click.version_option(package_name="triedbefore")
 @click.pass_context
@@ -1003,10 +1004,34 @@ def _server(state: Context) -> Any:
 
 
 @db.command("start")
+@click.option("--replicas", type=click.IntRange(1, 16), default=None,
+              help="Make the store a replicated deployment on this machine: the folder's "
+                   "server as primary, this many replicas and Sentinels (docs/scaling.md).")
+@click.option("--sentinels", type=click.IntRange(1, 9), default=3, show_default=True,
+              help="With --replicas: Sentinels watching the primary.")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="With --replicas: first TCP port (of 127.0.0.1) of the nodes, then the "
+                   "Sentinels; 0 picks free ports.")
+@click.option("--down-after-ms", type=click.IntRange(100, 3_600_000),
+              default=None, help="With --replicas: milliseconds without an answer before "
+                                 "the Sentinels fail the primary over [default: 5000].")
 @FORMAT
 @click.pass_obj
-def db_start(state: Context, fmt: str) -> None:
-    """Start the embedded server (or report the running one)."""
+def db_start(state: Context, replicas: int | None, sentinels: int, port: int,
+             down_after_ms: int | None, fmt: str) -> None:
+    """Start the embedded server (or report the running one); with --replicas, or in a
+    folder that has a replicated deployment, every process of it."""
+    topology = _topology(state, create=replicas is not None)
+    if topology is not None:
+        from triedbefore.graph.topology import DOWN_AFTER_MS
+
+        with _domain_errors():
+            if replicas is not None:
+                topology.create(replicas=replicas, sentinels=sentinels, port=port,
+                                down_after_ms=down_after_ms or DOWN_AFTER_MS)
+            found = topology.start(fsync=_fsync(state))
+        _print_topology(found, fmt)
+        return
     server = _server(state)
     with _domain_errors():
         server.ensure_running()
@@ -1018,10 +1043,21 @@ def db_start(state: Context, fmt: str) -> None:
 @FORMAT
 @click.pass_obj
 def db_stop(state: Context, fmt: str) -> None:
-    """Stop the embedded server, flushing its append-only file (and the query console's
-    replica of it)."""
+    """Stop the embedded server, flushing its append-only file (every process of a
+    replicated deployment, by pid, and the query console's replica)."""
     from triedbefore.graph.console_server import stop_console_server
 
+    topology = _topology(state, create=False)
+    if topology is not None:
+        with _domain_errors():
+            stop_console_server(_server(state).data_dir)  # the query console's replica
+            stopped = topology.stop()
+        if fmt == "json":
+            _emit_json({"stopped": {name: was for name, was in stopped}})
+        else:
+            for name, was in stopped:
+                click.echo(f"{name:>12}: {'stopped' if was else 'not running'}")
+        return
     server = _server(state)
     with _domain_errors():
         stop_console_server(server.data_dir)  # the query console's replica, if any
@@ -1037,11 +1073,53 @@ def db_stop(state: Context, fmt: str) -> None:
 @FORMAT
 @click.pass_obj
 def db_status(state: Context, fmt: str) -> None:
-    """Whether the embedded server runs, its pid, socket and data folder."""
+    """Whether the embedded server runs, its pid, socket and data folder (every process
+    of a replicated deployment, its role, and where the primary is)."""
+    topology = _topology(state, create=False)
+    if topology is not None:
+        with _domain_errors():
+            found = topology.status()
+        _print_topology(found, fmt)
+        return
     server = _server(state)
     with _domain_errors():
         status = server.status()
     _print_status(status, fmt)
+
+
+def _fsync(state: Context) -> str:
+    with _domain_errors():
+        uri = parse_store_uri(state.store_uri)
+    return uri.options.get("fsync", settings.FSYNC.get())
+
+
+def _topology(state: Context, *, create: bool) -> Any:
+    """The replicated deployment of the embedded store's folder: when it has one, or
+    ``create``; None otherwise."""
+    from triedbefore.graph.topology import LocalTopology
+
+    with _domain_errors():
+        uri = parse_store_uri(state.store_uri)
+    if uri.engine != "embedded":
+        _fail(f"`db` manages the embedded store only; the store is {uri.display}")
+    folder = uri.path or settings.data_dir()
+    if create or LocalTopology.exists(folder):
+        return LocalTopology(folder)
+    return None
+
+
+def _print_topology(found: dict[str, Any], fmt: str) -> None:
+    if fmt == "json":
+        _emit_json(found)
+        return
+    click.echo(f"primary: {found['primary'] or 'none'}")
+    click.echo(f"store URI (processes of this machine): {found['store_uri']}")
+    rows = [[m["name"], m["role"] or "-", m["port"], "yes" if m["running"] else "no",
+             m["pid"] or "-", m.get("replica_of") or "", m.get("link") or "",
+             m.get("offset") if m.get("offset") is not None else "", m["folder"]]
+            for m in found["members"]]
+    _table(rows, ["process", "role", "port", "running", "pid", "replica of", "link",
+                  "offset", "folder"])
 
 
 def _print_status(status: Any, fmt: str) -> None:

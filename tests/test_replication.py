@@ -1,0 +1,360 @@
+"""A replicated FalkorDB deployment: store URIs, servers on loopback with a password,
+`triedbefore db` for a local deployment, writes to the primary and reads to the replicas,
+read-your-writes, and acknowledged writes that wait for a replica (``WAIT``).
+
+Replicas are held still with SIGSTOP (and let go with SIGCONT) to make them lag.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from triedbefore.graph import QueryError, StoreUnavailable, StoreURIError
+from triedbefore.graph.embedded import EmbeddedServer, process_alive
+from triedbefore.graph.engines import open_store
+from triedbefore.graph.falkor import FalkorStore
+from triedbefore.graph.replicated import (
+    ReplicatedStore,
+    ReplicationTimeout,
+    StaticLocator,
+    Topology,
+)
+from triedbefore.graph.store import StoreURI, parse_store_uri
+from triedbefore.graph.topology import LocalTopology, free_port
+
+SAMPLE = Path(__file__).resolve().parents[1] / "ingest" / "sample"
+
+pytestmark = pytest.mark.server
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "triedbefore.web.cli", *args],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTopology]:
+    topology = LocalTopology(tmp_path_factory.mktemp("replicated") / "db")
+    topology.create(replicas=2, down_after_ms=60_000)  # no failover in these tests
+    try:
+        topology.start()
+        yield topology
+    finally:
+        topology.stop()
+
+
+def _members(topology: LocalTopology, role: str) -> list[dict[str, Any]]:
+    return [m for m in topology.status()["members"] if m["role"] == role and m["running"]]
+
+
+def _password(topology: LocalTopology) -> str:
+    return (topology.root / "password").read_text().strip()
+
+
+def _graph_reads(port: int, password: str) -> int:
+    with redis.Redis(port=port, password=password) as client:
+        stats = client.info("commandstats")
+    return int(stats.get("cmdstat_graph.RO_QUERY", {}).get("calls", 0))
+
+
+@contextmanager
+def _replicas_held(topology: LocalTopology) -> Iterator[None]:
+    """The replicas stopped (SIGSTOP) for the block: they take no writes and answer
+    nothing."""
+    pids = [int(m["pid"]) for m in _members(topology, "replica")]
+    assert len(pids) == 2
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+
+def _caught_up(store: ReplicatedStore, timeout: float = 10.0) -> None:
+    """Until this process's reads may go to the replicas again."""
+    deadline = time.monotonic() + timeout
+    while store._shared.dirty or store._shared.wanted is not None:  # noqa: SLF001
+        assert time.monotonic() < deadline, "the replicas did not catch up"
+        store.read("RETURN 1 AS one")
+        time.sleep(0.05)
+
+
+# -- store URIs -----------------------------------------------------------------------------
+
+
+def test_store_uris_for_replicated_deployments() -> None:
+    u = parse_store_uri("falkordb+sentinel://:s3cret@10.0.0.1:26379,10.0.0.2:26380/tb?graph=g")
+    assert (u.engine, u.protocol, u.graph) == ("falkordb", "sentinel", "g")
+    assert (u.options["sentinels"], u.options["service"]) == \
+        ("10.0.0.1:26379,10.0.0.2:26380", "tb")
+    assert "s3cret" not in u.display
+    u = parse_store_uri("falkordb://10.0.0.1:6379?replicas=10.0.0.2:6379,10.0.0.3:6379")
+    assert (u.protocol, u.host, u.port) == ("replicated", "10.0.0.1", 6379)
+    assert parse_store_uri("falkordb://10.0.0.1:6379").protocol == "native"
+    for bad in ("falkordb+sentinel://10.0.0.1:26379", "falkordb+sentinel:///tb",
+                "falkordb+sentinel://10.0.0.1/tb"):
+        with pytest.raises(StoreURIError):
+            parse_store_uri(bad)
+
+
+# -- the servers ---------------------------------------------------------------------------
+
+
+def test_every_process_listens_on_loopback_and_requires_the_password(
+        deployment: LocalTopology) -> None:
+    password = _password(deployment)
+    assert stat.S_IMODE(os.stat(deployment.root / "password").st_mode) == 0o600
+    for member in deployment.status()["members"]:
+        assert member["running"], member
+        folder = Path(member["folder"])
+        assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+        cmdline = Path(f"/proc/{member['pid']}/cmdline").read_bytes().decode()
+        assert password not in cmdline
+        with redis.Redis(port=member["port"], retry=Retry(NoBackoff(), 0)) as anonymous:
+            with pytest.raises(redis.AuthenticationError):
+                anonymous.ping()
+        with redis.Redis(port=member["port"], password=password) as client:
+            assert client.ping()
+            if member["kind"] == "node":
+                assert client.config_get("bind") == {"bind": "127.0.0.1"}
+                assert stat.S_IMODE(os.stat(folder / "falkordb.conf").st_mode) == 0o600
+        listening = [line.split()[3] for line in subprocess.run(
+            ["ss", "-Hltn", f"sport = :{member['port']}"], capture_output=True,
+            text=True).stdout.splitlines() if line.strip()]
+        if listening:  # ss is there: the one listener is on 127.0.0.1
+            assert listening == [f"127.0.0.1:{member['port']}"]
+
+
+def test_a_server_started_as_a_replica_of_another_gets_its_writes(tmp_path: Path) -> None:
+    primary = EmbeddedServer(tmp_path / "p", port=free_port())
+    primary.ensure_running()
+    replica = EmbeddedServer(tmp_path / "r", replica_of=f"127.0.0.1:{primary.port}",
+                             password=primary.password())
+    try:
+        replica.ensure_running()
+        uri = StoreURI("falkordb", "falkordb+unix://x", graph="g")
+        writer = FalkorStore(uri, socket_path=primary.socket_path, password=primary.password())
+        reader = FalkorStore(uri, socket_path=replica.socket_path, password=replica.password())
+        writer.write("UNWIND range(1, 1000) AS i CREATE (:Site {id: toString(i)})")
+        deadline = time.monotonic() + 10
+        while reader.read("MATCH (s:Site) RETURN count(s) AS n") != [{"n": 1000}]:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        with pytest.raises(QueryError, match="(?i)read only replica"):
+            reader.write("CREATE (:Site {id: 'x'})")
+        writer.close()
+        reader.close()
+    finally:
+        replica.stop()
+        primary.stop()
+
+
+# -- triedbefore db --------------------------------------------------------------------------
+
+
+def test_db_starts_reports_and_stops_a_local_deployment_by_pid(tmp_path: Path) -> None:
+    store = f"embedded:{tmp_path / 'db'}"
+    started = _cli("--store", store, "db", "start", "--replicas", "1", "--sentinels", "1",
+                   "--format", "json")
+    assert started.returncode == 0, started.stderr
+    try:
+        status = json.loads(_cli("--store", store, "db", "status", "--format", "json").stdout)
+        roles = sorted((m["name"], m["role"]) for m in status["members"])
+        assert roles == [("node-0", "primary"), ("node-1", "replica"),
+                         ("sentinel-1", "sentinel")]
+        node0 = next(m for m in status["members"] if m["name"] == "node-0")
+        assert status["primary"] == f"127.0.0.1:{node0['port']}"
+        pids = [m["pid"] for m in status["members"]]
+        assert all(process_alive(pid) for pid in pids)
+        assert (tmp_path / "db" / "node-1" / "falkordb.pid").read_text().strip() == \
+            str(next(m["pid"] for m in status["members"] if m["name"] == "node-1"))
+        loaded = _cli("--store", store, "ingest", str(SAMPLE))
+        assert loaded.returncode == 0, loaded.stderr
+        table = _cli("--store", store, "db", "status")
+        assert "node-1" in table.stdout and "replica" in table.stdout
+    finally:
+        stopped = _cli("--store", store, "db", "stop", "--format", "json")
+    assert stopped.returncode == 0, stopped.stderr
+    assert json.loads(stopped.stdout)["stopped"] == {
+        "sentinel-1": True, "node-1": True, "node-0": True}
+    deadline = time.monotonic() + 10
+    while any(process_alive(pid) for pid in pids):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+# -- reads, writes and acknowledged writes -----------------------------------------------
+
+
+def test_writes_go_to_the_primary_and_reads_to_the_replicas(
+        deployment: LocalTopology) -> None:
+    password = _password(deployment)
+    primary = _members(deployment, "primary")[0]["port"]
+    replicas = [m["port"] for m in _members(deployment, "replica")]
+    root = deployment.root
+    for uri in (f"embedded:{root}",
+                f"falkordb://127.0.0.1:{primary}?password_file={root / 'password'}"
+                f"&replicas=" + ",".join(f"127.0.0.1:{p}" for p in replicas)):
+        store = open_store(uri)
+        assert isinstance(store, ReplicatedStore)
+        store.write("MERGE (:Site {id: 'routing'})")
+        store.confirm_writes()
+        _caught_up(store)
+        before = {p: _graph_reads(p, password) for p in [primary, *replicas]}
+        for _ in range(20):
+            assert store.read("MATCH (s:Site {id: 'routing'}) RETURN count(s) AS n") == \
+                [{"n": 1}]
+        after = {p: _graph_reads(p, password) for p in [primary, *replicas]}
+        assert after[primary] == before[primary]
+        assert all(after[p] > before[p] for p in replicas)  # both, in turn
+        store.close()
+
+
+def test_a_process_reads_its_own_writes_while_the_replicas_lag(
+        deployment: LocalTopology) -> None:
+    store = open_store(f"embedded:{deployment.root}")
+    assert isinstance(store, ReplicatedStore)
+    store.write("MERGE (s:Site {id: 'ryw'}) SET s.n = 0")
+    store.confirm_writes()
+    _caught_up(store)
+    with _replicas_held(deployment), ThreadPoolExecutor(1) as pool:
+        store.write("MATCH (s:Site {id: 'ryw'}) SET s.n = 1")
+        # a replica stopped answers nothing: a read sent there would never return
+        read = pool.submit(store.read, "MATCH (s:Site {id: 'ryw'}) RETURN s.n AS n")
+        assert read.result(timeout=10) == [{"n": 1}]
+    _caught_up(store)
+    store.close()
+
+
+def test_an_acknowledged_write_waits_for_a_replica(deployment: LocalTopology) -> None:
+    store = open_store(f"embedded:{deployment.root}")
+    assert isinstance(store, ReplicatedStore)
+    with _replicas_held(deployment):
+        store.write("MERGE (:Site {id: 'waited'})")
+        done = threading.Event()
+        waited = threading.Thread(target=lambda: (store.confirm_writes(), done.set()))
+        started = time.monotonic()
+        waited.start()
+        time.sleep(0.5)
+        assert not done.is_set()  # no replica has it yet
+    waited.join(timeout=10)
+    assert done.is_set() and time.monotonic() - started >= 0.5
+    # fewer replicas than required in time: said so, in one line, after the timeout
+    with _replicas_held(deployment):
+        store.write("MERGE (:Site {id: 'not waited'})")
+        os.environ["TRIEDBEFORE_REPLICA_WAIT_TIMEOUT_MS"] = "200"
+        try:
+            with pytest.raises(ReplicationTimeout, match="only 0 of the 1 replica"):
+                store.confirm_writes()
+        finally:
+            del os.environ["TRIEDBEFORE_REPLICA_WAIT_TIMEOUT_MS"]
+    store.confirm_writes()  # once they are back
+    store.close()
+
+
+def test_an_ingest_is_reported_done_only_once_replicas_have_it(
+        deployment: LocalTopology) -> None:
+    """Three replicas required of a deployment of two: the run fails, in one line."""
+    uri = f"embedded:{deployment.root}"
+    started = time.monotonic()
+    short = _cli("--store", uri, "ingest", str(SAMPLE),
+                 env={"TRIEDBEFORE_REPLICA_WAIT": "3",
+                      "TRIEDBEFORE_REPLICA_WAIT_TIMEOUT_MS": "1500"})
+    assert short.returncode == 1
+    assert time.monotonic() - started >= 1.5  # it waited
+    lines = [line for line in short.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(
+        "triedbefore: error: the writes are on the primary"), short.stderr
+    assert "only 2 of the 3 replicas" in lines[0]
+    again = _cli("--store", uri, "ingest", str(SAMPLE))
+    assert again.returncode == 0, again.stderr
+
+
+def test_a_curation_decision_no_replica_confirmed_is_answered_so(
+        deployment: LocalTopology, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from triedbefore.ingest.pipeline import ingest
+    from triedbefore.web import auth
+    from triedbefore.web.app import create_app
+
+    store = open_store(f"embedded:{deployment.root}")
+    assert ingest(store, SAMPLE).exit_code == 0
+    users = tmp_path / "users.json"
+    auth.add_user(users, "cora", "correct horse battery", "curator")
+    app = create_app({"TESTING": True, "STORE": store, "USERS_FILE": str(users),
+                      "SECRET_KEY": "test-secret"})
+    client = app.test_client()
+    form = client.get("/login").get_data(as_text=True)
+    csrf = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    client.post("/login", data={"name": "cora", "password": "correct horse battery",
+                                "csrf_token": csrf})
+    page = client.get("/curation").get_data(as_text=True)
+    csrf = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    monkeypatch.setenv("TRIEDBEFORE_REPLICA_WAIT", "3")  # of two replicas
+    monkeypatch.setenv("TRIEDBEFORE_REPLICA_WAIT_TIMEOUT_MS", "300")
+    res = client.post("/curation/decide.json", headers={"X-CSRF-Token": csrf}, data={
+        "initiative_id": "INI-0066", "solution_id": "SOL-HIU", "decision": "accepted"})
+    assert res.status_code == 503
+    assert "no replica confirmed it in time" in res.get_json()["error"]
+    monkeypatch.setenv("TRIEDBEFORE_REPLICA_WAIT", "1")
+    res = client.post("/curation/decide.json", headers={"X-CSRF-Token": csrf}, data={
+        "initiative_id": "INI-0066", "solution_id": "SOL-HIU", "decision": "accepted"})
+    assert res.status_code == 200, res.get_data(as_text=True)
+    store.close()
+
+
+def test_acknowledged_writes_stop_when_the_primary_changes_under_them(
+        deployment: LocalTopology) -> None:
+    """A failover between two writes of one run: the old primary may have taken the first
+    with it, so the second fails instead of going on with the new primary."""
+    primary = _members(deployment, "primary")[0]["port"]
+    other = _members(deployment, "replica")[0]["port"]
+    locator = StaticLocator(("127.0.0.1", primary), ())
+    uri = StoreURI("falkordb", "falkordb://test", graph="triedbefore")
+    store = ReplicatedStore(uri, locator, password=_password(deployment))
+
+    def failover_to(port: int) -> None:
+        locator._topology = Topology(("127.0.0.1", port), ())  # noqa: SLF001
+        store._shared.topology = None  # noqa: SLF001 - asked again at the next statement
+
+    with pytest.raises(StoreUnavailable, match="the primary changed from 127.0.0.1:"):
+        with store.acknowledged():
+            store.write("MERGE (:Site {id: 'first of the run'})")
+            failover_to(other)
+            store.write("MERGE (:Site {id: 'second of the run'})")
+    failover_to(primary)
+    with store.acknowledged():  # a new run writes to the primary of the moment
+        store.write("MERGE (:Site {id: 'next run'})")
+    assert store.read("MATCH (s:Site {id: 'second of the run'}) RETURN s.id AS id") == []
+    store.close()
+
+
+def test_one_server_of_a_deployment_is_reached_with_its_password_file(
+        deployment: LocalTopology) -> None:
+    primary = _members(deployment, "primary")[0]["port"]
+    store = open_store(f"falkordb://127.0.0.1:{primary}"
+                       f"?password_file={deployment.root / 'password'}")
+    assert isinstance(store, FalkorStore)
+    store.write("MERGE (:Site {id: 'password file'})")
+    assert store.read("MATCH (s:Site {id: 'password file'}) RETURN s.id AS id") == \
+        [{"id": "password file"}]
+    store.close()
