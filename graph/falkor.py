@@ -18,7 +18,7 @@ from falkordb.node import Node
 from falkordb.query_result import QueryResult
 
 from triedbefore.graph import GraphError, QueryError, QueryRefused, StoreUnavailable, queries
-from triedbefore.graph.dialect import KEYED_LABELS, FalkorDialect
+from triedbefore.graph.dialect import KEYED_LABELS, VECTOR_LABELS, FalkorDialect
 from triedbefore.graph.falkor_wire import (
     STAT_NAMES,
     NotPlain,
@@ -353,6 +353,8 @@ class FalkorStore(Store):
             try:
                 new.ensure_schema()
                 self.copy_visible_into(new.write)
+                for label in VECTOR_LABELS:  # copied as lists: vectors again, indexed
+                    new.write(self.dialect.retype_vectors(label))
                 conn.execute_command("RENAME", building, target)
             except BaseException:
                 if conn.exists(building):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from triedbefore.graph import analytics, asof, queries, wording
+from triedbefore.graph import analytics, asof, hybrid, queries, wording
 from triedbefore.graph.analytics import COUNTED_LINKS
 from triedbefore.graph.dialect import fulltext_terms
 from triedbefore.graph.matching import (
@@ -92,34 +92,9 @@ def fulltext(store: Store, label: Label, text: str, limit: int) -> list[dict[str
 
 
 def search(store: Store, text: str, limit: int = 10) -> list[dict[str, Any]]:
-    """Ranked hits of every kind: ``{"kind", "id", "name", "score"}``."""
-    if not text.strip():
-        return []
-    hits: list[dict[str, Any]] = []
-    matcher = solution_matcher(store)
-    names = solution_names(store)
-    for sid, score in matcher.match(text, k=limit):
-        if score >= SUGGEST_THRESHOLD / 2:
-            hits.append({"kind": "solution", "id": sid, "name": names.get(sid, sid),
-                         "score": round(score, 4)})
-    for label, weight in KIND_WEIGHTS.items():
-        found = fulltext(store, label, text, limit)
-        if not found:
-            continue
-        top = max(f["score"] for f in found) or 1.0
-        for f in found:
-            node = f["node"]
-            hits.append({"kind": label.value.lower(), "id": node.get("id"),
-                         "name": node.get(NAME_FIELD[label]),
-                         "score": round(weight * f["score"] / top * _best(hits), 4)})
-    hits.sort(key=lambda h: (-h["score"], h["kind"], str(h["id"])))
-    return hits[:limit]
-
-
-def _best(hits: list[dict[str, Any]]) -> float:
-    """Scale for full-text hits: below the best solution match when there is one."""
-    best = max((h["score"] for h in hits if h["kind"] == "solution"), default=0.0)
-    return best if best > 0 else 1.0
+    """Ranked hits of every kind above the relevance floor: ``{"kind", "id", "name",
+    "score", "why", "listed"}`` (hybrid retrieval: :mod:`~triedbefore.graph.hybrid`)."""
+    return list(hybrid.search(store, text, limit)["hits"])
 
 
 def _cites(text: str, ref: str) -> bool:

@@ -141,6 +141,11 @@ TOKEN_DAYS = Setting(
     "token_days", "TRIEDBEFORE_TOKEN_DAYS", "90",
     "Days a new API token lasts (`user token --days` overrides); 0: no expiry",
 )
+SEARCH_MAX_QUERY_CHARS = Setting(
+    "search_max_query_chars", "TRIEDBEFORE_SEARCH_MAX_QUERY_CHARS", "500",
+    "Longest search query, in characters: a longer one is cut (at a word boundary) before "
+    "it is embedded and searched, and the answer says so",
+)
 
 SETTINGS: tuple[Setting, ...] = (
     STORE, DATA_DIR, GRAPH_NAME, FSYNC, START_TIMEOUT,
@@ -148,7 +153,7 @@ SETTINGS: tuple[Setting, ...] = (
     INGEST_MAX_ROWS, INGEST_MAX_FILE_MB, INGEST_MAX_RATIO, MATCH_WORKERS, WORKERS,
     SECRET_KEY, CONSOLE_ROW_LIMIT, CONSOLE_TIMEOUT_MS, CONSOLE_ANONYMOUS, CONSOLE_QUERIES,
     QUERY_MEMORY_MB, HTTP_CACHE_TTL, CONSOLE_RATE,
-    PUBLIC_GRAPH, RESTRICTED_ROLE, TOKEN_DAYS, PUBLIC_URL,
+    PUBLIC_GRAPH, RESTRICTED_ROLE, TOKEN_DAYS, PUBLIC_URL, SEARCH_MAX_QUERY_CHARS,
 )
 
 
