@@ -16,7 +16,6 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import importlib.util
-import io
 import json
 import os
 import threading
@@ -37,8 +36,14 @@ BATCH = 32
 
 _lock = threading.Lock()
 _model: _Encoder | None = None
-#: How many texts the encoder has embedded in this process (tests count model calls).
+#: How many texts were asked for in this process, and how many of them the model ran on
+#: (the others were remembered): tests count them.
 calls = 0
+computed = 0
+#: Vectors of the texts embedded last, by text: a graph loaded again (a test's sample, a
+#: bundle re-loaded into a new graph) costs no model run. About 1.6 KB each.
+REMEMBERED = 20_000
+_remembered: dict[str, np.ndarray] = {}
 
 
 class ModelMissing(RuntimeError):
@@ -69,17 +74,32 @@ def text_hash(text: str) -> str:
 
 def embed(texts: list[str]) -> np.ndarray:
     """One unit vector (float32, ``DIMENSIONS``) per text, in order."""
-    global calls
-    if not texts:
-        return np.zeros((0, DIMENSIONS), dtype=np.float32)
-    model = _load()
-    calls += len(texts)
-    # Similar lengths together pad least.
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    global calls, computed
     out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
-    for start in range(0, len(order), BATCH):
-        part = order[start:start + BATCH]
+    if not texts:
+        return out
+    calls += len(texts)
+    todo = []
+    for i, text in enumerate(texts):
+        known = _remembered.get(text)
+        if known is None:
+            todo.append(i)
+        else:
+            out[i] = known
+    if not todo:
+        return out
+    model = _load()
+    computed += len(todo)
+    # Similar lengths together pad least.
+    todo.sort(key=lambda i: len(texts[i]))
+    for start in range(0, len(todo), BATCH):
+        part = todo[start:start + BATCH]
         out[part] = model.encode([texts[i] for i in part])
+    with _lock:
+        if len(_remembered) + len(todo) > REMEMBERED:
+            _remembered.clear()
+        for i in todo:
+            _remembered[texts[i]] = out[i].copy()
     return out
 
 
@@ -133,7 +153,8 @@ class _Encoder:
     def _layer_norm(self, x: np.ndarray, wb: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         mean = x.mean(-1, keepdims=True)
         var = ((x - mean) ** 2).mean(-1, keepdims=True)
-        return (x - mean) / np.sqrt(var + self.eps) * wb[0] + wb[1]
+        return np.asarray((x - mean) / np.sqrt(var + self.eps) * wb[0] + wb[1],
+                          dtype=np.float32)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         _one_blas_thread()
@@ -159,9 +180,10 @@ class _Encoder:
             up = x @ layer["up"] + layer["up_b"]
             up = 0.5 * up * (1.0 + _erf(up / np.sqrt(2.0)))  # exact GELU
             x = self._layer_norm(x + up @ layer["down"] + layer["down_b"], layer["norm2"])
-        pooled = (x.reshape(n, t, -1) * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1.0)
+        pooled = (x.reshape(n, t, -1) * mask[..., None]).sum(1) / \
+            np.maximum(mask.sum(1, keepdims=True), 1.0)
         pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-        return pooled.astype(np.float32)
+        return np.asarray(pooled, dtype=np.float32)
 
 
 _blas_local: Any = None
@@ -193,4 +215,4 @@ def _erf(x: np.ndarray) -> np.ndarray:
     t = 1.0 / (1.0 + 0.3275911 * a)
     y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t
                + 0.254829592) * t * np.exp(-a * a)
-    return sign * y
+    return np.asarray(sign * y, dtype=np.float32)

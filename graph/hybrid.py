@@ -8,12 +8,16 @@ Two rankings are made for each kind of record (solution, initiative, evaluation,
 - **meaning**: the nearest records to the query's sentence vector in the engine's vector
   index (solutions, initiatives and evaluations; see ``graph/vectors.py``).
 
-They are fused by **reciprocal rank fusion**: a record's score is the sum over the
-rankings it is in of ``1 / (RRF_K + rank)`` (rank 1 first), divided by the best possible
-sum (first in both, ``2 / (RRF_K + 1)``) so that it lies in [0, 1], times the weight of its
-kind (``KIND_WEIGHTS``: a solution that matches well comes first). ``RRF_K`` = 60, the
-constant of Cormack, Clarke and Büttcher (2009): it keeps a first place in one ranking
-from outweighing good places in both.
+They are fused by **weighted reciprocal rank fusion**: a record's score is the sum over
+the rankings it is in of ``weight / (RRF_K + rank)`` (rank 1 first; ``WORDS_WEIGHT`` 1,
+``MEANING_WEIGHT`` 1.5), divided by the best possible sum (first in both) so that it lies
+in [0, 1], times the weight of its kind (``KIND_WEIGHTS``: a solution that matches well
+comes first). ``RRF_K`` = 2, not the 60 of Cormack, Clarke and Büttcher (2009): their
+constant suits rankings of thousands of documents; here a kind has tens to hundreds of
+candidates, and with 60 the first and the tenth place scored nearly alike, so a record
+found by both rankings far down beat the one meaning ranked first. The constants were
+chosen on the development split of ``bench/quality`` (paraphrase and typo queries);
+the held-out split was scored once, after.
 
 A **relevance floor** keeps noise out: a record is listed when its words match well
 (``WORDS_FLOOR``: the matcher's score for a solution, the share of the query's content
@@ -28,7 +32,6 @@ the query's spelling stood for) and, when its meaning is close, "similar meaning
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,8 +42,11 @@ from triedbefore.graph.resolution import solution_matcher, solution_names
 from triedbefore.graph.store import Store
 from triedbefore.ontology.vocab import Label
 
-#: The constant of reciprocal rank fusion (see the module docstring).
-RRF_K = 60
+#: The constant of reciprocal rank fusion and the weight of each ranking (see the module
+#: docstring).
+RRF_K = 2
+WORDS_WEIGHT = 1.0
+MEANING_WEIGHT = 1.5
 KIND_WEIGHTS: dict[Label, float] = {
     Label.SOLUTION: 1.0,
     Label.INITIATIVE: 0.8,
@@ -51,8 +57,9 @@ NAME_FIELD = {Label.SOLUTION: "name", Label.INITIATIVE: "title", Label.EVALUATIO
               Label.SITE: "name"}
 #: Listed when the words match at least this well (0 to 1)…
 WORDS_FLOOR = 0.5
-#: … or the meaning is at least this close (cosine of the sentence vectors).
-MEANING_FLOOR = 0.45
+#: … or the meaning is at least this close (cosine of the sentence vectors; unrelated
+#: texts score about 0 to 0.2 with this model).
+MEANING_FLOOR = 0.30
 #: Records read from each ranking, per kind, before fusion.
 POOL = 60
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -107,10 +114,12 @@ class Hit:
                 "listed": self.listed()}
 
 
-def rrf(ranks: Iterable[int | None]) -> float:
-    """Reciprocal rank fusion of one record's ranks (1 first; None: not ranked), scaled
-    to [0, 1] by the best sum over two rankings."""
-    return sum(1.0 / (RRF_K + r) for r in ranks if r is not None) / (2.0 / (RRF_K + 1))
+def rrf(words_rank: int | None, meaning_rank: int | None) -> float:
+    """Reciprocal rank fusion of one record's ranks (1 first; None: not ranked), each
+    ranking with its weight, scaled to [0, 1] by the best possible sum."""
+    total = sum(weight / (RRF_K + rank) for weight, rank in (
+        (WORDS_WEIGHT, words_rank), (MEANING_WEIGHT, meaning_rank)) if rank is not None)
+    return total / ((WORDS_WEIGHT + MEANING_WEIGHT) / (RRF_K + 1))
 
 
 def search(store: Store, text: str, limit: int = 10, *,
@@ -134,18 +143,21 @@ def search(store: Store, text: str, limit: int = 10, *,
         return hits.setdefault((kind, hid), Hit(kind, hid))
 
     matcher = solution_matcher(store)
-    for rank, (sid, score) in enumerate(
-            (m for m in matcher.match(query, k=pool) if m[1] >= SUGGEST_THRESHOLD / 2),
-            start=1):
-        h = hit(Label.SOLUTION, sid)
-        h.words_score, h.words_rank = score, rank
+    # Solutions: the matcher's ranking, then the full-text index's other hits (a typo of
+    # a word the matcher's vocabulary lacks).
+    ranked_solutions = [sid for sid, score in matcher.match(query, k=pool)
+                        if score >= SUGGEST_THRESHOLD / 2]
+    matched = dict(matcher.match(query, k=pool))
     for label in KIND_WEIGHTS:
-        if label is Label.SOLUTION:
-            continue
-        for rank, f in enumerate(fulltext(store, label, query, pool), start=1):
+        ids = ranked_solutions if label is Label.SOLUTION else []
+        for f in fulltext(store, label, query, pool):
             node = f["node"]
-            h = hit(label, str(node.get("id")))
-            h.words_rank, h.name = rank, node.get(NAME_FIELD[label])
+            if str(node.get("id")) not in ids:
+                ids.append(str(node.get("id")))
+        for rank, hid in enumerate(ids[:pool], start=1):
+            h = hit(label, hid)
+            h.words_rank = rank
+            h.words_score = matched.get(hid, 0.0) if label is Label.SOLUTION else 0.0
     vector = vectors.query_vector(query)
     for label in VECTOR_LABELS:
         for rank, (nid, cosine) in enumerate(vectors.nearest(store, label, vector, pool),
@@ -154,7 +166,7 @@ def search(store: Store, text: str, limit: int = 10, *,
             h.meaning, h.meaning_rank = cosine, rank
     _words_matched(store, query, list(hits.values()))
     for h in hits.values():
-        h.score = KIND_WEIGHTS[h.kind] * rrf((h.words_rank, h.meaning_rank))
+        h.score = KIND_WEIGHTS[h.kind] * rrf(h.words_rank, h.meaning_rank)
     ranked = sorted(hits.values(), key=lambda h: (-h.score, h.kind.value, h.id))
     listed = [h for h in ranked if h.listed()]
     shown = ranked if everything else listed
@@ -188,8 +200,8 @@ def _words_matched(store: Store, query: str, hits: list[Hit]) -> None:
                 *(row.get("aliases") or ()), *(row.get("tags") or ())) if p)))
             found = [m for m in (_found(w, own) for w in content) if m]
             h.matched = found
-            if kind is not Label.SOLUTION:
-                h.words_score = len(found) / len(content) if content else 0.0
+            share = len(found) / len(content) if content and h.words_rank else 0.0
+            h.words_score = max(h.words_score, share)
 
 
 def _found(word: str, own: set[str]) -> str | None:
@@ -209,13 +221,35 @@ def _found(word: str, own: set[str]) -> str | None:
     return None
 
 
+_VOCABULARIES: dict[tuple[str, str], tuple[int, frozenset[str]]] = {}
+
+
+def _vocabulary(store: Store) -> frozenset[str]:
+    """The words (four letters or more) of the solutions' names, aliases, tags,
+    descriptions and problems; made again when the solutions change."""
+    matcher = solution_matcher(store)  # rebuilt when the solutions change
+    key = (store.uri.raw, store.uri.graph)
+    cached = _VOCABULARIES.get(key)
+    if cached is not None and cached[0] == id(matcher):
+        return cached[1]
+    words: set[str] = set()
+    for r in store.read(queries.SOLUTION_TEXTS):
+        for part in (r.get("name"), r.get("description"), r.get("problem"),
+                     *(r.get("aliases") or ()), *(r.get("tags") or ())):
+            words.update(w for w in query_words(str(part or "")) if len(w) >= 4
+                         and w.isalpha())
+    vocabulary = frozenset(words)
+    _VOCABULARIES[key] = (id(matcher), vocabulary)
+    return vocabulary
+
+
 def did_you_mean(store: Store, query: str) -> str | None:
     """The query with each word that is not in the graph's vocabulary (the solutions'
     names, aliases, tags and descriptions) but one or two edits from a word that is
     (``fuzzy_edits``, at least one), replaced by it; None when there is no such word. A
     word the graph does not know finds weak hits at best, however many the others find."""
-    vocabulary = solution_matcher(store).vocabulary()
-    known_stems = set(vocabulary.values())
+    vocabulary = _vocabulary(store)
+    known_stems = {stem(w) for w in vocabulary}
     ordered = sorted(vocabulary)
     changed = False
     out: list[str] = []

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from triedbefore.graph import analytics, asof, hybrid, queries, wording
+from triedbefore.graph import analytics, asof, hybrid, queries, vectors, wording
 from triedbefore.graph.analytics import COUNTED_LINKS
 from triedbefore.graph.dialect import fulltext_terms
 from triedbefore.graph.matching import (
@@ -97,6 +97,34 @@ def search(store: Store, text: str, limit: int = 10) -> list[dict[str, Any]]:
     return list(hybrid.search(store, text, limit)["hits"])
 
 
+#: A solution whose words the proposal does not share is still among the closest when
+#: their meanings are this close (cosine of the sentence vectors); its score is then the
+#: cosine scaled below the suggestion threshold's match, so it never makes a zombie risk.
+CHECK_MEANING_FLOOR = 0.5
+
+
+def _closest(store: Store, matcher: SolutionMatcher, text: str,
+             limit: int) -> list[tuple[str, float]]:
+    """The closest solutions: the matcher's above the suggestion threshold, then, while
+    fewer than ``limit``, those nearest in meaning (``CHECK_MEANING_FLOOR``)."""
+    out = [(sid, score) for sid, score in matcher.match(text, k=limit)
+           if score >= SUGGEST_THRESHOLD]
+    if len(out) < limit:
+        have = {sid for sid, _ in out}
+        query, _cut = hybrid.clean_query(text)
+        for sid, cosine in vectors.nearest(store, Label.SOLUTION, vectors.query_vector(query),
+                                           limit):
+            if cosine >= CHECK_MEANING_FLOOR and sid not in have and len(out) < limit:
+                out.append((sid, round(SUGGEST_THRESHOLD * cosine, 4)))
+    return out
+
+
+def _meaning(store: Store, text: str, k: int) -> dict[str, float]:
+    """Initiatives nearest the proposal in meaning: id → cosine."""
+    query, _cut = hybrid.clean_query(text)
+    return dict(vectors.nearest(store, Label.INITIATIVE, vectors.query_vector(query), k))
+
+
 def _cites(text: str, ref: str) -> bool:
     return re.search(rf"(?<![\w-]){re.escape(ref)}(?![\w-])", text, re.IGNORECASE) is not None
 
@@ -116,9 +144,7 @@ def check(store: Store, text: str, as_of: str | date | None = None,
     if as_of is not None:  # a solution no one had tried or evaluated by then is not shown
         first_starts = {str(r["id"]): int(r["first_start"]) for r in store.read(
             queries.SOLUTION_FIRST_STARTS, {"counted": COUNTED_LINKS})}
-    for sid, score in matcher.match(text, k=limit):
-        if score < SUGGEST_THRESHOLD:
-            continue
+    for sid, score in _closest(store, matcher, text, limit):
         evidence = analytics.solution_evidence(store, sid)
         if as_of is not None and not asof.solution_known(
                 first_starts.get(sid), min((e.published_hi for e in evidence), default=None),
@@ -309,9 +335,14 @@ def similar_initiatives(store: Store, text: str, solution_ids: list[str],
                 "id": sid, "counted": COUNTED_LINKS, "when": when,
                 "limit": SOLUTION_INITIATIVES_MAX}):
             tier.setdefault(str(row["id"]), (CLOSEST if rank == 0 else CLOSE, sid))
+    meaning: dict[str, float] = {}
     if len(tier) < limit:
         for f in fulltext(store, Label.INITIATIVE, text, TEXT_POOL):
             tier.setdefault(str(f["node"].get("id")), (WORDED, None))
+        meaning = {iid: c for iid, c in _meaning(store, text, TEXT_POOL).items()
+                   if c >= CHECK_MEANING_FLOOR}
+        for iid in meaning:
+            tier.setdefault(iid, (WORDED, None))
     if not tier:
         return []
     rows = [r for r in store.read(queries.CHECK_INITIATIVES,
@@ -330,7 +361,7 @@ def similar_initiatives(store: Store, text: str, solution_ids: list[str],
     for row in rows:
         iid = str(row["id"])
         level, why_near = _nearness(row["sites"] or [], chains, places)
-        sim = similarity.get(iid, 0.0)
+        sim = max(similarity.get(iid, 0.0), meaning.get(iid, 0.0))
         rank, via = tier[iid]
         if rank == WORDED and sim <= 0:
             continue  # the full-text index matched a word the matcher does not count
@@ -362,7 +393,7 @@ def similar_initiatives(store: Store, text: str, solution_ids: list[str],
         reason = ([f"an attempt at {name}, the closest solution"] if r["tier"] == CLOSEST
                   else [f"an attempt at {name}, another close solution"]
                   if r["tier"] == CLOSE else
-                  ["it shares words with the proposal but is not an attempt at a close "
+                  ["it shares words or meaning with the proposal but is not an attempt at a close "
                    "solution"])
         if r["why_near"]:
             reason.append(r["why_near"])

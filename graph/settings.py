@@ -146,6 +146,11 @@ SEARCH_MAX_QUERY_CHARS = Setting(
     "Longest search query, in characters: a longer one is cut (at a word boundary) before "
     "it is embedded and searched, and the answer says so",
 )
+SEARCH_VECTORS = Setting(
+    "search_vectors", "TRIEDBEFORE_SEARCH_VECTORS", "yes",
+    "yes: ingest embeds new or changed solutions, initiatives and evaluations and search "
+    "compares meanings too (when the model package is installed); no: words only",
+)
 
 SETTINGS: tuple[Setting, ...] = (
     STORE, DATA_DIR, GRAPH_NAME, FSYNC, START_TIMEOUT,
@@ -154,6 +159,7 @@ SETTINGS: tuple[Setting, ...] = (
     SECRET_KEY, CONSOLE_ROW_LIMIT, CONSOLE_TIMEOUT_MS, CONSOLE_ANONYMOUS, CONSOLE_QUERIES,
     QUERY_MEMORY_MB, HTTP_CACHE_TTL, CONSOLE_RATE,
     PUBLIC_GRAPH, RESTRICTED_ROLE, TOKEN_DAYS, PUBLIC_URL, SEARCH_MAX_QUERY_CHARS,
+    SEARCH_VECTORS,
 )
 
 

@@ -107,7 +107,7 @@ def test_search_finds_the_solution_in_the_top_three(sample: FalkorStore, query: 
     hits = search.search(sample, query, limit=10)
     top = [h["id"] for h in hits if h["kind"] == "solution"][:3]
     assert expected in top, hits[:5]
-    assert all(set(h) == {"kind", "id", "name", "score"} for h in hits)
+    assert all(set(h) == {"kind", "id", "name", "score", "why", "listed"} for h in hits)
 
 
 def test_search_mixes_kinds_and_survives_query_syntax(sample: FalkorStore) -> None:
@@ -163,10 +163,12 @@ def test_fulltext_prefers_every_word_then_any(sample: FalkorStore) -> None:
     from triedbefore.graph.dialect import FalkorDialect, Neo4jDialect, fulltext_terms
     from triedbefore.ontology.vocab import Label
 
-    words = ["COPD", "Stockport", "x"]
-    assert fulltext_terms(FalkorDialect(), words) == "copd|%stockport%|x"
-    assert fulltext_terms(FalkorDialect(), words, every=True) == "copd %stockport% x"
-    assert fulltext_terms(Neo4jDialect(), words, every=True) == "+copd +stockport~1 +x"
+    words = ["COPD", "Sutton", "Stockport", "x"]  # 4, 6 and 9 letters: 0, 1 and 2 edits
+    assert fulltext_terms(FalkorDialect(), words) == "copd|%sutton%|%%stockport%%|x"
+    assert fulltext_terms(FalkorDialect(), words, every=True) == \
+        "copd %sutton% %%stockport%% x"
+    assert fulltext_terms(Neo4jDialect(), words, every=True) == \
+        "+copd +sutton~1 +stockport~2 +x"
     # enough nodes with every word: only those come back
     both = search.fulltext(sample, Label.INITIATIVE, "telehealth Stockport", limit=1)
     assert [h["node"]["id"] for h in both] == ["INI-0021"]

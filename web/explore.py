@@ -18,6 +18,7 @@ from triedbefore.graph import (
     NotFound,
     analytics,
     asof,
+    hybrid,
     quality,
     queries,
     resolution,
@@ -701,26 +702,33 @@ FACETS = ("verdict", "intervention_type", "technology", "region", "icb", "site_k
 
 def search_data() -> dict[str, Any]:
     q = (request.args.get("q") or "").strip()
-    if len(q) > 2000:
-        abort(400, "parameter 'q' is longer than 2000 characters")
+    if len(q) > 10_000:
+        abort(400, "parameter 'q' is longer than 10000 characters")
+    everything = choice_arg("all", ["1"]) == "1"
     chosen = {f: request.args.get(f) or None for f in FACETS}
     choice_arg("verdict", VERDICTS)
     choice_arg("intervention_type", [t.value for t in InterventionType])
     choice_arg("technology", ["true", "false"])
     choice_arg("site_kind", [k.value for k in SiteKind])
+    empty = {"did_you_mean": None, "message": None, "cut": False, "below_floor": 0,
+             "all": everything}
     if not q:
-        return {"q": q, "results": paginate([]), "facets": {}, "chosen": chosen}
-    found = cached(f"search:{q}", lambda: _search_results(q))
+        return {"q": q, "results": paginate([]), "facets": {}, "chosen": chosen, **empty}
+    found = cached(f"search:{int(everything)}:{q}", lambda: _search_results(q, everything))
     results, facets = found["results"], found["facets"]
     kept = [r for r in results if all(
         v is None or v in r["facets"].get(f, []) for f, v in chosen.items())]
-    return {"q": q, "results": paginate(kept, 20), "chosen": chosen, "facets": facets}
+    return {"q": q, "results": paginate(kept, 20), "chosen": chosen, "facets": facets,
+            **{k: found[k] for k in ("did_you_mean", "message", "cut", "below_floor")},
+            "all": everything}
 
 
-def _search_results(q: str) -> dict[str, Any]:
-    """Ranked hits with the facet values of each, and the counts per facet value."""
+def _search_results(q: str, everything: bool = False) -> dict[str, Any]:
+    """Ranked hits with the facet values of each, and the counts per facet value (of the
+    hits listed: above the relevance floor, or all of them with ``everything``)."""
     store = get_store()
-    hits = searching.search(store, q, limit=60)
+    report = hybrid.search(store, q, 60, everything=everything)
+    hits = report["hits"]
     sol_ids = [h["id"] for h in hits if h["kind"] == "solution"]
     ini_ids = [h["id"] for h in hits if h["kind"] == "initiative"]
     solutions = {r["id"]: r for r in store.read(queries.SOLUTION_FACETS, {"ids": sol_ids})}
@@ -759,7 +767,8 @@ def _search_results(q: str) -> dict[str, Any]:
         for f, vals in r["facets"].items():
             counts[f].update(vals)
     return {"results": results,
-            "facets": {f: sorted(c.items()) for f, c in counts.items() if c}}
+            "facets": {f: sorted(c.items()) for f, c in counts.items() if c},
+            **{k: report[k] for k in ("did_you_mean", "message", "cut", "below_floor")}}
 
 
 def check_data() -> dict[str, Any]:
