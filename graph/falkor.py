@@ -354,7 +354,7 @@ class FalkorStore(Store):
                 new.ensure_schema()
                 self.copy_visible_into(new.write)
                 for label in VECTOR_LABELS:  # copied as lists: vectors again, indexed
-                    new.write(self.dialect.retype_vectors(label))
+                    new.write(FalkorDialect().retype_vectors(label))
                 conn.execute_command("RENAME", building, target)
             except BaseException:
                 if conn.exists(building):

@@ -87,6 +87,14 @@ def query_vector(text: str) -> list[float] | None:
     return found
 
 
+def text_vector(text: str) -> list[float] | None:
+    """The vector of a record's text (a text embedded by the ingest that wrote it is
+    remembered, not computed again), or None without the model."""
+    if not enabled():
+        return None
+    return [float(x) for x in embedding.embed([text])[0]]
+
+
 def nearest(store: Store, label: Label, vector: list[float] | None,
             k: int) -> list[tuple[str, float]]:
     """The ``k`` nodes of ``label`` nearest ``vector`` by meaning: (id, cosine), nearest
