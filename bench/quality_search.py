@@ -34,10 +34,19 @@ it measures whatever retrieval the code has. Results go to
 
 from __future__ import annotations
 
+import argparse
 import csv
 import hashlib
+import json
+import platform
 import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -191,3 +200,450 @@ def problems() -> list[str]:
             if name == "proposals.csv" and not 3 <= sentences(text) <= 6:
                 out.append(f"{where}: {sentences(text)} sentences")
     return out
+
+
+# --------------------------------------------------------------------------- the graphs
+
+
+def write_catalogue_bundle(folder: Path) -> Path:
+    """A bundle of the matcher's labelled catalogue (``bench/quality/solutions.csv``) and
+    of the ``resolution.csv`` rows as initiatives without a solution (``RES-0001`` … in
+    file order), all at one placeholder site, for the older query set and resolution.
+
+    One more initiative declares its solution (``SEED``), as real bundles do: on a graph
+    whose first links are the ones resolution infers, the engine's cached plan of the read
+    that lists them (made by ingest before any link had ``how``) answers ``how`` with null
+    afterwards, and every initiative would read as unresolved (see the report)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "solutions.csv").write_bytes((QUALITY / "solutions.csv").read_bytes())
+    with (folder / "sites.csv").open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["site_id", "name", "kind"])
+        w.writerow(["BENCH-SITE", "Benchmark site", "other"])
+    with (folder / "initiatives.csv").open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["initiative_id", "title", "description", "site_ids", "start_date",
+                    "solution_id"])
+        w.writerow(["SEED", "Seed initiative with a declared solution", "", "BENCH-SITE",
+                    "2024-01-01", SEED_SOLUTION])
+        for n, row in enumerate(load("resolution.csv"), 1):
+            w.writerow([resolution_id(n), row["title"], row["description"], "BENCH-SITE",
+                        "2024-01-01", ""])
+    return folder
+
+
+SEED_SOLUTION = "SOL-ACP"
+
+
+def resolution_id(n: int) -> str:
+    return f"RES-{n:04d}"
+
+
+class Graphs:
+    """The demo graph (as ``triedbefore demo --no-serve`` loads it) and the catalogue graph,
+    on one embedded server in ``work``; stopped on exit."""
+
+    def __init__(self, work: Path) -> None:
+        from triedbefore.graph.embedded import EmbeddedServer
+        from triedbefore.graph.engines import open_store
+        from triedbefore.ingest.pipeline import ingest
+        from triedbefore.web.cli import demo_bundle
+
+        self.server = EmbeddedServer(work / "db")
+        self.server.ensure_running()
+        self.timings: dict[str, float] = {}
+        start = time.perf_counter()
+        self.demo = open_store(f"embedded:{work / 'db'}?graph=demo")
+        result = ingest(self.demo, demo_bundle())
+        if result.exit_code != 0 or result.errors:
+            raise SystemExit(f"the demo bundle did not load: {result.errors[:3]}")
+        self.timings["demo_ingest_s"] = round(time.perf_counter() - start, 2)
+        start = time.perf_counter()
+        self.catalogue = open_store(f"embedded:{work / 'db'}?graph=catalogue")
+        result = ingest(self.catalogue, write_catalogue_bundle(work / "catalogue"))
+        if result.exit_code != 0 or result.errors:
+            raise SystemExit(f"the catalogue bundle did not load: {result.errors[:3]}")
+        self.timings["catalogue_ingest_s"] = round(time.perf_counter() - start, 2)
+
+    def __enter__(self) -> Graphs:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for store in (self.demo, self.catalogue):
+            store.close()
+        self.server.stop()
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+SEARCH_LIMIT = 10  # the CLI's default
+
+
+def search_hits(store: Any, text: str) -> list[dict[str, Any]]:
+    """The hits of the search the CLI and the API run (a list of hits, or a report that
+    holds them under ``hits`` or ``results``)."""
+    from triedbefore.graph import search as searching
+
+    found: Any = searching.search(store, text, SEARCH_LIMIT)
+    if isinstance(found, dict):
+        found = found.get("hits") or found.get("results") or []
+    return list(found)
+
+
+def ranks(hits: list[dict[str, Any]], expected: tuple[str, ...]) -> tuple[int | None, int | None]:
+    """1-based rank of the first expected solution among the solution hits, and among all
+    hits of every kind (``None`` when it is not listed)."""
+    solutions = [h for h in hits if h.get("kind") == "solution"]
+    among = next((n for n, h in enumerate(solutions, 1) if h.get("id") in expected), None)
+    overall = next((n for n, h in enumerate(hits, 1)
+                    if h.get("kind") == "solution" and h.get("id") in expected), None)
+    return among, overall
+
+
+def _ratio(num: int, den: int) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def _timed(fn: Any, *args: Any) -> tuple[Any, float]:
+    start = time.perf_counter()
+    out = fn(*args)
+    return out, (time.perf_counter() - start) * 1000.0
+
+
+def run_queries(store: Any, rows: list[dict[str, str]], column: str,
+                text_column: str = "query") -> list[dict[str, Any]]:
+    out = []
+    for row in rows:
+        expected = ids(row[column])
+        hits, ms = _timed(search_hits, store, row[text_column])
+        among, overall = ranks(hits, expected)
+        out.append({"split": row["split"], "query": row[text_column],
+                    "expected": list(expected), "rank": among, "rank_all_kinds": overall,
+                    "got": [h.get("id") for h in hits if h.get("kind") == "solution"][:3],
+                    "ms": round(ms, 1)})
+    return out
+
+
+def query_figures(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for split in SPLITS:
+        rows = [r for r in results if split == "all" or r["split"] == split]
+        out[split] = {
+            "queries": len(rows),
+            "top1": _ratio(sum(1 for r in rows if r["rank"] == 1), len(rows)),
+            "top3": _ratio(sum(1 for r in rows if r["rank"] and r["rank"] <= 3), len(rows)),
+            "top3_all_kinds": _ratio(sum(1 for r in rows if r["rank_all_kinds"]
+                                         and r["rank_all_kinds"] <= 3), len(rows)),
+            "listed": _ratio(sum(1 for r in rows if r["rank"]), len(rows)),
+        }
+    return out
+
+
+def demo_declared_solutions() -> dict[str, str]:
+    """Initiative id → the solution the demo bundle declares for it."""
+    with DEMO_INITIATIVES.open(newline="", encoding="utf-8") as f:
+        return {r["initiative_id"]: r["solution_id"] for r in csv.DictReader(f)
+                if r["solution_id"]}
+
+
+def run_proposals(store: Any) -> list[dict[str, Any]]:
+    """The proposal check as the CLI and the API run it, on every proposal paragraph."""
+    from triedbefore.graph import search as searching
+
+    declared = demo_declared_solutions()
+    out = []
+    for row in load("proposals.csv"):
+        closest, first_of = ids(row["expected_solution_ids"]), \
+            ids(row["expected_initiative_solution_ids"])
+        report, ms = _timed(searching.check, store, row["proposal"])
+        matches = [m["solution_id"] for m in report.get("matches") or []]
+        initiatives = report.get("initiatives") or []
+        first = initiatives[0] if initiatives else None
+        belongs = None
+        if first is not None:
+            belongs = declared.get(str(first["initiative_id"])) or first.get("solution_id")
+        out.append({"split": row["split"], "proposal": row["proposal"],
+                    "expected_closest": list(closest),
+                    "expected_first_initiative_solution": list(first_of),
+                    "closest": matches[:3],
+                    "closest_top1": bool(matches) and matches[0] in closest,
+                    "first_initiative": first["initiative_id"] if first else None,
+                    "first_initiative_solution": belongs,
+                    "first_initiative_ok": belongs in first_of,
+                    "ms": round(ms, 1)})
+    return out
+
+
+def proposal_figures(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for split in SPLITS:
+        rows = [r for r in results if split == "all" or r["split"] == split]
+        out[split] = {
+            "proposals": len(rows),
+            "first_initiative": _ratio(sum(1 for r in rows if r["first_initiative_ok"]),
+                                       len(rows)),
+            "closest_top1": _ratio(sum(1 for r in rows if r["closest_top1"]), len(rows))}
+    return out
+
+
+def run_resolution(store: Any) -> list[dict[str, Any]]:
+    """Resolution as ingest left it (``resolution.proposals``: automatic links and
+    suggestions) and the best candidate a curator is shown (``resolution.candidates``)."""
+    from triedbefore.graph import resolution
+
+    state: dict[str, list[Any]] = {}
+    for p in resolution.proposals(store):
+        state.setdefault(p.initiative_id, []).append(p)
+    out = []
+    for n, row in enumerate(load("resolution.csv"), 1):
+        iid = resolution_id(n)
+        text = ". ".join(t for t in (row["title"], row["description"]) if t)
+        best = resolution.candidates(store, text, k=1)
+        inferred = [p.solution_id for p in state.get(iid, []) if p.status == "inferred"]
+        out.append({"split": row["split"], "title": row["title"],
+                    "expected": row["expected_solution_id"] or None,
+                    "best": best[0][0] if best else None,
+                    "best_score": round(best[0][1], 3) if best else None,
+                    "auto_linked": inferred[0] if inferred else None})
+    return out
+
+
+def resolution_figures(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for split in SPLITS:
+        rows = [r for r in results if split == "all" or r["split"] == split]
+        positives = [r for r in rows if r["expected"]]
+        links = [r for r in rows if r["auto_linked"]]
+        out[split] = {
+            "rows": len(rows), "with_expected_solution": len(positives),
+            "top1": _ratio(sum(1 for r in positives if r["best"] == r["expected"]),
+                           len(positives)),
+            "auto_links": len(links),
+            "auto_link_precision": _ratio(sum(1 for r in links
+                                              if r["auto_linked"] == r["expected"]),
+                                          len(links)),
+            "auto_link_coverage": _ratio(sum(1 for r in positives
+                                             if r["auto_linked"] == r["expected"]),
+                                         len(positives)),
+            "decoys_auto_linked": sum(1 for r in links if not r["expected"])}
+    return out
+
+
+# --------------------------------------------------------------------------- targets
+
+
+#: The issue's targets, on the held-out split. ``None``: no worse than the baseline run.
+TARGETS: dict[str, tuple[str, str, float | None]] = {
+    "paraphrase_top3": ("paraphrases", "top3", 0.95),
+    "typo_top3": ("typos", "top3", 0.95),
+    "existing_queries_top1": ("existing_queries", "top1", None),
+    "existing_queries_top3": ("existing_queries", "top3", None),
+    "resolution_top1": ("resolution", "top1", 0.97),
+    "auto_link_precision": ("resolution", "auto_link_precision", 1.0),
+    "proposal_first_initiative": ("proposals", "first_initiative", 0.90),
+}
+BASELINE = "quality_search-baseline"
+
+
+def targets(figures: dict[str, Any], baseline: dict[str, Any] | None) -> dict[str, Any]:
+    out = {}
+    for name, (section, key, target) in TARGETS.items():
+        value = figures[section]["test"][key]
+        goal = target
+        if goal is None and baseline is not None:
+            goal = baseline["figures"][section]["test"][key]
+        out[name] = {"target": goal, "dev": figures[section]["dev"][key], "test": value,
+                     "all": figures[section]["all"][key],
+                     "met": None if goal is None or value is None else value >= goal}
+    return out
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def _rank(r: dict[str, Any]) -> str:
+    return f"rank {r['rank']}" if r["rank"] else "not listed"
+
+
+def write_markdown(data: dict[str, Any], path: Path) -> None:
+    f = data["figures"]
+    lines = [
+        f"# Search quality on the demo graph ({data['name']})", "",
+        f"Run {data['run_at']}; Python {data['python']}; commit {data['commit']}. The demo "
+        "bundle loaded into an embedded store as `triedbefore demo --no-serve` does; "
+        "search and the proposal check are the functions the CLI and the API call "
+        f"(`graph.search.search(store, text, {SEARCH_LIMIT})`, `graph.search.check`). "
+        "Labelled set: `bench/quality` (see `bench/quality_search.py`); `test` rows are "
+        "held out from tuning. Targets are the issue's, on the `test` split.", "",
+        "## Targets (held-out split)", "",
+        "| measure | target | dev | test | all | met |", "|---|---|---|---|---|---|"]
+    for name, t in data["targets"].items():
+        goal = _pct(t["target"]) + ("" if TARGETS[name][2] is not None else " (baseline)")
+        met = "—" if t["met"] is None else "yes" if t["met"] else "NO"
+        lines.append(f"| {name} | {goal} | {_pct(t['dev'])} | {_pct(t['test'])} | "
+                     f"{_pct(t['all'])} | {met} |")
+    lines += ["", "## Search", "",
+              "Rank of the first expected solution among the solution hits (top-1, top-3); "
+              "`top-3 all kinds` counts initiatives, evaluations and sites listed above it "
+              f"too; `listed`: among the {SEARCH_LIMIT} hits at all.", "",
+              "| set | split | queries | top-1 | top-3 | top-3 all kinds | listed |",
+              "|---|---|---|---|---|---|---|"]
+    for section, label in (("paraphrases", "paraphrases"), ("typos", "typos"),
+                           ("existing_queries", "existing queries (catalogue graph)")):
+        for split in SPLITS:
+            s = f[section][split]
+            lines.append(f"| {label} | {split} | {s['queries']} | {_pct(s['top1'])} | "
+                         f"{_pct(s['top3'])} | {_pct(s['top3_all_kinds'])} | "
+                         f"{_pct(s['listed'])} |")
+    lines += ["", "## Proposal check", "",
+              "| split | proposals | first similar initiative of the expected solution | "
+              "closest solution top-1 |", "|---|---|---|---|"]
+    for split in SPLITS:
+        s = f["proposals"][split]
+        lines.append(f"| {split} | {s['proposals']} | {_pct(s['first_initiative'])} | "
+                     f"{_pct(s['closest_top1'])} |")
+    lines += ["", "## Resolution (catalogue graph)", "",
+              "Initiatives of `resolution.csv` loaded without a solution into a graph of the "
+              "matcher's labelled catalogue; top-1 is the best candidate a curator is shown "
+              "(`resolution.candidates`), automatic links are those ingest made "
+              "(`resolution.proposals`, status `inferred`).", "",
+              "| split | rows | with solution | top-1 | auto-links | precision | coverage | "
+              "decoys auto-linked |", "|---|---|---|---|---|---|---|---|"]
+    for split in SPLITS:
+        s = f["resolution"][split]
+        lines.append(f"| {split} | {s['rows']} | {s['with_expected_solution']} | "
+                     f"{_pct(s['top1'])} | {s['auto_links']} | "
+                     f"{_pct(s['auto_link_precision'])} | {_pct(s['auto_link_coverage'])} | "
+                     f"{s['decoys_auto_linked']} |")
+    lines += ["", "The catalogue graph also holds one initiative with a declared solution: "
+              "without it, `resolution.proposals` read every initiative as `unresolved` on "
+              "the server that ran the ingest (the engine's cached plan of `UNRESOLVED_PAGE`, "
+              "made before any link had `how` or `score`, answers those properties with "
+              "nulls afterwards; the same text with one more space answers correctly)."]
+    sp = data["speed"]
+    lines += ["", "## Time (this machine, not a benchmark)", "",
+              f"Demo ingest {sp['demo_ingest_s']} s; search median {sp['search_median_ms']} ms "
+              f"(max {sp['search_max_ms']} ms) over {sp['searches']} queries; proposal check "
+              f"median {sp['check_median_ms']} ms (max {sp['check_max_ms']} ms).", ""]
+    shown = "dev and test" if data["test_misses_shown"] else "dev"
+    lines += ["## Misses", "",
+              f"Queries of the {shown} split whose expected solution is not first. "
+              + ("" if data["test_misses_shown"] else
+                 "Held-out misses are counted, not listed, so that tuning cannot read them "
+                 "(`--show-test-misses` lists them, for the final round of figures)."), ""]
+    for section in ("paraphrases", "typos", "existing_queries"):
+        misses = data["misses"][section]
+        lines += [f"### {section} ({len(misses)} listed, "
+                  f"{data['hidden_misses'][section]} held-out not listed)", ""]
+        for m in misses:
+            lines.append(f"- [{m['split']}] \"{m['query']}\": expected "
+                         f"{' | '.join(m['expected'])}; {_rank(m)}; got "
+                         f"{', '.join(m['got']) or 'no solution'}")
+        lines.append("")
+    misses = data["misses"]["proposals"]
+    lines += [f"### proposals ({len(misses)} listed, {data['hidden_misses']['proposals']} "
+              "held-out not listed)", ""]
+    for m in misses:
+        lines.append(f"- [{m['split']}] \"{m['proposal'][:90]}…\": expected "
+                     f"{' | '.join(m['expected_closest'])}; closest "
+                     f"{', '.join(m['closest']) or 'none'}; first similar initiative "
+                     f"{m['first_initiative'] or 'none'} ({m['first_initiative_solution']})")
+    misses = data["misses"]["resolution"]
+    lines += ["", f"### resolution ({len(misses)} listed, "
+              f"{data['hidden_misses']['resolution']} held-out not listed)", ""]
+    for m in misses:
+        lines.append(f"- [{m['split']}] {m['title']}: expected {m['expected'] or 'nothing'}; "
+                     f"best {m['best']} ({m['best_score']}); auto-linked "
+                     f"{m['auto_linked'] or 'no'}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _misses(results: dict[str, list[dict[str, Any]]], show_test: bool
+            ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, int]]:
+    wrong: dict[str, list[dict[str, Any]]] = {
+        "paraphrases": [r for r in results["paraphrases"] if r["rank"] != 1],
+        "typos": [r for r in results["typos"] if r["rank"] != 1],
+        "existing_queries": [r for r in results["existing_queries"] if r["rank"] != 1],
+        "proposals": [r for r in results["proposals"]
+                      if not (r["closest_top1"] and r["first_initiative_ok"])],
+        "resolution": [r for r in results["resolution"]
+                       if (r["expected"] and r["best"] != r["expected"])
+                       or (r["auto_linked"] and r["auto_linked"] != r["expected"])]}
+    hidden = {k: 0 if show_test else sum(1 for r in v if r["split"] == "test")
+              for k, v in wrong.items()}
+    shown = {k: [{key: value for key, value in r.items() if key != "ms"} for r in v
+                 if show_test or r["split"] != "test"] for k, v in wrong.items()}
+    return shown, hidden
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                              capture_output=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--name", default="quality_search",
+                        help=f"results file name in bench/results (`{BASELINE}` for the "
+                             "figures before tuning)")
+    parser.add_argument("--show-test-misses", action="store_true",
+                        help="list the held-out split's misses too")
+    args = parser.parse_args(argv)
+    broken = problems()
+    if broken:
+        print("the labelled set breaks its rules:", *broken, sep="\n  ", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="quality-search-") as tmp, Graphs(Path(tmp)) as g:
+        results = {
+            "paraphrases": run_queries(g.demo, load("paraphrases.csv"), "expected_solution_ids"),
+            "typos": run_queries(g.demo, load("typos.csv"), "expected_solution_ids"),
+            "existing_queries": run_queries(g.catalogue, load("search_queries.csv"),
+                                            "expected_solution_id"),
+            "proposals": run_proposals(g.demo),
+            "resolution": run_resolution(g.catalogue)}
+        timings = g.timings
+    figures = {name: query_figures(results[name])
+               for name in ("paraphrases", "typos", "existing_queries")}
+    figures["proposals"] = proposal_figures(results["proposals"])
+    figures["resolution"] = resolution_figures(results["resolution"])
+    baseline_path = RESULTS / f"{BASELINE}.json"
+    baseline = json.loads(baseline_path.read_text(encoding="utf-8")) \
+        if args.name != BASELINE and baseline_path.exists() else None
+    search_ms = sorted(r["ms"] for k in ("paraphrases", "typos", "existing_queries")
+                       for r in results[k])
+    check_ms = sorted(r["ms"] for r in results["proposals"])
+    misses, hidden = _misses(results, args.show_test_misses)
+    data: dict[str, Any] = {
+        "name": args.name, "run_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "python": platform.python_version(), "commit": _commit(),
+        "search_limit": SEARCH_LIMIT, "figures": figures,
+        "targets": targets(figures, baseline if args.name != BASELINE else
+                           {"figures": figures}),
+        "speed": {**timings, "searches": len(search_ms),
+                  "search_median_ms": round(statistics.median(search_ms), 1),
+                  "search_max_ms": search_ms[-1],
+                  "check_median_ms": round(statistics.median(check_ms), 1),
+                  "check_max_ms": check_ms[-1]},
+        "test_misses_shown": args.show_test_misses, "misses": misses,
+        "hidden_misses": hidden}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(data, indent=2) + "\n",
+                                               encoding="utf-8")
+    write_markdown(data, RESULTS / f"{args.name}.md")
+    for name, t in data["targets"].items():
+        print(f"{name}: dev {_pct(t['dev'])} test {_pct(t['test'])} all {_pct(t['all'])} "
+              f"target {_pct(t['target'])}")
+    print(f"proposal closest top-1: test {_pct(figures['proposals']['test']['closest_top1'])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
