@@ -26,6 +26,7 @@ from triedbefore.graph import (
 )
 from triedbefore.graph import search as searching
 from triedbefore.graph.analytics import COUNTED_LINKS
+from triedbefore.graph.dialect import VECTOR_HASH, VECTOR_PROPERTY
 from triedbefore.graph.rules import VERDICTS, iso, verdict_of
 from triedbefore.graph.stats import graph_stats
 from triedbefore.ontology.models import measure_key
@@ -317,7 +318,7 @@ def _solution_data(solution_id: str, as_of: str | None, pages: tuple[int, ...],
         raise NotFound(f"no solution with id {solution_id!r}")
     when = analytics.as_of_day(as_of)
     solution = {k: v for k, v in found[0]["solution"].items()
-                if k not in ("row_hash", "aliases_text", "tags_text")}
+                if k not in ("row_hash", "aliases_text", "tags_text", *VECTOR_KEYS)}
     evidence = [e for e in evidence_index().of(solution_id)
                 if asof.published_by(e.published_hi, when)]
     judged = verdict_of(evidence, when)
@@ -439,7 +440,8 @@ def initiative_data(initiative_id: str) -> dict[str, Any]:
     if not rows:
         raise NotFound(f"no initiative with id {initiative_id!r}")
     row = rows[0]
-    initiative = {k: v for k, v in row["initiative"].items() if k != "row_hash"}
+    initiative = {k: v for k, v in row["initiative"].items()
+                  if k not in ("row_hash", *VECTOR_KEYS)}
     repeat = zombie_rows()["by_initiative"].get(initiative_id)
     repeat = named_repeats([repeat])[0] if repeat else None
     return {"initiative": initiative, "solutions": row["solutions"] or [],
@@ -454,7 +456,8 @@ def evaluation_data(evaluation_id: str) -> dict[str, Any]:
     if not rows:
         raise NotFound(f"no evaluation with id {evaluation_id!r}")
     row = rows[0]
-    evaluation = {k: v for k, v in row["evaluation"].items() if k != "row_hash"}
+    evaluation = {k: v for k, v in row["evaluation"].items()
+                  if k not in ("row_hash", *VECTOR_KEYS)}
     solutions = list({s["id"]: s for s in row["solutions"] or []}.values())
     return {"evaluation": evaluation, "initiatives": row["initiatives"] or [],
             "solutions": solutions, "outcomes": row["outcomes"] or [],
@@ -697,6 +700,8 @@ def _marks(marked: list[str], ids: Iterable[str],
 
 # --- search and proposal check --------------------------------------------------------
 
+#: A record's sentence vector and its text's hash: the graph's, not the reader's.
+VECTOR_KEYS = (VECTOR_PROPERTY, VECTOR_HASH)
 FACETS = ("verdict", "intervention_type", "technology", "region", "icb", "site_kind", "year")
 
 
