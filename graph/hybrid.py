@@ -185,40 +185,40 @@ def _words_matched(store: Store, query: str, hits: list[Hit]) -> None:
         list(dict.fromkeys(query_words(query)))
     names = solution_names(store)
     by_kind: dict[Label, list[Hit]] = {}
+    hits_by_key: dict[tuple[Label, str], Hit] = {}
     for h in hits:
         by_kind.setdefault(h.kind, []).append(h)
+        hits_by_key[(h.kind, h.id)] = h
+    owned: dict[tuple[Label, str], tuple[dict[str, Any], set[str]]] = {}
     for kind, group in by_kind.items():
         texts = {str(r["id"]): r for r in store.read(queries.vector_texts(kind),
                                                      {"ids": [h.id for h in group]})}
         for h in group:
             row = texts.get(h.id, {})
-            if h.name is None:
-                h.name = names.get(h.id) if kind is Label.SOLUTION else \
-                    row.get(NAME_FIELD[kind]) or row.get("name")
-            own = set(query_words(" ".join(str(p) for p in (
+            owned[(kind, h.id)] = (row, set(query_words(" ".join(str(p) for p in (
                 row.get("name"), row.get("title"), row.get("description"),
-                *(row.get("aliases") or ()), *(row.get("tags") or ())) if p)))
-            found = [m for m in (_found(w, own) for w in content) if m]
-            h.matched = found
-            share = len(found) / len(content) if content and h.words_rank else 0.0
-            h.words_score = max(h.words_score, share)
-
-
-def _found(word: str, own: set[str]) -> str | None:
-    """``word`` as the record's text holds it: itself, a word of the same stem, or one
-    within the fuzzy rule's edits (the record's spelling)."""
-    if word in own:
-        return word
-    root = stem(word)
-    for w in own:
-        if stem(w) == root:
-            return w
-    edits = fuzzy_edits(word)
-    if edits:
-        best = min(own, key=lambda w: (edit_distance(word, w, edits), w), default=None)
-        if best is not None and edit_distance(word, best, edits) <= edits:
-            return best
-    return None
+                *(row.get("aliases") or ()), *(row.get("tags") or ())) if p))))
+    # Each query word's forms in the hits' texts, found once for all hits: itself, a word
+    # of the same stem, or one within the fuzzy rule's edits (the record's spelling).
+    every = set().union(*(own for _, own in owned.values())) if owned else set()
+    forms: dict[str, list[tuple[int, str]]] = {}
+    for word in content:
+        root, edits = stem(word), fuzzy_edits(word)
+        found = [(0 if w == word else 1, w) for w in every if w == word or stem(w) == root]
+        if edits and not found:  # a word the texts hold as written is no typo
+            found += [(1 + d, w) for w in every
+                      if abs(len(w) - len(word)) <= edits and w != word and stem(w) != root
+                      and (d := edit_distance(word, w, edits)) <= edits]
+        forms[word] = sorted(found)
+    for (kind, hid), (row, own) in owned.items():
+        h = hits_by_key[(kind, hid)]
+        if h.name is None:
+            h.name = names.get(hid) if kind is Label.SOLUTION else \
+                row.get(NAME_FIELD[kind]) or row.get("name")
+        h.matched = [next(w for _, w in forms[word] if w in own) for word in content
+                     if any(w in own for _, w in forms[word])]
+        share = len(h.matched) / len(content) if content and h.words_rank else 0.0
+        h.words_score = max(h.words_score, share)
 
 
 _VOCABULARIES: dict[tuple[str, str], tuple[int, frozenset[str]]] = {}
