@@ -37,6 +37,7 @@ from typing import Any
 
 from triedbefore.graph import queries, settings, vectors
 from triedbefore.graph.dialect import VECTOR_LABELS, fuzzy_edits
+from triedbefore.graph.fulltext import fulltext
 from triedbefore.graph.matching import STOPWORDS, SUGGEST_THRESHOLD, edit_distance, stem
 from triedbefore.graph.resolution import solution_matcher, solution_names
 from triedbefore.graph.store import Store
@@ -134,8 +135,6 @@ def search(store: Store, text: str, limit: int = 10, *,
                    "Nothing to search for: the query has no letters or digits.")
         return {"hits": [], "below_floor": 0, "did_you_mean": None, "cut": cut,
                 "message": message, "query": query}
-    from triedbefore.graph.search import fulltext  # the full-text passes live there
-
     pool = max(POOL, limit)
     hits: dict[tuple[Label, str], Hit] = {}
 

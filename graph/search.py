@@ -21,7 +21,7 @@ from typing import Any
 
 from triedbefore.graph import analytics, asof, hybrid, queries, vectors, wording
 from triedbefore.graph.analytics import COUNTED_LINKS
-from triedbefore.graph.dialect import fulltext_terms
+from triedbefore.graph.fulltext import fulltext
 from triedbefore.graph.matching import (
     AUTO_LINK_THRESHOLD,
     STOPWORDS,
@@ -55,42 +55,6 @@ KIND_WEIGHTS: dict[Label, float] = {
     Label.SITE: 0.4,
 }
 NAME_FIELD = {Label.INITIATIVE: "title", Label.EVALUATION: "title", Label.SITE: "name"}
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-MAX_QUERY_WORDS = 32
-
-
-def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())[:MAX_QUERY_WORDS]
-
-
-def fulltext(store: Store, label: Label, text: str, limit: int) -> list[dict[str, Any]]:
-    """The best ``limit`` nodes of ``label`` for ``text``, in passes that stop once
-    ``limit`` are found: nodes with every word; then with every word that is not a stop
-    word ("for", "at", "does"); then with any word that is not a stop word. (The engine's
-    cost grows with the number of nodes that match, and one stop word alone matches half
-    of a large graph.)"""
-    query = words(text)
-    if not fulltext_terms(store.dialect, query):
-        return []
-    content = [w for w in query if w not in STOPWORDS] or query
-    passes: list[str] = []
-    for some, every in ((query, True), (content, True), (content, False)):
-        if every and len(set(some)) < 2:
-            continue
-        terms = fulltext_terms(store.dialect, some, every)
-        if terms and terms not in passes:
-            passes.append(terms)
-    statement = store.dialect.fulltext_query(label)
-    found: dict[Any, dict[str, Any]] = {}
-    for terms in passes:
-        for r in store.read(statement, {"q": terms, "limit": limit}):
-            found.setdefault(r["node"].get("id"), {"node": r["node"],
-                                                    "score": float(r["score"])})
-        if len(found) >= limit:
-            break
-    return list(found.values())[:limit]
-
-
 def search(store: Store, text: str, limit: int = 10) -> list[dict[str, Any]]:
     """Ranked hits of every kind above the relevance floor: ``{"kind", "id", "name",
     "score", "why", "listed"}`` (hybrid retrieval: :mod:`~triedbefore.graph.hybrid`)."""
@@ -179,7 +143,10 @@ def check(store: Store, text: str, as_of: str | date | None = None,
             eid: str(evaluations[eid].get("title") or eid)
             for eid in verdicts[match["solution_id"]][1].shown if eid in evaluations}
     places = find_places(store, text)
-    initiatives = similar_initiatives(store, text, [m["solution_id"] for m in matches],
+    # The tiers of similar initiatives follow the solutions the words match; those close in
+    # meaning only lead them when the words match none.
+    worded = [m["solution_id"] for m in matches if m["score"] >= SUGGEST_THRESHOLD]
+    initiatives = similar_initiatives(store, text, worded or [m["solution_id"] for m in matches],
                                       places, when, verdicts)
     return {"matches": matches, "zombie_risk": risk,
             "read_first": _read_first(read_first[:limit], evaluations, verdicts, names,
@@ -339,6 +306,7 @@ def similar_initiatives(store: Store, text: str, solution_ids: list[str],
     if len(tier) < limit:
         for f in fulltext(store, Label.INITIATIVE, text, TEXT_POOL):
             tier.setdefault(str(f["node"].get("id")), (WORDED, None))
+    if len(tier) < limit:  # too few share the words: those close in meaning too
         meaning = {iid: c for iid, c in _meaning(store, text, TEXT_POOL).items()
                    if c >= CHECK_MEANING_FLOOR}
         for iid in meaning:
