@@ -10,7 +10,7 @@ Two rankings are made for each kind of record (solution, initiative, evaluation,
 
 They are fused by **weighted reciprocal rank fusion**: a record's score is the sum over
 the rankings it is in of ``weight / (RRF_K + rank)`` (rank 1 first; ``WORDS_WEIGHT`` 1,
-``MEANING_WEIGHT`` 1.5), divided by the best possible sum (first in both) so that it lies
+times 1 + the matcher's confidence for a solution; ``MEANING_WEIGHT`` 1.5), divided by the best possible sum (first in both) so that it lies
 in [0, 1], times the weight of its kind (``KIND_WEIGHTS``: a solution that matches well
 comes first). ``RRF_K`` = 2, not the 60 of Cormack, Clarke and Büttcher (2009): their
 constant suits rankings of thousands of documents; here a kind has tens to hundreds of
@@ -93,6 +93,7 @@ class Hit:
     id: str
     name: str | None = None
     words_score: float = 0.0  # 0 to 1
+    confidence: float = 0.0  # the matcher's, for a solution
     words_rank: int | None = None
     meaning: float | None = None  # cosine
     meaning_rank: int | None = None
@@ -115,12 +116,15 @@ class Hit:
                 "listed": self.listed()}
 
 
-def rrf(words_rank: int | None, meaning_rank: int | None) -> float:
+def rrf(words_rank: int | None, meaning_rank: int | None, confidence: float = 0.0) -> float:
     """Reciprocal rank fusion of one record's ranks (1 first; None: not ranked), each
-    ranking with its weight, scaled to [0, 1] by the best possible sum."""
+    ranking with its weight, scaled to [0, 1] by the best possible sum. ``confidence``
+    (0 to 1: the matcher's, for a solution) raises the words' weight up to twofold: a
+    solution the words name outright stays first."""
+    words = WORDS_WEIGHT * (1.0 + confidence)
     total = sum(weight / (RRF_K + rank) for weight, rank in (
-        (WORDS_WEIGHT, words_rank), (MEANING_WEIGHT, meaning_rank)) if rank is not None)
-    return total / ((WORDS_WEIGHT + MEANING_WEIGHT) / (RRF_K + 1))
+        (words, words_rank), (MEANING_WEIGHT, meaning_rank)) if rank is not None)
+    return min(1.0, total / ((WORDS_WEIGHT + MEANING_WEIGHT) / (RRF_K + 1)))
 
 
 def search(store: Store, text: str, limit: int = 10, *,
@@ -157,6 +161,7 @@ def search(store: Store, text: str, limit: int = 10, *,
             h = hit(label, hid)
             h.words_rank = rank
             h.words_score = matched.get(hid, 0.0) if label is Label.SOLUTION else 0.0
+            h.confidence = h.words_score
     vector = vectors.query_vector(query)
     for label in VECTOR_LABELS:
         for rank, (nid, cosine) in enumerate(vectors.nearest(store, label, vector, pool),
@@ -165,7 +170,7 @@ def search(store: Store, text: str, limit: int = 10, *,
             h.meaning, h.meaning_rank = cosine, rank
     _words_matched(store, query, list(hits.values()))
     for h in hits.values():
-        h.score = KIND_WEIGHTS[h.kind] * rrf(h.words_rank, h.meaning_rank)
+        h.score = KIND_WEIGHTS[h.kind] * rrf(h.words_rank, h.meaning_rank, h.confidence)
     ranked = sorted(hits.values(), key=lambda h: (-h.score, h.kind.value, h.id))
     listed = [h for h in ranked if h.listed()]
     shown = ranked if everything else listed

@@ -707,8 +707,8 @@ FACETS = ("verdict", "intervention_type", "technology", "region", "icb", "site_k
 
 def search_data() -> dict[str, Any]:
     q = (request.args.get("q") or "").strip()
-    if len(q) > 10_000:
-        abort(400, "parameter 'q' is longer than 10000 characters")
+    if len(q) > 2000:
+        abort(400, "parameter 'q' is longer than 2000 characters")
     everything = choice_arg("all", ["1"]) == "1"
     chosen = {f: request.args.get(f) or None for f in FACETS}
     choice_arg("verdict", VERDICTS)
