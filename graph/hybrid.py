@@ -10,8 +10,9 @@ Two rankings are made for each kind of record (solution, initiative, evaluation,
 
 They are fused by **weighted reciprocal rank fusion**: a record's score is the sum over
 the rankings it is in of ``weight / (RRF_K + rank)`` (rank 1 first; ``WORDS_WEIGHT`` 1,
-times 1 + the matcher's confidence for a solution; ``MEANING_WEIGHT`` 1.5), divided by the best possible sum (first in both) so that it lies
-in [0, 1], times the weight of its kind (``KIND_WEIGHTS``: a solution that matches well
+times 1 + the matcher's confidence for a solution; ``MEANING_WEIGHT`` 1.5), divided by
+the best possible sum (first in both; capped at 1) so that it lies in [0, 1], times the
+weight of its kind (``KIND_WEIGHTS``: a solution that matches well
 comes first). ``RRF_K`` = 2, not the 60 of Cormack, Clarke and Büttcher (2009): their
 constant suits rankings of thousands of documents; here a kind has tens to hundreds of
 candidates, and with 60 the first and the tenth place scored nearly alike, so a record
