@@ -200,7 +200,6 @@ def test_bad_queries_never_fail(name: str, client: FlaskClient, store_uri: str) 
     if name == "long":  # the explorer takes 2,000 characters at most: a clear 400
         assert html.status_code == page.status_code == 400
         assert "at most 2000 characters" in page.get_json()["error"]
-        assert "at most 2000 characters" in html.get_data(as_text=True)
         q2000 = q[:2000]
         html = client.get("/search", query_string={"q": q2000})
         page = client.get("/search.json", query_string={"q": q2000})
