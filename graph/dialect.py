@@ -24,6 +24,13 @@ FULLTEXT_FIELDS: dict[Label, tuple[str, ...]] = {
     Label.LESSON: ("text",),
 }
 
+#: Labels whose nodes carry a sentence vector (``VECTOR_PROPERTY``), with the hash of the
+#: text it was made from (``VECTOR_HASH``): what search, resolution and the proposal check
+#: compare by meaning.
+VECTOR_LABELS: tuple[Label, ...] = (Label.SOLUTION, Label.INITIATIVE, Label.EVALUATION)
+VECTOR_PROPERTY = "embedding"
+VECTOR_HASH = "embedded_hash"
+VECTOR_DIMENSIONS = 384
 
 #: Other indexed properties: the change list is read by recording time, watches by user.
 PROPERTY_INDEXES: dict[Label, tuple[str, ...]] = {
@@ -40,6 +47,21 @@ def fulltext_index_name(label: Label) -> str:
     return f"tb_text_{label.value.lower()}"
 
 
+def vector_index_name(label: Label) -> str:
+    return f"tb_vector_{label.value.lower()}"
+
+
+#: Fuzzy matching of the full-text side: a word of ``FUZZY_ONE`` letters or more may be
+#: one edit away (a typo: "telehelth"), one of ``FUZZY_TWO`` or more two edits away
+#: ("rehabilitaion" for "rehabilitation"); shorter words match as written ("copd" is not
+#: "cope"). Both engines allow at most two edits.
+FUZZY_ONE, FUZZY_TWO = 5, 8
+
+
+def fuzzy_edits(word: str) -> int:
+    return 2 if len(word) >= FUZZY_TWO else 1 if len(word) >= FUZZY_ONE else 0
+
+
 class Dialect(ABC):
     name: str
 
@@ -54,6 +76,17 @@ class Dialect(ABC):
         node) and ``score`` (higher is better). The map is built after ``LIMIT``, for the best
         ``$limit`` hits only: a common word matches most of a large graph, and building it
         for every hit cost five times the search itself."""
+
+    @abstractmethod
+    def vector_query(self, label: Label) -> str:
+        """A statement with parameters ``$v`` (a unit vector) and ``$k`` yielding the ``$k``
+        nearest nodes of ``label`` by meaning: ``id`` and ``similarity`` (the cosine,
+        higher is nearer; see :meth:`similarity`)."""
+
+    @abstractmethod
+    def set_vectors(self, label: Label) -> str:
+        """A statement setting ``VECTOR_PROPERTY`` and ``VECTOR_HASH`` from ``$rows`` =
+        [{id, vector, hash}]."""
 
     @abstractmethod
     def _terms(self, words: list[str], every: bool) -> str:
@@ -73,13 +106,29 @@ class Neo4jDialect(Dialect):
         return (f"CREATE FULLTEXT INDEX {fulltext_index_name(label)} IF NOT EXISTS "
                 f"FOR (n:{label.value}) ON EACH [{fields}]")
 
+    def vector_index(self, label: Label) -> str:
+        return (f"CREATE VECTOR INDEX {vector_index_name(label)} IF NOT EXISTS "
+                f"FOR (n:{label.value}) ON (n.{VECTOR_PROPERTY}) OPTIONS {{indexConfig: {{"
+                f"`vector.dimensions`: {VECTOR_DIMENSIONS}, "
+                "`vector.similarity_function`: 'cosine'}}")
+
     def schema_statements(self) -> list[str]:
         out = [self.unique_constraint(label) for label in KEYED_LABELS]
         out += [f"CREATE INDEX tb_{label.value.lower()}_{prop} IF NOT EXISTS "
                 f"FOR (n:{label.value}) ON (n.{prop})"
                 for label, props in PROPERTY_INDEXES.items() for prop in props]
         out += [self.fulltext_index(label) for label in FULLTEXT_FIELDS]
+        out += [self.vector_index(label) for label in VECTOR_LABELS]
         return out
+
+    def vector_query(self, label: Label) -> str:
+        # Neo4j's score for cosine is (1 + cosine) / 2.
+        return (f"CALL db.index.vector.queryNodes('{vector_index_name(label)}', $k, $v) "
+                "YIELD node, score RETURN node.id AS id, 2 * score - 1 AS similarity")
+
+    def set_vectors(self, label: Label) -> str:
+        return (f"UNWIND $rows AS r MATCH (n:{label.value} {{id: r.id}}) "
+                f"SET n.{VECTOR_PROPERTY} = r.vector, n.{VECTOR_HASH} = r.hash")
 
     def fulltext_query(self, label: Label) -> str:
         FULLTEXT_FIELDS[label]  # only labels with a full-text index can be searched
@@ -89,10 +138,11 @@ class Neo4jDialect(Dialect):
                 "AS node, score")
 
     def _terms(self, words: list[str], every: bool) -> str:
-        # Lucene: terms are OR-ed by default, `+` makes one required, `word~1` allows one
-        # edit.
+        # Lucene: terms are OR-ed by default, `+` makes one required, `word~N` allows N
+        # edits.
         must = "+" if every else ""
-        return " ".join(f"{must}{w}~1" if len(w) >= 5 else must + w for w in _clean(words))
+        return " ".join(f"{must}{w}~{fuzzy_edits(w)}" if fuzzy_edits(w) else must + w
+                        for w in _clean(words))
 
 
 def _clean(words: list[str]) -> list[str]:
@@ -127,7 +177,30 @@ class FalkorDialect(Dialect):
                 for label, props in PROPERTY_INDEXES.items() for prop in props]
         out += [((label.value, FULLTEXT_FIELDS[label][0], "FULLTEXT"),
                  self.fulltext_index(label)) for label in FULLTEXT_FIELDS]
+        out += [((label.value, VECTOR_PROPERTY, "VECTOR"), self.vector_index(label))
+                for label in VECTOR_LABELS]
         return out
+
+    def vector_index(self, label: Label) -> str:
+        return (f"CREATE VECTOR INDEX FOR (n:{label.value}) ON (n.{VECTOR_PROPERTY}) "
+                f"OPTIONS {{dimension: {VECTOR_DIMENSIONS}, similarityFunction: 'cosine', "
+                # The defaults (efRuntime 10) returned one node of three asked for.
+                "M: 32, efConstruction: 200, efRuntime: 200}")
+
+    def vector_query(self, label: Label) -> str:
+        # FalkorDB's score for cosine is the distance, 1 - cosine.
+        return (f"CALL db.idx.vector.queryNodes('{label.value}', '{VECTOR_PROPERTY}', $k, "
+                "vecf32($v)) YIELD node, score RETURN node.id AS id, 1 - score AS similarity")
+
+    def set_vectors(self, label: Label) -> str:
+        return (f"UNWIND $rows AS r MATCH (n:{label.value} {{id: r.id}}) "
+                f"SET n.{VECTOR_PROPERTY} = vecf32(r.vector), n.{VECTOR_HASH} = r.hash")
+
+    def retype_vectors(self, label: Label) -> str:
+        """Vectors read back (as lists) and written again, in a copy of the graph, become
+        vectors again, so the copy's index holds them."""
+        return (f"MATCH (n:{label.value}) WHERE n.{VECTOR_PROPERTY} IS NOT NULL "
+                f"SET n.{VECTOR_PROPERTY} = vecf32(n.{VECTOR_PROPERTY})")
 
     def index_list(self) -> str:
         """The graph's indexes: ``label``, ``properties`` and ``types`` (property → index
@@ -142,9 +215,9 @@ class FalkorDialect(Dialect):
                 "AS node, score")
 
     def _terms(self, words: list[str], every: bool) -> str:
-        # RediSearch: `|` is OR, a space AND, `%word%` allows one edit.
-        return (" " if every else "|").join(f"%{w}%" if len(w) >= 5 else w
-                                            for w in _clean(words))
+        # RediSearch: `|` is OR, a space AND, `%word%` allows one edit, `%%word%%` two.
+        return (" " if every else "|").join(
+            "%" * fuzzy_edits(w) + w + "%" * fuzzy_edits(w) for w in _clean(words))
 
 
 def missing_indexes(dialect: FalkorDialect, indexes: list[dict[str, Any]]) -> list[str]:

@@ -19,7 +19,7 @@ from falkordb.query_result import QueryResult
 from redis.retry import Retry
 
 from triedbefore.graph import GraphError, QueryError, QueryRefused, StoreUnavailable, queries
-from triedbefore.graph.dialect import KEYED_LABELS, FalkorDialect
+from triedbefore.graph.dialect import KEYED_LABELS, VECTOR_LABELS, FalkorDialect
 from triedbefore.graph.falkor_wire import (
     STAT_NAMES,
     NotPlain,
@@ -367,6 +367,8 @@ class FalkorStore(Store):
             try:
                 new.ensure_schema()
                 self.copy_visible_into(new.write)
+                for label in VECTOR_LABELS:  # copied as lists: vectors again, indexed
+                    new.write(FalkorDialect().retype_vectors(label))
                 conn.execute_command("RENAME", building, target)
             except BaseException:
                 if conn.exists(building):

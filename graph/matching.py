@@ -751,6 +751,11 @@ class SolutionMatcher:
             pool = list(scores.items())
         return sorted(pool, key=lambda item: (-item[1], self._ids[item[0]]))[:k]
 
+    def vocabulary(self) -> dict[str, str]:
+        """The words of the solutions' texts (four letters or more), each with its stem:
+        the graph's own vocabulary, for "did you mean"."""
+        return self._surfaces
+
     def describes(self, text: str) -> bool:
         """Whether a word of ``text``, as written (no typo or truncation), is in a
         solution's text or is a generic project word: such a word says what was done, not
@@ -825,3 +830,14 @@ def resolve_decision(candidates: list[tuple[str, float]]) -> tuple[str, float, s
     if best >= SUGGEST_THRESHOLD:
         return best_id, best, "suggested"
     return None
+
+
+def edit_distance(a: str, b: str, limit: int) -> int:
+    """Edits (insert, delete, change, swap two letters) from ``a`` to ``b``, or
+    ``limit + 1`` once past ``limit``."""
+    return _osa_distance(a, b, limit)
+
+
+def stem(word: str) -> str:
+    """The matcher's stem of a lower-case word ("patients" → "patient")."""
+    return _stem(word)

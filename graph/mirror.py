@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from triedbefore.graph import GraphError, queries
+from triedbefore.graph.dialect import VECTOR_HASH, VECTOR_LABELS, VECTOR_PROPERTY
 from triedbefore.graph.store import (
     COPY_BATCH,
     HIDDEN_FROM_PUBLIC,
@@ -143,6 +144,12 @@ class MirroringStore(WrappedStore):
                                        if k not in NOT_COPIED}}
                             for r in self.main.read(queries.nodes_by_ids(label), {"ids": chunk})]
                     self.main.write_public_copy(queries.replace_nodes(label), {"rows": rows})
+                    vectors = [{"id": r["props"]["id"], "vector": r["props"][VECTOR_PROPERTY],
+                                "hash": r["props"].get(VECTOR_HASH)} for r in rows
+                               if r["props"].get(VECTOR_PROPERTY) is not None]
+                    if label in VECTOR_LABELS and vectors:  # copied as lists: vectors again
+                        self.main.write_public_copy(self.main.dialect.set_vectors(label),
+                                                    {"rows": vectors})
             for link in Link:
                 if link.source in PRIVATE_LABELS or link.target in PRIVATE_LABELS:
                     continue

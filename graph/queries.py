@@ -1157,6 +1157,28 @@ CONTEXT_COVERAGE = (
     "count(t.registered_patients) AS patients"
 )
 
+# --- sentence vectors (graph/vectors.py) ------------------------------------------------
+
+
+@cypher_builder
+def vectors_missing(label: Label) -> str:
+    """Up to ``$limit`` nodes of ``label`` without a sentence vector (new, or rewritten by
+    ingest, which drops it), other than ``$skip``: id and the texts a vector is made
+    from."""
+    return (f"MATCH (n:{label.value}) WHERE n.embedded_hash IS NULL AND NOT n.id IN $skip "
+            "RETURN n.id AS id, n.name AS name, n.aliases AS aliases, n.title AS title, "
+            "n.description AS description, n.problem AS problem, n.tags AS tags "
+            "LIMIT $limit")
+
+
+@cypher_builder
+def vector_texts(label: Label) -> str:
+    """The texts behind nodes' vectors (``$ids``): name or title, for "why it matched"."""
+    return (f"UNWIND $ids AS x MATCH (n:{label.value} {{id: x}}) "
+            "RETURN n.id AS id, n.name AS name, n.title AS title, n.aliases AS aliases, "
+            "n.tags AS tags, n.description AS description, n.text AS text")
+
+
 # --- the query console's row limit (graph/readonly.py) --------------------------------
 
 

@@ -15,18 +15,23 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from triedbefore.graph import BadArgument, NotFound, queries, settings
+from triedbefore.graph import BadArgument, NotFound, queries, settings, vectors
 from triedbefore.graph.analytics import COUNTED_LINKS
-from triedbefore.graph.matching import SolutionMatcher, SolutionText, resolve_decision
+from triedbefore.graph.matching import (
+    SUGGEST_THRESHOLD,
+    SolutionMatcher,
+    SolutionText,
+    resolve_decision,
+)
 from triedbefore.graph.store import Store
 from triedbefore.ontology import vocab
-from triedbefore.ontology.vocab import LinkHow
+from triedbefore.ontology.vocab import Label, LinkHow
 
 PAGE = 5000
 DECISIONS: tuple[str, ...] = tuple(how.value for how in vocab.DECISIONS)
@@ -132,15 +137,38 @@ def resolve(store: Store, *, run_id: str | None = None, only: AbstractSet[str] |
     store.write(queries.DROP_SHADOWED_LINKS)
     matcher = solution_matcher(store)
     out: list[Resolution] = []
+    by_meaning = _by_meaning(store) if vectors.enabled() else None
     for rows in _row_pages(store, only):
-        changes = _resolve_page(matcher, rows, out, touched)
+        changes = _resolve_page(matcher, rows, out, touched, by_meaning)
         if changes:
             store.write(queries.SET_RESOLUTION, {"rows": changes, "run_id": run_id})
     return out
 
 
+#: An initiative whose words match no solution is proposed to a curator (never linked)
+#: for the solution nearest its meaning when the cosine of their sentence vectors is at
+#: least this, and this much above the runner-up's; its score is the cosine times the
+#: suggestion threshold, so it ranks below every match by words.
+MEANING_SUGGEST = 0.6
+MEANING_MARGIN = 0.05
+
+
+def _by_meaning(store: Store) -> Callable[[str, set[str]], tuple[str, float] | None]:
+    def nearest(text: str, rejected: set[str]) -> tuple[str, float] | None:
+        near = [(sid, c) for sid, c in vectors.nearest(
+            store, Label.SOLUTION, vectors.text_vector(text), 5) if sid not in rejected]
+        if not near or near[0][1] < MEANING_SUGGEST or (
+                len(near) > 1 and near[0][1] - near[1][1] < MEANING_MARGIN):
+            return None
+        return near[0][0], SUGGEST_THRESHOLD * near[0][1]
+
+    return nearest
+
+
 def _resolve_page(matcher: SolutionMatcher, rows: list[dict[str, Any]],
-                  out: list[Resolution], touched: set[str] | None) -> list[dict[str, Any]]:
+                  out: list[Resolution], touched: set[str] | None,
+                  by_meaning: Callable[[str, set[str]], tuple[str, float] | None] | None = None
+                  ) -> list[dict[str, Any]]:
     """Resolve one page of initiatives: their states go to ``out``; returns the links to
     write."""
     changes: list[dict[str, Any]] = []
@@ -163,6 +191,9 @@ def _resolve_page(matcher: SolutionMatcher, rows: list[dict[str, Any]],
         out.extend(Resolution(iid, s, None, "rejected") for s in sorted(rejected))
         candidates = [(sid, score) for sid, score in next(matches) if sid not in rejected]
         decision = resolve_decision(candidates)
+        if decision is None and by_meaning is not None:
+            near = by_meaning(vectors.text_of(Label.INITIATIVE, row), rejected)
+            decision = (near[0], near[1], "suggested") if near else None
         current = [(str(link["solution_id"]), link.get("how"), link.get("score"))
                    for link in links if link.get("how") in ("inferred", "suggested")]
         if decision is None:

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from triedbefore.graph import analytics, asof, costs, queries, wording
+from triedbefore.graph import analytics, asof, costs, hybrid, queries, vectors, wording
 from triedbefore.graph.analytics import COUNTED_LINKS
 from triedbefore.graph.context import for_check
-from triedbefore.graph.dialect import fulltext_terms
+from triedbefore.graph.fulltext import fulltext
 from triedbefore.graph.matching import (
     AUTO_LINK_THRESHOLD,
     STOPWORDS,
@@ -58,71 +58,38 @@ KIND_WEIGHTS: dict[Label, float] = {
 }
 NAME_FIELD = {Label.INITIATIVE: "title", Label.EVALUATION: "title", Label.SITE: "name",
               Label.LESSON: "text"}
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-MAX_QUERY_WORDS = 32
-
-
-def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())[:MAX_QUERY_WORDS]
-
-
-def fulltext(store: Store, label: Label, text: str, limit: int) -> list[dict[str, Any]]:
-    """The best ``limit`` nodes of ``label`` for ``text``, in passes that stop once
-    ``limit`` are found: nodes with every word; then with every word that is not a stop
-    word ("for", "at", "does"); then with any word that is not a stop word. (The engine's
-    cost grows with the number of nodes that match, and one stop word alone matches half
-    of a large graph.)"""
-    query = words(text)
-    if not fulltext_terms(store.dialect, query):
-        return []
-    content = [w for w in query if w not in STOPWORDS] or query
-    passes: list[str] = []
-    for some, every in ((query, True), (content, True), (content, False)):
-        if every and len(set(some)) < 2:
-            continue
-        terms = fulltext_terms(store.dialect, some, every)
-        if terms and terms not in passes:
-            passes.append(terms)
-    statement = store.dialect.fulltext_query(label)
-    found: dict[Any, dict[str, Any]] = {}
-    for terms in passes:
-        for r in store.read(statement, {"q": terms, "limit": limit}):
-            found.setdefault(r["node"].get("id"), {"node": r["node"],
-                                                    "score": float(r["score"])})
-        if len(found) >= limit:
-            break
-    return list(found.values())[:limit]
-
-
 def search(store: Store, text: str, limit: int = 10) -> list[dict[str, Any]]:
-    """Ranked hits of every kind: ``{"kind", "id", "name", "score"}``."""
-    if not text.strip():
-        return []
-    hits: list[dict[str, Any]] = []
-    matcher = solution_matcher(store)
-    names = solution_names(store)
-    for sid, score in matcher.match(text, k=limit):
-        if score >= SUGGEST_THRESHOLD / 2:
-            hits.append({"kind": "solution", "id": sid, "name": names.get(sid, sid),
-                         "score": round(score, 4)})
-    for label, weight in KIND_WEIGHTS.items():
-        found = fulltext(store, label, text, limit)
-        if not found:
-            continue
-        top = max(f["score"] for f in found) or 1.0
-        for f in found:
-            node = f["node"]
-            hits.append({"kind": label.value.lower(), "id": node.get("id"),
-                         "name": node.get(NAME_FIELD[label]),
-                         "score": round(weight * f["score"] / top * _best(hits), 4)})
-    hits.sort(key=lambda h: (-h["score"], h["kind"], str(h["id"])))
-    return hits[:limit]
+    """Ranked hits of every kind above the relevance floor: ``{"kind", "id", "name",
+    "score", "why", "listed"}`` (hybrid retrieval: :mod:`~triedbefore.graph.hybrid`)."""
+    return list(hybrid.search(store, text, limit)["hits"])
 
 
-def _best(hits: list[dict[str, Any]]) -> float:
-    """Scale for full-text hits: below the best solution match when there is one."""
-    best = max((h["score"] for h in hits if h["kind"] == "solution"), default=0.0)
-    return best if best > 0 else 1.0
+#: A solution whose words the proposal does not share is still among the closest when
+#: their meanings are this close (cosine of the sentence vectors); its score is then the
+#: cosine scaled below the suggestion threshold's match, so it never makes a zombie risk.
+CHECK_MEANING_FLOOR = 0.5
+
+
+def _closest(store: Store, matcher: SolutionMatcher, text: str,
+             limit: int) -> list[tuple[str, float]]:
+    """The closest solutions: the matcher's above the suggestion threshold, then, while
+    fewer than ``limit``, those nearest in meaning (``CHECK_MEANING_FLOOR``)."""
+    out = [(sid, score) for sid, score in matcher.match(text, k=limit)
+           if score >= SUGGEST_THRESHOLD]
+    if len(out) < limit:
+        have = {sid for sid, _ in out}
+        query, _cut = hybrid.clean_query(text)
+        for sid, cosine in vectors.nearest(store, Label.SOLUTION, vectors.query_vector(query),
+                                           limit):
+            if cosine >= CHECK_MEANING_FLOOR and sid not in have and len(out) < limit:
+                out.append((sid, round(SUGGEST_THRESHOLD * cosine, 4)))
+    return out
+
+
+def _meaning(store: Store, text: str, k: int) -> dict[str, float]:
+    """Initiatives nearest the proposal in meaning: id → cosine."""
+    query, _cut = hybrid.clean_query(text)
+    return dict(vectors.nearest(store, Label.INITIATIVE, vectors.query_vector(query), k))
 
 
 def _cites(text: str, ref: str) -> bool:
@@ -147,9 +114,7 @@ def check(store: Store, text: str, as_of: str | date | None = None,
     if as_of is not None:  # a solution no one had tried or evaluated by then is not shown
         first_starts = {str(r["id"]): int(r["first_start"]) for r in store.read(
             queries.SOLUTION_FIRST_STARTS, {"counted": COUNTED_LINKS})}
-    for sid, score in matcher.match(text, k=limit):
-        if score < SUGGEST_THRESHOLD:
-            continue
+    for sid, score in _closest(store, matcher, text, limit):
         evidence = analytics.solution_evidence(store, sid)
         if as_of is not None and not asof.solution_known(
                 first_starts.get(sid), min((e.published_hi for e in evidence), default=None),
@@ -187,7 +152,10 @@ def check(store: Store, text: str, as_of: str | date | None = None,
     for match in matches:
         match["costs"] = spent[match["solution_id"]]
     places = find_places(store, text)
-    initiatives = similar_initiatives(store, text, [m["solution_id"] for m in matches],
+    # The tiers of similar initiatives follow the solutions the words match; those close in
+    # meaning only lead them when the words match none.
+    worded = [m["solution_id"] for m in matches if m["score"] >= SUGGEST_THRESHOLD]
+    initiatives = similar_initiatives(store, text, worded or [m["solution_id"] for m in matches],
                                       places, when, verdicts)
     report = {"matches": matches, "zombie_risk": risk,
               "read_first": _read_first(read_first[:limit], evaluations, verdicts, names,
@@ -348,9 +316,15 @@ def similar_initiatives(store: Store, text: str, solution_ids: list[str],
                 "id": sid, "counted": COUNTED_LINKS, "when": when,
                 "limit": SOLUTION_INITIATIVES_MAX}):
             tier.setdefault(str(row["id"]), (CLOSEST if rank == 0 else CLOSE, sid))
+    meaning: dict[str, float] = {}
     if len(tier) < limit:
         for f in fulltext(store, Label.INITIATIVE, text, TEXT_POOL):
             tier.setdefault(str(f["node"].get("id")), (WORDED, None))
+    if len(tier) < limit:  # too few share the words: those close in meaning too
+        meaning = {iid: c for iid, c in _meaning(store, text, TEXT_POOL).items()
+                   if c >= CHECK_MEANING_FLOOR}
+        for iid in meaning:
+            tier.setdefault(iid, (WORDED, None))
     if not tier:
         return []
     rows = [r for r in store.read(queries.CHECK_INITIATIVES,
@@ -369,7 +343,7 @@ def similar_initiatives(store: Store, text: str, solution_ids: list[str],
     for row in rows:
         iid = str(row["id"])
         level, why_near = _nearness(row["sites"] or [], chains, places)
-        sim = similarity.get(iid, 0.0)
+        sim = max(similarity.get(iid, 0.0), meaning.get(iid, 0.0))
         rank, via = tier[iid]
         if rank == WORDED and sim <= 0:
             continue  # the full-text index matched a word the matcher does not count
@@ -401,7 +375,7 @@ def similar_initiatives(store: Store, text: str, solution_ids: list[str],
         reason = ([f"an attempt at {name}, the closest solution"] if r["tier"] == CLOSEST
                   else [f"an attempt at {name}, another close solution"]
                   if r["tier"] == CLOSE else
-                  ["it shares words with the proposal but is not an attempt at a close "
+                  ["it shares words or meaning with the proposal but is not an attempt at a close "
                    "solution"])
         if r["why_near"]:
             reason.append(r["why_near"])

@@ -155,6 +155,16 @@ TOKEN_DAYS = Setting(
     "token_days", "TRIEDBEFORE_TOKEN_DAYS", "90",
     "Days a new API token lasts (`user token --days` overrides); 0: no expiry",
 )
+SEARCH_MAX_QUERY_CHARS = Setting(
+    "search_max_query_chars", "TRIEDBEFORE_SEARCH_MAX_QUERY_CHARS", "500",
+    "Longest search query, in characters: a longer one is cut (at a word boundary) before "
+    "it is embedded and searched, and the answer says so",
+)
+SEARCH_VECTORS = Setting(
+    "search_vectors", "TRIEDBEFORE_SEARCH_VECTORS", "yes",
+    "yes: ingest embeds new or changed solutions, initiatives and evaluations and search "
+    "compares meanings too (when the model package is installed); no: words only",
+)
 
 REPLICA_WAIT = Setting(
     "replica_wait", "TRIEDBEFORE_REPLICA_WAIT", "1",
@@ -174,7 +184,7 @@ SETTINGS: tuple[Setting, ...] = (
     SECRET_KEY, CONSOLE_ROW_LIMIT, CONSOLE_TIMEOUT_MS, CONSOLE_ANONYMOUS, CONSOLE_QUERIES,
     QUERY_MEMORY_MB, CONSOLE_SERVER, CONSOLE_MEMORY_MB, HTTP_CACHE_TTL, CONSOLE_RATE,
     PUBLIC_GRAPH, RESTRICTED_ROLE, TOKEN_DAYS, PUBLIC_URL,
-    REPLICA_WAIT, REPLICA_WAIT_TIMEOUT_MS,
+    REPLICA_WAIT, REPLICA_WAIT_TIMEOUT_MS, SEARCH_MAX_QUERY_CHARS, SEARCH_VECTORS,
 )
 
 

@@ -24,7 +24,7 @@ PAGE = 5000
 
 #: Properties the graph keeps for itself; never exported as columns.
 INTERNAL = {"run_id", "row_hash", "aliases_text", "tags_text", "sms_effective", "measure_key",
-            "declares_solution"}
+            "declares_solution", "embedding", "embedded_hash"}
 
 RDF_FORMATS = ("turtle", "jsonld")
 

@@ -9,20 +9,22 @@ can skip a step:
 1. record the run: an ``IngestRun`` node with the source, checksums and status;
 2. validate the rows, check their references and write them (:class:`~.loader.Loader`);
 3. the source's own writes, inside the same run;
-4. resolve solutions for initiatives loaded without one (those the run wrote; every one
+4. embed the rows new or changed in meaning: solutions, initiatives and evaluations
+   without a sentence vector (``graph/vectors.py``), in batches;
+5. resolve solutions for initiatives loaded without one (those the run wrote; every one
    when solutions changed or the source asks);
-5. record what the run changed about the evidence: verdict changes and new zombie
+6. record what the run changed about the evidence: verdict changes and new zombie
    repeats (``VerdictChange`` nodes);
-6. keep the public copy (the graph without restricted records) in step: each write is
+7. keep the public copy (the graph without restricted records) in step: each write is
    made to it too when it was in step before the run, otherwise it is rebuilt at the end;
-7. when anything changed, bump the graph version held in the graph and give its copy the
+8. when anything changed, bump the graph version held in the graph and give its copy the
    same number, so every process reading either (every explorer worker) knows its cached
    answers are stale (a run that changed nothing, such as an unchanged re-load, leaves
    every cache warm);
-8. write the problem report, when there are problems and a folder for it;
-9. on a replicated deployment, wait until ``replica_wait`` replicas hold every write
-   before the run is done, and fail it if the primary changed while it wrote
-   (:meth:`~triedbefore.graph.store.Store.acknowledged`).
+9. write the problem report, when there are problems and a folder for it;
+10. on a replicated deployment, wait until ``replica_wait`` replicas hold every write
+    before the run is done, and fail it if the primary changed while it wrote
+    (:meth:`~triedbefore.graph.store.Store.acknowledged`).
 
 Row sources are read as a stream (:class:`~.bundle.Bundle`) or held in memory
 (:class:`~.bundle.MemoryBundle`); nothing is written to a temporary file to get rows in.
@@ -35,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from triedbefore.graph import queries
+from triedbefore.graph import queries, vectors
 from triedbefore.graph.changes import Touched
 from triedbefore.graph.changes import record_changes as record
 from triedbefore.graph.mirror import MirroringStore
@@ -147,6 +149,7 @@ def _run(store: Store, source: Source, loader: Loader,
     source.loaded(loader)
     for ids in batched(loader.redeclared, loader.batch_size):
         graph.write(queries.DROP_SHADOWED_BY_IDS, {"ids": ids})
+    vectors.update(graph)
     # New or changed solutions may match any unresolved initiative; otherwise only the
     # initiatives this run wrote need a look, unless the run before stopped short of
     # resolving (killed): then the initiatives it wrote, now unchanged, need one too.

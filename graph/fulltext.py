@@ -1,0 +1,50 @@
+"""The engine's full-text index, searched in passes (search, the proposal check's
+places and initiatives, hybrid retrieval's words)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from triedbefore.graph.dialect import fulltext_terms
+from triedbefore.graph.matching import STOPWORDS
+from triedbefore.graph.store import Store
+from triedbefore.ontology.vocab import Label
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+MAX_QUERY_WORDS = 32
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())[:MAX_QUERY_WORDS]
+
+
+def fulltext(store: Store, label: Label, text: str, limit: int) -> list[dict[str, Any]]:
+    """The best ``limit`` nodes of ``label`` for ``text``, in passes that stop once
+    ``limit`` are found: nodes with every word; then with every word that is not a stop
+    word ("for", "at", "does"); then with any word that is not a stop word. (The engine's
+    cost grows with the number of nodes that match, and one stop word alone matches half
+    of a large graph.)"""
+    query = words(text)
+    if not fulltext_terms(store.dialect, query):
+        return []
+    content = [w for w in query if w not in STOPWORDS] or query
+    passes: list[str] = []
+    for some, every in ((query, True), (content, True), (content, False)):
+        if every and len(set(some)) < 2:
+            continue
+        terms = fulltext_terms(store.dialect, some, every)
+        if terms and terms not in passes:
+            passes.append(terms)
+    statement = store.dialect.fulltext_query(label)
+    found: dict[Any, dict[str, Any]] = {}
+    for terms in passes:
+        for r in store.read(statement, {"q": terms, "limit": limit}):
+            found.setdefault(r["node"].get("id"), {"node": r["node"],
+                                                    "score": float(r["score"])})
+        if len(found) >= limit:
+            break
+    return list(found.values())[:limit]
+
+
+__all__ = ["MAX_QUERY_WORDS", "fulltext", "words"]

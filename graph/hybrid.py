@@ -1,0 +1,288 @@
+"""Hybrid retrieval: words and meaning, fused into one ranking.
+
+Two rankings are made for each kind of record (solution, initiative, evaluation, site):
+
+- **words**: solutions by the text matcher (names, aliases, descriptions, problems, tags;
+  typos, abbreviations, synonyms), the other kinds by the engine's full-text index with
+  fuzzy matching (``dialect.fuzzy_edits``: one edit for words of 5+ letters, two for 8+);
+- **meaning**: the nearest records to the query's sentence vector in the engine's vector
+  index (solutions, initiatives and evaluations; see ``graph/vectors.py``).
+
+They are fused by **weighted reciprocal rank fusion**: a record's score is the sum over
+the rankings it is in of ``weight / (RRF_K + rank)`` (rank 1 first; ``WORDS_WEIGHT`` 1,
+times 1 + the matcher's confidence for a solution; ``MEANING_WEIGHT`` 1.5), divided by
+the best possible sum (first in both; capped at 1) so that it lies in [0, 1], times the
+weight of its kind (``KIND_WEIGHTS``: a solution that matches well
+comes first). ``RRF_K`` = 2, not the 60 of Cormack, Clarke and Büttcher (2009): their
+constant suits rankings of thousands of documents; here a kind has tens to hundreds of
+candidates, and with 60 the first and the tenth place scored nearly alike, so a record
+found by both rankings far down beat the one meaning ranked first. The constants were
+chosen on the development split of ``bench/quality`` (paraphrase and typo queries);
+the held-out split was scored once, after.
+
+A **relevance floor** keeps noise out: a record is listed when its words match well
+(``WORDS_FLOOR``: the matcher's score for a solution, the share of the query's content
+words found in the record's text for the others) or its meaning is close
+(``MEANING_FLOOR``, cosine of the sentence vectors). The rest are counted and listed
+only on request.
+
+Each hit says **why it matched**: the query's words it holds (as written, or the word
+the query's spelling stood for) and, when its meaning is close, "similar meaning".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from triedbefore.graph import queries, settings, vectors
+from triedbefore.graph.dialect import VECTOR_LABELS, fuzzy_edits
+from triedbefore.graph.fulltext import fulltext
+from triedbefore.graph.matching import STOPWORDS, SUGGEST_THRESHOLD, edit_distance, stem
+from triedbefore.graph.resolution import solution_matcher, solution_names
+from triedbefore.graph.store import Store
+from triedbefore.ontology.vocab import Label
+
+#: The constant of reciprocal rank fusion and the weight of each ranking (see the module
+#: docstring).
+RRF_K = 2
+WORDS_WEIGHT = 1.0
+MEANING_WEIGHT = 1.5
+KIND_WEIGHTS: dict[Label, float] = {
+    Label.SOLUTION: 1.0,
+    Label.INITIATIVE: 0.8,
+    Label.EVALUATION: 0.7,
+    Label.SITE: 0.4,
+    Label.LESSON: 0.6,
+}
+NAME_FIELD = {Label.SOLUTION: "name", Label.INITIATIVE: "title", Label.EVALUATION: "title",
+              Label.SITE: "name", Label.LESSON: "text"}
+#: Listed when the words match at least this well (0 to 1)…
+WORDS_FLOOR = 0.5
+#: … or the meaning is at least this close (cosine of the sentence vectors; unrelated
+#: texts score about 0 to 0.2 with this model).
+MEANING_FLOOR = 0.30
+#: Records read from each ranking, per kind, before fusion.
+POOL = 60
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def max_query_chars() -> int:
+    return max(1, int(settings.SEARCH_MAX_QUERY_CHARS.get()))
+
+
+def clean_query(text: str) -> tuple[str, bool]:
+    """The query as searched: spaces collapsed, cut to ``search_max_query_chars``
+    characters (at a word boundary when there is one); and whether it was cut."""
+    text = " ".join(text.split())
+    limit = max_query_chars()
+    if len(text) <= limit:
+        return text, False
+    cut = text[:limit]
+    if " " in cut and not text[limit].isspace():
+        cut = cut.rsplit(" ", 1)[0]
+    return cut, True
+
+
+def query_words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+@dataclass
+class Hit:
+    kind: Label
+    id: str
+    name: str | None = None
+    words_score: float = 0.0  # 0 to 1
+    confidence: float = 0.0  # the matcher's, for a solution
+    words_rank: int | None = None
+    meaning: float | None = None  # cosine
+    meaning_rank: int | None = None
+    matched: list[str] = field(default_factory=list)
+    score: float = 0.0
+
+    def listed(self) -> bool:
+        return self.words_score >= WORDS_FLOOR or (
+            self.meaning is not None and self.meaning >= MEANING_FLOOR)
+
+    def why(self) -> dict[str, Any]:
+        close = self.meaning is not None and self.meaning >= MEANING_FLOOR
+        return {"words": self.matched,
+                "meaning": round(self.meaning, 4) if close and self.meaning is not None
+                else None}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind.value.lower(), "id": self.id, "name": self.name,
+                "score": round(self.score, 4), "why": self.why(),
+                "listed": self.listed()}
+
+
+def rrf(words_rank: int | None, meaning_rank: int | None, confidence: float = 0.0) -> float:
+    """Reciprocal rank fusion of one record's ranks (1 first; None: not ranked), each
+    ranking with its weight, scaled to [0, 1] by the best possible sum. ``confidence``
+    (0 to 1: the matcher's, for a solution) raises the words' weight up to twofold: a
+    solution the words name outright stays first."""
+    words = WORDS_WEIGHT * (1.0 + confidence)
+    total = sum(weight / (RRF_K + rank) for weight, rank in (
+        (words, words_rank), (MEANING_WEIGHT, meaning_rank)) if rank is not None)
+    return min(1.0, total / ((WORDS_WEIGHT + MEANING_WEIGHT) / (RRF_K + 1)))
+
+
+def search(store: Store, text: str, limit: int = 10, *,
+           everything: bool = False) -> dict[str, Any]:
+    """Hits of every kind for ``text``, best first: ``{"hits": [...], "below_floor": n,
+    "did_you_mean": str | None, "cut": bool, "message": str | None}``. ``everything``
+    lists the hits below the relevance floor too."""
+    query, cut = clean_query(text)
+    words = query_words(query)
+    if not words:
+        message = ("Type a word or two to search for." if not query else
+                   "Nothing to search for: the query has no letters or digits.")
+        return {"hits": [], "below_floor": 0, "did_you_mean": None, "cut": cut,
+                "message": message, "query": query}
+    pool = max(POOL, limit)
+    hits: dict[tuple[Label, str], Hit] = {}
+
+    def hit(kind: Label, hid: str) -> Hit:
+        return hits.setdefault((kind, hid), Hit(kind, hid))
+
+    matcher = solution_matcher(store)
+    # Solutions: the matcher's ranking, then the full-text index's other hits (a typo of
+    # a word the matcher's vocabulary lacks).
+    ranked_solutions = [sid for sid, score in matcher.match(query, k=pool)
+                        if score >= SUGGEST_THRESHOLD / 2]
+    matched = dict(matcher.match(query, k=pool))
+    for label in KIND_WEIGHTS:
+        ids = ranked_solutions if label is Label.SOLUTION else []
+        for f in fulltext(store, label, query, pool):
+            node = f["node"]
+            if str(node.get("id")) not in ids:
+                ids.append(str(node.get("id")))
+        for rank, hid in enumerate(ids[:pool], start=1):
+            h = hit(label, hid)
+            h.words_rank = rank
+            h.words_score = matched.get(hid, 0.0) if label is Label.SOLUTION else 0.0
+            h.confidence = h.words_score
+    vector = vectors.query_vector(query)
+    for label in VECTOR_LABELS:
+        for rank, (nid, cosine) in enumerate(vectors.nearest(store, label, vector, pool),
+                                             start=1):
+            h = hit(label, nid)
+            h.meaning, h.meaning_rank = cosine, rank
+    _words_matched(store, query, list(hits.values()))
+    for h in hits.values():
+        h.score = KIND_WEIGHTS[h.kind] * rrf(h.words_rank, h.meaning_rank, h.confidence)
+    ranked = sorted(hits.values(), key=lambda h: (-h.score, h.kind.value, h.id))
+    listed = [h for h in ranked if h.listed()]
+    shown = ranked if everything else listed
+    suggestion = did_you_mean(store, query)
+    return {"hits": [h.as_dict() for h in shown[:limit]] if limit else
+            [h.as_dict() for h in shown],
+            "below_floor": len(ranked) - len(listed), "did_you_mean": suggestion,
+            "cut": cut, "message": None, "query": query}
+
+
+def _words_matched(store: Store, query: str, hits: list[Hit]) -> None:
+    """Fill each hit's name, the query's content words its text holds (or a word of its
+    text the query's spelling stood for), and, for records other than solutions, the
+    share of the query's content words found (their ``words_score``)."""
+    content = [w for w in dict.fromkeys(query_words(query)) if w not in STOPWORDS] or \
+        list(dict.fromkeys(query_words(query)))
+    names = solution_names(store)
+    by_kind: dict[Label, list[Hit]] = {}
+    hits_by_key: dict[tuple[Label, str], Hit] = {}
+    for h in hits:
+        by_kind.setdefault(h.kind, []).append(h)
+        hits_by_key[(h.kind, h.id)] = h
+    owned: dict[tuple[Label, str], tuple[dict[str, Any], set[str]]] = {}
+    for kind, group in by_kind.items():
+        texts = {str(r["id"]): r for r in store.read(queries.vector_texts(kind),
+                                                     {"ids": [h.id for h in group]})}
+        for h in group:
+            row = texts.get(h.id, {})
+            owned[(kind, h.id)] = (row, set(query_words(" ".join(str(p) for p in (
+                row.get("name"), row.get("title"), row.get("description"), row.get("text"),
+                *(row.get("aliases") or ()), *(row.get("tags") or ())) if p))))
+    # Each query word's forms in the hits' texts, found once for all hits: itself, a word
+    # of the same stem, or one within the fuzzy rule's edits (the record's spelling).
+    every = set().union(*(own for _, own in owned.values())) if owned else set()
+    forms: dict[str, list[tuple[int, str]]] = {}
+    for word in content:
+        root, edits = stem(word), fuzzy_edits(word)
+        found = [(0 if w == word else 1, w) for w in every if w == word or stem(w) == root]
+        if edits and not found:  # a word the texts hold as written is no typo
+            found += [(1 + d, w) for w in every
+                      if abs(len(w) - len(word)) <= edits and w != word and stem(w) != root
+                      and (d := edit_distance(word, w, edits)) <= edits]
+        forms[word] = sorted(found)
+    for (kind, hid), (row, own) in owned.items():
+        h = hits_by_key[(kind, hid)]
+        if h.name is None:
+            h.name = names.get(hid) if kind is Label.SOLUTION else \
+                row.get(NAME_FIELD[kind]) or row.get("name")
+        h.matched = [next(w for _, w in forms[word] if w in own) for word in content
+                     if any(w in own for _, w in forms[word])]
+        share = len(h.matched) / len(content) if content and h.words_rank else 0.0
+        h.words_score = max(h.words_score, share)
+
+
+_VOCABULARIES: dict[tuple[str, str], tuple[int, frozenset[str]]] = {}
+
+
+def _vocabulary(store: Store) -> frozenset[str]:
+    """The words (four letters or more) of the solutions' names, aliases, tags,
+    descriptions and problems; made again when the solutions change."""
+    matcher = solution_matcher(store)  # rebuilt when the solutions change
+    key = (store.uri.raw, store.uri.graph)
+    cached = _VOCABULARIES.get(key)
+    if cached is not None and cached[0] == id(matcher):
+        return cached[1]
+    words: set[str] = set()
+    for r in store.read(queries.SOLUTION_TEXTS):
+        for part in (r.get("name"), r.get("description"), r.get("problem"),
+                     *(r.get("aliases") or ()), *(r.get("tags") or ())):
+            words.update(w for w in query_words(str(part or "")) if len(w) >= 4
+                         and w.isalpha())
+    vocabulary = frozenset(words)
+    _VOCABULARIES[key] = (id(matcher), vocabulary)
+    return vocabulary
+
+
+def did_you_mean(store: Store, query: str) -> str | None:
+    """The query with each word that is not in the graph's vocabulary (the solutions'
+    names, aliases, tags and descriptions) but one or two edits from a word that is
+    (``fuzzy_edits``, at least one), replaced by it; None when there is no such word. A
+    word the graph does not know finds weak hits at best, however many the others find."""
+    vocabulary = _vocabulary(store)
+    known_stems = {stem(w) for w in vocabulary}
+    ordered = sorted(vocabulary)
+    changed = False
+    out: list[str] = []
+    for token in re.split(r"(\W+)", query):
+        lower = token.lower()
+        if not lower.isalpha() or lower in STOPWORDS or len(lower) < 4 or \
+                lower in vocabulary or stem(lower) in known_stems:
+            out.append(token)
+            continue
+        limit = max(1, fuzzy_edits(lower))
+        best: tuple[int, str] | None = None
+        for candidate in ordered:
+            if abs(len(candidate) - len(lower)) > limit:
+                continue
+            d = edit_distance(lower, candidate, limit)
+            if d <= limit and (best is None or d < best[0]):
+                best = (d, candidate)
+        if best is None:
+            out.append(token)
+            continue
+        changed = True
+        out.append(best[1])
+    if not changed:
+        return None
+    suggestion = "".join(out)
+    return suggestion if suggestion.lower() != query.lower() else None
+
+
+__all__ = ["KIND_WEIGHTS", "MEANING_FLOOR", "RRF_K", "WORDS_FLOOR", "clean_query",
+           "did_you_mean", "rrf", "search"]

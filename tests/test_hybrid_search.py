@@ -1,0 +1,239 @@
+"""Hybrid search: the fusion rule, vectors kept by the write path, typos and "did you
+mean", the relevance floor, the proposal check by meaning, and bad queries."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from flask.testing import FlaskClient
+
+from triedbefore.graph import embedding, hybrid, settings, vectors
+from triedbefore.graph import search as searching
+from triedbefore.graph.falkor import FalkorStore
+from triedbefore.ingest.pipeline import ingest
+from triedbefore.ontology.vocab import Label
+from triedbefore.web.app import create_app
+from triedbefore.web.cli import cli
+
+SAMPLE = Path(__file__).resolve().parents[1] / "ingest" / "sample"
+needs_model = pytest.mark.skipif(not embedding.available(),
+                                 reason="the sentence model package is not installed")
+
+BAD_QUERIES = {
+    "empty": "",
+    "spaces": "   ",
+    "long": ("hospital at home for frail older people " * 300)[:10_000],
+    "non_latin": "在宅医療 病院 التطبيب عن بعد",
+    "emoji": "😀🏥💊",
+    "punctuation": "?!.,;:()[]{}\"'-*&^%$#@",
+}
+
+
+@pytest.fixture
+def client(read_sample: FalkorStore) -> FlaskClient:
+    return create_app({"TESTING": True, "STORE": read_sample,
+                       "SECRET_KEY": "test"}).test_client()
+
+
+def _vector_rows(store: FalkorStore) -> int:
+    return sum(int(r["n"]) for r in store.read(
+        "MATCH (n) WHERE n.embedded_hash IS NOT NULL RETURN count(n) AS n"))
+
+
+def _text_rows() -> int:
+    return sum(sum(1 for _ in csv.DictReader((SAMPLE / name).open(encoding="utf-8")))
+               for name in ("solutions.csv", "initiatives.csv", "evaluations.csv"))
+
+
+# --- the fusion rule ------------------------------------------------------------------------
+
+
+def test_reciprocal_rank_fusion_follows_the_documented_rule() -> None:
+    k, w, m = hybrid.RRF_K, hybrid.WORDS_WEIGHT, hybrid.MEANING_WEIGHT
+    best = (w + m) / (k + 1)
+    assert hybrid.rrf(1, 1) == pytest.approx(1.0)
+    assert hybrid.rrf(3, None) == pytest.approx(w / (k + 3) / best)
+    assert hybrid.rrf(None, 2) == pytest.approx(m / (k + 2) / best)
+    assert hybrid.rrf(2, 5) == pytest.approx((w / (k + 2) + m / (k + 5)) / best)
+    assert hybrid.rrf(None, None) == 0.0
+    # found by both rankings beats first place in one only; a better rank scores more
+    assert hybrid.rrf(2, 2) > hybrid.rrf(None, 1) > hybrid.rrf(None, 2)
+    # the matcher's confidence raises the words' weight up to twofold
+    assert hybrid.rrf(1, 3, confidence=1.0) == pytest.approx(
+        min(1.0, (2 * w / (k + 1) + m / (k + 3)) / best))
+    assert hybrid.rrf(2, None, confidence=0.5) == pytest.approx(1.5 * w / (k + 2) / best)
+
+
+# --- vectors kept by the write path ---------------------------------------------------------
+
+
+@needs_model
+def test_ingest_embeds_new_and_changed_rows_only(store: FalkorStore, tmp_path: Path) -> None:
+    embedding._remembered.clear()  # count real model runs
+    asked = embedding.calls
+    ingest(store, SAMPLE)
+    assert _vector_rows(store) == _text_rows()
+    assert embedding.calls - asked == _text_rows()
+    assert store.public_copy().read(
+        "MATCH (n:Solution) WHERE n.embedded_hash IS NOT NULL RETURN count(n) AS n"
+    )[0]["n"] == 12  # the public copy holds them too
+
+    asked = embedding.calls
+    ingest(store, SAMPLE)  # unchanged: nothing to embed
+    assert embedding.calls == asked
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(SAMPLE, bundle)
+    path = bundle / "solutions.csv"
+    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    rows[0]["description"] = "Acute care in the patient's own home, led by a consultant."
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    before = store.read("MATCH (s:Solution {id: $id}) RETURN s.embedded_hash AS h",
+                        {"id": rows[0]["solution_id"]})[0]["h"]
+    asked = embedding.calls
+    ingest(store, bundle)
+    assert embedding.calls - asked == 1  # the changed solution only
+    after = store.read("MATCH (s:Solution {id: $id}) RETURN s.embedded_hash AS h",
+                       {"id": rows[0]["solution_id"]})[0]["h"]
+    assert after and after != before
+
+
+def test_no_vectors_when_turned_off(store: FalkorStore,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(settings.SEARCH_VECTORS.env, "no")
+    asked = embedding.calls
+    ingest(store, SAMPLE)
+    assert embedding.calls == asked and _vector_rows(store) == 0
+    hits = hybrid.search(store, "telehealth", 5)["hits"]
+    assert hits and hits[0]["id"] == "SOL-TELE" and hits[0]["why"]["meaning"] is None
+
+
+# --- retrieval --------------------------------------------------------------------------
+
+
+@needs_model
+def test_typo_finds_the_solution_and_offers_the_spelling(read_sample: FalkorStore) -> None:
+    result = hybrid.search(read_sample, "telehelth", 10)
+    assert result["did_you_mean"] == "telehealth"
+    top = [h for h in result["hits"] if h["kind"] == "solution"][:3]
+    assert "SOL-TELE" in [h["id"] for h in top]
+    tele = next(h for h in top if h["id"] == "SOL-TELE")
+    assert tele["why"]["words"] == ["telehealth"]  # as the record spells it
+    assert hybrid.search(read_sample, "telehealth", 10)["did_you_mean"] is None
+
+
+@needs_model
+def test_paraphrase_matches_by_meaning(read_sample: FalkorStore) -> None:
+    result = hybrid.search(read_sample, "a nurse rings people at home to read their oxygen "
+                                        "levels and breathing", 10)
+    solutions = [h for h in result["hits"] if h["kind"] == "solution"]
+    assert "SOL-TELE" in [h["id"] for h in solutions[:3]]
+    tele = next(h for h in solutions if h["id"] == "SOL-TELE")
+    assert tele["why"]["meaning"] is not None and tele["why"]["meaning"] >= \
+        hybrid.MEANING_FLOOR
+
+
+@needs_model
+def test_relevance_floor_hides_weak_hits_unless_asked(read_sample: FalkorStore) -> None:
+    listed = hybrid.search(read_sample, "care homes", 0)
+    every = hybrid.search(read_sample, "care homes", 0, everything=True)
+    assert listed["below_floor"] > 0
+    assert len(every["hits"]) == len(listed["hits"]) + listed["below_floor"]
+    assert all(h["listed"] for h in listed["hits"])
+    assert not all(h["listed"] for h in every["hits"])
+    for h in listed["hits"]:
+        assert h["why"]["words"] and len(h["why"]["words"]) >= 1 or \
+            h["why"]["meaning"] is not None
+
+
+def test_search_page_facets_count_only_listed_hits(client: FlaskClient) -> None:
+    data = client.get("/search.json?q=frailty+assessment").get_json()
+    every = client.get("/search.json?q=frailty+assessment&all=1").get_json()
+    assert data["below_floor"] > 0 and every["all"] is True and not data["all"]
+    assert data["results"]["total"] < every["results"]["total"] <= \
+        data["results"]["total"] + data["below_floor"]
+    assert all(r["listed"] for r in data["results"]["items"])
+    counted = sum(n for _, n in data["facets"].get("year", []))
+    assert counted == sum(1 for r in _all_pages(client, "frailty+assessment")
+                          if r["facets"].get("year"))
+    assert sum(n for _, n in every["facets"].get("year", [])) >= counted
+
+
+def _all_pages(client: FlaskClient, q: str) -> list[dict[str, Any]]:
+    data = client.get(f"/search.json?q={q}&size=500").get_json()
+    assert data["results"]["total"] <= 500
+    return list(data["results"]["items"])
+
+
+def test_search_page_shows_why_and_did_you_mean(client: FlaskClient) -> None:
+    html = client.get("/search?q=telehelth").get_data(as_text=True)
+    assert "Did you mean" in html and "q=telehealth" in html
+    assert "words matched: telehealth" in html
+
+
+@needs_model
+def test_check_finds_solutions_and_initiatives_by_meaning(read_sample: FalkorStore) -> None:
+    text = ("We want a nurse to ring people with lung disease each morning and read the "
+            "oxygen levels their home devices send.")
+    report = searching.check(read_sample, text)
+    assert "SOL-TELE" in [m["solution_id"] for m in report["matches"][:3]]
+    assert report["initiatives"] and report["initiatives"][0]["solution_id"] == "SOL-TELE"
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(BAD_QUERIES))
+def test_bad_queries_never_fail(name: str, client: FlaskClient, store_uri: str) -> None:
+    q = BAD_QUERIES[name]
+    html = client.get("/search", query_string={"q": q})
+    page = client.get("/search.json", query_string={"q": q})
+    if name == "long":  # the explorer takes 2,000 characters at most: a clear 400
+        assert html.status_code == page.status_code == 400
+        assert "at most 2000 characters" in page.get_json()["error"]
+        q2000 = q[:2000]
+        html = client.get("/search", query_string={"q": q2000})
+        page = client.get("/search.json", query_string={"q": q2000})
+        assert page.get_json()["cut"] is True
+        assert "only its beginning was searched" in html.get_data(as_text=True)
+    assert html.status_code == 200, html.get_data(as_text=True)[:500]
+    assert page.status_code == 200
+    data = page.get_json()
+    if name in ("emoji", "punctuation"):
+        assert data["results"]["total"] == 0 and "no letters or digits" in data["message"]
+    cli_run = CliRunner().invoke(cli, ["--store", store_uri, "search", q or " ",
+                                       "--format", "json"])
+    assert cli_run.exit_code == 0, cli_run.output
+    assert isinstance(json.loads(cli_run.output), list)
+    text_run = CliRunner().invoke(cli, ["--store", store_uri, "search", q or " "])
+    assert text_run.exit_code == 0, text_run.output
+
+
+def test_query_is_cut_before_embedding(read_sample: FalkorStore,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+    monkeypatch.setattr(vectors, "query_vector", lambda text: seen.append(text))
+    monkeypatch.setenv(settings.SEARCH_MAX_QUERY_CHARS.env, "40")
+    result = hybrid.search(read_sample, "telehealth monitoring for people with COPD " * 50)
+    assert result["cut"] and seen and len(seen[0]) <= 40
+    assert seen[0] == "telehealth monitoring for people with"  # at a word boundary
+    assert hybrid.search(read_sample, "x" * 10_000)["cut"]
+
+
+
+
+def test_vector_search_on_the_store(read_sample: FalkorStore) -> None:
+    if not vectors.enabled() or not _vector_rows(read_sample):
+        pytest.skip("no vectors in this graph")
+    near = vectors.nearest(read_sample, Label.SOLUTION,
+                           vectors.query_vector("remote monitoring of lung disease"), 3)
+    assert len(near) == 3 and near[0][1] >= near[-1][1]
