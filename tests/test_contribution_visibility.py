@@ -119,7 +119,7 @@ def urls(app: Flask, ids: list[str]) -> list[str]:
               "initiative_id": ["INI-C-00001", "INI-C-00004", "INI-0021"],
               "question_id": ["Q-00001", "Q-00002"], "decision": ["accept"],
               "evaluation_id": ["EVAL-0004"], "site_id": ["L83006", "SITE-C-00001"],
-              "contribution_id": ids, "watch_id": ["w-0"]}
+              "contribution_id": ids, "watch_id": ["w-0"], "code": ["cy", "en"]}
     queries = ["", f"q={MARKER}", "q=telehealth", "q=staff+time", "solution=SOL-TELE",
                "node=site:L83006", "node=initiative:INI-C-00001", "size=500",
                urlencode({"q": "MATCH (n) RETURN n"}) + "&limit=1000"]
