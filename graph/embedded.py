@@ -309,6 +309,12 @@ class EmbeddedServer:
             "--save", "",
             "--daemonize", "no",
         ]
+        return self._launch(command, "the FalkorDB server")
+
+    def _launch(self, command: list[str], what: str) -> subprocess.Popen[bytes]:
+        """Start ``command`` as the folder's server: its output to the log (0600), in a
+        session of its own (a signal to the caller's group does not reach it), its pid
+        recorded."""
         fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             proc = subprocess.Popen(
@@ -316,7 +322,7 @@ class EmbeddedServer:
                 cwd=self.data_dir, start_new_session=True, close_fds=True,
             )
         except OSError as exc:
-            raise StoreUnavailable(f"cannot start the FalkorDB server {command[0]}: {exc}") from exc
+            raise StoreUnavailable(f"cannot start {what} {command[0]}: {exc}") from exc
         finally:
             os.close(fd)
         _write_pid(self.pid_path, proc.pid)
