@@ -227,12 +227,20 @@ def _words_matched(store: Store, query: str, hits: list[Hit]) -> None:
         h.words_score = max(h.words_score, share)
 
 
-_VOCABULARIES: dict[tuple[str, str], tuple[int, frozenset[str]]] = {}
+@dataclass(frozen=True)
+class _Vocabulary:
+    words: frozenset[str]
+    stems: frozenset[str]
+    ordered: tuple[str, ...]  # sorted: the first of equally close candidates wins
 
 
-def _vocabulary(store: Store) -> frozenset[str]:
+_VOCABULARIES: dict[tuple[str, str], tuple[int, _Vocabulary]] = {}
+
+
+def _vocabulary(store: Store) -> _Vocabulary:
     """The words (four letters or more) of the solutions' names, aliases, tags,
-    descriptions and problems; made again when the solutions change."""
+    descriptions and problems, with their stems; made once per version of the solutions
+    (not on every search)."""
     matcher = solution_matcher(store)  # rebuilt when the solutions change
     key = (store.uri.raw, store.uri.graph)
     cached = _VOCABULARIES.get(key)
@@ -244,7 +252,8 @@ def _vocabulary(store: Store) -> frozenset[str]:
                      *(r.get("aliases") or ()), *(r.get("tags") or ())):
             words.update(w for w in query_words(str(part or "")) if len(w) >= 4
                          and w.isalpha())
-    vocabulary = frozenset(words)
+    vocabulary = _Vocabulary(frozenset(words), frozenset(stem(w) for w in words),
+                             tuple(sorted(words)))
     _VOCABULARIES[key] = (id(matcher), vocabulary)
     return vocabulary
 
@@ -254,9 +263,8 @@ def did_you_mean(store: Store, query: str) -> str | None:
     names, aliases, tags and descriptions) but one or two edits from a word that is
     (``fuzzy_edits``, at least one), replaced by it; None when there is no such word. A
     word the graph does not know finds weak hits at best, however many the others find."""
-    vocabulary = _vocabulary(store)
-    known_stems = {stem(w) for w in vocabulary}
-    ordered = sorted(vocabulary)
+    known = _vocabulary(store)
+    vocabulary, known_stems, ordered = known.words, known.stems, known.ordered
     changed = False
     out: list[str] = []
     for token in re.split(r"(\W+)", query):
