@@ -34,7 +34,7 @@ sys.path.insert(0, str(HERE))
 
 from generate import ensure_bundle  # noqa: E402
 
-from triedbefore.graph import embedding, hybrid  # noqa: E402
+from triedbefore.graph import embedding, hybrid, settings, static_embedding  # noqa: E402
 from triedbefore.graph import search as searching  # noqa: E402
 from triedbefore.graph.embedded import EmbeddedServer  # noqa: E402
 from triedbefore.graph.engines import open_store  # noqa: E402
@@ -49,14 +49,17 @@ def ingest(data: Path, bundle: Path, vectors: bool) -> dict[str, Any]:
     store = f"embedded:{data}"
     cmd = [sys.executable, "-m", "triedbefore.web.cli", "--store", store, "ingest",
            str(bundle), "--format", "json"]
+    load = os.getloadavg()[0]
     start = time.perf_counter()
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - start
+    load = round((load + os.getloadavg()[0]) / 2, 1)
     if out.returncode not in (0, 3):
         raise SystemExit(f"ingest failed ({out.returncode}): {out.stderr[-2000:]}")
     loaded = json.loads(out.stdout)["loaded"]
     rows = sum(int(v) for v in loaded.values())
-    return {"seconds": round(seconds, 2), "rows": rows, "rows_per_s": round(rows / seconds, 1)}
+    return {"seconds": round(seconds, 2), "rows": rows, "rows_per_s": round(rows / seconds, 1),
+            "load_average": load}
 
 
 def package_size() -> int:
@@ -92,6 +95,7 @@ def latency(data: Path, bundle: Path) -> dict[str, Any]:
     queries = _queries(bundle)
     hybrid.search(store, "warm up the model and the matcher", 10)
     searching.check(store, "Proposal: warm up the proposal check for older people")
+    load = os.getloadavg()[0]
     times = []
     for q in queries:
         start = time.perf_counter()
@@ -102,7 +106,16 @@ def latency(data: Path, bundle: Path) -> dict[str, Any]:
         start = time.perf_counter()
         searching.check(store, p)
         checks.append(time.perf_counter() - start)
-    return {"search": _stats(times), "check": _stats(checks)}
+    return {"search": _stats(times), "check": _stats(checks),
+            "load_average": round((load + os.getloadavg()[0]) / 2, 1)}
+
+
+def _before(b: dict[str, Any] | None) -> list[str]:
+    if not b:
+        return []
+    return [f"First measured on the same store (load {b.get('load_average')}): search "
+            f"median / p95 {b['search']['median_ms']} / {b['search']['p95_ms']} ms, check "
+            f"median {b['check']['median_ms']} ms.", ""]
 
 
 def report(r: dict[str, Any]) -> str:
@@ -117,18 +130,24 @@ def report(r: dict[str, Any]) -> str:
         f"install {r['install_s']} s with its two small runtime packages, `tokenizers` and "
         "`safetensors`; no deep-learning framework).",
         "",
+        f"Setting `search_model` = `{r.get('search_model')}`; static model "
+        f"{r.get('static_model')}, table {r.get('static_table_mib')} MiB.",
+        "",
         "| measure | value | target |",
         "|---|---|---|",
-        f"| first ingest, words only | {wo['seconds']} s, {wo['rows_per_s']:,} rows/s | |",
-        f"| first ingest, with vectors | {w['seconds']} s, {w['rows_per_s']:,} rows/s | "
-        "at most 25 % slower |",
+        f"| first ingest, words only (load {wo.get('load_average')}) | {wo['seconds']} s, "
+        f"{wo['rows_per_s']:,} rows/s | |",
+        f"| first ingest, with vectors (load {w.get('load_average')}) | {w['seconds']} s, "
+        f"{w['rows_per_s']:,} rows/s | at most 25 % slower |",
         f"| slowdown for the vectors | {r['slowdown_pct']} % | ≤ 25 % |",
         f"| embedding cost per embedded row | {r['embed_ms_per_row']} ms | |",
         f"| search median / p95 ({s['n']} queries) | {s['median_ms']} / {s['p95_ms']} ms | "
         "< 50 / < 150 ms |",
         f"| proposal check median / p95 ({c['n']} proposals) | {c['median_ms']} / "
         f"{c['p95_ms']} ms | < 300 ms median |",
+        f"| load average while searching | {r['latency'].get('load_average')} | |",
         "",
+        *_before(r.get("latency_before")),
     ])
 
 
@@ -140,44 +159,58 @@ def main() -> None:
                         help="seconds `pip install` of the model took (else not measured)")
     parser.add_argument("--contention", default="",
                         help="a sentence on other load on the machine during the run")
+    parser.add_argument("--latency-only", action="store_true",
+                        help="measure search and the check again on the store the last "
+                             "run left (its ingest figures are kept)")
+    parser.add_argument("--name", default=None,
+                        help="results file name (default search-<initiatives>)")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
+    stem = args.name or f"search-{args.initiatives}"
     bundle = ensure_bundle(args.work / f"bundle-{args.initiatives}", args.initiatives)
-    runs: dict[str, dict[str, Any]] = {}
-    for vectors in (False, True):
-        data = args.work / f"search-{args.initiatives}-{'vec' if vectors else 'words'}"
-        if data.exists():
-            EmbeddedServer(data).stop()
-            shutil.rmtree(data)
-        runs["with" if vectors else "without"] = ingest(data, bundle, vectors)
-        if not vectors:
-            EmbeddedServer(data).stop()
-            shutil.rmtree(data)
     data = args.work / f"search-{args.initiatives}-vec"
-    store = open_store(f"embedded:{data}")
-    embedded = sum(int(r["n"]) for r in store.read(
-        "MATCH (n) WHERE n.embedded_hash IS NOT NULL RETURN count(n) AS n"))
-    extra = runs["with"]["seconds"] - runs["without"]["seconds"]
-    result = {
-        "initiatives": args.initiatives,
-        "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}; "
-                   f"Python {platform.python_version()}",
-        "at": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "contention": args.contention,
-        "model": f"{embedding.MODEL_NAME} ({embedding.DIMENSIONS} dimensions)",
-        "model_package": embedding.MODEL_PACKAGE,
-        "model_mib": round(package_size() / 2**20, 1),
-        "install_s": args.install_time,
-        "ingest_without_vectors": runs["without"],
-        "ingest_with_vectors": runs["with"],
-        "slowdown_pct": round(100 * extra / runs["without"]["seconds"], 1),
-        "embedded_rows": embedded,
-        "embed_ms_per_row": round(1000 * extra / embedded, 2) if embedded else None,
-        "latency": latency(data, bundle),
-    }
+    if args.latency_only:
+        result = json.loads((RESULTS / f"{stem}.json").read_text())
+        result["latency_before"] = result.get("latency_before") or result["latency"]
+    else:
+        runs: dict[str, dict[str, Any]] = {}
+        for vectors in (False, True):
+            where = args.work / f"search-{args.initiatives}-{'vec' if vectors else 'words'}"
+            if where.exists():
+                EmbeddedServer(where).stop()
+                shutil.rmtree(where)
+            runs["with" if vectors else "without"] = ingest(where, bundle, vectors)
+            if not vectors:
+                EmbeddedServer(where).stop()
+                shutil.rmtree(where)
+        store = open_store(f"embedded:{data}")
+        embedded = sum(int(r["n"]) for r in store.read(
+            "MATCH (n) WHERE n.embedded_hash IS NOT NULL RETURN count(n) AS n"))
+        extra = runs["with"]["seconds"] - runs["without"]["seconds"]
+        result = {
+            "initiatives": args.initiatives,
+            "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}; "
+                       f"Python {platform.python_version()}",
+            "at": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "contention": args.contention,
+            "search_model": settings.SEARCH_MODEL.get(),
+            "model": f"{embedding.MODEL_NAME} ({embedding.DIMENSIONS} dimensions)",
+            "static_model": f"{static_embedding.MODEL_NAME} ({static_embedding.DIMENSIONS} "
+                            "dimensions, distilled here)",
+            "static_table_mib": round(static_embedding.ensure().stat().st_size / 2**20, 1),
+            "model_package": embedding.MODEL_PACKAGE,
+            "model_mib": round(package_size() / 2**20, 1),
+            "install_s": args.install_time,
+            "ingest_without_vectors": runs["without"],
+            "ingest_with_vectors": runs["with"],
+            "slowdown_pct": round(100 * extra / runs["without"]["seconds"], 1),
+            "embedded_rows": embedded,
+            "embed_ms_per_row": round(1000 * extra / embedded, 3) if embedded else None,
+        }
+    result["latency"] = latency(data, bundle)
+    result["latency_at"] = time.strftime("%Y-%m-%d %H:%M:%S")
     EmbeddedServer(data).stop()
     RESULTS.mkdir(exist_ok=True)
-    stem = f"search-{args.initiatives}"
     (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
     (RESULTS / f"{stem}.md").write_text(report(result))
     print(report(result))

@@ -103,6 +103,11 @@ def embed(texts: list[str]) -> np.ndarray:
     return out
 
 
+def encoder() -> _Encoder:
+    """The loaded encoder (loading it first): the static model is distilled from it."""
+    return _load()
+
+
 def _load() -> _Encoder:
     global _model
     with _lock:
@@ -157,10 +162,14 @@ class _Encoder:
                           dtype=np.float32)
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        _one_blas_thread()
         enc = self.tokenizer.encode_batch(texts)
         ids = np.array([e.ids for e in enc], dtype=np.int64)
         mask = np.array([e.attention_mask for e in enc], dtype=np.float32)
+        return self.forward(ids, mask)
+
+    def forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Unit mean-pooled vectors of token id sequences (``ids``, ``mask``: n × t)."""
+        _one_blas_thread()
         n, t = ids.shape
         x = self.words[ids] + self.positions[:t] + self.type0
         x = self._layer_norm(x, self.norm)

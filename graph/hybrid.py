@@ -164,8 +164,8 @@ def search(store: Store, text: str, limit: int = 10, *,
             h.words_rank = rank
             h.words_score = matched.get(hid, 0.0) if label is Label.SOLUTION else 0.0
             h.confidence = h.words_score
-    vector = vectors.query_vector(query)
     for label in VECTOR_LABELS:
+        vector = vectors.query_vector(query, label)  # by the model of label's nodes
         for rank, (nid, cosine) in enumerate(vectors.nearest(store, label, vector, pool),
                                              start=1):
             h = hit(label, nid)

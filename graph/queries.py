@@ -1163,9 +1163,11 @@ CONTEXT_COVERAGE = (
 @cypher_builder
 def vectors_missing(label: Label) -> str:
     """Up to ``$limit`` nodes of ``label`` without a sentence vector (new, or rewritten by
-    ingest, which drops it), other than ``$skip``: id and the texts a vector is made
-    from."""
-    return (f"MATCH (n:{label.value}) WHERE n.embedded_hash IS NULL AND NOT n.id IN $skip "
+    ingest, which drops it) or with one of the other model (``$static``: whether the
+    label's model is the static one, whose hashes start ``static:``), other than
+    ``$skip``: id and the texts a vector is made from."""
+    return (f"MATCH (n:{label.value}) WHERE (n.embedded_hash IS NULL OR "
+            "(n.embedded_hash STARTS WITH 'static:') <> $static) AND NOT n.id IN $skip "
             "RETURN n.id AS id, n.name AS name, n.aliases AS aliases, n.title AS title, "
             "n.description AS description, n.problem AS problem, n.tags AS tags "
             "LIMIT $limit")

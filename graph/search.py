@@ -89,7 +89,8 @@ def _closest(store: Store, matcher: SolutionMatcher, text: str,
 def _meaning(store: Store, text: str, k: int) -> dict[str, float]:
     """Initiatives nearest the proposal in meaning: id → cosine."""
     query, _cut = hybrid.clean_query(text)
-    return dict(vectors.nearest(store, Label.INITIATIVE, vectors.query_vector(query), k))
+    return dict(vectors.nearest(store, Label.INITIATIVE,
+                                vectors.query_vector(query, Label.INITIATIVE), k))
 
 
 def _cites(text: str, ref: str) -> bool:

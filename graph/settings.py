@@ -165,6 +165,19 @@ SEARCH_VECTORS = Setting(
     "yes: ingest embeds new or changed solutions, initiatives and evaluations and search "
     "compares meanings too (when the model package is installed); no: words only",
 )
+SEARCH_MODEL = Setting(
+    "search_model", "TRIEDBEFORE_SEARCH_MODEL", "mixed",
+    "Which sentence model embeds what: mixed: the transformer (all-MiniLM-L6-v2) for "
+    "solutions, the static model distilled from it for initiatives and evaluations (the "
+    "bulk rows: fast ingest); transformer: the transformer for all; static: the static "
+    "model for all. A change re-embeds the rows whose model changed at the next ingest",
+)
+MODEL_CACHE = Setting(
+    "model_cache", "TRIEDBEFORE_MODEL_CACHE",
+    str(Path(platformdirs.user_cache_dir("triedbefore")) / "models"),
+    "Folder of the static sentence model's table, distilled from the transformer on this "
+    "machine (by `.ci/setup`, else on first use; about a minute); never downloaded",
+)
 
 REPLICA_WAIT = Setting(
     "replica_wait", "TRIEDBEFORE_REPLICA_WAIT", "1",
@@ -185,6 +198,7 @@ SETTINGS: tuple[Setting, ...] = (
     QUERY_MEMORY_MB, CONSOLE_SERVER, CONSOLE_MEMORY_MB, HTTP_CACHE_TTL, CONSOLE_RATE,
     PUBLIC_GRAPH, RESTRICTED_ROLE, TOKEN_DAYS, PUBLIC_URL,
     REPLICA_WAIT, REPLICA_WAIT_TIMEOUT_MS, SEARCH_MAX_QUERY_CHARS, SEARCH_VECTORS,
+    SEARCH_MODEL, MODEL_CACHE,
 )
 
 

@@ -6,6 +6,13 @@ new or changed row's node whole, which drops both; :func:`update`, a step of eve
 ingest run, embeds the nodes without one, in batches. An unchanged re-ingest rewrites
 nothing, so it embeds nothing.
 
+Two models fill them (``settings.SEARCH_MODEL``, :func:`model_for`): the transformer
+(:mod:`graph.embedding`) and the static model distilled from it
+(:mod:`graph.static_embedding`, a table look-up: fast enough for the bulk rows at
+ingest). A query is embedded by the model of the label it is compared with (two
+vectors at most; the static one costs well under a millisecond). A node's hash names its
+model, so a changed setting re-embeds the nodes whose model changed.
+
 Searching asks the engine's vector index for the nearest nodes (:func:`nearest`). When
 the model package is not installed, nothing is embedded and search is lexical only.
 """
@@ -13,19 +20,34 @@ the model package is not installed, nothing is embedded and search is lexical on
 from __future__ import annotations
 
 from collections import OrderedDict
+from types import ModuleType
 from typing import Any
 
-from triedbefore.graph import embedding, queries, settings
+import numpy as np
+
+from triedbefore.graph import embedding, queries, settings, static_embedding
 from triedbefore.graph.dialect import VECTOR_LABELS
 from triedbefore.graph.store import Store
 from triedbefore.ontology.vocab import Label
 
-#: Nodes read, embedded and written at once.
+#: Nodes read, embedded and written at once: by the transformer (whose cost per row
+#: dwarfs the read's), by the static model (reading them is the cost: fewer, larger reads).
 UPDATE_BATCH = 256
+STATIC_UPDATE_BATCH = 2000
+#: Decimals of a vector's components sent to the store: float32's own precision, in
+#: fewer characters than Python's repr of a float32 made float (the statement's text is
+#: most of the write's cost).
+DECIMALS = 6
+#: The labels each ``search_model`` setting embeds with the static model.
+STATIC_LABELS: dict[str, frozenset[Label]] = {
+    "transformer": frozenset(),
+    "mixed": frozenset({Label.INITIATIVE, Label.EVALUATION}),
+    "static": frozenset(VECTOR_LABELS),
+}
 #: Nodes asked of the vector index at least: FalkorDB 4.16's index, asked for the 3
 #: nearest of 12 solutions, returned 1 (10: 3); asked for 50, all 12, in order.
 NEAREST_ASKED = 100
-_QUERY_CACHE: OrderedDict[str, list[float]] = OrderedDict()
+_QUERY_CACHE: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
 _QUERY_CACHE_SIZE = 512
 
 
@@ -44,55 +66,71 @@ def enabled() -> bool:
         and embedding.available()
 
 
-def update(store: Store, batch: int = UPDATE_BATCH) -> dict[str, int]:
-    """Embed every node of ``VECTOR_LABELS`` without a vector; per label, how many."""
+def model_for(label: Label) -> ModuleType:
+    """The model that embeds ``label``'s nodes (and the queries compared with them)."""
+    choice = settings.SEARCH_MODEL.get().strip().lower()
+    if choice not in STATIC_LABELS:
+        raise ValueError(f"{settings.SEARCH_MODEL.env} must be one of "
+                         f"{', '.join(STATIC_LABELS)}, not {choice!r}")
+    return static_embedding if label in STATIC_LABELS[choice] else embedding
+
+
+def update(store: Store, batch: int | None = None) -> dict[str, int]:
+    """Embed every node of ``VECTOR_LABELS`` without a vector of its label's model; per
+    label, how many."""
     counts: dict[str, int] = {}
     if not enabled():
         return counts
     for label in VECTOR_LABELS:
+        model = model_for(label)
+        static = model is static_embedding
+        size = batch or (STATIC_UPDATE_BATCH if static else UPDATE_BATCH)
         statement = queries.vectors_missing(label)
         setter = store.dialect.set_vectors(label)
         done: list[str] = []
         while True:
-            rows = store.read(statement, {"limit": batch, "skip": done[-batch:]})
+            rows = store.read(statement, {"limit": size, "skip": done[-size:],
+                                          "static": static})
             if not rows:
                 break
             texts = [text_of(label, r) for r in rows]
-            vectors = embedding.embed(texts)
+            vectors = np.round(model.embed(texts), DECIMALS).tolist()
             store.write(setter, {"rows": [
-                {"id": r["id"], "vector": [float(x) for x in v],
-                 "hash": embedding.text_hash(t)}
+                {"id": r["id"], "vector": v, "hash": model.text_hash(t)}
                 for r, t, v in zip(rows, texts, vectors, strict=True)]})
             done.extend(str(r["id"]) for r in rows)
-            if len(rows) < batch:
+            if len(rows) < size:
                 break
         if done:
             counts[label.value] = len(done)
     return counts
 
 
-def query_vector(text: str) -> list[float] | None:
-    """The vector of a query (remembered for the last few hundred queries), or None
-    without the model."""
+def query_vector(text: str, label: Label = Label.SOLUTION) -> list[float] | None:
+    """The vector of a query to compare with ``label``'s nodes (remembered for the last
+    few hundred queries), or None without the model."""
     if not enabled():
         return None
-    found = _QUERY_CACHE.get(text)
+    model = model_for(label)
+    key = (model.MODEL_NAME, text)
+    found = _QUERY_CACHE.get(key)
     if found is None:
-        found = [float(x) for x in embedding.embed([text])[0]]
-        _QUERY_CACHE[text] = found
+        found = [float(x) for x in model.embed([text])[0]]
+        _QUERY_CACHE[key] = found
         while len(_QUERY_CACHE) > _QUERY_CACHE_SIZE:
             _QUERY_CACHE.popitem(last=False)
     else:
-        _QUERY_CACHE.move_to_end(text)
+        _QUERY_CACHE.move_to_end(key)
     return found
 
 
-def text_vector(text: str) -> list[float] | None:
-    """The vector of a record's text (a text embedded by the ingest that wrote it is
-    remembered, not computed again), or None without the model."""
+def text_vector(text: str, label: Label = Label.SOLUTION) -> list[float] | None:
+    """The vector of a record's text to compare with ``label``'s nodes (a text embedded by
+    the ingest that wrote it is remembered, not computed again), or None without the
+    model."""
     if not enabled():
         return None
-    return [float(x) for x in embedding.embed([text])[0]]
+    return [float(x) for x in model_for(label).embed([text])[0]]
 
 
 def nearest(store: Store, label: Label, vector: list[float] | None,

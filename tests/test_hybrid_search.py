@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
-from triedbefore.graph import embedding, hybrid, settings, vectors
+from triedbefore.graph import embedding, hybrid, settings, static_embedding, vectors
 from triedbefore.graph import search as searching
 from triedbefore.graph.falkor import FalkorStore
 from triedbefore.ingest.pipeline import ingest
@@ -73,38 +73,77 @@ def test_reciprocal_rank_fusion_follows_the_documented_rule() -> None:
 # --- vectors kept by the write path ---------------------------------------------------------
 
 
-@needs_model
-def test_ingest_embeds_new_and_changed_rows_only(store: FalkorStore, tmp_path: Path) -> None:
-    embedding._remembered.clear()  # count real model runs
-    asked = embedding.calls
-    ingest(store, SAMPLE)
-    assert _vector_rows(store) == _text_rows()
-    assert embedding.calls - asked == _text_rows()
-    assert store.public_copy().read(
-        "MATCH (n:Solution) WHERE n.embedded_hash IS NOT NULL RETURN count(n) AS n"
-    )[0]["n"] == 12  # the public copy holds them too
+def _rows(name: str) -> int:
+    return sum(1 for _ in csv.DictReader((SAMPLE / name).open(encoding="utf-8")))
 
-    asked = embedding.calls
-    ingest(store, SAMPLE)  # unchanged: nothing to embed
-    assert embedding.calls == asked
 
-    bundle = tmp_path / "bundle"
-    shutil.copytree(SAMPLE, bundle)
-    path = bundle / "solutions.csv"
+def _model_calls() -> tuple[int, int]:
+    """Texts the transformer and the static model were asked for so far."""
+    return embedding.calls, static_embedding.calls
+
+
+def _rewrite(bundle: Path, name: str, change: dict[str, str]) -> str:
+    """Change the first row of a bundle's file; its id."""
+    path = bundle / name
     rows = list(csv.DictReader(path.open(encoding="utf-8")))
-    rows[0]["description"] = "Acute care in the patient's own home, led by a consultant."
+    rows[0].update(change)
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    before = store.read("MATCH (s:Solution {id: $id}) RETURN s.embedded_hash AS h",
-                        {"id": rows[0]["solution_id"]})[0]["h"]
-    asked = embedding.calls
+    return next(iter(rows[0].values()))
+
+
+@needs_model
+def test_ingest_embeds_new_and_changed_rows_only(store: FalkorStore, tmp_path: Path) -> None:
+    embedding._remembered.clear()  # count real model runs
+    assert settings.SEARCH_MODEL.get() == "mixed"
+    asked, asked_static = _model_calls()
+    ingest(store, SAMPLE)
+    assert _vector_rows(store) == _text_rows()
+    # solutions by the transformer, the bulk rows by the static model
+    assert embedding.calls - asked == _rows("solutions.csv")
+    assert static_embedding.calls - asked_static == \
+        _rows("initiatives.csv") + _rows("evaluations.csv")
+    assert store.public_copy().read(
+        "MATCH (n:Solution) WHERE n.embedded_hash IS NOT NULL RETURN count(n) AS n"
+    )[0]["n"] == 12  # the public copy holds them too
+
+    before = _model_calls()
+    ingest(store, SAMPLE)  # unchanged: nothing to embed
+    assert _model_calls() == before
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(SAMPLE, bundle)
+    sid = _rewrite(bundle, "solutions.csv",
+                   {"description": "Acute care in the patient's own home, led by a consultant."})
+    iid = _rewrite(bundle, "initiatives.csv",
+                   {"description": "Nurses visit frail patients at home after discharge."})
+    hashes = {i: store.read("MATCH (n {id: $id}) RETURN n.embedded_hash AS h", {"id": i})[0]["h"]
+              for i in (sid, iid)}
+    asked, asked_static = _model_calls()
     ingest(store, bundle)
-    assert embedding.calls - asked == 1  # the changed solution only
-    after = store.read("MATCH (s:Solution {id: $id}) RETURN s.embedded_hash AS h",
-                       {"id": rows[0]["solution_id"]})[0]["h"]
-    assert after and after != before
+    # the changed solution by the transformer, the changed initiative by the static model
+    assert (embedding.calls - asked, static_embedding.calls - asked_static) == (1, 1)
+    for i, before_hash in hashes.items():
+        after = store.read("MATCH (n {id: $id}) RETURN n.embedded_hash AS h", {"id": i})[0]["h"]
+        assert after and after != before_hash
+    assert str(hashes[iid]).startswith("static:") and not str(hashes[sid]).startswith("static:")
+
+
+@needs_model
+def test_changing_the_model_setting_re_embeds_the_rows_whose_model_changed(
+        store: FalkorStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    ingest(store, SAMPLE)
+    monkeypatch.setenv(settings.SEARCH_MODEL.env, "static")
+    asked, asked_static = _model_calls()
+    ingest(store, SAMPLE)  # the rows are unchanged; the solutions' model is not
+    assert (embedding.calls - asked, static_embedding.calls - asked_static) == \
+        (0, _rows("solutions.csv"))
+    assert store.read("MATCH (n) WHERE n.embedded_hash IS NOT NULL AND NOT "
+                      "n.embedded_hash STARTS WITH 'static:' RETURN count(n) AS n")[0]["n"] == 0
+    hits = hybrid.search(store, "remote monitoring of lung disease at home", 5)["hits"]
+    assert hits and hits[0]["id"] == "SOL-TELE"
 
 
 def test_no_vectors_when_turned_off(store: FalkorStore,
@@ -221,7 +260,7 @@ def test_bad_queries_never_fail(name: str, client: FlaskClient, store_uri: str) 
 def test_query_is_cut_before_embedding(read_sample: FalkorStore,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[str] = []
-    monkeypatch.setattr(vectors, "query_vector", lambda text: seen.append(text))
+    monkeypatch.setattr(vectors, "query_vector", lambda text, label=None: seen.append(text))
     monkeypatch.setenv(settings.SEARCH_MAX_QUERY_CHARS.env, "40")
     result = hybrid.search(read_sample, "telehealth monitoring for people with COPD " * 50)
     assert result["cut"] and seen and len(seen[0]) <= 40
