@@ -2,14 +2,17 @@
 cost the first ingest.
 
 A deterministic bundle (``bench/generate.py``) is loaded twice into fresh embedded
-stores by the real command line, in a child process: once with
-``TRIEDBEFORE_SEARCH_VECTORS=no`` (words only) and once with the sentence vectors; the
-rows/s of both are reported. Then, on the store with vectors, search and the proposal
-check run in this process as the CLI and the explorer run them: the labelled queries of
-``bench/quality`` (paraphrases, typos) and generated solution names, each once after a
-warm-up; median and p95 in milliseconds. Results go to
-``bench/results/search-<N>.json`` and ``.md``, with the model named, its package's
-size on disk and install time (measured by ``--install-time`` or given).
+stores by the real command line, in a child process, one after the other in the same
+run: once with ``TRIEDBEFORE_SEARCH_VECTORS=no`` (words only, the baseline) and once with
+the sentence vectors (``search_model`` as set; default ``mixed``); the rows/s of both and
+their ratio are reported, with the machine's load average during each. Then, on the store
+with vectors, search and the proposal check are asked of the explorer's JSON pages in
+this process (``/search.json``, ``/check.json``: the explorer's real code path): the
+labelled queries of ``bench/quality`` (paraphrases, typos) and generated solution names,
+each once after a warm-up; median and p95 in milliseconds. ``--latency-only`` measures
+them again on the store the last run left. Results go to
+``bench/results/search-<N>.json`` and ``.md``, with the models named, the package's size
+on disk and install time (measured by ``--install-time`` or given).
 
     nice python bench/search_bench.py [--initiatives 100000]
 """
@@ -34,8 +37,7 @@ sys.path.insert(0, str(HERE))
 
 from generate import ensure_bundle  # noqa: E402
 
-from triedbefore.graph import embedding, hybrid, settings, static_embedding  # noqa: E402
-from triedbefore.graph import search as searching  # noqa: E402
+from triedbefore.graph import embedding, settings, static_embedding  # noqa: E402
 from triedbefore.graph.embedded import EmbeddedServer  # noqa: E402
 from triedbefore.graph.engines import open_store  # noqa: E402
 
@@ -91,23 +93,33 @@ def _stats(times: list[float]) -> dict[str, float]:
 
 
 def latency(data: Path, bundle: Path) -> dict[str, Any]:
+    """Search and the proposal check as the explorer answers them (``/search.json``,
+    ``/check.json``: retrieval, facets, page building), each query once: no answer comes
+    from the explorer's cache of answers, whose whole-graph answers (the verdicts) are
+    warm, as on a running explorer."""
+    from triedbefore.web.app import create_app
+
     store = open_store(f"embedded:{data}")
-    queries = _queries(bundle)
-    hybrid.search(store, "warm up the model and the matcher", 10)
-    searching.check(store, "Proposal: warm up the proposal check for older people")
+    app = create_app({"TESTING": True, "STORE": store, "SECRET_KEY": "bench"})
+    client = app.test_client()
+    queries = list(dict.fromkeys(_queries(bundle)))
+
+    def get(path: str, text: str) -> float:
+        start = time.perf_counter()
+        answer = client.get(path, query_string={"q": text})
+        took = time.perf_counter() - start
+        if answer.status_code != 200:
+            raise SystemExit(f"{path} {text!r}: {answer.status_code}")
+        return took
+
+    get("/search.json", "warm up the model and the matcher")
+    get("/check.json", "Proposal: warm up the proposal check for older people")
     load = os.getloadavg()[0]
-    times = []
-    for q in queries:
-        start = time.perf_counter()
-        hybrid.search(store, q, 60)
-        times.append(time.perf_counter() - start)
-    checks = []
-    for p in _proposals():
-        start = time.perf_counter()
-        searching.check(store, p)
-        checks.append(time.perf_counter() - start)
+    times = [get("/search.json", q) for q in queries]
+    checks = [get("/check.json", p) for p in _proposals()]
     return {"search": _stats(times), "check": _stats(checks),
-            "load_average": round((load + os.getloadavg()[0]) / 2, 1)}
+            "load_average": round((load + os.getloadavg()[0]) / 2, 1),
+            "path": "explorer: /search.json and /check.json (Flask test client, in process)"}
 
 
 def _before(b: dict[str, Any] | None) -> list[str]:

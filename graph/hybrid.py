@@ -39,7 +39,13 @@ from typing import Any
 from triedbefore.graph import queries, settings, vectors
 from triedbefore.graph.dialect import VECTOR_LABELS, fuzzy_edits
 from triedbefore.graph.fulltext import fulltext
-from triedbefore.graph.matching import STOPWORDS, SUGGEST_THRESHOLD, edit_distance, stem
+from triedbefore.graph.matching import (
+    STOPWORDS,
+    SUGGEST_THRESHOLD,
+    SolutionMatcher,
+    edit_distance,
+    stem,
+)
 from triedbefore.graph.resolution import solution_matcher, solution_names
 from triedbefore.graph.store import Store
 from triedbefore.ontology.vocab import Label
@@ -147,12 +153,13 @@ def search(store: Store, text: str, limit: int = 10, *,
     def hit(kind: Label, hid: str) -> Hit:
         return hits.setdefault((kind, hid), Hit(kind, hid))
 
-    matcher = solution_matcher(store)
+    matcher = solution_matcher(store)  # read once per search: it checks the version
+    names = solution_names(store)
     # Solutions: the matcher's ranking, then the full-text index's other hits (a typo of
     # a word the matcher's vocabulary lacks).
-    ranked_solutions = [sid for sid, score in matcher.match(query, k=pool)
-                        if score >= SUGGEST_THRESHOLD / 2]
-    matched = dict(matcher.match(query, k=pool))
+    ranking = matcher.match(query, k=pool)
+    ranked_solutions = [sid for sid, score in ranking if score >= SUGGEST_THRESHOLD / 2]
+    matched = dict(ranking)
     for label in KIND_WEIGHTS:
         ids = ranked_solutions if label is Label.SOLUTION else []
         for f in fulltext(store, label, query, pool):
@@ -170,26 +177,26 @@ def search(store: Store, text: str, limit: int = 10, *,
                                              start=1):
             h = hit(label, nid)
             h.meaning, h.meaning_rank = cosine, rank
-    _words_matched(store, query, list(hits.values()))
+    _words_matched(store, query, list(hits.values()), names)
     for h in hits.values():
         h.score = KIND_WEIGHTS[h.kind] * rrf(h.words_rank, h.meaning_rank, h.confidence)
     ranked = sorted(hits.values(), key=lambda h: (-h.score, h.kind.value, h.id))
     listed = [h for h in ranked if h.listed()]
     shown = ranked if everything else listed
-    suggestion = did_you_mean(store, query)
+    suggestion = did_you_mean(store, query, matcher)
     return {"hits": [h.as_dict() for h in shown[:limit]] if limit else
             [h.as_dict() for h in shown],
             "below_floor": len(ranked) - len(listed), "did_you_mean": suggestion,
             "cut": cut, "message": None, "query": query}
 
 
-def _words_matched(store: Store, query: str, hits: list[Hit]) -> None:
+def _words_matched(store: Store, query: str, hits: list[Hit],
+                   names: dict[str, str]) -> None:
     """Fill each hit's name, the query's content words its text holds (or a word of its
     text the query's spelling stood for), and, for records other than solutions, the
     share of the query's content words found (their ``words_score``)."""
     content = [w for w in dict.fromkeys(query_words(query)) if w not in STOPWORDS] or \
         list(dict.fromkeys(query_words(query)))
-    names = solution_names(store)
     by_kind: dict[Label, list[Hit]] = {}
     hits_by_key: dict[tuple[Label, str], Hit] = {}
     for h in hits:
@@ -207,13 +214,20 @@ def _words_matched(store: Store, query: str, hits: list[Hit]) -> None:
     # Each query word's forms in the hits' texts, found once for all hits: itself, a word
     # of the same stem, or one within the fuzzy rule's edits (the record's spelling).
     every = set().union(*(own for _, own in owned.values())) if owned else set()
+    stems = {w: stem(w) for w in every}  # once per word, not once per query word
+    masks: dict[str, int] | None = None
     forms: dict[str, list[tuple[int, str]]] = {}
     for word in content:
         root, edits = stem(word), fuzzy_edits(word)
-        found = [(0 if w == word else 1, w) for w in every if w == word or stem(w) == root]
+        found = [(0 if w == word else 1, w) for w, s in stems.items()
+                 if w == word or s == root]
         if edits and not found:  # a word the texts hold as written is no typo
-            found += [(1 + d, w) for w in every
-                      if abs(len(w) - len(word)) <= edits and w != word and stem(w) != root
+            if masks is None:
+                masks = {w: letters(w) for w in every}
+            mine = letters(word)
+            found += [(1 + d, w) for w, m in masks.items()
+                      if abs(len(w) - len(word)) <= edits and w != word
+                      and few_new_letters(mine, m, edits) and stems[w] != root
                       and (d := edit_distance(word, w, edits)) <= edits]
         forms[word] = sorted(found)
     for (kind, hid), (row, own) in owned.items():
@@ -227,21 +241,40 @@ def _words_matched(store: Store, query: str, hits: list[Hit]) -> None:
         h.words_score = max(h.words_score, share)
 
 
+def letters(word: str) -> int:
+    """The letters of a word as a bit set (a letter's code modulo 64: letters that share a
+    bit only let more words through :func:`few_new_letters`, never fewer)."""
+    mask = 0
+    for c in word:
+        mask |= 1 << (ord(c) & 63)
+    return mask
+
+
+def few_new_letters(a: int, b: int, edits: int) -> bool:
+    """Whether words with the letter sets ``a`` and ``b`` may be ``edits`` edits apart:
+    an edit brings at most one letter the other word lacks, each way. Checked before the
+    edit distance, which costs a hundred times more, for each word of a text or of the
+    vocabulary."""
+    return (b & ~a).bit_count() <= edits and (a & ~b).bit_count() <= edits
+
+
 @dataclass(frozen=True)
 class _Vocabulary:
     words: frozenset[str]
     stems: frozenset[str]
     ordered: tuple[str, ...]  # sorted: the first of equally close candidates wins
+    masks: tuple[int, ...] = ()  # ``letters`` of each word of ``ordered``
 
 
 _VOCABULARIES: dict[tuple[str, str], tuple[int, _Vocabulary]] = {}
 
 
-def _vocabulary(store: Store) -> _Vocabulary:
+def _vocabulary(store: Store, matcher: SolutionMatcher | None = None) -> _Vocabulary:
     """The words (four letters or more) of the solutions' names, aliases, tags,
     descriptions and problems, with their stems; made once per version of the solutions
     (not on every search)."""
-    matcher = solution_matcher(store)  # rebuilt when the solutions change
+    if matcher is None:
+        matcher = solution_matcher(store)  # rebuilt when the solutions change
     key = (store.uri.raw, store.uri.graph)
     cached = _VOCABULARIES.get(key)
     if cached is not None and cached[0] == id(matcher):
@@ -252,18 +285,20 @@ def _vocabulary(store: Store) -> _Vocabulary:
                      *(r.get("aliases") or ()), *(r.get("tags") or ())):
             words.update(w for w in query_words(str(part or "")) if len(w) >= 4
                          and w.isalpha())
-    vocabulary = _Vocabulary(frozenset(words), frozenset(stem(w) for w in words),
-                             tuple(sorted(words)))
+    ordered = tuple(sorted(words))
+    vocabulary = _Vocabulary(frozenset(words), frozenset(stem(w) for w in words), ordered,
+                             tuple(letters(w) for w in ordered))
     _VOCABULARIES[key] = (id(matcher), vocabulary)
     return vocabulary
 
 
-def did_you_mean(store: Store, query: str) -> str | None:
+def did_you_mean(store: Store, query: str,
+                 matcher: SolutionMatcher | None = None) -> str | None:
     """The query with each word that is not in the graph's vocabulary (the solutions'
     names, aliases, tags and descriptions) but one or two edits from a word that is
     (``fuzzy_edits``, at least one), replaced by it; None when there is no such word. A
     word the graph does not know finds weak hits at best, however many the others find."""
-    known = _vocabulary(store)
+    known = _vocabulary(store, matcher)
     vocabulary, known_stems, ordered = known.words, known.stems, known.ordered
     changed = False
     out: list[str] = []
@@ -274,9 +309,11 @@ def did_you_mean(store: Store, query: str) -> str | None:
             out.append(token)
             continue
         limit = max(1, fuzzy_edits(lower))
+        mine = letters(lower)
         best: tuple[int, str] | None = None
-        for candidate in ordered:
-            if abs(len(candidate) - len(lower)) > limit:
+        for candidate, mask in zip(ordered, known.masks, strict=True):
+            if abs(len(candidate) - len(lower)) > limit or \
+                    not few_new_letters(mine, mask, limit):
                 continue
             d = edit_distance(lower, candidate, limit)
             if d <= limit and (best is None or d < best[0]):

@@ -276,3 +276,28 @@ def test_vector_search_on_the_store(read_sample: FalkorStore) -> None:
     near = vectors.nearest(read_sample, Label.SOLUTION,
                            vectors.query_vector("remote monitoring of lung disease"), 3)
     assert len(near) == 3 and near[0][1] >= near[-1][1]
+
+
+def test_letter_filter_never_drops_a_word_within_the_edits() -> None:
+    """The cheap check before the edit distance passes every word the edit distance
+    would accept (one or two edits of any kind), and still rules most others out."""
+    words = ["telehealth", "frailty", "discharge", "pharmacist", "consultation", "wards"]
+    alphabet = "abcdefghijklmnopqrstuvwxyzé"
+
+    def one_edit(w: str) -> set[str]:
+        out = {w[:i] + w[i + 1:] for i in range(len(w))}
+        out |= {w[:i] + c + w[i:] for i in range(len(w) + 1) for c in alphabet}
+        out |= {w[:i] + c + w[i + 1:] for i in range(len(w)) for c in alphabet}
+        out |= {w[:i] + w[i + 1] + w[i] + w[i + 2:] for i in range(len(w) - 1)}
+        return out
+
+    for word in words:
+        near = one_edit(word)
+        for other in near:
+            assert hybrid.few_new_letters(hybrid.letters(word), hybrid.letters(other), 1)
+        for other in list(near)[::40]:
+            for twice in one_edit(other):
+                assert hybrid.few_new_letters(hybrid.letters(word), hybrid.letters(twice), 2)
+    ruled_out = [(a, b) for a in words for b in words if a != b and not
+                 hybrid.few_new_letters(hybrid.letters(a), hybrid.letters(b), 2)]
+    assert len(ruled_out) > len(words) * (len(words) - 1) // 2
