@@ -48,6 +48,9 @@ DIMENSIONS = embedding.DIMENSIONS
 SIF = 1e-5
 #: Tokens of a text looked up at most (a long description's tail changes its mean little).
 MAX_TOKENS = 512
+#: Texts summed at once: their token vectors stay a few MiB (a cache's worth), not the
+#: gigabyte of a whole ingest batch's.
+CHUNK = 128
 #: Tokens run through the encoder at once during distillation.
 DISTIL_BATCH = 512
 #: Tokens of the vocabulary distilled (None: all); tests make a small table.
@@ -185,17 +188,23 @@ class _Static:
         self.table = np.load(path).astype(np.float32)
 
     def embed(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.table.shape[1]), dtype=np.float32)
+        for at in range(0, len(texts), CHUNK):
+            out[at:at + CHUNK] = self._sums(texts[at:at + CHUNK])
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return np.asarray(out / np.maximum(norms, 1e-12), dtype=np.float32)
+
+    def _sums(self, texts: list[str]) -> np.ndarray:
+        """The sum of each text's token vectors."""
         encoded = self.tokenizer.encode_batch(texts, add_special_tokens=False)
         lengths = np.array([len(e.ids) for e in encoded], dtype=np.int64)
         out = np.zeros((len(texts), self.table.shape[1]), dtype=np.float32)
         some = lengths > 0
         if some.any():
-            ids = np.fromiter((i for e in encoded for i in e.ids), dtype=np.int64,
-                              count=int(lengths.sum()))
+            ids = np.concatenate([np.asarray(e.ids, dtype=np.int64) for e in encoded])
             starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])[some]
             out[some] = np.add.reduceat(self.table[ids], starts, axis=0)
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return np.asarray(out / np.maximum(norms, 1e-12), dtype=np.float32)
+        return out
 
 
 __all__ = ["DIMENSIONS", "MODEL_NAME", "distil", "embed", "ensure", "table_path",
