@@ -25,7 +25,12 @@ from __future__ import annotations
 from typing import Any
 
 from triedbefore.graph import GraphError, queries
-from triedbefore.graph.dialect import VECTOR_HASH, VECTOR_LABELS, VECTOR_PROPERTY
+from triedbefore.graph.dialect import (
+    VECTOR_HASH,
+    VECTOR_LABELS,
+    VECTOR_PROPERTY,
+    VECTOR_SCALE,
+)
 from triedbefore.graph.store import (
     COPY_BATCH,
     HIDDEN_FROM_PUBLIC,
@@ -144,7 +149,9 @@ class MirroringStore(WrappedStore):
                                        if k not in NOT_COPIED}}
                             for r in self.main.read(queries.nodes_by_ids(label), {"ids": chunk})]
                     self.main.write_public_copy(queries.replace_nodes(label), {"rows": rows})
-                    vectors = [{"id": r["props"]["id"], "vector": r["props"][VECTOR_PROPERTY],
+                    vectors = [{"id": r["props"]["id"],
+                                "vector": [round(float(x) * VECTOR_SCALE)
+                                           for x in r["props"][VECTOR_PROPERTY]],
                                 "hash": r["props"].get(VECTOR_HASH)} for r in rows
                                if r["props"].get(VECTOR_PROPERTY) is not None]
                     if label in VECTOR_LABELS and vectors:  # copied as lists: vectors again

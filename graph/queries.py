@@ -1161,16 +1161,24 @@ CONTEXT_COVERAGE = (
 
 
 @cypher_builder
-def vectors_missing(label: Label) -> str:
-    """Up to ``$limit`` nodes of ``label`` without a sentence vector (new, or rewritten by
+def vectors_missing_ids(label: Label) -> str:
+    """The ids of the nodes of ``label`` without a sentence vector (new, or rewritten by
     ingest, which drops it) or with one of the other model (``$static``: whether the
-    label's model is the static one, whose hashes start ``static:``), other than
-    ``$skip``: id and the texts a vector is made from."""
-    return (f"MATCH (n:{label.value}) WHERE (n.embedded_hash IS NULL OR "
-            "(n.embedded_hash STARTS WITH 'static:') <> $static) AND NOT n.id IN $skip "
+    label's model is the static one, whose hashes start ``static:``): one pass over the
+    label, however many batches embed them."""
+    return (f"MATCH (n:{label.value}) WHERE n.embedded_hash IS NULL OR "
+            "(n.embedded_hash STARTS WITH 'static:') <> $static RETURN n.id AS id")
+
+
+@cypher_builder
+def vectors_missing(label: Label) -> str:
+    """Of the nodes ``$ids`` (of :func:`vectors_missing_ids`), those still without a
+    sentence vector of their model (``$static``): id and the texts a vector is made
+    from."""
+    return (f"UNWIND $ids AS x MATCH (n:{label.value} {{id: x}}) WHERE n.embedded_hash IS "
+            "NULL OR (n.embedded_hash STARTS WITH 'static:') <> $static "
             "RETURN n.id AS id, n.name AS name, n.aliases AS aliases, n.title AS title, "
-            "n.description AS description, n.problem AS problem, n.tags AS tags "
-            "LIMIT $limit")
+            "n.description AS description, n.problem AS problem, n.tags AS tags")
 
 
 @cypher_builder

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from triedbefore.graph import embedding, queries, settings, static_embedding
-from triedbefore.graph.dialect import VECTOR_LABELS
+from triedbefore.graph.dialect import VECTOR_LABELS, VECTOR_SCALE
 from triedbefore.graph.store import Store
 from triedbefore.ontology.vocab import Label
 
@@ -34,10 +34,6 @@ from triedbefore.ontology.vocab import Label
 #: dwarfs the read's), by the static model (reading them is the cost: fewer, larger reads).
 UPDATE_BATCH = 256
 STATIC_UPDATE_BATCH = 2000
-#: Decimals of a vector's components sent to the store: float32's own precision, in
-#: fewer characters than Python's repr of a float32 made float (the statement's text is
-#: most of the write's cost).
-DECIMALS = 6
 #: The labels each ``search_model`` setting embeds with the static model.
 STATIC_LABELS: dict[str, frozenset[Label]] = {
     "transformer": frozenset(),
@@ -85,24 +81,25 @@ def update(store: Store, batch: int | None = None) -> dict[str, int]:
         model = model_for(label)
         static = model is static_embedding
         size = batch or (STATIC_UPDATE_BATCH if static else UPDATE_BATCH)
+        # The ids first, in one pass (a pass per batch cost quadratic time), then the texts
+        # of a batch at a time by id.
+        missing = [r["id"] for r in store.read(queries.vectors_missing_ids(label),
+                                               {"static": static})]
         statement = queries.vectors_missing(label)
         setter = store.dialect.set_vectors(label)
-        done: list[str] = []
-        while True:
-            rows = store.read(statement, {"limit": size, "skip": done[-size:],
-                                          "static": static})
+        done = 0
+        for at in range(0, len(missing), size):
+            rows = store.read(statement, {"ids": missing[at:at + size], "static": static})
             if not rows:
-                break
+                continue
             texts = [text_of(label, r) for r in rows]
-            vectors = np.round(model.embed(texts), DECIMALS).tolist()
+            vectors = np.rint(model.embed(texts) * VECTOR_SCALE).astype(np.int64).tolist()
             store.write(setter, {"rows": [
                 {"id": r["id"], "vector": v, "hash": model.text_hash(t)}
                 for r, t, v in zip(rows, texts, vectors, strict=True)]})
-            done.extend(str(r["id"]) for r in rows)
-            if len(rows) < size:
-                break
+            done += len(rows)
         if done:
-            counts[label.value] = len(done)
+            counts[label.value] = done
     return counts
 
 

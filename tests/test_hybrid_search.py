@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
@@ -108,6 +109,14 @@ def test_ingest_embeds_new_and_changed_rows_only(store: FalkorStore, tmp_path: P
     assert store.public_copy().read(
         "MATCH (n:Solution) WHERE n.embedded_hash IS NOT NULL RETURN count(n) AS n"
     )[0]["n"] == 12  # the public copy holds them too
+    # the vectors stored are the model's (sent as integers, scaled back by the statement)
+    statement = ("MATCH (n:Initiative) RETURN n.id AS id, n.title AS title, n.description "
+                 "AS description, n.embedding AS v ORDER BY n.id LIMIT 3")
+    public = {r["id"]: r["v"] for r in store.public_copy().read(statement)}
+    for r in store.read(statement):
+        model = static_embedding.embed([vectors.text_of(Label.INITIATIVE, r)])[0]
+        assert np.allclose(np.array(r["v"]), model, atol=1e-4)
+        assert np.allclose(np.array(public[r["id"]]), model, atol=1e-4)
 
     before = _model_calls()
     ingest(store, SAMPLE)  # unchanged: nothing to embed
