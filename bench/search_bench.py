@@ -114,12 +114,56 @@ def latency(data: Path, bundle: Path) -> dict[str, Any]:
 
     get("/search.json", "warm up the model and the matcher")
     get("/check.json", "Proposal: warm up the proposal check for older people")
+    server = _server_pid(data)
     load = os.getloadavg()[0]
+    cpu = (time.process_time(), _cpu_seconds(server))
     times = [get("/search.json", q) for q in queries]
+    search_cpu = (time.process_time(), _cpu_seconds(server))
     checks = [get("/check.json", p) for p in _proposals()]
+    check_cpu = (time.process_time(), _cpu_seconds(server))
     return {"search": _stats(times), "check": _stats(checks),
+            "search_cpu_ms": _cpu_ms(cpu, search_cpu, len(times)),
+            "check_cpu_ms": _cpu_ms(search_cpu, check_cpu, len(checks)),
             "load_average": round((load + os.getloadavg()[0]) / 2, 1),
             "path": "explorer: /search.json and /check.json (Flask test client, in process)"}
+
+
+def _server_pid(data: Path) -> int | None:
+    try:
+        return int((data / "falkordb.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _cpu_seconds(pid: int | None) -> float | None:
+    """CPU seconds (user + system) the database process has used, from /proc."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_ms(before: tuple[float, float | None], after: tuple[float, float | None],
+            n: int) -> dict[str, float | None]:
+    """Mean CPU milliseconds per request, of this process and of the database: what a
+    request costs on a core of its own, whatever else shares the machine."""
+    own = 1000 * (after[0] - before[0]) / n
+    db = None if before[1] is None or after[1] is None else 1000 * (after[1] - before[1]) / n
+    return {"explorer": round(own, 1), "database": None if db is None else round(db, 1),
+            "total": None if db is None else round(own + db, 1)}
+
+
+def _cpu_rows(lat: dict[str, Any]) -> list[str]:
+    out = []
+    for name, key in (("search", "search_cpu_ms"), ("proposal check", "check_cpu_ms")):
+        c = lat.get(key)
+        if c:
+            out.append(f"| CPU per {name} (explorer + database), mean | {c['explorer']} + "
+                       f"{c['database']} = {c['total']} ms | |")
+    return out
 
 
 def _before(b: dict[str, Any] | None) -> list[str]:
@@ -158,6 +202,7 @@ def report(r: dict[str, Any]) -> str:
         f"| proposal check median / p95 ({c['n']} proposals) | {c['median_ms']} / "
         f"{c['p95_ms']} ms | < 300 ms median |",
         f"| load average while searching | {r['latency'].get('load_average')} | |",
+        *_cpu_rows(r["latency"]),
         "",
         *_before(r.get("latency_before")),
     ])
