@@ -82,6 +82,15 @@ class Dialect(ABC):
         ``$limit`` hits only: a common word matches most of a large graph, and building it
         for every hit cost five times the search itself."""
 
+    def fulltext_passes(self, label: Label) -> list[str]:
+        """:meth:`fulltext_query` for one and for two passes at once (``$q0``, ``$q1``; a
+        round trip saved), each pass's best ``$limit`` rows tagged with its ``pass``."""
+        one = self.fulltext_query(label)
+        if one.count("$q)") != 1:
+            raise ValueError("the full-text query takes its terms as $q")
+        branches = [one.replace("$q)", f"$q{i})") + f", {i} AS pass" for i in range(2)]
+        return [branches[0], " UNION ALL ".join(branches)]
+
     @abstractmethod
     def vector_query(self, label: Label) -> str:
         """A statement with parameters ``$v`` (a unit vector) and ``$k`` yielding the ``$k``

@@ -24,26 +24,35 @@ def fulltext(store: Store, label: Label, text: str, limit: int) -> list[dict[str
     ``limit`` are found: nodes with every word; then with every word that is not a stop
     word ("for", "at", "does"); then with any word that is not a stop word. (The engine's
     cost grows with the number of nodes that match, and one stop word alone matches half
-    of a large graph.)"""
+    of a large graph.) The every-word passes go in one round trip."""
     query = words(text)
     if not fulltext_terms(store.dialect, query):
         return []
     content = [w for w in query if w not in STOPWORDS] or query
     passes: list[str] = []
+    every_word: list[str] = []  # the passes that need every word
     for some, every in ((query, True), (content, True), (content, False)):
         if every and len(set(some)) < 2:
             continue
         terms = fulltext_terms(store.dialect, some, every)
         if terms and terms not in passes:
             passes.append(terms)
-    statement = store.dialect.fulltext_query(label)
+            if every:
+                every_word.append(terms)
+    statements = store.dialect.fulltext_passes(label)
     found: dict[Any, dict[str, Any]] = {}
-    for terms in passes:
-        for r in store.read(statement, {"q": terms, "limit": limit}):
+    # The every-word passes in one round trip (each is cheap: few nodes hold every word;
+    # a round trip was most of a pass's time), then, if they found too few, the
+    # any-word pass.
+    for group in (every_word, passes[len(every_word):]):
+        if not group or len(found) >= limit:
+            continue
+        rows = store.read(statements[len(group) - 1],
+                          {"limit": limit, **{f"q{i}": t for i, t in enumerate(group)}})
+        rows.sort(key=lambda r: int(r["pass"]))  # stable: a pass's own order is kept
+        for r in rows:
             found.setdefault(r["node"].get("id"), {"node": r["node"],
                                                     "score": float(r["score"])})
-        if len(found) >= limit:
-            break
     return list(found.values())[:limit]
 
 

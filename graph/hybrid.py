@@ -46,7 +46,7 @@ from triedbefore.graph.matching import (
     edit_distance,
     stem,
 )
-from triedbefore.graph.resolution import solution_matcher, solution_names
+from triedbefore.graph.resolution import solution_matcher, solution_matcher_and_names
 from triedbefore.graph.store import Store
 from triedbefore.ontology.vocab import Label
 
@@ -153,8 +153,7 @@ def search(store: Store, text: str, limit: int = 10, *,
     def hit(kind: Label, hid: str) -> Hit:
         return hits.setdefault((kind, hid), Hit(kind, hid))
 
-    matcher = solution_matcher(store)  # read once per search: it checks the version
-    names = solution_names(store)
+    matcher, names = solution_matcher_and_names(store)  # one read of the version
     # Solutions: the matcher's ranking, then the full-text index's other hits (a typo of
     # a word the matcher's vocabulary lacks).
     ranking = matcher.match(query, k=pool)

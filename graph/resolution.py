@@ -240,6 +240,13 @@ def solution_names(store: Store) -> dict[str, str]:
     return _matcher_entry(store)[2]
 
 
+def solution_matcher_and_names(store: Store) -> tuple[SolutionMatcher, dict[str, str]]:
+    """:func:`solution_matcher` and :func:`solution_names` from one look at the
+    solutions' version (a read of the store each)."""
+    _version, matcher, names = _matcher_entry(store)
+    return matcher, names
+
+
 def _initiative_text(row: dict[str, Any]) -> str:
     # A full stop keeps the title's last word and the description's first apart.
     return ". ".join(str(t) for t in (row.get("title"), row.get("description")) if t)

@@ -310,3 +310,32 @@ def test_letter_filter_never_drops_a_word_within_the_edits() -> None:
     ruled_out = [(a, b) for a in words for b in words if a != b and not
                  hybrid.few_new_letters(hybrid.letters(a), hybrid.letters(b), 2)]
     assert len(ruled_out) > len(words) * (len(words) - 1) // 2
+
+
+def test_fulltext_passes_share_a_round_trip_and_rank_as_one_by_one(
+        read_sample: FalkorStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The every-word passes go to the engine together; the hits are those the passes
+    run one by one would give, in the same order."""
+    from triedbefore.graph.dialect import fulltext_terms
+    from triedbefore.graph.fulltext import fulltext
+
+    text = "telehealth about Stockport"
+    one = read_sample.dialect.fulltext_query(Label.INITIATIVE)
+    expected: dict[str, None] = {}
+    for words, every in ((["telehealth", "about", "stockport"], True),
+                         (["telehealth", "stockport"], True),
+                         (["telehealth", "stockport"], False)):
+        for r in read_sample.read(one, {"q": fulltext_terms(read_sample.dialect, words, every),
+                                        "limit": 10}):
+            expected.setdefault(str(r["node"]["id"]))
+    reads: list[str] = []
+    read = read_sample.read
+
+    def counting(statement: str, params: dict[str, Any] | None = None) -> Any:
+        reads.append(statement)
+        return read(statement, params)
+
+    monkeypatch.setattr(read_sample, "read", counting)
+    hits = fulltext(read_sample, Label.INITIATIVE, text, 10)
+    assert [str(h["node"]["id"]) for h in hits] == list(expected)[:10]
+    assert len(expected) > 1 and len(reads) == 2  # not one round trip per pass

@@ -188,8 +188,9 @@ def test_fulltext_leaves_stop_words_out_once_every_word_fails(
     read = sample.read
 
     def recording(statement: str, params: dict[str, object] | None = None) -> object:
-        if params and "q" in params:
-            sent.append(str(params["q"]))
+        # the passes a statement runs: $q, or $q0, $q1 … (several in one round trip)
+        sent.extend(str(params[k]) for k in sorted(params or {})
+                    if k == "q" or (k[0] == "q" and k[1:].isdigit()))
         return read(statement, params)
 
     monkeypatch.setattr(sample, "read", recording)
