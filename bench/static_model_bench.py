@@ -126,7 +126,7 @@ def report(r: dict[str, Any]) -> str:
         lines.append(f"| {label} | " + " | ".join(
             f"{_pct(v['figures'][label]['dev'])} / {_pct(v['figures'][label]['test'])}"
             for v in q.values()) + " |")
-    lines += ["", *r.get("notes", []), ""]
+    lines += ["", *(f"- {note}" for note in r.get("notes", [])), ""]
     return "\n".join(lines)
 
 
