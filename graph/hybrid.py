@@ -36,7 +36,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from triedbefore.graph import queries, settings, vectors
+from triedbefore.graph.analytics import COUNTED_LINKS
 from triedbefore.graph.dialect import VECTOR_LABELS, fuzzy_edits
 from triedbefore.graph.fulltext import fulltext
 from triedbefore.graph.matching import STOPWORDS, SUGGEST_THRESHOLD, edit_distance, stem
@@ -148,14 +151,17 @@ def search(store: Store, text: str, limit: int = 10, *,
         return hits.setdefault((kind, hid), Hit(kind, hid))
 
     matcher = solution_matcher(store)
-    # Solutions: the matcher's ranking, then the full-text index's other hits (a typo of
-    # a word the matcher's vocabulary lacks).
+    # Solutions: the matcher's ranking, or, when it finds none, the full-text index's hits
+    # (a typo of a word the matcher's vocabulary lacks). The index's hits that share one
+    # common word ("GP", "hospital") pushed the solutions meaning found out of the list.
     ranked_solutions = [sid for sid, score in matcher.match(query, k=pool)
                         if score >= SUGGEST_THRESHOLD / 2]
     matched = dict(matcher.match(query, k=pool))
     for label in KIND_WEIGHTS:
         ids = ranked_solutions if label is Label.SOLUTION else []
-        for f in fulltext(store, label, query, pool):
+        found = [] if label is Label.SOLUTION and ranked_solutions else \
+            fulltext(store, label, query, pool)
+        for f in found:
             node = f["node"]
             if str(node.get("id")) not in ids:
                 ids.append(str(node.get("id")))
@@ -165,9 +171,11 @@ def search(store: Store, text: str, limit: int = 10, *,
             h.words_score = matched.get(hid, 0.0) if label is Label.SOLUTION else 0.0
             h.confidence = h.words_score
     vector = vectors.query_vector(query)
-    for label in VECTOR_LABELS:
-        for rank, (nid, cosine) in enumerate(vectors.nearest(store, label, vector, pool),
-                                             start=1):
+    near = {label: vectors.nearest(store, label, vector, pool) for label in VECTOR_LABELS}
+    near[Label.SOLUTION] = solution_meaning(store, vector, near[Label.SOLUTION],
+                                            near.get(Label.INITIATIVE, []))[:pool]
+    for label, nearest in near.items():
+        for rank, (nid, cosine) in enumerate(nearest, start=1):
             h = hit(label, nid)
             h.meaning, h.meaning_rank = cosine, rank
     _words_matched(store, query, list(hits.values()))
@@ -225,6 +233,64 @@ def _words_matched(store: Store, query: str, hits: list[Hit]) -> None:
                      if any(w in own for _, w in forms[word])]
         share = len(h.matched) / len(content) if content and h.words_rank else 0.0
         h.words_score = max(h.words_score, share)
+
+
+@dataclass(frozen=True)
+class _Parts:
+    owners: tuple[str, ...]  # the solution of each row
+    matrix: Any  # numpy array: one unit vector per row
+
+
+_PARTS: dict[tuple[str, str], tuple[int, _Parts | None]] = {}
+
+
+def solution_parts(store: Store) -> _Parts | None:
+    """The vectors of each solution's texts taken one by one (its name, each alias, its
+    description and its problem), made once per version of the solutions: a text that
+    did not change is not embedded again. None without the model."""
+    matcher = solution_matcher(store)  # rebuilt when the solutions change
+    key = (store.uri.raw, store.uri.graph)
+    cached = _PARTS.get(key)
+    if cached is not None and cached[0] == id(matcher):
+        return cached[1]
+    owners: list[str] = []
+    texts: list[str] = []
+    for r in store.read(queries.SOLUTION_TEXTS):
+        for part in (r.get("name"), *(r.get("aliases") or ()), r.get("description"),
+                     r.get("problem")):
+            if part and str(part).strip():
+                owners.append(str(r["id"]))
+                texts.append(str(part).strip())
+    matrix = vectors.texts_vectors(texts) if texts else None
+    parts = None if matrix is None else _Parts(tuple(owners), matrix)
+    _PARTS[key] = (id(matcher), parts)
+    return parts
+
+
+def solution_meaning(store: Store, vector: list[float] | None,
+                     solutions: list[tuple[str, float]],
+                     initiatives: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Solutions by meaning, nearest first: (id, cosine), where a solution's cosine is the
+    best of its whole text's (``solutions``, from the vector index), of each of its own
+    texts (:func:`solution_parts`: an alias or a description alone can be much nearer a
+    short query than all of them run together), and of its own initiatives among the
+    ``initiatives`` nearest the query (their descriptions say what people did, which is
+    how people describe a solution)."""
+    best = dict(solutions)
+    parts = solution_parts(store) if vector is not None else None
+    if parts is not None:
+        cosines = parts.matrix @ np.asarray(vector, dtype=np.float32)
+        for sid, cosine in zip(parts.owners, cosines.tolist(), strict=True):
+            if cosine > best.get(sid, -1.0):
+                best[sid] = cosine
+    if initiatives:
+        of = dict(initiatives)
+        for r in store.read(queries.INITIATIVE_SOLUTIONS,
+                            {"ids": list(of), "counted": COUNTED_LINKS}):
+            sid, cosine = str(r["solution"]), of.get(str(r["initiative"]), -1.0)
+            if cosine > best.get(sid, -1.0):
+                best[sid] = cosine
+    return sorted(best.items(), key=lambda p: (-p[1], p[0]))
 
 
 @dataclass(frozen=True)
