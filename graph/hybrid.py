@@ -66,6 +66,11 @@ WORDS_FLOOR = 0.5
 #: … or the meaning is at least this close (cosine of the sentence vectors; unrelated
 #: texts score about 0 to 0.2 with this model).
 MEANING_FLOOR = 0.30
+#: … and, for either, within this much of the best hit of its kind: a record holding
+#: one of two words, or far less near in meaning than the best, is noise once another
+#: record holds both or is much nearer (see :func:`floors`).
+WORDS_MARGIN = 0.34
+MEANING_MARGIN = 0.15
 #: Records read from each ranking, per kind, before fusion.
 POOL = 60
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -104,13 +109,18 @@ class Hit:
     meaning_rank: int | None = None
     matched: list[str] = field(default_factory=list)
     score: float = 0.0
+    #: The floors this hit is held to (:func:`floors`; the absolute ones until set).
+    words_floor: float = WORDS_FLOOR
+    meaning_floor: float = MEANING_FLOOR
 
     def listed(self) -> bool:
-        return self.words_score >= WORDS_FLOOR or (
-            self.meaning is not None and self.meaning >= MEANING_FLOOR)
+        return self.words_score >= self.words_floor or self.close()
+
+    def close(self) -> bool:
+        return self.meaning is not None and self.meaning >= self.meaning_floor
 
     def why(self) -> dict[str, Any]:
-        close = self.meaning is not None and self.meaning >= MEANING_FLOOR
+        close = self.close()
         return {"words": self.matched,
                 "meaning": round(self.meaning, 4) if close and self.meaning is not None
                 else None}
@@ -119,6 +129,18 @@ class Hit:
         return {"kind": self.kind.value.lower(), "id": self.id, "name": self.name,
                 "score": round(self.score, 4), "why": self.why(),
                 "listed": self.listed()}
+
+
+def floors(best_words: float, best_meaning: float | None) -> tuple[float, float]:
+    """The words and meaning floors of the hits of one kind, given the best words score
+    of any hit and the best cosine among the hits of that kind (a short alias lies nearer
+    a short query than an initiative's paragraph can): the absolute floors
+    (``WORDS_FLOOR``, ``MEANING_FLOOR``), raised to within ``WORDS_MARGIN`` and
+    ``MEANING_MARGIN`` of the best. A hit is listed when it reaches either."""
+    words = max(WORDS_FLOOR, best_words - WORDS_MARGIN)
+    meaning = MEANING_FLOOR if best_meaning is None else \
+        max(MEANING_FLOOR, best_meaning - MEANING_MARGIN)
+    return words, meaning
 
 
 def rrf(words_rank: int | None, meaning_rank: int | None, confidence: float = 0.0) -> float:
@@ -179,6 +201,13 @@ def search(store: Store, text: str, limit: int = 10, *,
             h = hit(label, nid)
             h.meaning, h.meaning_rank = cosine, rank
     _words_matched(store, query, list(hits.values()))
+    best_words = max((h.words_score for h in hits.values()), default=0.0)
+    for kind in {h.kind for h in hits.values()}:
+        group = [h for h in hits.values() if h.kind is kind]
+        words_floor, meaning_floor = floors(
+            best_words, max((h.meaning for h in group if h.meaning is not None), default=None))
+        for h in group:
+            h.words_floor, h.meaning_floor = words_floor, meaning_floor
     for h in hits.values():
         h.score = KIND_WEIGHTS[h.kind] * rrf(h.words_rank, h.meaning_rank, h.confidence)
     ranked = sorted(hits.values(), key=lambda h: (-h.score, h.kind.value, h.id))
