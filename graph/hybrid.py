@@ -148,10 +148,18 @@ def rrf(words_rank: int | None, meaning_rank: int | None, confidence: float = 0.
     ranking with its weight, scaled to [0, 1] by the best possible sum. ``confidence``
     (0 to 1: the matcher's, for a solution) raises the words' weight up to twofold: a
     solution the words name outright stays first."""
+    return min(1.0, rrf_sum(words_rank, meaning_rank, confidence))
+
+
+def rrf_sum(words_rank: int | None, meaning_rank: int | None,
+            confidence: float = 0.0) -> float:
+    """:func:`rrf` before the cap at 1: what orders the proposal check's closest
+    solutions that both reach the cap (two the words name outright, one nearer in
+    meaning than the other)."""
     words = WORDS_WEIGHT * (1.0 + confidence)
     total = sum(weight / (RRF_K + rank) for weight, rank in (
         (words, words_rank), (MEANING_WEIGHT, meaning_rank)) if rank is not None)
-    return min(1.0, total / ((WORDS_WEIGHT + MEANING_WEIGHT) / (RRF_K + 1)))
+    return total / ((WORDS_WEIGHT + MEANING_WEIGHT) / (RRF_K + 1))
 
 
 def search(store: Store, text: str, limit: int = 10, *,
@@ -387,5 +395,6 @@ def did_you_mean(store: Store, query: str) -> str | None:
     return suggestion if suggestion.lower() != query.lower() else None
 
 
-__all__ = ["KIND_WEIGHTS", "MEANING_FLOOR", "RRF_K", "WORDS_FLOOR", "clean_query",
-           "did_you_mean", "rrf", "search"]
+__all__ = ["KIND_WEIGHTS", "MEANING_FLOOR", "MEANING_MARGIN", "RRF_K", "WORDS_FLOOR",
+           "WORDS_MARGIN", "clean_query", "did_you_mean", "floors", "rrf", "rrf_sum", "search",
+           "solution_meaning", "solution_parts"]
