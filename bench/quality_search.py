@@ -536,6 +536,9 @@ def write_markdown(data: dict[str, Any], path: Path) -> None:
               "the server that ran the ingest (the engine's cached plan of `UNRESOLVED_PAGE`, "
               "made before any link had `how` or `score`, answers those properties with "
               "nulls afterwards; the same text with one more space answers correctly)."]
+    changes = QUALITY / "changes.md"
+    if changes.exists():
+        lines += ["", "## Changes measured", "", changes.read_text(encoding="utf-8").strip()]
     sp = data["speed"]
     lines += ["", "## Time (this machine, not a benchmark)", "",
               f"Demo ingest {sp['demo_ingest_s']} s; search median {sp['search_median_ms']} ms "
