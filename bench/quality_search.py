@@ -291,6 +291,14 @@ def search_hits(store: Any, text: str) -> list[dict[str, Any]]:
     return list(found)
 
 
+def listed_hits(store: Any, text: str) -> int:
+    """How many hits of every kind search lists above its relevance floor (no limit):
+    the noise a reader scrolls through."""
+    from triedbefore.graph import search as searching
+
+    return len(searching.search(store, text, 0))
+
+
 def ranks(hits: list[dict[str, Any]], expected: tuple[str, ...]) -> tuple[int | None, int | None]:
     """1-based rank of the first expected solution among the solution hits, and among all
     hits of every kind (``None`` when it is not listed)."""
@@ -321,7 +329,7 @@ def run_queries(store: Any, rows: list[dict[str, str]], column: str,
         out.append({"split": row["split"], "query": row[text_column],
                     "expected": list(expected), "rank": among, "rank_all_kinds": overall,
                     "got": [h.get("id") for h in hits if h.get("kind") == "solution"][:3],
-                    "ms": round(ms, 1)})
+                    "ms": round(ms, 1), "listed_hits": listed_hits(store, row[text_column])})
     return out
 
 
@@ -336,6 +344,8 @@ def query_figures(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "top3_all_kinds": _ratio(sum(1 for r in rows if r["rank_all_kinds"]
                                          and r["rank_all_kinds"] <= 3), len(rows)),
             "listed": _ratio(sum(1 for r in rows if r["rank"]), len(rows)),
+            "listed_hits_median": statistics.median(r["listed_hits"] for r in rows)
+            if rows else None,
         }
     return out
 
@@ -491,15 +501,16 @@ def write_markdown(data: dict[str, Any], path: Path) -> None:
               "Rank of the first expected solution among the solution hits (top-1, top-3); "
               "`top-3 all kinds` counts initiatives, evaluations and sites listed above it "
               f"too; `listed`: among the {SEARCH_LIMIT} hits at all.", "",
-              "| set | split | queries | top-1 | top-3 | top-3 all kinds | listed |",
-              "|---|---|---|---|---|---|---|"]
+              "| set | split | queries | top-1 | top-3 | top-3 all kinds | listed | "
+              "hits listed (median) |",
+              "|---|---|---|---|---|---|---|---|"]
     for section, label in (("paraphrases", "paraphrases"), ("typos", "typos"),
                            ("existing_queries", "existing queries (catalogue graph)")):
         for split in SPLITS:
             s = f[section][split]
             lines.append(f"| {label} | {split} | {s['queries']} | {_pct(s['top1'])} | "
                          f"{_pct(s['top3'])} | {_pct(s['top3_all_kinds'])} | "
-                         f"{_pct(s['listed'])} |")
+                         f"{_pct(s['listed'])} | {s.get('listed_hits_median', '—')} |")
     lines += ["", "## Proposal check", "",
               "| split | proposals | first similar initiative of the expected solution | "
               "closest solution top-1 |", "|---|---|---|---|"]
@@ -525,6 +536,9 @@ def write_markdown(data: dict[str, Any], path: Path) -> None:
               "the server that ran the ingest (the engine's cached plan of `UNRESOLVED_PAGE`, "
               "made before any link had `how` or `score`, answers those properties with "
               "nulls afterwards; the same text with one more space answers correctly)."]
+    changes = QUALITY / "changes.md"
+    if changes.exists():
+        lines += ["", "## Changes measured", "", changes.read_text(encoding="utf-8").strip()]
     sp = data["speed"]
     lines += ["", "## Time (this machine, not a benchmark)", "",
               f"Demo ingest {sp['demo_ingest_s']} s; search median {sp['search_median_ms']} ms "
@@ -642,6 +656,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: dev {_pct(t['dev'])} test {_pct(t['test'])} all {_pct(t['all'])} "
               f"target {_pct(t['target'])}")
     print(f"proposal closest top-1: test {_pct(figures['proposals']['test']['closest_top1'])}")
+    for name in ("paraphrases", "typos"):
+        print(f"{name} hits listed (median): dev {figures[name]['dev']['listed_hits_median']} "
+              f"test {figures[name]['test']['listed_hits_median']}")
     return 0
 
 

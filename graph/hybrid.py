@@ -36,7 +36,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from triedbefore.graph import queries, settings, vectors
+from triedbefore.graph.analytics import COUNTED_LINKS
 from triedbefore.graph.dialect import VECTOR_LABELS, fuzzy_edits
 from triedbefore.graph.fulltext import fulltext
 from triedbefore.graph.matching import (
@@ -69,6 +72,11 @@ WORDS_FLOOR = 0.5
 #: … or the meaning is at least this close (cosine of the sentence vectors; unrelated
 #: texts score about 0 to 0.2 with this model).
 MEANING_FLOOR = 0.30
+#: … and, for either, within this much of the best hit of its kind: a record holding
+#: one of two words, or far less near in meaning than the best, is noise once another
+#: record holds both or is much nearer (see :func:`floors`).
+WORDS_MARGIN = 0.34
+MEANING_MARGIN = 0.15
 #: Records read from each ranking, per kind, before fusion.
 POOL = 60
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -107,13 +115,18 @@ class Hit:
     meaning_rank: int | None = None
     matched: list[str] = field(default_factory=list)
     score: float = 0.0
+    #: The floors this hit is held to (:func:`floors`; the absolute ones until set).
+    words_floor: float = WORDS_FLOOR
+    meaning_floor: float = MEANING_FLOOR
 
     def listed(self) -> bool:
-        return self.words_score >= WORDS_FLOOR or (
-            self.meaning is not None and self.meaning >= MEANING_FLOOR)
+        return self.words_score >= self.words_floor or self.close()
+
+    def close(self) -> bool:
+        return self.meaning is not None and self.meaning >= self.meaning_floor
 
     def why(self) -> dict[str, Any]:
-        close = self.meaning is not None and self.meaning >= MEANING_FLOOR
+        close = self.close()
         return {"words": self.matched,
                 "meaning": round(self.meaning, 4) if close and self.meaning is not None
                 else None}
@@ -124,15 +137,35 @@ class Hit:
                 "listed": self.listed()}
 
 
+def floors(best_words: float, best_meaning: float | None) -> tuple[float, float]:
+    """The words and meaning floors of the hits of one kind, given the best words score
+    of any hit and the best cosine among the hits of that kind (a short alias lies nearer
+    a short query than an initiative's paragraph can): the absolute floors
+    (``WORDS_FLOOR``, ``MEANING_FLOOR``), raised to within ``WORDS_MARGIN`` and
+    ``MEANING_MARGIN`` of the best. A hit is listed when it reaches either."""
+    words = max(WORDS_FLOOR, best_words - WORDS_MARGIN)
+    meaning = MEANING_FLOOR if best_meaning is None else \
+        max(MEANING_FLOOR, best_meaning - MEANING_MARGIN)
+    return words, meaning
+
+
 def rrf(words_rank: int | None, meaning_rank: int | None, confidence: float = 0.0) -> float:
     """Reciprocal rank fusion of one record's ranks (1 first; None: not ranked), each
     ranking with its weight, scaled to [0, 1] by the best possible sum. ``confidence``
     (0 to 1: the matcher's, for a solution) raises the words' weight up to twofold: a
     solution the words name outright stays first."""
+    return min(1.0, rrf_sum(words_rank, meaning_rank, confidence))
+
+
+def rrf_sum(words_rank: int | None, meaning_rank: int | None,
+            confidence: float = 0.0) -> float:
+    """:func:`rrf` before the cap at 1: what orders the proposal check's closest
+    solutions that both reach the cap (two the words name outright, one nearer in
+    meaning than the other)."""
     words = WORDS_WEIGHT * (1.0 + confidence)
     total = sum(weight / (RRF_K + rank) for weight, rank in (
         (words, words_rank), (MEANING_WEIGHT, meaning_rank)) if rank is not None)
-    return min(1.0, total / ((WORDS_WEIGHT + MEANING_WEIGHT) / (RRF_K + 1)))
+    return total / ((WORDS_WEIGHT + MEANING_WEIGHT) / (RRF_K + 1))
 
 
 def search(store: Store, text: str, limit: int = 10, *,
@@ -154,14 +187,17 @@ def search(store: Store, text: str, limit: int = 10, *,
         return hits.setdefault((kind, hid), Hit(kind, hid))
 
     matcher, names = solution_matcher_and_names(store)  # one read of the version
-    # Solutions: the matcher's ranking, then the full-text index's other hits (a typo of
-    # a word the matcher's vocabulary lacks).
+    # Solutions: the matcher's ranking, or, when it finds none, the full-text index's hits
+    # (a typo of a word the matcher's vocabulary lacks). The index's hits that share one
+    # common word ("GP", "hospital") pushed the solutions meaning found out of the list.
     ranking = matcher.match(query, k=pool)
     ranked_solutions = [sid for sid, score in ranking if score >= SUGGEST_THRESHOLD / 2]
     matched = dict(ranking)
     for label in KIND_WEIGHTS:
         ids = ranked_solutions if label is Label.SOLUTION else []
-        for f in fulltext(store, label, query, pool):
+        found = [] if label is Label.SOLUTION and ranked_solutions else \
+            fulltext(store, label, query, pool)
+        for f in found:
             node = f["node"]
             if str(node.get("id")) not in ids:
                 ids.append(str(node.get("id")))
@@ -170,13 +206,24 @@ def search(store: Store, text: str, limit: int = 10, *,
             h.words_rank = rank
             h.words_score = matched.get(hid, 0.0) if label is Label.SOLUTION else 0.0
             h.confidence = h.words_score
-    for label in VECTOR_LABELS:
-        vector = vectors.query_vector(query, label)  # by the model of label's nodes
-        for rank, (nid, cosine) in enumerate(vectors.nearest(store, label, vector, pool),
-                                             start=1):
+    # Each kind is compared with the query's vector by the model of its nodes.
+    near = {label: vectors.nearest(store, label, vectors.query_vector(query, label), pool)
+            for label in VECTOR_LABELS}
+    near[Label.SOLUTION] = solution_meaning(
+        store, vectors.query_vector(query, Label.SOLUTION), near[Label.SOLUTION],
+        near.get(Label.INITIATIVE, []))[:pool]
+    for label, nearest in near.items():
+        for rank, (nid, cosine) in enumerate(nearest, start=1):
             h = hit(label, nid)
             h.meaning, h.meaning_rank = cosine, rank
     _words_matched(store, query, list(hits.values()), names)
+    best_words = max((h.words_score for h in hits.values()), default=0.0)
+    for kind in {h.kind for h in hits.values()}:
+        group = [h for h in hits.values() if h.kind is kind]
+        words_floor, meaning_floor = floors(
+            best_words, max((h.meaning for h in group if h.meaning is not None), default=None))
+        for h in group:
+            h.words_floor, h.meaning_floor = words_floor, meaning_floor
     for h in hits.values():
         h.score = KIND_WEIGHTS[h.kind] * rrf(h.words_rank, h.meaning_rank, h.confidence)
     ranked = sorted(hits.values(), key=lambda h: (-h.score, h.kind.value, h.id))
@@ -258,6 +305,64 @@ def few_new_letters(a: int, b: int, edits: int) -> bool:
 
 
 @dataclass(frozen=True)
+class _Parts:
+    owners: tuple[str, ...]  # the solution of each row
+    matrix: Any  # numpy array: one unit vector per row
+
+
+_PARTS: dict[tuple[str, str], tuple[int, _Parts | None]] = {}
+
+
+def solution_parts(store: Store) -> _Parts | None:
+    """The vectors of each solution's texts taken one by one (its name, each alias, its
+    description and its problem), made once per version of the solutions: a text that
+    did not change is not embedded again. None without the model."""
+    matcher = solution_matcher(store)  # rebuilt when the solutions change
+    key = (store.uri.raw, store.uri.graph)
+    cached = _PARTS.get(key)
+    if cached is not None and cached[0] == id(matcher):
+        return cached[1]
+    owners: list[str] = []
+    texts: list[str] = []
+    for r in store.read(queries.SOLUTION_TEXTS):
+        for part in (r.get("name"), *(r.get("aliases") or ()), r.get("description"),
+                     r.get("problem")):
+            if part and str(part).strip():
+                owners.append(str(r["id"]))
+                texts.append(str(part).strip())
+    matrix = vectors.texts_vectors(texts) if texts else None
+    parts = None if matrix is None else _Parts(tuple(owners), matrix)
+    _PARTS[key] = (id(matcher), parts)
+    return parts
+
+
+def solution_meaning(store: Store, vector: list[float] | None,
+                     solutions: list[tuple[str, float]],
+                     initiatives: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Solutions by meaning, nearest first: (id, cosine), where a solution's cosine is the
+    best of its whole text's (``solutions``, from the vector index), of each of its own
+    texts (:func:`solution_parts`: an alias or a description alone can be much nearer a
+    short query than all of them run together), and of its own initiatives among the
+    ``initiatives`` nearest the query (their descriptions say what people did, which is
+    how people describe a solution)."""
+    best = dict(solutions)
+    parts = solution_parts(store) if vector is not None else None
+    if parts is not None:
+        cosines = parts.matrix @ np.asarray(vector, dtype=np.float32)
+        for sid, cosine in zip(parts.owners, cosines.tolist(), strict=True):
+            if cosine > best.get(sid, -1.0):
+                best[sid] = cosine
+    if initiatives:
+        of = dict(initiatives)
+        for r in store.read(queries.INITIATIVE_SOLUTIONS,
+                            {"ids": list(of), "counted": COUNTED_LINKS}):
+            sid, cosine = str(r["solution"]), of.get(str(r["initiative"]), -1.0)
+            if cosine > best.get(sid, -1.0):
+                best[sid] = cosine
+    return sorted(best.items(), key=lambda p: (-p[1], p[0]))
+
+
+@dataclass(frozen=True)
 class _Vocabulary:
     words: frozenset[str]
     stems: frozenset[str]
@@ -328,5 +433,6 @@ def did_you_mean(store: Store, query: str,
     return suggestion if suggestion.lower() != query.lower() else None
 
 
-__all__ = ["KIND_WEIGHTS", "MEANING_FLOOR", "RRF_K", "WORDS_FLOOR", "clean_query",
-           "did_you_mean", "rrf", "search"]
+__all__ = ["KIND_WEIGHTS", "MEANING_FLOOR", "MEANING_MARGIN", "RRF_K", "WORDS_FLOOR",
+           "WORDS_MARGIN", "clean_query", "did_you_mean", "floors", "rrf", "rrf_sum", "search",
+           "solution_meaning", "solution_parts"]

@@ -1266,3 +1266,12 @@ def contributed_ids(label: Label) -> str:
     return (f"MATCH (n:{label.value}) WHERE n.id STARTS WITH $prefix AND NOT n.id IN $keep "
             "RETURN n.id AS id")
 
+
+
+# --- a solution's meaning through its own initiatives (graph/hybrid.py) ------------------
+
+#: The solutions each initiative of ``$ids`` counts for (``$counted`` links).
+INITIATIVE_SOLUTIONS = (
+    "UNWIND $ids AS id MATCH (i:Initiative {id: id})-[l:IMPLEMENTS]->(s:Solution) "
+    "WHERE l.how IN $counted RETURN i.id AS initiative, s.id AS solution"
+)

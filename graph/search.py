@@ -72,18 +72,31 @@ CHECK_MEANING_FLOOR = 0.5
 
 def _closest(store: Store, matcher: SolutionMatcher, text: str,
              limit: int) -> list[tuple[str, float]]:
-    """The closest solutions: the matcher's above the suggestion threshold, then, while
-    fewer than ``limit``, those nearest in meaning (``CHECK_MEANING_FLOOR``)."""
-    out = [(sid, score) for sid, score in matcher.match(text, k=limit)
-           if score >= SUGGEST_THRESHOLD]
-    if len(out) < limit:
-        have = {sid for sid, _ in out}
-        query, _cut = hybrid.clean_query(text)
-        for sid, cosine in vectors.nearest(store, Label.SOLUTION, vectors.query_vector(query),
-                                           limit):
-            if cosine >= CHECK_MEANING_FLOOR and sid not in have and len(out) < limit:
-                out.append((sid, round(SUGGEST_THRESHOLD * cosine, 4)))
-    return out
+    """The closest solutions: the matcher's above the suggestion threshold and those
+    nearest in meaning (``CHECK_MEANING_FLOOR``; a solution's meaning as search reads it,
+    :func:`~triedbefore.graph.hybrid.solution_meaning`), in the order of search's fusion
+    of the two rankings (:func:`~triedbefore.graph.hybrid.rrf`; at its cap, the sum before
+    it). A solution found by meaning alone scores its cosine scaled below the suggestion
+    threshold, so it never makes a zombie risk."""
+    pool = hybrid.POOL
+    words = [(sid, score) for sid, score in matcher.match(text, k=pool)
+             if score >= SUGGEST_THRESHOLD]
+    query, _cut = hybrid.clean_query(text)
+    vector = vectors.query_vector(query)
+    near = hybrid.solution_meaning(
+        store, vector, vectors.nearest(store, Label.SOLUTION, vector, pool),
+        vectors.nearest(store, Label.INITIATIVE, vector, pool))
+    words_rank = {sid: n for n, (sid, _) in enumerate(words, start=1)}
+    meaning_rank = {sid: n for n, (sid, _) in enumerate(near, start=1)}
+    score, cosine = dict(words), dict(near)
+    candidates = set(words_rank) | {sid for sid, c in near if c >= CHECK_MEANING_FLOOR}
+
+    def order(sid: str) -> tuple[float, float, str]:
+        ranks = (words_rank.get(sid), meaning_rank.get(sid), score.get(sid, 0.0))
+        return -hybrid.rrf(*ranks), -hybrid.rrf_sum(*ranks), sid
+
+    return [(sid, score[sid] if sid in score else round(SUGGEST_THRESHOLD * cosine[sid], 4))
+            for sid in sorted(candidates, key=order)[:limit]]
 
 
 def _meaning(store: Store, text: str, k: int) -> dict[str, float]:

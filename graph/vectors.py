@@ -130,6 +130,15 @@ def text_vector(text: str, label: Label = Label.SOLUTION) -> list[float] | None:
     return [float(x) for x in model_for(label).embed([text])[0]]
 
 
+def texts_vectors(texts: list[str]) -> Any:
+    """Unit vectors (a numpy array, one row per text) of texts that are not nodes, such as
+    each alias of a solution, or None without the model. A text embedded before in this
+    process is not computed again."""
+    if not enabled():
+        return None
+    return model_for(Label.SOLUTION).embed(texts)
+
+
 def nearest(store: Store, label: Label, vector: list[float] | None,
             k: int) -> list[tuple[str, float]]:
     """The ``k`` nodes of ``label`` nearest ``vector`` by meaning: (id, cosine), nearest
