@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import secrets
@@ -16,6 +17,7 @@ from falkordb import FalkorDB
 from falkordb.edge import Edge
 from falkordb.node import Node
 from falkordb.query_result import QueryResult
+from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from triedbefore.graph import GraphError, QueryError, QueryRefused, StoreUnavailable, queries
@@ -133,19 +135,24 @@ class FalkorStore(Store):
                  restart: Callable[[], object] | None = None,
                  client_options: Mapping[str, Any] | None = None,
                  _public_of: FalkorStore | None = None, password: str | None = None,
-                 connect_timeout: float | None = None, retry: Retry | None = None) -> None:
+                 connect_timeout: float | None = None, retry: Retry | None = None,
+                 hang_timeout: float | None = None) -> None:
         """``restart``: for a server this process may start (the embedded one), starts it
         again when it has stopped (see ``_run``). ``client_options``: more options of the
         FalkorDB client of a unix socket (credentials, retries). ``password``: the server's
         (else the URI's ``password`` option); ``connect_timeout``: seconds to wait for a
         connection (None: the operating system's); ``retry``: the client's retries of a
-        lost connection (None: its default)."""
+        lost connection (None: its default); ``hang_timeout``: seconds after which a
+        server that answers neither a statement nor a ``PING`` counts as lost
+        (:meth:`_guarded`; None: statements wait for their reply however long)."""
         self.uri = uri
         self.dialect = FalkorDialect()
         self._public: FalkorStore | None = None
         self._restart: Callable[[], object] | None = (
             restart if _public_of is None else _public_of._restart)
         self._db: FalkorDB
+        self._hang_timeout: float | None = (
+            hang_timeout if _public_of is None else _public_of._hang_timeout)
         if _public_of is not None:  # the public copy shares its main store's connections
             self.public_only = True
             self._db = _public_of._db
@@ -162,8 +169,10 @@ class FalkorStore(Store):
                 options.update(client_options or {})
                 self._db = FalkorDB(unix_socket_path=str(socket_path), **options)
             else:
+                # short commands (INFO, PING, EXISTS) wait at most hang_timeout; statements
+                # wait as long as the server still answers (_guarded)
                 self._db = FalkorDB(host=uri.host or "127.0.0.1", port=uri.port or 6379,
-                                    password=password,
+                                    password=password, socket_timeout=hang_timeout,
                                     socket_connect_timeout=connect_timeout, retry=retry)
             self._db.connection.ping()
         except (redis.ConnectionError, OSError) as exc:
@@ -227,8 +236,8 @@ class FalkorStore(Store):
 
         def names(statement: str) -> tuple[str, ...]:
             try:
-                response = self._db.connection.execute_command(
-                    "GRAPH.RO_QUERY", self._graph.name, statement, "--compact")
+                response = self._execute(
+                    ["GRAPH.RO_QUERY", self._graph.name, statement, "--compact"], True)
             except redis.ResponseError as exc:
                 if "empty key" in str(exc):
                     return ()  # no graph (any more): the next statement finds out
@@ -236,11 +245,17 @@ class FalkorStore(Store):
             return tuple(str(next(iter(row.values())))
                          for row in decode_rows(list(response)))
 
-        return _Names(version, names(queries.SCHEMA_LABELS),
-                      names(queries.SCHEMA_PROPERTY_KEYS),
-                      names(queries.SCHEMA_RELATIONSHIP_TYPES))
+        try:
+            return _Names(version, names(queries.SCHEMA_LABELS),
+                          names(queries.SCHEMA_PROPERTY_KEYS),
+                          names(queries.SCHEMA_RELATIONSHIP_TYPES))
+        except (redis.ConnectionError, redis.TimeoutError) as exc:  # also while decoding
+            raise StoreUnavailable(f"lost connection to FalkorDB at {self.uri.display}: {exc}"
+                                   ) from None
 
     def _execute(self, command: list[Any], read_only: bool) -> Any:
+        if self._hang_timeout is not None:
+            return self._guarded(command, self._hang_timeout)
         try:
             return self._db.connection.execute_command(*command)
         except redis.ConnectionError as exc:
@@ -251,6 +266,42 @@ class FalkorStore(Store):
             if self._restart is None or not self._restarted(exc) or not read_only:
                 raise
             return self._db.connection.execute_command(*command)
+
+    def _guarded(self, command: list[Any], hang_timeout: float) -> Any:
+        """``command``'s reply, waiting as long as the server answers: after half of
+        ``hang_timeout`` without a reply it is sent a ``PING`` on a connection of its own,
+        and one that does not answer within the other half counts as lost (a server that
+        hangs with its connections open, e.g. stopped by SIGSTOP, would hold the statement
+        for ever; a long statement of a server that answers is waited for)."""
+        client = self._db.connection
+        pool = client.connection_pool
+        conn = pool.get_connection()
+        try:
+            conn.send_command(*command)
+            while not conn.can_read(timeout=hang_timeout / 2):
+                if not self._answers_ping(hang_timeout / 2):
+                    raise redis.TimeoutError(
+                        f"no reply within {hang_timeout:g} s, and no answer to a PING: the "
+                        "server hangs")
+            return conn.read_response()
+        except (redis.ConnectionError, redis.TimeoutError):
+            conn.disconnect()  # a reply may still come: never read it as another's
+            raise
+        finally:
+            pool.release(conn)
+
+    def _answers_ping(self, timeout: float) -> bool:
+        """Whether the server answers a ``PING`` within ``timeout`` seconds, on a new
+        connection (the pooled ones may all wait for replies)."""
+        kwargs = self._db.connection.connection_pool.connection_kwargs
+        try:
+            with redis.Redis(host=kwargs.get("host", "127.0.0.1"), port=kwargs.get("port", 6379),
+                             password=kwargs.get("password"), socket_timeout=timeout,
+                             socket_connect_timeout=timeout,
+                             retry=Retry(NoBackoff(), 0)) as probe:
+                return bool(probe.ping())
+        except (redis.RedisError, OSError):
+            return False
 
     def _restarted(self, exc: Exception) -> bool:
         """Start the embedded server again after ``exc`` lost it; False if it could not be
@@ -443,7 +494,9 @@ class FalkorStore(Store):
             conn.send_command("PUBLISH", channel, "confirm")
             conn.read_response()
             conn.send_command("WAIT", replicas, timeout_ms)
-            return int(conn.read_response())
+            if self._hang_timeout is None:
+                return int(conn.read_response())
+            return int(conn.read_response(timeout=timeout_ms / 1000 + self._hang_timeout))
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             conn.disconnect()
             raise StoreUnavailable(f"lost connection to FalkorDB at {self.uri.display}: {exc}"
@@ -452,6 +505,12 @@ class FalkorStore(Store):
             raise QueryError(str(exc)) from None
         finally:
             pool.release(conn)
+
+    def drop_idle_connections(self) -> None:
+        """Close the connections no statement is using (a server that was lost or that
+        closed them); statements under way on others keep theirs."""
+        with contextlib.suppress(Exception):
+            self._db.connection.connection_pool.disconnect(inuse_connections=False)
 
     def close(self) -> None:
         if self.public_only:
