@@ -400,3 +400,4 @@ def test_a_hung_replica_costs_at_most_the_server_timeout(
         os.kill(hung, signal.SIGCONT)
         pool.shutdown(wait=True)
     store.close()
+
