@@ -431,7 +431,41 @@ def run(initiatives: int, clients: int, per_client: int, work: Path,
     return result
 
 
-def report(r: dict[str, Any]) -> str:
+def _failure_lines(f: dict[str, Any]) -> list[str]:
+    """Every failed request, the longest gap, the Sentinels' events and the explorer's
+    logged errors of one failover, as Markdown."""
+    reads = f["reads"]
+    lines = ["", "Every failed request (times in seconds from the kill; the error is the "
+             "client's exception or the start of the page answered):", ""]
+    if reads.get("failures"):
+        lines += ["| sent | ended | page | status | error |", "|---|---|---|---|---|"]
+        for e in reads["failures"]:
+            error = (e["error"] or "").replace("|", "/")[:160]
+            lines.append(f"| {e['sent_s']} | {e['ended_s']} | {e['page']} | "
+                         f"{e['status'] or '-'} | {error} |")
+    else:
+        lines.append("none.")
+    if "longest_gap_from_s" in reads:
+        across = reads.get("in_flight_across_gap") or []
+        pages = sorted({e["page"] for e in across})
+        lines += ["", f"The longest gap ran from {reads['longest_gap_from_s']} s to "
+                  f"{reads['longest_gap_to_s']} s; {len(across)} requests were in flight "
+                  f"across it ({', '.join(pages) or 'none'}). The slowest requests of the "
+                  "window: " + "; ".join(f"{e['page']} {e['took_s']} s (sent at "
+                                         f"{e['sent_s']} s)" for e in reads["slowest"][:5])
+                  + "."]
+    if f.get("sentinel_events"):
+        lines += ["", "The first Sentinel's events:", "", "```"]
+        lines += f["sentinel_events"][:15] + ["```"]
+    lines += ["", f"The explorer logged {f.get('explorer_log_lines', 0)} warnings and "
+              "errors in the window" + (":" if f.get("explorer_log") else ".")]
+    if f.get("explorer_log"):
+        lines += ["", "```"] + [line[:300] for line in f["explorer_log"][:15]] + ["```"]
+    return lines
+
+
+def report(r: dict[str, Any], before: dict[str, Any] | None = None) -> str:
+    """The results as Markdown; ``before``: a run of the same benchmark to set beside."""
     f = r["failover"]
     lines = [
         f"# Failover and read scaling, {r['initiatives']:,} initiatives, {r['clients']} "
@@ -444,32 +478,45 @@ def report(r: dict[str, Any]) -> str:
         "`down-after-milliseconds` 1000), every process on this machine; the explorer "
         f"served as `triedbefore serve --workers {r['workers']}` in a process of its own, "
         "the clients threads of another.", "",
-        f"First ingest of the bundle into the deployment: {r['first_ingest_s']} s.", "",
+        f"First ingest of the bundle into the deployment: {r['first_ingest_s']} s"
+        + (f" (run {r['first_ingest_when']}; the deployment so loaded is kept and started "
+           "again for each run)" if r.get("first_ingest_when") not in (None, r["when"])
+           else "") + ".", "",
         "## Failover", "",
         "The primary killed (SIGKILL) while the explorer served "
         f"{f['clients']} clients and an ingest of the bundle with one row in ten changed ran.",
         "", "| figure | value |", "|---|---|",
         f"| failover time (kill to a new primary accepting writes) | {f['failover_s']} s |",
-        f"| explorer requests answered from 1 s before the kill to 3 s after the promotion "
-        f"| {f['reads']['requests']} |",
+        f"| explorer requests answered from 1 s before the kill to 3 s after the ingest "
+        f"ended | {f['reads']['requests']} |",
         f"| failed requests | {f['reads']['failed']} |",
         f"| longest gap without an answer | {f['reads']['longest_gap_s']} s |",
         f"| ingest still running at the kill | {'yes' if f['ingest_running_at_kill'] else 'no'} |",
         f"| ingest exit code, message | {f['ingest_exit']}: "
         f"`{' / '.join(f['ingest_stderr'])}` |",
+        *([f"| ingest ended | {f['ingest_ended_s']} s after the kill |"]
+          if "ingest_ended_s" in f else []),
         f"| the same ingest run again | exit {f['rerun_exit']}, {f['rerun_s']} s |",
         f"| rows lost or different (graph and public copy vs a clean load) | "
-        f"**{r['rows_lost']}** |", "",
-        "The explorer was started, with its whole-graph answers not yet computed, just "
-        "before the clients and the ingest; the window above includes those first "
-        "answers, computed while the ingest ran.", "",
-        "## Read scaling", "",
+        f"**{r['rows_lost']}** |",
+    ]
+    lines += _failure_lines(f)
+    if before is not None:
+        b = before["failover"]
+        lines += ["", f"## Before the fixes (run {before['when']})", "",
+                  "The same benchmark on the same deployment before the fixes of this "
+                  f"version: failover {b['failover_s']} s, {b['reads']['requests']} requests, "
+                  f"**{b['reads']['failed']} failed**, longest gap "
+                  f"{b['reads']['longest_gap_s']} s, rows lost {before['rows_lost']}."]
+        lines += _failure_lines(b)
+    run = r.get("read_scaling_run")
+    lines += [
+        "", "## Read scaling", "",
         f"The explorer benchmark at {r['clients']} clients: median / p95 ms, errors, "
         "requests per second"
-        + (f" (measured {r['read_scaling_run']['when']} on the same deployment, started "
-           "again after the failover: one of its replicas is the old primary; load average "
-           + ", ".join(f"{x:.1f}" for x in r["read_scaling_run"]["load_at_start"])
-           + " at the start)" if "read_scaling_run" in r else "") + ".", "",
+        + (f" (measured {run['when']}, load average "
+           + ", ".join(f"{x:.1f}" for x in run["load_at_start"])
+           + " at the start)" if run else "") + ".", "",
         "| page | " + " | ".join(r["read_scaling"]) + " |",
         "|---|" + "---|" * len(r["read_scaling"]),
     ]
@@ -498,6 +545,8 @@ def main() -> None:
     parser.add_argument("--no-read-scaling", action="store_true",
                         help="keep the read-scaling figures of the last results file")
     parser.add_argument("--stem", help="results file name (default failover-N)")
+    parser.add_argument("--before", type=Path,
+                        help="the JSON results of an earlier run, set beside in the report")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     stem = args.stem or f"failover-{args.initiatives}"
@@ -510,8 +559,9 @@ def main() -> None:
             "when": last["when"], "load_at_start": last["load_at_start"]}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / f"{stem}.md").write_text(report(result))
-    print(report(result))
+    before = json.loads(args.before.read_text()) if args.before else None
+    (RESULTS / f"{stem}.md").write_text(report(result, before))
+    print(report(result, before))
 
 
 if __name__ == "__main__":
