@@ -256,7 +256,8 @@ def explorer_events(lines: list[str], since_wall: float, until_wall: float) -> l
 def failover(topology: LocalTopology, running: Path, base_url: str, paths: list[str], *,
              clients: int, batch_size: int, kill_after_s: float,
              after_s: float = 3.0, timeout_s: float = 600.0,
-             explorer_log: Callable[[], list[str]] | None = None) -> dict[str, Any]:
+             explorer_log: Callable[[], list[str]] | None = None,
+             rerun: bool = True) -> dict[str, Any]:
     """Kill the primary while ``clients`` read the explorer at ``base_url`` and the
     ingest of ``running`` runs; then run that ingest again. Returns the figures, with
     every failed request, the Sentinels' events and the explorer's logged errors, times
@@ -291,10 +292,7 @@ def failover(topology: LocalTopology, running: Path, base_url: str, paths: list[
     watcher.close()
     logged = explorer_events(explorer_log() if explorer_log else [], killed_wall,
                              killed_wall + (ended - killed))
-    rerun_start = time.monotonic()
-    again = subprocess.run(cli(uri, "ingest", str(running), "--batch-size", str(batch_size)),
-                           capture_output=True, text=True, timeout=timeout_s)
-    return {
+    found = {
         "old_primary": old, "new_primary": new,
         "failover_s": round(promoted - killed, 2),
         "ingest_running_at_kill": ingest_running,
@@ -302,11 +300,18 @@ def failover(topology: LocalTopology, running: Path, base_url: str, paths: list[
         "ingest_ended_s": round(ingest_ended - killed, 2),
         "window_s": [-1.0, round(ended - killed, 2)],
         "ingest_stderr": [line for line in err.splitlines() if line.strip()],
-        "rerun_exit": again.returncode, "rerun_s": round(time.monotonic() - rerun_start, 1),
-        "rerun_stderr": [line for line in again.stderr.splitlines() if line.strip()][-5:],
         "reads": reads, "clients": clients,
         "sentinel_events": sentinel_events(topology, killed_wall),
         "explorer_log": logged[:60], "explorer_log_lines": len(logged),
+    }
+    if not rerun:
+        return found
+    rerun_start = time.monotonic()
+    again = subprocess.run(cli(uri, "ingest", str(running), "--batch-size", str(batch_size)),
+                           capture_output=True, text=True, timeout=timeout_s)
+    return found | {
+        "rerun_exit": again.returncode, "rerun_s": round(time.monotonic() - rerun_start, 1),
+        "rerun_stderr": [line for line in again.stderr.splitlines() if line.strip()][-5:],
     }
 
 
@@ -364,7 +369,7 @@ def rows_lost(compared: dict[str, Any]) -> int:
 
 
 def run(initiatives: int, clients: int, per_client: int, work: Path,
-        workers: int, read_scaling: bool = True) -> dict[str, Any]:
+        workers: int, read_scaling: bool = True, rerun: bool = True) -> dict[str, Any]:
     """The benchmark. The deployment as loaded by the first ingest is kept in ``work``
     (stopped, copied) and started from that copy by the next run, which skips the first
     ingest; so are the clean load's exports."""
@@ -421,10 +426,12 @@ def run(initiatives: int, clients: int, per_client: int, work: Path,
         with Serving(uri, separate=True, workers=workers) as served:
             result["failover"] = failover(topology, changed, served.base, paths,
                                           clients=clients, batch_size=2000,
-                                          kill_after_s=3.0, explorer_log=served.log_lines)
-        compared = compare_with_clean_load(uri, [bundle, changed], work, keep_clean=True)
-        result["compared"] = compared
-        result["rows_lost"] = rows_lost(compared)
+                                          kill_after_s=3.0, explorer_log=served.log_lines,
+                                          rerun=rerun)
+        if rerun:
+            compared = compare_with_clean_load(uri, [bundle, changed], work, keep_clean=True)
+            result["compared"] = compared
+            result["rows_lost"] = rows_lost(compared)
     finally:
         topology.stop()
     result["load_at_end"] = os.getloadavg()
@@ -496,10 +503,12 @@ def report(r: dict[str, Any], before: dict[str, Any] | None = None) -> str:
         f"`{' / '.join(f['ingest_stderr'])}` |",
         *([f"| ingest ended | {f['ingest_ended_s']} s after the kill |"]
           if "ingest_ended_s" in f else []),
-        f"| the same ingest run again | exit {f['rerun_exit']}, {f['rerun_s']} s |",
-        f"| rows lost or different (graph and public copy vs a clean load) | "
-        f"**{r['rows_lost']}** |",
     ]
+    if "rerun_exit" in f:
+        lines += [
+            f"| the same ingest run again | exit {f['rerun_exit']}, {f['rerun_s']} s |",
+            f"| rows lost or different (graph and public copy vs a clean load) | "
+            f"**{r['rows_lost']}** |"]
     lines += _failure_lines(f)
     if before is not None:
         b = before["failover"]
@@ -507,7 +516,9 @@ def report(r: dict[str, Any], before: dict[str, Any] | None = None) -> str:
                   "The same benchmark on the same deployment before the fixes of this "
                   f"version: failover {b['failover_s']} s, {b['reads']['requests']} requests, "
                   f"**{b['reads']['failed']} failed**, longest gap "
-                  f"{b['reads']['longest_gap_s']} s, rows lost {before['rows_lost']}."]
+                  f"{b['reads']['longest_gap_s']} s"
+                  + (f", rows lost {before['rows_lost']}" if "rows_lost" in before else "")
+                  + "."]
         lines += _failure_lines(b)
     run = r.get("read_scaling_run")
     lines += [
@@ -545,13 +556,19 @@ def main() -> None:
     parser.add_argument("--no-read-scaling", action="store_true",
                         help="keep the read-scaling figures of the last results file")
     parser.add_argument("--stem", help="results file name (default failover-N)")
+    parser.add_argument("--no-rerun", action="store_true",
+                        help="after the failover, neither run the ingest again nor compare "
+                             "the graph with a clean load")
     parser.add_argument("--before", type=Path,
                         help="the JSON results of an earlier run, set beside in the report")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     stem = args.stem or f"failover-{args.initiatives}"
+    # what is measured is the failover, not embedding: vectors off unless asked for
+    os.environ.setdefault("TRIEDBEFORE_SEARCH_VECTORS", "no")
     result = run(args.initiatives, args.clients, args.requests, args.work, args.workers,
-                 read_scaling=not args.no_read_scaling)
+                 read_scaling=not args.no_read_scaling, rerun=not args.no_rerun)
+    result["search_vectors"] = os.environ["TRIEDBEFORE_SEARCH_VECTORS"]
     if "read_scaling" not in result:
         last = json.loads((RESULTS / f"failover-{args.initiatives}.json").read_text())
         result["read_scaling"] = last["read_scaling"]

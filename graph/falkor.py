@@ -17,6 +17,7 @@ from falkordb import FalkorDB
 from falkordb.edge import Edge
 from falkordb.node import Node
 from falkordb.query_result import QueryResult
+from redis._parsers.helpers import parse_info
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -153,6 +154,7 @@ class FalkorStore(Store):
         self._db: FalkorDB
         self._hang_timeout: float | None = (
             hang_timeout if _public_of is None else _public_of._hang_timeout)
+        self._reads: redis.Redis | None = None if _public_of is None else _public_of._reads
         if _public_of is not None:  # the public copy shares its main store's connections
             self.public_only = True
             self._db = _public_of._db
@@ -169,13 +171,20 @@ class FalkorStore(Store):
                 options.update(client_options or {})
                 self._db = FalkorDB(unix_socket_path=str(socket_path), **options)
             else:
-                # short commands (INFO, PING, EXISTS) wait at most hang_timeout; statements
-                # wait as long as the server still answers (_guarded)
                 self._db = FalkorDB(host=uri.host or "127.0.0.1", port=uri.port or 6379,
-                                    password=password, socket_timeout=hang_timeout,
+                                    password=password,
                                     socket_connect_timeout=connect_timeout, retry=retry)
-            self._db.connection.ping()
-        except (redis.ConnectionError, OSError) as exc:
+                if hang_timeout is not None:
+                    # reads have connections of their own, whose every wait (the
+                    # handshake, a reply under way) is bounded; writes wait for the
+                    # server however long (a write is never sent elsewhere)
+                    self._reads = redis.Redis(
+                        host=uri.host or "127.0.0.1", port=uri.port or 6379,
+                        password=password, socket_timeout=hang_timeout,
+                        socket_connect_timeout=connect_timeout, decode_responses=True,
+                        retry=Retry(NoBackoff(), 0))
+            (self._reads or self._db.connection).ping()
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             raise StoreUnavailable(f"cannot reach FalkorDB at {uri.display}: {exc}") from None
         self._graph = self._db.select_graph(uri.graph)
         #: The names of the graph's ids, at the version statements are sent with.
@@ -254,8 +263,8 @@ class FalkorStore(Store):
                                    ) from None
 
     def _execute(self, command: list[Any], read_only: bool) -> Any:
-        if self._hang_timeout is not None:
-            return self._guarded(command, self._hang_timeout)
+        if read_only and self._reads is not None:
+            return self._guarded(command)
         try:
             return self._db.connection.execute_command(*command)
         except redis.ConnectionError as exc:
@@ -267,14 +276,15 @@ class FalkorStore(Store):
                 raise
             return self._db.connection.execute_command(*command)
 
-    def _guarded(self, command: list[Any], hang_timeout: float) -> Any:
+    def _guarded(self, command: list[Any]) -> Any:
         """``command``'s reply, waiting as long as the server answers: after half of
         ``hang_timeout`` without a reply it is sent a ``PING`` on a connection of its own,
         and one that does not answer within the other half counts as lost (a server that
         hangs with its connections open, e.g. stopped by SIGSTOP, would hold the statement
         for ever; a long statement of a server that answers is waited for)."""
-        client = self._db.connection
-        pool = client.connection_pool
+        assert self._reads is not None and self._hang_timeout is not None
+        hang_timeout = self._hang_timeout
+        pool = self._reads.connection_pool
         conn = pool.get_connection()
         try:
             conn.send_command(*command)
@@ -293,7 +303,8 @@ class FalkorStore(Store):
     def _answers_ping(self, timeout: float) -> bool:
         """Whether the server answers a ``PING`` within ``timeout`` seconds, on a new
         connection (the pooled ones may all wait for replies)."""
-        kwargs = self._db.connection.connection_pool.connection_kwargs
+        assert self._reads is not None
+        kwargs = self._reads.connection_pool.connection_kwargs
         try:
             with redis.Redis(host=kwargs.get("host", "127.0.0.1"), port=kwargs.get("port", 6379),
                              password=kwargs.get("password"), socket_timeout=timeout,
@@ -391,6 +402,8 @@ class FalkorStore(Store):
 
     def has_public_copy(self) -> bool:
         try:
+            if self._reads is not None:
+                return bool(self._guarded(["EXISTS", public_name(self.uri.graph)]))
             return bool(self._db.connection.exists(public_name(self.uri.graph)))
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise StoreUnavailable(f"lost connection to FalkorDB at {self.uri.display}: {exc}"
@@ -469,9 +482,13 @@ class FalkorStore(Store):
 
     # -- replication ------------------------------------------------------------------------
 
-    def server_info(self, section: str) -> dict[str, Any]:
-        """One section of the server's ``INFO`` (its role, replication offsets)."""
+    def server_info(self, section: str, *, bounded: bool = False) -> dict[str, Any]:
+        """One section of the server's ``INFO`` (its role, replication offsets);
+        ``bounded``: on the reads' connections (a server that hangs is lost after
+        ``hang_timeout``)."""
         try:
+            if bounded and self._reads is not None:
+                return dict(parse_info(self._guarded(["INFO", section])))
             return dict(self._db.connection.info(section))
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise StoreUnavailable(f"lost connection to FalkorDB at {self.uri.display}: {exc}"
@@ -494,9 +511,7 @@ class FalkorStore(Store):
             conn.send_command("PUBLISH", channel, "confirm")
             conn.read_response()
             conn.send_command("WAIT", replicas, timeout_ms)
-            if self._hang_timeout is None:
-                return int(conn.read_response())
-            return int(conn.read_response(timeout=timeout_ms / 1000 + self._hang_timeout))
+            return int(conn.read_response())
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             conn.disconnect()
             raise StoreUnavailable(f"lost connection to FalkorDB at {self.uri.display}: {exc}"
@@ -509,13 +524,17 @@ class FalkorStore(Store):
     def drop_idle_connections(self) -> None:
         """Close the connections no statement is using (a server that was lost or that
         closed them); statements under way on others keep theirs."""
-        with contextlib.suppress(Exception):
-            self._db.connection.connection_pool.disconnect(inuse_connections=False)
+        for client in (self._db.connection, self._reads):
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    client.connection_pool.disconnect(inuse_connections=False)
 
     def close(self) -> None:
         if self.public_only:
             return  # the connections are the main store's
-        try:
-            self._db.connection.close()
-        except Exception:  # noqa: BLE001 - closing must never raise
-            pass
+        for client in (self._db.connection, self._reads):
+            try:
+                if client is not None:
+                    client.close()
+            except Exception:  # noqa: BLE001 - closing must never raise
+                pass

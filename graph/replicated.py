@@ -331,7 +331,8 @@ class _Shared:
         ready = []
         for replica in topology.replicas:
             try:
-                if holds(self.server(replica).server_info("replication"), wanted):
+                if holds(self.server(replica).server_info("replication", bounded=True),
+                         wanted):
                     ready.append(replica)
             except GraphError:
                 continue
@@ -342,7 +343,7 @@ class _Shared:
         cached = self.primary_info
         if cached is not None and cached[1] == primary and now - cached[0] < OFFSETS_SECONDS:
             return cached[2]
-        info = self.server(primary).server_info("replication")
+        info = self.server(primary).server_info("replication", bounded=True)
         self.primary_info = (now, primary, info)
         return info
 
