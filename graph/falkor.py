@@ -284,8 +284,8 @@ class FalkorStore(Store):
         for ever; a long statement of a server that answers is waited for)."""
         assert self._reads is not None and self._hang_timeout is not None
         hang_timeout = self._hang_timeout
-        pool = self._reads.connection_pool
-        conn = pool.get_connection()
+        pool: Any = self._reads.connection_pool
+        conn: Any = pool.get_connection()
         try:
             conn.send_command(*command)
             while not conn.can_read(timeout=hang_timeout / 2):
@@ -488,7 +488,8 @@ class FalkorStore(Store):
         ``hang_timeout``)."""
         try:
             if bounded and self._reads is not None:
-                return dict(parse_info(self._guarded(["INFO", section])))
+                parse: Any = parse_info  # untyped in redis
+                return dict(parse(self._guarded(["INFO", section])))
             return dict(self._db.connection.info(section))
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise StoreUnavailable(f"lost connection to FalkorDB at {self.uri.display}: {exc}"
