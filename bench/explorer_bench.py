@@ -125,12 +125,25 @@ class Serving:
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
 
+    def log_lines(self) -> list[str]:
+        """What the separate server has logged so far (its warnings and errors, each line
+        starting with the time it was logged, seconds since the epoch)."""
+        if self._tmp is None:
+            return []
+        try:
+            return (self._tmp / "log").read_text(errors="replace").splitlines()
+        except OSError:
+            return []
+
 
 def serve(uri: str, port_file: Path, workers: int = 1, answers_dir: Path | None = None
           ) -> None:
     """Serve the explorer as ``triedbefore serve --workers N`` does, until SIGTERM; write
     the port to ``port_file`` once ready."""
     from triedbefore.web.serving import serve as run
+
+    logging.basicConfig(level=logging.WARNING,
+                        format="%(created).3f %(process)d %(levelname)s %(name)s %(message)s")
 
     def ready(_host: str, port: int) -> None:
         tmp = port_file.with_name(port_file.name + ".tmp")

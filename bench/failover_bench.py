@@ -32,7 +32,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,16 +61,40 @@ FILES = ("sites.csv", "solutions.csv", "initiatives.csv", "outcomes.csv", "evalu
 # -- the explorer's clients ---------------------------------------------------------------
 
 
+def page_of(path: str) -> str:
+    """The benchmark's name of the page at ``path``."""
+    for prefix, name in (("/search", "search"), ("/solutions/", "solution"),
+                         ("/zombies", "zombies"), ("/gap-map", "gap_map")):
+        if path.startswith(prefix):
+            return name
+    return path
+
+
+@dataclass
+class Answer:
+    """One request of a client: when it was sent and ended, and how."""
+
+    sent: float
+    ended: float
+    path: str
+    status: int | None
+    error: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200
+
+
 @dataclass
 class Clients:
-    """C threads requesting explorer pages in a loop until stopped; each answer is noted
-    (when it ended, whether it was a 200)."""
+    """C threads requesting explorer pages in a loop until stopped; each request is noted
+    (when it was sent and ended, its status, the exception or the error it answered)."""
 
     base: str
     paths: list[str]
     count: int
     timeout_s: float = 30.0
-    answers: list[tuple[float, bool]] = field(default_factory=list)
+    answers: list[Answer] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -89,28 +113,51 @@ class Clients:
                 for path in paths:
                     if self._stop.is_set():
                         return
+                    sent = time.monotonic()
+                    status: int | None = None
+                    error: str | None = None
                     try:
-                        ok = session.get(self.base + path, timeout=self.timeout_s
-                                         ).status_code == 200
-                    except requests.RequestException:
-                        ok = False
+                        response = session.get(self.base + path, timeout=self.timeout_s)
+                        status = response.status_code
+                        if status != 200:
+                            error = " ".join(response.text.split())[:300]
+                    except requests.RequestException as exc:
+                        error = f"{type(exc).__name__}: {exc}"[:300]
                     with self._lock:
-                        self.answers.append((time.monotonic(), ok))
+                        self.answers.append(Answer(sent, time.monotonic(), path, status,
+                                                   error))
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=self.timeout_s + 5)
 
-    def figures(self, start: float, end: float) -> dict[str, Any]:
-        """Requests answered between ``start`` and ``end``, the failed ones, and the
-        longest time without a successful answer."""
+    def figures(self, start: float, end: float, zero: float) -> dict[str, Any]:
+        """Requests answered between ``start`` and ``end``, every failed one (times in
+        seconds from ``zero``, the kill), the longest time without a successful answer
+        and the requests in flight across it."""
         with self._lock:
-            window = sorted(a for a in self.answers if start <= a[0] <= end)
-        good = [start] + [t for t, ok in window if ok] + [end]
-        gap = max(b - a for a, b in zip(good, good[1:], strict=False))
-        return {"requests": len(window), "failed": sum(1 for _, ok in window if not ok),
-                "longest_gap_s": round(gap, 2)}
+            window = sorted((a for a in self.answers if start <= a.ended <= end),
+                            key=lambda a: a.ended)
+            every = list(self.answers)
+        good = [start] + [a.ended for a in window if a.ok] + [end]
+        gap, gap_start, gap_end = max((b - a, a, b) for a, b in zip(good, good[1:],
+                                                                     strict=False))
+
+        def entry(a: Answer) -> dict[str, Any]:
+            return {"sent_s": round(a.sent - zero, 2), "ended_s": round(a.ended - zero, 2),
+                    "page": page_of(a.path), "path": a.path, "status": a.status,
+                    "error": a.error}
+
+        across = [entry(a) for a in every if a.sent <= gap_start + 0.5 and a.ended >= gap_end]
+        return {"requests": len(window), "failed": sum(1 for a in window if not a.ok),
+                "longest_gap_s": round(gap, 2),
+                "longest_gap_from_s": round(gap_start - zero, 2),
+                "longest_gap_to_s": round(gap_end - zero, 2),
+                "failures": [entry(a) for a in window if not a.ok],
+                "in_flight_across_gap": across[:40],
+                "slowest": [entry(a) | {"took_s": round(a.ended - a.sent, 2)}
+                            for a in sorted(window, key=lambda a: a.sent - a.ended)[:10]]}
 
 
 # -- the deployment -----------------------------------------------------------------------
@@ -165,11 +212,56 @@ def deployment(root: Path, *, replicas: int = 2, down_after_ms: int = 1000,
 # -- the scenario -------------------------------------------------------------------------
 
 
+def sentinel_events(topology: LocalTopology, since_wall: float) -> list[str]:
+    """The first Sentinel's log lines of the failover (``+sdown``, ``+odown``,
+    ``+switch-master``…) logged after ``since_wall`` (seconds since the epoch), each with
+    its time in seconds from then."""
+    member = topology.members("sentinel")[0]
+    try:
+        lines = (member.folder / "sentinel.log").read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    found = []
+    for line in lines:
+        # 1234:X 07 Dec 2026 11:20:01.123 # +sdown master triedbefore 127.0.0.1 5000
+        parts = line.split(" ", 6)
+        if len(parts) < 7 or not parts[6].startswith(("+", "-")):
+            continue
+        try:
+            stamp = time.mktime(time.strptime(" ".join(parts[1:4]) + " "
+                                              + parts[4].split(".")[0], "%d %b %Y %H:%M:%S"))
+            stamp += float("0." + parts[4].split(".")[1]) if "." in parts[4] else 0.0
+        except (ValueError, IndexError):
+            continue
+        if stamp >= since_wall - 0.5:
+            found.append(f"{stamp - since_wall:+.2f} s {parts[6]}")
+    return found[:40]
+
+
+def explorer_events(lines: list[str], since_wall: float, until_wall: float) -> list[str]:
+    """The explorer's logged warnings and errors between the two times (seconds since the
+    epoch), each with its time in seconds from ``since_wall`` (the kill)."""
+    found = []
+    for line in lines:
+        stamp, _, rest = line.partition(" ")
+        try:
+            when = float(stamp)
+        except ValueError:
+            continue  # a traceback's later lines: the first one says what it was
+        if since_wall - 1.0 <= when <= until_wall:
+            found.append(f"{when - since_wall:+.2f} s {rest}"[:600])
+    return found
+
+
 def failover(topology: LocalTopology, running: Path, base_url: str, paths: list[str], *,
              clients: int, batch_size: int, kill_after_s: float,
-             after_s: float = 3.0, timeout_s: float = 600.0) -> dict[str, Any]:
+             after_s: float = 3.0, timeout_s: float = 600.0,
+             explorer_log: Callable[[], list[str]] | None = None,
+             rerun: bool = True) -> dict[str, Any]:
     """Kill the primary while ``clients`` read the explorer at ``base_url`` and the
-    ingest of ``running`` runs; then run that ingest again. Returns the figures."""
+    ingest of ``running`` runs; then run that ingest again. Returns the figures, with
+    every failed request, the Sentinels' events and the explorer's logged errors, times
+    in seconds from the kill."""
     uri = f"embedded:{topology.root}"
     watcher = open_store(uri)
     runs_before = len(watcher.read("MATCH (r:IngestRun) RETURN r.id AS id"))
@@ -188,61 +280,85 @@ def failover(topology: LocalTopology, running: Path, base_url: str, paths: list[
         pid, old = primary_pid(topology)
         ingest_running = proc.poll() is None
         killed = time.monotonic()
+        killed_wall = time.time()
         os.kill(pid, signal.SIGKILL)
         new = wait_for_new_primary(topology, old, timeout=60.0)
         promoted = time.monotonic()
         out, err = proc.communicate(timeout=timeout_s)
+        ingest_ended = time.monotonic()
         time.sleep(after_s)  # the explorer keeps answering after the promotion too
         ended = time.monotonic()
-    reads = readers.figures(killed - 1.0, ended)
+    reads = readers.figures(killed - 1.0, ended, killed)
     watcher.close()
-    rerun_start = time.monotonic()
-    again = subprocess.run(cli(uri, "ingest", str(running), "--batch-size", str(batch_size)),
-                           capture_output=True, text=True, timeout=timeout_s)
-    return {
+    logged = explorer_events(explorer_log() if explorer_log else [], killed_wall,
+                             killed_wall + (ended - killed))
+    found = {
         "old_primary": old, "new_primary": new,
         "failover_s": round(promoted - killed, 2),
         "ingest_running_at_kill": ingest_running,
         "ingest_exit": proc.returncode,
+        "ingest_ended_s": round(ingest_ended - killed, 2),
+        "window_s": [-1.0, round(ended - killed, 2)],
         "ingest_stderr": [line for line in err.splitlines() if line.strip()],
+        "reads": reads, "clients": clients,
+        "sentinel_events": sentinel_events(topology, killed_wall),
+        "explorer_log": logged[:60], "explorer_log_lines": len(logged),
+    }
+    if not rerun:
+        return found
+    rerun_start = time.monotonic()
+    again = subprocess.run(cli(uri, "ingest", str(running), "--batch-size", str(batch_size)),
+                           capture_output=True, text=True, timeout=timeout_s)
+    return found | {
         "rerun_exit": again.returncode, "rerun_s": round(time.monotonic() - rerun_start, 1),
         "rerun_stderr": [line for line in again.stderr.splitlines() if line.strip()][-5:],
-        "reads": reads, "clients": clients,
     }
 
 
-def compare_with_clean_load(uri: str, bundles: list[Path], work: Path) -> dict[str, Any]:
+def compare_with_clean_load(uri: str, bundles: list[Path], work: Path,
+                            keep_clean: bool = False) -> dict[str, Any]:
     """Export the graph at ``uri`` and its public copy, load ``bundles`` in order into a
-    fresh single server and export it the same way: data rows lost and extra, per file."""
+    fresh single server and export it the same way: data rows lost and extra, per file.
+    ``keep_clean``: the clean load's exports are kept in ``work`` and used again by the
+    next comparison of the same bundles (they depend on the bundles alone)."""
+    kept = work / ("clean-exports-" + "+".join(b.name for b in bundles))
+    store = open_store(uri)
     clean_dir = work / "clean-store"
-    shutil.rmtree(clean_dir, ignore_errors=True)
-    server = EmbeddedServer(clean_dir)
-    server.ensure_running()
+    server: EmbeddedServer | None = None
     try:
-        clean = open_store(f"embedded:{clean_dir}")
-        for bundle in bundles:
-            result = ingest(clean, bundle)
-            assert not result.errors, result.errors[:3]
-        store = open_store(uri)
+        if not (keep_clean and (kept / "done").exists()):
+            shutil.rmtree(kept, ignore_errors=True)
+            shutil.rmtree(clean_dir, ignore_errors=True)
+            server = EmbeddedServer(clean_dir)
+            server.ensure_running()
+            clean = open_store(f"embedded:{clean_dir}")
+            for bundle in bundles:
+                result = ingest(clean, bundle)
+                assert not result.errors, result.errors[:3]
+            for kind, pick in (("graph", lambda s: s),
+                               ("public copy", lambda s: s.public_copy())):
+                export_bundle(pick(clean), kept / kind[0])
+            clean.close()
+            (kept / "done").write_text("")
         figures: dict[str, Any] = {}
         for kind, pick in (("graph", lambda s: s), ("public copy", lambda s: s.public_copy())):
-            got, want = work / f"export-{kind[0]}-got", work / f"export-{kind[0]}-clean"
-            for path in (got, want):
-                shutil.rmtree(path, ignore_errors=True)
+            got, want = work / f"export-{kind[0]}-got", kept / kind[0]
+            shutil.rmtree(got, ignore_errors=True)
             export_bundle(pick(store), got)
-            export_bundle(pick(clean), want)
             per_file = {}
             for name in FILES:
                 a = set((got / name).read_text(encoding="utf-8").splitlines()[1:])
                 b = set((want / name).read_text(encoding="utf-8").splitlines()[1:])
                 per_file[name] = {"rows": len(b), "lost": len(b - a), "extra": len(a - b)}
             figures[kind] = per_file
-        store.close()
-        clean.close()
         return figures
     finally:
-        server.stop()
-        shutil.rmtree(clean_dir, ignore_errors=True)
+        store.close()
+        if server is not None:
+            server.stop()
+            shutil.rmtree(clean_dir, ignore_errors=True)
+        if not keep_clean:
+            shutil.rmtree(kept, ignore_errors=True)
 
 
 def rows_lost(compared: dict[str, Any]) -> int:
@@ -253,33 +369,56 @@ def rows_lost(compared: dict[str, Any]) -> int:
 
 
 def run(initiatives: int, clients: int, per_client: int, work: Path,
-        workers: int) -> dict[str, Any]:
+        workers: int, read_scaling: bool = True, rerun: bool = True) -> dict[str, Any]:
+    """The benchmark. The deployment as loaded by the first ingest is kept in ``work``
+    (stopped, copied) and started from that copy by the next run, which skips the first
+    ingest; so are the clean load's exports."""
     bundle = ensure_bundle(work / f"bundle-{initiatives}", initiatives)
     changed = work / f"bundle-{initiatives}-changed10"
     if not changed.exists():
         changed_bundle(bundle, changed, every=10)
     root = work / f"replicated-{initiatives}"
+    snapshot = work / f"replicated-{initiatives}-loaded"
     shutil.rmtree(root, ignore_errors=True)
     result: dict[str, Any] = {"initiatives": initiatives, "clients": clients,
                               "workers": workers, "machine": machine(),
                               "when": time.strftime("%Y-%m-%d %H:%M:%S"),
                               "load_at_start": os.getloadavg()}
-    with deployment(root) as topology:
+    topology = LocalTopology(root)
+    if (snapshot / "loaded.json").exists():
+        shutil.copytree(snapshot, root, symlinks=True)
+        result.update(json.loads((snapshot / "loaded.json").read_text()))
+    else:
+        topology.create(replicas=2, down_after_ms=1000)
+    try:
+        topology.start()
         uri = f"embedded:{topology.root}"
-        store = open_store(uri)
-        start = time.monotonic()
-        loaded = ingest(store, bundle)
-        assert not loaded.errors, loaded.errors[:3]
-        result["first_ingest_s"] = round(time.monotonic() - start, 1)
-        store.close()
-        _pid, primary = primary_pid(topology)
-        single = f"falkordb://{primary}?password_file={topology.root / 'password'}"
-        scaling: dict[str, Any] = {}
-        for name, target in (("primary only", single), ("primary + 2 replicas", uri)):
-            with Serving(target, separate=True, workers=workers) as served:
-                scaling[name] = measure(target, bundle, clients, per_client,
-                                        base=served.base, budget_s=20.0)
-        result["read_scaling"] = scaling
+        if "first_ingest_s" not in result:
+            store = open_store(uri)
+            start = time.monotonic()
+            loaded = ingest(store, bundle)
+            assert not loaded.errors, loaded.errors[:3]
+            result["first_ingest_s"] = round(time.monotonic() - start, 1)
+            result["first_ingest_when"] = result["when"]
+            store.close()
+            topology.stop()
+            shutil.rmtree(snapshot, ignore_errors=True)
+            shutil.copytree(root, snapshot, symlinks=True,
+                            ignore=shutil.ignore_patterns("*.sock", "*.pid"))
+            (snapshot / "loaded.json").write_text(json.dumps(
+                {k: result[k] for k in ("first_ingest_s", "first_ingest_when")}))
+            topology.start()
+        if read_scaling:
+            _pid, primary = primary_pid(topology)
+            single = f"falkordb://{primary}?password_file={topology.root / 'password'}"
+            scaling: dict[str, Any] = {}
+            for name, target in (("primary only", single), ("primary + 2 replicas", uri)):
+                with Serving(target, separate=True, workers=workers) as served:
+                    scaling[name] = measure(target, bundle, clients, per_client,
+                                            base=served.base, budget_s=20.0)
+            result["read_scaling"] = scaling
+            result["read_scaling_run"] = {"when": time.strftime("%Y-%m-%d %H:%M:%S"),
+                                          "load_at_start": os.getloadavg()}
         import random
 
         plan = urls(bundle, random.Random(5), 400)
@@ -287,15 +426,53 @@ def run(initiatives: int, clients: int, per_client: int, work: Path,
         with Serving(uri, separate=True, workers=workers) as served:
             result["failover"] = failover(topology, changed, served.base, paths,
                                           clients=clients, batch_size=2000,
-                                          kill_after_s=3.0)
-        compared = compare_with_clean_load(uri, [bundle, changed], work)
-        result["compared"] = compared
-        result["rows_lost"] = rows_lost(compared)
+                                          kill_after_s=3.0, explorer_log=served.log_lines,
+                                          rerun=rerun)
+        if rerun:
+            compared = compare_with_clean_load(uri, [bundle, changed], work, keep_clean=True)
+            result["compared"] = compared
+            result["rows_lost"] = rows_lost(compared)
+    finally:
+        topology.stop()
     result["load_at_end"] = os.getloadavg()
     return result
 
 
-def report(r: dict[str, Any]) -> str:
+def _failure_lines(f: dict[str, Any]) -> list[str]:
+    """Every failed request, the longest gap, the Sentinels' events and the explorer's
+    logged errors of one failover, as Markdown."""
+    reads = f["reads"]
+    lines = ["", "Every failed request (times in seconds from the kill; the error is the "
+             "client's exception or the start of the page answered):", ""]
+    if reads.get("failures"):
+        lines += ["| sent | ended | page | status | error |", "|---|---|---|---|---|"]
+        for e in reads["failures"]:
+            error = (e["error"] or "").replace("|", "/")[:160]
+            lines.append(f"| {e['sent_s']} | {e['ended_s']} | {e['page']} | "
+                         f"{e['status'] or '-'} | {error} |")
+    else:
+        lines.append("none.")
+    if "longest_gap_from_s" in reads:
+        across = reads.get("in_flight_across_gap") or []
+        pages = sorted({e["page"] for e in across})
+        lines += ["", f"The longest gap ran from {reads['longest_gap_from_s']} s to "
+                  f"{reads['longest_gap_to_s']} s; {len(across)} requests were in flight "
+                  f"across it ({', '.join(pages) or 'none'}). The slowest requests of the "
+                  "window: " + "; ".join(f"{e['page']} {e['took_s']} s (sent at "
+                                         f"{e['sent_s']} s)" for e in reads["slowest"][:5])
+                  + "."]
+    if f.get("sentinel_events"):
+        lines += ["", "The first Sentinel's events:", "", "```"]
+        lines += f["sentinel_events"][:15] + ["```"]
+    lines += ["", f"The explorer logged {f.get('explorer_log_lines', 0)} warnings and "
+              "errors in the window" + (":" if f.get("explorer_log") else ".")]
+    if f.get("explorer_log"):
+        lines += ["", "```"] + [line[:300] for line in f["explorer_log"][:15]] + ["```"]
+    return lines
+
+
+def report(r: dict[str, Any], before: dict[str, Any] | None = None) -> str:
+    """The results as Markdown; ``before``: a run of the same benchmark to set beside."""
     f = r["failover"]
     lines = [
         f"# Failover and read scaling, {r['initiatives']:,} initiatives, {r['clients']} "
@@ -308,32 +485,49 @@ def report(r: dict[str, Any]) -> str:
         "`down-after-milliseconds` 1000), every process on this machine; the explorer "
         f"served as `triedbefore serve --workers {r['workers']}` in a process of its own, "
         "the clients threads of another.", "",
-        f"First ingest of the bundle into the deployment: {r['first_ingest_s']} s.", "",
+        f"First ingest of the bundle into the deployment: {r['first_ingest_s']} s"
+        + (f" (run {r['first_ingest_when']}; the deployment so loaded is kept and started "
+           "again for each run)" if r.get("first_ingest_when") not in (None, r["when"])
+           else "") + ".", "",
         "## Failover", "",
         "The primary killed (SIGKILL) while the explorer served "
         f"{f['clients']} clients and an ingest of the bundle with one row in ten changed ran.",
         "", "| figure | value |", "|---|---|",
         f"| failover time (kill to a new primary accepting writes) | {f['failover_s']} s |",
-        f"| explorer requests answered from 1 s before the kill to 3 s after the promotion "
-        f"| {f['reads']['requests']} |",
+        f"| explorer requests answered from 1 s before the kill to 3 s after the ingest "
+        f"ended | {f['reads']['requests']} |",
         f"| failed requests | {f['reads']['failed']} |",
         f"| longest gap without an answer | {f['reads']['longest_gap_s']} s |",
         f"| ingest still running at the kill | {'yes' if f['ingest_running_at_kill'] else 'no'} |",
         f"| ingest exit code, message | {f['ingest_exit']}: "
         f"`{' / '.join(f['ingest_stderr'])}` |",
-        f"| the same ingest run again | exit {f['rerun_exit']}, {f['rerun_s']} s |",
-        f"| rows lost or different (graph and public copy vs a clean load) | "
-        f"**{r['rows_lost']}** |", "",
-        "The explorer was started, with its whole-graph answers not yet computed, just "
-        "before the clients and the ingest; the window above includes those first "
-        "answers, computed while the ingest ran.", "",
-        "## Read scaling", "",
+        *([f"| ingest ended | {f['ingest_ended_s']} s after the kill |"]
+          if "ingest_ended_s" in f else []),
+    ]
+    if "rerun_exit" in f:
+        lines += [
+            f"| the same ingest run again | exit {f['rerun_exit']}, {f['rerun_s']} s |",
+            f"| rows lost or different (graph and public copy vs a clean load) | "
+            f"**{r['rows_lost']}** |"]
+    lines += _failure_lines(f)
+    if before is not None:
+        b = before["failover"]
+        lines += ["", f"## Before the fixes (run {before['when']})", "",
+                  "The same benchmark on the same deployment before the fixes of this "
+                  f"version: failover {b['failover_s']} s, {b['reads']['requests']} requests, "
+                  f"**{b['reads']['failed']} failed**, longest gap "
+                  f"{b['reads']['longest_gap_s']} s"
+                  + (f", rows lost {before['rows_lost']}" if "rows_lost" in before else "")
+                  + "."]
+        lines += _failure_lines(b)
+    run = r.get("read_scaling_run")
+    lines += [
+        "", "## Read scaling", "",
         f"The explorer benchmark at {r['clients']} clients: median / p95 ms, errors, "
         "requests per second"
-        + (f" (measured {r['read_scaling_run']['when']} on the same deployment, started "
-           "again after the failover: one of its replicas is the old primary; load average "
-           + ", ".join(f"{x:.1f}" for x in r["read_scaling_run"]["load_at_start"])
-           + " at the start)" if "read_scaling_run" in r else "") + ".", "",
+        + (f" (measured {run['when']}, load average "
+           + ", ".join(f"{x:.1f}" for x in run["load_at_start"])
+           + " at the start)" if run else "") + ".", "",
         "| page | " + " | ".join(r["read_scaling"]) + " |",
         "|---|" + "---|" * len(r["read_scaling"]),
     ]
@@ -359,14 +553,32 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20, help="per client and page")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--work", type=Path, default=HERE / "work")
+    parser.add_argument("--no-read-scaling", action="store_true",
+                        help="keep the read-scaling figures of the last results file")
+    parser.add_argument("--stem", help="results file name (default failover-N)")
+    parser.add_argument("--no-rerun", action="store_true",
+                        help="after the failover, neither run the ingest again nor compare "
+                             "the graph with a clean load")
+    parser.add_argument("--before", type=Path,
+                        help="the JSON results of an earlier run, set beside in the report")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    result = run(args.initiatives, args.clients, args.requests, args.work, args.workers)
+    stem = args.stem or f"failover-{args.initiatives}"
+    # what is measured is the failover, not embedding: vectors off unless asked for
+    os.environ.setdefault("TRIEDBEFORE_SEARCH_VECTORS", "no")
+    result = run(args.initiatives, args.clients, args.requests, args.work, args.workers,
+                 read_scaling=not args.no_read_scaling, rerun=not args.no_rerun)
+    result["search_vectors"] = os.environ["TRIEDBEFORE_SEARCH_VECTORS"]
+    if "read_scaling" not in result:
+        last = json.loads((RESULTS / f"failover-{args.initiatives}.json").read_text())
+        result["read_scaling"] = last["read_scaling"]
+        result["read_scaling_run"] = last.get("read_scaling_run") or {
+            "when": last["when"], "load_at_start": last["load_at_start"]}
     RESULTS.mkdir(exist_ok=True)
-    stem = f"failover-{args.initiatives}"
     (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / f"{stem}.md").write_text(report(result))
-    print(report(result))
+    before = json.loads(args.before.read_text()) if args.before else None
+    (RESULTS / f"{stem}.md").write_text(report(result, before))
+    print(report(result, before))
 
 
 if __name__ == "__main__":

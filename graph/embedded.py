@@ -48,6 +48,10 @@ LOCK_NAME = "server.lock"
 #: The server's password, once it listens on a TCP port (for a replica): 0600.
 PASSWORD_NAME = "password"
 CONFIG_NAME = "falkordb.conf"
+#: The umask of every server and Sentinel started here: the files they write (their
+#: configuration rewritten with the password in it, append-only files, snapshots) are
+#: 0600, their folders 0700.
+SERVER_UMASK = 0o077
 # sockaddr_un.sun_path holds 108 bytes on Linux, including the terminating NUL.
 MAX_SOCKET_PATH = 107
 SHORT_SOCKET_ROOT = Path("/tmp")
@@ -320,6 +324,10 @@ class EmbeddedServer:
             proc = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=fd, stderr=subprocess.STDOUT,
                 cwd=self.data_dir, start_new_session=True, close_fds=True,
+                # the files the server makes are its user's alone: CONFIG REWRITE (a
+                # failover) writes the password into its configuration file with the
+                # process's umask
+                umask=SERVER_UMASK,
             )
         except OSError as exc:
             raise StoreUnavailable(f"cannot start {what} {command[0]}: {exc}") from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import secrets
@@ -16,6 +17,8 @@ from falkordb import FalkorDB
 from falkordb.edge import Edge
 from falkordb.node import Node
 from falkordb.query_result import QueryResult
+from redis._parsers.helpers import parse_info
+from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from triedbefore.graph import GraphError, QueryError, QueryRefused, StoreUnavailable, queries
@@ -133,19 +136,25 @@ class FalkorStore(Store):
                  restart: Callable[[], object] | None = None,
                  client_options: Mapping[str, Any] | None = None,
                  _public_of: FalkorStore | None = None, password: str | None = None,
-                 connect_timeout: float | None = None, retry: Retry | None = None) -> None:
+                 connect_timeout: float | None = None, retry: Retry | None = None,
+                 hang_timeout: float | None = None) -> None:
         """``restart``: for a server this process may start (the embedded one), starts it
         again when it has stopped (see ``_run``). ``client_options``: more options of the
         FalkorDB client of a unix socket (credentials, retries). ``password``: the server's
         (else the URI's ``password`` option); ``connect_timeout``: seconds to wait for a
         connection (None: the operating system's); ``retry``: the client's retries of a
-        lost connection (None: its default)."""
+        lost connection (None: its default); ``hang_timeout``: seconds after which a
+        server that answers neither a statement nor a ``PING`` counts as lost
+        (:meth:`_guarded`; None: statements wait for their reply however long)."""
         self.uri = uri
         self.dialect = FalkorDialect()
         self._public: FalkorStore | None = None
         self._restart: Callable[[], object] | None = (
             restart if _public_of is None else _public_of._restart)
         self._db: FalkorDB
+        self._hang_timeout: float | None = (
+            hang_timeout if _public_of is None else _public_of._hang_timeout)
+        self._reads: redis.Redis | None = None if _public_of is None else _public_of._reads
         if _public_of is not None:  # the public copy shares its main store's connections
             self.public_only = True
             self._db = _public_of._db
@@ -165,8 +174,17 @@ class FalkorStore(Store):
                 self._db = FalkorDB(host=uri.host or "127.0.0.1", port=uri.port or 6379,
                                     password=password,
                                     socket_connect_timeout=connect_timeout, retry=retry)
-            self._db.connection.ping()
-        except (redis.ConnectionError, OSError) as exc:
+                if hang_timeout is not None:
+                    # reads have connections of their own, whose every wait (the
+                    # handshake, a reply under way) is bounded; writes wait for the
+                    # server however long (a write is never sent elsewhere)
+                    self._reads = redis.Redis(
+                        host=uri.host or "127.0.0.1", port=uri.port or 6379,
+                        password=password, socket_timeout=hang_timeout,
+                        socket_connect_timeout=connect_timeout, decode_responses=True,
+                        retry=Retry(NoBackoff(), 0))
+            (self._reads or self._db.connection).ping()
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             raise StoreUnavailable(f"cannot reach FalkorDB at {uri.display}: {exc}") from None
         self._graph = self._db.select_graph(uri.graph)
         #: The names of the graph's ids, at the version statements are sent with.
@@ -227,8 +245,8 @@ class FalkorStore(Store):
 
         def names(statement: str) -> tuple[str, ...]:
             try:
-                response = self._db.connection.execute_command(
-                    "GRAPH.RO_QUERY", self._graph.name, statement, "--compact")
+                response = self._execute(
+                    ["GRAPH.RO_QUERY", self._graph.name, statement, "--compact"], True)
             except redis.ResponseError as exc:
                 if "empty key" in str(exc):
                     return ()  # no graph (any more): the next statement finds out
@@ -236,11 +254,17 @@ class FalkorStore(Store):
             return tuple(str(next(iter(row.values())))
                          for row in decode_rows(list(response)))
 
-        return _Names(version, names(queries.SCHEMA_LABELS),
-                      names(queries.SCHEMA_PROPERTY_KEYS),
-                      names(queries.SCHEMA_RELATIONSHIP_TYPES))
+        try:
+            return _Names(version, names(queries.SCHEMA_LABELS),
+                          names(queries.SCHEMA_PROPERTY_KEYS),
+                          names(queries.SCHEMA_RELATIONSHIP_TYPES))
+        except (redis.ConnectionError, redis.TimeoutError) as exc:  # also while decoding
+            raise StoreUnavailable(f"lost connection to FalkorDB at {self.uri.display}: {exc}"
+                                   ) from None
 
     def _execute(self, command: list[Any], read_only: bool) -> Any:
+        if read_only and self._reads is not None:
+            return self._guarded(command)
         try:
             return self._db.connection.execute_command(*command)
         except redis.ConnectionError as exc:
@@ -251,6 +275,44 @@ class FalkorStore(Store):
             if self._restart is None or not self._restarted(exc) or not read_only:
                 raise
             return self._db.connection.execute_command(*command)
+
+    def _guarded(self, command: list[Any]) -> Any:
+        """``command``'s reply, waiting as long as the server answers: after half of
+        ``hang_timeout`` without a reply it is sent a ``PING`` on a connection of its own,
+        and one that does not answer within the other half counts as lost (a server that
+        hangs with its connections open, e.g. stopped by SIGSTOP, would hold the statement
+        for ever; a long statement of a server that answers is waited for)."""
+        assert self._reads is not None and self._hang_timeout is not None
+        hang_timeout = self._hang_timeout
+        pool: Any = self._reads.connection_pool
+        conn: Any = pool.get_connection()
+        try:
+            conn.send_command(*command)
+            while not conn.can_read(timeout=hang_timeout / 2):
+                if not self._answers_ping(hang_timeout / 2):
+                    raise redis.TimeoutError(
+                        f"no reply within {hang_timeout:g} s, and no answer to a PING: the "
+                        "server hangs")
+            return conn.read_response()
+        except (redis.ConnectionError, redis.TimeoutError):
+            conn.disconnect()  # a reply may still come: never read it as another's
+            raise
+        finally:
+            pool.release(conn)
+
+    def _answers_ping(self, timeout: float) -> bool:
+        """Whether the server answers a ``PING`` within ``timeout`` seconds, on a new
+        connection (the pooled ones may all wait for replies)."""
+        assert self._reads is not None
+        kwargs = self._reads.connection_pool.connection_kwargs
+        try:
+            with redis.Redis(host=kwargs.get("host", "127.0.0.1"), port=kwargs.get("port", 6379),
+                             password=kwargs.get("password"), socket_timeout=timeout,
+                             socket_connect_timeout=timeout,
+                             retry=Retry(NoBackoff(), 0)) as probe:
+                return bool(probe.ping())
+        except (redis.RedisError, OSError):
+            return False
 
     def _restarted(self, exc: Exception) -> bool:
         """Start the embedded server again after ``exc`` lost it; False if it could not be
@@ -340,6 +402,8 @@ class FalkorStore(Store):
 
     def has_public_copy(self) -> bool:
         try:
+            if self._reads is not None:
+                return bool(self._guarded(["EXISTS", public_name(self.uri.graph)]))
             return bool(self._db.connection.exists(public_name(self.uri.graph)))
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise StoreUnavailable(f"lost connection to FalkorDB at {self.uri.display}: {exc}"
@@ -418,9 +482,14 @@ class FalkorStore(Store):
 
     # -- replication ------------------------------------------------------------------------
 
-    def server_info(self, section: str) -> dict[str, Any]:
-        """One section of the server's ``INFO`` (its role, replication offsets)."""
+    def server_info(self, section: str, *, bounded: bool = False) -> dict[str, Any]:
+        """One section of the server's ``INFO`` (its role, replication offsets);
+        ``bounded``: on the reads' connections (a server that hangs is lost after
+        ``hang_timeout``)."""
         try:
+            if bounded and self._reads is not None:
+                parse: Any = parse_info  # untyped in redis
+                return dict(parse(self._guarded(["INFO", section])))
             return dict(self._db.connection.info(section))
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise StoreUnavailable(f"lost connection to FalkorDB at {self.uri.display}: {exc}"
@@ -453,10 +522,20 @@ class FalkorStore(Store):
         finally:
             pool.release(conn)
 
+    def drop_idle_connections(self) -> None:
+        """Close the connections no statement is using (a server that was lost or that
+        closed them); statements under way on others keep theirs."""
+        for client in (self._db.connection, self._reads):
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    client.connection_pool.disconnect(inuse_connections=False)
+
     def close(self) -> None:
         if self.public_only:
             return  # the connections are the main store's
-        try:
-            self._db.connection.close()
-        except Exception:  # noqa: BLE001 - closing must never raise
-            pass
+        for client in (self._db.connection, self._reads):
+            try:
+                if client is not None:
+                    client.close()
+            except Exception:  # noqa: BLE001 - closing must never raise
+                pass

