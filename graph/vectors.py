@@ -93,7 +93,14 @@ def update(store: Store, batch: int | None = None) -> dict[str, int]:
             if not rows:
                 continue
             texts = [text_of(label, r) for r in rows]
-            vectors = np.rint(model.embed(texts) * VECTOR_SCALE).astype(np.int64).tolist()
+            if static:
+                made = model.embed(texts)
+            else:  # records' texts, kept on disk; a solution's parts too (search's warm-up)
+                made = embedding.embed(texts, keep=True)
+                if label is Label.SOLUTION:
+                    embedding.embed([t for r in rows for t in solution_part_texts(r)],
+                                    keep=True)
+            vectors = np.rint(made * VECTOR_SCALE).astype(np.int64).tolist()
             store.write(setter, {"rows": [
                 {"id": r["id"], "vector": v, "hash": model.text_hash(t)}
                 for r, t, v in zip(rows, texts, vectors, strict=True)]})
@@ -136,7 +143,16 @@ def texts_vectors(texts: list[str]) -> Any:
     process is not computed again."""
     if not enabled():
         return None
-    return model_for(Label.SOLUTION).embed(texts)
+    model = model_for(Label.SOLUTION)
+    return model.embed(texts) if model is static_embedding else embedding.embed(texts, keep=True)
+
+
+def solution_part_texts(row: dict[str, Any]) -> list[str]:
+    """A solution's texts taken one by one (its name, each alias, its description, its
+    problem): search compares a query with each (``hybrid.solution_parts``)."""
+    return [str(p).strip() for p in (row.get("name"), *(row.get("aliases") or ()),
+                                     row.get("description"), row.get("problem"))
+            if p and str(p).strip()]
 
 
 def nearest(store: Store, label: Label, vector: list[float] | None,

@@ -39,6 +39,30 @@ def default_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
             os.environ["TRIEDBEFORE_DATA_DIR"] = before
 
 
+@pytest.fixture(scope="session", autouse=True)
+def kept_vectors(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Records' vectors are kept on disk for the session in a temporary file, not in the
+    user's cache (a test that counts model runs takes a file of its own)."""
+    from triedbefore.graph import embedding
+
+    path = tmp_path_factory.mktemp("kept-vectors") / "vectors.sqlite3"
+    embedding.KEPT_FILE = path
+    try:
+        yield path
+    finally:
+        embedding.KEPT_FILE = None
+
+
+@pytest.fixture
+def fresh_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty file of kept vectors, and nothing remembered in memory: model runs count."""
+    from triedbefore.graph import embedding
+
+    monkeypatch.setattr(embedding, "KEPT_FILE", tmp_path / "kept-vectors.sqlite3")
+    embedding._remembered.clear()
+    return tmp_path / "kept-vectors.sqlite3"
+
+
 @pytest.fixture(scope="session")
 def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
     server = EmbeddedServer(tmp_path_factory.mktemp("store"))

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
-from triedbefore.graph import embedding, hybrid, settings, static_embedding, vectors
+from triedbefore.graph import embedding, hybrid, queries, settings, static_embedding, vectors
 from triedbefore.graph import search as searching
 from triedbefore.graph.falkor import FalkorStore
 from triedbefore.ingest.pipeline import ingest
@@ -96,14 +96,16 @@ def _rewrite(bundle: Path, name: str, change: dict[str, str]) -> str:
 
 
 @needs_model
-def test_ingest_embeds_new_and_changed_rows_only(store: FalkorStore, tmp_path: Path) -> None:
-    embedding._remembered.clear()  # count real model runs
+def test_ingest_embeds_new_and_changed_rows_only(store: FalkorStore, tmp_path: Path,
+                                                fresh_kept: Path) -> None:
     assert settings.SEARCH_MODEL.get() == "mixed"
     asked, asked_static = _model_calls()
     ingest(store, SAMPLE)
     assert _vector_rows(store) == _text_rows()
-    # solutions by the transformer, the bulk rows by the static model
-    assert embedding.calls - asked == _rows("solutions.csv")
+    # solutions by the transformer (their whole texts, and each part for search), the bulk
+    # rows by the static model
+    parts = sum(len(vectors.solution_part_texts(r)) for r in store.read(queries.SOLUTION_TEXTS))
+    assert embedding.calls - asked == _rows("solutions.csv") + parts
     assert static_embedding.calls - asked_static == \
         _rows("initiatives.csv") + _rows("evaluations.csv")
     assert store.public_copy().read(
@@ -130,10 +132,11 @@ def test_ingest_embeds_new_and_changed_rows_only(store: FalkorStore, tmp_path: P
                    {"description": "Nurses visit frail patients at home after discharge."})
     hashes = {i: store.read("MATCH (n {id: $id}) RETURN n.embedded_hash AS h", {"id": i})[0]["h"]
               for i in (sid, iid)}
-    asked, asked_static = _model_calls()
+    ran, asked_static = embedding.computed, static_embedding.calls
     ingest(store, bundle)
-    # the changed solution by the transformer, the changed initiative by the static model
-    assert (embedding.calls - asked, static_embedding.calls - asked_static) == (1, 1)
+    # the changed solution by the transformer (its whole text and its new description),
+    # the changed initiative by the static model
+    assert (embedding.computed - ran, static_embedding.calls - asked_static) == (2, 1)
     for i, before_hash in hashes.items():
         after = store.read("MATCH (n {id: $id}) RETURN n.embedded_hash AS h", {"id": i})[0]["h"]
         assert after and after != before_hash

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import csv
 import shutil
+import sqlite3
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
-from triedbefore.graph import embedding, hybrid, vectors
+from triedbefore.graph import embedding, hybrid, queries, vectors
 from triedbefore.graph import search as searching
 from triedbefore.graph.falkor import FalkorStore
 from triedbefore.graph.matching import SUGGEST_THRESHOLD
@@ -103,8 +105,7 @@ def test_a_solution_is_as_near_as_its_nearest_text(read_sample: FalkorStore) -> 
 
 @needs_model
 def test_solution_texts_are_embedded_again_only_when_they_change(
-        store: FalkorStore, tmp_path: Path) -> None:
-    embedding._remembered.clear()  # count real model runs
+        store: FalkorStore, tmp_path: Path, fresh_kept: Path) -> None:
     ingest(store, SAMPLE)
     first = hybrid.solution_parts(store)
     assert first is not None and len(set(first.owners)) == 12
@@ -121,12 +122,35 @@ def test_solution_texts_are_embedded_again_only_when_they_change(
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    ingest(store, bundle)
     ran = embedding.computed
+    ingest(store, bundle)  # the changed solution's whole text and its new description
+    assert embedding.computed - ran == 2
     again = hybrid.solution_parts(store)
     assert again is not first and again is not None
-    assert embedding.computed - ran == 1  # the changed description only
+    assert embedding.computed - ran == 2  # made by the ingest, nothing more for search
     assert len(again.owners) == len(first.owners)
+
+
+@needs_model
+def test_a_started_explorer_reads_the_solutions_texts_vectors_the_ingest_kept(
+        store: FalkorStore, fresh_kept: Path) -> None:
+    ingest(store, SAMPLE)
+    # another process: nothing remembered in memory, no parts made yet
+    embedding._remembered.clear()
+    hybrid._PARTS.clear()
+    ran = embedding.computed
+    parts = hybrid.solution_parts(store)
+    assert parts is not None and len(set(parts.owners)) == 12
+    assert embedding.computed == ran  # read from the kept file, not embedded again
+    expected = embedding.embed(list(vectors.solution_part_texts(
+        store.read(queries.SOLUTION_TEXTS)[0])))
+    assert np.allclose(parts.matrix[:len(expected)], expected, atol=1e-6)
+    # users' queries are never kept
+    kept = sqlite3.connect(fresh_kept).execute("SELECT count(*) FROM vector").fetchone()[0]
+    embedding._remembered.clear()
+    vectors.query_vector("someone phones patients after discharge to check their tablets")
+    assert sqlite3.connect(fresh_kept).execute(
+        "SELECT count(*) FROM vector").fetchone()[0] == kept
 
 
 # --- the proposal check's closest solutions ---------------------------------------------------
