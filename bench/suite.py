@@ -255,9 +255,14 @@ def _run_size(size: int, args: argparse.Namespace, result: dict[str, Any],
     if engine == "embedded":
         enter("bulk loader baseline")
         figures = work / f"bulk-{size}.json"
-        subprocess.run([sys.executable, str(HERE / "bulk_baseline.py"), str(bundle),
-                        "--work", str(work), "--tag", f"-{size}", "--out", str(figures)],
-                       check=True, stdout=subprocess.DEVNULL)
+        baseline = subprocess.run(
+            [sys.executable, str(HERE / "bulk_baseline.py"), str(bundle), "--work",
+             str(work), "--tag", f"-{size}", "--out", str(figures)],
+            check=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if baseline.returncode != 0:  # its own message (a stall report, the loader's
+            sys.stderr.write(baseline.stderr)  # output), not only the exit code
+            raise RuntimeError(f"bench/bulk_baseline.py exited with {baseline.returncode}: "
+                               + "\n".join(baseline.stderr.strip().splitlines()[-40:]))
         result["bulk_loader"] = json.loads(figures.read_text())
         figures.unlink()
 
@@ -569,6 +574,11 @@ def describe_machine(args: argparse.Namespace) -> dict[str, Any]:
     except ImportError:
         pass
     out["falkordb_bulk_loader"] = _dist_version("falkordb-bulk-loader")
+    from triedbefore.graph import vectors
+
+    # sentence vectors cost the ingest an encoder call per row (12.6 ms at 100k): a 1M
+    # run may be made without them (TRIEDBEFORE_SEARCH_VECTORS=no), and must say so
+    out["search_vectors"] = vectors.enabled()
     return out
 
 
@@ -615,10 +625,14 @@ def report(res: dict[str, Any], plots: list[str]) -> str:
         f"{m.get('falkordb_bulk_loader') or 'n/a'}. Load average at the start "
         f"{', '.join(f'{x:.1f}' for x in m['load_average'])} (other work on the machine "
         "slows wall times; CPU seconds are given next to them).", ""]
+    if m.get("search_vectors") is False:
+        lines += ["Sentence vectors were off (`TRIEDBEFORE_SEARCH_VECTORS=no`): the ingest "
+                  "wrote no vectors and search matched words only.", ""]
     for s in failed:
         f = s.get("failed") or {}
+        error, *detail = str(f.get("error", "no message")).splitlines() or [""]
         lines += [f"**{s['initiatives']:,} did not complete:** it failed in the phase "
-                  f"\"{f.get('phase', 'unknown')}\": `{f.get('error', 'no message')}`. "
+                  f"\"{f.get('phase', 'unknown')}\": `{error}`. "
                   + ("The phases before it are reported below. " if "first_ingest" in s else "")
                   + ({True: "The database server was still running afterwards.",
                       False: "The database server was no longer running afterwards.",
@@ -626,6 +640,8 @@ def report(res: dict[str, Any], plots: list[str]) -> str:
                   + (f" Its log holds {f['server_crashes']} crash report"
                      f"{'s' if f['server_crashes'] != 1 else ''}; the last one begins:"
                      if f.get("server_crashes") else ""), ""]
+        if detail:
+            lines += ["```", *detail, "```", ""]
         if f.get("server_log_tail"):
             lines += ([] if f.get("server_crashes") else
                       ["The end of the database server's log:", ""])

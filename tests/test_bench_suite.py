@@ -10,6 +10,7 @@ import importlib
 import json
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,56 @@ def test_bulk_loader_builds_the_graph_ingest_builds(bundle: Path, tmp_path: Path
         for s in (bulk, ours):
             s.drop_all()
             s.close()
+
+
+def test_bulk_load_runs_without_an_automatic_aof_rewrite(bundle: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    """A 1M bulk load stopped for good right after an automatic AOF rewrite: the
+    baseline's server has none during the load (its rewrite is done once, afterwards)."""
+    import redis
+
+    files = bulk_baseline.convert(bundle, tmp_path / "csv")
+    seen: list[str] = []
+    load_into = bulk_baseline.load_into
+
+    def watched(socket_path: Path, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        client = redis.Redis(unix_socket_path=str(socket_path), decode_responses=True)
+        try:
+            seen.append(client.config_get("auto-aof-rewrite-percentage")[
+                "auto-aof-rewrite-percentage"])
+        finally:
+            client.close()
+        return load_into(socket_path, *args, **kwargs)
+
+    monkeypatch.setattr(bulk_baseline, "load_into", watched)
+    figures = bulk_baseline.load(files, tmp_path / "store")
+    assert seen == ["0"]
+    assert figures["nodes"] > 0 and figures["aof_rewrite_s"] >= 0
+
+
+def test_a_bulk_load_without_progress_is_stopped_and_reported(embedded_server: Any) -> None:
+    """Neither the loader nor the server uses CPU: the wait ends with what the server was
+    doing, and the loader is stopped, instead of blocking the suite."""
+    loader = subprocess.Popen(["sleep", "60"])
+    idle_server = subprocess.Popen(["sleep", "60"])  # stands for a server that does nothing
+    try:
+        with pytest.raises(bulk_baseline.Stalled) as stalled, \
+                tempfile.TemporaryFile() as log:
+            log.write(b"TRIED_AT\n1248835 relations created for type 'TRIED_AT'\n")
+            bulk_baseline._wait_or_stall(loader, idle_server.pid, 1.0,
+                                         embedded_server.socket_path,
+                                         embedded_server.log_path, log)
+        message = str(stalled.value)
+        assert "no progress for 1 s" in message
+        assert "aof_rewrite_in_progress=0" in message  # the server's persistence state
+        assert f"{idle_server.pid} sleep" in message  # its threads and their state
+        assert "relations created for type 'TRIED_AT'" in message  # the loader's last words
+        assert loader.poll() is not None  # stopped
+    finally:
+        for proc in (loader, idle_server):
+            proc.kill()
+            proc.wait()
 
 
 def _size(n: int, first: float, bulk: float, recompute: float, rss: float, p95: float,
