@@ -139,6 +139,33 @@ def test_bulk_load_runs_without_an_automatic_aof_rewrite(bundle: Path, tmp_path:
     assert figures["nodes"] > 0 and figures["aof_rewrite_s"] >= 0
 
 
+def test_a_busy_server_is_asked_again_while_it_prepares_a_fork() -> None:
+    """FalkorDB answers BUSY while it prepares a fork (its full-text index's garbage
+    collector forks too): BGREWRITEAOF is sent again, not failed; other errors are not."""
+    import time
+
+    import redis
+
+    answers: list[Exception | str] = [redis.ResponseError("BUSY preparing to fork")] * 2 + [
+        "OK"]
+
+    def call() -> str:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert bulk_baseline._unless_busy(call, time.monotonic() + 30) == "OK"
+    assert answers == []
+
+    def refused() -> None:
+        raise redis.ResponseError("ERR Background append only file rewriting already "
+                                  "in progress")
+
+    with pytest.raises(redis.ResponseError, match="already in progress"):
+        bulk_baseline._unless_busy(refused, time.monotonic() + 30)
+
+
 def test_a_bulk_load_without_progress_is_stopped_and_reported(embedded_server: Any) -> None:
     """Neither the loader nor the server uses CPU: the wait ends with what the server was
     doing, and the loader is stopped, instead of blocking the suite."""
