@@ -661,17 +661,35 @@ def report(res: dict[str, Any], plots: list[str]) -> str:
         if s.get("skipped_phases"):
             lines += [f"Phases left out at {s['initiatives']:,} (`--skip`): "
                       + ", ".join(s["skipped_phases"]) + ".", ""]
-    lines += ["Load average (1, 5, 15 min) at the start and end of each size: " + "; ".join(
-        f"{s['initiatives']:,}: " + ", ".join(f"{x:.1f}" for x in s["load_average_start"])
-        + " to " + (", ".join(f"{x:.1f}" for x in s["load_average_end"])
-                    if "load_average_end" in s else "n/a")
-        for s in sizes)
-        + ".", ""]
+    for s in failed:  # what a size measured before it stopped
+        b = s.get("bulk_loader")
+        if b and "first_ingest" not in s:
+            lines += [f"Measured at {s['initiatives']:,} before it stopped: the bulk loader "
+                      f"baseline, {b['total_s']} s ({b['load_s']} s load + {b['index_s']} s "
+                      f"indexes; {b['load_cpu_s']} CPU s in the loader, "
+                      f"{_fmt(b.get('server_cpu_s'))} in its server), {b['nodes']:,} nodes and "
+                      f"{b['relationships']:,} relationships.", ""]
+    started = [s for s in res["sizes"] if "load_average_start" in s]
+    if started:
+        lines += ["Load average (1, 5, 15 min) at the start and end of each size: "
+                  + "; ".join(f"{s['initiatives']:,}: " + ", ".join(
+                      f"{x:.1f}" for x in s["load_average_start"]) + " to " + (
+                      ", ".join(f"{x:.1f}" for x in s["load_average_end"])
+                      if "load_average_end" in s else "n/a (it did not complete)")
+                      for s in started) + ".", ""]
     lines += ["## Targets", ""]
-    missing = [n for n in (100_000, 1_000_000) if n not in {s["initiatives"] for s in sizes}]
-    if missing:
-        lines += ["The targets are set at 100,000 and 1,000,000 initiatives; this run did not "
-                  "measure " + " and ".join(f"{n:,}" for n in missing) + ".", ""]
+    run_sizes = {s["initiatives"] for s in res["sizes"]}
+    missing = [n for n in (100_000, 1_000_000) if n not in run_sizes]
+    broken = [n for n in (100_000, 1_000_000) if n in run_sizes
+              and n not in {s["initiatives"] for s in sizes}]
+    if missing or broken:
+        said = []
+        if missing:
+            said.append("this run did not measure " + " and ".join(f"{n:,}" for n in missing))
+        if broken:
+            said.append(" and ".join(f"{n:,}" for n in broken) + " did not complete (above)")
+        lines += ["The targets are set at 100,000 and 1,000,000 initiatives; "
+                  + "; ".join(said) + ".", ""]
     lines += ["| target | status | detail |", "|---|---|---|"]
     lines += [f"| {t['target']} | **{t['status']}** | {t['detail']} |" for t in res["targets"]]
     lines += ["", "## Ingest", "",

@@ -358,3 +358,36 @@ def test_a_crash_report_is_cut_to_its_signal_and_the_crashed_thread() -> None:
     assert cut[cut.index("8 thread-pool-thr *"):] == [
         "8 thread-pool-thr *", "falkordb.so(GB_mxm) 2", "falkordb.so(_traverse)"]
     assert suite.log_excerpt(["a", "b", "c"], n=2) == ["b", "c"]  # no crash: the end
+
+
+def test_a_size_that_stopped_early_reports_what_it_measured() -> None:
+    """A 1M run that stopped after its bulk-loader baseline shows that baseline, its
+    multi-line error in a block, its load average, and says the size did not complete
+    (not that it was not run); a run without sentence vectors says so."""
+    machine = {"cpus": 2, "cpu": "test CPU", "memory_gib": 23.5, "platform": "Linux",
+               "python": "3.11", "load_average": [9.0, 8.0, 7.0], "search_vectors": False}
+    stopped = {"initiatives": 1_000_000, "rows_total": 2_256_242,
+               "load_average_start": [10.0, 9.0, 8.0],
+               "bulk_loader": {"total_s": 61.5, "load_s": 60.0, "index_s": 1.5,
+                               "load_cpu_s": 58.7, "server_cpu_s": 12.0,
+                               "nodes": 2_256_242, "relationships": 4_198_346},
+               "failed": {"phase": "first ingest",
+                          "error": "RuntimeError: the ingest stopped\nline two\nline three"}}
+    res = {"engine": "embedded", "started": "s", "finished": "f", "command": "suite.py",
+           "machine": machine, "options": {"clients": [8], "workers": 2, "page_budget": 10.0},
+           "sizes": [stopped]}
+    res["growth"] = suite.growth(res["sizes"])
+    res["targets"] = suite.targets(res["sizes"], res["growth"])
+    text = suite.report(res, [])
+    assert "Sentence vectors were off (`TRIEDBEFORE_SEARCH_VECTORS=no`)" in text
+    assert ('**1,000,000 did not complete:** it failed in the phase "first ingest": '
+            "`RuntimeError: the ingest stopped`") in text
+    assert "```\nline two\nline three\n```" in text
+    assert ("Measured at 1,000,000 before it stopped: the bulk loader baseline, 61.5 s "
+            "(60.0 s load + 1.5 s indexes; 58.7 CPU s in the loader, 12 in its server), "
+            "2,256,242 nodes and 4,198,346 relationships.") in text
+    assert "1,000,000: 10.0, 9.0, 8.0 to n/a (it did not complete)" in text
+    assert ("this run did not measure 100,000; 1,000,000 did not complete (above)."
+            in text)
+    machine["search_vectors"] = True
+    assert "Sentence vectors were off" not in suite.report(res, [])
