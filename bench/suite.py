@@ -261,8 +261,9 @@ def _run_size(size: int, args: argparse.Namespace, result: dict[str, Any],
             check=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if baseline.returncode != 0:  # its own message (a stall report, the loader's
             sys.stderr.write(baseline.stderr)  # output), not only the exit code
+            said = baseline.stderr.strip().splitlines() or ["no output"]
             raise RuntimeError(f"bench/bulk_baseline.py exited with {baseline.returncode}: "
-                               + "\n".join(baseline.stderr.strip().splitlines()[-40:]))
+                               f"{said[-1]}\n" + "\n".join(said[-40:]))
         result["bulk_loader"] = json.loads(figures.read_text())
         figures.unlink()
 
