@@ -472,7 +472,7 @@ def _verdict(value: float | None, limit: float, unit: str, what: str) -> dict[st
     u = f" {unit}" if unit else ""
     ratio = f" ({value / limit:.2f}x the limit)" if limit > 0 else ""
     detail = (f"{what}: {value:g}{u} (limit {limit:g}{u})" if met else
-              f"{what}: {value:g}{u}, missed by {value - limit:.3g}{u}{ratio}")
+              f"{what}: {value:g}{u}, missed by {_by(value - limit)}{u}{ratio}")
     return {"status": "met" if met else "missed", "value": value, "limit": limit,
             "detail": detail}
 
@@ -590,6 +590,11 @@ def _dist_version(name: str) -> str:
         return version(name)
     except PackageNotFoundError:
         return ""
+
+
+def _by(x: float) -> str:
+    """A margin as people read it: 1,181 s, not 1.18e+03 s."""
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
 
 
 def cpu_ratio(s: dict[str, Any]) -> float | None:

@@ -391,3 +391,5 @@ def test_a_size_that_stopped_early_reports_what_it_measured() -> None:
             in text)
     machine["search_vectors"] = True
     assert "Sentence vectors were off" not in suite.report(res, [])
+    assert suite._by(1181.29) == "1,181" and suite._by(5351.1) == "5,351"  # not 1.18e+03
+    assert suite._by(60.0) == "60" and suite._by(0.5) == "0.5"
