@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,8 @@ from triedbefore.ontology.vocab import Label, Link
 HERE = Path(__file__).resolve().parent
 RUN_ID = "bulk-loader"
 PROBE_ROWS = 1000  # rows read to type each column before the header is written
+STALL_S = 600.0  # seconds without CPU in the loader and the server: the load stalled
+STALL_POLL_S = 0.5
 
 # Python value type → bulk loader column type.
 _TYPES: dict[type, str] = {bool: "BOOL", int: "INT", float: "DOUBLE", str: "STRING",
@@ -225,24 +227,28 @@ def compact(server: EmbeddedServer, timeout: float = 3600.0) -> float:
     import redis
 
     client = redis.Redis(unix_socket_path=str(server.socket_path), decode_responses=True)
+    start = time.perf_counter()
+    deadline = time.monotonic() + timeout
+
+    def persistence() -> dict[str, Any]:
+        return _unless_busy(lambda: client.info("persistence"), deadline)
+
     try:
-        start = time.perf_counter()
-        deadline = time.monotonic() + timeout
         # A rewrite the server started by itself (the AOF grew) is waited for first: the
         # one asked for here then starts from everything written.
-        while int(client.info("persistence").get("aof_rewrite_in_progress", 0)):
+        while int(persistence().get("aof_rewrite_in_progress", 0)):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"an AOF rewrite did not finish within {timeout:g} s")
             time.sleep(0.1)
-        before = int(client.info("persistence").get("aof_rewrites", 0))
+        before = int(persistence().get("aof_rewrites", 0))
         try:
-            client.bgrewriteaof()
+            _unless_busy(client.bgrewriteaof, deadline)
         except redis.ResponseError as exc:  # one started between the check and the call
             if "already in progress" not in str(exc):
                 raise  # (otherwise that one's end is waited for below)
 
         while True:
-            info = client.info("persistence")
+            info = persistence()
             if (int(info.get("aof_rewrites", 0)) > before
                     and not int(info.get("aof_rewrite_in_progress", 0))
                     and not int(info.get("aof_rewrite_scheduled", 0))):
@@ -256,9 +262,116 @@ def compact(server: EmbeddedServer, timeout: float = 3600.0) -> float:
         client.close()
 
 
-def load_into(socket_path: Path, files: dict[str, Any], graph: str) -> dict[str, Any]:
+def _unless_busy(call: Callable[[], Any], deadline: float) -> Any:
+    """``call()``, again while the server answers ``BUSY``: FalkorDB answers so while it
+    prepares a fork (its full-text index's garbage collector forks too) and waits for
+    the graphs' locks; a 1M run of 7 December lost its bulk-load figures to one such
+    answer to ``BGREWRITEAOF``, right after the load."""
+    import redis
+
+    while True:
+        try:
+            return call()
+        except redis.ResponseError as exc:
+            if not str(exc).startswith("BUSY") or time.monotonic() > deadline:
+                raise
+        time.sleep(0.5)
+
+
+class Stalled(RuntimeError):
+    """The bulk load made no progress: neither the loader nor the server used CPU."""
+
+
+def _wait_or_stall(proc: subprocess.Popen[bytes], server_pid: int | None, stall_s: float,
+                   socket_path: Path, server_log: Path | None, loader_log: Any
+                   ) -> tuple[int, Any]:
+    """Wait for the loader (``os.wait4``: its status and resource use); with
+    ``server_pid``, stop it and raise ``Stalled`` once neither it nor the server has used
+    CPU for ``stall_s`` seconds (a stopped load otherwise blocks the suite for ever: on
+    7 December a 1M load waited 25 minutes, both processes idle, until it was killed)."""
+    last_cpu = -1.0
+    last_change = time.monotonic()
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            return status, usage
+        if server_pid is not None:
+            cpu = cpu_seconds(proc.pid) + cpu_seconds(server_pid)
+            if cpu > last_cpu + 0.05:  # a clock tick or more since the last look
+                last_cpu, last_change = cpu, time.monotonic()
+            elif time.monotonic() - last_change > stall_s:
+                report = stall_report(socket_path, server_pid, server_log, loader_log)
+                proc.kill()
+                proc.wait()
+                raise Stalled(f"the bulk loader made no progress for {stall_s:g} s (no CPU "
+                              f"used by the loader or the server):\n{report}")
+        time.sleep(STALL_POLL_S)
+
+
+def stall_report(socket_path: Path, server_pid: int, server_log: Path | None,
+                 loader_log: Any) -> str:
+    """What a stalled load leaves to look at: the state of each server thread, the
+    server's persistence state (is a rewrite running, or waiting), its log's end and the
+    loader's output's end."""
+    import redis
+
+    lines = ["server threads (name, state, kernel wait channel):"]
+    for task in sorted(Path(f"/proc/{server_pid}/task").glob("*")):
+        try:
+            stat = (task / "stat").read_text()
+            name = stat[stat.index("(") + 1:stat.rindex(")")]
+            state = stat.rsplit(")", 1)[1].split()[0]
+            wchan = (task / "wchan").read_text().strip() or "-"
+        except (OSError, ValueError):
+            continue
+        lines.append(f"  {task.name} {name} {state} {wchan}")
+    client = redis.Redis(unix_socket_path=str(socket_path), socket_timeout=5,
+                         decode_responses=True)
+    try:
+        info = client.info("persistence")
+        lines.append("INFO persistence: " + ", ".join(
+            f"{k}={info[k]}" for k in ("aof_rewrite_in_progress", "aof_rewrite_scheduled",
+                                       "aof_rewrites", "aof_last_bgrewrite_status",
+                                       "aof_current_size", "aof_base_size") if k in info))
+    except redis.RedisError as exc:
+        lines.append(f"the server did not answer INFO within 5 s: {exc}")
+    finally:
+        client.close()
+    if server_log is not None:
+        try:
+            lines += ["server log, last lines:"] + server_log.read_text(
+                errors="replace").splitlines()[-20:]
+        except OSError:
+            pass
+    loader_log.seek(0)
+    lines += ["loader output, last lines:"] + loader_log.read().decode(
+        errors="replace").splitlines()[-6:]
+    return "\n".join(lines)
+
+
+def no_auto_rewrite(socket_path: Path) -> None:
+    """Turn off the server's automatic AOF rewrite (``auto-aof-rewrite-percentage 0``) for
+    the bulk load: a 1M load on 7 December stopped for good right after one (the
+    server's last log line was the rewrite's end; then neither process used CPU). The
+    load is measured without one; the rewrite is done and timed once afterwards
+    (``compact``), as for the ingest's store."""
+    import redis
+
+    client = redis.Redis(unix_socket_path=str(socket_path), decode_responses=True)
+    try:
+        client.config_set("auto-aof-rewrite-percentage", 0)
+    finally:
+        client.close()
+
+
+def load_into(socket_path: Path, files: dict[str, Any], graph: str, *,
+              server_pid: int | None = None, stall_s: float = STALL_S,
+              server_log: Path | None = None) -> dict[str, Any]:
     """Run the bulk loader into the new graph ``graph`` of the server on ``socket_path``,
-    then create triedbefore's indexes and constraints on it; time both."""
+    then create triedbefore's indexes and constraints on it; time both. With
+    ``server_pid``, a load during which neither the loader nor the server uses CPU for
+    ``stall_s`` seconds is stopped and reported as stalled (``Stalled``), with what the
+    server was doing, instead of waiting for ever."""
     cmd = [sys.executable, "-m", "falkordb_bulk_loader.bulk_insert", graph,
            # (an hour's socket timeout: at 1M a GRAPH.BULK batch can keep the server busy
            # longer than the client's default wait)
@@ -271,7 +384,8 @@ def load_into(socket_path: Path, files: dict[str, Any], graph: str) -> dict[str,
     with tempfile.TemporaryFile() as log:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        _pid, status, usage = os.wait4(proc.pid, 0)
+        status, usage = _wait_or_stall(proc, server_pid, stall_s, socket_path, server_log,
+                                       log)
         load_s = time.perf_counter() - start
         if os.waitstatus_to_exitcode(status) != 0:
             log.seek(0)
@@ -306,12 +420,22 @@ def load(files: dict[str, Any], data_dir: Path, graph: str = "bulk") -> dict[str
     server = EmbeddedServer(data_dir)
     pid = server.ensure_running()
     try:
+        no_auto_rewrite(server.socket_path)
         cpu0 = cpu_seconds(pid)
-        out = load_into(server.socket_path, files, graph)
+        try:
+            out = load_into(server.socket_path, files, graph, server_pid=pid,
+                            server_log=server.log_path)
+        except Stalled:
+            # keep the server's log: the folder is removed below
+            shutil.copy(server.log_path, data_dir.parent / f"{data_dir.name}-stalled.log")
+            raise
         out["server_cpu_s"] = round(cpu_seconds(pid) - cpu0, 2)
         out["peak_server_rss_mib"] = round(rss_kib(pid) / 1024, 1)
         out["disk_bytes_as_loaded"] = dir_bytes(data_dir)
-        out["aof_rewrite_s"] = round(compact(server), 2)
+        try:
+            out["aof_rewrite_s"] = round(compact(server), 2)
+        except Exception as exc:  # the load's figures stand without the rewrite's
+            out["aof_rewrite_error"] = f"{type(exc).__name__}: {exc}"
         out["disk_bytes"] = dir_bytes(data_dir)
         return out
     finally:

@@ -38,6 +38,15 @@ when there was no crash).
 The crash is not deterministic: the same stored state replayed into a new server
 crashed in one run and not in the next (suite-notes). A run that does not crash does
 not show that the bug is gone.
+
+**Replaying a recorded run** (``--replay COMMANDS.log --snapshot DIR``): the commands a
+server ran, recorded with ``bench/falkordb_monitor.py`` (``MONITOR``) from the moment its
+store was copied to ``DIR``, are sent again, one at a time and in the order the server
+ran them, to a new server started on a copy of ``DIR``: the graph commands
+(``GRAPH.*``) and the key commands the store uses with them (``RENAME``, ``DEL``,
+``UNLINK``); not the connection's own (``INFO``, ``PING``, ``CLIENT``, ``CONFIG``).
+``--from`` / ``--to`` (1-based, as numbered in ``DIR/statements.log``) replay a part,
+to reduce a crashing sequence.
 """
 
 from __future__ import annotations
@@ -203,6 +212,66 @@ def reads(s: Session, graph: dict[str, Any]) -> tuple[int, int]:
     return evidence, attempts
 
 
+#: recorded commands replayed: those that read or change the graphs' keys
+REPLAYED_KEY_COMMANDS = {b"RENAME", b"DEL", b"UNLINK"}
+
+
+def replayed(args: list[bytes]) -> bool:
+    name = args[0].upper() if args else b""
+    return (name.startswith(b"GRAPH.") and name != b"GRAPH.CONFIG") or \
+        name in REPLAYED_KEY_COMMANDS
+
+
+def replay(record: Path, snap: Path, data: Path, first: int = 1,
+           last: int | None = None) -> tuple[int, str | None]:
+    """Send the replayed commands of ``record`` numbered ``first`` to ``last`` (of the
+    replayed ones, from 1) to a new server on a copy of ``snap`` in ``data``; the
+    number sent and, if the server crashed, the command it crashed in."""
+    from falkordb_monitor import SNAPSHOT_FILES, read_log
+
+    EmbeddedServer(data).stop()
+    shutil.rmtree(data, ignore_errors=True)
+    data.mkdir(parents=True)
+    for name in SNAPSHOT_FILES:
+        src = snap / name
+        if src.is_dir():
+            shutil.copytree(src, data / name)
+        elif src.exists():
+            shutil.copy2(src, data / name)
+    server = EmbeddedServer(data)
+    pid = server.ensure_running()
+    db = redis.Redis(unix_socket_path=str(server.socket_path), password=server.password())
+    sent = 0
+    with (data / "statements.log").open("w", encoding="utf-8") as log:
+        number = 0
+        for _stamp, client, args in read_log(record):
+            if not replayed(args):
+                continue
+            number += 1
+            if number < first:
+                continue
+            if last is not None and number > last:
+                break
+            text = b" ".join(a[:300] for a in args).decode(errors="replace")
+            log.write(f"{number}\t{client}\t{text}\n")
+            log.flush()
+            sent += 1
+            try:
+                db.execute_command(*args)
+            except (redis.ConnectionError, redis.TimeoutError):
+                time.sleep(0.5)
+                if not process_alive(pid):
+                    return sent, f"{number}: {text}"
+                raise
+            except redis.ResponseError:
+                pass  # answered with an error, as it may have been when recorded
+            if not process_alive(pid):
+                return sent, f"{number}: {text}"
+    db.close()
+    server.stop()
+    return sent, None
+
+
 def crash_report(server: EmbeddedServer, lines: int = 30) -> str:
     try:
         log = server.log_path.read_text(errors="replace").splitlines()
@@ -219,7 +288,28 @@ def main(argv: list[str] | None = None) -> int:
                    help="rounds of 1%% written, then every read")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--data", type=Path, help="the server's folder (kept)")
+    p.add_argument("--replay", type=Path, metavar="COMMANDS.log",
+                   help="replay a record of bench/falkordb_monitor.py (with --snapshot)")
+    p.add_argument("--snapshot", type=Path, help="the store's files the record starts from")
+    p.add_argument("--from", dest="first", type=int, default=1,
+                   help="first replayed command (1-based)")
+    p.add_argument("--to", dest="last", type=int, help="last replayed command")
     args = p.parse_args(argv)
+    if args.replay is not None:
+        if args.snapshot is None:
+            p.error("--replay needs --snapshot (the store's files the record starts from)")
+        data = args.data or Path(tempfile.mkdtemp(prefix="falkordb-replay-"))
+        start = time.perf_counter()
+        sent, crashed = replay(args.replay, args.snapshot, data, args.first, args.last)
+        if crashed is not None:
+            print(f"CRASHED after {sent} commands ({time.perf_counter() - start:.0f} s), in "
+                  f"{crashed}\nstatements: {data / 'statements.log'}\n"
+                  f"{crash_report(EmbeddedServer(data))}", flush=True)
+            return 1
+        print(f"no crash: {sent} commands replayed in {time.perf_counter() - start:.0f} s")
+        if args.data is None:
+            shutil.rmtree(data, ignore_errors=True)
+        return 0
     data = args.data or Path(tempfile.mkdtemp(prefix="falkordb-crash-"))
     EmbeddedServer(data).stop()
     shutil.rmtree(data / "appendonlydir", ignore_errors=True)

@@ -255,9 +255,15 @@ def _run_size(size: int, args: argparse.Namespace, result: dict[str, Any],
     if engine == "embedded":
         enter("bulk loader baseline")
         figures = work / f"bulk-{size}.json"
-        subprocess.run([sys.executable, str(HERE / "bulk_baseline.py"), str(bundle),
-                        "--work", str(work), "--tag", f"-{size}", "--out", str(figures)],
-                       check=True, stdout=subprocess.DEVNULL)
+        baseline = subprocess.run(
+            [sys.executable, str(HERE / "bulk_baseline.py"), str(bundle), "--work",
+             str(work), "--tag", f"-{size}", "--out", str(figures)],
+            check=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if baseline.returncode != 0:  # its own message (a stall report, the loader's
+            sys.stderr.write(baseline.stderr)  # output), not only the exit code
+            said = baseline.stderr.strip().splitlines() or ["no output"]
+            raise RuntimeError(f"bench/bulk_baseline.py exited with {baseline.returncode}: "
+                               f"{said[-1]}\n" + "\n".join(said[-40:]))
         result["bulk_loader"] = json.loads(figures.read_text())
         figures.unlink()
 
@@ -466,7 +472,7 @@ def _verdict(value: float | None, limit: float, unit: str, what: str) -> dict[st
     u = f" {unit}" if unit else ""
     ratio = f" ({value / limit:.2f}x the limit)" if limit > 0 else ""
     detail = (f"{what}: {value:g}{u} (limit {limit:g}{u})" if met else
-              f"{what}: {value:g}{u}, missed by {value - limit:.3g}{u}{ratio}")
+              f"{what}: {value:g}{u}, missed by {_by(value - limit)}{u}{ratio}")
     return {"status": "met" if met else "missed", "value": value, "limit": limit,
             "detail": detail}
 
@@ -569,6 +575,11 @@ def describe_machine(args: argparse.Namespace) -> dict[str, Any]:
     except ImportError:
         pass
     out["falkordb_bulk_loader"] = _dist_version("falkordb-bulk-loader")
+    from triedbefore.graph import vectors
+
+    # sentence vectors cost the ingest an encoder call per row (12.6 ms at 100k): a 1M
+    # run may be made without them (TRIEDBEFORE_SEARCH_VECTORS=no), and must say so
+    out["search_vectors"] = vectors.enabled()
     return out
 
 
@@ -579,6 +590,11 @@ def _dist_version(name: str) -> str:
         return version(name)
     except PackageNotFoundError:
         return ""
+
+
+def _by(x: float) -> str:
+    """A margin as people read it: 1,181 s, not 1.18e+03 s."""
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
 
 
 def cpu_ratio(s: dict[str, Any]) -> float | None:
@@ -615,10 +631,14 @@ def report(res: dict[str, Any], plots: list[str]) -> str:
         f"{m.get('falkordb_bulk_loader') or 'n/a'}. Load average at the start "
         f"{', '.join(f'{x:.1f}' for x in m['load_average'])} (other work on the machine "
         "slows wall times; CPU seconds are given next to them).", ""]
+    if m.get("search_vectors") is False:
+        lines += ["Sentence vectors were off (`TRIEDBEFORE_SEARCH_VECTORS=no`): the ingest "
+                  "wrote no vectors and search matched words only.", ""]
     for s in failed:
         f = s.get("failed") or {}
+        error, *detail = str(f.get("error", "no message")).splitlines() or [""]
         lines += [f"**{s['initiatives']:,} did not complete:** it failed in the phase "
-                  f"\"{f.get('phase', 'unknown')}\": `{f.get('error', 'no message')}`. "
+                  f"\"{f.get('phase', 'unknown')}\": `{error}`. "
                   + ("The phases before it are reported below. " if "first_ingest" in s else "")
                   + ({True: "The database server was still running afterwards.",
                       False: "The database server was no longer running afterwards.",
@@ -626,6 +646,8 @@ def report(res: dict[str, Any], plots: list[str]) -> str:
                   + (f" Its log holds {f['server_crashes']} crash report"
                      f"{'s' if f['server_crashes'] != 1 else ''}; the last one begins:"
                      if f.get("server_crashes") else ""), ""]
+        if detail:
+            lines += ["```", *detail, "```", ""]
         if f.get("server_log_tail"):
             lines += ([] if f.get("server_crashes") else
                       ["The end of the database server's log:", ""])
@@ -645,17 +667,35 @@ def report(res: dict[str, Any], plots: list[str]) -> str:
         if s.get("skipped_phases"):
             lines += [f"Phases left out at {s['initiatives']:,} (`--skip`): "
                       + ", ".join(s["skipped_phases"]) + ".", ""]
-    lines += ["Load average (1, 5, 15 min) at the start and end of each size: " + "; ".join(
-        f"{s['initiatives']:,}: " + ", ".join(f"{x:.1f}" for x in s["load_average_start"])
-        + " to " + (", ".join(f"{x:.1f}" for x in s["load_average_end"])
-                    if "load_average_end" in s else "n/a")
-        for s in sizes)
-        + ".", ""]
+    for s in failed:  # what a size measured before it stopped
+        b = s.get("bulk_loader")
+        if b and "first_ingest" not in s:
+            lines += [f"Measured at {s['initiatives']:,} before it stopped: the bulk loader "
+                      f"baseline, {b['total_s']} s ({b['load_s']} s load + {b['index_s']} s "
+                      f"indexes; {b['load_cpu_s']} CPU s in the loader, "
+                      f"{_fmt(b.get('server_cpu_s'))} in its server), {b['nodes']:,} nodes and "
+                      f"{b['relationships']:,} relationships.", ""]
+    started = [s for s in res["sizes"] if "load_average_start" in s]
+    if started:
+        lines += ["Load average (1, 5, 15 min) at the start and end of each size: "
+                  + "; ".join(f"{s['initiatives']:,}: " + ", ".join(
+                      f"{x:.1f}" for x in s["load_average_start"]) + " to " + (
+                      ", ".join(f"{x:.1f}" for x in s["load_average_end"])
+                      if "load_average_end" in s else "n/a (it did not complete)")
+                      for s in started) + ".", ""]
     lines += ["## Targets", ""]
-    missing = [n for n in (100_000, 1_000_000) if n not in {s["initiatives"] for s in sizes}]
-    if missing:
-        lines += ["The targets are set at 100,000 and 1,000,000 initiatives; this run did not "
-                  "measure " + " and ".join(f"{n:,}" for n in missing) + ".", ""]
+    run_sizes = {s["initiatives"] for s in res["sizes"]}
+    missing = [n for n in (100_000, 1_000_000) if n not in run_sizes]
+    broken = [n for n in (100_000, 1_000_000) if n in run_sizes
+              and n not in {s["initiatives"] for s in sizes}]
+    if missing or broken:
+        said = []
+        if missing:
+            said.append("this run did not measure " + " and ".join(f"{n:,}" for n in missing))
+        if broken:
+            said.append(" and ".join(f"{n:,}" for n in broken) + " did not complete (above)")
+        lines += ["The targets are set at 100,000 and 1,000,000 initiatives; "
+                  + "; ".join(said) + ".", ""]
     lines += ["| target | status | detail |", "|---|---|---|"]
     lines += [f"| {t['target']} | **{t['status']}** | {t['detail']} |" for t in res["targets"]]
     lines += ["", "## Ingest", "",

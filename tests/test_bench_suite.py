@@ -10,6 +10,7 @@ import importlib
 import json
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,83 @@ def test_bulk_loader_builds_the_graph_ingest_builds(bundle: Path, tmp_path: Path
         for s in (bulk, ours):
             s.drop_all()
             s.close()
+
+
+def test_bulk_load_runs_without_an_automatic_aof_rewrite(bundle: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    """A 1M bulk load stopped for good right after an automatic AOF rewrite: the
+    baseline's server has none during the load (its rewrite is done once, afterwards)."""
+    import redis
+
+    files = bulk_baseline.convert(bundle, tmp_path / "csv")
+    seen: list[str] = []
+    load_into = bulk_baseline.load_into
+
+    def watched(socket_path: Path, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        client = redis.Redis(unix_socket_path=str(socket_path), decode_responses=True)
+        try:
+            seen.append(client.config_get("auto-aof-rewrite-percentage")[
+                "auto-aof-rewrite-percentage"])
+        finally:
+            client.close()
+        return load_into(socket_path, *args, **kwargs)
+
+    monkeypatch.setattr(bulk_baseline, "load_into", watched)
+    figures = bulk_baseline.load(files, tmp_path / "store")
+    assert seen == ["0"]
+    assert figures["nodes"] > 0 and figures["aof_rewrite_s"] >= 0
+
+
+def test_a_busy_server_is_asked_again_while_it_prepares_a_fork() -> None:
+    """FalkorDB answers BUSY while it prepares a fork (its full-text index's garbage
+    collector forks too): BGREWRITEAOF is sent again, not failed; other errors are not."""
+    import time
+
+    import redis
+
+    answers: list[Exception | str] = [redis.ResponseError("BUSY preparing to fork")] * 2 + [
+        "OK"]
+
+    def call() -> str:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert bulk_baseline._unless_busy(call, time.monotonic() + 30) == "OK"
+    assert answers == []
+
+    def refused() -> None:
+        raise redis.ResponseError("ERR Background append only file rewriting already "
+                                  "in progress")
+
+    with pytest.raises(redis.ResponseError, match="already in progress"):
+        bulk_baseline._unless_busy(refused, time.monotonic() + 30)
+
+
+def test_a_bulk_load_without_progress_is_stopped_and_reported(embedded_server: Any) -> None:
+    """Neither the loader nor the server uses CPU: the wait ends with what the server was
+    doing, and the loader is stopped, instead of blocking the suite."""
+    loader = subprocess.Popen(["sleep", "60"])
+    idle_server = subprocess.Popen(["sleep", "60"])  # stands for a server that does nothing
+    try:
+        with pytest.raises(bulk_baseline.Stalled) as stalled, \
+                tempfile.TemporaryFile() as log:
+            log.write(b"TRIED_AT\n1248835 relations created for type 'TRIED_AT'\n")
+            bulk_baseline._wait_or_stall(loader, idle_server.pid, 1.0,
+                                         embedded_server.socket_path,
+                                         embedded_server.log_path, log)
+        message = str(stalled.value)
+        assert "no progress for 1 s" in message
+        assert "aof_rewrite_in_progress=0" in message  # the server's persistence state
+        assert f"{idle_server.pid} sleep" in message  # its threads and their state
+        assert "relations created for type 'TRIED_AT'" in message  # the loader's last words
+        assert loader.poll() is not None  # stopped
+    finally:
+        for proc in (loader, idle_server):
+            proc.kill()
+            proc.wait()
 
 
 def _size(n: int, first: float, bulk: float, recompute: float, rss: float, p95: float,
@@ -280,3 +358,38 @@ def test_a_crash_report_is_cut_to_its_signal_and_the_crashed_thread() -> None:
     assert cut[cut.index("8 thread-pool-thr *"):] == [
         "8 thread-pool-thr *", "falkordb.so(GB_mxm) 2", "falkordb.so(_traverse)"]
     assert suite.log_excerpt(["a", "b", "c"], n=2) == ["b", "c"]  # no crash: the end
+
+
+def test_a_size_that_stopped_early_reports_what_it_measured() -> None:
+    """A 1M run that stopped after its bulk-loader baseline shows that baseline, its
+    multi-line error in a block, its load average, and says the size did not complete
+    (not that it was not run); a run without sentence vectors says so."""
+    machine = {"cpus": 2, "cpu": "test CPU", "memory_gib": 23.5, "platform": "Linux",
+               "python": "3.11", "load_average": [9.0, 8.0, 7.0], "search_vectors": False}
+    stopped = {"initiatives": 1_000_000, "rows_total": 2_256_242,
+               "load_average_start": [10.0, 9.0, 8.0],
+               "bulk_loader": {"total_s": 61.5, "load_s": 60.0, "index_s": 1.5,
+                               "load_cpu_s": 58.7, "server_cpu_s": 12.0,
+                               "nodes": 2_256_242, "relationships": 4_198_346},
+               "failed": {"phase": "first ingest",
+                          "error": "RuntimeError: the ingest stopped\nline two\nline three"}}
+    res = {"engine": "embedded", "started": "s", "finished": "f", "command": "suite.py",
+           "machine": machine, "options": {"clients": [8], "workers": 2, "page_budget": 10.0},
+           "sizes": [stopped]}
+    res["growth"] = suite.growth(res["sizes"])
+    res["targets"] = suite.targets(res["sizes"], res["growth"])
+    text = suite.report(res, [])
+    assert "Sentence vectors were off (`TRIEDBEFORE_SEARCH_VECTORS=no`)" in text
+    assert ('**1,000,000 did not complete:** it failed in the phase "first ingest": '
+            "`RuntimeError: the ingest stopped`") in text
+    assert "```\nline two\nline three\n```" in text
+    assert ("Measured at 1,000,000 before it stopped: the bulk loader baseline, 61.5 s "
+            "(60.0 s load + 1.5 s indexes; 58.7 CPU s in the loader, 12 in its server), "
+            "2,256,242 nodes and 4,198,346 relationships.") in text
+    assert "1,000,000: 10.0, 9.0, 8.0 to n/a (it did not complete)" in text
+    assert ("this run did not measure 100,000; 1,000,000 did not complete (above)."
+            in text)
+    machine["search_vectors"] = True
+    assert "Sentence vectors were off" not in suite.report(res, [])
+    assert suite._by(1181.29) == "1,181" and suite._by(5351.1) == "5,351"  # not 1.18e+03
+    assert suite._by(60.0) == "60" and suite._by(0.5) == "0.5"
