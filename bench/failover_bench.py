@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -50,7 +51,7 @@ from ingest_bench import machine  # noqa: E402
 
 from triedbefore.graph.embedded import EmbeddedServer  # noqa: E402
 from triedbefore.graph.engines import open_store  # noqa: E402
-from triedbefore.graph.topology import LocalTopology  # noqa: E402
+from triedbefore.graph.topology import DOWN_AFTER_MS, LocalTopology  # noqa: E402
 from triedbefore.ingest.export import export_bundle  # noqa: E402
 from triedbefore.ingest.pipeline import ingest  # noqa: E402
 
@@ -368,8 +369,21 @@ def rows_lost(compared: dict[str, Any]) -> int:
 # -- the benchmark ------------------------------------------------------------------------
 
 
+def set_down_after(root: Path, down_after_ms: int) -> None:
+    """A kept deployment's Sentinels set to declare the primary down after
+    ``down_after_ms`` (the copy was made with whatever the run that loaded it used)."""
+    layout = root / "topology.json"
+    data = json.loads(layout.read_text())
+    data["down_after_ms"] = down_after_ms
+    layout.write_text(json.dumps(data, indent=2))
+    for conf in root.glob("sentinel-*/sentinel.conf"):
+        conf.write_text(re.sub(r"(?m)^(sentinel down-after-milliseconds \S+) \d+$",
+                               rf"\g<1> {down_after_ms}", conf.read_text()))
+
+
 def run(initiatives: int, clients: int, per_client: int, work: Path,
-        workers: int, read_scaling: bool = True, rerun: bool = True) -> dict[str, Any]:
+        workers: int, read_scaling: bool = True, rerun: bool = True,
+        down_after_ms: int = DOWN_AFTER_MS) -> dict[str, Any]:
     """The benchmark. The deployment as loaded by the first ingest is kept in ``work``
     (stopped, copied) and started from that copy by the next run, which skips the first
     ingest; so are the clean load's exports."""
@@ -385,11 +399,13 @@ def run(initiatives: int, clients: int, per_client: int, work: Path,
                               "when": time.strftime("%Y-%m-%d %H:%M:%S"),
                               "load_at_start": os.getloadavg()}
     topology = LocalTopology(root)
+    result["down_after_ms"] = down_after_ms
     if (snapshot / "loaded.json").exists():
         shutil.copytree(snapshot, root, symlinks=True)
         result.update(json.loads((snapshot / "loaded.json").read_text()))
+        set_down_after(root, down_after_ms)
     else:
-        topology.create(replicas=2, down_after_ms=1000)
+        topology.create(replicas=2, down_after_ms=down_after_ms)
     try:
         topology.start()
         uri = f"embedded:{topology.root}"
@@ -482,7 +498,8 @@ def report(r: dict[str, Any], before: dict[str, Any] | None = None) -> str:
         f"{', '.join(f'{x:.1f}' for x in r['load_at_start'])} at the start, "
         f"{', '.join(f'{x:.1f}' for x in r['load_at_end'])} at the end). A deployment of "
         "one primary, 2 replicas and 3 Sentinels (`triedbefore db start --replicas 2`, "
-        "`down-after-milliseconds` 1000), every process on this machine; the explorer "
+        f"`down-after-milliseconds` {r.get('down_after_ms', 1000)}), every process on this "
+        "machine; the explorer "
         f"served as `triedbefore serve --workers {r['workers']}` in a process of its own, "
         "the clients threads of another.", "",
         f"First ingest of the bundle into the deployment: {r['first_ingest_s']} s"
@@ -556,6 +573,9 @@ def main() -> None:
     parser.add_argument("--no-read-scaling", action="store_true",
                         help="keep the read-scaling figures of the last results file")
     parser.add_argument("--stem", help="results file name (default failover-N)")
+    parser.add_argument("--down-after-ms", type=int, default=DOWN_AFTER_MS,
+                        help="how long the Sentinels wait before declaring the primary down "
+                        f"(default {DOWN_AFTER_MS}, the deployment's own)")
     parser.add_argument("--no-rerun", action="store_true",
                         help="after the failover, neither run the ingest again nor compare "
                              "the graph with a clean load")
@@ -567,7 +587,8 @@ def main() -> None:
     # what is measured is the failover, not embedding: vectors off unless asked for
     os.environ.setdefault("TRIEDBEFORE_SEARCH_VECTORS", "no")
     result = run(args.initiatives, args.clients, args.requests, args.work, args.workers,
-                 read_scaling=not args.no_read_scaling, rerun=not args.no_rerun)
+                 read_scaling=not args.no_read_scaling, rerun=not args.no_rerun,
+                 down_after_ms=args.down_after_ms)
     result["search_vectors"] = os.environ["TRIEDBEFORE_SEARCH_VECTORS"]
     if "read_scaling" not in result:
         last = json.loads((RESULTS / f"failover-{args.initiatives}.json").read_text())
