@@ -209,9 +209,12 @@ def search(store: Store, text: str, limit: int = 10, *,
     # Each kind is compared with the query's vector by the model of its nodes.
     near = {label: vectors.nearest(store, label, vectors.query_vector(query, label), pool)
             for label in VECTOR_LABELS}
+    # A solution is as near as its own initiatives only where one model embeds both:
+    # the static model's cosines, put beside the transformer's, cost paraphrases 9 points.
+    same_model = vectors.model_for(Label.INITIATIVE) is vectors.model_for(Label.SOLUTION)
     near[Label.SOLUTION] = solution_meaning(
         store, vectors.query_vector(query, Label.SOLUTION), near[Label.SOLUTION],
-        near.get(Label.INITIATIVE, []))[:pool]
+        near.get(Label.INITIATIVE, []) if same_model else [])[:pool]
     for label, nearest in near.items():
         for rank, (nid, cosine) in enumerate(nearest, start=1):
             h = hit(label, nid)

@@ -83,9 +83,11 @@ def _closest(store: Store, matcher: SolutionMatcher, text: str,
              if score >= SUGGEST_THRESHOLD]
     query, _cut = hybrid.clean_query(text)
     vector = vectors.query_vector(query)
+    # initiatives only where the solutions' model embeds them too (as search does)
+    same_model = vectors.model_for(Label.INITIATIVE) is vectors.model_for(Label.SOLUTION)
     near = hybrid.solution_meaning(
         store, vector, vectors.nearest(store, Label.SOLUTION, vector, pool),
-        vectors.nearest(store, Label.INITIATIVE, vector, pool))
+        vectors.nearest(store, Label.INITIATIVE, vector, pool) if same_model else [])
     words_rank = {sid: n for n, (sid, _) in enumerate(words, start=1)}
     meaning_rank = {sid: n for n, (sid, _) in enumerate(near, start=1)}
     score, cosine = dict(words), dict(near)
