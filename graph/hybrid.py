@@ -210,7 +210,7 @@ def search(store: Store, text: str, limit: int = 10, *,
     near = {label: vectors.nearest(store, label, vectors.query_vector(query, label), pool)
             for label in VECTOR_LABELS}
     # A solution is as near as its own initiatives only where one model embeds both:
-    # the static model's cosines, put beside the transformer's, cost paraphrases 9 points.
+    # the static model's cosines, put beside the transformer's, cost dev paraphrases 6 points.
     same_model = vectors.model_for(Label.INITIATIVE) is vectors.model_for(Label.SOLUTION)
     near[Label.SOLUTION] = solution_meaning(
         store, vectors.query_vector(query, Label.SOLUTION), near[Label.SOLUTION],
