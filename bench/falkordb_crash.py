@@ -227,17 +227,10 @@ def replay(record: Path, snap: Path, data: Path, first: int = 1,
     """Send the replayed commands of ``record`` numbered ``first`` to ``last`` (of the
     replayed ones, from 1) to a new server on a copy of ``snap`` in ``data``; the
     number sent and, if the server crashed, the command it crashed in."""
-    from falkordb_monitor import SNAPSHOT_FILES, read_log
+    from falkordb_monitor import read_log, snapshot
 
     EmbeddedServer(data).stop()
-    shutil.rmtree(data, ignore_errors=True)
-    data.mkdir(parents=True)
-    for name in SNAPSHOT_FILES:
-        src = snap / name
-        if src.is_dir():
-            shutil.copytree(src, data / name)
-        elif src.exists():
-            shutil.copy2(src, data / name)
+    snapshot(snap, data)  # the snapshot's files, copied as they were taken
     server = EmbeddedServer(data)
     pid = server.ensure_running()
     db = redis.Redis(unix_socket_path=str(server.socket_path), password=server.password())
