@@ -176,7 +176,8 @@ MODEL_CACHE = Setting(
     "model_cache", "TRIEDBEFORE_MODEL_CACHE",
     str(Path(platformdirs.user_cache_dir("triedbefore")) / "models"),
     "Folder of the static sentence model's table, distilled from the transformer on this "
-    "machine (by `.ci/setup`, else on first use; 30 to 45 s of CPU); never downloaded",
+    "machine (by `.ci/setup`, else on first use; 30 to 45 s of CPU; never downloaded), "
+    "and of the transformer's vectors of records' texts (never users' queries)",
 )
 
 REPLICA_WAIT = Setting(
