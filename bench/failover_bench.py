@@ -307,6 +307,8 @@ def failover(topology: LocalTopology, running: Path, base_url: str, paths: list[
     }
     if not rerun:
         return found
+    # As the failed run's message says: the replicas checked (`db status`), then run again.
+    found["rerun_waited_s"] = replicas_following(topology, new)
     rerun_start = time.monotonic()
     again = subprocess.run(cli(uri, "ingest", str(running), "--batch-size", str(batch_size)),
                            capture_output=True, text=True, timeout=timeout_s)
@@ -367,6 +369,20 @@ def rows_lost(compared: dict[str, Any]) -> int:
 
 
 # -- the benchmark ------------------------------------------------------------------------
+
+
+def replicas_following(topology: LocalTopology, primary: str, timeout_s: float = 60.0,
+                       ) -> float:
+    """Wait until a running replica follows ``primary`` with its link up (after a
+    failover the other replicas resynchronise with the new primary); the seconds waited."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout_s:
+        members = topology.status()["members"]
+        if any(m.get("role") == "replica" and m.get("running") and m.get("link") == "up"
+               and m.get("replica_of") == primary for m in members):
+            break
+        time.sleep(0.2)
+    return round(time.monotonic() - start, 2)
 
 
 def set_down_after(root: Path, down_after_ms: int) -> None:
@@ -523,7 +539,8 @@ def report(r: dict[str, Any], before: dict[str, Any] | None = None) -> str:
     ]
     if "rerun_exit" in f:
         lines += [
-            f"| the same ingest run again | exit {f['rerun_exit']}, {f['rerun_s']} s |",
+            f"| the same ingest run again (after {f.get('rerun_waited_s', 0)} s waiting for a "
+            f"replica to follow the new primary) | exit {f['rerun_exit']}, {f['rerun_s']} s |",
             f"| rows lost or different (graph and public copy vs a clean load) | "
             f"**{r['rows_lost']}** |"]
     lines += _failure_lines(f)
