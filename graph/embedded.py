@@ -42,6 +42,14 @@ from triedbefore.graph import StoreUnavailable, settings
 
 FSYNC_POLICIES: tuple[str, ...] = ("always", "everysec", "no")
 SOCKET_NAME = "falkordb.sock"
+#: What the server logs when it starts reading its append-only files.
+LOADING_BEGAN = ("Reading RDB base file on AOF loading", "Reading the remaining AOF tail",
+                 "Loading RDB produced by")
+
+
+class FilesUnloadable(StoreUnavailable):
+    """The server exited while loading its own append-only files: they cannot be loaded
+    (a server fault while writing or reading them)."""
 PID_NAME = "falkordb.pid"
 LOG_NAME = "falkordb.log"
 LOCK_NAME = "server.lock"
@@ -162,9 +170,33 @@ class EmbeddedServer:
                 self._apply_query_memory()
                 return pid
             self._remove_stale_files()
+            log_from = self.log_path.stat().st_size if self.log_path.exists() else 0
             proc = self._spawn()
-            self._wait_ready(proc.pid, proc, deadline)
+            self._wait_ready(proc.pid, proc, deadline, log_from)
             return proc.pid
+
+    def set_files_aside(self) -> Path | None:
+        """Move the folder's append-only files to ``appendonlydir.unloadable-<time>``
+        (kept for a diagnosis, never deleted), so the next start begins empty: for a
+        replica, which then copies the whole graph from its primary. None: no files."""
+        files = self.data_dir / "appendonlydir"
+        if not files.exists():
+            return None
+        kept = files.with_name(f"{files.name}.unloadable-{time.strftime('%Y%m%d-%H%M%S')}")
+        files.rename(kept)
+        return kept
+
+    def _failed_loading(self, log_from: int) -> bool:
+        """Did the server's start (its log from byte ``log_from``) begin loading its
+        append-only file and not finish?"""
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(log_from)
+                text = log.read().decode("utf-8", "replace")
+        except OSError:
+            return False
+        began = any(m in text for m in LOADING_BEGAN)
+        return began and "DB loaded from append only file" not in text
 
     def stop(self, timeout: float = 30.0) -> bool:
         """Stop the folder's server; True if one was running and has exited.
@@ -337,8 +369,10 @@ class EmbeddedServer:
         return proc
 
     def _wait_ready(self, pid: int, proc: subprocess.Popen[bytes] | None,
-                    deadline: float) -> None:
-        """Poll PING until the server answers; fail early if it exits."""
+                    deadline: float, log_from: int = 0) -> None:
+        """Poll PING until the server answers; fail early if it exits (with
+        :class:`FilesUnloadable` when its log from ``log_from`` on shows it died loading
+        its files)."""
         client = self._client(1.0)
         pause = 0.01
         last_error = "no answer"
@@ -346,10 +380,14 @@ class EmbeddedServer:
             while True:
                 if proc is not None and proc.poll() is not None:
                     self.pid_path.unlink(missing_ok=True)
-                    raise StoreUnavailable(
+                    kind = FilesUnloadable if self._failed_loading(log_from) else \
+                        StoreUnavailable
+                    raise kind(
                         f"the FalkorDB server in {self.data_dir} exited with status "
-                        f"{proc.returncode} while starting; last lines of {self.log_path}:\n"
-                        f"{self._log_tail()}"
+                        f"{proc.returncode} while starting"
+                        + (" (while loading its append-only file)"
+                           if kind is FilesUnloadable else "")
+                        + f"; last lines of {self.log_path}:\n{self._log_tail()}"
                     )
                 if proc is None and not self._is_server_process(pid):
                     raise StoreUnavailable(

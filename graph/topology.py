@@ -12,12 +12,14 @@ Once it exists, every command with ``--store embedded:PATH`` reads and writes th
 the Sentinels (:class:`~triedbefore.graph.replicated.ReplicatedStore`): writes to whichever
 node is the primary now, reads to the replicas. Nothing starts by itself: after a failover
 the lost node stays down until ``db start`` starts it again, as a replica of the new
-primary.
+primary. A replica that cannot load its own files (its server exits while reading them)
+has them set aside, kept, by ``db start`` and copies the graph from the primary again.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import socket
@@ -35,6 +37,7 @@ from triedbefore.graph.embedded import (
     CONFIG_NAME,
     SERVER_UMASK,
     EmbeddedServer,
+    FilesUnloadable,
     _make_dir,
     _process_identity,
     _watch,
@@ -43,6 +46,8 @@ from triedbefore.graph.embedded import (
     process_alive,
 )
 from triedbefore.graph.store import StoreURI
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from triedbefore.graph.replicated import ReplicatedStore
@@ -86,6 +91,9 @@ class LocalTopology:
     def __init__(self, root: Path) -> None:
         self.root = Path(root).expanduser().resolve()
         self.path = self.root / TOPOLOGY_NAME
+        #: The replicas whose unloadable files the last :meth:`start` set aside: (name,
+        #: where they are kept).
+        self.set_aside: list[tuple[str, Path]] = []
 
     @staticmethod
     def exists(root: Path) -> bool:
@@ -214,16 +222,34 @@ class LocalTopology:
         primary = self.primary()
         first = next((n for n in nodes if n.address == primary), nodes[0])
         ordered = [first] + [n for n in nodes if n is not first]
+        self.set_aside = []
         for node in ordered:
             of = None if node is first else f"{HOST}:{first.port}"
             server = self.server(node, replica_of=of, fsync=fsync)
             if server.status().running and not self._listens(node, password):
                 server.stop()  # the folder's server runs without its port: start it again
-            server.ensure_running()
+            try:
+                server.ensure_running()
+            except FilesUnloadable as exc:
+                if node is first:
+                    raise
+                # A replica holds nothing of its own: its files go aside (kept) and it
+                # starts empty, copying the whole graph from the primary.
+                kept = server.set_files_aside()
+                if kept is None:
+                    raise
+                log.warning("the replica %s could not load its own files (%s); they are "
+                            "kept in %s and it copies the graph from the primary again",
+                            node.name, str(exc).splitlines()[0], kept)
+                self.set_aside.append((node.name, kept))
+                server.ensure_running()
         for member in self.members("sentinel"):
             self._start_sentinel(member, first.port, password)
         self._wait_in_step(timeout, password)
-        return self.status()
+        found = self.status()
+        found["set_aside"] = [{"name": name, "kept_in": str(kept)}
+                              for name, kept in self.set_aside]
+        return found
 
     def stop(self, timeout: float = 30.0) -> list[tuple[str, bool]]:
         """Stop every process by its pid: the Sentinels first (no failover while the nodes

@@ -401,3 +401,94 @@ def test_a_hung_replica_costs_at_most_the_server_timeout(
         pool.shutdown(wait=True)
     store.close()
 
+
+
+# -- a replica's own files ------------------------------------------------------------------
+
+
+def _rewritten(port: int, password: str) -> None:
+    """The server at ``port`` rewrites its append-only file: the graph goes into its base."""
+    with redis.Redis(port=port, password=password) as client:
+        client.execute_command("BGREWRITEAOF")
+        deadline = time.monotonic() + 30
+        while True:
+            info = client.info("persistence")
+            if not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]:
+                return
+            assert time.monotonic() < deadline, "the rewrite did not finish"
+            time.sleep(0.05)
+
+
+def _spoil(files: Path) -> bytes:
+    """Overwrite the middle of the base file in ``files`` (what a server fault while
+    writing it leaves); its original bytes."""
+    base = next(files.glob("*.base.rdb"))
+    data = base.read_bytes()
+    assert len(data) > 1000, "the base holds the graph"
+    middle = len(data) // 2
+    base.write_bytes(data[:middle] + b"\xff" * 64 + data[middle + 64:])
+    return data
+
+
+def test_a_replica_that_cannot_load_its_files_copies_the_graph_again(tmp_path: Path) -> None:
+    """A replica's server that exits while loading its own files is started empty by
+    `db start`, its files kept aside, and copies the graph from the primary; a primary's
+    unloadable files are never set aside."""
+    root = tmp_path / "db"
+    store = f"embedded:{root}"
+    assert _cli("--store", store, "db", "start", "--replicas", "1", "--sentinels", "1"
+                ).returncode == 0
+    try:
+        assert _cli("--store", store, "ingest", str(SAMPLE)).returncode == 0
+        topology = LocalTopology(root)
+        password = _password(topology)
+        for member in topology.members("node"):
+            _rewritten(member.port, password)
+        primary_port = topology.members("node")[0].port
+        with redis.Redis(port=primary_port, password=password) as client:
+            client.execute_command("WAIT", 1, 10_000)
+        expected = _node_count(primary_port, password)
+        assert expected > 10
+    finally:
+        assert _cli("--store", store, "db", "stop").returncode == 0
+    spoiled = (root / "node-1" / "appendonlydir").glob("*.base.rdb").__next__().name
+    original = _spoil(root / "node-1" / "appendonlydir")
+    started = _cli("--store", store, "db", "start", "--format", "json")
+    try:
+        assert started.returncode == 0, started.stderr
+        found = json.loads(started.stdout)
+        assert [e["name"] for e in found["set_aside"]] == ["node-1"]
+        kept = Path(found["set_aside"][0]["kept_in"])
+        assert kept.parent == root / "node-1" and (kept / spoiled).read_bytes() != original
+        assert "could not load its own files" in started.stderr
+        replica = next(m for m in found["members"] if m["name"] == "node-1")
+        assert replica["running"] and replica["role"] == "replica"
+        assert _node_count(replica["port"], password) == expected
+    finally:
+        assert _cli("--store", store, "db", "stop").returncode == 0
+    # The next start loads the files the replica wrote since.
+    again = _cli("--store", store, "db", "start", "--format", "json")
+    try:
+        assert again.returncode == 0, again.stderr
+        assert json.loads(again.stdout)["set_aside"] == []
+    finally:
+        assert _cli("--store", store, "db", "stop").returncode == 0
+    # A primary's files are the graph itself: they stay where they are, and start fails.
+    primary_files = root / "appendonlydir"
+    _spoil(primary_files)
+    spoiled_primary = {p.name: p.read_bytes() for p in primary_files.iterdir()}
+    failed = _cli("--store", store, "db", "start")
+    try:
+        assert failed.returncode != 0
+        assert "while loading its append-only file" in failed.stderr
+        assert not list(root.glob("appendonlydir.*"))
+        assert {p.name: p.read_bytes() for p in primary_files.iterdir()} == spoiled_primary
+    finally:
+        _cli("--store", store, "db", "stop")
+
+
+def _node_count(port: int, password: str) -> int:
+    with redis.Redis(port=port, password=password) as client:
+        reply = client.execute_command("GRAPH.RO_QUERY", "triedbefore",
+                                       "MATCH (n) RETURN count(n)")
+    return int(reply[1][0][0])

@@ -1142,6 +1142,9 @@ def _print_topology(found: dict[str, Any], fmt: str) -> None:
             for m in found["members"]]
     _table(rows, ["process", "role", "port", "running", "pid", "replica of", "link",
                   "offset", "folder"])
+    for entry in found.get("set_aside", []):
+        click.echo(f"{entry['name']} could not load its own files: they are kept in "
+                   f"{entry['kept_in']}, and it copied the graph from the primary again")
 
 
 def _print_status(status: Any, fmt: str) -> None:
