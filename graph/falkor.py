@@ -22,7 +22,12 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from triedbefore.graph import GraphError, QueryError, QueryRefused, StoreUnavailable, queries
-from triedbefore.graph.dialect import KEYED_LABELS, VECTOR_LABELS, FalkorDialect
+from triedbefore.graph.dialect import (
+    KEYED_LABELS,
+    VECTOR_LABELS,
+    VECTOR_WRITE_BATCH,
+    FalkorDialect,
+)
 from triedbefore.graph.falkor_wire import (
     STAT_NAMES,
     NotPlain,
@@ -432,7 +437,10 @@ class FalkorStore(Store):
                 new.ensure_schema()
                 self.copy_visible_into(new.write)
                 for label in VECTOR_LABELS:  # copied as lists: vectors again, indexed
-                    new.write(FalkorDialect().retype_vectors(label))
+                    ids = [r["id"] for r in new.read(queries.vector_node_ids(label))]
+                    for at in range(0, len(ids), VECTOR_WRITE_BATCH):
+                        new.write(FalkorDialect().retype_vectors(label),
+                                  {"ids": ids[at:at + VECTOR_WRITE_BATCH]})
                 conn.execute_command("RENAME", building, target)
             except BaseException:
                 if conn.exists(building):

@@ -1182,6 +1182,13 @@ def vectors_missing(label: Label) -> str:
 
 
 @cypher_builder
+def vector_node_ids(label: Label) -> str:
+    """The ids of the nodes of ``label`` that hold a sentence vector (or a list that was
+    one, in a copy being built)."""
+    return f"MATCH (n:{label.value}) WHERE n.embedding IS NOT NULL RETURN n.id AS id"
+
+
+@cypher_builder
 def vector_texts(label: Label) -> str:
     """The texts behind nodes' vectors (``$ids``): name or title, for "why it matched"."""
     return (f"UNWIND $ids AS x MATCH (n:{label.value} {{id: x}}) "

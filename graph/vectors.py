@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from triedbefore.graph import embedding, queries, settings, static_embedding
-from triedbefore.graph.dialect import VECTOR_LABELS, VECTOR_SCALE
+from triedbefore.graph.dialect import VECTOR_LABELS, VECTOR_SCALE, VECTOR_WRITE_BATCH
 from triedbefore.graph.store import Store
 from triedbefore.ontology.vocab import Label
 
@@ -101,9 +101,10 @@ def update(store: Store, batch: int | None = None) -> dict[str, int]:
                     embedding.embed([t for r in rows for t in solution_part_texts(r)],
                                     keep=True)
             vectors = np.rint(made * VECTOR_SCALE).astype(np.int64).tolist()
-            store.write(setter, {"rows": [
-                {"id": r["id"], "vector": v, "hash": model.text_hash(t)}
-                for r, t, v in zip(rows, texts, vectors, strict=True)]})
+            written = [{"id": r["id"], "vector": v, "hash": model.text_hash(t)}
+                       for r, t, v in zip(rows, texts, vectors, strict=True)]
+            for start in range(0, len(written), VECTOR_WRITE_BATCH):  # short statements
+                store.write(setter, {"rows": written[start:start + VECTOR_WRITE_BATCH]})
             done += len(rows)
         if done:
             counts[label.value] = done

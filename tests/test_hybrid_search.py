@@ -342,3 +342,39 @@ def test_fulltext_passes_share_a_round_trip_and_rank_as_one_by_one(
     hits = fulltext(read_sample, Label.INITIATIVE, text, 10)
     assert [str(h["node"]["id"]) for h in hits] == list(expected)[:10]
     assert len(expected) > 1 and len(reads) == 2  # not one round trip per pass
+
+
+def test_no_statement_writes_more_vectors_than_the_write_batch(
+        store: FalkorStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine indexes every vector a statement writes before it answers anything
+    else (a Sentinel's PING included): ingest and the public copy's rebuild write them a
+    few at a time, and every vector still arrives, indexed, in both graphs."""
+    from triedbefore.graph import falkor
+
+    monkeypatch.setattr(vectors, "VECTOR_WRITE_BATCH", 3)
+    monkeypatch.setattr(falkor, "VECTOR_WRITE_BATCH", 3)
+    sizes: list[int] = []
+    run = FalkorStore._run
+
+    def counted(self: FalkorStore, query: str, params: Any, **kw: Any) -> Any:
+        if query and "vecf32(" in query and not kw.get("read_only"):
+            sizes.append(len((params or {}).get("rows") or (params or {}).get("ids") or []))
+        return run(self, query, params, **kw)
+
+    monkeypatch.setattr(FalkorStore, "_run", counted)
+    ingest(store, SAMPLE)
+    store.rebuild_public_copy()
+    retyped = _vector_rows(store)
+    assert retyped > 3 and sizes and max(sizes) <= 3
+    assert sum(sizes) >= 2 * retyped  # each vector written to the graph, then its copy
+    assert all(size > 0 for size in sizes)  # never a statement over a whole label
+    copy = store.public_copy()
+    for label in vectors.VECTOR_LABELS:
+        there = {r["id"] for r in copy.read(queries.vector_node_ids(label))}
+        assert there <= {r["id"] for r in store.read(queries.vector_node_ids(label))}
+        assert there == {r["id"] for r in copy.read(f"MATCH (n:{label.value}) RETURN n.id AS id")}
+    # vectors again in the rebuilt copy, found by its vector index
+    found = copy.read(store.dialect.vector_query(Label.INITIATIVE),
+                      {"k": 3, "v": vectors.query_vector("frail patients at home",
+                                                         Label.INITIATIVE)})
+    assert len(found) == 3
