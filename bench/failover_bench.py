@@ -310,12 +310,48 @@ def failover(topology: LocalTopology, running: Path, base_url: str, paths: list[
     # As the failed run's message says: the replicas checked (`db status`), then run again.
     found["rerun_waited_s"] = replicas_following(topology, new)
     rerun_start = time.monotonic()
-    again = subprocess.run(cli(uri, "ingest", str(running), "--batch-size", str(batch_size)),
-                           capture_output=True, text=True, timeout=timeout_s)
+    with StallProbe(topology, new) as probe:
+        again = subprocess.run(cli(uri, "ingest", str(running), "--batch-size",
+                                   str(batch_size)),
+                               capture_output=True, text=True, timeout=timeout_s)
     return found | {
         "rerun_exit": again.returncode, "rerun_s": round(time.monotonic() - rerun_start, 1),
         "rerun_stderr": [line for line in again.stderr.splitlines() if line.strip()][-5:],
+        "rerun_longest_stall_s": probe.longest,
     }
+
+
+class StallProbe:
+    """PINGs a server every 100 ms while the block runs, as a Sentinel does: the longest
+    wait for an answer (a server busy with one statement answers nothing else, and a
+    Sentinel that waits longer than ``down-after-milliseconds`` starts a failover)."""
+
+    def __init__(self, topology: LocalTopology, address: str) -> None:
+        host, port = address.rsplit(":", 1)
+        self.client = redis.Redis(host=host, port=int(port), socket_timeout=120,
+                                  password=(topology.root / "password").read_text().strip())
+        self.longest = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            start = time.monotonic()
+            try:
+                self.client.ping()
+            except redis.RedisError:
+                return  # the server is gone: the run's own figures say so
+            self.longest = max(self.longest, round(time.monotonic() - start, 2))
+            self._stop.wait(0.1)
+
+    def __enter__(self) -> StallProbe:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=130)
+        self.client.close()
 
 
 def compare_with_clean_load(uri: str, bundles: list[Path], work: Path,
@@ -423,7 +459,8 @@ def run(initiatives: int, clients: int, per_client: int, work: Path,
     else:
         topology.create(replicas=2, down_after_ms=down_after_ms)
     try:
-        topology.start()
+        started = topology.start()
+        result["replicas_set_aside"] = started.get("set_aside", [])
         uri = f"embedded:{topology.root}"
         if "first_ingest_s" not in result:
             store = open_store(uri)
@@ -541,6 +578,9 @@ def report(r: dict[str, Any], before: dict[str, Any] | None = None) -> str:
         lines += [
             f"| the same ingest run again (after {f.get('rerun_waited_s', 0)} s waiting for a "
             f"replica to follow the new primary) | exit {f['rerun_exit']}, {f['rerun_s']} s |",
+            *([f"| the new primary's longest wait to answer a PING during the re-run "
+               f"(a Sentinel's down-after time is {r.get('down_after_ms', '-')} ms) | "
+               f"{f['rerun_longest_stall_s']} s |"] if "rerun_longest_stall_s" in f else []),
             f"| rows lost or different (graph and public copy vs a clean load) | "
             f"**{r['rows_lost']}** |"]
     lines += _failure_lines(f)
