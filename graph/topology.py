@@ -240,7 +240,7 @@ class LocalTopology:
                     raise
                 log.warning("the replica %s could not load its own files (%s); they are "
                             "kept in %s and it copies the graph from the primary again",
-                            node.name, str(exc).splitlines()[0], kept)
+                            node.name, str(exc).split("; last lines")[0], kept)
                 self.set_aside.append((node.name, kept))
                 server.ensure_running()
         for member in self.members("sentinel"):
