@@ -559,6 +559,11 @@ def report(r: dict[str, Any], before: dict[str, Any] | None = None) -> str:
         + (f" (run {r['first_ingest_when']}; the deployment so loaded is kept and started "
            "again for each run)" if r.get("first_ingest_when") not in (None, r["when"])
            else "") + ".", "",
+        *([f"At this run's start, {' and '.join(e['name'] for e in r['replicas_set_aside'])} "
+           "could not load their own files (a FalkorDB fault, "
+           "[falkordb-replica-files.md](falkordb-replica-files.md)): `db start` kept them "
+           "aside and each copied the graph from the primary again.", ""]
+          if r.get("replicas_set_aside") else []),
         "## Failover", "",
         "The primary killed (SIGKILL) while the explorer served "
         f"{f['clients']} clients and an ingest of the bundle with one row in ten changed ran.",
