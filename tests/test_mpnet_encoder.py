@@ -1,6 +1,6 @@
-"""The pieces of the measured MPNet forward pass (``bench/mpnet_encoder.py``) that can be
-checked without its 400 MB of weights: the split zip read as one file, and the relative
-position buckets."""
+"""The measured MPNet forward pass (``bench/mpnet_encoder.py``): the pieces that can be
+checked without its 400 MB of weights (the split zip read as one file, the relative
+position buckets), and, where the parts are installed, torch's values."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -49,3 +50,23 @@ def test_relative_position_buckets() -> None:
     for key, bucket in expected.items():
         assert buckets[query, key] == bucket, (key, buckets[query, key])
     assert buckets.min() == 0 and buckets.max() == 31
+
+
+@pytest.mark.skipif(not mpnet_encoder.available(),
+                    reason="the all-mpnet-base-v2 parts are not installed")
+def test_forward_pass_gives_torchs_values() -> None:
+    """torch's vector of "Hello world" and cosines of "dog" (another project's published
+    fixtures), to float32 precision; a batch gives each text's vector alone."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import quality_model_mpnet as measured
+
+    enc = mpnet_encoder.MPNetEncoder()
+    hello = enc.encode(["Hello world"])[0]
+    assert hello.shape == (768,)
+    assert np.allclose(hello[:5], measured.REFERENCE_HELLO, atol=1e-6)
+    texts = ["dog", *measured.REFERENCE_COSINES]
+    batch = enc.encode(texts)
+    for i, text in enumerate(measured.REFERENCE_COSINES, 1):
+        assert abs(float(batch[0] @ batch[i]) - measured.REFERENCE_COSINES[text]) < 1e-5
+    alone = np.stack([enc.encode([t])[0] for t in texts])
+    assert np.abs(alone - batch).max() < 1e-6
