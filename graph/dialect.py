@@ -41,6 +41,13 @@ VECTOR_SCALE = 100_000
 #: meanwhile, not even a Sentinel's PING: 2,000 at once held it for up to 6.5 s on a
 #: loaded machine, past a replicated deployment's 5 s down-after time (a failover).
 VECTOR_WRITE_BATCH = 250
+#: FalkorDB's vector index (HNSW): links per node (M), candidates kept while a vector is
+#: added (efConstruction) and while one is searched (efRuntime). Adding costs the
+#: server per vector; at 100,000 initiatives (``bench/vector_index_bench.py``,
+#: ``bench/results/vector-index-100000.md``) M 16 / efConstruction 64 took 0.19 ms
+#: against 0.41 ms for 32 / 200, with recall@10 0.904 against 0.912. efRuntime 200:
+#: FalkorDB's default of 10 returned one node of three asked for.
+FALKOR_HNSW = (16, 64, 200)
 
 #: Other indexed properties: the change list is read by recording time, watches by user.
 PROPERTY_INDEXES: dict[Label, tuple[str, ...]] = {
@@ -202,10 +209,10 @@ class FalkorDialect(Dialect):
         return out
 
     def vector_index(self, label: Label) -> str:
+        m, construction, runtime = FALKOR_HNSW
         return (f"CREATE VECTOR INDEX FOR (n:{label.value}) ON (n.{VECTOR_PROPERTY}) "
                 f"OPTIONS {{dimension: {VECTOR_DIMENSIONS}, similarityFunction: 'cosine', "
-                # The defaults (efRuntime 10) returned one node of three asked for.
-                "M: 32, efConstruction: 200, efRuntime: 200}")
+                f"M: {m}, efConstruction: {construction}, efRuntime: {runtime}}}")
 
     def vector_query(self, label: Label) -> str:
         # FalkorDB's score for cosine is the distance, 1 - cosine.
