@@ -51,6 +51,10 @@ GRAPH = "g"
 READ = "MATCH (a:N) WITH a LIMIT 5000 MATCH (a)-[:R]->(b) RETURN count(b)"
 #: the read that synchronises R's pending changes before the nodes grow
 TOUCH = "MATCH (a:N) WITH a LIMIT 10 MATCH (a)-[:R]->(b) RETURN count(b)"
+#: the read ``--settle`` sends alone before the reads at once: the product's own shape of
+#: it (``graph/queries.py`` ``settle_rel``, sent by ``FalkorStore`` after every write that
+#: creates nodes), here over R
+SETTLE = "MATCH (a) WITH a LIMIT 10 MATCH (a)-[:R]->(b) RETURN count(b) AS n"
 #: the steps a round can send before the reads at once: ``delete`` 10 R relationships
 #: (pending deletions), ``touch`` R with one read (its matrix synchronised), ``grow`` the
 #: node count; only ``grow`` is needed for the crash
@@ -133,7 +137,7 @@ def one_round(server: Server, db: redis.Redis, readers: list[redis.Redis], nodes
     if "grow" in steps:
         db.execute_command("GRAPH.QUERY", GRAPH, f"UNWIND range(1, {grow}) AS i CREATE (:X)")
     if settle:
-        db.execute_command("GRAPH.RO_QUERY", GRAPH, TOUCH)
+        db.execute_command("GRAPH.RO_QUERY", GRAPH, SETTLE)
     start = threading.Barrier(len(readers))
 
     def read(client: redis.Redis) -> None:

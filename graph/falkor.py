@@ -43,6 +43,7 @@ from triedbefore.graph.store import (
     WriteSummary,
     public_name,
 )
+from triedbefore.ontology.vocab import Rel
 
 _log = logging.getLogger(__name__)
 
@@ -357,7 +358,16 @@ class FalkorStore(Store):
         response = self._run(query, params, read_only=False)
         stats = statistics(response or [])
         summary = WriteSummary(*(int(stats.get(name, 0)) for name in STAT_NAMES))
+        if summary.nodes_created:
+            self._settle()
         return self._rows(response), summary
+
+    def _settle(self) -> None:
+        """After new nodes: each relationship type read once, alone, so that two readers
+        at once never rebuild a grown matrix's lookup table together (a FalkorDB 4.16
+        crash, :func:`~triedbefore.graph.queries.settle_rel`)."""
+        for rel in Rel:
+            self._run(queries.settle_rel(rel), None, read_only=True)
 
     def run_schema(self, statement: str) -> None:
         if self.public_only:
@@ -456,7 +466,10 @@ class FalkorStore(Store):
         if self.public_only:
             raise QueryRefused("the public copy of the graph is read-only")
         if self.has_public_copy():
-            self.public_copy()._run(query, params, read_only=False)
+            copy = self.public_copy()
+            if statistics(copy._run(query, params, read_only=False) or []).get(
+                    "Nodes created"):
+                copy._settle()
 
     def write_with_copy(self, query: str, params: Params | None,
                         copy_params: Params | None) -> tuple[list[Row], WriteSummary, bool]:
@@ -468,12 +481,16 @@ class FalkorStore(Store):
         response = self._run(query, params, read_only=False, text=text)
         stats = statistics(response or [])
         summary = WriteSummary(*(int(stats.get(name, 0)) for name in STAT_NAMES))
+        if summary.nodes_created:
+            self._settle()
         copied = True
         if copy_params is not None:
             try:
-                self.public_copy()._run(
-                    query, copy_params, read_only=False,
-                    text=text if copy_params is params else None)
+                copy = self.public_copy()
+                if statistics(copy._run(query, copy_params, read_only=False,
+                                        text=text if copy_params is params else None)
+                              or []).get("Nodes created"):
+                    copy._settle()
             except GraphError:
                 copied = False
         return self._rows(response), summary, copied

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from triedbefore.ontology.vocab import Label, Link
+from triedbefore.ontology.vocab import Label, Link, Rel
 
 F = TypeVar("F", bound=Callable[..., str])
 
@@ -1156,6 +1156,19 @@ CONTEXT_COVERAGE = (
     "count(t.imd_score) AS imd, count(t.rurality) AS rurality, "
     "count(t.registered_patients) AS patients"
 )
+
+# --- FalkorDB: relation matrices made whole after new nodes (graph/falkor.py) ----------
+
+
+@cypher_builder
+def settle_rel(rel: Rel) -> str:
+    """A small traversal over ``rel``, sent alone after a write that created nodes. When
+    new nodes make FalkorDB 4.16 grow a relationship type's matrix, the first statement
+    to read it drops the matrix's row lookup table (its hyper hash), and two statements
+    that then read it at once rebuild the table together and can crash the server
+    (``bench/results/falkordb-crash-repro.md``). Read alone first, it is rebuilt once."""
+    return f"MATCH (a) WITH a LIMIT 10 MATCH (a)-[:{rel.value}]->(b) RETURN count(b) AS n"
+
 
 # --- sentence vectors (graph/vectors.py) ------------------------------------------------
 

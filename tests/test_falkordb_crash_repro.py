@@ -82,3 +82,46 @@ def test_a_server_that_dies_in_a_round_is_reported(tmp_path: Path,
     assert outcome.crashed_in == 2
     assert servers[0].proc.poll() is not None
     assert outcome.report == ""  # killed, not crashed: the log holds no report
+
+
+# -- what the store does about it ---------------------------------------------------------
+
+
+def test_the_store_reads_each_relationship_type_alone_after_new_nodes(
+        store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a write that created nodes, in the graph or its public copy, the store reads
+    every relationship type once before it returns (the reproduction's ``--settle``,
+    under which the crash did not happen); a write that created none sends nothing
+    more."""
+    from triedbefore.graph import queries
+    from triedbefore.graph.falkor import FalkorStore
+    from triedbefore.ontology.vocab import Label, Rel
+
+    settles = [queries.settle_rel(rel) for rel in Rel]
+    sent: list[tuple[str, str]] = []
+    run = FalkorStore._run
+
+    def spy(self: FalkorStore, query: str, params: Any, **kw: Any) -> Any:
+        sent.append((self.uri.graph, query))
+        return run(self, query, params, **kw)
+
+    monkeypatch.setattr(FalkorStore, "_run", spy)
+    site = queries.copy_nodes(Label.SITE)
+    store.write(site, {"rows": [{"props": {"id": "S1"}}, {"props": {"id": "S2"}}]})
+    after = [q for _, q in sent[sent.index((store.uri.graph, site)) + 1:]]
+    assert after == settles  # every type, right after the write
+    sent.clear()
+    store.write(site, {"rows": []})  # no node created: no reads
+    assert [q for _, q in sent] == [site]
+    store.rebuild_public_copy()
+    sent.clear()
+    _, _, copied = store.write_with_copy(site, {"rows": [{"props": {"id": "S3"}}]},
+                                         {"rows": [{"props": {"id": "S3"}}]})
+    assert copied
+    graphs = {graph for graph, q in sent if q in settles}
+    assert graphs == {store.uri.graph, store.public_copy().uri.graph}
+    for graph in graphs:
+        assert [q for g, q in sent if g == graph and q in settles] == settles
+    sent.clear()
+    store.write_public_copy(site, {"rows": [{"props": {"id": "S4"}}]})
+    assert [q for _, q in sent if q in settles] == settles
