@@ -51,10 +51,11 @@ GRAPH = "g"
 READ = "MATCH (a:N) WITH a LIMIT 5000 MATCH (a)-[:R]->(b) RETURN count(b)"
 #: the read that synchronises R's pending changes before the nodes grow
 TOUCH = "MATCH (a:N) WITH a LIMIT 10 MATCH (a)-[:R]->(b) RETURN count(b)"
-#: the read ``--settle`` sends alone before the reads at once: the product's own shape of
-#: it (``graph/queries.py`` ``settle_rel``, sent by ``FalkorStore`` after every write that
-#: creates nodes), here over R
-SETTLE = "MATCH (a) WITH a LIMIT 10 MATCH (a)-[:R]->(b) RETURN count(b) AS n"
+#: the read ``--settle`` sends alone before the reads at once: the shape of the store's
+#: own (``graph/queries.py`` ``SETTLE_RELS``, sent by ``FalkorStore`` after every write that
+#: creates nodes), here over R and a second type
+SETTLE = ("MATCH (a) WITH a LIMIT 10 MATCH (a)-[:R]->(b) RETURN count(b) AS n UNION ALL "
+          "MATCH (a) WITH a LIMIT 10 MATCH (a)-[:S]->(b) RETURN count(b) AS n")
 #: the steps a round can send before the reads at once: ``delete`` 10 R relationships
 #: (pending deletions), ``touch`` R with one read (its matrix synchronised), ``grow`` the
 #: node count; only ``grow`` is needed for the crash

@@ -43,7 +43,6 @@ from triedbefore.graph.store import (
     WriteSummary,
     public_name,
 )
-from triedbefore.ontology.vocab import Rel
 
 _log = logging.getLogger(__name__)
 
@@ -365,9 +364,8 @@ class FalkorStore(Store):
     def _settle(self) -> None:
         """After new nodes: each relationship type read once, alone, so that two readers
         at once never rebuild a grown matrix's lookup table together (a FalkorDB 4.16
-        crash, :func:`~triedbefore.graph.queries.settle_rel`)."""
-        for rel in Rel:
-            self._run(queries.settle_rel(rel), None, read_only=True)
+        crash, :data:`~triedbefore.graph.queries.SETTLE_RELS`)."""
+        self._run(queries.SETTLE_RELS, None, read_only=True)
 
     def run_schema(self, statement: str) -> None:
         if self.public_only:

@@ -97,7 +97,8 @@ def test_the_store_reads_each_relationship_type_alone_after_new_nodes(
     from triedbefore.graph.falkor import FalkorStore
     from triedbefore.ontology.vocab import Label, Rel
 
-    settles = [queries.settle_rel(rel) for rel in Rel]
+    settles = [queries.SETTLE_RELS]
+    assert all(f"[:{rel.value}]" in queries.SETTLE_RELS for rel in Rel)
     sent: list[tuple[str, str]] = []
     run = FalkorStore._run
 
@@ -109,7 +110,7 @@ def test_the_store_reads_each_relationship_type_alone_after_new_nodes(
     site = queries.copy_nodes(Label.SITE)
     store.write(site, {"rows": [{"props": {"id": "S1"}}, {"props": {"id": "S2"}}]})
     after = [q for _, q in sent[sent.index((store.uri.graph, site)) + 1:]]
-    assert after == settles  # every type, right after the write
+    assert after == settles  # every type, right after the write, in one statement
     sent.clear()
     store.write(site, {"rows": []})  # no node created: no reads
     assert [q for _, q in sent] == [site]
