@@ -44,8 +44,8 @@ VECTOR_WRITE_BATCH = 250
 #: FalkorDB's vector index (HNSW): links per node (M), candidates kept while a vector is
 #: added (efConstruction) and while one is searched (efRuntime). Adding costs the
 #: server per vector; at 100,000 initiatives (``bench/vector_index_bench.py``,
-#: ``bench/results/vector-index-100000.md``) M 16 / efConstruction 64 took 0.19 ms
-#: against 0.41 ms for 32 / 200, with recall@10 0.904 against 0.912. efRuntime 200:
+#: ``bench/results/vector-index-99000.md``) M 16 / efConstruction 64 took 0.19 ms
+#: against 0.39 ms for 32 / 200, with recall@10 0.904 against 0.912. efRuntime 200:
 #: FalkorDB's default of 10 returned one node of three asked for.
 FALKOR_HNSW = (16, 64, 200)
 

@@ -42,14 +42,6 @@ from triedbefore.graph import StoreUnavailable, settings
 
 FSYNC_POLICIES: tuple[str, ...] = ("always", "everysec", "no")
 SOCKET_NAME = "falkordb.sock"
-#: What the server logs when it starts reading its append-only files.
-LOADING_BEGAN = ("Reading RDB base file on AOF loading", "Reading the remaining AOF tail",
-                 "Loading RDB produced by")
-
-
-class FilesUnloadable(StoreUnavailable):
-    """The server exited while loading its own append-only files: they cannot be loaded
-    (a server fault while writing or reading them)."""
 PID_NAME = "falkordb.pid"
 LOG_NAME = "falkordb.log"
 LOCK_NAME = "server.lock"
@@ -63,6 +55,9 @@ SERVER_UMASK = 0o077
 # sockaddr_un.sun_path holds 108 bytes on Linux, including the terminating NUL.
 MAX_SOCKET_PATH = 107
 SHORT_SOCKET_ROOT = Path("/tmp")
+#: What the server logs when it starts reading its append-only files.
+LOADING_BEGAN = ("Reading RDB base file on AOF loading", "Reading the remaining AOF tail",
+                 "Loading RDB produced by")
 LOG_TAIL_LINES = 20
 #: FalkorDB 4.16 opens no Bolt listener, and says nothing, for a BOLT_PORT above this.
 MAX_BOLT_PORT = 32767
@@ -70,6 +65,11 @@ MAX_BOLT_PORT = 32767
 # Servers this process started, by pid, with the thread that reaps each one.
 _children: dict[int, tuple[subprocess.Popen[bytes], threading.Thread]] = {}
 _children_lock = threading.Lock()
+
+
+class FilesUnloadable(StoreUnavailable):
+    """The server exited while loading its own append-only files: they cannot be loaded
+    (a server fault while writing or reading them)."""
 
 
 @dataclass(frozen=True)
