@@ -315,6 +315,10 @@ def failover(topology: LocalTopology, running: Path, base_url: str, paths: list[
                                    str(batch_size)),
                                capture_output=True, text=True, timeout=timeout_s)
     return found | {
+        "status_after_rerun": (after := topology.status()["members"]),
+        "primary_after_rerun": next((f"127.0.0.1:{m['port']}" for m in after
+                                     if m["role"] == "primary" and m["running"]), None),
+        "sentinel_events_after": sentinel_events(topology, killed_wall),
         "rerun_exit": again.returncode, "rerun_s": round(time.monotonic() - rerun_start, 1),
         "rerun_stderr": [line for line in again.stderr.splitlines() if line.strip()][-5:],
         "rerun_longest_stall_s": probe.longest,
@@ -409,16 +413,24 @@ def rows_lost(compared: dict[str, Any]) -> int:
 
 def replicas_following(topology: LocalTopology, primary: str, timeout_s: float = 60.0,
                        ) -> float:
-    """Wait until a running replica follows ``primary`` with its link up (after a
-    failover the other replicas resynchronise with the new primary); the seconds waited."""
+    """Wait until a running replica follows ``primary`` with its link up and has every
+    write the primary had when it was asked (after a failover the other replicas
+    resynchronise with the new primary), as an operator reading `db status` would; the
+    seconds waited. Raises ``TimeoutError`` with the deployment's state when none does."""
     start = time.monotonic()
+    members: list[dict[str, Any]] = []
     while time.monotonic() - start < timeout_s:
         members = topology.status()["members"]
-        if any(m.get("role") == "replica" and m.get("running") and m.get("link") == "up"
-               and m.get("replica_of") == primary for m in members):
-            break
+        head = [m.get("offset", -1) for m in members
+                if m.get("role") == "primary" and m.get("running")
+                and f"127.0.0.1:{m.get('port')}" == primary]
+        if head and any(m.get("role") == "replica" and m.get("running")
+                        and m.get("link") == "up" and m.get("replica_of") == primary
+                        and m.get("offset", -1) >= head[0] for m in members):
+            return round(time.monotonic() - start, 2)
         time.sleep(0.2)
-    return round(time.monotonic() - start, 2)
+    raise TimeoutError(f"no replica followed the new primary {primary} within "
+                       f"{timeout_s} s: {json.dumps(members)}")
 
 
 def set_down_after(root: Path, down_after_ms: int) -> None:

@@ -365,6 +365,19 @@ def _confirmed(info: dict[str, Any]) -> dict[Address, int]:
     return confirmed
 
 
+def _replica_states(info: dict[str, Any]) -> dict[Address, str]:
+    """Each replica the primary lists, with its state and the seconds since it last
+    confirmed (``online, lag 0 s``; ``wait_bgsave``: waiting for a full copy)."""
+    states: dict[Address, str] = {}
+    for key, value in info.items():
+        if key.startswith("slave") and isinstance(value, dict):
+            state = str(value.get("state", "unknown"))
+            if "lag" in value:
+                state += f", lag {value['lag']} s"
+            states[(str(value.get("ip")), int(value.get("port", 0)))] = state
+    return states
+
+
 class ReplicatedStore(Store):
     """One primary for writes, its replicas for reads (see the module docstring)."""
 
@@ -570,14 +583,28 @@ class ReplicatedStore(Store):
                 f"the replicas confirmed the writes ({exc}); run it again once a replica "
                 "has been promoted")) from None
         if confirmed < wanted:
+            seen = self._replicas_seen(primary)
             raise ReplicationTimeout(
                 f"the writes are on the primary {_address_text(address)} but only "
                 f"{confirmed} of the {wanted} replica{'s' if wanted != 1 else ''} required "
                 f"({settings.REPLICA_WAIT.env}) confirmed them within {timeout_ms} ms "
-                f"({settings.REPLICA_WAIT_TIMEOUT_MS.env}): they are not safe from a "
-                "failover yet; check the replicas (`triedbefore db status`) and run it "
+                f"({settings.REPLICA_WAIT_TIMEOUT_MS.env}){seen}: they are not safe from "
+                "a failover yet; check the replicas (`triedbefore db status`) and run it "
                 "again")
         self._shared.unconfirmed = False
+
+    def _replicas_seen(self, primary: FalkorStore) -> str:
+        """What the primary says of its replicas after a ``WAIT`` fell short, for the
+        message (``; the primary sees 1 replica: 127.0.0.1:6380 online, lag 4 s``)."""
+        try:
+            info = primary.server_info("replication", bounded=True)
+        except GraphError:
+            return ""
+        described = [f"{_address_text(replica)} {state}" for replica, state
+                     in sorted(_replica_states(info).items())]
+        count = len(described)
+        return (f"; the primary sees {count} replica{'s' if count != 1 else ''}"
+                + (": " + ", ".join(described) if described else ""))
 
     def close(self) -> None:
         if not self.public_only:
