@@ -6,8 +6,10 @@ import contextlib
 import dataclasses
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,8 @@ _ALREADY = ("already indexed", "already exists", "constraint already")
 
 #: Times a statement is sent again when the graph's schema changed under it.
 _SCHEMA_RETRIES = 10  # about 2 s of waiting in all
+#: Guards the making of a store's thread for its public copy's writes.
+_COPY_WRITER_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,7 @@ class FalkorStore(Store):
         self.uri = uri
         self.dialect = FalkorDialect()
         self._public: FalkorStore | None = None
+        self._copy_pool: ThreadPoolExecutor | None = None
         self._restart: Callable[[], object] | None = (
             restart if _public_of is None else _public_of._restart)
         self._db: FalkorDB
@@ -471,27 +476,45 @@ class FalkorStore(Store):
 
     def write_with_copy(self, query: str, params: Params | None,
                         copy_params: Params | None) -> tuple[list[Row], WriteSummary, bool]:
-        """As the base class; the parameters are encoded once when both writes share
-        them."""
+        """As the base class, with both writes under way at once: the graph and its copy
+        are two graphs of one server, which runs them on two of its threads (the vector
+        index's work, the largest part of a first ingest's, is paid by each graph). The
+        parameters are encoded once when both writes share them. The copy's write is
+        always waited for, also when the graph's fails: none is left running."""
         if self.public_only:
             raise QueryRefused("the public copy of the graph is read-only")
         text = params_header(params) + query
-        response = self._run(query, params, read_only=False, text=text)
-        stats = statistics(response or [])
-        summary = WriteSummary(*(int(stats.get(name, 0)) for name in STAT_NAMES))
-        if summary.nodes_created:
-            self._settle()
-        copied = True
+        copying = None
         if copy_params is not None:
-            try:
-                copy = self.public_copy()
-                if statistics(copy._run(query, copy_params, read_only=False,
-                                        text=text if copy_params is params else None)
-                              or []).get("Nodes created"):
-                    copy._settle()
-            except GraphError:
-                copied = False
+            copying = self._copy_writer().submit(
+                self._write_copy, query, copy_params,
+                text if copy_params is params else None)
+        try:
+            response = self._run(query, params, read_only=False, text=text)
+            stats = statistics(response or [])
+            summary = WriteSummary(*(int(stats.get(name, 0)) for name in STAT_NAMES))
+            if summary.nodes_created:
+                self._settle()
+        finally:
+            copied = copying.result() if copying is not None else True
         return self._rows(response), summary, copied
+
+    def _copy_writer(self) -> ThreadPoolExecutor:
+        with _COPY_WRITER_LOCK:
+            if self._copy_pool is None:
+                self._copy_pool = ThreadPoolExecutor(2, thread_name_prefix="public-copy")
+            return self._copy_pool
+
+    def _write_copy(self, query: str, params: Params, text: str | None) -> bool:
+        """One write on the public copy; whether it took it."""
+        try:
+            copy = self.public_copy()
+            if statistics(copy._run(query, params, read_only=False, text=text)
+                          or []).get("Nodes created"):
+                copy._settle()
+        except GraphError:
+            return False
+        return True
 
     def _drop_stale_copies(self, target: str) -> None:
         conn = self._db.connection
@@ -556,6 +579,9 @@ class FalkorStore(Store):
     def close(self) -> None:
         if self.public_only:
             return  # the connections are the main store's
+        if self._copy_pool is not None:
+            self._copy_pool.shutdown(wait=True)
+            self._copy_pool = None
         for client in (self._db.connection, self._reads):
             try:
                 if client is not None:
