@@ -239,6 +239,24 @@ def resolution_id(n: int) -> str:
     return f"RES-{n:04d}"
 
 
+def cut_static_vectors(dimensions: int) -> None:
+    """Make this process's static model keep only its vectors' first ``dimensions``
+    components (its table is rotated onto its principal axes, largest first)."""
+    import numpy as np
+
+    from triedbefore.graph import static_embedding
+
+    whole = static_embedding._Static.embed  # noqa: SLF001 - an experiment's switch
+
+    def cut(self: Any, texts: list[str]) -> Any:
+        out = whole(self, texts)
+        out[:, dimensions:] = 0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return (out / np.maximum(norms, 1e-12)).astype(np.float32)
+
+    static_embedding._Static.embed = cut  # type: ignore[method-assign]  # noqa: SLF001
+
+
 class Graphs:
     """The demo graph (as ``triedbefore demo --no-serve`` loads it) and the catalogue graph,
     on one embedded server in ``work``; stopped on exit."""
@@ -610,7 +628,13 @@ def main(argv: list[str] | None = None) -> int:
                              "figures before tuning)")
     parser.add_argument("--show-test-misses", action="store_true",
                         help="list the held-out split's misses too")
+    parser.add_argument("--static-dimensions", type=int, default=None,
+                        help="measure the static model's vectors cut to their first D "
+                             "principal components (the rest zero, unit length again): "
+                             "the cosines of D-dimensional vectors on the same indexes")
     args = parser.parse_args(argv)
+    if args.static_dimensions:
+        cut_static_vectors(args.static_dimensions)
     broken = problems()
     if broken:
         print("the labelled set breaks its rules:", *broken, sep="\n  ", file=sys.stderr)
