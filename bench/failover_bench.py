@@ -415,17 +415,19 @@ def replicas_following(topology: LocalTopology, primary: str, timeout_s: float =
                        ) -> float:
     """Wait until a running replica follows ``primary`` with its link up and has every
     write the primary had when it was asked (after a failover the other replicas
-    resynchronise with the new primary), as an operator reading `db status` would; the
+    resynchronise with the new primary), and neither is still writing a copy of its data
+    (see ``LocalTopology._wait_in_step``), as an operator reading `db status` would; the
     seconds waited. Raises ``TimeoutError`` with the deployment's state when none does."""
     start = time.monotonic()
     members: list[dict[str, Any]] = []
     while time.monotonic() - start < timeout_s:
         members = topology.status()["members"]
         head = [m.get("offset", -1) for m in members
-                if m.get("role") == "primary" and m.get("running")
+                if m.get("role") == "primary" and m.get("running") and not m.get("forking")
                 and f"127.0.0.1:{m.get('port')}" == primary]
         if head and any(m.get("role") == "replica" and m.get("running")
                         and m.get("link") == "up" and m.get("replica_of") == primary
+                        and not m.get("forking")
                         and m.get("offset", -1) >= head[0] for m in members):
             return round(time.monotonic() - start, 2)
         time.sleep(0.2)

@@ -146,7 +146,8 @@ class FalkorStore(Store):
                  client_options: Mapping[str, Any] | None = None,
                  _public_of: FalkorStore | None = None, password: str | None = None,
                  connect_timeout: float | None = None, retry: Retry | None = None,
-                 hang_timeout: float | None = None) -> None:
+                 hang_timeout: float | None = None,
+                 deposed: Callable[[], bool] | None = None) -> None:
         """``restart``: for a server this process may start (the embedded one), starts it
         again when it has stopped (see ``_run``). ``client_options``: more options of the
         FalkorDB client of a unix socket (credentials, retries). ``password``: the server's
@@ -154,7 +155,9 @@ class FalkorStore(Store):
         connection (None: the operating system's); ``retry``: the client's retries of a
         lost connection (None: its default); ``hang_timeout``: seconds after which a
         server that answers neither a statement nor a ``PING`` counts as lost
-        (:meth:`_guarded`; None: statements wait for their reply however long)."""
+        (:meth:`_guarded`; None: statements wait for their reply however long);
+        ``deposed``: whether another server is the primary now (a replicated deployment's;
+        a write without a reply is given up once it says so)."""
         self.uri = uri
         self.dialect = FalkorDialect()
         self._public: FalkorStore | None = None
@@ -165,6 +168,8 @@ class FalkorStore(Store):
         self._hang_timeout: float | None = (
             hang_timeout if _public_of is None else _public_of._hang_timeout)
         self._reads: redis.Redis | None = None if _public_of is None else _public_of._reads
+        self._deposed: Callable[[], bool] | None = (
+            deposed if _public_of is None else _public_of._deposed)
         if _public_of is not None:  # the public copy shares its main store's connections
             self.public_only = True
             self._db = _public_of._db
@@ -273,8 +278,10 @@ class FalkorStore(Store):
                                    ) from None
 
     def _execute(self, command: list[Any], read_only: bool) -> Any:
-        if read_only and self._reads is not None:
+        if self._reads is not None and read_only:
             return self._guarded(command)
+        if self._deposed is not None and not read_only:
+            return self._guarded(command, deposed=self._deposed)
         try:
             return self._db.connection.execute_command(*command)
         except redis.ConnectionError as exc:
@@ -286,20 +293,33 @@ class FalkorStore(Store):
                 raise
             return self._db.connection.execute_command(*command)
 
-    def _guarded(self, command: list[Any]) -> Any:
+    def _guarded(self, command: list[Any],
+                 deposed: Callable[[], bool] | None = None) -> Any:
         """``command``'s reply, waiting as long as the server answers: after half of
         ``hang_timeout`` without a reply it is sent a ``PING`` on a connection of its own,
         and one that does not answer within the other half counts as lost (a server that
         hangs with its connections open, e.g. stopped by SIGSTOP, would hold the statement
-        for ever; a long statement of a server that answers is waited for)."""
-        assert self._reads is not None and self._hang_timeout is not None
+        for ever; a long statement of a server that answers is waited for).
+
+        A write (``deposed`` given) is never given up for a missing ``PING`` (a server
+        committing a large write answers nothing meanwhile): only once ``deposed`` says
+        another server is the primary now. A write to a primary that hangs for good (a
+        FalkorDB 4.16 primary once did, every thread waiting on a lock) then fails once
+        the Sentinels have promoted a replica, instead of waiting for ever."""
+        assert self._hang_timeout is not None
         hang_timeout = self._hang_timeout
-        pool: Any = self._reads.connection_pool
+        client = self._db.connection if deposed is not None else self._reads
+        assert client is not None
+        pool: Any = client.connection_pool
         conn: Any = pool.get_connection()
         try:
             conn.send_command(*command)
             while not conn.can_read(timeout=hang_timeout / 2):
-                if not self._answers_ping(hang_timeout / 2):
+                if deposed is not None:
+                    if deposed():
+                        raise redis.TimeoutError(
+                            "no reply, and another server is the primary now (a failover)")
+                elif not self._answers_ping(hang_timeout / 2):
                     raise redis.TimeoutError(
                         f"no reply within {hang_timeout:g} s, and no answer to a PING: the "
                         "server hangs")

@@ -263,12 +263,25 @@ class _Shared:
                                     host=address[0], port=address[1], graph=self.uri.graph),
                            password=self.password, connect_timeout=CONNECT_TIMEOUT,
                            retry=Retry(NoBackoff(), 0),  # the next server, not this again
-                           hang_timeout=server_timeout())
+                           hang_timeout=server_timeout(),
+                           deposed=lambda: self.deposed(address))
         with self.lock:
             found = self.servers.setdefault(address, made)
         if found is not made:
             made.close()
         return found
+
+    def deposed(self, address: Address) -> bool:
+        """Whether the locator, asked now, names another server than ``address`` the
+        primary (False when it cannot tell)."""
+        try:
+            primary = self.locator.topology().primary
+        except GraphError:
+            return False
+        if primary is not None and primary != address:
+            self.lost()
+            return True
+        return False
 
     def failed(self, address: Address) -> None:
         """A read on ``address`` failed: its idle connections are closed (those of reads

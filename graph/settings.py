@@ -194,9 +194,10 @@ REPLICA_WAIT_TIMEOUT_MS = Setting(
 SERVER_TIMEOUT_S = Setting(
     "server_timeout_s", "TRIEDBEFORE_SERVER_TIMEOUT_S", "10",
     "Replicated FalkorDB deployments: seconds after which a server that answers neither a "
-    "read nor a PING counts as lost for reads (the read goes to another server that holds "
-    "what it must see); also the longest a read waits for such a server during a failover. "
-    "Longer reads of a server that answers are waited for; writes wait for the primary",
+    "statement nor a PING counts as lost (a read goes to another server that holds what it "
+    "must see; a write fails, saying it may or may not have been applied); also the "
+    "longest a read waits for such a server during a failover. Longer statements of a "
+    "server that answers are waited for",
 )
 
 SETTINGS: tuple[Setting, ...] = (

@@ -367,8 +367,13 @@ class LocalTopology:
         _watch(proc)
 
     def _wait_in_step(self, timeout: float, password: str) -> None:
-        """Until each running replica's link is up and every Sentinel sees the running
-        replicas and the other Sentinels."""
+        """Until each running replica's link is up, no node is still writing a copy of
+        its data (the fork that sends a replica its first copy, or rewrites the files,
+        finished and collected) and every Sentinel sees the running replicas and the
+        other Sentinels. A graph created on a FalkorDB 4.16 primary right after the fork
+        that sent its replicas their first copy once left that server waiting on its own
+        lock of the graph list for good (the fork's process never collected): `db start`
+        returns only once those forks are over."""
         deadline = time.monotonic() + timeout
         sentinels = self.members("sentinel")
         missing = "nothing checked yet"
@@ -391,6 +396,8 @@ class LocalTopology:
                 replicas += 1
                 if role.get("link") != "up":
                     yield f"{node.name} is not in step with the primary yet"
+            if role.get("forking"):
+                yield f"{node.name} is still writing a copy of its data"
         service = self.layout()["service"]
         for member in sentinels:
             try:
@@ -418,15 +425,23 @@ def _node_role(port: int, password: str) -> dict[str, Any]:
     try:
         with _client(port, password) as client:
             info = client.info("replication")
+            files = client.info("persistence")
     except redis.RedisError:
         return {"role": None}
+    # a fork under way (a copy for a replica, a rewrite of the files), or one whose
+    # process has ended but is not collected yet
+    forking = any(int(files.get(key, 0)) for key in (
+        "rdb_bgsave_in_progress", "aof_rewrite_in_progress", "module_fork_in_progress"))
     if info.get("role") == "master":
+        waiting = [key for key, value in info.items() if key.startswith("slave")
+                   and isinstance(value, dict) and value.get("state") != "online"]
         return {"role": "primary", "offset": info.get("master_repl_offset"),
-                "replicas": int(info.get("connected_slaves", 0))}
+                "replicas": int(info.get("connected_slaves", 0)),
+                "forking": forking or bool(waiting)}
     return {"role": "replica",
             "replica_of": f"{info.get('master_host')}:{info.get('master_port')}",
             "link": info.get("master_link_status"),
-            "offset": info.get("slave_repl_offset")}
+            "offset": info.get("slave_repl_offset"), "forking": forking}
 
 
 def _recorded_primary(config: Path, service: str) -> tuple[int, tuple[str, int]] | None:

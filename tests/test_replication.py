@@ -493,3 +493,51 @@ def _node_count(port: int, password: str) -> int:
         reply = client.execute_command("GRAPH.RO_QUERY", "triedbefore",
                                        "MATCH (n) RETURN count(n)")
     return int(reply[1][0][0])
+
+
+def test_start_returns_once_the_first_copies_are_sent(tmp_path: Path) -> None:
+    """`db start` returns when every replica is in step and no server is still in the
+    fork that sent a replica its first copy (a graph created at that moment once left a
+    FalkorDB 4.16 primary waiting on its own lock for good)."""
+    topology = LocalTopology(tmp_path / "db")
+    topology.create(replicas=2, down_after_ms=60_000)
+    try:
+        topology.start()
+        nodes = [m for m in topology.status()["members"] if m["kind"] == "node"]
+        assert len(nodes) == 3 and all(m["running"] for m in nodes)
+        assert all(m["forking"] is False for m in nodes), nodes
+        primary = next(m for m in nodes if m["role"] == "primary")
+        assert primary["replicas"] == 2
+        assert all(m["link"] == "up" for m in nodes if m["role"] == "replica")
+    finally:
+        topology.stop()
+
+
+def test_a_write_to_a_primary_that_hangs_fails_once_another_is_primary(
+        deployment: LocalTopology, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A primary that stops answering without closing its connections (SIGSTOP here; a
+    FalkorDB 4.16 primary once did so for good, every thread waiting on a lock): the write
+    under way waits while the primary is still the primary (a large write answers nothing
+    until it commits), and fails, saying it may or may not have been applied, once
+    another server is the primary; it does not wait for ever."""
+    monkeypatch.setenv("TRIEDBEFORE_SERVER_TIMEOUT_S", "1")
+    primary = _members(deployment, "primary")[0]
+    other = _members(deployment, "replica")[0]["port"]
+    locator = StaticLocator(("127.0.0.1", primary["port"]), ())
+    uri = StoreURI("falkordb", "falkordb://test", graph="triedbefore")
+    store = ReplicatedStore(uri, locator, password=_password(deployment))
+    store.write("MERGE (:Site {id: 'before the hang'})")
+    os.kill(int(primary["pid"]), signal.SIGSTOP)
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            write = pool.submit(store.write, "MERGE (:Site {id: 'during the hang'})")
+            time.sleep(2.5)  # several PING-less half-timeouts: still the primary, waited for
+            assert not write.done()
+            locator._topology = Topology(("127.0.0.1", other), ())  # noqa: SLF001
+            with pytest.raises(StoreUnavailable, match="was lost during a write .*no reply, "
+                               "and another server is the primary now.*may or may not "
+                               "have been applied"):
+                write.result(timeout=10)
+    finally:
+        os.kill(int(primary["pid"]), signal.SIGCONT)
+        store.close()
