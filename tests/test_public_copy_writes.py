@@ -1,12 +1,19 @@
-"""A write to the graph and its public copy (``FalkorStore.write_with_copy``): the two
-graphs take it at once, and the call returns only once both have answered."""
+"""Writes on FalkorDB: to the graph and its public copy (``FalkorStore.write_with_copy``),
+the two graphs take it at once and the call returns only once both have answered; a
+write refused for its memory is sent once more."""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import pytest
+import redis
 
 from triedbefore.graph import QueryError
-from triedbefore.graph.falkor import FalkorStore
+from triedbefore.graph.embedded import EmbeddedServer
+from triedbefore.graph.falkor import MEMORY_REFUSED, FalkorStore
+from triedbefore.graph.store import StoreURI
 
 WRITE = "UNWIND $rows AS r CREATE (:Site {id: r.id, share: 10 / r.parts})"
 COUNT = "MATCH (s:Site) WHERE s.id STARTS WITH 'copied-' RETURN count(s) AS n"
@@ -40,3 +47,33 @@ def test_a_copy_that_refuses_the_write_is_reported_out_of_step(store: FalkorStor
     _, summary, copied = store.write_with_copy(WRITE, params, refused)
     assert summary.nodes_created == 1 and not copied
     assert _count(store) == 1 and _count(store.public_copy()) == 0
+
+
+def test_a_write_refused_for_its_memory_is_sent_once_more(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """FalkorDB counts its vector index's work against the write that adds vectors (at
+    1,000,000 initiatives some 250-vector writes were refused, and taken when sent
+    again): a write refused for its memory is sent a second time, once; a read is not."""
+    server = EmbeddedServer(tmp_path / "db")
+    server.ensure_running()
+    uri = StoreURI("falkordb", f"falkordb+unix://{server.socket_path}?graph=g",
+                   path=server.socket_path, graph="g")
+    store = FalkorStore(uri, socket_path=server.socket_path)
+    try:
+        with redis.Redis(unix_socket_path=str(server.socket_path)) as client:
+            client.execute_command("GRAPH.CONFIG", "SET", "QUERY_MEM_CAPACITY", 1 << 20)
+        big = "UNWIND range(1, 300000) AS x CREATE (:Site {id: toString(x)})"
+        with caplog.at_level(logging.WARNING, logger="triedbefore.graph.falkor"):
+            with pytest.raises(QueryError, match=MEMORY_REFUSED):
+                store.write(big)
+        again = [r for r in caplog.records if "sending it once more" in r.getMessage()]
+        assert len(again) == 1  # once, then the refusal is the caller's
+        assert store.read("MATCH (s:Site) RETURN count(s) AS n") == [{"n": 0}]  # undone
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="triedbefore.graph.falkor"):
+            with pytest.raises(QueryError, match=MEMORY_REFUSED):
+                store.read("UNWIND range(1, 300000) AS x RETURN collect(toString(x)) AS c")
+        assert not [r for r in caplog.records if "sending it once more" in r.getMessage()]
+    finally:
+        store.close()
+        server.stop()
