@@ -308,9 +308,10 @@ def failover(topology: LocalTopology, running: Path, base_url: str, paths: list[
     if not rerun:
         return found
     # As the failed run's message says: the replicas checked (`db status`), then run again.
-    found["rerun_waited_s"] = replicas_following(topology, new)
+    found["rerun_waited_s"], current = replicas_following(topology, new)
+    found["primary_at_rerun"] = current  # another than ``new`` after a second failover
     rerun_start = time.monotonic()
-    with StallProbe(topology, new) as probe:
+    with StallProbe(topology, current) as probe:
         again = subprocess.run(cli(uri, "ingest", str(running), "--batch-size",
                                    str(batch_size)),
                                capture_output=True, text=True, timeout=timeout_s)
@@ -412,26 +413,27 @@ def rows_lost(compared: dict[str, Any]) -> int:
 
 
 def replicas_following(topology: LocalTopology, primary: str, timeout_s: float = 60.0,
-                       ) -> float:
-    """Wait until a running replica follows ``primary`` with its link up and has every
-    write the primary had when it was asked (after a failover the other replicas
-    resynchronise with the new primary), and neither is still writing a copy of its data
-    (see ``LocalTopology._wait_in_step``), as an operator reading `db status` would; the
-    seconds waited. Raises ``TimeoutError`` with the deployment's state when none does."""
+                       ) -> tuple[float, str]:
+    """Wait until the deployment's primary of the moment (``primary``, or another one when
+    the Sentinels moved the role again meanwhile) has a running replica that follows it
+    with its link up and every write it had when asked, and neither is still writing a
+    copy of its data (see ``LocalTopology._wait_in_step``), as an operator reading
+    `db status` would; the seconds waited and that primary. Raises ``TimeoutError`` with
+    the deployment's state when no replica follows."""
     start = time.monotonic()
     members: list[dict[str, Any]] = []
     while time.monotonic() - start < timeout_s:
         members = topology.status()["members"]
-        head = [m.get("offset", -1) for m in members
-                if m.get("role") == "primary" and m.get("running") and not m.get("forking")
-                and f"127.0.0.1:{m.get('port')}" == primary]
-        if head and any(m.get("role") == "replica" and m.get("running")
-                        and m.get("link") == "up" and m.get("replica_of") == primary
-                        and not m.get("forking")
-                        and m.get("offset", -1) >= head[0] for m in members):
-            return round(time.monotonic() - start, 2)
+        heads = [m for m in members if m.get("role") == "primary" and m.get("running")]
+        if len(heads) == 1 and not heads[0].get("forking"):
+            now = f"127.0.0.1:{heads[0]['port']}"
+            if any(m.get("role") == "replica" and m.get("running")
+                   and m.get("link") == "up" and m.get("replica_of") == now
+                   and not m.get("forking")
+                   and m.get("offset", -1) >= heads[0].get("offset", -1) for m in members):
+                return round(time.monotonic() - start, 2), now
         time.sleep(0.2)
-    raise TimeoutError(f"no replica followed the new primary {primary} within "
+    raise TimeoutError(f"no replica followed the primary (promoted: {primary}) within "
                        f"{timeout_s} s: {json.dumps(members)}")
 
 
