@@ -161,10 +161,12 @@ PREVIOUS_RUN = (
     "ORDER BY r.started_at DESC LIMIT 1"
 )
 
-#: Runs other than ``$id`` that did not complete (stopped or failed): the row hashes they
-#: wrote are not trusted (a row may have been created without all its links).
+#: Runs other than ``$id`` that stopped or failed before all their rows were written: the
+#: row hashes they wrote are not trusted (a row may have been created without all its
+#: links). A run that failed in a later step (``rows_written``) wrote them whole.
 UNFINISHED_RUNS = (
     "MATCH (r:IngestRun) WHERE r.id <> $id AND coalesce(r.status, '') <> 'completed' "
+    "AND coalesce(r.rows_written, false) = false "
     "RETURN r.id AS id"
 )
 

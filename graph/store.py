@@ -216,7 +216,8 @@ PRIVATE_LABELS: frozenset[str] = frozenset({"Watch"})
 #: solution's verdict on all evidence (restricted evidence included; the copy keeps
 #: ``public_verdict``, the verdict on what anonymous readers see).
 NOT_COPIED: frozenset[str] = frozenset({"counts_json", "written_json", "row_hash",
-                                        "verdict", "verdict_strength"})
+                                        "verdict", "verdict_strength", "failure",
+                                        "rows_written"})
 
 #: Visibility values anonymous readers may not see (docs/interchange.md).
 HIDDEN_FROM_PUBLIC: tuple[str, ...] = ("restricted",)

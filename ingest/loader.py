@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import logging
 import os
 import secrets
 from collections.abc import Callable, Iterable, Iterator
@@ -37,7 +38,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from triedbefore.graph import QueryError, queries, settings
+from triedbefore.graph import GraphError, QueryError, queries, settings
 from triedbefore.graph.changes import Touched
 from triedbefore.graph.store import Store, batched
 from triedbefore.ingest.bundle import Bundle, Problem, ProblemLog, RawRow
@@ -52,6 +53,8 @@ from triedbefore.ontology.models import (
 )
 from triedbefore.ontology.vocab import Label, Link
 
+log = logging.getLogger(__name__)
+
 #: Links written after every node exists: their targets may come later in the bundle.
 DEFERRED_LINKS: frozenset[Link] = frozenset({
     Link.SITE_PARENT,
@@ -59,6 +62,9 @@ DEFERRED_LINKS: frozenset[Link] = frozenset({
     Link.INITIATIVE_LEARNED_FROM_INITIATIVE,
     Link.EVALUATION_INCLUDES,
 })
+
+#: The longest ``failure`` a run's record keeps (the step and the error's first line).
+FAILURE_CHARS = 500
 
 #: Properties set on every link of a kind (IMPLEMENTS from a bundle is "declared").
 LINK_PROPERTIES: dict[Link, dict[str, Any]] = {
@@ -246,11 +252,14 @@ class Loader:
     # -- run ------------------------------------------------------------------
 
     def run(self, *, then: Callable[[], None] | None = None,
-            run_props: dict[str, Any] | None = None) -> IngestResult:
+            run_props: dict[str, Any] | None = None, finish: bool = True) -> IngestResult:
         """The three passes, inside the run's record (``IngestRun``: running, then completed
-        or failed); ``then`` runs after the rows are written, still inside it. Called by the
-        ingest entry point (:func:`triedbefore.ingest.pipeline.run`), which does what every
-        write needs after it."""
+        or failed); ``then`` runs after the rows are written, still inside it. Once every
+        accepted row is written with its hash, the record says so (``rows_written``: the
+        next run trusts those hashes). With ``finish`` false the run stays ``running`` for
+        the caller to end (:meth:`completed`, :meth:`failed`): the ingest entry point
+        (:func:`triedbefore.ingest.pipeline.run`), which does what every write needs after
+        it, ends the run only once that is done too."""
         result = self.result
         result.started_at = _now()
         self.store.ensure_schema()
@@ -266,19 +275,37 @@ class Loader:
             self._write()
             if then is not None:
                 then()
-        except BaseException:
-            self._record_run({"status": "failed", "ended_at": _now()})
+        except BaseException as exc:
+            self.failed("writing the rows", exc)
             raise
-        result.ended_at = _now()
         self._record_run({
-            "status": "completed",
-            "ended_at": result.ended_at,
+            "rows_written": True,
             "counts_json": json.dumps({k: result.loaded.get(k, 0) for k in result.loaded}),
             "written_json": json.dumps(result.written),
             "errors_count": result.problems.error_count,
             "warnings_count": result.problems.warning_count,
         })
+        if finish:
+            self.completed()
         return result
+
+    def completed(self) -> dict[str, Any]:
+        """Record the run as completed; what was recorded."""
+        self.result.ended_at = _now()
+        done = {"status": "completed", "ended_at": self.result.ended_at}
+        self._record_run(done)
+        return done
+
+    def failed(self, step: str, exc: BaseException) -> None:
+        """Record the run as failed in ``step`` (what it was doing), with the error."""
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        what = type(exc).__name__ + (f": {reason}" if reason else "")
+        self.result.ended_at = _now()
+        try:
+            self._record_run({"status": "failed", "ended_at": self.result.ended_at,
+                              "failure": f"{step}: {what}"[:FAILURE_CHARS]})
+        except GraphError as lost:  # the store itself failed: the error raised says so
+            log.debug("run %s: could not record its failure: %s", self.result.run_id, lost)
 
     def _record_run(self, props: dict[str, Any]) -> None:
         self.store.write(queries.UPSERT_RUN, {"id": self.result.run_id, "props": props})

@@ -26,6 +26,11 @@ can skip a step:
     before the run is done, and fail it if the primary changed while it wrote
     (:meth:`~triedbefore.graph.store.Store.acknowledged`).
 
+The run's record says ``completed`` only once every step is done. A step that fails
+leaves it ``failed``, with the step and the error (``failure``, kept out of the public
+copy); once the rows are written (``rows_written``) the next run trusts their digests
+and does the later steps again.
+
 Row sources are read as a stream (:class:`~.bundle.Bundle`) or held in memory
 (:class:`~.bundle.MemoryBundle`); nothing is written to a temporary file to get rows in.
 """
@@ -33,6 +38,7 @@ Row sources are read as a stream (:class:`~.bundle.Bundle`) or held in memory
 from __future__ import annotations
 
 import gc
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -40,7 +46,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from triedbefore.graph import queries, vectors
+from triedbefore.graph import GraphError, queries, vectors
 from triedbefore.graph.changes import Touched
 from triedbefore.graph.changes import record_changes as record
 from triedbefore.graph.mirror import MirroringStore
@@ -48,6 +54,8 @@ from triedbefore.graph.resolution import resolve as resolve_solutions
 from triedbefore.graph.store import Params, Row, Store, WrappedStore, WriteSummary, batched
 from triedbefore.ingest.bundle import Bundle, MemoryBundle, open_bundle
 from triedbefore.ingest.loader import IngestResult, Loader, Progress, write_report
+
+log = logging.getLogger(__name__)
 
 
 class Source:
@@ -177,43 +185,69 @@ def _run(store: Store, source: Source, loader: Loader,
     graph = _Tracked(mirror or store)
     loader.store = graph
     touched = loader.touched
-    result = loader.run(then=_then(source, graph, loader), run_props=source.run_props())
-    source.loaded(loader)
-    for ids in batched(loader.redeclared, loader.batch_size):
-        graph.write(queries.DROP_SHADOWED_BY_IDS, {"ids": ids})
-    vectors.update(graph)
-    # New or changed solutions may match any unresolved initiative; otherwise only the
-    # initiatives this run wrote need a look, unless the run before stopped short of
-    # resolving (killed): then the initiatives it wrote, now unchanged, need one too.
-    finished = not previous or previous[0].get("resolved") is True
-    everything = source.resolve_all or bool(result.written.get("solutions")) or not finished
-    only = None if everything else loader.unresolved
-    if only is None or only:
-        for r in resolve_solutions(graph, run_id=run_id, only=only,
-                                   touched=touched.solutions):
-            result.resolution[r.status] = result.resolution.get(r.status, 0) + 1
-    graph.write(queries.UPSERT_RUN, {"id": run_id, "props": {"resolved": True}})
-    if previous and previous[0].get("public_in_step") is not True:
-        # the run before stopped short (killed): its changes may be unrecorded
-        touched.everything = True
-    if touched.evaluations:  # the solutions their initiatives belong to now
-        touched.solutions_of(graph, queries.SOLUTIONS_OF_EVALUATIONS, touched.evaluations)
-    result.changes = record(graph, run_id, touched, brief=True)
-    # Anonymous readers read a copy without restricted records.
-    if mirror is not None:
-        mirror.finish()
-    if mirror is None or not mirror.in_step:
-        store.rebuild_public_copy()
-        graph.changed = True
-    # The next run may write to the copy as it goes: it is in step now.
-    in_step = {"id": run_id, "props": {"public_in_step": True}}
-    store.write(queries.UPSERT_RUN, in_step)
-    store.write_public_copy(queries.UPSERT_RUN, in_step)
-    if graph.changed:
-        _bump_version(store, run_id)
+    result = loader.run(then=_then(source, graph, loader), run_props=source.run_props(),
+                        finish=False)
+    step = ""
+    try:
+        step = "finishing the rows"
+        source.loaded(loader)
+        for ids in batched(loader.redeclared, loader.batch_size):
+            graph.write(queries.DROP_SHADOWED_BY_IDS, {"ids": ids})
+        step = "computing the sentence vectors"
+        vectors.update(graph)
+        # New or changed solutions may match any unresolved initiative; otherwise only the
+        # initiatives this run wrote need a look, unless the run before stopped short of
+        # resolving (killed): then the initiatives it wrote, now unchanged, need one too.
+        finished = not previous or previous[0].get("resolved") is True
+        everything = source.resolve_all or bool(result.written.get("solutions")) or not finished
+        only = None if everything else loader.unresolved
+        step = "resolving initiatives to solutions"
+        if only is None or only:
+            for r in resolve_solutions(graph, run_id=run_id, only=only,
+                                       touched=touched.solutions):
+                result.resolution[r.status] = result.resolution.get(r.status, 0) + 1
+        graph.write(queries.UPSERT_RUN, {"id": run_id, "props": {"resolved": True}})
+        if previous and previous[0].get("public_in_step") is not True:
+            # the run before stopped short (killed): its changes may be unrecorded
+            touched.everything = True
+        if touched.evaluations:  # the solutions their initiatives belong to now
+            touched.solutions_of(graph, queries.SOLUTIONS_OF_EVALUATIONS, touched.evaluations)
+        step = "recording verdict changes"
+        result.changes = record(graph, run_id, touched, brief=True)
+        # Anonymous readers read a copy without restricted records.
+        step = "updating the public copy"
+        if mirror is not None:
+            mirror.finish()
+        if mirror is None or not mirror.in_step:
+            store.rebuild_public_copy()
+            graph.changed = True
+        # The next run may write to the copy as it goes: it is in step now.
+        in_step = {"id": run_id, "props": {"public_in_step": True}}
+        store.write(queries.UPSERT_RUN, in_step)
+        store.write_public_copy(queries.UPSERT_RUN, in_step)
+        step = "moving the graph's version on"
+        if graph.changed:
+            _bump_version(store, run_id)
+    except BaseException as exc:
+        loader.failed(step, exc)
+        _public_record(store, run_id, {"status": "failed", "ended_at": result.ended_at},
+                       quiet=True)  # a lost store: the error raised says so
+        raise
+    _public_record(store, run_id, loader.completed())
     if report_dir is not None and result.problems:
         result.report_paths = write_report(result, report_dir)
     return result
+
+
+def _public_record(store: Store, run_id: str, props: dict[str, Any], *,
+                   quiet: bool = False) -> None:
+    """The run's end in the public copy too (anonymous readers see the runs there), when
+    the copy is there and takes it: a copy out of step is rebuilt by the next run."""
+    try:
+        store.write_public_copy(queries.UPSERT_RUN, {"id": run_id, "props": props})
+    except GraphError as exc:
+        (log.debug if quiet else log.warning)(
+            "run %s: the public copy did not take the run's end: %s", run_id, exc)
 
 
 class _Tracked(WrappedStore):

@@ -42,6 +42,7 @@ ALLOWED_WRITES = {
     ("ingest/pipeline.py", "run", "Loader"),
     ("ingest/pipeline.py", "_run", "write"),
     ("ingest/pipeline.py", "_run", "write_public_copy"),
+    ("ingest/pipeline.py", "_public_record", "write_public_copy"),
     ("ingest/pipeline.py", "_run", "rebuild_public_copy"),
     ("ingest/pipeline.py", "_mirror", "rebuild_public_copy"),
     ("ingest/pipeline.py", "_bump_version", "write"),
@@ -481,3 +482,49 @@ def test_a_decision_in_one_worker_is_seen_by_the_other(sample: FalkorStore, stor
         except subprocess.TimeoutExpired:
             proc.kill()
             raise
+
+
+def test_a_run_failing_after_its_rows_says_so_and_the_next_run_finishes_it(
+        store: FalkorStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A step after the rows that fails (here the sentence vectors) leaves the run
+    ``failed`` with the step and the error, in the graph and (without the error) in the
+    public copy; its rows are trusted by the next run, which does the later steps again."""
+    from triedbefore.graph import vectors
+    from triedbefore.ingest import pipeline
+
+    def out_of_memory(graph: object, batch: int | None = None) -> dict[str, int]:
+        raise MemoryError("the encoder could not allocate 2 GB")
+
+    monkeypatch.setattr(pipeline.vectors, "update", out_of_memory)
+    with pytest.raises(MemoryError):
+        ingest(store, SAMPLE)
+    monkeypatch.undo()
+    run_props = "MATCH (r:IngestRun) RETURN r {.*} AS r"
+    [failed] = [r["r"] for r in store.read(run_props)]
+    assert failed["status"] == "failed" and failed["ended_at"]
+    assert failed["failure"] == ("computing the sentence vectors: MemoryError: "
+                                 "the encoder could not allocate 2 GB")
+    assert failed["rows_written"] is True
+    assert failed.get("resolved") is None and failed.get("public_in_step") is None
+    [public] = [r["r"] for r in store.public_copy().read(run_props)]
+    assert public["status"] == "failed"
+    assert "failure" not in public and "rows_written" not in public
+    runner = CliRunner()
+    from triedbefore.web.cli import cli
+    shown = runner.invoke(cli, ["--store", store.uri.raw, "stats"])
+    assert f"{failed['id']} failed computing the sentence vectors: MemoryError" in shown.output
+
+    again = ingest(store, SAMPLE)
+    assert sum(again.written.values()) == 0  # the failed run's rows are trusted
+    runs = {r["r"]["id"]: r["r"] for r in store.read(run_props)}
+    done = runs[again.run_id]
+    assert done["status"] == "completed" and done["rows_written"] is True
+    assert done["resolved"] is True and done["public_in_step"] is True
+    assert "failure" not in done
+    assert store.public_copy().read(
+        "MATCH (r:IngestRun {id: $id}) RETURN r.status AS s", {"id": again.run_id}) == \
+        [{"s": "completed"}]
+    in_step(store)
+    if vectors.enabled():  # the step that failed was done by the next run
+        missing = store.read("MATCH (s:Solution) WHERE s.embedding IS NULL RETURN count(s) AS n")
+        assert missing == [{"n": 0}]

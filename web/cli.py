@@ -328,6 +328,9 @@ def stats(state: Context, fmt: str) -> None:
         _table([[r.get("id"), r.get("status"),
                  str(r.get("started_at") or "")[:19].replace("T", " "), r.get("source")]
                 for r in data["latest_runs"]], ["run", "status", "started", "source"])
+        for r in data["latest_runs"]:
+            if r.get("failure"):
+                click.echo(f"{r.get('id')} failed {r['failure']}")
     _say_if_empty(state)
 
 

@@ -251,6 +251,7 @@ class IngestRun(Record):
     status: str | None = absent()
     started_at: str | None = absent()
     ended_at: str | None = absent()
+    failure: str | None = absent()
     errors_count: int | None = absent()
     warnings_count: int | None = absent()
     checksums: list[str] | None = absent()
