@@ -57,6 +57,12 @@ _ALREADY = ("already indexed", "already exists", "constraint already")
 _SCHEMA_RETRIES = 10  # about 2 s of waiting in all
 #: FalkorDB's refusal of a statement over ``QUERY_MEM_CAPACITY``.
 MEMORY_REFUSED = "mem consumption exceeded capacity"
+def _power_of_ten(n: int) -> bool:
+    while n >= 10 and n % 10 == 0:
+        n //= 10
+    return n == 1
+
+
 #: Guards the making of a store's thread for its public copy's writes.
 _COPY_WRITER_LOCK = threading.Lock()
 
@@ -164,6 +170,8 @@ class FalkorStore(Store):
         self.dialect = FalkorDialect()
         self._public: FalkorStore | None = None
         self._copy_pool: ThreadPoolExecutor | None = None
+        #: Writes refused for their memory and sent again (logged at 1, 10, 100…).
+        self._memory_refusals = 0
         self._restart: Callable[[], object] | None = (
             restart if _public_of is None else _public_of._restart)
         self._db: FalkorDB
@@ -253,8 +261,11 @@ class FalkorStore(Store):
             if read_only and "empty key" in message:
                 return None  # the graph has no data yet
             if not read_only and not again and MEMORY_REFUSED in message:
-                _log.warning("a write to %s was refused for its memory (%s); sending it once "
-                             "more", self.uri.display, message)
+                self._memory_refusals += 1
+                if _power_of_ten(self._memory_refusals):  # 1, 10, 100…: a count, not a flood
+                    _log.warning("a write to %s was refused for its memory (%s); sending it "
+                                 "once more (%d writes refused so far)", self.uri.display,
+                                 message, self._memory_refusals)
                 return self._run(query, params, read_only=False, timeout_ms=timeout_ms,
                                  text=text, again=True)
             raise QueryError(message) from None

@@ -368,27 +368,36 @@ class _Shared:
             store.close()
 
 
+@dataclass(frozen=True)
+class ReplicaLink:
+    """One replica as its primary lists it in ``INFO replication`` (``slaveN``)."""
+
+    address: Address
+    #: ``online``; ``wait_bgsave``: waiting for a full copy; ``send_bulk``: receiving it
+    state: str
+    offset: int  # the replication offset it last confirmed (-1: none given)
+    lag: int | None  # seconds since it last confirmed
+
+
+def replicas_listed(info: dict[str, Any]) -> list[ReplicaLink]:
+    """The replicas a primary's ``INFO replication`` lists."""
+    return [ReplicaLink((str(value.get("ip")), int(value.get("port", 0))),
+                        str(value.get("state", "unknown")), int(value.get("offset", -1)),
+                        int(value["lag"]) if "lag" in value else None)
+            for key, value in info.items()
+            if key.startswith("slave") and isinstance(value, dict)]
+
+
 def _confirmed(info: dict[str, Any]) -> dict[Address, int]:
     """The replication offsets the primary's replicas have confirmed, by address."""
-    confirmed: dict[Address, int] = {}
-    for key, value in info.items():
-        if key.startswith("slave") and isinstance(value, dict):
-            confirmed[(str(value.get("ip")), int(value.get("port", 0)))] = \
-                int(value.get("offset", -1))
-    return confirmed
+    return {r.address: r.offset for r in replicas_listed(info)}
 
 
 def _replica_states(info: dict[str, Any]) -> dict[Address, str]:
     """Each replica the primary lists, with its state and the seconds since it last
     confirmed (``online, lag 0 s``; ``wait_bgsave``: waiting for a full copy)."""
-    states: dict[Address, str] = {}
-    for key, value in info.items():
-        if key.startswith("slave") and isinstance(value, dict):
-            state = str(value.get("state", "unknown"))
-            if "lag" in value:
-                state += f", lag {value['lag']} s"
-            states[(str(value.get("ip")), int(value.get("port", 0)))] = state
-    return states
+    return {r.address: r.state + ("" if r.lag is None else f", lag {r.lag} s")
+            for r in replicas_listed(info)}
 
 
 class ReplicatedStore(Store):

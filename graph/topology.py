@@ -28,7 +28,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import redis
 
@@ -45,12 +45,11 @@ from triedbefore.graph.embedded import (
     _write_private,
     process_alive,
 )
+from triedbefore.graph.replicated import ReplicatedStore, open_replicated, replicas_listed
 from triedbefore.graph.store import StoreURI
 
 log = logging.getLogger(__name__)
 
-if TYPE_CHECKING:
-    from triedbefore.graph.replicated import ReplicatedStore
 
 TOPOLOGY_NAME = "topology.json"
 SERVICE = "triedbefore"
@@ -156,7 +155,6 @@ class LocalTopology:
         """The replicated store of this deployment, for ``embedded:PATH``."""
         import dataclasses
 
-        from triedbefore.graph.replicated import open_replicated
         from triedbefore.graph.store import parse_store_uri
 
         uri = parse_store_uri(self.sentinel_uri())
@@ -433,8 +431,7 @@ def _node_role(port: int, password: str) -> dict[str, Any]:
     forking = any(int(files.get(key, 0)) for key in (
         "rdb_bgsave_in_progress", "aof_rewrite_in_progress", "module_fork_in_progress"))
     if info.get("role") == "master":
-        waiting = [key for key, value in info.items() if key.startswith("slave")
-                   and isinstance(value, dict) and value.get("state") != "online"]
+        waiting = [r for r in replicas_listed(info) if r.state != "online"]
         return {"role": "primary", "offset": info.get("master_repl_offset"),
                 "replicas": int(info.get("connected_slaves", 0)),
                 "forking": forking or bool(waiting)}

@@ -393,3 +393,22 @@ def test_a_size_that_stopped_early_reports_what_it_measured() -> None:
     assert "Sentence vectors were off" not in suite.report(res, [])
     assert suite._by(1181.29) == "1,181" and suite._by(5351.1) == "5,351"  # not 1.18e+03
     assert suite._by(60.0) == "60" and suite._by(0.5) == "0.5"
+
+
+def test_the_public_copy_cost_measures_the_graph_alone_without_a_copy(
+        bundle: Path, tmp_path: Path) -> None:
+    """``bench/public_copy_cost.py`` patches the ingest in its measuring process only: its
+    graph-only run writes the same graph and no copy, the product's run both (a patch
+    that stopped taking hold, after a change to the entry point, would make the two runs
+    alike; the script refuses such a run)."""
+    cost = importlib.import_module("public_copy_cost")
+    with_copy = cost.ingest_once(bundle, "copy", tmp_path, vectors=False)
+    alone = cost.ingest_once(bundle, "graph-only", tmp_path, vectors=False)
+    assert with_copy["copy"] is True and alone["copy"] is False
+    assert with_copy["server_cpu_s"] >= 0 and alone["wall_s"] > 0
+    runs = {"copy": [with_copy], "graph-only": [alone],
+            "bulk": [{"wall_s": 1.0, "cpu_s": 1.0, "load": 0.0}]}
+    text = cost.report({"initiatives": 300, "bundle_name": bundle.name, "rounds": 1,
+                        "vectors": False, "started": "-", "load_start": "-", "load_end": "-",
+                        "runs": runs, "summary": cost.summary(runs)})
+    assert "| first ingest, the graph alone (copy left out) |" in text

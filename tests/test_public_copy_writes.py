@@ -74,6 +74,15 @@ def test_a_write_refused_for_its_memory_is_sent_once_more(
             with pytest.raises(QueryError, match=MEMORY_REFUSED):
                 store.read("UNWIND range(1, 300000) AS x RETURN collect(toString(x)) AS c")
         assert not [r for r in caplog.records if "sending it once more" in r.getMessage()]
+        # many refusals are counted, not logged one by one (1,000,000 initiatives: 469)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="triedbefore.graph.falkor"):
+            for _ in range(10):
+                with pytest.raises(QueryError, match=MEMORY_REFUSED):
+                    store.write(big)
+        said = [r.getMessage() for r in caplog.records if "once more" in r.getMessage()]
+        assert len(said) == 1 and "(11 writes refused so far)" not in said[0]
+        assert "(10 writes refused so far)" in said[0]
     finally:
         store.close()
         server.stop()
