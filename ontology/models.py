@@ -26,6 +26,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from triedbefore.ontology.vocab import (
@@ -147,6 +148,8 @@ class Reference:
 
 
 _PROPERTY_COLUMNS: dict[type, tuple[str, ...]] = {}
+#: Per row type, what an empty cell of each column reads as (None or its default).
+_UNKNOWN: dict[type, dict[str, Any]] = {}
 
 
 class InterchangeRow(BaseModel):
@@ -161,14 +164,23 @@ class InterchangeRow(BaseModel):
     #: Date columns: read as start dates (first day) or publication dates (last day).
     DATE_COLUMNS: ClassVar[tuple[str, ...]] = ()
 
-    @field_validator("*", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _empty_is_unknown(cls, value: Any, info: ValidationInfo) -> Any:
-        """An empty cell is unknown: None, or the column's documented default."""
-        if value is None or (isinstance(value, str) and value.strip() == ""):
-            default = cls.model_fields[info.field_name or ""].default
-            return default if isinstance(default, Enum) else None
-        return value
+    def _empty_is_unknown(cls, data: Any) -> Any:
+        """An empty cell is unknown: None, or the column's documented default. (One pass
+        over the row rather than a validator per field: a tenth of an ingest's CPU.)"""
+        if not isinstance(data, dict):
+            return data
+        unknown = _UNKNOWN.get(cls)
+        if unknown is None:
+            unknown = _UNKNOWN[cls] = {
+                name: f.default if isinstance(f.default, Enum) else None
+                for name, f in cls.model_fields.items()}
+        empty = [name for name, value in data.items() if name in unknown and (
+            value is None or (isinstance(value, str) and not value.strip()))]
+        if not empty:
+            return data
+        return {**data, **{name: unknown[name] for name in empty}}
 
     @property
     def row_id(self) -> str:
@@ -597,7 +609,9 @@ def explain(error: ValidationError) -> list[FieldProblem]:
         kind = item.get("type", "")
         value = item.get("input")
         allowed: tuple[str, ...] = ()
-        if kind == "missing" or value is None or (kind == "string_too_short" and value == ""):
+        if kind == "value_error":  # a validator's own words (an empty cell may reach it)
+            reason = str(item.get("ctx", {}).get("error", item["msg"]))
+        elif kind == "missing" or value is None or (kind == "string_too_short" and value == ""):
             reason = "required value is empty"
         elif kind == "enum":
             expected = str(item.get("ctx", {}).get("expected", ""))
@@ -611,8 +625,6 @@ def explain(error: ValidationError) -> list[FieldProblem]:
             reason = f"{value!r} is not a {'whole ' if 'int' in kind else ''}number"
         elif kind.startswith(("greater_than", "less_than")):
             reason = f"{value!r} is out of range ({item['msg'].removeprefix('Input should be ')})"
-        elif kind == "value_error":
-            reason = str(item.get("ctx", {}).get("error", item["msg"]))
         else:
             reason = item["msg"]
         problems.append(FieldProblem(column, reason, allowed))
