@@ -77,8 +77,14 @@ MEANING_FLOOR = 0.30
 #: record holds both or is much nearer (see :func:`floors`).
 WORDS_MARGIN = 0.34
 MEANING_MARGIN = 0.15
+#: A record this near in meaning is listed however near the best one is: two solutions
+#: can both be close (a second trial of the same idea under another name).
+MEANING_SURE = 0.70
 #: Records read from each ranking, per kind, before fusion.
 POOL = 60
+#: The answer's message when nothing is listed although the query has words.
+NOTHING_CLOSE = ("Nothing close to this was found: it may not have been tried yet, or it "
+                 "may be described in other words.")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
@@ -123,7 +129,8 @@ class Hit:
         return self.words_score >= self.words_floor or self.close()
 
     def close(self) -> bool:
-        return self.meaning is not None and self.meaning >= self.meaning_floor
+        return self.meaning is not None and self.meaning >= min(self.meaning_floor,
+                                                                 MEANING_SURE)
 
     def why(self) -> dict[str, Any]:
         close = self.close()
@@ -170,16 +177,18 @@ def rrf_sum(words_rank: int | None, meaning_rank: int | None,
 
 def search(store: Store, text: str, limit: int = 10, *,
            everything: bool = False) -> dict[str, Any]:
-    """Hits of every kind for ``text``, best first: ``{"hits": [...], "below_floor": n,
-    "did_you_mean": str | None, "cut": bool, "message": str | None}``. ``everything``
-    lists the hits below the relevance floor too."""
+    """Hits of every kind for ``text``, best first: ``{"hits": [...], "listed": n,
+    "below_floor": n, "did_you_mean": str | None, "cut": bool, "message": str | None}``
+    (``listed``: the hits above the relevance floor, of which ``hits`` gives at most
+    ``limit``; ``message``: why nothing is listed). ``everything`` lists the hits below
+    the relevance floor too."""
     query, cut = clean_query(text)
     words = query_words(query)
     if not words:
         message = ("Type a word or two to search for." if not query else
                    "Nothing to search for: the query has no letters or digits.")
-        return {"hits": [], "below_floor": 0, "did_you_mean": None, "cut": cut,
-                "message": message, "query": query}
+        return {"hits": [], "listed": 0, "below_floor": 0, "did_you_mean": None,
+                "cut": cut, "message": message, "query": query}
     pool = max(POOL, limit)
     hits: dict[tuple[Label, str], Hit] = {}
 
@@ -221,10 +230,16 @@ def search(store: Store, text: str, limit: int = 10, *,
             h.meaning, h.meaning_rank = cosine, rank
     _words_matched(store, query, list(hits.values()), names)
     best_words = max((h.words_score for h in hits.values()), default=0.0)
+    # No record holds any of the query's words, even misspelt: the query is nothing the
+    # graph speaks of (letters at random, another language). Nearness of meaning alone
+    # then lists only what is surely near: the model places any text somewhere.
+    unknown = not any(h.matched for h in hits.values())
     for kind in {h.kind for h in hits.values()}:
         group = [h for h in hits.values() if h.kind is kind]
         words_floor, meaning_floor = floors(
             best_words, max((h.meaning for h in group if h.meaning is not None), default=None))
+        if unknown:
+            meaning_floor = max(meaning_floor, MEANING_SURE)
         for h in group:
             h.words_floor, h.meaning_floor = words_floor, meaning_floor
     for h in hits.values():
@@ -235,8 +250,9 @@ def search(store: Store, text: str, limit: int = 10, *,
     suggestion = did_you_mean(store, query, matcher)
     return {"hits": [h.as_dict() for h in shown[:limit]] if limit else
             [h.as_dict() for h in shown],
-            "below_floor": len(ranked) - len(listed), "did_you_mean": suggestion,
-            "cut": cut, "message": None, "query": query}
+            "listed": len(listed), "below_floor": len(ranked) - len(listed),
+            "did_you_mean": suggestion, "cut": cut,
+            "message": None if listed else NOTHING_CLOSE, "query": query}
 
 
 def _words_matched(store: Store, query: str, hits: list[Hit],
@@ -286,7 +302,7 @@ def _words_matched(store: Store, query: str, hits: list[Hit],
                 row.get(NAME_FIELD[kind]) or row.get("name")
         h.matched = [next(w for _, w in forms[word] if w in own) for word in content
                      if any(w in own for _, w in forms[word])]
-        share = len(h.matched) / len(content) if content and h.words_rank else 0.0
+        share = len(h.matched) / len(content) if content else 0.0
         h.words_score = max(h.words_score, share)
 
 

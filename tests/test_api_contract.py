@@ -111,7 +111,7 @@ def test_the_description_states_csrf_and_414(app: Flask) -> None:
 
 
 @pytest.mark.parametrize("url", [
-    "/search.json?q=" + "x" * 2001, "/search.csv?year=null", "/search.json?year=20161",
+    "/search.json?q=" + "x" * 20_001, "/search.csv?year=null", "/search.json?year=20161",
     "/evaluations.json?solution=", "/zombies.csv?solution=", "/deviance.json?measure=",
     "/solutions.json?verdict=works&verdict=mixed", "/solutions.json?size=501",
     "/graph.json?node=nokind",

@@ -225,6 +225,55 @@ def _all_pages(client: FlaskClient, q: str) -> list[dict[str, Any]]:
     return list(data["results"]["items"])
 
 
+def test_search_page_says_when_more_are_listed_than_it_ranks(
+        client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page ranks the best ``SEARCH_SHOWN_MAX`` hits and says how many are listed in
+    all; its second page numbers its rows on from the first's."""
+    from triedbefore.web import explore
+
+    every = client.get("/search.json?q=care+homes&size=500").get_json()
+    listed = every["listed"]
+    assert every["results"]["total"] == min(listed, explore.SEARCH_SHOWN_MAX) > 3
+    monkeypatch.setattr(explore, "SEARCH_SHOWN_MAX", 3)
+    # (another spelling of the query: the answers of the first are cached)
+    data = client.get("/search.json?q=homes+care&size=2").get_json()
+    listed = data["listed"]
+    assert data["results"]["total"] == 3 < listed
+    html = client.get("/search?q=homes+care&size=2&page=2").get_data(as_text=True)
+    assert f"The best 3 of {listed} matches are ranked here" in html
+    assert '<ol class="results" start="3">' in html
+    weaker = client.get("/search?q=homes+care&size=2&all=1").get_data(as_text=True)
+    assert f"The best 3 of {listed + data['below_floor']} matches, weaker ones included" \
+        in weaker
+
+
+def test_search_facets_count_within_the_chosen_filters(client: FlaskClient) -> None:
+    """A facet's numbers are those of the results shown: after a choice, no value offers
+    results the page will not show."""
+    data = client.get("/search.json?q=care+homes&size=500").get_json()
+    years = dict(data["facets"]["year"])
+    year = max(years, key=lambda y: years[y])
+    chosen = client.get(f"/search.json?q=care+homes&size=500&year={year}").get_json()
+    shown = chosen["results"]["items"]
+    assert len(shown) == chosen["results"]["total"] == years[year]
+    for facet, values in chosen["facets"].items():
+        for value, n in values:
+            assert n == sum(1 for r in shown if value in r["facets"].get(facet, [])), \
+                (facet, value)
+    html = client.get(f"/search?q=care+homes&year={year}").get_data(as_text=True)
+    if chosen["below_floor"]:  # not counted against the filters: not given as a number
+        assert "Weaker matches are not shown." in html
+
+
+@needs_model
+def test_search_page_says_when_nothing_is_close(client: FlaskClient) -> None:
+    data = client.get("/search.json?q=xqzvbn").get_json()
+    assert data["results"]["total"] == 0 and data["listed"] == 0
+    assert data["message"] == hybrid.NOTHING_CLOSE
+    html = client.get("/search?q=xqzvbn").get_data(as_text=True)
+    assert "Nothing close to this was found" in html
+
+
 def test_search_page_shows_why_and_did_you_mean(client: FlaskClient) -> None:
     html = client.get("/search?q=telehelth").get_data(as_text=True)
     assert "Did you mean" in html and "q=telehealth" in html
@@ -248,14 +297,13 @@ def test_bad_queries_never_fail(name: str, client: FlaskClient, store_uri: str) 
     q = BAD_QUERIES[name]
     html = client.get("/search", query_string={"q": q})
     page = client.get("/search.json", query_string={"q": q})
-    if name == "long":  # the explorer takes 2,000 characters at most: a clear 400
-        assert html.status_code == page.status_code == 400
-        assert "at most 2000 characters" in page.get_json()["error"]
-        q2000 = q[:2000]
-        html = client.get("/search", query_string={"q": q2000})
-        page = client.get("/search.json", query_string={"q": q2000})
+    if name == "long":  # searched up to search_max_query_chars, and the answer says so
         assert page.get_json()["cut"] is True
         assert "only its beginning was searched" in html.get_data(as_text=True)
+        assert 'name="q" type="search" value="hospital at home' in html.get_data(as_text=True)
+        longer = client.get("/search.json", query_string={"q": "a" * 20_001})
+        assert longer.status_code == 400  # past what the explorer takes at all: a clear 400
+        assert "at most 20000 characters" in longer.get_json()["error"]
     assert html.status_code == 200, html.get_data(as_text=True)[:500]
     assert page.status_code == 200
     data = page.get_json()

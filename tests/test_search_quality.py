@@ -51,6 +51,10 @@ def test_floors_rise_to_within_a_margin_of_the_best(
     (0.0, 0.45, (W, 0.85 - MM), False, False),   # far below the best of its kind
     (0.5, 0.75, (1.0 - WM, 0.85 - MM), True, True),
     (0.0, None, (W, M), False, False),
+    # surely near however near the best is: a second solution as close as 0.80 to a query
+    # the first one names outright (cosine 1.0) is listed
+    (0.5, hybrid.MEANING_SURE, (1.0 - WM, 1.0 - MM), True, True),
+    (0.5, hybrid.MEANING_SURE - 0.01, (1.0 - WM, 1.0 - MM), False, False),
 ])
 def test_a_hit_is_listed_when_it_reaches_either_floor(
         words: float, meaning: float | None, floors: tuple[float, float], listed: bool,
@@ -85,6 +89,34 @@ def test_hospital_at_home_lists_its_own_records_first_and_not_the_noise(
     assert 3 * len(ids) <= len(every["hits"])  # the floors cut at least two thirds
     for h in listed["hits"]:  # why it matched reads right: its words, or close meaning
         assert h["why"]["words"] or h["why"]["meaning"] is not None
+
+
+@needs_model
+def test_a_query_no_record_holds_a_word_of_lists_only_what_is_surely_near(
+        read_sample: FalkorStore) -> None:
+    """Letters at random, or a language the graph is not written in: the model still
+    places the query somewhere, near something. Nothing is listed unless it is surely
+    near, and the answer says nothing close was found; the weaker matches are counted."""
+    for text in ("xqzvbn", "qwpzx vbnmkj", "الرعاية الصحية عن بعد"):
+        found = hybrid.search(read_sample, text, 0)
+        assert found["hits"] == [], (text, found["hits"][:3])
+        assert found["below_floor"] > 0 and found["listed"] == 0
+        assert found["message"] == hybrid.NOTHING_CLOSE
+        every = hybrid.search(read_sample, text, 0, everything=True)
+        assert all(not h["listed"] for h in every["hits"]) and every["hits"]
+    # a query whose words the graph holds is not held to that
+    assert hybrid.search(read_sample, "hospital at home", 0)["message"] is None
+
+
+@needs_model
+def test_a_record_holding_every_word_of_the_query_is_listed_whatever_ranked_it(
+        read_sample: FalkorStore) -> None:
+    """The words' share counts for every hit, also those only meaning ranked: a solution
+    whose text holds all the query's words is not hidden behind one the words ranked."""
+    found = hybrid.search(read_sample, "hospital at home", 0, everything=True)
+    for h in found["hits"]:
+        if {w.rstrip("s") for w in h["why"]["words"]} >= {"hospital", "home"}:
+            assert h["listed"], h
 
 
 # --- a solution's meaning -------------------------------------------------------------------

@@ -614,9 +614,13 @@ def resolve(state: Context, accept: tuple[str, str] | None, reject: tuple[str, s
             for r in results], ["initiative", "solution", "match", "status"])
 
 
+#: The most hits `search` lists.
+SEARCH_LIMIT_MAX = 100
+
+
 @cli.command()
 @click.argument("text", nargs=-1, required=True)
-@click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option("--limit", type=click.IntRange(1, SEARCH_LIMIT_MAX), default=10, show_default=True)
 @click.option("--all", "everything", is_flag=True,
               help="List the hits below the relevance floor too.")
 @FORMAT
@@ -648,6 +652,8 @@ def search(state: Context, text: tuple[str, ...], limit: int, everything: bool,
         if not report["message"]:
             click.echo("Nothing found.")
             _say_if_empty(state)
+        if report["below_floor"] and not everything:
+            click.echo(f"{report['below_floor']} weaker matches not shown (--all lists them).")
         return
     rows = [[h["kind"], h["name"], h["id"], wording.percent(h["score"], 0), _why(h["why"]),
              "yes" if h["id"] in flagged and flagged[h["id"]].illustrative else ""]
@@ -655,6 +661,12 @@ def search(state: Context, text: tuple[str, ...], limit: int, everything: bool,
     header = ["kind", "name", "id", "match", "why", "illustrative"]
     _table(rows, header)
     _illustrative_note(rows, header)
+    more = (report["listed"] + (report["below_floor"] if everything else 0)) - len(hits)
+    if more > 0:
+        wanted = len(hits) + more
+        click.echo(f"{more} more matches not shown (--limit {min(wanted, SEARCH_LIMIT_MAX)} "
+                   + ("lists them)." if wanted <= SEARCH_LIMIT_MAX else
+                      f"lists the best {SEARCH_LIMIT_MAX}; add words to narrow the search)."))
     if report["below_floor"] and not everything:
         click.echo(f"{report['below_floor']} weaker matches not shown (--all lists them).")
 

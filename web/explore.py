@@ -793,34 +793,54 @@ VECTOR_KEYS = (VECTOR_PROPERTY, VECTOR_HASH)
 FACETS = ("verdict", "intervention_type", "technology", "region", "icb", "site_kind", "year")
 
 
+#: The most hits a search page ranks (best first); the answer says when more are listed.
+SEARCH_SHOWN_MAX = 60
 def search_data() -> dict[str, Any]:
     q = (request.args.get("q") or "").strip()
-    if len(q) > 2000:
-        abort(400, "parameter 'q' is longer than 2000 characters")
+    if len(q) > schemas.SEARCH_Q_MAX:
+        abort(400, f"parameter 'q' is longer than {schemas.SEARCH_Q_MAX} characters")
     everything = choice_arg("all", ["1"]) == "1"
     chosen = {f: request.args.get(f) or None for f in FACETS}
     choice_arg("verdict", VERDICTS)
     choice_arg("intervention_type", [t.value for t in InterventionType])
     choice_arg("technology", ["true", "false"])
     choice_arg("site_kind", [k.value for k in SiteKind])
-    empty = {"did_you_mean": None, "message": None, "cut": False, "below_floor": 0,
-             "all": everything}
+    empty = {"did_you_mean": None, "message": None, "cut": False, "listed": 0,
+             "below_floor": 0, "all": everything, "ranked_max": SEARCH_SHOWN_MAX}
     if not q:
         return {"q": q, "results": paginate([]), "facets": {}, "chosen": chosen, **empty}
-    found = cached(f"search:{int(everything)}:{q}", lambda: _search_results(q, everything))
-    results, facets = found["results"], found["facets"]
+    searched, _ = hybrid.clean_query(q)
+    found = cached(f"search:{int(everything)}:{searched}",
+                   lambda: _search_results(q, everything))
+    results = found["results"]
     kept = [r for r in results if all(
         v is None or v in r["facets"].get(f, []) for f, v in chosen.items())]
-    return {"q": q, "results": paginate(kept, 20), "chosen": chosen, "facets": facets,
-            **{k: found[k] for k in ("did_you_mean", "message", "cut", "below_floor")},
-            "all": everything}
+    return {"q": q, "results": paginate(kept, 20), "chosen": chosen,
+            "facets": _facet_counts(kept, chosen),
+            **{k: found[k] for k in ("did_you_mean", "message", "cut", "listed",
+                                     "below_floor")},
+            "all": everything, "ranked_max": SEARCH_SHOWN_MAX}
+
+
+def _facet_counts(results: list[dict[str, Any]],
+                  chosen: dict[str, str | None]) -> dict[str, list[tuple[str, int]]]:
+    """Per facet, the values of the results as filtered, with their numbers: each one
+    narrows what is shown (a chosen value is kept, with its number, to be removed)."""
+    counts: dict[str, Counter[str]] = {f: Counter() for f in FACETS}
+    for r in results:
+        for f, vals in r["facets"].items():
+            counts[f].update(vals)
+    for f, value in chosen.items():
+        if value is not None:
+            counts[f][value] += 0  # shown with its number (0 when nothing has it)
+    return {f: sorted(c.items()) for f, c in counts.items() if c}
 
 
 def _search_results(q: str, everything: bool = False) -> dict[str, Any]:
     """Ranked hits with the facet values of each, and the counts per facet value (of the
     hits listed: above the relevance floor, or all of them with ``everything``)."""
     store = get_store()
-    report = hybrid.search(store, q, 60, everything=everything)
+    report = hybrid.search(store, q, SEARCH_SHOWN_MAX, everything=everything)
     hits = report["hits"]
     sol_ids = [h["id"] for h in hits if h["kind"] == "solution"]
     ini_ids = [h["id"] for h in hits if h["kind"] == "initiative"]
@@ -863,13 +883,9 @@ def _search_results(q: str, everything: bool = False) -> dict[str, Any]:
                    "initiative_title": of_lesson[hit["id"]]["initiative_title"]}
         results.append({**hit, "facets": values, "illustrative": bool(
             marks.get(hit["kind"], {}).get(str(hit["id"]), {}).get("illustrative"))})
-    counts: dict[str, Counter[str]] = {f: Counter() for f in FACETS}
-    for r in results:
-        for f, vals in r["facets"].items():
-            counts[f].update(vals)
     return {"results": results,
-            "facets": {f: sorted(c.items()) for f, c in counts.items() if c},
-            **{k: report[k] for k in ("did_you_mean", "message", "cut", "below_floor")}}
+            **{k: report[k] for k in ("did_you_mean", "message", "cut", "listed",
+                                      "below_floor")}}
 
 
 def check_data() -> dict[str, Any]:

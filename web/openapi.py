@@ -117,7 +117,7 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     "measure": query("measure", s.Id, "An outcome measure (as listed in `measures`); "
                      "matched without regard to case or spacing. Unknown: 404.",
                      example=EXAMPLES["measure"]),
-    "search_q": query("q", text(max_length=2000),
+    "search_q": query("q", text(max_length=s.SEARCH_Q_MAX),
                       "What to search for. Empty: no results. Cut to `search_max_query_chars` "
                       "characters (500) before it is searched; `cut` says so.",
                       example="hospital at home"),

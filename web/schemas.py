@@ -69,6 +69,11 @@ class Envelope(BaseModel):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
 
+#: The longest search query (``q``) the explorer takes at all: it is searched up to
+#: ``search_max_query_chars`` of it, and the answer says so.
+SEARCH_Q_MAX = 20_000
+
+
 class Record(BaseModel):
     """An object read from the graph: these fields, and possibly others."""
 
@@ -930,15 +935,23 @@ class SearchResults(PageData):
     results: Paginated[SearchHit]
     chosen: ChosenFacets
     facets: dict[SearchFacet, list[tuple[str, Count]]]
-    """Per facet, [value, number of results] pairs (before the chosen filters)."""
+    """Per facet, [value, number of results] pairs, within the chosen filters (a chosen
+    value is there with its number, 0 when no result has it)."""
     did_you_mean: str | None
     """The query with words the graph does not know replaced by close ones it does."""
     message: str | None
-    """Why there are no results when the query has nothing to search for."""
+    """Why there are no results: the query has nothing to search for, or nothing close
+    to it was found."""
     cut: bool
     """Whether the query was cut to `search_max_query_chars` characters."""
+    listed: Count
+    """Hits above the relevance floor, before the filters; `results` holds the best
+    `ranked_max` of them (or of every hit, with `all=1`)."""
     below_floor: Count
-    """Hits below the relevance floor, not listed (`all=1` lists them)."""
+    """Hits below the relevance floor, not listed (`all=1` lists them), before the
+    filters."""
+    ranked_max: Count
+    """The most hits a search ranks for this page."""
     all: bool
 
 
