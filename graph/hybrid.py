@@ -23,8 +23,10 @@ the held-out split was scored once, after.
 A **relevance floor** keeps noise out: a record is listed when its words match well
 (``WORDS_FLOOR``: the matcher's score for a solution, the share of the query's content
 words found in the record's text for the others) or its meaning is close
-(``MEANING_FLOOR``, cosine of the sentence vectors). The rest are counted and listed
-only on request.
+(``MEANING_FLOOR``, cosine of the sentence vectors), each raised to within a margin of
+the best hit (:func:`floors`), except that a record at ``MEANING_SURE`` or nearer is
+always listed. A query no record holds a word of lists only what is that near. The rest
+are counted and listed only on request.
 
 Each hit says **why it matched**: the query's words it holds (as written, or the word
 the query's spelling stood for) and, when its meaning is close, "similar meaning".
