@@ -274,6 +274,20 @@ def test_search_page_says_when_nothing_is_close(client: FlaskClient) -> None:
     assert "Nothing close to this was found" in html
 
 
+def test_search_marks_zombie_repeats_among_initiatives(client: FlaskClient) -> None:
+    """An innovator searching for an idea sees which attempts at it repeated a failure."""
+    rows = client.get("/zombies.json?size=500").get_json()["zombies"]["items"]
+    zombie = rows[0]
+    title = zombie["initiative_title"]
+    data = client.get("/search.json", query_string={"q": title, "size": 500}).get_json()
+    hits = {r["id"]: r for r in data["results"]["items"] if r["kind"] == "initiative"}
+    assert hits[zombie["initiative_id"]]["zombie"] is True
+    assert not any(r["zombie"] for i, r in hits.items() if i not in {
+        z["initiative_id"] for z in rows})
+    html = client.get("/search", query_string={"q": title}).get_data(as_text=True)
+    assert "zombie repeat" in html
+
+
 def test_search_page_shows_why_and_did_you_mean(client: FlaskClient) -> None:
     html = client.get("/search?q=telehelth").get_data(as_text=True)
     assert "Did you mean" in html and "q=telehealth" in html

@@ -860,9 +860,15 @@ def _search_results(q: str, everything: bool = False) -> dict[str, Any]:
                                                 if h["kind"] == kind.value.lower()))
         for kind in (Label.SOLUTION, Label.INITIATIVE, Label.EVALUATION, Label.SITE,
                      Label.LESSON)}
+    repeated = zombie_rows() if ini_ids else {"zombies": [], "retries": []}
+    zombies = {z["initiative_id"] for z in repeated["zombies"]}
+    retries = {r["initiative_id"] for r in repeated["retries"]}
     results: list[dict[str, Any]] = []
     for hit in hits:
         values: dict[str, list[str]] = {}
+        if hit["kind"] == "initiative":  # a new attempt at what was shown not to work
+            hit = {**hit, "zombie": hit["id"] in zombies,
+                   "informed_retry": hit["id"] in retries}
         if hit["kind"] == "solution" and hit["id"] in solutions:
             s = solutions[hit["id"]]
             values = {"verdict": [verdict_today(hit["id"])],

@@ -920,6 +920,11 @@ class SearchHit(Envelope):
     initiative_id: Id | None = absent()
     """A lesson's initiative (whose page shows it)."""
     initiative_title: str | None = absent()
+    zombie: bool | None = absent()
+    """An initiative: whether it is a zombie repeat (started after evidence that its
+    solution does not work was published, without citing it)."""
+    informed_retry: bool | None = absent()
+    """An initiative: whether it repeats such a solution citing that evidence."""
 
 
 ChosenFacets = create_model(
