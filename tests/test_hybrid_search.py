@@ -288,6 +288,20 @@ def test_search_marks_zombie_repeats_among_initiatives(client: FlaskClient) -> N
     assert "zombie repeat" in html
 
 
+def test_the_search_download_holds_every_result_not_the_page(client: FlaskClient) -> None:
+    import csv
+    import io
+    import re
+
+    html = client.get("/search?q=care+homes&page=2").get_data(as_text=True)
+    link = re.search(r'href="(/search\.csv\?[^"]+)"', html)
+    assert link is not None
+    url = link.group(1).replace("&amp;", "&")
+    rows = list(csv.DictReader(io.StringIO(client.get(url).get_data(as_text=True))))
+    total = client.get("/search.json?q=care+homes").get_json()["results"]["total"]
+    assert len(rows) == total > 20  # more than the page's 20
+
+
 def test_search_page_shows_why_and_did_you_mean(client: FlaskClient) -> None:
     html = client.get("/search?q=telehelth").get_data(as_text=True)
     assert "Did you mean" in html and "q=telehealth" in html
