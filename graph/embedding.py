@@ -69,6 +69,24 @@ def available() -> bool:
         return False
 
 
+_WORDS: frozenset[str] | None = None
+
+
+def known_word(word: str) -> bool:
+    """Whether ``word`` is a whole word of the sentence model's vocabulary (some 22,500
+    English words, lower case, read from its tokenizer): a real word, never taken for a
+    misspelling of another however little the graph says of it. False without the
+    model."""
+    global _WORDS
+    if _WORDS is None:
+        if not available():
+            return False
+        with zipfile.ZipFile(model_zip()) as zf:
+            vocab = json.loads(zf.read("tokenizer.json"))["model"]["vocab"]
+        _WORDS = frozenset(t for t in vocab if t.isalpha() and not t.startswith("##"))
+    return word.lower() in _WORDS
+
+
 def text_hash(text: str) -> str:
     """What a node keeps of the text its vector was made from: a changed text (or model)
     is embedded again, an unchanged one never."""

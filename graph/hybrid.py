@@ -43,6 +43,7 @@ import numpy as np
 from triedbefore.graph import queries, settings, vectors
 from triedbefore.graph.analytics import COUNTED_LINKS
 from triedbefore.graph.dialect import VECTOR_LABELS, fuzzy_edits
+from triedbefore.graph.embedding import known_word
 from triedbefore.graph.fulltext import fulltext
 from triedbefore.graph.matching import (
     STOPWORDS,
@@ -420,7 +421,9 @@ def did_you_mean(store: Store, query: str,
     """The query with each word that is not in the graph's vocabulary (the solutions'
     names, aliases, tags and descriptions) but one or two edits from a word that is
     (``fuzzy_edits``, at least one), replaced by it; None when there is no such word. A
-    word the graph does not know finds weak hits at best, however many the others find."""
+    word the graph does not know finds weak hits at best, however many the others find.
+    A real word (one of the sentence model's, :func:`~.embedding.known_word`) is never
+    replaced: "delivery" is no misspelling of "deliver", nor "bell" of "well"."""
     known = _vocabulary(store, matcher)
     vocabulary, known_stems, ordered = known.words, known.stems, known.ordered
     changed = False
@@ -428,7 +431,7 @@ def did_you_mean(store: Store, query: str,
     for token in re.split(r"(\W+)", query):
         lower = token.lower()
         if not lower.isalpha() or lower in STOPWORDS or len(lower) < 4 or \
-                lower in vocabulary or stem(lower) in known_stems:
+                lower in vocabulary or stem(lower) in known_stems or known_word(lower):
             out.append(token)
             continue
         limit = max(1, fuzzy_edits(lower))
