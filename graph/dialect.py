@@ -238,6 +238,13 @@ class FalkorDialect(Dialect):
         kinds)."""
         return "CALL db.indexes() YIELD label, properties, types RETURN label, properties, types"
 
+    def indexes_building(self) -> str:
+        """How many of the graph's indexes are still being built (``building``). A server
+        that has loaded its files answers at once, then builds its indexes again in the
+        background; meanwhile a full-text or vector search misses records."""
+        return ("CALL db.indexes() YIELD status WHERE status <> 'OPERATIONAL' "
+                "RETURN count(status) AS building")
+
     def fulltext_query(self, label: Label) -> str:
         FULLTEXT_FIELDS[label]  # only labels with a full-text index can be searched
         return (f"CALL db.idx.fulltext.queryNodes('{label.value}', $q) "

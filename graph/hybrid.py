@@ -255,7 +255,7 @@ def search(store: Store, text: str, limit: int = 10, *,
             [h.as_dict() for h in shown],
             "listed": len(listed), "below_floor": len(ranked) - len(listed),
             "did_you_mean": suggestion, "cut": cut,
-            "message": None if listed else NOTHING_CLOSE, "query": query}
+            "message": NOTHING_CLOSE if ranked and not listed else None, "query": query}
 
 
 def _words_matched(store: Store, query: str, hits: list[Hit],

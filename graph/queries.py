@@ -651,6 +651,11 @@ SOLUTION_FACETS = (
     "s.technology AS technology, s.description AS description"
 )
 
+#: What search shows of each evaluation it lists besides its title: its finding.
+EVALUATION_FINDINGS = (
+    "UNWIND $ids AS id MATCH (e:Evaluation {id: id}) RETURN e.id AS id, e.finding AS finding"
+)
+
 INITIATIVE_FACETS = (
     "UNWIND $ids AS id MATCH (i:Initiative {id: id}) "
     "RETURN i.id AS id, i.title AS title, i.start_date AS start_date, "

@@ -300,6 +300,27 @@ def test_search_marks_zombie_repeats_among_initiatives(client: FlaskClient) -> N
     assert "zombie repeat" in html
 
 
+def test_search_shows_the_strength_of_a_verdict_and_what_an_evaluation_found(
+        client: FlaskClient) -> None:
+    """A commissioner reads the same verdict in the list as on the solution's page (with
+    its SMS level), and each evaluation's finding."""
+    data = client.get("/search.json?q=telehealth+copd&size=500").get_json()
+    solutions = [r for r in data["results"]["items"] if r["kind"] == "solution"
+                 and r["facets"]["verdict"] != ["unevaluated"]]
+    assert solutions
+    for r in solutions:
+        page = client.get(f"/solutions/{r['id']}.json").get_json()["verdict"]
+        assert (r["facets"]["verdict"], r["verdict_strength"]) == \
+            ([page["verdict"]], page["strength"])
+    evaluations = [r for r in data["results"]["items"] if r["kind"] == "evaluation"]
+    assert evaluations
+    for r in evaluations:
+        assert r["finding"] == client.get(f"/evaluations/{r['id']}.json").get_json()[
+            "evaluation"]["finding"]
+    html = client.get("/search?q=telehealth+copd").get_data(as_text=True)
+    assert "SMS level" in html and "found " in html
+
+
 def test_the_search_download_holds_every_result_not_the_page(client: FlaskClient) -> None:
     import csv
     import io

@@ -22,6 +22,7 @@ from triedbefore.graph import (
     RequestError,
     StoreURIError,
     names,
+    queries,
     settings,
     wording,
 )
@@ -651,14 +652,17 @@ def search(state: Context, text: tuple[str, ...], limit: int, everything: bool,
     if not hits:
         if not report["message"]:
             click.echo("Nothing found.")
-            _say_if_empty(state)
+        _say_if_empty(state)
         if report["below_floor"] and not everything:
             click.echo(f"{report['below_floor']} weaker matches not shown (--all lists them).")
         return
-    rows = [[h["kind"], h["name"], h["id"], wording.percent(h["score"], 0), _why(h["why"]),
+    verdicts = _recorded_verdicts(state.store(), [h["id"] for h in hits
+                                                  if h["kind"] == "solution"])
+    rows = [[h["kind"], h["name"], h["id"], wording.percent(h["score"], 0),
+             verdicts.get(h["id"], "") if h["kind"] == "solution" else "", _why(h["why"]),
              "yes" if h["id"] in flagged and flagged[h["id"]].illustrative else ""]
             for h in hits]
-    header = ["kind", "name", "id", "match", "why", "illustrative"]
+    header = ["kind", "name", "id", "match", "verdict", "why", "illustrative"]
     _table(rows, header)
     _illustrative_note(rows, header)
     more = (report["listed"] + (report["below_floor"] if everything else 0)) - len(hits)
@@ -669,6 +673,22 @@ def search(state: Context, text: tuple[str, ...], limit: int, everything: bool,
                       f"lists the best {SEARCH_LIMIT_MAX}; add words to narrow the search)."))
     if report["below_floor"] and not everything:
         click.echo(f"{report['below_floor']} weaker matches not shown (--all lists them).")
+
+
+def _recorded_verdicts(store: Store, ids: list[str]) -> dict[str, str]:
+    """Each solution's verdict as the graph records it (the public copy's own on a
+    public copy), in words: no whole-graph computation for a command."""
+    if not ids:
+        return {}
+    with _domain_errors():
+        rows = store.read(queries.RECORDED_VERDICTS, {"ids": ids})
+    out: dict[str, str] = {}
+    for r in rows:
+        mine = r["verdict"] is not None
+        out[str(r["id"])] = _verdict_words(
+            (r["verdict"] if mine else r["public_verdict"]) or "unevaluated",
+            r["strength"] if mine else r["public_strength"])
+    return out
 
 
 def _why(why: dict[str, Any]) -> str:

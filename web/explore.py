@@ -175,6 +175,15 @@ def verdict_today(solution_id: str) -> str:
     return verdicts().get(solution_id, "unevaluated")
 
 
+def verdict_strengths() -> dict[str, int]:
+    """The SMS level behind today's verdict of every solution with evaluations."""
+    def compute() -> dict[str, int]:
+        index = evidence_index()
+        return {sid: verdict_of(ev).strength for sid, ev in index.by_solution.items()}
+
+    return cached("verdict_strengths", compute)
+
+
 def zombie_rows(as_of: str | None = None) -> dict[str, Any]:
     """Zombie repeats and re-tries as rows, and the zombie rows by solution: today's, or
     those known as of a date (every page marks the zombies of the date it shows)."""
@@ -860,6 +869,10 @@ def _search_results(q: str, everything: bool = False) -> dict[str, Any]:
                                                 if h["kind"] == kind.value.lower()))
         for kind in (Label.SOLUTION, Label.INITIATIVE, Label.EVALUATION, Label.SITE,
                      Label.LESSON)}
+    eval_ids = [h["id"] for h in hits if h["kind"] == "evaluation"]
+    findings = {str(r["id"]): r["finding"] for r in store.read(
+        queries.EVALUATION_FINDINGS, {"ids": eval_ids})} if eval_ids else {}
+    strengths = verdict_strengths() if sol_ids else {}
     repeated = zombie_rows() if ini_ids else {"zombies": [], "retries": []}
     zombies = {z["initiative_id"] for z in repeated["zombies"]}
     retries = {r["initiative_id"] for r in repeated["retries"]}
@@ -869,6 +882,10 @@ def _search_results(q: str, everything: bool = False) -> dict[str, Any]:
         if hit["kind"] == "initiative":  # a new attempt at what was shown not to work
             hit = {**hit, "zombie": hit["id"] in zombies,
                    "informed_retry": hit["id"] in retries}
+        elif hit["kind"] == "evaluation":
+            hit = {**hit, "finding": findings.get(hit["id"])}
+        elif hit["kind"] == "solution" and hit["id"] in strengths:
+            hit = {**hit, "verdict_strength": strengths[hit["id"]]}
         if hit["kind"] == "solution" and hit["id"] in solutions:
             s = solutions[hit["id"]]
             values = {"verdict": [verdict_today(hit["id"])],

@@ -925,6 +925,10 @@ class SearchHit(Envelope):
     solution does not work was published, without citing it)."""
     informed_retry: bool | None = absent()
     """An initiative: whether it repeats such a solution citing that evidence."""
+    finding: str | None = absent()
+    """An evaluation: what it found (positive, no_effect, negative, mixed, inconclusive)."""
+    verdict_strength: int | None = absent()
+    """A solution with evaluations: the SMS level behind its verdict (0: none)."""
 
 
 ChosenFacets = create_model(
