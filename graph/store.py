@@ -341,6 +341,11 @@ class Store(ABC):
     def close(self) -> None:
         """Release connections (the embedded server keeps running)."""
 
+    def compact(self) -> bool:
+        """After a run of writes, have the store's files made quick to load again, in the
+        background; whether that was asked. The base store has nothing to do."""
+        return False
+
     def confirm_writes(self) -> None:
         """Return once the writes made so far may be reported done: on a replicated
         deployment, once enough replicas hold them (``replica_wait``). One server, or a

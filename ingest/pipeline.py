@@ -234,6 +234,7 @@ def _run(store: Store, source: Source, loader: Loader,
                        quiet=True)  # a lost store: the error raised says so
         raise
     _public_record(store, run_id, loader.completed())
+    store.compact()  # the next start loads the files quickly (embedded server)
     if report_dir is not None and result.problems:
         result.report_paths = write_report(result, report_dir)
     return result

@@ -151,6 +151,39 @@ def test_data_survives_restart(tmp_path: Path, make_server: MakeServer) -> None:
     assert _read(server) == [1, 2]
 
 
+def test_a_started_server_answers_with_its_indexes_built(
+        tmp_path: Path, make_server: MakeServer) -> None:
+    """A server answers once it has loaded its files, then builds their indexes again in
+    the background: the start returns only once they are built, so the first search
+    after a start finds what the next one does."""
+    from triedbefore.graph.dialect import FalkorDialect
+
+    server = make_server(tmp_path / "db")
+    server.ensure_running()
+    db = falkordb.FalkorDB(unix_socket_path=str(server.socket_path))
+    try:
+        graph = db.select_graph("t")
+        graph.query("CREATE INDEX FOR (n:Site) ON (n.id)")
+        graph.query("CALL db.idx.fulltext.createNodeIndex('Site', 'name')")
+        graph.query("UNWIND range(1, 150000) AS i "
+                    "CREATE (:Site {id: toString(i), name: 'surgery ' + toString(i % 97)})")
+    finally:
+        db.close()
+    assert server.stop()
+    server.ensure_running()
+    db = falkordb.FalkorDB(unix_socket_path=str(server.socket_path))
+    try:
+        graph = db.select_graph("t")
+        building = graph.ro_query(FalkorDialect().indexes_building()).result_set
+        found = graph.ro_query("CALL db.idx.fulltext.queryNodes('Site', 'surgery') "
+                               "YIELD node RETURN count(node)").result_set
+        by_id = graph.ro_query("MATCH (s:Site {id: '149999'}) RETURN s.name").result_set
+    finally:
+        db.close()
+    assert building == [[0]]
+    assert found == [[150000]] and by_id == [["surgery 37"]]
+
+
 @pytest.mark.server
 def test_second_instance_and_processes_reuse_the_server(
     tmp_path: Path, make_server: MakeServer
