@@ -433,7 +433,10 @@ class EmbeddedServer:
             while True:
                 building = 0
                 for name in client.execute_command("GRAPH.LIST") or []:
-                    reply = client.execute_command("GRAPH.RO_QUERY", name, statement)
+                    try:
+                        reply = client.execute_command("GRAPH.RO_QUERY", name, statement)
+                    except redis.ResponseError:  # deleted meanwhile: nothing to wait for
+                        continue
                     building += int(reply[1][0][0]) if len(reply) > 1 and reply[1] else 0
                 if not building:
                     return
