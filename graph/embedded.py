@@ -427,31 +427,29 @@ class EmbeddedServer:
         search without its best full-text hit). Past ``deadline`` the server is used as
         it is, with a warning."""
         statement = FalkorDialect().indexes_building()
-        client = self._client(5.0)
         pause = 0.01
         try:
-            while True:
-                building = 0
-                for name in client.execute_command("GRAPH.LIST") or []:
-                    try:
-                        reply = client.execute_command("GRAPH.RO_QUERY", name, statement)
-                    except redis.ResponseError:  # deleted meanwhile: nothing to wait for
-                        continue
-                    building += int(reply[1][0][0]) if len(reply) > 1 and reply[1] else 0
-                if not building:
-                    return
-                if time.monotonic() >= deadline:
-                    log.warning("the FalkorDB server in %s is still building %d indexes after "
-                                "%g s: searches may miss records until it is done",
-                                self.data_dir, building, self.start_timeout)
-                    return
-                time.sleep(pause)
-                pause = min(pause * 2, 0.2)
+            with self._client(5.0) as client:
+                while True:
+                    building = 0
+                    for name in client.execute_command("GRAPH.LIST") or []:
+                        try:
+                            reply = client.execute_command("GRAPH.RO_QUERY", name, statement)
+                        except redis.ResponseError:  # deleted meanwhile: nothing to wait for
+                            continue
+                        building += int(reply[1][0][0]) if len(reply) > 1 and reply[1] else 0
+                    if not building:
+                        return
+                    if time.monotonic() >= deadline:
+                        log.warning("the FalkorDB server in %s is still building %d indexes "
+                                    "after %g s: searches may miss records until it is done",
+                                    self.data_dir, building, self.start_timeout)
+                        return
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.2)
         except redis.RedisError as exc:
             log.warning("could not read the index states of the FalkorDB server in %s: %s",
                         self.data_dir, exc)
-        finally:
-            client.close()
 
     def _raise_fsync(self) -> None:
         live = self._live_fsync()
