@@ -177,6 +177,7 @@ class EmbeddedServer:
             log_from = self.log_path.stat().st_size if self.log_path.exists() else 0
             proc = self._spawn()
             self._wait_ready(proc.pid, proc, deadline, log_from)
+            self._compact()  # files a run left long to load: the next start is quick
             return proc.pid
 
     def set_files_aside(self) -> Path | None:
@@ -451,6 +452,16 @@ class EmbeddedServer:
             log.warning("could not read the index states of the FalkorDB server in %s: %s",
                         self.data_dir, exc)
 
+    def _compact(self) -> None:
+        try:
+            with self._client(5.0) as client:
+                if compact_files(client):
+                    log.info("the FalkorDB server in %s is rewriting its append-only file as "
+                             "a snapshot", self.data_dir)
+        except redis.RedisError as exc:  # only a slower next start
+            log.warning("could not have the FalkorDB server in %s rewrite its files: %s",
+                        self.data_dir, exc)
+
     def _raise_fsync(self) -> None:
         live = self._live_fsync()
         if live in FSYNC_POLICIES and FSYNC_POLICIES.index(self.fsync) < FSYNC_POLICIES.index(live):
@@ -589,6 +600,29 @@ class FolderPassword(CredentialProvider):
 
 
 # -- helpers ----------------------------------------------------------------
+
+
+#: A server's append-only file is rewritten as a snapshot once what it appended since its
+#: last one is larger than that and than this (:func:`compact_files`).
+COMPACT_MIN_BYTES = 4 << 20
+
+
+def compact_files(client: Any) -> bool:
+    """Have the server behind ``client`` (a ``redis.Redis``) rewrite its append-only file
+    as a snapshot (``BGREWRITEAOF``, in its background) once the statements appended since
+    the last one outgrow it and ``COMPACT_MIN_BYTES``; whether it was asked. A server that
+    starts loads a snapshot at once but replays appended statements, and replays them
+    before their indexes exist: the demo's 22 MB of statements took 50 s to load, its
+    snapshot 0.16 s. (Redis's own rule waits for 64 MB.)"""
+    info = client.info("persistence")
+    if not int(info.get("aof_enabled", 0)) or any(int(info.get(k, 0)) for k in (
+            "aof_rewrite_in_progress", "rdb_bgsave_in_progress", "aof_rewrite_scheduled")):
+        return False
+    base = int(info.get("aof_base_size", 0))
+    if int(info.get("aof_current_size", 0)) - base < max(base, COMPACT_MIN_BYTES):
+        return False
+    client.execute_command("BGREWRITEAOF")
+    return True
 
 
 def _start_timeout(value: float | None) -> float:

@@ -30,6 +30,7 @@ from triedbefore.graph.dialect import (
     VECTOR_WRITE_BATCH,
     FalkorDialect,
 )
+from triedbefore.graph.embedded import compact_files
 from triedbefore.graph.falkor_wire import (
     STAT_NAMES,
     NotPlain,
@@ -63,9 +64,6 @@ def _power_of_ten(n: int) -> bool:
     return n == 1
 
 
-#: An embedded server's append-only file is rewritten as a snapshot once what it appended
-#: since its last one is larger than that and than this (:meth:`FalkorStore.compact`).
-COMPACT_MIN_BYTES = 4 << 20
 #: Guards the making of a store's thread for its public copy's writes.
 _COPY_WRITER_LOCK = threading.Lock()
 
@@ -626,28 +624,12 @@ class FalkorStore(Store):
                     client.connection_pool.disconnect(inuse_connections=False)
 
     def compact(self) -> bool:
-        """For the embedded server (one this process may start): rewrite its append-only
-        file as a snapshot (``BGREWRITEAOF``, in the server's background) once the
-        statements appended since the last one outgrow it and ``COMPACT_MIN_BYTES``. A
-        server that starts loads a snapshot at once but replays appended statements, and
-        replays them before their indexes exist: the demo's 22 MB of statements took 50 s
-        to load, its snapshot well under a second. Asked at the end of an ingest run, when
-        no write of the run is left to make; Redis's own rule waits for 64 MB."""
+        """For the embedded server (one this process may start): :func:`compact_files`.
+        Asked at the end of an ingest run, when no write of the run is left to make."""
         if self._restart is None or self.public_only:
             return False  # a server run by someone else keeps its own rules
         try:
-            conn = self._db.connection
-            info = conn.info("persistence")
-            if not int(info.get("aof_enabled", 0)) or any(int(info.get(k, 0)) for k in (
-                    "aof_rewrite_in_progress", "rdb_bgsave_in_progress",
-                    "aof_rewrite_scheduled")):
-                return False
-            base = int(info.get("aof_base_size", 0))
-            appended = int(info.get("aof_current_size", 0)) - base
-            if appended < max(base, COMPACT_MIN_BYTES):
-                return False
-            conn.execute_command("BGREWRITEAOF")
-            return True
+            return compact_files(self._db.connection)
         except redis.RedisError as exc:  # only a slower next start: not the run's failure
             _log.warning("could not have %s rewrite its files: %s", self.uri.display, exc)
             return False

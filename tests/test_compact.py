@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from triedbefore.graph import falkor
+from triedbefore.graph import embedded
 from triedbefore.graph.embedded import EmbeddedServer
 from triedbefore.graph.engines import open_store
 from triedbefore.graph.falkor import FalkorStore
@@ -39,7 +39,7 @@ def _rewritten(server: EmbeddedServer, timeout: float = 30.0) -> dict[str, int]:
 
 def test_an_ingest_leaves_the_embedded_servers_files_quick_to_load(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(falkor, "COMPACT_MIN_BYTES", 1)  # the sample appends under 4 MB
+    monkeypatch.setattr(embedded, "COMPACT_MIN_BYTES", 1)  # the sample appends under 4 MB
     store = open_store(f"embedded:{tmp_path / 'db'}")
     server = EmbeddedServer(tmp_path / "db")
     try:
@@ -67,7 +67,7 @@ def test_an_ingest_leaves_the_embedded_servers_files_quick_to_load(
 def test_a_server_run_by_someone_else_keeps_its_own_rules(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Through a falkordb:// address the store does not rewrite the server's files."""
-    monkeypatch.setattr(falkor, "COMPACT_MIN_BYTES", 1)
+    monkeypatch.setattr(embedded, "COMPACT_MIN_BYTES", 1)
     server = EmbeddedServer(tmp_path / "db")
     server.ensure_running()
     uri = StoreURI("falkordb", f"falkordb+unix://{server.socket_path}?graph=g",
@@ -80,4 +80,35 @@ def test_a_server_run_by_someone_else_keeps_its_own_rules(
         assert _persistence(server)["aof_rewrites"] == before
     finally:
         store.close()
+        server.stop()
+
+
+def test_a_start_compacts_files_left_long_to_load(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store whose files were written without a compaction (an older version, or a run
+    killed before its end) is compacted once its server has started, so the start after
+    that is quick."""
+    monkeypatch.setattr(embedded, "COMPACT_MIN_BYTES", 1)
+    server = EmbeddedServer(tmp_path / "db")
+    server.ensure_running()
+    try:
+        with redis.Redis(unix_socket_path=str(server.socket_path)) as client:
+            for i in range(20):
+                client.execute_command("GRAPH.QUERY", "g", f"CREATE (:Site {{id: '{i}'}})")
+            assert client.info("persistence")["aof_rewrites"] == 0
+        assert server.stop()
+        server.ensure_running()  # replays the statements, then asks for the rewrite
+        info = _rewritten(server)
+        assert info["aof_rewrites"] == 1
+        assert server.stop()
+        log = tmp_path / "db" / "falkordb.log"
+        log_from = log.stat().st_size
+        server.ensure_running()
+        started = log.read_text()[log_from:]
+        assert "DB loaded from incr file" not in started
+        with redis.Redis(unix_socket_path=str(server.socket_path)) as client:
+            rows = client.execute_command("GRAPH.RO_QUERY", "g", "MATCH (s:Site) RETURN count(s)")
+        assert rows[1] == [[20]]
+        assert _persistence(server)["aof_rewrites"] == 0  # nothing appended: no rewrite
+    finally:
         server.stop()
