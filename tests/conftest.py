@@ -81,6 +81,22 @@ def _new_graph(server: EmbeddedServer, prefix: str) -> FalkorStore:
 
 
 @pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[tuple[EmbeddedServer, FalkorStore]]:
+    """A server of its own (for a test that changes its settings or its files), and a
+    store of graph ``g`` on it through its ``falkordb+unix://`` address."""
+    server = EmbeddedServer(tmp_path / "db")
+    server.ensure_running()
+    uri = StoreURI("falkordb", f"falkordb+unix://{server.socket_path}?graph=g",
+                   path=server.socket_path, graph="g")
+    store = FalkorStore(uri, socket_path=server.socket_path)
+    try:
+        yield server, store
+    finally:
+        store.close()
+        server.stop()
+
+
+@pytest.fixture
 def store(embedded_server: EmbeddedServer) -> Iterator[FalkorStore]:
     """An empty graph of its own on the session's server."""
     s = _new_graph(embedded_server, "t")

@@ -14,7 +14,6 @@ from triedbefore.graph import embedded
 from triedbefore.graph.embedded import EmbeddedServer
 from triedbefore.graph.engines import open_store
 from triedbefore.graph.falkor import FalkorStore
-from triedbefore.graph.store import StoreURI
 from triedbefore.ingest.pipeline import ingest
 
 SAMPLE = Path(__file__).resolve().parents[1] / "ingest" / "sample"
@@ -65,22 +64,15 @@ def test_an_ingest_leaves_the_embedded_servers_files_quick_to_load(
 
 
 def test_a_server_run_by_someone_else_keeps_its_own_rules(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        own_server: tuple[EmbeddedServer, FalkorStore],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """Through a falkordb:// address the store does not rewrite the server's files."""
     monkeypatch.setattr(embedded, "COMPACT_MIN_BYTES", 1)
-    server = EmbeddedServer(tmp_path / "db")
-    server.ensure_running()
-    uri = StoreURI("falkordb", f"falkordb+unix://{server.socket_path}?graph=g",
-                   path=server.socket_path, graph="g")
-    store = FalkorStore(uri, socket_path=server.socket_path)
-    try:
-        store.write("UNWIND range(1, 2000) AS i CREATE (:Site {id: toString(i)})")
-        before = _persistence(server)["aof_rewrites"]
-        assert store.compact() is False
-        assert _persistence(server)["aof_rewrites"] == before
-    finally:
-        store.close()
-        server.stop()
+    server, store = own_server
+    store.write("UNWIND range(1, 2000) AS i CREATE (:Site {id: toString(i)})")
+    before = _persistence(server)["aof_rewrites"]
+    assert store.compact() is False
+    assert _persistence(server)["aof_rewrites"] == before
 
 
 def test_a_start_compacts_files_left_long_to_load(

@@ -5,7 +5,6 @@ write refused for its memory is sent once more."""
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pytest
 import redis
@@ -13,7 +12,6 @@ import redis
 from triedbefore.graph import QueryError
 from triedbefore.graph.embedded import EmbeddedServer
 from triedbefore.graph.falkor import MEMORY_REFUSED, FalkorStore
-from triedbefore.graph.store import StoreURI
 
 WRITE = "UNWIND $rows AS r CREATE (:Site {id: r.id, share: 10 / r.parts})"
 COUNT = "MATCH (s:Site) WHERE s.id STARTS WITH 'copied-' RETURN count(s) AS n"
@@ -50,39 +48,33 @@ def test_a_copy_that_refuses_the_write_is_reported_out_of_step(store: FalkorStor
 
 
 def test_a_write_refused_for_its_memory_is_sent_once_more(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+        own_server: tuple[EmbeddedServer, FalkorStore],
+        caplog: pytest.LogCaptureFixture) -> None:
     """FalkorDB counts its vector index's work against the write that adds vectors (at
     1,000,000 initiatives some 250-vector writes were refused, and taken when sent
     again): a write refused for its memory is sent a second time, once; a read is not."""
-    server = EmbeddedServer(tmp_path / "db")
-    server.ensure_running()
-    uri = StoreURI("falkordb", f"falkordb+unix://{server.socket_path}?graph=g",
-                   path=server.socket_path, graph="g")
-    store = FalkorStore(uri, socket_path=server.socket_path)
-    try:
-        with redis.Redis(unix_socket_path=str(server.socket_path)) as client:
-            client.execute_command("GRAPH.CONFIG", "SET", "QUERY_MEM_CAPACITY", 1 << 20)
-        big = "UNWIND range(1, 300000) AS x CREATE (:Site {id: toString(x)})"
-        with caplog.at_level(logging.WARNING, logger="triedbefore.graph.falkor"):
+    server, store = own_server
+    with redis.Redis(unix_socket_path=str(server.socket_path)) as client:
+        client.execute_command("GRAPH.CONFIG", "SET", "QUERY_MEM_CAPACITY", 1 << 20)
+    big = "UNWIND range(1, 300000) AS x CREATE (:Site {id: toString(x)})"
+    with caplog.at_level(logging.WARNING, logger="triedbefore.graph.falkor"):
+        with pytest.raises(QueryError, match=MEMORY_REFUSED):
+            store.write(big)
+    again = [r for r in caplog.records if "sending it once more" in r.getMessage()]
+    assert len(again) == 1  # once, then the refusal is the caller's
+    assert store.read("MATCH (s:Site) RETURN count(s) AS n") == [{"n": 0}]  # undone
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="triedbefore.graph.falkor"):
+        with pytest.raises(QueryError, match=MEMORY_REFUSED):
+            store.read("UNWIND range(1, 300000) AS x RETURN collect(toString(x)) AS c")
+    assert not [r for r in caplog.records if "sending it once more" in r.getMessage()]
+    # many refusals are counted, not logged one by one (1,000,000 initiatives: 469)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="triedbefore.graph.falkor"):
+        for _ in range(10):
             with pytest.raises(QueryError, match=MEMORY_REFUSED):
                 store.write(big)
-        again = [r for r in caplog.records if "sending it once more" in r.getMessage()]
-        assert len(again) == 1  # once, then the refusal is the caller's
-        assert store.read("MATCH (s:Site) RETURN count(s) AS n") == [{"n": 0}]  # undone
-        caplog.clear()
-        with caplog.at_level(logging.WARNING, logger="triedbefore.graph.falkor"):
-            with pytest.raises(QueryError, match=MEMORY_REFUSED):
-                store.read("UNWIND range(1, 300000) AS x RETURN collect(toString(x)) AS c")
-        assert not [r for r in caplog.records if "sending it once more" in r.getMessage()]
-        # many refusals are counted, not logged one by one (1,000,000 initiatives: 469)
-        caplog.clear()
-        with caplog.at_level(logging.WARNING, logger="triedbefore.graph.falkor"):
-            for _ in range(10):
-                with pytest.raises(QueryError, match=MEMORY_REFUSED):
-                    store.write(big)
-        said = [r.getMessage() for r in caplog.records if "once more" in r.getMessage()]
-        assert len(said) == 1 and "(11 writes refused so far)" not in said[0]
-        assert "(10 writes refused so far)" in said[0]
-    finally:
-        store.close()
-        server.stop()
+    said = [r.getMessage() for r in caplog.records if "once more" in r.getMessage()]
+    assert len(said) == 1 and "(11 writes refused so far)" not in said[0]
+    assert "(10 writes refused so far)" in said[0]
+
