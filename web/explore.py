@@ -57,8 +57,8 @@ _COMPUTING: dict[tuple[Any, ...], threading.Lock] = {}
 #: Whole-graph answers (a fixed set, not one per page asked) that are kept on disk per
 #: graph version and shared by every process (``web/answers.py``); ``gap...`` names too.
 SHARED_ANSWERS = frozenset({
-    "evidence", "repeats", "verdicts", "zombie_rows", "sites_placed", "site_points",
-    "solution_first_days", "stats", "solutions", "home_evidence", "illustrative_records",
+    "evidence", "repeats", "verdicts", "verdict_strengths", "zombie_rows", "sites_placed",
+    "site_points", "solution_first_days", "stats", "solutions", "home_evidence", "illustrative_records",
     "warned", "gap_solutions", "gap_svg:intervention_type", "retries_named"})
 #: How many times this process computed each answer (not loaded, not from memory).
 COMPUTED: Counter[str] = Counter()
@@ -263,6 +263,7 @@ def warm() -> None:
     map, headline counts) ahead of the first visitor. Needs a request context."""
     zombie_rows()
     verdicts()
+    verdict_strengths()
     site_points()
     sites_placed()
     cached("stats", lambda: graph_stats(get_store()))
