@@ -58,8 +58,9 @@ _COMPUTING: dict[tuple[Any, ...], threading.Lock] = {}
 #: graph version and shared by every process (``web/answers.py``); ``gap...`` names too.
 SHARED_ANSWERS = frozenset({
     "evidence", "repeats", "verdicts", "verdict_strengths", "zombie_rows", "sites_placed",
-    "site_points", "solution_first_days", "stats", "solutions", "home_evidence", "illustrative_records",
-    "warned", "gap_solutions", "gap_svg:intervention_type", "retries_named"})
+    "site_points", "solution_first_days", "stats", "solutions", "home_evidence",
+    "illustrative_records", "warned", "gap_solutions", "gap_svg:intervention_type",
+    "retries_named"})
 #: How many times this process computed each answer (not loaded, not from memory).
 COMPUTED: Counter[str] = Counter()
 
