@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -41,15 +42,22 @@ def test_serve_answers_then_stops_on_sigterm(store: FalkorStore, store_uri: str,
             assert res.json()["verdict"]["verdict"] == "does_not_work"
         assert requests.get(base + "/solutions/NOPE.json", timeout=30).status_code == 404
         # with several workers, the command's process is gunicorn's master over them
-        assert len(children(proc.pid)) == (workers if workers > 1 else 0)
+        wanted = workers if workers > 1 else 0
+        deadline = time.monotonic() + 10
+        while len(children(proc.pid)) != wanted and time.monotonic() < deadline:
+            time.sleep(0.1)
+        seen = len(children(proc.pid))
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(timeout=30)
+            _, log = proc.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
             raise
     assert proc.returncode is not None
+    # every worker booted once: none died and was started again (its error would be here)
+    assert seen == wanted, log
+    assert log.count("Booting worker") == (workers if workers > 1 else 0), log
 
 
 def test_serve_with_an_unreachable_store_is_one_line(tmp_path: Path) -> None:
