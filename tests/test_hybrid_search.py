@@ -319,6 +319,12 @@ def test_search_shows_the_strength_of_a_verdict_and_what_an_evaluation_found(
             "evaluation"]["finding"]
     html = client.get("/search?q=telehealth+copd").get_data(as_text=True)
     assert "SMS level" in html and "found " in html
+    # the solutions list says the same
+    listed = {r["id"]: r for r in client.get("/solutions.json?size=500").get_json()[
+        "solutions"]["items"]}
+    for r in solutions:
+        assert listed[r["id"]]["verdict_strength"] == r["verdict_strength"]
+    assert "SMS level" in client.get("/solutions").get_data(as_text=True)
 
 
 def test_the_search_download_holds_every_result_not_the_page(client: FlaskClient) -> None:

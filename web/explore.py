@@ -335,8 +335,11 @@ def home_evidence() -> list[dict[str, Any]]:
 
 def _solutions_rows() -> list[dict[str, Any]]:
     rows = get_store().read(queries.SOLUTIONS_LIST, {"counted": COUNTED_LINKS})
+    strengths = verdict_strengths()
     for row in rows:
         row["verdict"] = verdict_today(row["id"])
+        if row["id"] in strengths:  # the SMS level behind it, as the solution's page says
+            row["verdict_strength"] = strengths[row["id"]]
     return rows
 
 

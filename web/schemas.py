@@ -461,6 +461,8 @@ class SolutionListItem(Record):
     technology: bool | None = absent()
     initiatives: Count
     verdict: Verdict
+    verdict_strength: int | None = absent()
+    """A solution with evaluations: the SMS level behind its verdict (0: none)."""
 
 
 class SolutionsPage(PageData):
