@@ -58,6 +58,8 @@ _ALREADY = ("already indexed", "already exists", "constraint already")
 _SCHEMA_RETRIES = 10  # about 2 s of waiting in all
 #: FalkorDB's refusal of a statement over ``QUERY_MEM_CAPACITY``.
 MEMORY_REFUSED = "mem consumption exceeded capacity"
+
+
 def _power_of_ten(n: int) -> bool:
     while n >= 10 and n % 10 == 0:
         n //= 10

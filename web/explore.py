@@ -57,10 +57,10 @@ _COMPUTING: dict[tuple[Any, ...], threading.Lock] = {}
 #: Whole-graph answers (a fixed set, not one per page asked) that are kept on disk per
 #: graph version and shared by every process (``web/answers.py``); ``gap...`` names too.
 SHARED_ANSWERS = frozenset({
-    "evidence", "repeats", "verdicts", "verdict_strengths", "zombie_rows", "sites_placed",
-    "site_points", "solution_first_days", "stats", "solutions", "home_evidence",
-    "illustrative_records", "warned", "gap_solutions", "gap_svg:intervention_type",
-    "retries_named"})
+    "evidence", "repeats", "verdict_results", "verdicts", "verdict_strengths", "zombie_rows",
+    "sites_placed", "site_points", "solution_first_days", "stats", "solutions",
+    "home_evidence", "illustrative_records", "warned", "gap_solutions",
+    "gap_svg:intervention_type", "retries_named"})
 #: How many times this process computed each answer (not loaded, not from memory).
 COMPUTED: Counter[str] = Counter()
 
@@ -163,13 +163,22 @@ def site_points() -> dict[str, dict[str, Any]]:
     return cached("site_points", compute)
 
 
+def verdict_results() -> dict[str, tuple[str, int]]:
+    """Today's verdict of every solution with evaluations and the SMS level behind it,
+    each judged once (``verdicts``, ``verdict_strengths`` read them)."""
+    def compute() -> dict[str, tuple[str, int]]:
+        out: dict[str, tuple[str, int]] = {}
+        for sid, ev in evidence_index().by_solution.items():
+            judged = verdict_of(ev)
+            out[sid] = (judged.verdict, judged.strength)
+        return out
+
+    return cached("verdict_results", compute)
+
+
 def verdicts() -> dict[str, str]:
     """Today's verdict of every solution with evaluations (the rest are unevaluated)."""
-    def compute() -> dict[str, str]:
-        index = evidence_index()
-        return {sid: verdict_of(ev).verdict for sid, ev in index.by_solution.items()}
-
-    return cached("verdicts", compute)
+    return cached("verdicts", lambda: {sid: v for sid, (v, _) in verdict_results().items()})
 
 
 def verdict_today(solution_id: str) -> str:
@@ -178,11 +187,8 @@ def verdict_today(solution_id: str) -> str:
 
 def verdict_strengths() -> dict[str, int]:
     """The SMS level behind today's verdict of every solution with evaluations."""
-    def compute() -> dict[str, int]:
-        index = evidence_index()
-        return {sid: verdict_of(ev).strength for sid, ev in index.by_solution.items()}
-
-    return cached("verdict_strengths", compute)
+    return cached("verdict_strengths",
+                  lambda: {sid: level for sid, (_, level) in verdict_results().items()})
 
 
 def zombie_rows(as_of: str | None = None) -> dict[str, Any]:
@@ -809,6 +815,8 @@ FACETS = ("verdict", "intervention_type", "technology", "region", "icb", "site_k
 
 #: The most hits a search page ranks (best first); the answer says when more are listed.
 SEARCH_SHOWN_MAX = 60
+
+
 def search_data() -> dict[str, Any]:
     q = (request.args.get("q") or "").strip()
     if len(q) > schemas.SEARCH_Q_MAX:
@@ -851,8 +859,10 @@ def _facet_counts(results: list[dict[str, Any]],
 
 
 def _search_results(q: str, everything: bool = False) -> dict[str, Any]:
-    """Ranked hits with the facet values of each, and the counts per facet value (of the
-    hits listed: above the relevance floor, or all of them with ``everything``)."""
+    """Ranked hits (those listed: above the relevance floor, or all of them with
+    ``everything``) with the facet values of each and what a reader needs beside its
+    name: a solution's verdict strength, an evaluation's finding, whether an initiative
+    repeated a failure. The page counts the facets of the hits it shows."""
     store = get_store()
     report = hybrid.search(store, q, SEARCH_SHOWN_MAX, everything=everything)
     hits = report["hits"]
