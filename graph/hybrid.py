@@ -10,7 +10,8 @@ Two rankings are made for each kind of record (solution, initiative, evaluation,
 
 They are fused by **weighted reciprocal rank fusion**: a record's score is the sum over
 the rankings it is in of ``weight / (RRF_K + rank)`` (rank 1 first; ``WORDS_WEIGHT`` 1,
-times 1 + the matcher's confidence for a solution; ``MEANING_WEIGHT`` 1.5), divided by
+times 1 + the matcher's confidence for a solution, or for another record the share of the
+query's neighbouring words its name holds together; ``MEANING_WEIGHT`` 1.5), divided by
 the best possible sum (first in both; capped at 1) so that it lies in [0, 1], times the
 weight of its kind (``KIND_WEIGHTS``: a solution that matches well
 comes first). ``RRF_K`` = 2, not the 60 of Cormack, Clarke and Büttcher (2009): their
@@ -28,6 +29,14 @@ the best hit (:func:`floors`), except that a record at ``MEANING_SURE`` or neare
 always listed. A query no record holds a word of lists only what is that near. The rest
 are counted and listed only on request.
 
+Within the words ranking of initiatives, evaluations, sites and lessons, a record holding
+the query's words **next to each other** comes before one holding them apart
+(:func:`adjacent_share`), above all in its name or title: "virtual ward" ranks "Virtual
+ward pilot in a Sheffield general practice" above "Virtual reality headsets for children
+on the ward" (whose description says it is no virtual ward). The full-text index's order
+breaks ties. Solutions keep the matcher's ranking, which reads names and
+aliases as phrases already.
+
 Each hit says **why it matched**: the query's words it holds (as written, or the word
 the query's spelling stood for) and, when its meaning is close, "similar meaning".
 """
@@ -36,6 +45,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -118,11 +128,19 @@ class Hit:
     id: str
     name: str | None = None
     words_score: float = 0.0  # 0 to 1
-    confidence: float = 0.0  # the matcher's, for a solution
+    #: The matcher's, for a solution; for another record, the share of the query's
+    #: neighbouring words its name holds together (``named_adjacent``).
+    confidence: float = 0.0
     words_rank: int | None = None
     meaning: float | None = None  # cosine
     meaning_rank: int | None = None
     matched: list[str] = field(default_factory=list)
+    #: The share of the query's pairs of neighbouring content words its text holds next to
+    #: each other (:func:`adjacent_share`), a pair in its name counting twice one held only
+    #: in its description (0 to 1).
+    adjacent: float = 0.0
+    #: … the same share in its name or title alone.
+    named_adjacent: float = 0.0
     score: float = 0.0
     #: The floors this hit is held to (:func:`floors`; the absolute ones until set).
     words_floor: float = WORDS_FLOOR
@@ -232,6 +250,12 @@ def search(store: Store, text: str, limit: int = 10, *,
             h = hit(label, nid)
             h.meaning, h.meaning_rank = cosine, rank
     _words_matched(store, query, list(hits.values()), names)
+    for label in KIND_WEIGHTS:
+        if label is not Label.SOLUTION:
+            group = [h for h in hits.values() if h.kind is label and h.words_rank is not None]
+            _phrases_first(group)
+            for h in group:  # named by the query as a phrase: as sure as the matcher's
+                h.confidence = h.named_adjacent
     best_words = max((h.words_score for h in hits.values()), default=0.0)
     # No record holds any of the query's words, even misspelt: the query is nothing the
     # graph speaks of (letters at random, another language). Nearness of meaning alone
@@ -258,6 +282,37 @@ def search(store: Store, text: str, limit: int = 10, *,
             "message": NOTHING_CLOSE if ranked and not listed else None, "query": query}
 
 
+def _phrases_first(group: list[Hit]) -> None:
+    """The words ranking of one kind, records holding the query's words next to each
+    other first, the full-text index's order among equals."""
+    for rank, h in enumerate(sorted(group, key=lambda h: (-h.adjacent, h.words_rank or 0)),
+                             start=1):
+        h.words_rank = rank
+
+
+def adjacent_share(content: list[str], fields: list[list[str]],
+                   forms: dict[str, set[str]]) -> float:
+    """The share of the query's pairs of neighbouring content words (``content``, in the
+    query's order) that some field of a record holds next to each other, in either
+    order. ``fields``: each field's words, stopwords left out (so "hospital at home"
+    holds the pair hospital, home); ``forms``: the words of a record that stand for each
+    query word (itself, its stem's other forms, the record's spelling of a typo)."""
+    pairs = len(content) - 1
+    if pairs < 1:
+        return 0.0
+    stands_for: dict[str, set[int]] = {}
+    for i, word in enumerate(content):
+        for form in forms.get(word, ()):
+            stands_for.setdefault(form, set()).add(i)
+    found: set[int] = set()
+    for words in fields:
+        places = [stands_for.get(w, set()) for w in words]
+        for here, after in pairwise(places):
+            found.update(i for i in here if i + 1 in after)
+            found.update(i for i in after if i + 1 in here)
+    return len(found) / pairs
+
+
 def _words_matched(store: Store, query: str, hits: list[Hit],
                    names: dict[str, str]) -> None:
     """Fill each hit's name, the query's content words its text holds (or a word of its
@@ -270,18 +325,22 @@ def _words_matched(store: Store, query: str, hits: list[Hit],
     for h in hits:
         by_kind.setdefault(h.kind, []).append(h)
         hits_by_key[(h.kind, h.id)] = h
-    owned: dict[tuple[Label, str], tuple[dict[str, Any], set[str]]] = {}
+    # Each record's words, field by field: its names (name or title, aliases), and the rest.
+    owned: dict[tuple[Label, str],
+                tuple[dict[str, Any], list[list[str]], list[list[str]]]] = {}
     for kind, group in by_kind.items():
         texts = {str(r["id"]): r for r in store.read(queries.vector_texts(kind),
                                                      {"ids": [h.id for h in group]})}
         for h in group:
             row = texts.get(h.id, {})
-            owned[(kind, h.id)] = (row, set(query_words(" ".join(str(p) for p in (
-                row.get("name"), row.get("title"), row.get("description"), row.get("text"),
-                *(row.get("aliases") or ()), *(row.get("tags") or ())) if p))))
+            named = [query_words(str(p)) for p in (
+                row.get("name"), row.get("title"), *(row.get("aliases") or ())) if p]
+            owned[(kind, h.id)] = (row, named, [query_words(str(p)) for p in (
+                row.get("description"), row.get("text"), *(row.get("tags") or ())) if p])
     # Each query word's forms in the hits' texts, found once for all hits: itself, a word
     # of the same stem, or one within the fuzzy rule's edits (the record's spelling).
-    every = set().union(*(own for _, own in owned.values())) if owned else set()
+    every = {w for _, named, rest in owned.values() for words in (*named, *rest)
+             for w in words}
     stems = {w: stem(w) for w in every}  # once per word, not once per query word
     masks: dict[str, int] | None = None
     forms: dict[str, list[tuple[int, str]]] = {}
@@ -298,7 +357,9 @@ def _words_matched(store: Store, query: str, hits: list[Hit],
                       and few_new_letters(mine, m, edits) and stems[w] != root
                       and (d := edit_distance(word, w, edits)) <= edits]
         forms[word] = sorted(found)
-    for (kind, hid), (row, own) in owned.items():
+    form_sets = {word: {w for _, w in found} for word, found in forms.items()}
+    for (kind, hid), (row, named, rest) in owned.items():
+        own = {w for words in (*named, *rest) for w in words}
         h = hits_by_key[(kind, hid)]
         if h.name is None:
             h.name = names.get(hid) if kind is Label.SOLUTION else \
@@ -307,6 +368,15 @@ def _words_matched(store: Store, query: str, hits: list[Hit],
                      if any(w in own for _, w in forms[word])]
         share = len(h.matched) / len(content) if content else 0.0
         h.words_score = max(h.words_score, share)
+        if len(h.matched) > 1:
+            # A pair held next to each other in the record's name counts fully, one held
+            # only in its description half: the name is what the record is.
+            names_only, every_field = (
+                adjacent_share(content, [[w for w in words if w not in STOPWORDS]
+                                         for words in fields], form_sets)
+                for fields in (named, [*named, *rest]))
+            h.adjacent = (names_only + every_field) / 2
+            h.named_adjacent = names_only
 
 
 def letters(word: str) -> int:

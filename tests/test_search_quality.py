@@ -119,6 +119,40 @@ def test_a_record_holding_every_word_of_the_query_is_listed_whatever_ranked_it(
             assert h["listed"], h
 
 
+# --- words next to each other -----------------------------------------------------------------
+
+_FORMS = {"virtual": {"virtual"}, "ward": {"ward", "wards"}, "hospital": {"hospital"},
+          "home": {"home", "homes"}, "frail": {"frail"}}
+
+
+@pytest.mark.parametrize(("content", "fields", "share"), [
+    (["virtual", "ward"], [["virtual", "ward", "pilot"]], 1.0),
+    (["virtual", "ward"], [["virtual", "reality", "headsets", "children", "ward"]], 0.0),
+    (["virtual", "ward"], [["wards", "virtual"]], 1.0),            # either order, any form
+    (["virtual", "ward"], [["virtual"], ["ward"]], 0.0),           # not across two fields
+    (["hospital", "home", "frail"], [["hospital", "home", "older", "frail"]], 0.5),
+    (["hospital", "home", "frail"], [["frail", "home", "hospital"]], 1.0),  # reversed
+    (["hospital"], [["hospital", "home"]], 0.0),                   # one word: no pair
+    (["virtual", "ward"], [], 0.0),
+])
+def test_the_share_of_neighbouring_query_words_a_record_holds_together(
+        content: list[str], fields: list[list[str]], share: float) -> None:
+    assert hybrid.adjacent_share(content, fields, _FORMS) == pytest.approx(share)
+
+
+@needs_model
+def test_records_named_with_the_query_as_a_phrase_rank_above_its_words_apart(
+        read_demo: FalkorStore) -> None:
+    """"virtual ward": the real virtual ward initiatives, named so, come before the
+    illustrative "Virtual reality headsets for children on the ward", which holds both
+    words apart in its title (and says in its description that it is no virtual ward)."""
+    found = hybrid.search(read_demo, "virtual ward", 0, everything=True)
+    initiatives = [h["id"] for h in found["hits"] if h["kind"] == "initiative"]
+    assert "INI-0066" in initiatives
+    for real in ("LP-I04", "IC-I08"):  # Sheffield's pilot; NHS England South East's
+        assert initiatives.index(real) < initiatives.index("INI-0066"), initiatives
+
+
 # --- a solution's meaning -------------------------------------------------------------------
 
 
