@@ -651,9 +651,12 @@ SOLUTION_FACETS = (
     "s.technology AS technology, s.description AS description"
 )
 
-#: What search shows of each evaluation it lists besides its title: its finding.
+#: What search shows of each evaluation it lists besides its title: its finding; and the
+#: initiatives it evaluated, whose places and solutions are its facets.
 EVALUATION_FINDINGS = (
-    "UNWIND $ids AS id MATCH (e:Evaluation {id: id}) RETURN e.id AS id, e.finding AS finding"
+    "UNWIND $ids AS id MATCH (e:Evaluation {id: id}) "
+    "RETURN e.id AS id, e.finding AS finding, "
+    "[(e)-[:EVALUATED]->(i:Initiative) | i.id] AS initiatives"
 )
 
 INITIATIVE_FACETS = (

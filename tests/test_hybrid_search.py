@@ -277,6 +277,35 @@ def test_search_facets_count_within_the_chosen_filters(client: FlaskClient) -> N
         assert "Weaker matches are not shown." in html
 
 
+def test_a_verdict_chosen_keeps_the_attempts_and_evaluations_of_the_solutions_judged_so(
+        demo_client: FlaskClient) -> None:
+    """Choosing "does not work" keeps the solutions judged so and, with them, the attempts
+    at them and the evaluations of those attempts, not the solutions alone; an
+    initiative of another solution goes."""
+    q = {"q": "telehealth copd", "size": 500}
+    every = demo_client.get("/search.json", query_string=q).get_json()["results"]["items"]
+    judged = {r["id"] for r in every if r["kind"] == "solution"
+              and r["facets"]["verdict"] == ["does_not_work"]}
+    assert judged
+    chosen = demo_client.get("/search.json", query_string={
+        **q, "verdict": "does_not_work"}).get_json()["results"]["items"]
+    kinds = {r["kind"] for r in chosen}
+    assert {"solution", "initiative", "evaluation"} <= kinds, kinds
+    assert {r["id"] for r in chosen if r["kind"] == "solution"} == judged
+    for r in chosen:
+        if r["kind"] == "initiative":  # it implements one of them
+            page = demo_client.get(f"/initiatives/{r['id']}.json").get_json()
+            assert {s["id"] for s in page["solutions"]} & judged, (r["id"], page["solutions"])
+    others = [r for r in every if r["kind"] == "initiative"
+              and "does_not_work" not in r["facets"].get("verdict", [])]
+    assert others and not {r["id"] for r in others} & {r["id"] for r in chosen}
+    html = demo_client.get("/search", query_string={**q, "verdict": "does_not_work"}
+                           ).get_data(as_text=True)
+    # a badge gives a solution's verdict, never an initiative's
+    assert html.count('class="badge verdict-') == sum(
+        1 for r in chosen[:20] if r["kind"] == "solution")
+
+
 @needs_model
 def test_search_page_says_when_nothing_is_close(client: FlaskClient) -> None:
     data = client.get("/search.json?q=xqzvbn").get_json()

@@ -868,25 +868,62 @@ def _search_results(q: str, everything: bool = False) -> dict[str, Any]:
     hits = report["hits"]
     sol_ids = [h["id"] for h in hits if h["kind"] == "solution"]
     ini_ids = [h["id"] for h in hits if h["kind"] == "initiative"]
-    solutions = {r["id"]: r for r in store.read(queries.SOLUTION_FACETS, {"ids": sol_ids})}
+    eval_ids = [h["id"] for h in hits if h["kind"] == "evaluation"]
+    evaluations = {str(r["id"]): r for r in store.read(
+        queries.EVALUATION_FINDINGS, {"ids": eval_ids})} if eval_ids else {}
+    of_lesson = {str(r["id"]): r for r in store.read(queries.LESSON_INITIATIVES, {
+        "ids": [h["id"] for h in hits if h["kind"] == "lesson"]})}
+    # An evaluation or a lesson has the facets of the initiatives it is about, and an
+    # initiative those of its solutions too: a verdict chosen keeps the attempts at the
+    # solutions judged so, and what was found and learned there.
+    about = list(dict.fromkeys([*ini_ids, *(str(r["initiative_id"]) for r in of_lesson.values()),
+                                *(str(i) for r in evaluations.values()
+                                  for i in r["initiatives"] or [])]))
     initiatives = {r["id"]: r for r in store.read(queries.INITIATIVE_FACETS,
-                                                  {"ids": ini_ids, "counted": COUNTED_LINKS})}
+                                                  {"ids": about, "counted": COUNTED_LINKS})}
     icbs: dict[str, set[str]] = {}
-    for row in store.read(queries.INITIATIVE_ICBS, {"ids": ini_ids}):
+    for row in store.read(queries.INITIATIVE_ICBS, {"ids": about}):
         names = icbs.setdefault(str(row["id"]), set())
         names.update(n for n in row["icbs"] or [] if n)
         if row["kind"] in ("icb", "local_health_board") and row["name"]:
             names.add(str(row["name"]))
-    of_lesson = {str(r["id"]): r for r in store.read(queries.LESSON_INITIATIVES, {
-        "ids": [h["id"] for h in hits if h["kind"] == "lesson"]})}
+    tried = list(dict.fromkeys([*sol_ids, *(str(sid) for i in initiatives.values()
+                                            for sid in i["solutions"] or [])]))
+    solutions = {r["id"]: r for r in store.read(queries.SOLUTION_FACETS, {"ids": tried})}
+
+    def solution_values(sid: str) -> dict[str, list[str]]:
+        s = solutions.get(sid)
+        if s is None:
+            return {}
+        return {"verdict": [verdict_today(sid)],
+                "intervention_type": [s["intervention_type"]] if s["intervention_type"]
+                else [],
+                "technology": [] if s["technology"] is None
+                else ["true" if s["technology"] else "false"]}
+
+    def initiative_values(iids: Iterable[str]) -> dict[str, list[str]]:
+        values: dict[str, set[str]] = {}
+        for iid in iids:
+            i = initiatives.get(iid)
+            if i is None:
+                continue
+            own = [{"region": {r for r in i["regions"] or [] if r},
+                    "icb": icbs.get(iid, set()),
+                    "site_kind": {k for k in i["kinds"] or [] if k},
+                    "year": {str(i["start_date"])[:4]} if i["start_date"] else set()},
+                   *({f: set(v) for f, v in solution_values(str(sid)).items()}
+                     for sid in i["solutions"] or [])]
+            for part in own:
+                for f, vals in part.items():
+                    values.setdefault(f, set()).update(vals)
+        return {f: sorted(vals) for f, vals in values.items() if vals}
+
     marks: dict[str, dict[str, dict[str, Any]]] = {
         kind.value.lower(): record_names(kind, (h["id"] for h in hits
                                                 if h["kind"] == kind.value.lower()))
         for kind in (Label.SOLUTION, Label.INITIATIVE, Label.EVALUATION, Label.SITE,
                      Label.LESSON)}
-    eval_ids = [h["id"] for h in hits if h["kind"] == "evaluation"]
-    findings = {str(r["id"]): r["finding"] for r in store.read(
-        queries.EVALUATION_FINDINGS, {"ids": eval_ids})} if eval_ids else {}
+    findings = {eid: r["finding"] for eid, r in evaluations.items()}
     strengths = verdict_strengths() if sol_ids else {}
     repeated = zombie_rows() if ini_ids else {"zombies": [], "retries": []}
     zombies = {z["initiative_id"] for z in repeated["zombies"]}
@@ -901,19 +938,15 @@ def _search_results(q: str, everything: bool = False) -> dict[str, Any]:
             hit = {**hit, "finding": findings.get(hit["id"])}
         elif hit["kind"] == "solution" and hit["id"] in strengths:
             hit = {**hit, "verdict_strength": strengths[hit["id"]]}
-        if hit["kind"] == "solution" and hit["id"] in solutions:
-            s = solutions[hit["id"]]
-            values = {"verdict": [verdict_today(hit["id"])],
-                      "intervention_type": [s["intervention_type"]] if s["intervention_type"]
-                      else [],
-                      "technology": [] if s["technology"] is None
-                      else ["true" if s["technology"] else "false"]}
-        elif hit["kind"] == "initiative" and hit["id"] in initiatives:
-            i = initiatives[hit["id"]]
-            values = {"region": sorted({r for r in i["regions"] or [] if r}),
-                      "icb": sorted(icbs.get(hit["id"], set())),
-                      "site_kind": sorted({k for k in i["kinds"] or [] if k}),
-                      "year": [str(i["start_date"])[:4]] if i["start_date"] else []}
+        if hit["kind"] == "solution":
+            values = solution_values(hit["id"])
+        elif hit["kind"] == "initiative":
+            values = initiative_values([hit["id"]])
+        elif hit["kind"] == "evaluation" and hit["id"] in evaluations:
+            values = initiative_values(
+                str(i) for i in evaluations[hit["id"]]["initiatives"] or [])
+        elif hit["kind"] == "lesson" and hit["id"] in of_lesson:
+            values = initiative_values([str(of_lesson[hit["id"]]["initiative_id"])])
         if hit["kind"] == "lesson":  # a lesson is read on its initiative's page
             if hit["id"] not in of_lesson:
                 continue

@@ -917,6 +917,10 @@ class SearchHit(Envelope):
     listed: bool
     """Whether the hit is above the relevance floor (false only with `all=1`)."""
     facets: dict[SearchFacet, list[str]]
+    """The hit's facet values. A solution has its own (verdict, intervention type,
+    technology); an initiative those of its places (region, ICB, kind of site, year
+    started) and of the solutions it implements; an evaluation and a lesson those of the
+    initiatives they are about."""
     illustrative: bool
     """Whether the record is illustrative (invented, no real project or organisation)."""
     initiative_id: Id | None = absent()
