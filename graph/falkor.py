@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import logging
 import secrets
 import threading
@@ -173,8 +174,9 @@ class FalkorStore(Store):
         self.dialect = FalkorDialect()
         self._public: FalkorStore | None = None
         self._copy_pool: ThreadPoolExecutor | None = None
-        #: Writes refused for their memory and sent again (logged at 1, 10, 100…).
-        self._memory_refusals = 0
+        #: Counts the writes refused for their memory and sent again (logged at 1, 10,
+        #: 100…); ``next`` on it is one step, whichever threads write.
+        self._memory_refusals = itertools.count(1)
         self._restart: Callable[[], object] | None = (
             restart if _public_of is None else _public_of._restart)
         self._db: FalkorDB
@@ -264,11 +266,11 @@ class FalkorStore(Store):
             if read_only and "empty key" in message:
                 return None  # the graph has no data yet
             if not read_only and not again and MEMORY_REFUSED in message:
-                self._memory_refusals += 1
-                if _power_of_ten(self._memory_refusals):  # 1, 10, 100…: a count, not a flood
+                refused = next(self._memory_refusals)
+                if _power_of_ten(refused):  # 1, 10, 100…: a count, not a flood
                     _log.warning("a write to %s was refused for its memory (%s); sending it "
                                  "once more (%d writes refused so far)", self.uri.display,
-                                 message, self._memory_refusals)
+                                 message, refused)
                 return self._run(query, params, read_only=False, timeout_ms=timeout_ms,
                                  text=text, again=True)
             raise QueryError(message) from None

@@ -41,6 +41,7 @@ def test_serve_answers_then_stops_on_sigterm(store: FalkorStore, store_uri: str,
             assert res.status_code == 200
             assert res.json()["verdict"]["verdict"] == "does_not_work"
         assert requests.get(base + "/solutions/NOPE.json", timeout=30).status_code == 404
+        _long_proposals_and_addresses(base)
         # with several workers, the command's process is gunicorn's master over them
         wanted = workers if workers > 1 else 0
         deadline = time.monotonic() + 10
@@ -58,6 +59,28 @@ def test_serve_answers_then_stops_on_sigterm(store: FalkorStore, store_uri: str,
     # every worker booted once: none died and was started again (its error would be here)
     assert seen == wanted, log
     assert log.count("Booting worker") == (workers if workers > 1 else 0), log
+
+
+def _long_proposals_and_addresses(base: str) -> None:
+    """A proposal longer than gunicorn's 8,190-character request line is checked by POST,
+    as the page's form sends it; an address too long for the server in front of the app
+    is refused in the JSON envelope, whichever server it is."""
+    session = requests.Session()
+    form = session.get(base + "/check", timeout=60).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token, form[:500]
+    proposal = "Telehealth monitoring for COPD patients at home, read by nurses daily. " * 125
+    assert 8190 < len(proposal) <= 10_000
+    res = session.post(base + "/check.json", data={"q": proposal}, timeout=120,
+                       headers={"X-CSRF-Token": token.group(1)})
+    assert res.status_code == 200, res.text[:300]
+    assert res.json()["report"]["matches"][0]["solution_id"] == "SOL-TELE"
+    page = session.post(base + "/check", data={"q": proposal, "csrf_token": token.group(1)},
+                        timeout=120)
+    assert page.status_code == 200 and "Telehealth monitoring for COPD" in page.text
+    res = requests.get(base + "/solutions.json?q=" + "x" * 70_000, timeout=60)
+    assert res.status_code == 414 and res.headers["Content-Type"] == "application/json"
+    assert res.json()["status"] == 414 and not res.json()["ok"], res.text
 
 
 def test_serve_with_an_unreachable_store_is_one_line(tmp_path: Path) -> None:

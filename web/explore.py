@@ -1040,8 +1040,10 @@ register_page(bp, "/deviance", "deviance", "deviance.html", deviance_data,
               table=("changes", "deviants"),
               title="Positive deviance", decorate=_deviance_html,
               response=schemas.DeviancePage)
+# POST as well as GET: a long proposal does not fit in an address behind gunicorn (8,190
+# characters for the whole request line).
 register_page(bp, "/check", "check", "check.html", check_data, title="Proposal check",
-              response=schemas.CheckPage)
+              methods=("GET", "POST"), response=schemas.CheckPage)
 register_page(bp, "/solutions/<solution_id>/design", "design", "design.html", design_data,
               title="Design and adaptations", response=schemas.DesignPage)
 register_page(bp, "/method", "method", "method.html", method_data, title="Method",

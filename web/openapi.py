@@ -284,15 +284,27 @@ PAGE_DOCS: dict[str, tuple[tuple[str, ...], tuple[int, ...], bool]] = {
 }
 
 
-def page_operation(entry: dict[str, Any], csv: bool) -> dict[str, Any] | None:
-    """The ``.json`` twin of a registered page, or (``csv``) its download; None when the
-    page has no response model or no entry in :data:`PAGE_DOCS`."""
+#: The form body of each page that also takes POST (its fields are its GET parameters).
+PAGE_FORMS: dict[str, type[s.Form]] = {"explore.check": s.CheckForm}
+
+
+def page_operation(entry: dict[str, Any], csv: bool,
+                   method: str = "GET") -> dict[str, Any] | None:
+    """The ``.json`` twin of a registered page, or (``csv``) its download, by ``method``;
+    None when the page has no response model or no entry in :data:`PAGE_DOCS`."""
     model, docs = entry.get("response"), PAGE_DOCS.get(entry["endpoint"])
     if model is None or docs is None:
         return None
     parameters, errors, more = docs
     name, tables = entry["endpoint"].split(".")[-1], entry["tables"]
     security = SIGNED_IN_SEES_MORE if more else None
+    if method == "POST" and not csv:
+        return operation(name + "_post", entry["title"] + " (form body)", model,
+                         description=described(model) + " The same as GET, its parameters "
+                         "sent as a form body (for a text too long for an address); the "
+                         "POST needs the session's CSRF token, or an API token.",
+                         parameters=("csrf_header",), errors=(*errors, 400),
+                         form=PAGE_FORMS[entry["endpoint"]], security=security)
     if not csv:
         return operation(name, entry["title"], model, parameters=parameters, errors=errors,
                          security=security)
@@ -597,7 +609,7 @@ def build(app: Flask) -> dict[str, Any]:
             if op is not None:
                 declared.add((rule.endpoint, method))
             elif rule.rule in by_url:
-                op = page_operation(*by_url[rule.rule])
+                op = page_operation(*by_url[rule.rule], method)
             elif not rule.rule.endswith((".json", ".csv")):
                 continue
             if op is None:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request
+from werkzeug.datastructures import ImmutableMultiDict
 
 from triedbefore.graph import BadArgument, NotFound
 from triedbefore.ontology.cells import neutralise
@@ -125,12 +126,24 @@ def _illustrative_cell(row: dict[str, Any]) -> str:
 
 
 def _build(build: Build, kwargs: dict[str, Any]) -> dict[str, Any]:
+    if request.method == "POST":
+        _form_as_args()
     try:
         return build(**kwargs)
     except NotFound as exc:
         abort(404, str(exc))
     except BadArgument as exc:
         abort(400, str(exc))
+
+
+def _form_as_args() -> None:
+    """A page that takes POST (a proposal's text is too long for an address behind some
+    servers) reads its form's fields as it reads the address's parameters, the form's
+    after the address's; the form's CSRF token is not one of them."""
+    from triedbefore.web.auth import CSRF_FIELD
+
+    fields = [(k, v) for k, v in request.form.items(multi=True) if k != CSRF_FIELD]
+    request.args = ImmutableMultiDict([*request.args.items(multi=True), *fields])
 
 
 def register_page(bp: Blueprint, rule: str, endpoint: str, template: str, build: Build, *,

@@ -1243,6 +1243,16 @@ class ConsoleForm(Form):
     csrf_token: str = absent()
 
 
+class CheckForm(Form):
+    """The same fields as the GET parameters: a long proposal is sent in the body (an
+    address holds at most 8,190 characters behind gunicorn)."""
+
+    q: str = Field(max_length=10_000)
+    as_of: str = Field(default=None, pattern=r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")
+    site: str = Field(default=None, max_length=200)
+    csrf_token: str = absent()
+
+
 # --- curation ---------------------------------------------------------------------------
 
 

@@ -110,9 +110,39 @@ def _threaded(app: Flask, host: str, port: int, ready: Ready | None, quiet: bool
 
 
 try:
+    from gunicorn import util as _gunicorn_util
     from gunicorn.app.base import BaseApplication
+    from gunicorn.workers.gthread import ThreadWorker
 except ImportError:  # pragma: no cover - gunicorn is a dependency on every supported OS
-    BaseApplication = object
+    BaseApplication = ThreadWorker = object
+
+
+def _json_error(sock: Any, status: int, reason: str, message: str) -> None:
+    """gunicorn's own answer to a request it refuses before the app sees it (a request
+    line over 8,190 characters is 414, a malformed one 400), in the explorer's JSON
+    envelope, as the single-process server's (:func:`_json_errors_handler`)."""
+    if status == 414:
+        message = (f"the address is longer than {_LINE_MAX} characters (a long proposal "
+                   "is sent by POST, as the proposal check's form does)")
+    body = json.dumps({"ok": False, "error": message, "status": status}).encode()
+    head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+    _gunicorn_util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+class _Worker(ThreadWorker):  # type: ignore[misc, valid-type]
+    """gunicorn's threaded worker, its own error answers in the JSON envelope. gunicorn
+    has no hook for them: its error handler calls ``gunicorn.util.write_error``, which
+    each worker process replaces once it has forked (the arbiter keeps gunicorn's)."""
+
+    def init_process(self) -> None:
+        _gunicorn_util.write_error = _json_error
+        super().init_process()
+
+
+#: gunicorn's largest bound on the request line (the app's own, ``MAX_URL_LENGTH``, is
+#: higher: longer lines get gunicorn's 414, in the JSON envelope).
+_LINE_MAX = 8190
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc, valid-type]
@@ -124,10 +154,8 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc, valid-type]
         self._make_app, self._ready = make_app, ready
         self._options = {
             "bind": f"{host}:{port}", "workers": workers, "threads": threads,
-            "worker_class": "gthread", "timeout": 120, "graceful_timeout": 10,
-            # gunicorn's largest bound on the request line (the app's own, MAX_URL_LENGTH,
-            # is higher: longer lines get gunicorn's 400)
-            "limit_request_line": 8190,
+            "worker_class": _Worker, "timeout": 120, "graceful_timeout": 10,
+            "limit_request_line": _LINE_MAX,
             "accesslog": None, "errorlog": "-", "loglevel": "warning" if quiet else "info",
             "when_ready": self._when_ready, "post_worker_init": self._post_worker_init,
         }
