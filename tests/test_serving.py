@@ -59,6 +59,8 @@ def test_serve_answers_then_stops_on_sigterm(store: FalkorStore, store_uri: str,
     # every worker booted once: none died and was started again (its error would be here)
     assert seen == wanted, log
     assert log.count("Booting worker") == (workers if workers > 1 else 0), log
+    # no control socket at the one path per user that two explorers would share
+    assert "Control socket" not in log, log
 
 
 def _long_proposals_and_addresses(base: str) -> None:

@@ -164,6 +164,11 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc, valid-type]
     def load_config(self) -> None:
         for key, value in self._options.items():
             self.cfg.set(key, value)
+        if "control_socket_disable" in self.cfg.settings:
+            # gunicorn 25.1+ opens a control socket at one path per user
+            # ($HOME/.gunicorn/gunicorn.ctl): two explorers on one machine would take it
+            # from each other. This command starts and stops its own workers.
+            self.cfg.set("control_socket_disable", True)
 
     def load(self) -> Flask:
         return self._make_app()
