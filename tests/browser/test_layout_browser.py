@@ -68,6 +68,25 @@ def test_wide_tables_scroll_in_their_own_box_on_a_phone(page: Any) -> None:
     assert first.evaluate("el => el.scrollWidth > el.clientWidth")
 
 
+def test_verdicts_are_read_without_scrolling_on_a_phone(page: Any) -> None:
+    """The solutions table's verdict column is on screen whole: a verdict and its SMS
+    level wrap between the two rather than run past the screen's edge (the columns after
+    it scroll)."""
+    page.set_viewport_size(PHONE)
+    page.goto("/solutions", wait_until="networkidle")
+    assert page.locator("main table .badge[class*=verdict-]").count() >= 3
+    past = page.evaluate("""() => [...document.querySelectorAll(
+        'main table .badge[class*=verdict-]')].filter(
+            b => b.getBoundingClientRect().right > window.innerWidth
+        ).map(b => b.textContent)""")
+    assert past == [], past
+    # each part stays whole: a verdict's words never break across lines
+    parts = page.locator("main table .badge .part")
+    assert parts.count() >= 3
+    for part in parts.all()[:10]:
+        assert part.evaluate("el => el.getClientRects().length") == 1, part.text_content()
+
+
 def test_search_results_come_before_the_filters_on_a_phone(page: Any) -> None:
     page.set_viewport_size(PHONE)
     page.goto("/search?q=hospital+at+home", wait_until="networkidle")
