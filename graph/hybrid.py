@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -294,23 +293,46 @@ def adjacent_share(content: list[str], fields: list[list[str]],
                    forms: dict[str, set[str]]) -> float:
     """The share of the query's pairs of neighbouring content words (``content``, in the
     query's order) that some field of a record holds next to each other, in either
-    order. ``fields``: each field's words, stopwords left out (so "hospital at home"
-    holds the pair hospital, home); ``forms``: the words of a record that stand for each
-    query word (itself, its stem's other forms, the record's spelling of a typo)."""
+    order, stopwords between them skipped (so "hospital at home" holds the pair
+    hospital, home). ``fields``: each field's words; ``forms``: the words of a record
+    that stand for each query word (itself, its stem's other forms, the record's
+    spelling of a typo)."""
     pairs = len(content) - 1
-    if pairs < 1:
-        return 0.0
-    stands_for: dict[str, set[int]] = {}
+    found: set[int] = set()
+    if pairs >= 1:
+        _adjacent_pairs(fields, _stands_for(content, forms), found)
+    return len(found) / pairs if pairs >= 1 else 0.0
+
+
+def _stands_for(content: list[str], forms: dict[str, set[str]]) -> dict[str, set[int]]:
+    """Each word of a record's text that stands for a query word: the query words' places."""
+    out: dict[str, set[int]] = {}
     for i, word in enumerate(content):
         for form in forms.get(word, ()):
-            stands_for.setdefault(form, set()).add(i)
-    found: set[int] = set()
+            out.setdefault(form, set()).add(i)
+    return out
+
+
+_NONE: frozenset[int] = frozenset()
+
+
+def _adjacent_pairs(fields: list[list[str]], stands_for: dict[str, set[int]],
+                    found: set[int]) -> None:
+    """Add to ``found`` each pair ``i`` (query words ``i`` and ``i + 1``) that some field
+    holds next to each other, either way round, stopwords skipped."""
     for words in fields:
-        places = [stands_for.get(w, set()) for w in words]
-        for here, after in pairwise(places):
-            found.update(i for i in here if i + 1 in after)
-            found.update(i for i in after if i + 1 in here)
-    return len(found) / pairs
+        before: set[int] | frozenset[int] = _NONE
+        for w in words:
+            if w in STOPWORDS:
+                continue
+            here = stands_for.get(w, _NONE)
+            if here and before:
+                for i in here:
+                    if i + 1 in before:
+                        found.add(i)
+                    if i - 1 in before:
+                        found.add(i - 1)
+            before = here
 
 
 def _words_matched(store: Store, query: str, hits: list[Hit],
@@ -357,7 +379,9 @@ def _words_matched(store: Store, query: str, hits: list[Hit],
                       and few_new_letters(mine, m, edits) and stems[w] != root
                       and (d := edit_distance(word, w, edits)) <= edits]
         forms[word] = sorted(found)
-    form_sets = {word: {w for _, w in found} for word, found in forms.items()}
+    stands_for = _stands_for(content, {word: {w for _, w in found}
+                                       for word, found in forms.items()})
+    pairs = len(content) - 1
     for (kind, hid), (row, named, rest) in owned.items():
         own = {w for words in (*named, *rest) for w in words}
         h = hits_by_key[(kind, hid)]
@@ -368,14 +392,15 @@ def _words_matched(store: Store, query: str, hits: list[Hit],
                      if any(w in own for _, w in forms[word])]
         share = len(h.matched) / len(content) if content else 0.0
         h.words_score = max(h.words_score, share)
-        if len(h.matched) > 1:
+        if len(h.matched) > 1 and pairs >= 1:
             # A pair held next to each other in the record's name counts fully, one held
             # only in its description half: the name is what the record is.
-            names_only, every_field = (
-                adjacent_share(content, [[w for w in words if w not in STOPWORDS]
-                                         for words in fields], form_sets)
-                for fields in (named, [*named, *rest]))
-            h.adjacent = (names_only + every_field) / 2
+            named_pairs: set[int] = set()
+            _adjacent_pairs(named, stands_for, named_pairs)
+            every_pair = set(named_pairs)
+            _adjacent_pairs(rest, stands_for, every_pair)
+            names_only = len(named_pairs) / pairs
+            h.adjacent = (names_only + len(every_pair) / pairs) / 2
             h.named_adjacent = names_only
 
 
