@@ -19,7 +19,10 @@ record the day they were last used.
 
 CSRF: :func:`init_app` installs a ``before_request`` hook that refuses (400) every POST,
 PUT, PATCH or DELETE whose ``csrf_token`` form field (or ``X-CSRF-Token`` header, for
-scripts) does not match the session's token. Templates put the field in each form with
+scripts) does not match the session's token, except to a view marked ``read_only``: a
+page that changes nothing and takes POST only because its text can be too long for an
+address (the proposal check), so a forged request gains nothing and an expired session
+does not lose the proposal. Templates put the field in each form with
 ``{{ csrf_field() }}``; ``csrf_token()`` gives the bare token (e.g. for a meta tag).
 
 Sign-in rate limit: after ``LOGIN_MAX_FAILURES`` (5) failed sign-ins for one user name
@@ -540,6 +543,9 @@ def _check_csrf() -> None:
         return  # no such route, or not this method: 404 or 405 (with Allow), not a CSRF 400
     if g.get("auth_token"):
         return  # a bearer token is never sent by a browser on its own: no CSRF risk
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "read_only", False):
+        return  # a page that only reads (POST carries a text too long for an address)
     expected = session.get("csrf")
     given = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
     if not isinstance(expected, str) or not expected or not hmac.compare_digest(

@@ -301,10 +301,10 @@ def page_operation(entry: dict[str, Any], csv: bool,
     if method == "POST" and not csv:
         return operation(name + "_post", entry["title"] + " (form body)", model,
                          description=described(model) + " The same as GET, its parameters "
-                         "sent as a form body (for a text too long for an address); the "
-                         "POST needs the session's CSRF token, or an API token.",
-                         parameters=("csrf_header",), errors=(*errors, 400),
-                         form=PAGE_FORMS[entry["endpoint"]], security=security)
+                         "sent as a form body (for a text too long for an address); it "
+                         "only reads, so it needs no CSRF token.",
+                         errors=(*errors, 400), form=PAGE_FORMS[entry["endpoint"]],
+                         security=security)
     if not csv:
         return operation(name, entry["title"], model, parameters=parameters, errors=errors,
                          security=security)

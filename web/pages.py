@@ -139,7 +139,8 @@ def _build(build: Build, kwargs: dict[str, Any]) -> dict[str, Any]:
 def _form_as_args() -> None:
     """A page that takes POST (a proposal's text is too long for an address behind some
     servers) reads its form's fields as it reads the address's parameters, the form's
-    after the address's; the form's CSRF token is not one of them."""
+    after the address's (a CSRF token sent anyway is not one of them). The page only
+    reads, so its POST needs no CSRF token (``read_only``: ``web/auth.py``)."""
     from triedbefore.web.auth import CSRF_FIELD
 
     fields = [(k, v) for k, v in request.form.items(multi=True) if k != CSRF_FIELD]
@@ -181,6 +182,8 @@ def register_page(bp: Blueprint, rule: str, endpoint: str, template: str, build:
         return jsonify({"ok": True, **_build(build, kwargs)})
 
     base = "/index" if rule == "/" else rule
+    # A page only reads: its POST (a text too long for an address) needs no CSRF token.
+    html.read_only = as_json.read_only = True  # type: ignore[attr-defined]
     bp.add_url_rule(rule, endpoint, html, methods=list(methods))
     bp.add_url_rule(base + ".json", endpoint + "_json", as_json, methods=list(methods))
     tables = (table,) if isinstance(table, str) else tuple(table or ())

@@ -1250,7 +1250,6 @@ class CheckForm(Form):
     q: str = Field(max_length=10_000)
     as_of: str = Field(default=None, pattern=r"^([0-9]{4}-[0-9]{2}-[0-9]{2})?$")
     site: str = Field(default=None, max_length=200)
-    csrf_token: str = absent()
 
 
 # --- curation ---------------------------------------------------------------------------
