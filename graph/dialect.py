@@ -161,8 +161,8 @@ class Neo4jDialect(Dialect):
         FULLTEXT_FIELDS[label]  # only labels with a full-text index can be searched
         return (f"CALL db.index.fulltext.queryNodes('{fulltext_index_name(label)}', $q) "
                 "YIELD node, score WITH node, score ORDER BY score DESC LIMIT $limit "
-                "RETURN node {.id, .name, .title, .text, .kind, .start_date, .start_date_lo} "
-                "AS node, score")
+                "RETURN node {.id, .name, .title, .text, .kind, .region, .start_date, "
+                ".start_date_lo} AS node, score")
 
     def _terms(self, words: list[str], every: bool) -> str:
         # Lucene: terms are OR-ed by default, `+` makes one required, `word~N` allows N
@@ -249,8 +249,8 @@ class FalkorDialect(Dialect):
         FULLTEXT_FIELDS[label]  # only labels with a full-text index can be searched
         return (f"CALL db.idx.fulltext.queryNodes('{label.value}', $q) "
                 "YIELD node, score WITH node, score ORDER BY score DESC LIMIT $limit "
-                "RETURN node {.id, .name, .title, .text, .kind, .start_date, .start_date_lo} "
-                "AS node, score")
+                "RETURN node {.id, .name, .title, .text, .kind, .region, .start_date, "
+                ".start_date_lo} AS node, score")
 
     def _terms(self, words: list[str], every: bool) -> str:
         # RediSearch: `|` is OR, a space AND, `%word%` allows one edit, `%%word%%` two.

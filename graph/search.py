@@ -15,6 +15,8 @@ repeat, and which evaluations to read first.
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -193,8 +195,10 @@ _AREA_LEVELS = {"sub_icb": SAME_SUB_ICB, "icb": SAME_ICB, "nhs_region": SAME_REG
                 "local_health_board": SAME_ICB, "nhs_nation": SAME_REGION}
 _AREA_WORDS = {IN_PLACE: "", SAME_SUB_ICB: "sub-ICB location", SAME_ICB: "ICB",
                SAME_REGION: "NHS region"}
-#: A name found in more site names than this (or none) is not a place the proposal names.
-PLACE_SITES_MAX = 25
+#: A name found in more site names than this (or none) is not a place the proposal names…
+PLACE_SITES_MAX = 40
+#: … nor one whose sites do not lie mostly (this share) in one NHS region.
+PLACE_REGION_SHARE = 0.6
 PLACE_CANDIDATES_MAX = 12
 #: Initiatives the check lists; of one solution it reads at most this many (most recent).
 SIMILAR_LIMIT = 10
@@ -217,6 +221,36 @@ class Place:
     regions: set[str] = field(default_factory=set)
 
 
+def _opens_sentence(text: str, at: int) -> bool:
+    """Whether the word at ``at`` opens the text, a sentence, a line or a numbered heading
+    (an opening quote or bracket before it allowed)."""
+    window = text[max(0, at - 24):at]
+    before = window.rstrip(" \t\"'‘“(")
+    return (not before and at <= 24) or (bool(before) and before[-1] in ".!?:;\n")
+
+
+def _one_region(regions: Iterable[Any]) -> str | None | bool:
+    """The NHS region most of a name's sites lie in (``PLACE_REGION_SHARE``); None when
+    none has a region; False when they are spread over several."""
+    counted = Counter(str(r) for r in regions if r)
+    if not counted:
+        return None
+    region, n = counted.most_common(1)[0]
+    return region if n >= PLACE_REGION_SHARE * sum(counted.values()) else False
+
+
+def _names_place(phrase: str, name: str, kind: str) -> bool:
+    """Whether a site's ``name`` names ``phrase`` as a place: a run of words anywhere in
+    it; a lone word only where names put their place: first (after "NHS" or "The"),
+    after a comma, or anywhere in an area's name ("NHS Devon ICB"). An inner word of an
+    organisation's name ("Oxfordshire Learning Disability NHS Trust") says what kind of
+    body it is."""
+    if " " in phrase or kind in _AREA_LEVELS:
+        return _whole(phrase, name)
+    return re.search(rf"(?:^(?:NHS\s+|The\s+)?|,\s*){re.escape(phrase)}(?!\w)", name,
+                     re.IGNORECASE) is not None
+
+
 def _whole(phrase: str, text: str) -> bool:
     return re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", text, re.IGNORECASE) is not None
 
@@ -225,10 +259,17 @@ def find_places(store: Store, text: str) -> list[Place]:
     """Places the proposal names: runs of capitalised words (or, failing the run, its
     words) that are the whole-word name, or part of the name, of a few sites of the graph
     ("Wakefield", "North Devon"). A word of the solutions' texts ("Home", "Telehealth")
-    says what, not where; a word in many site names ("Medical") names no one place."""
+    says what, not where; a word in many site names ("Medical") names no one place, nor
+    does one whose sites lie in more than one NHS region ("Teaching": Leeds, Sheffield
+    and Wirral's teaching hospitals). A lone capitalised word that opens a sentence, a
+    line or a numbered heading ("Key performance indicators", "12. Learning from
+    elsewhere") is read as an ordinary word."""
     matcher = solution_matcher(store)
     phrases: list[str] = []
-    for run in _NAME_RUN.findall(text):
+    for found_run in _NAME_RUN.finditer(text):
+        run = found_run.group(0)
+        if " " not in run and _opens_sentence(text, found_run.start()):
+            continue
         for phrase in [run, *(run.split(" ") if " " in run else [])]:
             if phrase.lower() not in STOPWORDS and len(phrase) >= 3 and \
                     phrase not in phrases and not matcher.describes(phrase):
@@ -239,10 +280,16 @@ def find_places(store: Store, text: str) -> list[Place]:
         if any(phrase in longer.split(" ") for longer in covered):
             continue  # a word of a run already found as a place
         hits = fulltext(store, Label.SITE, phrase, 2 * PLACE_SITES_MAX)
-        sites = {str(f["node"].get("id")) for f in hits
-                 if _whole(phrase, str(f["node"].get("name") or ""))}
+        named = [f["node"] for f in hits if _whole(phrase, str(f["node"].get("name") or ""))]
+        sites = {str(n.get("id")) for n in named
+                 if _names_place(phrase, str(n.get("name") or ""), str(n.get("kind") or ""))}
         if 0 < len(sites) <= PLACE_SITES_MAX and len(hits) < 2 * PLACE_SITES_MAX:
-            found[phrase] = sites
+            region = _one_region(n.get("region") for n in named)
+            if region is False:
+                continue  # shared by places far apart: what kind of body, not where
+            # the place's sites ("Devon Road Surgery" elsewhere is not in Devon)
+            found[phrase] = {str(n.get("id")) for n in named if str(n.get("id")) in sites
+                             and n.get("region") in (None, region)}
             covered.add(phrase)
     places: list[Place] = []
     chains = _site_chains(store, set().union(*found.values())) if found else {}

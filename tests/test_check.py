@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
-from triedbefore.graph import search
+from triedbefore.graph import queries, search
 from triedbefore.graph.falkor import FalkorStore
 from triedbefore.web import schemas
 from triedbefore.web.app import create_app
@@ -119,6 +119,31 @@ def test_place_words_are_not_what_the_solutions_describe(read_sample: FalkorStor
     assert [p.name for p in search.find_places(read_sample, WAKEFIELD)] == ["Wakefield"]
     assert search.find_places(read_sample, "Care Home support. Hospital at Home pilot") == []
     assert search.find_places(read_sample, "") == []
+
+
+@pytest.mark.parametrize(("text", "places"), [
+    # "Teaching" is in teaching hospitals' names all over England and Wales: no one place
+    ("Telehealth for COPD patients of Wirral University Teaching Hospital.", ["Wirral"]),
+    ("We will partner with the Teaching Hospitals in the region.", []),
+    # headings and sentences open with capitals: "Key" and "Learning" are ordinary words
+    ("12. Learning from elsewhere\nKey performance indicators are set. We will work with "
+     "Leeds, Bradford and Sheffield.", ["Leeds", "Bradford", "Sheffield"]),
+    # an inner word of an organisation's name says what kind of body it is
+    ("Our Learning Disability services will join.", []),
+    ("Hospital at home for frail patients in Devon", ["Devon"]),
+    ("Telehealth for COPD in Manchester", ["Manchester"]),  # 27 sites, all in one region
+])
+def test_places_are_named_places_not_ordinary_capitalised_words(
+        read_demo: FalkorStore, text: str, places: list[str]) -> None:
+    assert [p.name for p in search.find_places(read_demo, text)] == places
+
+
+def test_a_place_keeps_only_its_own_region_s_sites(read_demo: FalkorStore) -> None:
+    """"Devon Road Surgery" outside the South West is not in Devon."""
+    devon = search.find_places(read_demo, "Hospital at home in Devon")[0]
+    regions = {str(r["region"]) for r in read_demo.read(
+        queries.SITE_CHAINS, {"ids": sorted(devon.sites)}) if r["region"]}
+    assert len(regions) == 1 and devon.sites, (regions, devon.sites)
 
 
 @pytest.mark.parametrize("text", PROPOSALS)
