@@ -114,6 +114,47 @@ def _cites(text: str, ref: str) -> bool:
     return re.search(rf"(?<![\w-]){re.escape(ref)}(?![\w-])", text, re.IGNORECASE) is not None
 
 
+#: A title this many words long or more, quoted in a proposal, cites its record (shorter
+#: ones, "Evaluation report", could be any text's words).
+CITED_TITLE_WORDS = 4
+
+
+def _plain(text: str) -> str:
+    """Lower case, every run of other characters than letters and digits one space."""
+    return " " + " ".join(re.findall(r"[^\W_]+", text.lower())) + " "
+
+
+def _address(url: str) -> str:
+    """A web address without its scheme, ``www.`` and final slash, lower case."""
+    bare = re.sub(r"^[a-z][a-z0-9+.-]*://", "", url.strip().lower())
+    return bare.removeprefix("www.").rstrip("/")
+
+
+def cites_evidence(store: Store, text: str, evaluation_ids: set[str],
+                   initiative_ids: set[str]) -> bool:
+    """Whether the proposal cites any of these evaluations or the initiatives they
+    evaluated: by id, or as people cite them, by an evaluation's DOI or web address or
+    either's title (of ``CITED_TITLE_WORDS`` words or more; case, punctuation and
+    spacing aside)."""
+    if any(_cites(text, ref) for ref in evaluation_ids | initiative_ids):
+        return True
+    lowered, plain = text.lower(), _plain(text)
+    rows = [r["props"] for label, ids in ((Label.EVALUATION, evaluation_ids),
+                                          (Label.INITIATIVE, initiative_ids)) if ids
+            for r in store.read(queries.nodes_by_ids(label), {"ids": sorted(ids)})]
+    for props in rows:
+        doi = str(props.get("doi") or "").strip().lower()
+        if doi and doi in lowered:
+            return True
+        url = _address(str(props.get("url") or ""))
+        if len(url) > 8 and url in lowered:
+            return True
+        title = _plain(str(props.get("title") or ""))
+        if len(title.split()) >= CITED_TITLE_WORDS and title in plain:
+            return True
+    return False
+
+
 def check(store: Store, text: str, as_of: str | date | None = None,
           limit: int = 5, site: str | None = None) -> dict[str, Any]:
     """The proposal check: closest solutions with their verdicts, zombie risk, what to read
@@ -148,8 +189,8 @@ def check(store: Store, text: str, as_of: str | date | None = None,
             # Citing the evidence (an evaluation or an initiative it evaluated) makes the
             # proposal an informed re-try, as for initiatives (semantics.md, condition 3).
             known = [e for e in evidence if e.published_hi <= when]
-            cited = {e.id for e in known} | set().union(*(e.initiatives for e in known))
-            risk = risk or not any(_cites(text, ref) for ref in cited)
+            risk = risk or not cites_evidence(store, text, {e.id for e in known},
+                                              set().union(*(e.initiatives for e in known)))
         for eid in list(v.evaluations) + list(v.shown):
             if eid not in read_first:
                 read_first.append(eid)

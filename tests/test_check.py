@@ -121,6 +121,30 @@ def test_place_words_are_not_what_the_solutions_describe(read_sample: FalkorStor
     assert search.find_places(read_sample, "") == []
 
 
+VIRTUAL_WARDS = ("We propose community virtual wards for people at high predicted risk of "
+                 "emergency admission: a multidisciplinary team case-manages them at home "
+                 "with daily ward rounds, to cut emergency admissions.")
+
+
+@pytest.mark.parametrize(("cited", "risk"), [
+    ("", True),
+    # the Nuffield Trust's evaluation, as a proposer would cite it
+    (" We have read 'Impact of \u2018virtual wards\u2019 on hospital use: a research study "
+     "using propensity matched controls and a cost analysis' (Nuffield Trust, 2013).", False),
+    (" See https://www.nuffieldtrust.org.uk/our-work/projects/examining-effectiveness-"
+     "virtual-wards/ for the evidence.", False),
+    (" The three case sites were studied (doi:10.5334/IJIC.1150).", False),  # a DOI
+    (" The virtual wards in Croydon, Devon and Wandsworth were evaluated.", False),  # its title
+    (" We have read the evidence on virtual wards.", True),  # words, not a citation
+])
+def test_a_proposal_citing_the_failed_evidence_as_people_cite_it_is_no_zombie_risk(
+        read_demo: FalkorStore, cited: str, risk: bool) -> None:
+    report = search.check(read_demo, VIRTUAL_WARDS + cited)
+    closest = report["matches"][0]
+    assert closest["verdict"] == "does_not_work", closest
+    assert report["zombie_risk"] is risk, (cited, closest["solution_id"])
+
+
 @pytest.mark.parametrize(("text", "places"), [
     # "Teaching" is in teaching hospitals' names all over England and Wales: no one place
     ("Telehealth for COPD patients of Wirral University Teaching Hospital.", ["Wirral"]),
