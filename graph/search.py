@@ -216,7 +216,9 @@ def check(store: Store, text: str, as_of: str | date | None = None,
     worded = [m["solution_id"] for m in matches if m["score"] >= SUGGEST_THRESHOLD]
     initiatives = similar_initiatives(store, text, worded or [m["solution_id"] for m in matches],
                                       places, when, verdicts)
+    read, cut = hybrid.clean_query(text)
     report = {"matches": matches, "zombie_risk": risk,
+              "meaning_read": {"characters": len(read), "cut": cut},
               "read_first": _read_first(read_first[:limit], evaluations, verdicts, names,
                                         initiatives),
               "initiatives": initiatives, "as_of": iso(when),
@@ -240,7 +242,7 @@ _AREA_WORDS = {IN_PLACE: "", SAME_SUB_ICB: "sub-ICB location", SAME_ICB: "ICB",
 PLACE_SITES_MAX = 40
 #: … nor one whose sites do not lie mostly (this share) in one NHS region.
 PLACE_REGION_SHARE = 0.6
-PLACE_CANDIDATES_MAX = 12
+PLACE_CANDIDATES_MAX = 40
 #: Initiatives the check lists; of one solution it reads at most this many (most recent).
 SIMILAR_LIMIT = 10
 SOLUTION_INITIATIVES_MAX = 200
@@ -306,15 +308,18 @@ def find_places(store: Store, text: str) -> list[Place]:
     line or a numbered heading ("Key performance indicators", "12. Learning from
     elsewhere") is read as an ordinary word."""
     matcher = solution_matcher(store)
-    phrases: list[str] = []
+    seen: Counter[str] = Counter()
     for found_run in _NAME_RUN.finditer(text):
         run = found_run.group(0)
         if " " not in run and _opens_sentence(text, found_run.start()):
             continue
         for phrase in [run, *(run.split(" ") if " " in run else [])]:
-            if phrase.lower() not in STOPWORDS and len(phrase) >= 3 and \
-                    phrase not in phrases and not matcher.describes(phrase):
-                phrases.append(phrase)
+            if phrase.lower() not in STOPWORDS and len(phrase) >= 3:
+                seen[phrase] += 1
+    # The names said most often first, then in the order of the text (a long proposal's
+    # place may come late): at most PLACE_CANDIDATES_MAX are looked up.
+    phrases = [p for p, _ in sorted(seen.items(), key=lambda pn: -pn[1])
+               if not matcher.describes(p)]
     found: dict[str, set[str]] = {}
     covered: set[str] = set()
     for phrase in phrases[:PLACE_CANDIDATES_MAX]:

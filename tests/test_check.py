@@ -145,6 +145,28 @@ def test_a_proposal_citing_the_failed_evidence_as_people_cite_it_is_no_zombie_ri
     assert report["zombie_risk"] is risk, (cited, closest["solution_id"])
 
 
+def test_a_long_proposal_is_read_whole_for_its_places_and_says_how_much_by_meaning(
+        demo_client: FlaskClient) -> None:
+    """A business case names its place late: the place is found however far in, and the
+    report says the meaning was read from the proposal's beginning."""
+    leads = ["Governance", "Finance", "Estates", "Workforce", "Digital", "Procurement",
+             "Clinical Safety", "Quality", "Risk", "Benefits", "Communications", "Training",
+             "Equality", "Sustainability", "Pharmacy", "Research"]
+    filler = " ".join(f"Each quarter the {lead} lead reports to the Programme Board on the "
+                      f"{lead} plan and its risks." for lead in leads) * 5
+    text = WAKEFIELD.replace(" in three Wakefield practices", "") + " " + filler + \
+        "We will start in three Wakefield practices."
+    assert len(text) > 8000 and text.index("Wakefield") > 7000
+    report = _report(demo_client, text)
+    assert "Wakefield" in [p["name"] for p in report["places"]], report["places"]
+    assert report["meaning_read"]["cut"] is True
+    assert report["meaning_read"]["characters"] <= 500
+    short = _report(demo_client, WAKEFIELD)["meaning_read"]
+    assert short == {"characters": len(WAKEFIELD), "cut": False}
+    html = demo_client.post("/check", data={"q": text}).get_data(as_text=True)
+    assert "compared by meaning from its first" in html
+
+
 @pytest.mark.parametrize(("text", "places"), [
     # "Teaching" is in teaching hospitals' names all over England and Wales: no one place
     ("Telehealth for COPD patients of Wirral University Teaching Hospital.", ["Wirral"]),

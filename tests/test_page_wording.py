@@ -147,7 +147,7 @@ def test_labels_come_from_the_ontology(demo_client: FlaskClient) -> None:
     assert set(labels) == {k.value for k in SiteKind}
     assert labels["sub_icb"] == "Sub-ICB location"
     search = _text(demo_client.get("/search?q=telehealth").get_data(as_text=True))
-    for heading in ("ICB", "Site kind", "Sub-ICB location", "Uses technology", "Yes"):
+    for heading in ("ICB", "Site kind", "Sub-ICB location", "Solution uses technology", "Yes"):
         assert re.search(rf"(^|\s){re.escape(heading)}(\s|$)", search), heading
     assert not re.search(r"\btrue\b", search)
     site = _text(demo_client.get("/sites/QWO").get_data(as_text=True))

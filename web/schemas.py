@@ -1053,6 +1053,16 @@ class CheckPlace(Envelope):
     """The sites whose names hold it (none for a region)."""
 
 
+class CheckMeaningRead(Envelope):
+    """How much of the proposal its meaning is read from (its words and the places it
+    names are read from all of it)."""
+
+    characters: Count
+    """Characters read, from its start (`search_max_query_chars`, cut at a word)."""
+    cut: bool
+    """Whether the proposal is longer than that."""
+
+
 class CheckReport(Envelope):
     matches: list[CheckMatch]
     """The closest solutions."""
@@ -1065,6 +1075,7 @@ class CheckReport(Envelope):
     initiatives: list[CheckInitiative]
     places: list[CheckPlace]
     """Places the proposal names, found among the graph's site names and NHS regions."""
+    meaning_read: CheckMeaningRead
     as_of: date
     site_context: CheckSiteContext = absent()
     """With `site`: the proposer's organisation, its context and, per matched solution,

@@ -9,22 +9,26 @@ import re
 from typing import Any
 
 from flask import Blueprint
+from flask_babel import lazy_gettext
 
 from triedbefore.graph import wording as graph_wording
 from triedbefore.graph.wording import plural_noun
 from triedbefore.ontology.rdf import concept_labels
 
-#: Search facets as headings.
+#: Search facets as headings (an initiative, an evaluation and a lesson have their
+#: solutions' verdict, type and technology: the headings say whose).
 FACET_LABELS = {
-    "verdict": "Verdict", "intervention_type": "Intervention type",
-    "technology": "Uses technology", "region": "NHS England region or Wales",
-    "icb": "ICB or local health board",
-    "site_kind": "Site kind", "year": "Year started",
+    "verdict": lazy_gettext("Verdict on the solution"),
+    "intervention_type": lazy_gettext("Type of solution"),
+    "technology": lazy_gettext("Solution uses technology"),
+    "region": lazy_gettext("NHS England region or Wales"),
+    "icb": lazy_gettext("ICB or local health board"),
+    "site_kind": lazy_gettext("Site kind"), "year": lazy_gettext("Year started"),
 }
 #: The ontology's concept scheme of each facet whose values are enumerations.
 FACET_SCHEMES = {"intervention_type": "InterventionType", "site_kind": "SiteKind",
                  "verdict": "Verdict"}
-_YES_NO = {"true": "Yes", "false": "No"}
+_YES_NO = {"true": lazy_gettext("Yes"), "false": lazy_gettext("No")}
 
 
 def plural(count: Any, one: str, many: str | None = None) -> str:
@@ -65,14 +69,21 @@ def kind_label(value: Any, count: int | None = None) -> str:
 
 
 def facet_label(facet: str) -> str:
-    return FACET_LABELS.get(facet, facet.replace("_", " ").capitalize())
+    return str(FACET_LABELS.get(facet, facet.replace("_", " ").capitalize()))
 
 
 def facet_value(value: Any, facet: str) -> str:
     """A facet's value for people (``technology`` "true" is "Yes", ``site_kind``
     "sub_icb" is "Sub-ICB location")."""
     if facet == "technology":
-        return _YES_NO.get(str(value), str(value))
+        return str(_YES_NO.get(str(value), str(value)))
+    if facet == "verdict":
+        from triedbefore.web.i18n import VERDICT_WORDS
+
+        words = VERDICT_WORDS.get(str(value))
+        if words is not None:
+            text = str(words)
+            return text[:1].upper() + text[1:]
     if facet in FACET_SCHEMES:
         return concept_label(value, FACET_SCHEMES[facet])
     return str(value)
