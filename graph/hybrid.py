@@ -97,6 +97,9 @@ POOL = 60
 #: The answer's message when nothing is listed although the query has words.
 NOTHING_CLOSE = ("Nothing close to this was found: it may not have been tried yet, or it "
                  "may be described in other words.")
+#: … and when its words are all too common to tell records apart ("the", "of a").
+ONLY_COMMON = ("Only very common words were given: add a word that says what you are "
+               "looking for.")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
@@ -204,9 +207,10 @@ def search(store: Store, text: str, limit: int = 10, *,
     the relevance floor too."""
     query, cut = clean_query(text)
     words = query_words(query)
-    if not words:
+    if not words or all(w in STOPWORDS for w in words):
         message = ("Type a word or two to search for." if not query else
-                   "Nothing to search for: the query has no letters or digits.")
+                   "Nothing to search for: the query has no letters or digits." if not words
+                   else ONLY_COMMON)
         return {"hits": [], "listed": 0, "below_floor": 0, "did_you_mean": None,
                 "cut": cut, "message": message, "query": query}
     pool = max(POOL, limit)

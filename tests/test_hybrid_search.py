@@ -33,6 +33,7 @@ BAD_QUERIES = {
     "non_latin": "在宅医療 病院 التطبيب عن بعد",
     "emoji": "😀🏥💊",
     "punctuation": "?!.,;:()[]{}\"'-*&^%$#@",
+    "common_words": "of the",
 }
 
 
@@ -405,6 +406,9 @@ def test_bad_queries_never_fail(name: str, client: FlaskClient, store_uri: str) 
     data = page.get_json()
     if name in ("emoji", "punctuation"):
         assert data["results"]["total"] == 0 and "no letters or digits" in data["message"]
+    if name == "common_words":  # not every record that holds "the"
+        assert data["results"]["total"] == 0 and data["message"] == hybrid.ONLY_COMMON
+        assert "Only very common words" in html.get_data(as_text=True)
     cli_run = CliRunner().invoke(cli, ["--store", store_uri, "search", q or " ",
                                        "--format", "json"])
     assert cli_run.exit_code == 0, cli_run.output
