@@ -11,7 +11,9 @@ Two rankings are made for each kind of record (solution, initiative, evaluation,
 They are fused by **weighted reciprocal rank fusion**: a record's score is the sum over
 the rankings it is in of ``weight / (RRF_K + rank)`` (rank 1 first; ``WORDS_WEIGHT`` 1,
 times 1 + the matcher's confidence for a solution, or for another record the share of the
-query's neighbouring words its name holds together; ``MEANING_WEIGHT`` 1.5), divided by
+query's neighbouring words its name holds together (for a one-word query, whether its
+name holds the word: "Sheffield" lists the initiatives named so before what the model
+places near a city's name); ``MEANING_WEIGHT`` 1.5), divided by
 the best possible sum (first in both; capped at 1) so that it lies in [0, 1], times the
 weight of its kind (``KIND_WEIGHTS``: a solution that matches well
 comes first). ``RRF_K`` = 2, not the 60 of Cormack, Clarke and Büttcher (2009): their
@@ -36,6 +38,10 @@ ward pilot in a Sheffield general practice" above "Virtual reality headsets for 
 on the ward" (whose description says it is no virtual ward). The full-text index's order
 breaks ties. Solutions keep the matcher's ranking, which reads names and
 aliases as phrases already.
+
+A query that is a record's **id** ("RBL", a trust's ODS code; "SOL-TELE") lists that
+record first, and besides it only records holding the query as a word or surely near in
+meaning.
 
 Each hit says **why it matched**: the query's words it holds (as written, or the word
 the query's spelling stood for) and, when its meaning is close, "similar meaning".
@@ -131,7 +137,8 @@ class Hit:
     name: str | None = None
     words_score: float = 0.0  # 0 to 1
     #: The matcher's, for a solution; for another record, the share of the query's
-    #: neighbouring words its name holds together (``named_adjacent``).
+    #: neighbouring words its name holds together (``named_adjacent``), or for a one-word
+    #: query whether its name holds the word (``named_words``).
     confidence: float = 0.0
     words_rank: int | None = None
     meaning: float | None = None  # cosine
@@ -143,6 +150,10 @@ class Hit:
     adjacent: float = 0.0
     #: … the same share in its name or title alone.
     named_adjacent: float = 0.0
+    #: The share of the query's content words its name or title holds.
+    named_words: float = 0.0
+    #: The query is this record's id ("RBL", "SOL-TELE"): it comes first.
+    exact: bool = False
     score: float = 0.0
     #: The floors this hit is held to (:func:`floors`; the absolute ones until set).
     words_floor: float = WORDS_FLOOR
@@ -252,13 +263,20 @@ def search(store: Store, text: str, limit: int = 10, *,
         for rank, (nid, cosine) in enumerate(nearest, start=1):
             h = hit(label, nid)
             h.meaning, h.meaning_rank = cosine, rank
+    exact = _exact_ids(store, query)
+    for label, rid in exact:
+        hit(label, rid).exact = True
     _words_matched(store, query, list(hits.values()), names)
+    for label, rid in exact:
+        h = hit(label, rid)
+        h.matched, h.words_score = [rid], 1.0
+    one_word = len({w for w in words if w not in STOPWORDS}) < 2
     for label in KIND_WEIGHTS:
         if label is not Label.SOLUTION:
             group = [h for h in hits.values() if h.kind is label and h.words_rank is not None]
             _phrases_first(group)
-            for h in group:  # named by the query as a phrase: as sure as the matcher's
-                h.confidence = h.named_adjacent
+            for h in group:  # named by the query (as a phrase): as sure as the matcher's
+                h.confidence = h.named_words if one_word else h.named_adjacent
     best_words = max((h.words_score for h in hits.values()), default=0.0)
     # No record holds any of the query's words, even misspelt: the query is nothing the
     # graph speaks of (letters at random, another language). Nearness of meaning alone
@@ -268,13 +286,14 @@ def search(store: Store, text: str, limit: int = 10, *,
         group = [h for h in hits.values() if h.kind is kind]
         words_floor, meaning_floor = floors(
             best_words, max((h.meaning for h in group if h.meaning is not None), default=None))
-        if unknown:
+        if unknown or exact:  # (an id asked for: what its meaning is near is noise)
             meaning_floor = max(meaning_floor, MEANING_SURE)
         for h in group:
             h.words_floor, h.meaning_floor = words_floor, meaning_floor
     for h in hits.values():
-        h.score = KIND_WEIGHTS[h.kind] * rrf(h.words_rank, h.meaning_rank, h.confidence)
-    ranked = sorted(hits.values(), key=lambda h: (-h.score, h.kind.value, h.id))
+        h.score = 1.0 if h.exact else \
+            KIND_WEIGHTS[h.kind] * rrf(h.words_rank, h.meaning_rank, h.confidence)
+    ranked = sorted(hits.values(), key=lambda h: (not h.exact, -h.score, h.kind.value, h.id))
     listed = [h for h in ranked if h.listed()]
     shown = ranked if everything else listed
     suggestion = did_you_mean(store, query, matcher)
@@ -283,6 +302,22 @@ def search(store: Store, text: str, limit: int = 10, *,
             "listed": len(listed), "below_floor": len(ranked) - len(listed),
             "did_you_mean": suggestion, "cut": cut,
             "message": NOTHING_CLOSE if ranked and not listed else None, "query": query}
+
+
+#: The kinds of record a query may name by id (a site's is its ODS code).
+ID_LABELS = (Label.SOLUTION, Label.INITIATIVE, Label.EVALUATION, Label.SITE)
+_ID_LIKE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{1,63}")
+
+
+def _exact_ids(store: Store, query: str) -> list[tuple[Label, str]]:
+    """The records whose id the query is, as written or in capitals ("rbl": the trust
+    RBL): a researcher or a commissioner pastes a code."""
+    text = query.strip()
+    if not _ID_LIKE.fullmatch(text):
+        return []
+    ids = sorted({text, text.upper()})
+    return [(label, str(r["props"]["id"])) for label in ID_LABELS
+            for r in store.read(queries.nodes_by_ids(label), {"ids": ids})]
 
 
 def _phrases_first(group: list[Hit]) -> None:
@@ -396,6 +431,9 @@ def _words_matched(store: Store, query: str, hits: list[Hit],
                      if any(w in own for _, w in forms[word])]
         share = len(h.matched) / len(content) if content else 0.0
         h.words_score = max(h.words_score, share)
+        in_name = {w for words in named for w in words}
+        h.named_words = sum(1 for word in content if any(w in in_name for _, w in forms[word])
+                            ) / len(content) if content else 0.0
         if len(h.matched) > 1 and pairs >= 1:
             # A pair held next to each other in the record's name counts fully, one held
             # only in its description half: the name is what the record is.

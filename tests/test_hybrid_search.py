@@ -386,6 +386,29 @@ def test_check_finds_solutions_and_initiatives_by_meaning(read_sample: FalkorSto
     assert report["initiatives"] and report["initiatives"][0]["solution_id"] == "SOL-TELE"
 
 
+def test_a_query_that_is_a_records_id_lists_that_record_first(read_demo: FalkorStore) -> None:
+    """A commissioner pastes a trust's ODS code, a researcher a solution's id: that record
+    comes first, and what the model places near a code's letters is not listed."""
+    for q, kind in (("RBL", "site"), ("rbl", "site"), ("SOL-IC-HAH", "solution"),
+                    ("IC-E02", "evaluation")):
+        found = hybrid.search(read_demo, q, 0)
+        first = found["hits"][0]
+        assert (first["kind"], first["id"]) == (kind, q.upper()), found["hits"][:3]
+        assert first["score"] == 1.0 and first["why"]["words"] == [q.upper()]
+        assert all(h["why"]["words"] or (h["why"]["meaning"] or 0) >= hybrid.MEANING_SURE
+                   for h in found["hits"][1:]), found["hits"][1:4]
+
+
+def test_a_one_word_query_lists_the_records_named_with_it_first(
+        read_demo: FalkorStore) -> None:
+    """"Sheffield": the initiatives named after Sheffield before a solution the model only
+    places near the city's name."""
+    hits = hybrid.search(read_demo, "Sheffield", 0)["hits"]
+    assert "sheffield" in hits[0]["why"]["words"] and "sheffield" in hits[0]["name"].lower()
+    unworded = [h for h in hits if not h["why"]["words"]]
+    assert unworded and hits[0]["score"] > max(u["score"] for u in unworded), hits[:5]
+
+
 # --- bad input ------------------------------------------------------------------------------
 
 
