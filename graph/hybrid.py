@@ -560,13 +560,26 @@ def did_you_mean(store: Store, query: str,
     (``fuzzy_edits``, at least one), replaced by it; None when there is no such word. A
     word the graph does not know finds weak hits at best, however many the others find.
     A real word (one of the sentence model's, :func:`~.embedding.known_word`) is never
-    replaced: "delivery" is no misspelling of "deliver", nor "bell" of "well"."""
+    replaced: "delivery" is no misspelling of "deliver", nor "bell" of "well". The
+    query's last word, of three letters and known to neither, may be a word cut short as
+    it was typed: the shortest word of the vocabulary it begins ("hom": "home")."""
     known = _vocabulary(store, matcher)
     vocabulary, known_stems, ordered = known.words, known.stems, known.ordered
     changed = False
     out: list[str] = []
-    for token in re.split(r"(\W+)", query):
+    tokens = re.split(r"(\W+)", query)
+    last = max((n for n, t in enumerate(tokens) if t.isalpha()), default=-1)
+    for n, token in enumerate(tokens):
         lower = token.lower()
+        if n == last and len(lower) == 3 and lower.isalpha() and lower not in STOPWORDS \
+                and lower not in vocabulary and not known_word(lower):
+            # the query's last word cut short as it was typed ("hospital at hom")
+            longer = sorted((w for w in ordered if w.startswith(lower) and len(w) <= 5),
+                            key=lambda w: (len(w), w))
+            if longer:
+                changed = True
+                out.append(longer[0])
+                continue
         if not lower.isalpha() or lower in STOPWORDS or len(lower) < 4 or \
                 lower in vocabulary or stem(lower) in known_stems or known_word(lower):
             out.append(token)

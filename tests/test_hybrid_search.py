@@ -189,6 +189,9 @@ def test_typo_finds_the_solution_and_offers_the_spelling(read_sample: FalkorStor
     ("gofal iechyd o bell", None),               # "bell" is a word, not a misspelt "well"
     ("telehelth for copd", "telehealth for copd"),
     ("drone delivery by telehelth", "drone delivery by telehealth"),
+    ("hospital at hom", "hospital at home"),     # the last word cut short as it was typed
+    ("hom visits at hospital", None),            # only the last word is taken as cut short
+    ("virtual war", None),                       # "war" is a word
 ])
 def test_did_you_mean_never_corrects_a_real_word(read_sample: FalkorStore, query: str,
                                                  meant: str | None) -> None:
