@@ -198,15 +198,16 @@ def check(store: Store, text: str, as_of: str | date | None = None,
     # The evaluations the report names: to read first, behind a verdict or in its words.
     named = set(read_first[:limit]) | {
         eid for _, v in verdicts.values()
-        for eid in {*(set(v.evaluations) & set(v.shown)), *analytics.explanation_ids(v)}}
+        for eid in {*v.evaluations, *analytics.explanation_ids(v)}}
     evaluations = {str(r["props"].get("id")): r["props"] for r in store.read(
         queries.nodes_by_ids(Label.EVALUATION), {"ids": sorted(named)})} if named else {}
     for match in matches:
         match["illustrative"] = match["solution_id"] in illustrative
         match["explanation_titled"] = analytics.titled(match["explanation"], evaluations)
-        match["evaluation_titles"] = {
+        judged = verdicts[match["solution_id"]][1]
+        match["evaluation_titles"] = {  # what the design warnings name
             eid: str(evaluations[eid].get("title") or eid)
-            for eid in verdicts[match["solution_id"]][1].shown if eid in evaluations}
+            for eid in (*judged.shown, *judged.evaluations) if eid in evaluations}
     spent = costs.costs_of(store, [m["solution_id"] for m in matches], when)
     for match in matches:
         match["costs"] = spent[match["solution_id"]]

@@ -167,6 +167,16 @@ def test_a_long_proposal_is_read_whole_for_its_places_and_says_how_much_by_meani
     assert "compared by meaning from its first" in html
 
 
+def test_every_evaluation_behind_a_verdict_is_named_by_its_title(
+        read_demo: FalkorStore) -> None:
+    """The design warnings name the evaluations behind each verdict: by title, never a bare
+    id ("small sample IC-E18")."""
+    report = search.check(read_demo, VIRTUAL_WARDS)
+    for match in report["matches"]:
+        assert set(match["evaluations"]) <= set(match["evaluation_titles"]), match
+        assert all(title != eid for eid, title in match["evaluation_titles"].items())
+
+
 @pytest.mark.parametrize(("text", "places"), [
     # "Teaching" is in teaching hospitals' names all over England and Wales: no one place
     ("Telehealth for COPD patients of Wirral University Teaching Hospital.", ["Wirral"]),
