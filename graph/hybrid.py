@@ -307,14 +307,18 @@ def search(store: Store, text: str, limit: int = 10, *,
 #: The kinds of record a query may name by id (a site's is its ODS code).
 ID_LABELS = (Label.SOLUTION, Label.INITIATIVE, Label.EVALUATION, Label.SITE)
 _ID_LIKE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{1,63}")
+#: Longer than this, a query without a digit or a separator is read as a word, not a code
+#: (ODS codes have 3 to 6 characters: "RBL", "M85066").
+ID_PLAIN_MAX = 6
 
 
 def _exact_ids(store: Store, query: str) -> list[tuple[Label, str]]:
     """The records whose id the query is, as written or in capitals ("rbl": the trust
     RBL): a researcher or a commissioner pastes a code."""
     text = query.strip()
-    if not _ID_LIKE.fullmatch(text):
-        return []
+    if not _ID_LIKE.fullmatch(text) or (len(text) > ID_PLAIN_MAX and not any(
+            c.isdigit() or c in "-_.:" for c in text)):
+        return []  # a long plain word ("telehealth") is no code: four reads saved
     ids = sorted({text, text.upper()})
     return [(label, str(r["props"]["id"])) for label in ID_LABELS
             for r in store.read(queries.nodes_by_ids(label), {"ids": ids})]
