@@ -220,7 +220,9 @@ def report(r: dict[str, Any]) -> str:
         f"Machine: {r['machine']}. Run {r['at']}. {r['contention']}",
         "",
         f"Model: {r['model']} ({r['model_package']}, {r['model_mib']} MiB on disk; "
-        f"install {r['install_s']} s with its two small runtime packages, `tokenizers` and "
+        + ("install time not measured in this run" if r["install_s"] is None
+           else f"install {r['install_s']} s")
+        + " with its two small runtime packages, `tokenizers` and "
         "`safetensors`; no deep-learning framework).",
         "",
         f"Setting `search_model` = `{r.get('search_model')}`; static model "

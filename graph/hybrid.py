@@ -150,7 +150,7 @@ class Hit:
     adjacent: float = 0.0
     #: … the same share in its name or title alone.
     named_adjacent: float = 0.0
-    #: The share of the query's content words its name or title holds.
+    #: For a one-word query, whether its name or title holds the word (0 or 1).
     named_words: float = 0.0
     #: The query is this record's id ("RBL", "SOL-TELE"): it comes first.
     exact: bool = False
@@ -390,22 +390,21 @@ def _words_matched(store: Store, query: str, hits: list[Hit],
     for h in hits:
         by_kind.setdefault(h.kind, []).append(h)
         hits_by_key[(h.kind, h.id)] = h
-    # Each record's words, field by field: its names (name or title, aliases), and the rest.
-    owned: dict[tuple[Label, str],
-                tuple[dict[str, Any], list[list[str]], list[list[str]]]] = {}
+    # Each record's texts: its names (name or title, aliases), and the rest; and its words.
+    owned: dict[tuple[Label, str], tuple[dict[str, Any], list[str], list[str], set[str]]] = {}
     for kind, group in by_kind.items():
         texts = {str(r["id"]): r for r in store.read(queries.vector_texts(kind),
                                                      {"ids": [h.id for h in group]})}
         for h in group:
             row = texts.get(h.id, {})
-            named = [query_words(str(p)) for p in (
-                row.get("name"), row.get("title"), *(row.get("aliases") or ())) if p]
-            owned[(kind, h.id)] = (row, named, [query_words(str(p)) for p in (
-                row.get("description"), row.get("text"), *(row.get("tags") or ())) if p])
+            named = [str(p) for p in (row.get("name"), row.get("title"),
+                                      *(row.get("aliases") or ())) if p]
+            rest = [str(p) for p in (row.get("description"), row.get("text"),
+                                     *(row.get("tags") or ())) if p]
+            owned[(kind, h.id)] = (row, named, rest, set(query_words(" ".join(named + rest))))
     # Each query word's forms in the hits' texts, found once for all hits: itself, a word
     # of the same stem, or one within the fuzzy rule's edits (the record's spelling).
-    every = {w for _, named, rest in owned.values() for words in (*named, *rest)
-             for w in words}
+    every = set().union(*(own for *_, own in owned.values())) if owned else set()
     stems = {w: stem(w) for w in every}  # once per word, not once per query word
     masks: dict[str, int] | None = None
     forms: dict[str, list[tuple[int, str]]] = {}
@@ -425,8 +424,7 @@ def _words_matched(store: Store, query: str, hits: list[Hit],
     stands_for = _stands_for(content, {word: {w for _, w in found}
                                        for word, found in forms.items()})
     pairs = len(content) - 1
-    for (kind, hid), (row, named, rest) in owned.items():
-        own = {w for words in (*named, *rest) for w in words}
+    for (kind, hid), (row, named, rest, own) in owned.items():
         h = hits_by_key[(kind, hid)]
         if h.name is None:
             h.name = names.get(hid) if kind is Label.SOLUTION else \
@@ -435,16 +433,19 @@ def _words_matched(store: Store, query: str, hits: list[Hit],
                      if any(w in own for _, w in forms[word])]
         share = len(h.matched) / len(content) if content else 0.0
         h.words_score = max(h.words_score, share)
-        in_name = {w for words in named for w in words}
-        h.named_words = sum(1 for word in content if any(w in in_name for _, w in forms[word])
-                            ) / len(content) if content else 0.0
+        if kind is Label.SOLUTION or h.words_rank is None:
+            continue  # what follows orders the words ranking of the other kinds
+        if len(content) == 1 and h.matched:  # a one-word query: is the word in its name?
+            in_name = set(query_words(" ".join(named)))
+            h.named_words = float(any(w in in_name for _, w in forms[content[0]]))
         if len(h.matched) > 1 and pairs >= 1:
             # A pair held next to each other in the record's name counts fully, one held
             # only in its description half: the name is what the record is.
+            named_words = [query_words(t) for t in named]
             named_pairs: set[int] = set()
-            _adjacent_pairs(named, stands_for, named_pairs)
+            _adjacent_pairs(named_words, stands_for, named_pairs)
             every_pair = set(named_pairs)
-            _adjacent_pairs(rest, stands_for, every_pair)
+            _adjacent_pairs([query_words(t) for t in rest], stands_for, every_pair)
             names_only = len(named_pairs) / pairs
             h.adjacent = (names_only + len(every_pair) / pairs) / 2
             h.named_adjacent = names_only

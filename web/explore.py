@@ -887,9 +887,8 @@ def _search_results(q: str, everything: bool = False) -> dict[str, Any]:
         names.update(n for n in row["icbs"] or [] if n)
         if row["kind"] in ("icb", "local_health_board") and row["name"]:
             names.add(str(row["name"]))
-    tried = list(dict.fromkeys([*sol_ids, *(str(sid) for i in initiatives.values()
-                                            for sid in i["solutions"] or [])]))
-    solutions = {r["id"]: r for r in store.read(queries.SOLUTION_FACETS, {"ids": tried})}
+    # every solution's type and technology: the solutions list's rows, kept per version
+    solutions = {r["id"]: r for r in cached("solutions", _solutions_rows)}
 
     def solution_values(sid: str) -> dict[str, list[str]]:
         s = solutions.get(sid)
