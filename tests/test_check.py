@@ -177,6 +177,23 @@ def test_every_evaluation_behind_a_verdict_is_named_by_its_title(
         assert all(title != eid for eid, title in match["evaluation_titles"].items())
 
 
+def test_an_organisation_name_with_several_matches_offers_them_as_choices(
+        demo_client: FlaskClient) -> None:
+    """"Wirral" names several organisations: each is a button that checks the same
+    proposal again for that organisation, the proposal kept."""
+    html = demo_client.post("/check", data={"q": WAKEFIELD, "site": "Wirral"}).get_data(
+        as_text=True)
+    form = re.search(r'<form method="post" action="/check" class="site-choices">(.*?)</form>',
+                     html, re.S)
+    assert form, html[html.find("Your organisation"):][:600]
+    choices = re.findall(r'<button type="submit" name="site" value="([^"]+)"', form.group(1))
+    assert len(choices) >= 2 and "RBL" in choices, choices
+    assert 'name="q" value="We propose telehealth' in form.group(1)
+    chosen = demo_client.post("/check", data={"q": WAKEFIELD, "site": "RBL"}).get_data(
+        as_text=True)
+    assert "Wirral University Teaching Hospital" in chosen and "site-choices" not in chosen
+
+
 @pytest.mark.parametrize(("text", "places"), [
     # "Teaching" is in teaching hospitals' names all over England and Wales: no one place
     ("Telehealth for COPD patients of Wirral University Teaching Hospital.", ["Wirral"]),

@@ -143,6 +143,7 @@ WELSH = {"Accept-Language": "cy-GB,cy;q=0.9,en;q=0.5"}
     ("/search?q=telehealth", "Mireinio", "Refine"),
     ("/search?q=telehealth", "Dyfarniad ar y datrysiad", "Verdict on the solution"),
     ("/search?q=telehealth", "Ddim yn gweithio", "Does not work"),  # a facet's value
+    ("/search?q=the", "Dim ond geiriau cyffredin iawn", "Only very common words"),
     ("/solutions/SOL-TELE", "Yr hyn y mae'r dystiolaeth yn ei ddweud",
      "What the evidence says"),
     ("/check?q=telehealth+monitoring+for+COPD", "Y datrysiadau agosaf", "Closest solutions"),

@@ -35,6 +35,19 @@ VERDICT_WORDS = {
     "does_not_work": lazy_gettext("does not work"),
     "unevaluated": lazy_gettext("unevaluated"),
 }
+#: Search's messages (``graph/hybrid.py``, English in the JSON), as readers see them.
+SEARCH_MESSAGES = {
+    "Type a word or two to search for.": lazy_gettext("Type a word or two to search for."),
+    "Nothing to search for: the query has no letters or digits.": lazy_gettext(
+        "Nothing to search for: the query has no letters or digits."),
+    "Only very common words were given: add a word that says what you are looking for.":
+        lazy_gettext("Only very common words were given: add a word that says what you are "
+                     "looking for."),
+    "Nothing close to this was found: it may not have been tried yet, or it may be "
+    "described in other words.": lazy_gettext(
+        "Nothing close to this was found: it may not have been tried yet, or it may be "
+        "described in other words."),
+}
 #: Findings of an evaluation, likewise.
 FINDING_WORDS = {
     "positive": lazy_gettext("positive"), "mixed": lazy_gettext("mixed"),
@@ -123,4 +136,5 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["finding_words"] = lambda v: FINDING_WORDS.get(
         str(v), str(v or "").replace("_", " "))
     app.jinja_env.filters["kind_words"] = lambda v: kind_words(str(v))
+    app.jinja_env.filters["search_message"] = lambda v: SEARCH_MESSAGES.get(str(v), v)
     app.jinja_env.filters["count_words"] = count_words
