@@ -54,10 +54,16 @@ def test_the_primary_killed_under_reads_and_an_ingest(tmp_path: Path) -> None:
                                    batch_size=20, kill_after_s=0.3, after_s=1.0)
         assert found["new_primary"] != found["old_primary"]
         assert found["ingest_running_at_kill"]
-        # the ingest fails with one clear line
-        assert found["ingest_exit"] == 1
-        assert len(found["ingest_stderr"]) == 1, found["ingest_stderr"]
-        assert found["ingest_stderr"][0].startswith("triedbefore: error: the primary ")
+        # the ingest fails with one clear line; or, when none of its writes met the gap
+        # (its steps between writes outlasted the failover, and its next write went to
+        # the new primary), it completes, and says nothing (both are checked below: the
+        # re-run completes and nothing is lost)
+        assert found["ingest_exit"] in (0, 1), found["ingest_stderr"]
+        if found["ingest_exit"] == 1:
+            assert len(found["ingest_stderr"]) == 1, found["ingest_stderr"]
+            assert found["ingest_stderr"][0].startswith("triedbefore: error: the primary ")
+        else:
+            assert not any("error" in line for line in found["ingest_stderr"]), found
         # the explorer kept answering while there was no primary
         reads = found["reads"]
         assert reads["requests"] > 0 and reads["failed"] == 0, found
@@ -70,6 +76,9 @@ def test_the_primary_killed_under_reads_and_an_ingest(tmp_path: Path) -> None:
         runs = store.read("MATCH (r:IngestRun {id: $id}) RETURN r.status AS s",
                           {"id": acknowledged.run_id})
         assert runs == [{"s": "completed"}]
+        if found["ingest_exit"] == 0:  # the run through the failover says it completed
+            statuses = [r["s"] for r in store.read("MATCH (r:IngestRun) RETURN r.status AS s")]
+            assert statuses and set(statuses) == {"completed"}, statuses
         store.close()
         compared = bench.compare_with_clean_load(uri, [base, changed], tmp_path)
         assert bench.rows_lost(compared) == 0, compared
