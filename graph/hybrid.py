@@ -441,9 +441,8 @@ def _words_matched(store: Store, query: str, hits: list[Hit],
         if len(h.matched) > 1 and pairs >= 1:
             # A pair held next to each other in the record's name counts fully, one held
             # only in its description half: the name is what the record is.
-            named_words = [query_words(t) for t in named]
             named_pairs: set[int] = set()
-            _adjacent_pairs(named_words, stands_for, named_pairs)
+            _adjacent_pairs([query_words(t) for t in named], stands_for, named_pairs)
             every_pair = set(named_pairs)
             _adjacent_pairs([query_words(t) for t in rest], stands_for, every_pair)
             names_only = len(named_pairs) / pairs

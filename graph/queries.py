@@ -624,6 +624,14 @@ def names_of(label: Label) -> str:
             "n.illustrative AS illustrative")
 
 
+@cypher_builder
+def citations_of(label: Label) -> str:
+    """How people cite each node of ``label`` among ``$ids``: its title, DOI and web
+    address (the proposal check's test of whether a proposal cites the evidence)."""
+    return (f"UNWIND $ids AS id MATCH (n:{label.value} {{id: id}}) "
+            "RETURN n.id AS id, n.title AS title, n.doi AS doi, n.url AS url")
+
+
 #: How many records are marked illustrative (the explorer then says so on every page).
 ILLUSTRATIVE_COUNT = (
     "MATCH (n) WHERE n.illustrative = true RETURN count(n) AS n"

@@ -139,9 +139,9 @@ def cites_evidence(store: Store, text: str, evaluation_ids: set[str],
     if any(_cites(text, ref) for ref in evaluation_ids | initiative_ids):
         return True
     lowered, plain = text.lower(), _plain(text)
-    rows = [r["props"] for label, ids in ((Label.EVALUATION, evaluation_ids),
-                                          (Label.INITIATIVE, initiative_ids)) if ids
-            for r in store.read(queries.nodes_by_ids(label), {"ids": sorted(ids)})]
+    rows = [r for label, ids in ((Label.EVALUATION, evaluation_ids),
+                                 (Label.INITIATIVE, initiative_ids)) if ids
+            for r in store.read(queries.citations_of(label), {"ids": sorted(ids)})]
     for props in rows:
         doi = str(props.get("doi") or "").strip().lower()
         if doi and doi in lowered:

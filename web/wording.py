@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext
 from triedbefore.graph import wording as graph_wording
 from triedbefore.graph.wording import plural_noun
 from triedbefore.ontology.rdf import concept_labels
+from triedbefore.web.i18n import VERDICT_WORDS
 
 #: Search facets as headings (an initiative, an evaluation and a lesson have their
 #: solutions' verdict, type and technology: the headings say whose).
@@ -78,8 +79,6 @@ def facet_value(value: Any, facet: str) -> str:
     if facet == "technology":
         return str(_YES_NO.get(str(value), str(value)))
     if facet == "verdict":
-        from triedbefore.web.i18n import VERDICT_WORDS
-
         words = VERDICT_WORDS.get(str(value))
         if words is not None:
             text = str(words)
