@@ -261,6 +261,12 @@ def test_search_page_says_when_more_are_listed_than_it_ranks(
     weaker = client.get("/search?q=homes+care&size=2&all=1").get_data(as_text=True)
     assert f"The best 3 of {listed + data['below_floor']} matches, weaker ones included" \
         in weaker
+    # past the last page: refused, not "3 results" above an empty list
+    past = client.get("/search?q=homes+care&size=2&page=3")
+    html = past.get_data(as_text=True)
+    assert past.status_code == 404 and "past the last page (2)" in html
+    assert '<a href="/search?q=homes+care&amp;size=2&amp;page=2">Go to the last page (2)</a>' \
+        in html and 'value="homes care"' in html
 
 
 def test_search_facets_count_within_the_chosen_filters(client: FlaskClient) -> None:

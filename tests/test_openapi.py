@@ -287,6 +287,13 @@ REQUESTS: list[str] = [
     "/zombies.csv?table=retries", "/zombies.csv?table=nope",
     "/deviance.csv?table=deviants&" + urlencode({"measure": MEASURE}),
     "/deviance.csv?table=nope",
+    # a page past the last: 404 naming the last page
+    "/search.json?q=care+homes&page=999", "/search.csv?q=care+homes&page=999",
+    "/solutions.json?page=999", "/solutions.csv?page=999",
+    "/solutions/SOL-TELE.json?evaluations_page=999",
+    "/evaluations.json?page=999", "/evaluations.csv?page=999",
+    "/zombies.json?page=999", "/zombies.csv?page=999",
+    "/gap-map.json?page=999", "/gap-map.csv?page=999",
 ]
 
 
@@ -487,6 +494,8 @@ def exercise_living(check: Checker, app: Flask) -> None:
     check(anonymous, "/changes.json?since=yesterday")  # 400
     check(anonymous, "/changes.csv?since=2000-01-01")
     check(anonymous, "/changes.csv?since=yesterday")  # 400
+    check(anonymous, "/changes.json?page=999")  # 404: past the last page
+    check(anonymous, "/changes.csv?page=999")
     check(anonymous, "/changes.atom")
     check(anonymous, "/watches.json")  # 401
     token = csrf_token(anonymous)

@@ -98,6 +98,13 @@ def test_solution_tables_page_in_a_stable_order(client: FlaskClient) -> None:
                for a in then["attempts"]["items"])
     assert then["evaluations"]["total"] == len(then["evaluations"]["items"])
     assert client.get("/solutions/SOL-TELE.json?attempts_page=0").status_code == 400
+    # a page past the last is refused with the last page's number, not shown empty
+    last = -(-whole["attempts"]["total"] // 2)
+    past = client.get(f"/solutions/SOL-TELE.json?size=2&attempts_page={last + 1}")
+    assert past.status_code == 404
+    assert f"'attempts_page' is {last + 1}, past the last page ({last})" in (
+        past.get_json()["error"])
+    assert client.get(f"/solutions/SOL-TELE.json?size=2&attempts_page={last}").status_code == 200
 
 
 def test_csv_downloads(client: FlaskClient) -> None:
@@ -287,6 +294,11 @@ def test_gap_map_pages_its_rows(client: FlaskClient) -> None:
         pages.extend(got["items"])
         page = got["next_page"]
     assert pages == whole["items"]  # every row once, in the same order
+    last = -(-whole["total"] // 2)
+    for fmt in (".json", "", ".csv"):
+        past = client.get(f"/gap-map{fmt}?size=2&page={last + 1}")
+        assert past.status_code == 404, fmt
+        assert f"past the last page ({last})" in past.get_data(as_text=True), fmt
     html = client.get("/gap-map?size=2&page=2").get_data(as_text=True)
     assert f"Rows 3 to 4 of {whole['total']}" in html and 'rel="prev"' in html
     shown = {r["row"] for r in pages[2:4]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Flask, abort, jsonify, render_template, request
 from markupsafe import Markup, escape
@@ -15,6 +16,7 @@ from triedbefore.graph import BadArgument, GraphError, NotFound, settings
 from triedbefore.graph.replicated import ReplicationTimeout
 from triedbefore.ontology.cells import show_controls
 from triedbefore.web.negotiation import wants_json
+from triedbefore.web.pages import PastLastPage
 
 
 def _displayed(value: Any) -> Any:
@@ -92,9 +94,16 @@ def error_page(exc: HTTPException) -> Any:
         message = exc.description  # what exactly was not found, or was wrong
     response = exc.get_response()
     try:
+        last_page = None
+        if isinstance(exc, PastLastPage) and request.method == "GET":
+            title = "Past the last page"
+            last_page = (exc.last, request.path + "?" + urlencode(
+                {**request.args.to_dict(), exc.parameter: str(exc.last)}))
+        typed = request.args.get("q") if request.method == "GET" else None
+        query = typed or request.path.rstrip("/").rsplit("/", 1)[-1]
         html = render_template("error.html", title=title, message=message, status=exc.code,
-                               query="".join(c for c in request.path.rstrip("/").rsplit(
-                                   "/", 1)[-1][:200] if c not in _CONTROL))
+                               query="".join(c for c in query[:200] if c not in _CONTROL),
+                               last_page=last_page)
     except Exception:  # noqa: BLE001 - the error page must not fail in turn
         html = (f'<!doctype html><html lang="en"><title>{escape(title)}</title>'
                 f'<h1>{escape(title)}</h1><p>{escape(message)}</p><p><a href="/">Home</a></p>')

@@ -87,7 +87,8 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     "contribution_id": path_id("contribution_id", "CON-00001"),
     "suggest_q": query("q", text(max_length=200), "What was typed (2 characters or more; "
                        "fewer: no suggestions).", example="care home"),
-    "page": query("page", number(1, 1_000_000), "Page number (1 is the first).", default=1),
+    "page": query("page", number(1, 1_000_000), "Page number (1 is the first); a page past "
+                  "the last is 404.", default=1),
     "size": query("size", number(1, 500), "Rows per page.", default=50),
     **{f"{table}_page": query(f"{table}_page", number(1, 1_000_000),
                               f"Page of the {table} table (1 is the first).", default=1)
@@ -189,7 +190,8 @@ ERROR_TEXT = {
          "field holds a control character (any request may be refused so).",
     401: "Not signed in.",
     403: "Signed in without the needed role.",
-    404: "No record with that id (or no such measure).",
+    404: "No record with that id (or no such measure), or a page past the last: the "
+         "error names the last page.",
     414: "The address is longer than the explorer takes (65,000 characters).",
     429: "Too many requests from this client; `Retry-After` says when to try again.",
     503: "The graph store is unavailable or refused the query.",
@@ -296,6 +298,8 @@ def page_operation(entry: dict[str, Any], csv: bool,
     if model is None or docs is None:
         return None
     parameters, errors, more = docs
+    if any(p == "page" or p.endswith("_page") for p in parameters):
+        errors = tuple(sorted({*errors, 404}))  # a page past the last
     name, tables = entry["endpoint"].split(".")[-1], entry["tables"]
     security = SIGNED_IN_SEES_MORE if more else None
     if method == "POST" and not csv:

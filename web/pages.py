@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.exceptions import NotFound as PageNotFound
 
 from triedbefore.graph import BadArgument, NotFound
 from triedbefore.ontology.cells import neutralise
@@ -81,8 +82,23 @@ def page_args(name: str = "page", size: int = 50) -> tuple[int, int]:
     return int_arg(name, 1, 1, 1_000_000), int_arg("size", size, 1, 500)
 
 
-def paged(items: list[Any], page: int, size: int, total: int) -> dict[str, Any]:
-    """One page of an ordered list of ``total`` rows, with its neighbours' numbers."""
+class PastLastPage(PageNotFound):
+    """404 for a page past a list's last: the error page links to the last one."""
+
+    def __init__(self, name: str, page: int, last: int, total: int, size: int) -> None:
+        super().__init__(f"parameter {name!r} is {page}, past the last page ({last}) of "
+                         f"{total} row{'' if total == 1 else 's'} at {size} a page")
+        self.parameter, self.last = name, last
+
+
+def paged(items: list[Any], page: int, size: int, total: int,
+          name: str = "page") -> dict[str, Any]:
+    """One page of an ordered list of ``total`` rows, with its neighbours' numbers. A page
+    past the last (a link kept after the list shrank, an address edited) is refused with
+    the last page's number, not shown as an empty list under the rows' total."""
+    last = max(1, -(-total // size))
+    if page > last:
+        raise PastLastPage(name, page, last, total, size)
     return {"items": items, "page": page, "size": size, "total": total,
             "next_page": page + 1 if page * size < total else None,
             "prev_page": page - 1 if page > 1 else None}
