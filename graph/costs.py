@@ -4,8 +4,9 @@ Initiatives carry ``cost_gbp`` and ``funder``; a commissioner weighs them next t
 verdict. The summary is taken over the attempts started by the date asked (the rule of
 ``asof.py``: an initiative is knowable from the first day of its start date): the median
 and range of the costs reported, how many attempts reported one, overall and by funder.
-Economic results (cost per QALY, net cost per patient, with their price year) are shown
-beside the verdict and never change it.
+Economic results (cost per QALY, net cost per patient, with their price year) and the
+outcomes that attempts measured in money (a unit in pounds: "GBP million a year") are
+shown beside the verdict and never change it.
 """
 
 from __future__ import annotations
@@ -82,6 +83,20 @@ def costs_of(store: Store, solution_ids: Sequence[str], when: int) -> dict[str, 
     for row in rows:
         by_solution.setdefault(str(row["solution_id"]), []).append(row)
     return {sid: summarise(found) for sid, found in by_solution.items()}
+
+
+#: An outcome is measured in money when its unit starts with the currency's code (in any
+#: case: "GBP million a year") or its sign ("£ per case").
+MONEY_CODE, MONEY_SIGN = "GBP", "£"
+
+
+def money_outcomes_of(store: Store, solution_id: str, when: int) -> list[dict[str, Any]]:
+    """The outcomes of a solution's attempts started by day ``when`` that are measured in
+    money (:data:`MONEY_CODE`, :data:`MONEY_SIGN`) by then: savings, costs, net benefits,
+    as reported."""
+    return store.read(queries.SOLUTION_MONEY_OUTCOMES, {
+        "id": solution_id, "counted": COUNTED_LINKS, "when": when,
+        "money_code": MONEY_CODE, "money_sign": MONEY_SIGN})
 
 
 def economic_words(row: Mapping[str, Any]) -> str:

@@ -508,6 +508,19 @@ SOLUTION_OUTCOMES = (
     "ORDER BY measure, id"
 )
 
+# A solution's outcomes measured in money (a unit starting with the currency's code, in
+# any case, or its sign), every one, for its costs beside the verdict. (FalkorDB 4.16
+# answers no row when a list predicate, any(p IN $list WHERE ...), reads a variable
+# passed on by WITH: two plain tests instead.)
+SOLUTION_MONEY_OUTCOMES = (
+    _OUTCOMES_BY
+    + "AND (toUpper(o.unit) STARTS WITH $money_code OR o.unit STARTS WITH $money_sign) "
+    "RETURN o.id AS id, i.id AS initiative_id, o.measure AS measure, o.baseline AS baseline, "
+    "o.value AS value, o.unit AS unit, o.direction AS direction, i.title AS initiative, "
+    "o.illustrative AS illustrative "
+    "ORDER BY measure, id"
+)
+
 # The first start of each solution's initiatives (a solution is knowable from then on).
 SOLUTION_FIRST_STARTS = (
     "MATCH (s:Solution)<-[l:IMPLEMENTS]-(i:Initiative) WHERE l.how IN $counted "

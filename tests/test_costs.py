@@ -37,6 +37,13 @@ EVALUATIONS = (
     "cost_per_qaly_gbp,net_cost_per_patient_gbp,price_year\n"
     "E1,I1|I2,Falls service cost-utility study,economic,positive,2017,12000,,2016\n"
     "E2,I4,Falls service savings audit,economic,positive,2022-03,,-150,2021\n")
+#: Outcomes in money (units in pounds, however written) and one that is not.
+OUTCOMES = (
+    "outcome_id,initiative_id,measure,baseline,value,unit,direction,period_end\n"
+    "O1,I2,Annual saving on bed days,,552000,GBP,improved,2017-03\n"
+    "O2,I4,Net financial benefit,,10.4,gbp million a year,improved,2022-03\n"
+    "O3,I1,Falls per 1000 residents,12,9,falls per 1000 residents,improved,2016\n"
+    "O4,I5,Cost per fall avoided,1250.5,980,£ per fall avoided,improved,2018\n")
 
 
 def _bundle(folder: Path) -> Path:
@@ -45,6 +52,7 @@ def _bundle(folder: Path) -> Path:
     (folder / "solutions.csv").write_text(SOLUTIONS)
     (folder / "initiatives.csv").write_text(INITIATIVES)
     (folder / "evaluations.csv").write_text(EVALUATIONS)
+    (folder / "outcomes.csv").write_text(OUTCOMES)
     return folder
 
 
@@ -160,6 +168,18 @@ def test_economic_results_as_of_a_date(priced: FalkorStore) -> None:
                                                 as_of_day("2022-03-30"))] == ["E1"]
 
 
+def test_outcomes_measured_in_money_as_of_a_date(priced: FalkorStore) -> None:
+    now = costs.money_outcomes_of(priced, "SOL-C", as_of_day(None))
+    assert [(o["id"], o["value"], o["unit"]) for o in now] == [
+        ("O1", 552000, "GBP"), ("O2", 10.4, "gbp million a year")]  # not O3: no money
+    # by mid-2017, I4 (started 2021) had not begun; O1 was measured by March 2017
+    then = costs.money_outcomes_of(priced, "SOL-C", as_of_day("2017-06-30"))
+    assert [o["id"] for o in then] == ["O1"]
+    assert costs.money_outcomes_of(priced, "SOL-C", as_of_day("2016-12-31")) == []
+    [other] = costs.money_outcomes_of(priced, "SOL-N", as_of_day(None))
+    assert (other["id"], other["baseline"], other["initiative_id"]) == ("O4", 1250.5, "I5")
+
+
 @pytest.fixture
 def client(priced: FalkorStore) -> FlaskClient:
     return create_app({"TESTING": True, "STORE": priced, "SECRET_KEY": "test"}).test_client()
@@ -178,6 +198,29 @@ def test_solution_page_shows_costs_and_economics_beside_the_verdict(client: Flas
     assert (then["costs"]["attempts"], then["costs"]["median"]) == (2, 200_000)
     assert then["economics"] == []  # E1 is published "2017": from 31 December
     assert "no cost reported" in client.get("/solutions/SOL-N").get_data(as_text=True)
+
+
+def test_the_costs_box_shows_outcomes_measured_in_money(client: FlaskClient) -> None:
+    """A solution with no economic evaluation but an attempt that reported a saving says
+    both, not "no economic result" alone beside a saving in its outcomes table."""
+    html = client.get("/solutions/SOL-N").get_data(as_text=True)
+    box = html.split('id="costs-h"')[1].split("</section>")[0]
+    assert "No economic evaluation (cost per QALY gained, net cost per patient)" in box
+    assert "Outcomes measured in money, as the attempts reported them:" in box
+    assert "Cost per fall avoided: <strong>980 £ per fall avoided</strong> (from 1,250.5)" \
+        in box and 'href="/initiatives/I5"' in box
+    box = client.get("/solutions/SOL-C").get_data(as_text=True).split(
+        'id="costs-h"')[1].split("</section>")[0]
+    assert "552,000 GBP" in box and "10.4 gbp million a year" in box
+    assert "Falls per 1000" not in box and "No economic evaluation" not in box
+    data = client.get("/solutions/SOL-C.json").get_json()
+    schemas.SolutionPage.model_validate(data)
+    assert [o["id"] for o in data["money_outcomes"]] == ["O1", "O2"]
+    then = client.get("/solutions/SOL-C.json?as_of=2016-12-31").get_json()
+    assert then["money_outcomes"] == []
+    welsh = client.get("/solutions/SOL-N", headers={"Accept-Language": "cy"}).get_data(
+        as_text=True)
+    assert "Canlyniadau wedi'u mesur mewn arian" in welsh
 
 
 def test_economic_results_do_not_change_the_verdict(priced: FalkorStore,
@@ -227,6 +270,8 @@ def test_cli_verdict_and_check_show_costs(priced: FalkorStore) -> None:
     assert data["economics"] == []
     out = CliRunner().invoke(cli, ["--store", uri, "verdict", "SOL-N"]).output
     assert "Cost of attempts: no cost reported" in out
+    assert "Outcomes measured in money (beside the verdict, not part of it):\n  - Cost per " \
+        "fall avoided: 980 £ per fall avoided (from 1,250.5), Unpriced attempt (I5)" in out
     raw = CliRunner().invoke(cli, ["--store", uri, "check", "--format", "json",
                                    "community falls service for older people"]).output
     [match] = [m for m in json.loads(raw)["matches"] if m["solution_id"] == "SOL-C"]

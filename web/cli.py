@@ -355,6 +355,7 @@ def verdict(state: Context, solution_id: str, as_of: str | None, fmt: str) -> No
         when = analytics.as_of_day(data["as_of"])
         data["costs"] = costs.costs_of(state.store(), [solution_id], when)[solution_id]
         data["economics"] = costs.economics_of(state.store(), solution_id, when)
+        data["money_outcomes"] = costs.money_outcomes_of(state.store(), solution_id, when)
         name = names.name_of(names.named(state.store(), Label.SOLUTION, [solution_id]),
                              solution_id)
     if fmt == "json":
@@ -385,6 +386,17 @@ def verdict(state: Context, solution_id: str, as_of: str | None, fmt: str) -> No
         click.echo("Economic results (beside the verdict, not part of it):")
     for e in data["economics"]:
         click.echo(f"  - {e['title'] or e['id']} ({e['published_date']}): {e['text']}")
+    if data["money_outcomes"]:
+        click.echo("Outcomes measured in money (beside the verdict, not part of it):")
+    for o in data["money_outcomes"]:
+        click.echo(f"  - {_money_outcome_text(o)}")
+
+
+def _money_outcome_text(o: dict[str, Any]) -> str:
+    """``measure: value unit (from baseline), initiative (id)``, as the attempt reported it."""
+    value = "" if o["value"] is None else f"{wording.number(o['value'], 6)} {o['unit']}"
+    since = "" if o["baseline"] is None else f" (from {wording.number(o['baseline'], 6)})"
+    return f"{o['measure']}: {value}{since}, {o['initiative'] or ''} ({o['initiative_id']})"
 
 
 def _echo_costs(summary: dict[str, Any], indent: str = "") -> None:

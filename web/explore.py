@@ -430,6 +430,7 @@ def _solution_data(solution_id: str, as_of: str | None, pages: tuple[int, ...],
             "rollup": rollup.rollup_of(placed[sid] for sid in site_ids if sid in placed),
             "costs": costs.costs_of(store, [solution_id], when)[solution_id],
             "economics": costs.economics_of(store, solution_id, when),
+            "money_outcomes": costs.money_outcomes_of(store, solution_id, when),
             "lessons": lessons.of_solutions(store, [solution_id],
                                             known_by=None if as_of is None else when),
             **warnings}

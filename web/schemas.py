@@ -603,6 +603,9 @@ class SolutionPage(PageData):
     """What the attempts started by `as_of` cost."""
     economics: list[EconomicResult]
     """Economic results of the evaluations published by `as_of`, oldest first."""
+    money_outcomes: list[Outcome]
+    """The attempts' outcomes measured in money (a unit starting `GBP` or `£`) by `as_of`,
+    by measure: every one, beside the paged `outcomes` that hold them too."""
     lessons: Lessons
     """What the people who tried it learned, from every attempt."""
 

@@ -109,6 +109,12 @@ def change_text(relative: Any, baseline: Any = None, value: Any = None) -> str:
     return f"{size:.1%} {moved} ({judged})"
 
 
+def measured(value: float | None) -> str:
+    """A value as its source reported it, written for people: ``552,000`` (not
+    ``552000.0``), ``0.968`` (up to six decimals: no figure rounded away)."""
+    return graph_wording.number(value, 6)
+
+
 def register(bp: Blueprint) -> None:
     """The filters, for every template of the app."""
     bp.add_app_template_filter(plural, "plural")
@@ -120,3 +126,4 @@ def register(bp: Blueprint) -> None:
     bp.add_app_template_filter(facet_value, "facet_value")
     bp.add_app_template_filter(strength, "strength")
     bp.add_app_template_filter(change_text, "change_text")
+    bp.add_app_template_filter(measured, "number")
