@@ -128,6 +128,18 @@ def _names(evidence: Sequence[Evidence]) -> str:
     return ", ".join(e.id for e in evidence)
 
 
+def _not_independent(positives: Sequence[Evidence]) -> str:
+    """Why positive evaluations at level 3 or above did not count as independent ones:
+    their independence is not known, or they were not independent."""
+    strong = [e for e in positives if (e.level or 0) >= 3]
+    unknown = [e for e in strong if e.independent is None]
+    dependent = [e for e in strong if e.independent is False]
+    parts = [f"{_names(found)} " + ("is" if len(found) == 1 else "are") + f" {why}"
+             for found, why in ((unknown, "not known to be independent"),
+                                (dependent, "not independent")) if found]
+    return "; at level 3 or above, " + " and ".join(parts) if parts else ""
+
+
 def _above(side: str, level: int) -> str:
     """How the winning side compares with the other one, which may have no evaluation."""
     if not level:
@@ -202,7 +214,8 @@ def _weigh(counted: list[Evidence], positives: list[Evidence], negatives: list[E
             f"({_names(drivers)}), {_above('negative', n)}, but a works "
             "verdict needs a level 4–5 design or two distinct independent positive evaluations "
             "at level 3 or above (there " + {0: "are none", 1: "is only one"}.get(
-                len(distinct), f"are {len(distinct)}") + f"{overlap}).", p, n)
+                len(distinct), f"are {len(distinct)}") + f"{overlap}"
+            + _not_independent(positives) + ").", p, n)
     if n > p:
         drivers = [e for e in negatives if (e.level or 0) == n] or negatives[:1]
         if negative_wins(p, n):

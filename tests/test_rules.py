@@ -294,3 +294,21 @@ def test_inclusion_agrees_with_the_table_when_nothing_is_included() -> None:
         b = Evidence("b", f2, l2, 0, i2)
         linked = verdict_of([Evidence("a", f1, l1, 0, i1, includes=frozenset({"z"})), b])
         assert verdict_of([a, b]).verdict == linked.verdict
+
+
+@pytest.mark.parametrize("evidence, says", [
+    # independence not recorded: the two strong positives are named, not "there are none"
+    ([ev("a", "positive", 3), ev("b", "positive", 3)],
+     "(there are none; at level 3 or above, a, b are not known to be independent)"),
+    ([ev("a", "positive", 3, independent=True), ev("b", "positive", 3, independent=False)],
+     "(there is only one; at level 3 or above, b is not independent)"),
+    ([ev("a", "positive", 3, independent=False), ev("b", "positive", 3)],
+     "(there are none; at level 3 or above, b is not known to be independent and a is "
+     "not independent)"),
+    # nothing at level 3 or above: nothing to explain
+    ([ev("a", "positive", 2)], "(there are none)."),
+])
+def test_a_promising_verdict_says_why_strong_positives_did_not_count(
+        evidence: list[Evidence], says: str) -> None:
+    v = verdict_of(evidence)
+    assert v.verdict == "promising" and says in v.explanation
