@@ -144,7 +144,7 @@ def test_cli_json_shapes(sample: FalkorStore) -> None:
     v = run_json(sample, "verdict", "SOL-TELE", "--as-of", "2020-01-01")
     assert set(v) == {"solution_id", "verdict", "strength", "as_of", "evaluations",  # type: ignore[arg-type]
                       "explanation", "explanation_titled", "warnings", "sides", "costs",
-                      "economics"}
+                      "economics", "money_outcomes"}
     assert set(v["sides"]) == {"positive", "negative"}  # type: ignore[call-overload]
     assert isinstance(v["warnings"], list)  # type: ignore[call-overload]
     z = run_json(sample, "zombies")
