@@ -153,14 +153,17 @@ def concept_iri(scheme: str, notation: str) -> URIRef:
     return URIRef(f"{TBV}{snake}/{quote(notation, safe='')}")
 
 
-def concept_labels(scheme: str) -> dict[str, str]:
-    """The English ``skos:prefLabel`` of each concept of a scheme, by notation: what people
-    read in place of an enumeration's value (``concept_labels("SiteKind")["sub_icb"]`` is
-    "Sub-ICB location"). ``scheme`` as for :func:`concept_iri`."""
+def concept_labels(scheme: str, lang: str = "en") -> dict[str, str]:
+    """The ``skos:prefLabel`` of each concept of a scheme, by notation: what people read in
+    place of an enumeration's value (``concept_labels("SiteKind")["sub_icb"]`` is
+    "Sub-ICB location"). ``lang``: the label in that language where the ontology has one
+    (``concept_labels("SiteKind", "cy")["care_home"]`` is "Cartref gofal"), else the
+    English one. ``scheme`` as for :func:`concept_iri`."""
     snake = _snake(scheme)
     if snake not in _MODEL.schemes:
         raise OntologyError(f"no concept scheme {scheme!r} in the ontology")
-    return dict(_LABELS.get(snake, {}))
+    return {**_LABELS.get("en", {}).get(snake, {}),
+            **(_LABELS.get(lang, {}).get(snake, {}) if lang != "en" else {})}
 
 
 def instance_iri(label: Label | str, id: str) -> URIRef:
@@ -505,13 +508,17 @@ def _local_name(node: Node) -> str:
     return re.split(r"[#/]", text)[-1]
 
 
-def _read_labels(ontology: Graph) -> dict[str, dict[str, str]]:
-    labels: dict[str, dict[str, str]] = {}
+def _read_labels(ontology: Graph) -> dict[str, dict[str, dict[str, str]]]:
+    """Language tag → scheme → notation → that language's ``skos:prefLabel``."""
+    labels: dict[str, dict[str, dict[str, str]]] = {}
     for concept, scheme in ontology.subject_objects(SKOS.inScheme):
         notation = ontology.value(concept, SKOS.notation)
-        label = ontology.value(concept, SKOS.prefLabel)
-        if notation is not None and label is not None:
-            labels.setdefault(_snake(_local_name(scheme)), {})[str(notation)] = str(label)
+        if notation is None:
+            continue
+        for label in ontology.objects(concept, SKOS.prefLabel):
+            lang = getattr(label, "language", None) or "en"
+            labels.setdefault(lang, {}).setdefault(_snake(_local_name(scheme)), {})[
+                str(notation)] = str(label)
     return labels
 
 

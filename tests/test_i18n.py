@@ -143,6 +143,10 @@ WELSH = {"Accept-Language": "cy-GB,cy;q=0.9,en;q=0.5"}
     ("/search?q=telehealth", "Mireinio", "Refine"),
     ("/search?q=telehealth", "Dyfarniad ar y datrysiad", "Verdict on the solution"),
     ("/search?q=telehealth", "Ddim yn gweithio", "Does not work"),  # a facet's value
+    # the ontology's Welsh label of a concept (skos:prefLabel @cy)
+    ("/search?q=telehealth", ">Trefniadau darparu</a>", ">Delivery arrangements</a>"),
+    # the phone's folded filters, named by the page for the script
+    ("/search?q=telehealth", 'data-folded="Hidlwyr"', 'data-folded="Filters"'),
     ("/search?q=the", "Dim ond geiriau cyffredin iawn", "Only very common words"),
     ("/solutions/SOL-TELE", "Yr hyn y mae'r dystiolaeth yn ei ddweud",
      "What the evidence says"),

@@ -75,8 +75,24 @@ def test_concept_scheme_equals_enum(ontology: Graph, scheme: str) -> None:
     for concept in concepts:
         notation = str(ontology.value(concept, SKOS.notation))
         assert concept == concept_iri(scheme, notation)
-        assert ontology.value(concept, SKOS.prefLabel) is not None
+        # one English label, at most one per other language (SKOS's integrity condition)
+        tags = [getattr(label, "language", None)
+                for label in ontology.objects(concept, SKOS.prefLabel)]
+        assert tags.count("en") == 1 and len(tags) == len(set(tags)), (concept, tags)
         assert ontology.value(concept, SKOS.definition) is not None
+
+
+def test_concept_labels_by_language() -> None:
+    """A Welsh label where the ontology has one, the English one where it has none."""
+    from triedbefore.ontology.rdf import concept_labels
+
+    english, welsh = concept_labels("SiteKind"), concept_labels("SiteKind", "cy")
+    assert english["care_home"] == "Care home" and welsh["care_home"] == "Cartref gofal"
+    assert set(welsh) == set(english) and all(welsh[k] != english[k] for k in english
+                                              if k != "ward")
+    assert concept_labels("Design", "cy") == concept_labels("Design")  # none in Welsh yet
+    assert concept_labels("InterventionType", "cy")["delivery_arrangements"] == \
+        "Trefniadau darparu"
 
 
 def test_no_scheme_outside_vocab(ontology: Graph) -> None:

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext
 from triedbefore.graph import wording as graph_wording
 from triedbefore.graph.wording import plural_noun
 from triedbefore.ontology.rdf import concept_labels
-from triedbefore.web.i18n import VERDICT_WORDS
+from triedbefore.web.i18n import VERDICT_WORDS, language
 
 #: Search facets as headings (an initiative, an evaluation and a lesson have their
 #: solutions' verdict, type and technology: the headings say whose).
@@ -46,11 +46,12 @@ def label_words(label: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", " ", label).lower()
 
 
-def concept_label(value: Any, scheme: str) -> str:
-    """The ontology's label of an enumeration value; an unknown value as written."""
+def concept_label(value: Any, scheme: str, lang: str = "en") -> str:
+    """The ontology's label of an enumeration value (in ``lang`` where the ontology has
+    one); an unknown value as written."""
     if value is None:
         return ""
-    return concept_labels(scheme).get(str(value), str(value).replace("_", " "))
+    return concept_labels(scheme, lang).get(str(value), str(value).replace("_", " "))
 
 
 def in_sentence(label: str) -> str:
@@ -83,8 +84,8 @@ def facet_value(value: Any, facet: str) -> str:
         if words is not None:
             text = str(words)
             return text[:1].upper() + text[1:]
-    if facet in FACET_SCHEMES:
-        return concept_label(value, FACET_SCHEMES[facet])
+    if facet in FACET_SCHEMES:  # a label standing alone: in the reader's language
+        return concept_label(value, FACET_SCHEMES[facet], language())
     return str(value)
 
 

@@ -254,7 +254,10 @@
     details.className = "facets";
     var summary = document.createElement("summary");
     var chosen = aside.querySelectorAll("li strong").length;
-    summary.textContent = "Filters" + (chosen ? " (" + chosen + " chosen)" : "");
+    /* the words come from the page, in its language */
+    var folded = aside.getAttribute("data-folded") || "Filters";
+    var many = aside.getAttribute("data-chosen") || "{n} chosen";
+    summary.textContent = folded + (chosen ? " (" + many.replace("{n}", chosen) + ")" : "");
     details.appendChild(summary);
     while (heading.nextSibling) { details.appendChild(heading.nextSibling); }
     aside.appendChild(details);
