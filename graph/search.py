@@ -251,7 +251,10 @@ TEXT_POOL = 30  # initiatives read from the full-text index, ranked again by the
 #: Tiers of similar initiatives, first first: the closest solution's own, another close
 #: solution's, and those that only share words with the proposal.
 CLOSEST, CLOSE, WORDED = 2, 1, 0
-_NAME_RUN = re.compile(r"[A-Z][a-z]+(?:['’-][A-Za-z]+)*(?: [A-Z][a-z]+(?:['’-][A-Za-z]+)*)*")
+#: A run of capitalised words, joined by the small words place names hold ("Newcastle
+#: upon Tyne", "Cardiff and Vale", "Isle of Wight", "Brighton & Hove").
+_NAME_WORD = r"[A-Z][a-z]+(?:['’-][A-Za-z]+)*"
+_NAME_RUN = re.compile(rf"{_NAME_WORD}(?: (?:(?:and|&|of|upon|under) )?{_NAME_WORD})*")
 
 
 @dataclass

@@ -205,6 +205,12 @@ def test_an_organisation_name_with_several_matches_offers_them_as_choices(
     ("Our Learning Disability services will join.", []),
     ("Hospital at home for frail patients in Devon", ["Devon"]),
     ("Telehealth for COPD in Manchester", ["Manchester"]),  # 27 sites, all in one region
+    # a place opening a sentence, when its name goes on with "and", "upon", "of"
+    ("Cardiff and Vale University Health Board proposes a virtual ward.", ["Cardiff"]),
+    ("Newcastle upon Tyne Hospitals will lead it.", ["Newcastle", "Tyne"]),
+    ("Isle of Wight NHS Trust proposes remote monitoring for COPD.", ["Isle of Wight"]),
+    ("Key performance indicators: Leeds and Wakefield will share a ward.",
+     ["Leeds", "Wakefield"]),
 ])
 def test_places_are_named_places_not_ordinary_capitalised_words(
         read_demo: FalkorStore, text: str, places: list[str]) -> None:

@@ -87,6 +87,29 @@ def test_verdicts_are_read_without_scrolling_on_a_phone(page: Any) -> None:
         assert part.evaluate("el => el.getClientRects().length") == 1, part.text_content()
 
 
+def test_evidence_rows_are_cards_on_a_phone_and_a_table_on_a_wide_screen(page: Any) -> None:
+    """On a phone each evaluation is a card, every field under its column's name and on
+    screen (its finding was past the edge, behind a sideways scroll); a wide screen keeps
+    the table with its header row."""
+    page.set_viewport_size(PHONE)
+    page.goto("/solutions/SOL-TELE", wait_until="networkidle")
+    table = page.locator("section[aria-labelledby=evidence-h] table.stack")
+    cells = table.locator("tbody td")
+    assert cells.count() >= 8
+    past = table.evaluate("""t => [...t.querySelectorAll('tbody td')].filter(
+        td => td.getBoundingClientRect().right > window.innerWidth + 1).length""")
+    assert past == 0
+    labels = table.evaluate("""t => [...t.querySelectorAll('tbody td:not(.lead)')].filter(
+        td => td.offsetParent).map(td => getComputedStyle(td, '::before').content)""")
+    assert '"Finding"' in labels and all(label not in ("none", '""') for label in labels)
+    assert not table.locator("thead").is_visible() or table.locator("thead").bounding_box()[
+        "height"] <= 1
+    assert table.get_attribute("role") == "table"  # still a table to a screen reader
+    page.set_viewport_size(DESKTOP)
+    assert table.locator("thead th").first.is_visible()
+    assert table.evaluate("t => getComputedStyle(t).display") == "table"
+
+
 def test_search_results_come_before_the_filters_on_a_phone(page: Any) -> None:
     page.set_viewport_size(PHONE)
     page.goto("/search?q=hospital+at+home", wait_until="networkidle")
@@ -95,6 +118,7 @@ def test_search_results_come_before_the_filters_on_a_phone(page: Any) -> None:
     filters = page.locator("details.facets")
     assert filters.evaluate("el => el.open") is False
     summary = filters.locator("summary")
+    assert summary.text_content() == "Filters"  # the page's words (Welsh: "Hidlwyr")
     summary.click()  # one tap opens them
     assert filters.evaluate("el => el.open") is True
     assert filters.get_by_role("link").first.is_visible()
