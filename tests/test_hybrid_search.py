@@ -428,8 +428,9 @@ def test_bad_queries_never_fail(name: str, client: FlaskClient, store_uri: str) 
     page = client.get("/search.json", query_string={"q": q})
     if name == "long":  # searched up to search_max_query_chars, and the answer says so
         assert page.get_json()["cut"] is True
-        assert "only its beginning was searched" in html.get_data(as_text=True)
-        assert 'name="q" type="search" value="hospital at home' in html.get_data(as_text=True)
+        text = html.get_data(as_text=True)
+        assert "only its beginning was searched" in text and '<a href="/check">' in text
+        assert 'name="q" type="search" maxlength="600" value="hospital at home' in text
         longer = client.get("/search.json", query_string={"q": "a" * 20_001})
         assert longer.status_code == 400  # past what the explorer takes at all: a clear 400
         assert "at most 20000 characters" in longer.get_json()["error"]

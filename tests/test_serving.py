@@ -16,6 +16,7 @@ from processes import children
 
 from triedbefore.graph.falkor import FalkorStore
 from triedbefore.ingest.pipeline import ingest
+from triedbefore.web import explore
 
 SAMPLE = Path(__file__).resolve().parents[1] / "ingest" / "sample"
 
@@ -75,6 +76,12 @@ def _long_proposals_and_addresses(base: str) -> None:
     assert res.json()["report"]["matches"][0]["solution_id"] == "SOL-TELE"
     page = requests.post(base + "/check", data={"q": proposal}, timeout=120)
     assert page.status_code == 200 and "Telehealth monitoring for COPD" in page.text
+    # the longest text the search box takes, in the widest characters, fits the line
+    widest = "\U0001F3E5" * explore.SEARCH_INPUT_MAX  # 4 bytes each, 12 in the address
+    res = requests.get(base + "/search", params={"q": widest, "region": "South East"},
+                       timeout=120)
+    assert res.status_code == 200 and "only its beginning was searched" in res.text
+    assert f'maxlength="{explore.SEARCH_INPUT_MAX}"' in res.text
     res = requests.get(base + "/solutions.json?q=" + "x" * 70_000, timeout=60)
     assert res.status_code == 414 and res.headers["Content-Type"] == "application/json"
     assert res.json()["status"] == 414 and not res.json()["ok"], res.text

@@ -65,6 +65,18 @@ SHARED_ANSWERS = frozenset({
 COMPUTED: Counter[str] = Counter()
 
 
+#: The search box's longest text, in characters: any text this long, each character
+#: percent-encoded from up to four bytes (12 characters of address), leaves room in the
+#: request line gunicorn takes (``serving._LINE_MAX``) for the other parameters. Longer
+#: than what is searched (``search_max_query_chars``), so the page can say it was cut.
+SEARCH_INPUT_MAX = 600
+
+
+@bp.app_context_processor
+def _search_input() -> dict[str, Any]:
+    return {"search_input_max": SEARCH_INPUT_MAX}
+
+
 @bp.app_context_processor
 def _illustrative_records() -> dict[str, Any]:
     """Every page says so when the graph holds illustrative records."""
