@@ -73,8 +73,8 @@ class _Text(HTMLParser):
             self.parts.append(data)
 
 
-def _report_text(client: FlaskClient, text: str) -> str:
-    response = client.get(f"/check?q={quote(text)}")
+def _report_text(client: FlaskClient, text: str, site: str = "") -> str:
+    response = client.get(f"/check?q={quote(text)}" + (f"&site={site}" if site else ""))
     assert response.status_code == 200
     parser = _Text()
     parser.feed(response.get_data(as_text=True).replace("<br>", " "))
@@ -299,6 +299,13 @@ def test_the_report_shows_names_not_ids_or_scores(demo_client: FlaskClient, text
     assert not RAW_SCORE.search(seen), RAW_SCORE.findall(seen)
     html = demo_client.get(f"/check?q={quote(text)}").get_data(as_text=True)
     assert f'href="/solutions/{sid}"' in html  # ids stay as link targets
+    # with an organisation: its places like it, each solution named, no similarity score
+    mine = _report_text(demo_client, text, "RBL")
+    assert f"{name}: tried in places like yours" in mine or "places like yours" not in mine
+    assert "Wirral University Teaching Hospital" in mine
+    assert not ID_AS_TEXT.search(mine), ID_AS_TEXT.findall(mine)
+    assert not re.search(r"\b[01]\.\d\d\b", mine), re.findall(r"\b[01]\.\d\d\b", mine)
+    assert not re.search(r"\b0 adaptations\b", mine)
 
 
 def test_json_twin_carries_names_reasons_badges_and_scores(demo_client: FlaskClient) -> None:
