@@ -50,7 +50,19 @@ RESULTS = HERE / "results"
 BASELINE = "static_file"
 
 
-def urls(bundle: Path, rng: random.Random, n: int) -> dict[str, list[str]]:
+#: Pages of the zombie list the clients read (at most: a smaller graph has fewer).
+ZOMBIE_PAGES = 5
+
+
+def zombie_pages(base: str, timeout_s: float = 120.0) -> int:
+    """How many of the zombie list's first ``ZOMBIE_PAGES`` pages the explorer at ``base``
+    has (a page past the last is a 404, which would count as an error)."""
+    listed = requests.get(base + "/zombies.json", timeout=timeout_s).json()["zombies"]
+    return max(1, min(ZOMBIE_PAGES, -(-int(listed["total"]) // int(listed["size"]))))
+
+
+def urls(bundle: Path, rng: random.Random, n: int,
+         zombie_pages: int = ZOMBIE_PAGES) -> dict[str, list[str]]:
     with open(bundle / "solutions.csv", newline="", encoding="utf-8") as fh:
         solutions = [(r["solution_id"], r["name"]) for r in csv.DictReader(fh)]
     picks = [rng.choice(solutions) for _ in range(n)]
@@ -59,7 +71,7 @@ def urls(bundle: Path, rng: random.Random, n: int) -> dict[str, list[str]]:
         "search": [f"/search?q={quote(name.split()[0] + ' ' + name.split()[-1])}"
                    for _, name in picks],
         "solution": [f"/solutions/{quote(sid)}" for sid, _ in picks],
-        "zombies": [f"/zombies?page={rng.randint(1, 5)}" for _ in range(n)],
+        "zombies": [f"/zombies?page={rng.randint(1, zombie_pages)}" for _ in range(n)],
         "gap_map": ["/gap-map"] * n,
     }
 
@@ -170,7 +182,7 @@ def measure(uri: str, bundle: Path, clients: int, per_client: int, *, cold: bool
             return measure(uri, bundle, clients, per_client, cold=cold, budget_s=budget_s,
                            timeout_s=timeout_s, base=served.base)
     rng = random.Random(3)
-    plan = urls(bundle, rng, clients * per_client)
+    plan = urls(bundle, rng, clients * per_client, zombie_pages(base, max(timeout_s, 120.0)))
     first = first_requests(base, plan, timeout_s) if cold else {}
     figures: dict[str, Any] = {}
     for page, items in plan.items():

@@ -45,7 +45,7 @@ import requests
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from explorer_bench import Serving, measure, urls  # noqa: E402
+from explorer_bench import Serving, measure, urls, zombie_pages  # noqa: E402
 from generate import changed_bundle, ensure_bundle  # noqa: E402
 from ingest_bench import machine  # noqa: E402
 
@@ -266,6 +266,8 @@ def failover(topology: LocalTopology, running: Path, base_url: str, paths: list[
     uri = f"embedded:{topology.root}"
     watcher = open_store(uri)
     runs_before = len(watcher.read("MATCH (r:IngestRun) RETURN r.id AS id"))
+    # found before the ingest starts: on a loaded machine asking every member takes a while
+    pid, old = primary_pid(topology)
     with Clients(base_url, paths, clients) as readers:
         started = time.monotonic()
         proc = subprocess.Popen(cli(uri, "ingest", str(running), "--batch-size",
@@ -278,7 +280,6 @@ def failover(topology: LocalTopology, running: Path, base_url: str, paths: list[
                                    + (proc.communicate()[1] or "")[-2000:])
             time.sleep(0.02)
         time.sleep(kill_after_s)
-        pid, old = primary_pid(topology)
         ingest_running = proc.poll() is None
         killed = time.monotonic()
         killed_wall = time.time()
@@ -506,9 +507,10 @@ def run(initiatives: int, clients: int, per_client: int, work: Path,
                                           "load_at_start": os.getloadavg()}
         import random
 
-        plan = urls(bundle, random.Random(5), 400)
-        paths = [p for page, items in plan.items() if page != "static_file" for p in items]
         with Serving(uri, separate=True, workers=workers) as served:
+            plan = urls(bundle, random.Random(5), 400, zombie_pages(served.base))
+            paths = [p for page, items in plan.items() if page != "static_file"
+                     for p in items]
             result["failover"] = failover(topology, changed, served.base, paths,
                                           clients=clients, batch_size=2000,
                                           kill_after_s=3.0, explorer_log=served.log_lines,

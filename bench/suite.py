@@ -349,7 +349,8 @@ def _run_size(size: int, args: argparse.Namespace, result: dict[str, Any],
         enter("explorer restart (warm start)")
         with explorer_bench.Serving(uri, separate=True, workers=args.workers,
                                     answers_dir=answers) as again:
-            plan = explorer_bench.urls(changed_dir, random.Random(5), 1)
+            plan = explorer_bench.urls(changed_dir, random.Random(5), 1,
+                                       explorer_bench.zombie_pages(again.base))
             result["explorer_restart"] = {
                 "start_s": again.start_s, "first_ms": explorer_bench.first_requests(
                     again.base, plan)}

@@ -42,7 +42,8 @@ TARGET_MS = 1000.0
 def start(uri: str, bundle: Path, answers: Path, workers: int) -> dict[str, Any]:
     with explorer_bench.Serving(uri, separate=True, workers=workers,
                                 answers_dir=answers) as served:
-        plan = explorer_bench.urls(bundle, random.Random(5), 1)
+        plan = explorer_bench.urls(bundle, random.Random(5), 1,
+                                   explorer_bench.zombie_pages(served.base))
         return {"start_s": served.start_s,
                 "first_ms": explorer_bench.first_requests(served.base, plan)}
 
