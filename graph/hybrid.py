@@ -50,6 +50,8 @@ the query's spelling stood for) and, when its meaning is close, "similar meaning
 from __future__ import annotations
 
 import re
+import threading
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -237,10 +239,17 @@ def search(store: Store, text: str, limit: int = 10, *,
     ranking = matcher.match(query, k=pool)
     ranked_solutions = [sid for sid, score in ranking if score >= SUGGEST_THRESHOLD / 2]
     matched = dict(ranking)
+    # The engine's indexes are asked at once (SEARCH_FANOUT): each kind's words, then each
+    # kind's meaning once the query's vectors are made here meanwhile.
+    worded = {label: _fanout().submit(fulltext, store, label, query, pool)
+              for label in KIND_WEIGHTS
+              if not (label is Label.SOLUTION and ranked_solutions)}
+    wanted = {label: vectors.query_vector(query, label) for label in VECTOR_LABELS}
+    meant = {label: _fanout().submit(vectors.nearest, store, label, wanted[label], pool)
+             for label in VECTOR_LABELS}
     for label in KIND_WEIGHTS:
         ids = ranked_solutions if label is Label.SOLUTION else []
-        found = [] if label is Label.SOLUTION and ranked_solutions else \
-            fulltext(store, label, query, pool)
+        found = worded[label].result() if label in worded else []
         for f in found:
             node = f["node"]
             if str(node.get("id")) not in ids:
@@ -251,8 +260,7 @@ def search(store: Store, text: str, limit: int = 10, *,
             h.words_score = matched.get(hid, 0.0) if label is Label.SOLUTION else 0.0
             h.confidence = h.words_score
     # Each kind is compared with the query's vector by the model of its nodes.
-    near = {label: vectors.nearest(store, label, vectors.query_vector(query, label), pool)
-            for label in VECTOR_LABELS}
+    near = {label: job.result() for label, job in meant.items()}
     # A solution is as near as its own initiatives only where one model embeds both:
     # the static model's cosines, put beside the transformer's, cost dev paraphrases 6 points.
     same_model = vectors.model_for(Label.INITIATIVE) is vectors.model_for(Label.SOLUTION)
@@ -302,6 +310,36 @@ def search(store: Store, text: str, limit: int = 10, *,
             "listed": len(listed), "below_floor": len(ranked) - len(listed),
             "did_you_mean": suggestion, "cut": cut,
             "message": NOTHING_CLOSE if ranked and not listed else None, "query": query}
+
+
+#: Index queries one search sends at once (its kinds' words and meaning: eight); the
+#: engine answers them on its own threads. 1: one after the other.
+SEARCH_FANOUT = 8
+_FANOUT: dict[int, ThreadPoolExecutor] = {}
+_FANOUT_LOCK = threading.Lock()
+
+
+def _fanout() -> Executor:
+    """The threads a search's index queries run on (one pool per process, made at first
+    use); with ``SEARCH_FANOUT`` 1, none: each runs when asked."""
+    if SEARCH_FANOUT <= 1:
+        return _Inline()
+    with _FANOUT_LOCK:
+        pool = _FANOUT.get(SEARCH_FANOUT)
+        if pool is None:
+            pool = _FANOUT[SEARCH_FANOUT] = ThreadPoolExecutor(
+                SEARCH_FANOUT, thread_name_prefix="search-index")
+        return pool
+
+
+class _Inline(Executor):
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - given back by result(), as a pool does
+            future.set_exception(exc)
+        return future
 
 
 #: The kinds of record a query may name by id (a site's is its ODS code).

@@ -19,6 +19,7 @@ the model package is not installed, nothing is embedded and search is lexical on
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from types import ModuleType
 from typing import Any
@@ -44,6 +45,7 @@ STATIC_LABELS: dict[str, frozenset[Label]] = {
 #: nearest of 12 solutions, returned 1 (10: 3); asked for 50, all 12, in order.
 NEAREST_ASKED = 100
 _QUERY_CACHE: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
+_QUERY_CACHE_LOCK = threading.Lock()
 _QUERY_CACHE_SIZE = 512
 
 
@@ -118,14 +120,16 @@ def query_vector(text: str, label: Label = Label.SOLUTION) -> list[float] | None
         return None
     model = model_for(label)
     key = (model.MODEL_NAME, text)
-    found = _QUERY_CACHE.get(key)
-    if found is None:
-        found = [float(x) for x in model.embed([text])[0]]
+    with _QUERY_CACHE_LOCK:  # (searches run in threads: the explorer's and a search's own)
+        found = _QUERY_CACHE.get(key)
+        if found is not None:
+            _QUERY_CACHE.move_to_end(key)
+            return found
+    found = [float(x) for x in model.embed([text])[0]]
+    with _QUERY_CACHE_LOCK:
         _QUERY_CACHE[key] = found
         while len(_QUERY_CACHE) > _QUERY_CACHE_SIZE:
             _QUERY_CACHE.popitem(last=False)
-    else:
-        _QUERY_CACHE.move_to_end(key)
     return found
 
 

@@ -14,7 +14,15 @@ import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
-from triedbefore.graph import embedding, hybrid, queries, settings, static_embedding, vectors
+from triedbefore.graph import (
+    GraphError,
+    embedding,
+    hybrid,
+    queries,
+    settings,
+    static_embedding,
+    vectors,
+)
 from triedbefore.graph import search as searching
 from triedbefore.graph.falkor import FalkorStore
 from triedbefore.ingest.pipeline import ingest
@@ -416,6 +424,29 @@ def test_a_one_word_query_lists_the_records_named_with_it_first(
     assert "sheffield" in hits[0]["why"]["words"] and "sheffield" in hits[0]["name"].lower()
     unworded = [h for h in hits if not h["why"]["words"]]
     assert unworded and hits[0]["score"] > max(u["score"] for u in unworded), hits[:5]
+
+
+@pytest.mark.parametrize("query", [
+    "hospital at home for frail older people", "telehelth", "virtual ward", "Sheffield",
+    "someone phones patients after discharge to check their tablets", "RBL",
+])
+def test_the_indexes_asked_at_once_answer_as_one_after_the_other(
+        read_demo: FalkorStore, monkeypatch: pytest.MonkeyPatch, query: str) -> None:
+    """A search sends its index queries at once (``SEARCH_FANOUT``); its answer is the one
+    they give one after the other, hit for hit, and an index's failure is the search's."""
+    monkeypatch.setattr(hybrid, "SEARCH_FANOUT", 1)
+    alone = hybrid.search(read_demo, query, 0, everything=True)
+    monkeypatch.setattr(hybrid, "SEARCH_FANOUT", 8)
+    for _ in range(3):
+        assert hybrid.search(read_demo, query, 0, everything=True) == alone
+    assert alone["hits"]
+
+    def broken(*_: Any, **__: Any) -> list[Any]:
+        raise GraphError("the index is unavailable")
+
+    monkeypatch.setattr(hybrid, "fulltext", broken)
+    with pytest.raises(GraphError, match="the index is unavailable"):
+        hybrid.search(read_demo, query + " again", 0)
 
 
 # --- bad input ------------------------------------------------------------------------------
