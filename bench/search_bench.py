@@ -12,7 +12,8 @@ labelled queries of ``bench/quality`` (paraphrases, typos) and generated solutio
 each once after a warm-up; median and p95 in milliseconds. ``--latency-only`` measures
 them again on the store the last run left; ``--vectors-only`` loads only the store with
 vectors (at 1M, where one first ingest takes most of an hour: the ratio to words only is
-then not measured). Results go to
+then not measured); ``--fanout-ab`` also compares search with its index queries sent at
+once against one after the other, alternating in this process. Results go to
 ``bench/results/search-<N>.json`` and ``.md``, with the models named, the package's size
 on disk and install time (measured by ``--install-time`` or given).
 
@@ -141,6 +142,56 @@ def latency(data: Path, bundle: Path) -> dict[str, Any]:
             "path": "explorer: /search.json and /check.json (Flask test client, in process)"}
 
 
+def fanout_ab(data: Path, bundle: Path, rounds: int = 6, per_round: int = 120) -> dict[str, Any]:
+    """Search with its index queries sent at once (``hybrid.SEARCH_FANOUT``) against one
+    after the other, in this process on one store: ``rounds`` rounds of ``per_round``
+    queries, the two ways alternating which goes first, each round with no search answer
+    or query vector kept from the one before."""
+    from triedbefore.graph import hybrid, vectors
+    from triedbefore.web import explore
+
+    store = open_store(f"embedded:{data}")
+    client = create_app({"TESTING": True, "STORE": store, "SECRET_KEY": "bench"}).test_client()
+    queries = list(dict.fromkeys(_queries(bundle)))[:per_round]
+    client.get("/search.json", query_string={"q": "warm up the model and the matcher"})
+    ways = {"one after the other": 1, "at once": hybrid.SEARCH_FANOUT}
+    medians: dict[str, list[float]] = {w: [] for w in ways}
+    cpu: dict[str, list[float]] = {w: [] for w in ways}
+    kept = hybrid.SEARCH_FANOUT
+    try:
+        for n in range(rounds):
+            for way in (list(ways) if n % 2 == 0 else list(ways)[::-1]):
+                hybrid.SEARCH_FANOUT = ways[way]
+                for key in [k for k in explore._CACHE if str(k[2]).startswith("search:")]:
+                    del explore._CACHE[key]
+                vectors._QUERY_CACHE.clear()
+                times, started = [], time.process_time()
+                for q in queries:
+                    start = time.perf_counter()
+                    client.get("/search.json", query_string={"q": q})
+                    times.append(time.perf_counter() - start)
+                medians[way].append(round(1000 * statistics.median(times), 1))
+                cpu[way].append(round(1000 * (time.process_time() - started) / len(queries), 1))
+    finally:
+        hybrid.SEARCH_FANOUT = kept
+    return {"rounds": rounds, "queries_per_round": len(queries), "threads": kept,
+            "round_medians_ms": medians, "client_cpu_ms": cpu,
+            "median_of_medians_ms": {w: statistics.median(m) for w, m in medians.items()},
+            "load_average": round(os.getloadavg()[0], 1)}
+
+
+def _fanout_rows(f: dict[str, Any] | None) -> list[str]:
+    if not f:
+        return []
+    m, c = f["median_of_medians_ms"], f["client_cpu_ms"]
+    return [f"| search median, index queries at once ({f['threads']} threads) against one "
+            f"after the other ({f['rounds']} alternating rounds of {f['queries_per_round']} "
+            f"queries, median of the rounds' medians) | {m['at once']:.1f} against "
+            f"{m['one after the other']:.1f} ms (client CPU "
+            f"{statistics.median(c['at once']):.1f} against "
+            f"{statistics.median(c['one after the other']):.1f} ms) | |"]
+
+
 def _server_pid(data: Path) -> int | None:
     try:
         return int((data / "falkordb.pid").read_text().split()[0])
@@ -217,7 +268,9 @@ def report(r: dict[str, Any]) -> str:
     return "\n".join([
         f"# Search benchmark: {r['initiatives']:,} initiatives",
         "",
-        f"Machine: {r['machine']}. Run {r['at']}. {r['contention']}",
+        f"Machine: {r['machine']}. Run {r['at']}"
+        + (f"; search and check measured {r['latency_at']}" if r.get("latency_at") else "")
+        + f". {r['contention']}",
         "",
         f"Model: {r['model']} ({r['model_package']}, {r['model_mib']} MiB on disk; "
         + ("install time not measured in this run" if r["install_s"] is None
@@ -248,6 +301,7 @@ def report(r: dict[str, Any]) -> str:
         f"{c['p95_ms']} ms | < 300 ms median |",
         f"| load average while searching | {r['latency'].get('load_average')} | |",
         *_cpu_rows(r["latency"]),
+        *_fanout_rows(r.get("fanout_ab")),
         "",
         *_before(r.get("latency_before")),
     ])
@@ -266,6 +320,9 @@ def main() -> None:
                              "run left (its ingest figures are kept)")
     parser.add_argument("--vectors-only", action="store_true",
                         help="load only the store with vectors (no words-only baseline)")
+    parser.add_argument("--fanout-ab", action="store_true",
+                        help="also compare search with its index queries sent at once "
+                             "against one after the other, in this process")
     parser.add_argument("--name", default=None,
                         help="results file name (default search-<initiatives>)")
     args = parser.parse_args()
@@ -316,6 +373,8 @@ def main() -> None:
         }
     result["latency"] = latency(data, bundle)
     result["latency_at"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    if args.fanout_ab:
+        result["fanout_ab"] = fanout_ab(data, bundle)
     EmbeddedServer(data).stop()
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
