@@ -49,6 +49,7 @@ the query's spelling stood for) and, when its meaning is close, "similar meaning
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -330,6 +331,17 @@ def _fanout() -> Executor:
             pool = _FANOUT[SEARCH_FANOUT] = ThreadPoolExecutor(
                 SEARCH_FANOUT, thread_name_prefix="search-index")
         return pool
+
+
+def _forget_pools() -> None:
+    """In a forked child (gunicorn's workers): the parent's threads are not there, so its
+    pool would take work and never run it; the child makes its own at first use."""
+    global _FANOUT_LOCK
+    _FANOUT.clear()
+    _FANOUT_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pools)
 
 
 class _Inline(Executor):

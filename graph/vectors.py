@@ -19,6 +19,7 @@ the model package is not installed, nothing is embedded and search is lexical on
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from types import ModuleType
@@ -46,6 +47,14 @@ STATIC_LABELS: dict[str, frozenset[Label]] = {
 NEAREST_ASKED = 100
 _QUERY_CACHE: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
 _QUERY_CACHE_LOCK = threading.Lock()
+
+
+def _new_lock_after_fork() -> None:
+    global _QUERY_CACHE_LOCK  # (a thread of the parent may have held it at the fork)
+    _QUERY_CACHE_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_after_fork)
 _QUERY_CACHE_SIZE = 512
 
 

@@ -449,6 +449,30 @@ def test_the_indexes_asked_at_once_answer_as_one_after_the_other(
         hybrid.search(read_demo, query + " again", 0)
 
 
+def test_a_forked_worker_searches_on_threads_of_its_own(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """gunicorn forks its workers: a pool made before the fork has no threads in the
+    child, and work given to it would never run. The child makes its own."""
+    import os
+
+    monkeypatch.setattr(hybrid, "SEARCH_FANOUT", 8)
+    parent = hybrid._fanout()
+    assert [parent.submit(lambda n=n: n * 2).result(timeout=10) for n in range(16)] == [
+        n * 2 for n in range(16)]
+    pid = os.fork()
+    if pid == 0:  # the child: only the pool, no store (its connections are the parent's)
+        code = 1
+        try:
+            pool = hybrid._fanout()
+            futures = [pool.submit(lambda n=n: n + 1) for n in range(16)]
+            code = 0 if pool is not parent and [f.result(timeout=10) for f in futures] \
+                == list(range(1, 17)) else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
 # --- bad input ------------------------------------------------------------------------------
 
 
