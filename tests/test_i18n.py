@@ -25,7 +25,7 @@ CATALOGUE = WEB / "translations" / "cy" / "LC_MESSAGES"
 #: The templates the Welsh catalogue covers (the pages the issue names, and the macros and
 #: the frame they are built from).
 COVERED = ("base.html", "home.html", "search.html", "solution.html", "check.html",
-           "_macros.html")
+           "_macros.html", "error.html")
 #: Text that is the same in every language: the product's name, formats, separators.
 UNTRANSLATED = {"triedbefore", "JSON", "CSV", "doi"}
 
@@ -151,6 +151,9 @@ WELSH = {"Accept-Language": "cy-GB,cy;q=0.9,en;q=0.5"}
     ("/solutions/SOL-TELE", "Yr hyn y mae'r dystiolaeth yn ei ddweud",
      "What the evidence says"),
     ("/check?q=telehealth+monitoring+for+COPD", "Y datrysiadau agosaf", "Closest solutions"),
+    # the error pages: a missing page, and a page past the last
+    ("/no-such-page", "Heb ddod o hyd i'r dudalen", "Page not found"),
+    ("/search?q=telehealth&page=99", "Ewch i'r dudalen olaf (1)", "Go to the last page"),
 ])
 def test_the_browser_language_chooses_welsh(client: FlaskClient, url: str, welsh: str,
                                             english: str) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, abort, jsonify, render_template, request
+from flask_babel import lazy_gettext
 from markupsafe import Markup, escape
 from werkzeug import exceptions as werkzeug_errors
 from werkzeug.exceptions import HTTPException
@@ -77,10 +78,11 @@ SECURITY_HEADERS = {
 
 #: What a reader is told, by status; other statuses say werkzeug's name and description.
 ERROR_TEXT = {
-    404: ("Page not found", "There is no page at this address."),
-    500: ("Something went wrong", "The explorer failed to build this page; the failure is "
-                                  "logged."),
-    503: ("Service unavailable", "The graph store is unavailable or refused the query."),
+    404: (lazy_gettext("Page not found"), lazy_gettext("There is no page at this address.")),
+    500: (lazy_gettext("Something went wrong"),
+          lazy_gettext("The explorer failed to build this page; the failure is logged.")),
+    503: (lazy_gettext("Service unavailable"),
+          lazy_gettext("The graph store is unavailable or refused the query.")),
 }
 
 
@@ -96,7 +98,7 @@ def error_page(exc: HTTPException) -> Any:
     try:
         last_page = None
         if isinstance(exc, PastLastPage) and request.method == "GET":
-            title = "Past the last page"
+            title = str(lazy_gettext("Past the last page"))
             last_page = (exc.last, request.path + "?" + urlencode(
                 {**request.args.to_dict(), exc.parameter: str(exc.last)}))
         typed = request.args.get("q") if request.method == "GET" else None
