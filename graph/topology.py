@@ -79,9 +79,23 @@ class Member:
 
 def free_port() -> int:
     """A TCP port of 127.0.0.1 that nothing listens on now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct TCP ports of 127.0.0.1 that nothing listens on now: each probe
+    stays bound until all are taken (one closed before the next is asked for may be
+    handed out again, and two members of a deployment would then share a port)."""
+    probes: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            probes.append(probe)
+            probe.bind((HOST, 0))
+        return [int(p.getsockname()[1]) for p in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 class LocalTopology:
@@ -117,7 +131,7 @@ class LocalTopology:
                     f"replicas and {len(layout['sentinels'])} Sentinels ({self.path})")
             return
         count = replicas + 1 + sentinels
-        ports = [free_port() for _ in range(count)] if port == 0 else \
+        ports = free_ports(count) if port == 0 else \
             list(range(port, port + count))
         if port and ports[-1] > 65535:
             raise StoreUnavailable(f"ports {port}-{ports[-1]} do not fit below 65536")

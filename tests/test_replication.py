@@ -37,7 +37,7 @@ from triedbefore.graph.replicated import (
     Topology,
 )
 from triedbefore.graph.store import StoreURI, parse_store_uri
-from triedbefore.graph.topology import LocalTopology, free_port
+from triedbefore.graph.topology import LocalTopology, free_port, free_ports
 
 SAMPLE = Path(__file__).resolve().parents[1] / "ingest" / "sample"
 
@@ -170,6 +170,19 @@ def test_a_server_started_as_a_replica_of_another_gets_its_writes(tmp_path: Path
 
 
 # -- triedbefore db --------------------------------------------------------------------------
+
+
+def test_a_deployment_s_ports_are_distinct_and_free() -> None:
+    """Each member listens on a port of its own: the ports are taken together (a port let
+    go before the next is asked for may come back, and a Sentinel then found a data node
+    answering on its port)."""
+    import socket
+
+    ports = free_ports(300)
+    assert len(set(ports)) == 300
+    for port in ports[:20]:  # and free: each can be listened on now
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+            listener.bind(("127.0.0.1", port))
 
 
 def test_db_starts_reports_and_stops_a_local_deployment_by_pid(tmp_path: Path) -> None:
